@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mg::gateway {
+
+// A failure with an MG_ERROR_* code: reported by a plugin through its error object, or by
+// the host about a plugin (refused library, bad metadata, bad output). The plugin host's
+// functions throw it; the message names the file or model concerned.
+class BackendError : public std::runtime_error {
+ public:
+  BackendError(int32_t code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  int32_t code() const { return code_; }
+
+ private:
+  int32_t code_;
+};
+
+// A per-request outcome of an execute call: the plugin's code and message.
+struct Failure {
+  int32_t code;
+  std::string message;
+};
+
+}  // namespace mg::gateway

@@ -1,0 +1,118 @@
+#include "plugin_host/backend_manager.h"
+
+#include <algorithm>
+#include <system_error>
+#include <utility>
+
+#include "plugin_host/backend_error.h"
+#include "plugin_host/log.h"
+
+namespace mg::gateway {
+std::string_view state_name(BackendStatus::State state) {
+  switch (state) {
+    case BackendStatus::State::kReady:
+      return "ready";
+    case BackendStatus::State::kFailed:
+      return "failed";
+    case BackendStatus::State::kUnloaded:
+      return "unloaded";
+  }
+  return "unknown";
+}
+
+BackendManager::BackendManager(ConfigFor config_for) : config_for_(std::move(config_for)) {}
+
+void BackendManager::discover(const std::vector<std::filesystem::path>& directories) {
+  for (const auto& directory : directories) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+      if (!backend_name_from_file(entry.path()).empty()) files.push_back(entry.path());
+    }
+    if (ec) {
+      log(LogLevel::kWarn, "plugin directory " + directory.string() + ": " + ec.message());
+      continue;
+    }
+    std::sort(files.begin(), files.end());  // a stable order whatever the file system's
+    for (const auto& file : files) load(file);
+  }
+}
+
+BackendStatus BackendManager::load(const std::filesystem::path& path) {
+  BackendStatus status;
+  status.name = backend_name_from_file(path);
+  status.path = path;
+  {
+    std::lock_guard lock(mutex_);
+    if (ready_.count(status.name)) {
+      status.reason = "backend '" + status.name + "' is already provided by " +
+                      ready_.at(status.name)->path().string();
+    }
+  }
+  std::shared_ptr<Backend> backend;
+  if (status.reason.empty()) {
+    try {
+      std::string config = config_for_ ? config_for_(status.name) : "{}";
+      backend = Backend::open(path, config.empty() ? "{}" : config);
+      status.state = BackendStatus::State::kReady;
+      status.version = backend->version();
+      status.abi_major = backend->abi_major();
+      status.abi_minor = backend->abi_minor();
+    } catch (const BackendError& e) {
+      status.reason = e.what();
+    }
+  }
+  if (backend) {
+    log(LogLevel::kInfo, "backend '" + status.name + "' " + status.version + " (ABI " +
+                             std::to_string(status.abi_major) + "." +
+                             std::to_string(status.abi_minor) + ") loaded from " + path.string());
+  } else {
+    log(LogLevel::kError, "backend refused: " + status.reason);
+  }
+  std::lock_guard lock(mutex_);
+  if (backend) ready_[status.name] = std::move(backend);
+  statuses_.push_back(status);
+  return status;
+}
+
+std::shared_ptr<Backend> BackendManager::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = ready_.find(name);
+  return it == ready_.end() ? nullptr : it->second;
+}
+
+std::vector<BackendStatus> BackendManager::statuses() const {
+  std::lock_guard lock(mutex_);
+  return statuses_;
+}
+
+BackendStatus* BackendManager::status_for(const std::string& name) {
+  for (auto& status : statuses_) {
+    if (status.name == name && status.state == BackendStatus::State::kReady) return &status;
+  }
+  return nullptr;
+}
+
+void BackendManager::unload(const std::string& name) {
+  std::shared_ptr<Backend> backend;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = ready_.find(name);
+    if (it == ready_.end()) {
+      throw BackendError(MG_ERROR_NOT_FOUND, "no ready backend '" + name + "'");
+    }
+    if (int models = it->second->loaded_models(); models > 0) {
+      throw BackendError(MG_ERROR_UNAVAILABLE, "backend '" + name + "' has " +
+                                                   std::to_string(models) +
+                                                   " loaded model(s); unload them first");
+    }
+    backend = std::move(it->second);
+    ready_.erase(it);
+    if (BackendStatus* status = status_for(name)) status->state = BackendStatus::State::kUnloaded;
+  }
+  // Finalise and close outside the lock: backend_fini may take its time.
+  backend.reset();
+  log(LogLevel::kInfo, "backend '" + name + "' unloaded");
+}
+
+}  // namespace mg::gateway

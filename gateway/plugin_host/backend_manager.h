@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "plugin_host/backend.h"
+
+namespace mg::gateway {
+
+// What the host knows about one plugin file: shown by `mgctl backend list`.
+struct BackendStatus {
+  enum class State { kReady, kFailed, kUnloaded };
+  std::string name;  // from the file name libmg_<name>.so
+  std::filesystem::path path;
+  State state = State::kFailed;
+  std::string reason;   // why it failed ("" when ready)
+  std::string version;  // the backend's own version ("" unless it got that far)
+  uint32_t abi_major = 0;
+  uint32_t abi_minor = 0;
+};
+
+std::string_view state_name(BackendStatus::State state);
+
+// Finds, loads and tracks backends. A plugin that cannot be used is recorded as failed
+// with its reason and logged; the host carries on. Thread-safe.
+class BackendManager {
+ public:
+  // Backend config JSON per backend name; backends without an entry get "{}".
+  using ConfigFor = std::function<std::string(const std::string& name)>;
+
+  explicit BackendManager(ConfigFor config_for = nullptr);
+
+  // Loads every libmg_<name>.so found directly in each directory, in order. The first
+  // file providing a name wins; a later one with the same name is recorded as failed.
+  // Missing directories are logged and skipped.
+  void discover(const std::vector<std::filesystem::path>& directories);
+
+  // Loads one plugin file; returns its status (also kept in statuses()).
+  BackendStatus load(const std::filesystem::path& path);
+
+  // The ready backend called `name`, or nullptr.
+  std::shared_ptr<Backend> find(const std::string& name) const;
+
+  // Every plugin file seen, in discovery order.
+  std::vector<BackendStatus> statuses() const;
+
+  // Drops the host's reference to a ready backend so it is finalised and closed. Refused
+  // (BackendError, MG_ERROR_UNAVAILABLE) while any of its models is loaded.
+  void unload(const std::string& name);
+
+ private:
+  BackendStatus* status_for(const std::string& name);
+
+  ConfigFor config_for_;
+  mutable std::mutex mutex_;
+  std::vector<BackendStatus> statuses_;
+  std::map<std::string, std::shared_ptr<Backend>> ready_;
+};
+
+}  // namespace mg::gateway
