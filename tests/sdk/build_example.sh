@@ -16,3 +16,4 @@ env -u CFLAGS -u CXXFLAGS -u LDFLAGS \
   -DCMAKE_BUILD_TYPE=Release
 cmake --build "$work/build"
 ls -l "$work/build/libmg_scale.so"
+"$(dirname "$0")/check_plugin_exports.sh" "$work/build"
