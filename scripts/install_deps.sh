@@ -10,6 +10,8 @@ packages=(
   clang-format binutils
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # registry: SQLite, OpenSSL (SHA-256, later signing and encryption), Boost.JSON
+  libsqlite3-dev sqlite3 libssl-dev libboost1.81-dev libboost-json1.81-dev
 )
 
 missing=()

@@ -1,0 +1,262 @@
+#include "registry/artifact_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <utility>
+
+#include "registry/registry_error.h"
+
+namespace mg::registry {
+namespace {
+
+using Code = RegistryError::Code;
+
+[[noreturn]] void io_error(const std::string& what, int error) {
+  throw RegistryError(Code::kIo, what + ": " + std::strerror(error));
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) io_error("open " + dir.string(), errno);
+  int rc = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  if (rc != 0) io_error("fsync " + dir.string(), error);
+}
+
+void create_directory_durably(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::create_directory(dir, ec)) {
+    fsync_directory(dir.parent_path());
+  } else if (ec) {
+    throw RegistryError(Code::kIo, "create " + dir.string() + ": " + ec.message());
+  }
+}
+
+std::string random_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device device;
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(device());
+}
+
+}  // namespace
+
+ArtifactStore::ArtifactStore(std::filesystem::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  std::filesystem::create_directories(root_, ec);
+  if (ec) throw RegistryError(Code::kIo, "create " + root_.string() + ": " + ec.message());
+  create_directory_durably(root_ / "sha256");
+  create_directory_durably(root_ / "tmp");
+}
+
+std::filesystem::path ArtifactStore::path_of(const std::string& digest) const {
+  if (!is_sha256_hex(digest)) {
+    throw RegistryError(Code::kInvalidArgument,
+                        "not a lowercase hex SHA-256 digest: '" + digest.substr(0, 80) + "'");
+  }
+  return root_ / "sha256" / digest.substr(0, 2) / digest.substr(2);
+}
+
+bool ArtifactStore::contains(const std::string& digest) const {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path_of(digest), ec);
+}
+
+ArtifactStore::Writer ArtifactStore::begin_write() {
+  std::filesystem::path temp = root_ / "tmp" / ("upload-" + random_suffix());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) io_error("create " + temp.string(), errno);
+  return Writer(*this, fd, std::move(temp));
+}
+
+StoredArtifact ArtifactStore::put(std::span<const std::byte> content,
+                                  const std::optional<std::string>& expected_digest) {
+  Writer writer = begin_write();
+  writer.write(content);
+  return writer.commit(expected_digest);
+}
+
+std::vector<std::byte> ArtifactStore::read(const std::string& digest) const {
+  Reader reader = open(digest);
+  std::vector<std::byte> content(reader.size());
+  std::size_t offset = 0;
+  while (offset < content.size()) {
+    std::size_t n = reader.read(std::span(content).subspan(offset));
+    if (n == 0) break;
+    offset += n;
+  }
+  std::byte probe[1];
+  if (offset != content.size() || reader.read(probe) != 0) {
+    throw RegistryError(Code::kDigestMismatch,
+                        "artifact " + digest + " changed size while being read");
+  }
+  return content;
+}
+
+ArtifactStore::Reader ArtifactStore::open(const std::string& digest) const {
+  std::filesystem::path path = path_of(digest);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) throw RegistryError(Code::kNotFound, "artifact " + digest + " is missing");
+    io_error("open " + path.string(), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int error = errno;
+    ::close(fd);
+    io_error("stat " + path.string(), error);
+  }
+  return Reader(fd, digest, static_cast<uint64_t>(st.st_size));
+}
+
+std::vector<std::string> ArtifactStore::list() const {
+  std::vector<std::string> digests;
+  std::error_code ec;
+  for (const auto& prefix : std::filesystem::directory_iterator(root_ / "sha256", ec)) {
+    for (const auto& file : std::filesystem::directory_iterator(prefix.path(), ec)) {
+      std::string digest = prefix.path().filename().string() + file.path().filename().string();
+      if (is_sha256_hex(digest)) digests.push_back(digest);
+    }
+  }
+  return digests;
+}
+
+void ArtifactStore::remove(const std::string& digest) {
+  std::filesystem::path path = path_of(digest);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return;
+    io_error("remove " + path.string(), errno);
+  }
+  fsync_directory(path.parent_path());
+}
+
+int ArtifactStore::remove_temp_files() {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root_ / "tmp", ec)) {
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+// ---- Writer -----------------------------------------------------------------------------
+
+ArtifactStore::Writer::Writer(const ArtifactStore& store, int fd, std::filesystem::path temp)
+    : store_(&store), fd_(fd), temp_path_(std::move(temp)) {}
+
+ArtifactStore::Writer::Writer(Writer&& other) noexcept
+    : store_(other.store_),
+      fd_(std::exchange(other.fd_, -1)),
+      temp_path_(std::exchange(other.temp_path_, {})),
+      hasher_(std::move(other.hasher_)),
+      size_(other.size_) {}
+
+ArtifactStore::Writer::~Writer() { discard(); }
+
+void ArtifactStore::Writer::discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+  temp_path_.clear();
+}
+
+void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
+  if (fd_ < 0) throw RegistryError(Code::kIo, "artifact writer already finished");
+  hasher_.update(chunk);
+  const std::byte* data = chunk.data();
+  std::size_t left = chunk.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int error = errno;
+      discard();
+      io_error("write artifact", error);
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  size_ += chunk.size();
+}
+
+StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& expected_digest) {
+  if (fd_ < 0) throw RegistryError(Code::kIo, "artifact writer already finished");
+  if (::fsync(fd_) != 0 || ::fchmod(fd_, 0444) != 0) {
+    int error = errno;
+    discard();
+    io_error("sync artifact", error);
+  }
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
+    int error = errno;
+    discard();
+    io_error("close artifact", error);
+  }
+  StoredArtifact stored{hasher_.hex_digest(), size_};
+  if (expected_digest && *expected_digest != stored.digest) {
+    discard();
+    throw RegistryError(Code::kDigestMismatch,
+                        "content hashes to " + stored.digest + ", expected " + *expected_digest);
+  }
+  std::filesystem::path final_path = store_->path_of(stored.digest);
+  create_directory_durably(final_path.parent_path());
+  std::error_code ec;
+  if (std::filesystem::exists(final_path, ec)) {
+    discard();  // identical content is already stored
+    return stored;
+  }
+  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) {
+    int error = errno;
+    discard();
+    io_error("rename artifact into place", error);
+  }
+  temp_path_.clear();
+  fsync_directory(final_path.parent_path());
+  return stored;
+}
+
+// ---- Reader -----------------------------------------------------------------------------
+
+ArtifactStore::Reader::Reader(int fd, std::string digest, uint64_t size)
+    : fd_(fd), digest_(std::move(digest)), size_(size) {}
+
+ArtifactStore::Reader::Reader(Reader&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      digest_(std::move(other.digest_)),
+      size_(other.size_),
+      hasher_(std::move(other.hasher_)),
+      verified_(other.verified_) {}
+
+ArtifactStore::Reader::~Reader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t ArtifactStore::Reader::read(std::span<std::byte> buffer) {
+  if (verified_ || buffer.empty()) return 0;
+  ssize_t n;
+  do {
+    n = ::read(fd_, buffer.data(), buffer.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) io_error("read artifact " + digest_, errno);
+  if (n > 0) {
+    hasher_.update(buffer.first(static_cast<std::size_t>(n)));
+    return static_cast<std::size_t>(n);
+  }
+  verified_ = true;
+  std::string actual = hasher_.hex_digest();
+  if (actual != digest_) {
+    throw RegistryError(Code::kDigestMismatch,
+                        "artifact " + digest_ + " is corrupt: its content hashes to " + actual);
+  }
+  return 0;
+}
+
+}  // namespace mg::registry

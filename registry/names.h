@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mg::registry {
+
+// Names of models, aliases, signers and tenants: 1 to 64 characters of [a-z0-9._-],
+// starting with a letter or digit. They never become file names (artifacts are stored by
+// digest), but they do appear in URLs, metric labels and logs, so the set is narrow.
+// Aliases additionally may not be all digits: "/versions/3" must mean version 3.
+inline constexpr std::size_t kMaxNameLength = 64;
+
+// Throws RegistryError(kInvalidArgument) naming `kind` ("model", "alias", …) and the rule.
+void validate_name(std::string_view kind, std::string_view name);
+void validate_alias(std::string_view alias);
+
+}  // namespace mg::registry

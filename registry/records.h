@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mg::registry {
+
+// registered → loading → ready | failed → retired (see Registry::set_version_state for
+// every allowed transition).
+enum class VersionState { kRegistered, kLoading, kReady, kFailed, kRetired };
+
+std::string_view state_name(VersionState state);
+std::optional<VersionState> state_from_name(std::string_view name);
+
+// What `mgctl model create` supplies.
+struct ModelSpec {
+  std::string name;
+  std::string backend = "cpu";
+  std::string description;
+  std::string config_json = "{}";  // batching and instance config: a JSON object
+  bool require_signature = false;
+};
+
+struct ModelRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string backend;
+  std::string description;
+  std::string config_json;
+  bool require_signature = false;
+  int64_t next_version = 1;
+  int64_t created_at = 0;  // unix milliseconds, as are all times here
+};
+
+struct VersionRecord {
+  std::string model;
+  int64_t version = 0;
+  std::string artifact;  // hex SHA-256 of the plaintext
+  uint64_t size = 0;
+  bool encrypted = false;
+  VersionState state = VersionState::kRegistered;
+  std::string state_reason;  // why it failed, or ""
+  std::string notes;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct AliasRecord {
+  std::string model;
+  std::string alias;
+  int64_t version = 0;
+  int64_t updated_at = 0;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t time = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string details_json;
+};
+
+struct SignerRecord {
+  std::string name;
+  std::string algorithm;
+  std::string public_key_pem;
+  int64_t created_at = 0;
+};
+
+struct SignatureRecord {
+  std::string artifact;
+  std::string signer;
+  std::string signature;  // raw bytes
+  int64_t created_at = 0;
+};
+
+// An immutable in-memory view of the catalogue, replaced whole after every change, so
+// the request path resolves aliases and versions without touching SQLite or a lock.
+struct Catalog {
+  struct Entry {
+    ModelRecord model;
+    std::map<int64_t, VersionRecord> versions;
+    std::map<std::string, int64_t, std::less<>> aliases;
+  };
+  std::unordered_map<std::string, Entry> models;
+  uint64_t generation = 0;  // increases with every change
+
+  // A model's entry, or nullptr.
+  const Entry* find(const std::string& model) const;
+  // "3" → version 3 if it exists; an alias → the version it points at; else nullopt.
+  std::optional<int64_t> resolve(const std::string& model, std::string_view version_or_alias) const;
+};
+
+}  // namespace mg::registry

@@ -1,0 +1,421 @@
+#include "registry/registry.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "registry/names.h"
+#include "registry/registry_error.h"
+#include "registry/schema.h"
+
+namespace mg::registry {
+namespace {
+
+using Code = RegistryError::Code;
+
+int64_t system_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string json_text(const boost::json::object& object) { return boost::json::serialize(object); }
+
+void validate_config_json(const std::string& model, const std::string& config) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(config, ec);
+  if (ec || !value.is_object()) {
+    throw RegistryError(Code::kInvalidArgument, "model '" + model +
+                                                    "': config must be a JSON object" +
+                                                    (ec ? " (" + ec.message() + ")" : ""));
+  }
+}
+
+bool transition_allowed(VersionState from, VersionState to) {
+  using S = VersionState;
+  switch (from) {
+    case S::kRegistered:
+      return to == S::kLoading || to == S::kRetired;
+    case S::kLoading:
+      return to == S::kReady || to == S::kFailed || to == S::kRegistered;
+    case S::kReady:
+      return to == S::kRegistered || to == S::kRetired;
+    case S::kFailed:
+      return to == S::kLoading || to == S::kRegistered || to == S::kRetired;
+    case S::kRetired:
+      return false;
+  }
+  return false;
+}
+
+std::string target_of(const std::string& model, int64_t version) {
+  return model + "/" + std::to_string(version);
+}
+
+}  // namespace
+
+Registry::Registry(RegistryOptions options)
+    : options_(std::move(options)),
+      lock_(options_.data_dir),
+      store_(options_.data_dir / "artifacts"),
+      db_(options_.data_dir / "registry.db") {
+  if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
+  migrate(db_);
+  collect_garbage();  // also builds the first catalogue
+}
+
+Registry::~Registry() = default;
+
+int64_t Registry::now() const { return options_.clock_ms(); }
+
+// ---- Reads ------------------------------------------------------------------------------
+
+std::optional<ModelRecord> Registry::find_model(const std::string& name) const {
+  auto snapshot = catalog();
+  const Catalog::Entry* entry = snapshot->find(name);
+  if (entry == nullptr) return std::nullopt;
+  return entry->model;
+}
+
+std::vector<ModelRecord> Registry::list_models() const {
+  auto snapshot = catalog();
+  std::vector<ModelRecord> models;
+  for (const auto& [name, entry] : snapshot->models) models.push_back(entry.model);
+  std::sort(models.begin(), models.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return models;
+}
+
+std::optional<VersionRecord> Registry::find_version(const std::string& model,
+                                                    int64_t version) const {
+  auto snapshot = catalog();
+  const Catalog::Entry* entry = snapshot->find(model);
+  if (entry == nullptr) return std::nullopt;
+  auto it = entry->versions.find(version);
+  if (it == entry->versions.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<VersionRecord> Registry::list_versions(const std::string& model) const {
+  auto snapshot = catalog();
+  const Catalog::Entry* entry = snapshot->find(model);
+  if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
+  std::vector<VersionRecord> versions;
+  for (const auto& [number, version] : entry->versions) versions.push_back(version);
+  return versions;
+}
+
+std::vector<AliasRecord> Registry::list_aliases(const std::string& model) const {
+  auto snapshot = catalog();
+  const Catalog::Entry* entry = snapshot->find(model);
+  if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
+  std::vector<AliasRecord> aliases;
+  for (const auto& [alias, version] : entry->aliases) {
+    aliases.push_back(AliasRecord{model, alias, version, 0});
+  }
+  return aliases;
+}
+
+std::optional<int64_t> Registry::resolve(const std::string& model,
+                                         const std::string& version_or_alias) const {
+  return catalog()->resolve(model, version_or_alias);
+}
+
+// ---- Catalogue --------------------------------------------------------------------------
+
+void Registry::reload_catalog() {
+  auto next = std::make_shared<Catalog>();
+  std::map<int64_t, std::string> names;
+  auto models = db_.prepare(
+      "SELECT id, name, backend, description, config, require_signature, next_version, "
+      "created_at FROM models");
+  while (models.step()) {
+    ModelRecord m{models.column_int(0),  models.column_text(1), models.column_text(2),
+                  models.column_text(3), models.column_text(4), models.column_int(5) != 0,
+                  models.column_int(6),  models.column_int(7)};
+    names[m.id] = m.name;
+    next->models[m.name].model = std::move(m);
+  }
+  auto versions = db_.prepare(
+      "SELECT v.model_id, v.version, v.artifact, a.size, a.encrypted, v.state, v.state_reason, "
+      "v.notes, v.created_at, v.updated_at FROM versions v JOIN artifacts a ON a.digest = "
+      "v.artifact");
+  while (versions.step()) {
+    const std::string& model = names.at(versions.column_int(0));
+    VersionRecord v;
+    v.model = model;
+    v.version = versions.column_int(1);
+    v.artifact = versions.column_text(2);
+    v.size = static_cast<uint64_t>(versions.column_int(3));
+    v.encrypted = versions.column_int(4) != 0;
+    v.state = state_from_name(versions.column_text(5)).value_or(VersionState::kFailed);
+    v.state_reason = versions.column_text(6);
+    v.notes = versions.column_text(7);
+    v.created_at = versions.column_int(8);
+    v.updated_at = versions.column_int(9);
+    next->models[model].versions[v.version] = std::move(v);
+  }
+  auto aliases = db_.prepare("SELECT model_id, alias, version FROM aliases");
+  while (aliases.step()) {
+    next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
+        aliases.column_int(2);
+  }
+  auto previous = catalog_.load();
+  next->generation = previous ? previous->generation + 1 : 1;
+  catalog_.store(std::move(next));
+}
+
+// ---- Changes ----------------------------------------------------------------------------
+
+void Registry::append_audit(const std::string& actor, const std::string& action,
+                            const std::string& target, const std::string& details_json) {
+  db_.prepare("INSERT INTO audit_log (time, actor, action, target, details) VALUES (?,?,?,?,?)")
+      .bind(1, now())
+      .bind(2, actor)
+      .bind(3, action)
+      .bind(4, target)
+      .bind(5, details_json)
+      .run();
+}
+
+int64_t Registry::model_id(const std::string& name) {
+  auto statement = db_.prepare("SELECT id FROM models WHERE name = ?");
+  statement.bind(1, name);
+  if (!statement.step()) throw RegistryError(Code::kNotFound, "no model '" + name + "'");
+  return statement.column_int(0);
+}
+
+ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& actor) {
+  validate_name("model", spec.name);
+  validate_name("backend", spec.backend);
+  validate_config_json(spec.name, spec.config_json);
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(db_);
+    auto existing = db_.prepare("SELECT 1 FROM models WHERE name = ?");
+    existing.bind(1, spec.name);
+    if (existing.step()) {
+      throw RegistryError(Code::kAlreadyExists, "model '" + spec.name + "' already exists");
+    }
+    db_.prepare(
+           "INSERT INTO models (name, backend, description, config, require_signature, "
+           "created_at) VALUES (?,?,?,?,?,?)")
+        .bind(1, spec.name)
+        .bind(2, spec.backend)
+        .bind(3, spec.description)
+        .bind(4, spec.config_json)
+        .bind(5, int64_t{spec.require_signature})
+        .bind(6, now())
+        .run();
+    append_audit(actor, "model.create", spec.name,
+                 json_text({{"backend", spec.backend},
+                            {"config", boost::json::parse(spec.config_json)},
+                            {"require_signature", spec.require_signature}}));
+    transaction.commit();
+  }
+  reload_catalog();
+  return *find_model(spec.name);
+}
+
+VersionRecord Registry::add_version(const std::string& model, const StoredArtifact& artifact,
+                                    const std::string& notes, const std::string& actor,
+                                    bool encrypted) {
+  std::lock_guard lock(write_mutex_);
+  int64_t version = 0;
+  {
+    sql::Transaction transaction(db_);
+    int64_t id = model_id(model);
+    // The file must already be durable: a version row never exists without its artifact.
+    if (!store_.contains(artifact.digest)) {
+      throw RegistryError(Code::kNotFound,
+                          "artifact " + artifact.digest + " is not in the store; upload it first");
+    }
+    auto known = db_.prepare("SELECT size FROM artifacts WHERE digest = ?");
+    known.bind(1, artifact.digest);
+    if (known.step() && static_cast<uint64_t>(known.column_int(0)) != artifact.size) {
+      throw RegistryError(Code::kConflict,
+                          "artifact " + artifact.digest + " is recorded with another size");
+    }
+    db_.prepare(
+           "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
+           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1")
+        .bind(1, artifact.digest)
+        .bind(2, static_cast<int64_t>(artifact.size))
+        .bind(3, int64_t{encrypted})
+        .bind(4, now())
+        .run();
+    auto next = db_.prepare("SELECT next_version FROM models WHERE id = ?");
+    next.bind(1, id);
+    next.step();
+    version = next.column_int(0);
+    int64_t at = now();
+    db_.prepare(
+           "INSERT INTO versions (model_id, version, artifact, state, notes, created_at, "
+           "updated_at) VALUES (?,?,?,'registered',?,?,?)")
+        .bind(1, id)
+        .bind(2, version)
+        .bind(3, artifact.digest)
+        .bind(4, notes)
+        .bind(5, at)
+        .bind(6, at)
+        .run();
+    db_.prepare("UPDATE models SET next_version = ? WHERE id = ?")
+        .bind(1, version + 1)
+        .bind(2, id)
+        .run();
+    append_audit(actor, "version.create", target_of(model, version),
+                 json_text({{"artifact", artifact.digest},
+                            {"size", artifact.size},
+                            {"encrypted", encrypted},
+                            {"notes", notes}}));
+    transaction.commit();
+  }
+  reload_catalog();
+  return *find_version(model, version);
+}
+
+void Registry::set_version_state(const std::string& model, int64_t version, VersionState state,
+                                 const std::string& reason, const std::string& actor) {
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(db_);
+    int64_t id = model_id(model);
+    auto current = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
+    current.bind(1, id).bind(2, version);
+    if (!current.step()) {
+      throw RegistryError(Code::kNotFound,
+                          "model '" + model + "' has no version " + std::to_string(version));
+    }
+    VersionState from = state_from_name(current.column_text(0)).value_or(VersionState::kFailed);
+    if (!transition_allowed(from, state)) {
+      throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is " +
+                                               std::string(state_name(from)) +
+                                               " and cannot become " +
+                                               std::string(state_name(state)));
+    }
+    if (state == VersionState::kRetired) {
+      auto aliased = db_.prepare("SELECT alias FROM aliases WHERE model_id = ? AND version = ?");
+      aliased.bind(1, id).bind(2, version);
+      if (aliased.step()) {
+        throw RegistryError(Code::kConflict, "alias '" + aliased.column_text(0) + "' of model '" +
+                                                 model + "' points at version " +
+                                                 std::to_string(version) + "; move it first");
+      }
+    }
+    db_.prepare(
+           "UPDATE versions SET state = ?, state_reason = ?, updated_at = ? "
+           "WHERE model_id = ? AND version = ?")
+        .bind(1, state_name(state))
+        .bind(2, state == VersionState::kFailed ? reason : std::string())
+        .bind(3, now())
+        .bind(4, id)
+        .bind(5, version)
+        .run();
+    append_audit(
+        actor, "version.state", target_of(model, version),
+        json_text({{"from", state_name(from)}, {"to", state_name(state)}, {"reason", reason}}));
+    transaction.commit();
+  }
+  if (state == VersionState::kRetired) release_unreferenced_blobs();
+  reload_catalog();
+}
+
+void Registry::set_alias(const std::string& model, const std::string& alias, int64_t version,
+                         const std::string& actor) {
+  validate_alias(alias);
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(db_);
+    int64_t id = model_id(model);
+    auto target = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
+    target.bind(1, id).bind(2, version);
+    if (!target.step()) {
+      throw RegistryError(Code::kNotFound,
+                          "model '" + model + "' has no version " + std::to_string(version));
+    }
+    if (target.column_text(0) == "retired") {
+      throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is retired");
+    }
+    auto previous = db_.prepare("SELECT version FROM aliases WHERE model_id = ? AND alias = ?");
+    previous.bind(1, id).bind(2, alias);
+    boost::json::object details{{"version", version}};
+    if (previous.step()) details["previous"] = previous.column_int(0);
+    db_.prepare(
+           "INSERT INTO aliases (model_id, alias, version, updated_at) VALUES (?,?,?,?) "
+           "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version, "
+           "updated_at = excluded.updated_at")
+        .bind(1, id)
+        .bind(2, alias)
+        .bind(3, version)
+        .bind(4, now())
+        .run();
+    append_audit(actor, "alias.set", model + ":" + alias, json_text(details));
+    transaction.commit();
+  }
+  reload_catalog();
+}
+
+void Registry::remove_alias(const std::string& model, const std::string& alias,
+                            const std::string& actor) {
+  validate_alias(alias);
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(db_);
+    int64_t id = model_id(model);
+    db_.prepare("DELETE FROM aliases WHERE model_id = ? AND alias = ?")
+        .bind(1, id)
+        .bind(2, alias)
+        .run();
+    if (db_.changes() == 0) {
+      throw RegistryError(Code::kNotFound, "model '" + model + "' has no alias '" + alias + "'");
+    }
+    append_audit(actor, "alias.remove", model + ":" + alias, "{}");
+    transaction.commit();
+  }
+  reload_catalog();
+}
+
+// ---- Maintenance ------------------------------------------------------------------------
+
+int Registry::release_unreferenced_blobs() {
+  std::set<std::string> live;
+  auto referenced = db_.prepare("SELECT DISTINCT artifact FROM versions WHERE state != 'retired'");
+  while (referenced.step()) live.insert(referenced.column_text(0));
+  int removed = 0;
+  for (const std::string& digest : store_.list()) {
+    if (live.count(digest)) continue;
+    // Row first (present=0), then the file: a crash between leaves a file that the next
+    // collection removes, never a row claiming a file that is gone.
+    db_.prepare("UPDATE artifacts SET present = 0 WHERE digest = ?").bind(1, digest).run();
+    store_.remove(digest);
+    ++removed;
+  }
+  return removed;
+}
+
+CollectReport Registry::collect_garbage() {
+  std::lock_guard lock(write_mutex_);
+  CollectReport report;
+  report.temp_files = store_.remove_temp_files();
+  report.unreferenced_blobs = release_unreferenced_blobs();
+  reload_catalog();
+  return report;
+}
+
+std::vector<AuditEntry> Registry::audit_log(int64_t after_id, int limit) const {
+  std::lock_guard lock(write_mutex_);
+  auto statement = db_.prepare(
+      "SELECT id, time, actor, action, target, details FROM audit_log WHERE id > ? "
+      "ORDER BY id LIMIT ?");
+  statement.bind(1, after_id).bind(2, int64_t{limit});
+  std::vector<AuditEntry> entries;
+  while (statement.step()) {
+    entries.push_back(AuditEntry{statement.column_int(0), statement.column_int(1),
+                                 statement.column_text(2), statement.column_text(3),
+                                 statement.column_text(4), statement.column_text(5)});
+  }
+  return entries;
+}
+
+}  // namespace mg::registry

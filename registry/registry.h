@@ -1,0 +1,120 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/artifact_store.h"
+#include "registry/data_dir_lock.h"
+#include "registry/records.h"
+#include "registry/sqlite.h"
+
+namespace mg::registry {
+
+struct RegistryOptions {
+  std::filesystem::path data_dir;     // holds registry.db and artifacts/
+  std::function<int64_t()> clock_ms;  // unix milliseconds; defaults to the system clock
+};
+
+// What collect_garbage() removed.
+struct CollectReport {
+  int temp_files = 0;          // leftovers of interrupted uploads
+  int unreferenced_blobs = 0;  // artifact files no live (non-retired) version needs
+};
+
+// The model registry: the SQLite catalogue of models, versions, aliases, artifacts,
+// signers and the audit log, plus the artifact store beside it.
+//
+// One process owns a data dir at a time (an flock on <dir>/registry.lock enforces it).
+// Within it, every change is one SQLite transaction that also appends its audit entry,
+// serialised by a mutex; after each change the in-memory Catalog is rebuilt and swapped,
+// so lookups (catalog(), resolve(), find_*) never touch SQLite or wait for a writer.
+//
+// Crash safety: an artifact is durable under its final name before the version row that
+// references it is inserted, so a crash leaves at worst an unreferenced file, which the
+// next open collects (see collect_garbage for the policy).
+//
+// Errors are RegistryError; names are validated (registry/names.h) before any use.
+class Registry {
+ public:
+  explicit Registry(RegistryOptions options);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  ArtifactStore& artifacts() { return store_; }
+
+  // ---- Reads: from the in-memory catalogue -------------------------------------------
+  std::shared_ptr<const Catalog> catalog() const { return catalog_.load(); }
+  std::optional<ModelRecord> find_model(const std::string& name) const;
+  std::vector<ModelRecord> list_models() const;
+  std::optional<VersionRecord> find_version(const std::string& model, int64_t version) const;
+  std::vector<VersionRecord> list_versions(const std::string& model) const;
+  std::vector<AliasRecord> list_aliases(const std::string& model) const;
+  // "3" or an alias → a version number; nullopt when the model, version or alias is unknown.
+  std::optional<int64_t> resolve(const std::string& model,
+                                 const std::string& version_or_alias) const;
+
+  // ---- Changes: each one transaction with its audit entry; `actor` is a key id ---------
+  ModelRecord create_model(const ModelSpec& spec, const std::string& actor);
+
+  // Registers a new version of `model` for an artifact already committed to artifacts().
+  // The version number is the model's next, never reused. encrypted records how the
+  // artifact is stored.
+  VersionRecord add_version(const std::string& model, const StoredArtifact& artifact,
+                            const std::string& notes, const std::string& actor,
+                            bool encrypted = false);
+
+  // Allowed: registered → loading | retired; loading → ready | failed | registered;
+  // ready → registered (unloaded) | retired; failed → loading | registered | retired.
+  // Retiring a version an alias points at is refused (kConflict); retiring releases the
+  // artifact file unless another live version uses it.
+  void set_version_state(const std::string& model, int64_t version, VersionState state,
+                         const std::string& reason, const std::string& actor);
+
+  // Points alias at version (creating or moving it) in one transaction. The version must
+  // exist and not be retired.
+  void set_alias(const std::string& model, const std::string& alias, int64_t version,
+                 const std::string& actor);
+  void remove_alias(const std::string& model, const std::string& alias, const std::string& actor);
+
+  void add_signer(const std::string& name, const std::string& public_key_pem,
+                  const std::string& actor);
+  void remove_signer(const std::string& name, const std::string& actor);
+  std::vector<SignerRecord> list_signers() const;
+  void add_signature(const std::string& artifact, const std::string& signer,
+                     const std::string& signature, const std::string& actor);
+  std::vector<SignatureRecord> list_signatures(const std::string& artifact) const;
+
+  // The audit log in order, entries with id > after_id, at most limit of them.
+  std::vector<AuditEntry> audit_log(int64_t after_id = 0, int limit = 1000) const;
+
+  // Policy: temp files are always leftovers; an artifact file is kept while any version
+  // that is not retired references it, and deleted otherwise (its row stays, present=0).
+  // Runs at open; safe at any time since it takes the write lock.
+  CollectReport collect_garbage();
+
+ private:
+  int64_t now() const;
+  void append_audit(const std::string& actor, const std::string& action, const std::string& target,
+                    const std::string& details_json);
+  void reload_catalog();
+  // Deletes artifact files no live version needs. Caller holds write_mutex_.
+  int release_unreferenced_blobs();
+  int64_t model_id(const std::string& name);
+
+  RegistryOptions options_;
+  DataDirLock lock_;  // first: held before anything in the data dir is touched
+  ArtifactStore store_;
+  mutable std::mutex write_mutex_;  // one change at a time; also guards db_
+  mutable sql::Database db_;
+  std::atomic<std::shared_ptr<const Catalog>> catalog_;
+};
+
+}  // namespace mg::registry

@@ -1,0 +1,117 @@
+#include "registry/schema.h"
+
+#include <string>
+#include <vector>
+
+#include "registry/registry_error.h"
+
+namespace mg::registry {
+namespace {
+
+// Migration N takes the schema from version N-1 to N. Append only.
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: the model catalogue, the artifact index and the audit log.
+      R"sql(
+CREATE TABLE models (
+  id                INTEGER PRIMARY KEY,
+  name              TEXT NOT NULL UNIQUE,
+  backend           TEXT NOT NULL,
+  description       TEXT NOT NULL DEFAULT '',
+  config            TEXT NOT NULL DEFAULT '{}',  -- batching and instance config, JSON object
+  require_signature INTEGER NOT NULL DEFAULT 0,
+  next_version      INTEGER NOT NULL DEFAULT 1,  -- versions are never reused
+  created_at        INTEGER NOT NULL             -- unix milliseconds
+);
+CREATE TABLE artifacts (
+  digest     TEXT PRIMARY KEY,                   -- lowercase hex SHA-256 of the plaintext
+  size       INTEGER NOT NULL,
+  encrypted  INTEGER NOT NULL DEFAULT 0,
+  present    INTEGER NOT NULL DEFAULT 1,         -- 0 once its file was collected
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE versions (
+  model_id     INTEGER NOT NULL REFERENCES models(id),
+  version      INTEGER NOT NULL,
+  artifact     TEXT NOT NULL REFERENCES artifacts(digest),
+  state        TEXT NOT NULL
+               CHECK (state IN ('registered', 'loading', 'ready', 'failed', 'retired')),
+  state_reason TEXT NOT NULL DEFAULT '',
+  notes        TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (model_id, version)
+);
+CREATE INDEX versions_by_artifact ON versions(artifact);
+CREATE TABLE aliases (
+  model_id   INTEGER NOT NULL REFERENCES models(id),
+  alias      TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (model_id, alias),
+  FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
+);
+CREATE TABLE audit_log (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  time    INTEGER NOT NULL,                      -- unix milliseconds
+  actor   TEXT NOT NULL,                         -- API key id, or "system"
+  action  TEXT NOT NULL,                         -- e.g. "model.create", "alias.set"
+  target  TEXT NOT NULL,                         -- e.g. "fashion-mlp/3"
+  details TEXT NOT NULL DEFAULT '{}'             -- JSON object
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+      // 2: trusted signers and artifact signatures (used by model protection).
+      R"sql(
+CREATE TABLE signers (
+  name       TEXT PRIMARY KEY,
+  algorithm  TEXT NOT NULL DEFAULT 'ed25519',
+  public_key TEXT NOT NULL,                      -- PEM
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE signatures (
+  artifact   TEXT NOT NULL REFERENCES artifacts(digest),
+  signer     TEXT NOT NULL,                      -- kept after the signer is removed
+  signature  BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (artifact, signer)
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(migrations().size()); }
+
+int schema_version(sql::Database& db) {
+  sql::Statement statement = db.prepare("PRAGMA user_version");
+  statement.step();
+  return static_cast<int>(statement.column_int(0));
+}
+
+void migrate(sql::Database& db, int target) {
+  const int latest = latest_schema_version();
+  if (target < 0) target = latest;
+  int current = schema_version(db);
+  if (current > latest) {
+    throw RegistryError(RegistryError::Code::kDatabase,
+                        "registry schema version " + std::to_string(current) +
+                            " is newer than this build supports (" + std::to_string(latest) +
+                            "); upgrade ModelGate");
+  }
+  for (int next = current + 1; next <= target; ++next) {
+    sql::Transaction transaction(db);
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    if (schema_version(db) >= next) continue;
+    db.exec(migrations()[next - 1]);
+    db.exec("PRAGMA user_version = " + std::to_string(next));
+    transaction.commit();
+  }
+}
+
+}  // namespace mg::registry

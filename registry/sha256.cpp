@@ -1,0 +1,60 @@
+#include "registry/sha256.h"
+
+#include <openssl/evp.h>
+
+#include "registry/registry_error.h"
+
+namespace mg::registry {
+
+struct Sha256::Context {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Context() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  if (context_->ctx == nullptr || EVP_DigestInit_ex(context_->ctx, EVP_sha256(), nullptr) != 1) {
+    throw RegistryError(RegistryError::Code::kIo, "sha256: cannot initialise OpenSSL digest");
+  }
+}
+
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(std::span<const std::byte> data) {
+  if (EVP_DigestUpdate(context_->ctx, data.data(), data.size()) != 1) {
+    throw RegistryError(RegistryError::Code::kIo, "sha256: digest update failed");
+  }
+}
+
+std::string Sha256::hex_digest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context_->ctx, digest, &length) != 1) {
+    throw RegistryError(RegistryError::Code::kIo, "sha256: digest final failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+std::string sha256_hex(std::span<const std::byte> data) {
+  Sha256 hasher;
+  hasher.update(data);
+  return hasher.hex_digest();
+}
+
+bool is_sha256_hex(const std::string& text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace mg::registry

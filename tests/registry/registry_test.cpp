@@ -1,0 +1,292 @@
+// The registry's catalogue: round trips of every entity, validation, and refusals.
+#include "registry/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+
+#include "registry/registry_error.h"
+#include "registry/schema.h"
+#include "temp_dir.h"
+
+namespace mg::registry {
+namespace {
+
+using testing::bytes_of;
+using testing::TempDir;
+using Code = RegistryError::Code;
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  RegistryOptions options() {
+    return RegistryOptions{dir_.path(), [this] { return clock_ += 1000; }};
+  }
+  StoredArtifact upload(const std::string& content) {
+    return registry_->artifacts().put(bytes_of(content));
+  }
+  void expect_code(Code code, const std::function<void()>& action, const std::string& fragment) {
+    try {
+      action();
+      ADD_FAILURE() << "no error; expected one containing '" << fragment << "'";
+    } catch (const RegistryError& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  }
+
+  TempDir dir_;
+  int64_t clock_ = 1'700'000'000'000;
+  std::unique_ptr<Registry> registry_ = std::make_unique<Registry>(options());
+};
+
+TEST_F(RegistryTest, ModelRoundTripSurvivesReopen) {
+  ModelSpec spec{"fashion-mlp", "cpu", "784-64-64-10", R"({"max_batch_size": 32})", true};
+  ModelRecord created = registry_->create_model(spec, "admin1");
+  EXPECT_EQ(created.name, "fashion-mlp");
+  EXPECT_EQ(created.next_version, 1);
+  registry_.reset();
+  registry_ = std::make_unique<Registry>(options());
+  auto model = registry_->find_model("fashion-mlp");
+  ASSERT_TRUE(model);
+  EXPECT_EQ(model->backend, "cpu");
+  EXPECT_EQ(model->description, "784-64-64-10");
+  EXPECT_EQ(model->config_json, R"({"max_batch_size": 32})");
+  EXPECT_TRUE(model->require_signature);
+  EXPECT_EQ(model->created_at, created.created_at);
+  EXPECT_EQ(registry_->list_models().size(), 1u);
+}
+
+TEST_F(RegistryTest, VersionsAreMonotonicAndNeverReused) {
+  registry_->create_model({"m"}, "admin1");
+  auto v1 = registry_->add_version("m", upload("one"), "first", "admin1");
+  auto v2 = registry_->add_version("m", upload("two"), "", "admin1");
+  EXPECT_EQ(v1.version, 1);
+  EXPECT_EQ(v2.version, 2);
+  EXPECT_EQ(v1.notes, "first");
+  EXPECT_EQ(v1.size, 3u);
+  EXPECT_EQ(v1.state, VersionState::kRegistered);
+  registry_->set_version_state("m", 2, VersionState::kRetired, "", "admin1");
+  auto v3 = registry_->add_version("m", upload("three"), "", "admin1");
+  EXPECT_EQ(v3.version, 3);  // 2 is retired, not reused
+  registry_.reset();
+  registry_ = std::make_unique<Registry>(options());
+  auto v4 = registry_->add_version("m", upload("four"), "", "admin1");
+  EXPECT_EQ(v4.version, 4);
+  auto versions = registry_->list_versions("m");
+  ASSERT_EQ(versions.size(), 4u);
+  EXPECT_EQ(versions[1].state, VersionState::kRetired);
+}
+
+TEST_F(RegistryTest, StateMachineAllowsOnlyDocumentedTransitions) {
+  registry_->create_model({"m"}, "admin1");
+  registry_->add_version("m", upload("one"), "", "admin1");
+  registry_->set_version_state("m", 1, VersionState::kLoading, "", "gw");
+  registry_->set_version_state("m", 1, VersionState::kFailed, "bad weights", "gw");
+  auto failed = registry_->find_version("m", 1);
+  EXPECT_EQ(failed->state, VersionState::kFailed);
+  EXPECT_EQ(failed->state_reason, "bad weights");
+  registry_->set_version_state("m", 1, VersionState::kLoading, "", "gw");
+  registry_->set_version_state("m", 1, VersionState::kReady, "", "gw");
+  EXPECT_EQ(registry_->find_version("m", 1)->state_reason, "");
+  expect_code(
+      Code::kConflict,
+      [&] { registry_->set_version_state("m", 1, VersionState::kFailed, "", "gw"); },
+      "is ready and cannot become failed");
+  registry_->set_version_state("m", 1, VersionState::kRetired, "", "gw");
+  expect_code(
+      Code::kConflict,
+      [&] { registry_->set_version_state("m", 1, VersionState::kLoading, "", "gw"); },
+      "is retired");
+}
+
+TEST_F(RegistryTest, AliasesFlipAndResolve) {
+  registry_->create_model({"m"}, "admin1");
+  registry_->add_version("m", upload("one"), "", "admin1");
+  registry_->add_version("m", upload("two"), "", "admin1");
+  EXPECT_EQ(registry_->resolve("m", "default"), std::nullopt);
+  registry_->set_alias("m", "default", 1, "admin1");
+  registry_->set_alias("m", "canary", 2, "admin1");
+  EXPECT_EQ(registry_->resolve("m", "default"), 1);
+  EXPECT_EQ(registry_->resolve("m", "canary"), 2);
+  EXPECT_EQ(registry_->resolve("m", "2"), 2);
+  EXPECT_EQ(registry_->resolve("m", "3"), std::nullopt);
+  EXPECT_EQ(registry_->resolve("m", "production"), std::nullopt);
+  EXPECT_EQ(registry_->resolve("other", "default"), std::nullopt);
+  registry_->set_alias("m", "default", 2, "admin1");
+  EXPECT_EQ(registry_->resolve("m", "default"), 2);
+  auto aliases = registry_->list_aliases("m");
+  ASSERT_EQ(aliases.size(), 2u);
+  EXPECT_EQ(aliases[0].alias, "canary");
+  registry_->remove_alias("m", "canary", "admin1");
+  EXPECT_EQ(registry_->resolve("m", "canary"), std::nullopt);
+  expect_code(
+      Code::kNotFound, [&] { registry_->remove_alias("m", "canary", "admin1"); },
+      "no alias 'canary'");
+}
+
+TEST_F(RegistryTest, RetiringAnAliasedVersionIsRefused) {
+  registry_->create_model({"m"}, "admin1");
+  registry_->add_version("m", upload("one"), "", "admin1");
+  registry_->set_alias("m", "default", 1, "admin1");
+  expect_code(
+      Code::kConflict,
+      [&] { registry_->set_version_state("m", 1, VersionState::kRetired, "", "admin1"); },
+      "alias 'default'");
+  registry_->add_version("m", upload("two"), "", "admin1");
+  registry_->set_version_state("m", 2, VersionState::kRetired, "", "admin1");
+  expect_code(
+      Code::kConflict, [&] { registry_->set_alias("m", "default", 2, "admin1"); }, "is retired");
+}
+
+TEST_F(RegistryTest, RetirementReleasesTheArtifactUnlessStillUsed) {
+  registry_->create_model({"a"}, "admin1");
+  registry_->create_model({"b"}, "admin1");
+  StoredArtifact shared = upload("shared weights");
+  registry_->add_version("a", shared, "", "admin1");
+  registry_->add_version("b", shared, "", "admin1");
+  registry_->set_version_state("a", 1, VersionState::kRetired, "", "admin1");
+  EXPECT_TRUE(registry_->artifacts().contains(shared.digest));  // b/1 still uses it
+  registry_->set_version_state("b", 1, VersionState::kRetired, "", "admin1");
+  EXPECT_FALSE(registry_->artifacts().contains(shared.digest));
+}
+
+TEST_F(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
+  registry_->create_model({"m"}, "admin1");
+  expect_code(
+      Code::kAlreadyExists, [&] { registry_->create_model({"m"}, "admin1"); },
+      "model 'm' already exists");
+  expect_code(
+      Code::kNotFound, [&] { registry_->add_version("nope", upload("x"), "", "a"); },
+      "no model 'nope'");
+  expect_code(
+      Code::kNotFound, [&] { registry_->set_alias("m", "default", 7, "a"); }, "has no version 7");
+  expect_code(
+      Code::kNotFound,
+      [&] { registry_->set_version_state("m", 9, VersionState::kLoading, "", "a"); },
+      "has no version 9");
+  expect_code(
+      Code::kNotFound, [&] { registry_->list_versions("nope"); }, "no model 'nope'");
+  EXPECT_EQ(registry_->find_version("m", 1), std::nullopt);
+  // A version needs its artifact in the store first.
+  StoredArtifact ghost{"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", 11};
+  expect_code(
+      Code::kNotFound, [&] { registry_->add_version("m", ghost, "", "a"); }, "upload it first");
+}
+
+TEST_F(RegistryTest, BadNamesAndConfigsAreRefusedBeforeAnyChange) {
+  for (const char* bad : {"", "Upper", "-lead", "has space", "../etc", "a/b", "x\n",
+                          "sixty-five-characters-is-one-too-many-for-a-name-in-this-registry-x"}) {
+    expect_code(
+        Code::kInvalidArgument, [&] { registry_->create_model({bad}, "a"); }, "invalid");
+  }
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->create_model({"m", "cpu", "", "[1,2]"}, "a");
+      },
+      "config must be a JSON object");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->create_model({"m", "cpu", "", "{\"a\":"}, "a");
+      },
+      "config must be a JSON object");
+  registry_->create_model({"m"}, "a");
+  registry_->add_version("m", upload("x"), "", "a");
+  expect_code(
+      Code::kInvalidArgument, [&] { registry_->set_alias("m", "42", 1, "a"); },
+      "cannot be a number");
+  expect_code(
+      Code::kInvalidArgument, [&] { registry_->set_alias("m", "Prod", 1, "a"); }, "invalid");
+  EXPECT_EQ(registry_->list_models().size(), 1u);
+}
+
+TEST_F(RegistryTest, EveryChangeIsAuditedInOrder) {
+  registry_->create_model({"m"}, "admin1");
+  registry_->add_version("m", upload("one"), "v1", "admin1");
+  registry_->set_alias("m", "default", 1, "key42");
+  registry_->set_version_state("m", 1, VersionState::kLoading, "", "system");
+  registry_->add_signer("release", "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n",
+                        "admin1");
+  auto log = registry_->audit_log();
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[0].action, "model.create");
+  EXPECT_EQ(log[0].actor, "admin1");
+  EXPECT_EQ(log[1].action, "version.create");
+  EXPECT_EQ(log[1].target, "m/1");
+  EXPECT_NE(log[1].details_json.find("\"notes\":\"v1\""), std::string::npos);
+  EXPECT_EQ(log[2].action, "alias.set");
+  EXPECT_EQ(log[2].actor, "key42");
+  EXPECT_EQ(log[2].target, "m:default");
+  EXPECT_EQ(log[3].details_json, R"({"from":"registered","to":"loading","reason":""})");
+  EXPECT_EQ(log[4].action, "signer.add");
+  for (std::size_t i = 1; i < log.size(); ++i) EXPECT_GT(log[i].time, log[i - 1].time);
+  EXPECT_EQ(registry_->audit_log(log[3].id).size(), 1u);
+}
+
+TEST_F(RegistryTest, AuditLogIsAppendOnlyInTheDatabase) {
+  registry_->create_model({"m"}, "admin1");
+  registry_.reset();
+  sql::Database db(dir_.path() / "registry.db");
+  EXPECT_THROW(db.exec("UPDATE audit_log SET actor = 'someone else'"), RegistryError);
+  EXPECT_THROW(db.exec("DELETE FROM audit_log"), RegistryError);
+}
+
+TEST_F(RegistryTest, SignersAndSignaturesRoundTrip) {
+  const std::string pem =
+      "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n";
+  registry_->add_signer("release", pem, "admin1");
+  expect_code(
+      Code::kAlreadyExists, [&] { registry_->add_signer("release", pem, "a"); }, "already exists");
+  expect_code(
+      Code::kInvalidArgument, [&] { registry_->add_signer("x", "not pem", "a"); }, "PEM");
+  auto signers = registry_->list_signers();
+  ASSERT_EQ(signers.size(), 1u);
+  EXPECT_EQ(signers[0].public_key_pem, pem);
+  EXPECT_EQ(signers[0].algorithm, "ed25519");
+
+  registry_->create_model({"m"}, "a");
+  StoredArtifact artifact = upload("weights");
+  registry_->add_version("m", artifact, "", "a");
+  std::string signature("\x00\x01\xff binary", 10);
+  registry_->add_signature(artifact.digest, "release", signature, "admin1");
+  auto signatures = registry_->list_signatures(artifact.digest);
+  ASSERT_EQ(signatures.size(), 1u);
+  EXPECT_EQ(signatures[0].signature, signature);
+  EXPECT_EQ(signatures[0].signer, "release");
+  registry_->remove_signer("release", "admin1");
+  EXPECT_TRUE(registry_->list_signers().empty());
+  expect_code(
+      Code::kNotFound, [&] { registry_->remove_signer("release", "a"); }, "no signer");
+}
+
+TEST_F(RegistryTest, SecondProcessCannotOpenTheSameDataDir) {
+  expect_code(
+      Code::kConflict, [&] { Registry second(options()); }, "in use");
+}
+
+TEST_F(RegistryTest, OpenCollectsLeftoversOfACrash) {
+  registry_->create_model({"m"}, "a");
+  registry_->add_version("m", upload("kept"), "", "a");
+  StoredArtifact orphan = upload("uploaded, but the version row never came");
+  registry_.reset();
+  std::ofstream(dir_.path() / "artifacts" / "tmp" / "upload-123") << "partial";
+  registry_ = std::make_unique<Registry>(options());
+  EXPECT_FALSE(registry_->artifacts().contains(orphan.digest));
+  EXPECT_TRUE(registry_->artifacts().contains(registry_->find_version("m", 1)->artifact));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "artifacts" / "tmp"));
+}
+
+TEST_F(RegistryTest, CatalogSnapshotsAreImmutableAndVersioned) {
+  registry_->create_model({"m"}, "a");
+  auto before = registry_->catalog();
+  registry_->add_version("m", upload("one"), "", "a");
+  auto after = registry_->catalog();
+  EXPECT_GT(after->generation, before->generation);
+  EXPECT_TRUE(before->find("m")->versions.empty());  // an old snapshot never changes
+  EXPECT_EQ(after->find("m")->versions.size(), 1u);
+}
+
+}  // namespace
+}  // namespace mg::registry
