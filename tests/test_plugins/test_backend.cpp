@@ -80,6 +80,7 @@ struct TestModel {
   MG_Tensor outputs[2];
   MG_ModelMetadata metadata;
   std::atomic<int> running{0};  // executes in flight across instances
+  std::atomic<int> arrived{0};  // executes ever started (the barrier counts these)
 };
 
 struct TestInstance {
@@ -142,10 +143,12 @@ MG_Error* instance_create(MG_Model* model, uint32_t /*index*/, MG_Instance** out
 
 void instance_destroy(MG_Instance* instance) { delete reinterpret_cast<TestInstance*>(instance); }
 
-// Waits until `count` executes of the model are in flight at once, for at most 10 s.
-bool wait_for_concurrency(std::atomic<int>& running, int count) {
+// Waits until `count` executes of the model have started, for at most 10 s. Every
+// caller waits here, so none can finish before all have arrived: they overlap.
+bool wait_for_concurrency(std::atomic<int>& arrived, int count) {
+  ++arrived;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (running.load() < count) {
+  while (arrived.load() < count) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::yield();
   }
@@ -222,7 +225,7 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
       case Mode::kFailExecute:
         return error(MG_ERROR_INTERNAL, "execute failed on purpose");
       case Mode::kBarrier:
-        if (!wait_for_concurrency(model.running, 2)) {
+        if (!wait_for_concurrency(model.arrived, 2)) {
           return error(MG_ERROR_UNAVAILABLE, "no concurrent execute within 10 s");
         }
         break;
