@@ -86,6 +86,7 @@ class ArtifactStore::Writer {
   std::filesystem::path temp_path_;
   Sha256 hasher_;
   uint64_t size_ = 0;
+  uint64_t flushed_ = 0;  // bytes whose write-back has been started
 };
 
 // Reads an artifact in chunks; the read that reaches the end checks the digest and throws

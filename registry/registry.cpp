@@ -14,6 +14,8 @@ namespace {
 
 using Code = RegistryError::Code;
 
+std::atomic<uint64_t> next_registry_id{1};
+
 int64_t system_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -59,7 +61,8 @@ Registry::Registry(RegistryOptions options)
     : options_(std::move(options)),
       lock_(options_.data_dir),
       store_(options_.data_dir / "artifacts"),
-      db_(options_.data_dir / "registry.db") {
+      db_(options_.data_dir / "registry.db"),
+      id_(next_registry_id++) {
   if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
   migrate(db_);
   collect_garbage();  // also builds the first catalogue
@@ -72,16 +75,14 @@ int64_t Registry::now() const { return options_.clock_ms(); }
 // ---- Reads ------------------------------------------------------------------------------
 
 std::optional<ModelRecord> Registry::find_model(const std::string& name) const {
-  auto snapshot = catalog();
-  const Catalog::Entry* entry = snapshot->find(name);
+  const Catalog::Entry* entry = cached_catalog().find(name);
   if (entry == nullptr) return std::nullopt;
   return entry->model;
 }
 
 std::vector<ModelRecord> Registry::list_models() const {
-  auto snapshot = catalog();
   std::vector<ModelRecord> models;
-  for (const auto& [name, entry] : snapshot->models) models.push_back(entry.model);
+  for (const auto& [name, entry] : cached_catalog().models) models.push_back(entry.model);
   std::sort(models.begin(), models.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   return models;
@@ -89,8 +90,7 @@ std::vector<ModelRecord> Registry::list_models() const {
 
 std::optional<VersionRecord> Registry::find_version(const std::string& model,
                                                     int64_t version) const {
-  auto snapshot = catalog();
-  const Catalog::Entry* entry = snapshot->find(model);
+  const Catalog::Entry* entry = cached_catalog().find(model);
   if (entry == nullptr) return std::nullopt;
   auto it = entry->versions.find(version);
   if (it == entry->versions.end()) return std::nullopt;
@@ -98,8 +98,7 @@ std::optional<VersionRecord> Registry::find_version(const std::string& model,
 }
 
 std::vector<VersionRecord> Registry::list_versions(const std::string& model) const {
-  auto snapshot = catalog();
-  const Catalog::Entry* entry = snapshot->find(model);
+  const Catalog::Entry* entry = cached_catalog().find(model);
   if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
   std::vector<VersionRecord> versions;
   for (const auto& [number, version] : entry->versions) versions.push_back(version);
@@ -107,8 +106,7 @@ std::vector<VersionRecord> Registry::list_versions(const std::string& model) con
 }
 
 std::vector<AliasRecord> Registry::list_aliases(const std::string& model) const {
-  auto snapshot = catalog();
-  const Catalog::Entry* entry = snapshot->find(model);
+  const Catalog::Entry* entry = cached_catalog().find(model);
   if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
   std::vector<AliasRecord> aliases;
   for (const auto& [alias, version] : entry->aliases) {
@@ -119,7 +117,7 @@ std::vector<AliasRecord> Registry::list_aliases(const std::string& model) const 
 
 std::optional<int64_t> Registry::resolve(const std::string& model,
                                          const std::string& version_or_alias) const {
-  return catalog()->resolve(model, version_or_alias);
+  return cached_catalog().resolve(model, version_or_alias);
 }
 
 // ---- Catalogue --------------------------------------------------------------------------
@@ -161,9 +159,25 @@ void Registry::reload_catalog() {
     next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
         aliases.column_int(2);
   }
-  auto previous = catalog_.load();
-  next->generation = previous ? previous->generation + 1 : 1;
+  next->generation = generation_.load() + 1;
+  const uint64_t generation = next->generation;
   catalog_.store(std::move(next));
+  generation_.store(generation, std::memory_order_release);
+}
+
+const Catalog& Registry::cached_catalog() const {
+  struct Cache {
+    uint64_t registry_id = 0;
+    uint64_t generation = 0;
+    std::shared_ptr<const Catalog> catalog;
+  };
+  thread_local Cache cache;
+  if (cache.registry_id != id_ || cache.generation != generation_.load(std::memory_order_acquire)) {
+    cache.catalog = catalog_.load();
+    cache.registry_id = id_;
+    cache.generation = cache.catalog->generation;
+  }
+  return *cache.catalog;
 }
 
 // ---- Changes ----------------------------------------------------------------------------
