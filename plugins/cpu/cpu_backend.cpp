@@ -1,0 +1,145 @@
+// libmg_cpu.so: the C ABI surface of the CPU reference backend. Every function converts
+// exceptions into MG_Error objects; nothing C++ crosses the boundary.
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "cpu_error.h"
+#include "cpu_model.h"
+#include "executor.h"
+#include "kernels/gemm.h"
+#include "modelgate/plugin.h"
+
+namespace mg::cpu {
+namespace {
+
+const MG_HostApi* g_host = nullptr;
+
+int32_t code_of(CpuError::Kind kind) {
+  switch (kind) {
+    case CpuError::kInvalid:
+      return MG_ERROR_INVALID_ARGUMENT;
+    case CpuError::kUnsupported:
+      return MG_ERROR_UNSUPPORTED;
+    case CpuError::kOutOfMemory:
+      return MG_ERROR_OUT_OF_MEMORY;
+    case CpuError::kInternal:
+      break;
+  }
+  return MG_ERROR_INTERNAL;
+}
+
+// Runs body, turning any exception into an MG_Error.
+template <typename Body>
+MG_Error* guarded(Body&& body) noexcept {
+  try {
+    body();
+    return nullptr;
+  } catch (const CpuError& e) {
+    return g_host->error_new(code_of(e.kind()), e.what());
+  } catch (const std::bad_alloc&) {
+    return g_host->error_new(MG_ERROR_OUT_OF_MEMORY, "cpu backend: out of memory");
+  } catch (const std::exception& e) {
+    return g_host->error_new(MG_ERROR_INTERNAL, (std::string("cpu backend: ") + e.what()).c_str());
+  } catch (...) {
+    return g_host->error_new(MG_ERROR_INTERNAL, "cpu backend: unknown error");
+  }
+}
+
+struct Instance {
+  const CpuModel* model;
+  Executor executor;
+};
+
+MG_Error* backend_init(const MG_HostApi* host, const char*, MG_Backend** out) {
+  g_host = host;
+  *out = nullptr;
+  return guarded([] { pin_blas_to_one_thread(); });
+}
+
+void backend_fini(MG_Backend*) {}
+
+MG_Error* model_load(MG_Backend*, const void* artifact, uint64_t size, const char* path,
+                     const char* config_json, MG_Model** out) {
+  return guarded([&] {
+    auto bytes = std::span(static_cast<const std::byte*>(artifact), static_cast<std::size_t>(size));
+    *out = reinterpret_cast<MG_Model*>(CpuModel::load(bytes, path, config_json).release());
+  });
+}
+
+void model_unload(MG_Model* model) { delete reinterpret_cast<CpuModel*>(model); }
+
+MG_Error* model_metadata(MG_Model* model, const MG_ModelMetadata** out) {
+  *out = &reinterpret_cast<CpuModel*>(model)->metadata();
+  return nullptr;
+}
+
+MG_Error* instance_create(MG_Model* handle, uint32_t, MG_Instance** out) {
+  return guarded([&] {
+    auto* model = reinterpret_cast<CpuModel*>(handle);
+    *out = reinterpret_cast<MG_Instance*>(
+        new Instance{model, Executor(model->graph(), model->config().threads)});
+  });
+}
+
+void instance_destroy(MG_Instance* instance) { delete reinterpret_cast<Instance*>(instance); }
+
+MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_ExecuteContext* ctx) {
+  return guarded([&] {
+    auto& instance = *reinterpret_cast<Instance*>(handle);
+    const Graph& graph = *instance.model->graph();
+    // Inputs by name, in graph order; the host has checked dtypes and shapes.
+    std::vector<Tensor> inputs(graph.inputs.size());
+    for (uint32_t i = 0; i < batch->input_count; ++i) {
+      const MG_Tensor& in = batch->inputs[i];
+      for (std::size_t k = 0; k < graph.inputs.size(); ++k) {
+        if (graph.values[static_cast<std::size_t>(graph.inputs[k])].name != in.name) continue;
+        Tensor& t = inputs[k];
+        t.type = from_mg_dtype(in.dtype);
+        t.shape.assign(in.shape, in.shape + in.rank);
+        t.bytes = static_cast<std::byte*>(const_cast<void*>(in.data));  // read-only use
+      }
+    }
+    std::vector<Tensor> outputs = instance.executor.run(std::move(inputs));
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+      const Value& v = graph.values[static_cast<std::size_t>(graph.outputs[k])];
+      bool wanted = batch->output_count == 0;
+      for (uint32_t j = 0; j < batch->output_count; ++j) {
+        wanted = wanted || v.name == batch->output_names[j];
+      }
+      if (!wanted) continue;
+      const Tensor& t = outputs[k];
+      void* data = nullptr;
+      if (MG_Error* e = g_host->output_alloc(ctx, v.name.c_str(), to_mg_dtype(t.type),
+                                             static_cast<uint32_t>(t.shape.size()), t.shape.data(),
+                                             t.byte_size(), &data)) {
+        std::string message = g_host->error_message(e);
+        g_host->error_delete(e);
+        throw CpuError(CpuError::kInternal, "output '" + v.name + "': " + message);
+      }
+      if (t.byte_size() > 0) std::memcpy(data, t.bytes, t.byte_size());
+    }
+  });
+}
+
+const MG_BackendApi kApi = {
+    .abi_major = MG_PLUGIN_ABI_MAJOR,
+    .abi_minor = MG_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(MG_BackendApi),
+    .name = "cpu",
+    .version = "0.1.0",
+    .backend_init = backend_init,
+    .backend_fini = backend_fini,
+    .model_load = model_load,
+    .model_unload = model_unload,
+    .model_metadata = model_metadata,
+    .instance_create = instance_create,
+    .instance_destroy = instance_destroy,
+    .instance_execute = instance_execute,
+};
+
+}  // namespace
+}  // namespace mg::cpu
+
+extern "C" MG_PLUGIN_EXPORT const MG_BackendApi* mg_backend_entry(void) { return &mg::cpu::kApi; }

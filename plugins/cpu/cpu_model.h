@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "executor.h"
+#include "graph.h"
+#include "modelgate/plugin.h"
+#include "optimizer.h"
+
+namespace mg::cpu {
+
+// Settings from the model's config JSON.
+struct ModelConfig {
+  int64_t max_batch_size = 0;  // > 0: the host may batch (every input/output needs dim 0 = -1)
+  int threads = 1;             // kernel threads per instance
+};
+
+// Parses {"max_batch_size": N, "threads": T} (other keys are the host's and ignored).
+ModelConfig parse_model_config(const std::string& json);
+
+// A loaded, optimised model and the metadata it declares through the C ABI.
+class CpuModel {
+ public:
+  // Throws CpuError (see load_onnx).
+  static std::unique_ptr<CpuModel> load(std::span<const std::byte> bytes, const std::string& path,
+                                        const std::string& config_json);
+
+  const MG_ModelMetadata& metadata() const { return metadata_; }
+  const ModelConfig& config() const { return config_; }
+  const OptimizeStats& stats() const { return stats_; }
+  std::shared_ptr<const Graph> graph() const { return graph_; }
+
+ private:
+  std::shared_ptr<const Graph> graph_;
+  ModelConfig config_;
+  OptimizeStats stats_;
+  // Storage the metadata points into.
+  std::vector<std::vector<int64_t>> shapes_;
+  std::vector<MG_Tensor> inputs_, outputs_;
+  MG_ModelMetadata metadata_{};
+};
+
+int32_t to_mg_dtype(ElemType type);
+ElemType from_mg_dtype(int32_t dtype);
+
+}  // namespace mg::cpu

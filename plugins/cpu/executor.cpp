@@ -1,0 +1,74 @@
+#include "executor.h"
+
+#include <algorithm>
+
+#include "cpu_error.h"
+
+namespace mg::cpu {
+
+Executor::Executor(std::shared_ptr<const Graph> graph, int threads)
+    : graph_(std::move(graph)), threads_(threads) {
+  // The memory plan: each intermediate value is released right after its last consumer,
+  // so its buffer returns to the pool for the nodes that follow.
+  const Graph& g = *graph_;
+  std::vector<int> last_use(g.values.size(), -1);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    for (int in : g.nodes[i].inputs) {
+      if (in >= 0) last_use[static_cast<std::size_t>(in)] = static_cast<int>(i);
+    }
+    for (int out : g.nodes[i].outputs) {
+      if (out >= 0 && last_use[static_cast<std::size_t>(out)] < 0) {
+        last_use[static_cast<std::size_t>(out)] = static_cast<int>(i);  // produced, unused
+      }
+    }
+  }
+  for (int out : g.outputs) last_use[static_cast<std::size_t>(out)] = -1;  // kept to the end
+  release_after_.resize(g.nodes.size());
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    if (last_use[v] >= 0 && !g.values[v].constant) {
+      release_after_[static_cast<std::size_t>(last_use[v])].push_back(static_cast<int>(v));
+    }
+  }
+  values_.resize(g.values.size());
+}
+
+std::vector<Tensor> Executor::run(std::vector<Tensor> inputs) {
+  const Graph& g = *graph_;
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    if (g.values[v].constant) values_[v] = *g.values[v].constant;
+  }
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    values_[static_cast<std::size_t>(g.inputs[i])] = std::move(inputs.at(i));
+  }
+  struct Clear {  // no pooled buffer outlives a failed run
+    std::vector<Tensor>& values;
+    ~Clear() {
+      for (auto& v : values) v = Tensor{};
+    }
+  } clear{values_};
+  std::vector<const Tensor*> node_inputs;
+  std::vector<Tensor> node_outputs;
+  for (std::size_t n = 0; n < g.nodes.size(); ++n) {
+    const Node& node = g.nodes[n];
+    node_inputs.clear();
+    for (int in : node.inputs) {
+      node_inputs.push_back(in < 0 ? nullptr : &values_[static_cast<std::size_t>(in)]);
+    }
+    node_outputs.assign(node.outputs.size(), Tensor{});
+    KernelContext ctx{node, node_inputs, node_outputs, pool_, threads_};
+    try {
+      node.kernel(ctx);
+    } catch (const std::bad_alloc&) {
+      throw CpuError(CpuError::kOutOfMemory, node.where() + ": out of memory");
+    }
+    for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+      if (node.outputs[k] >= 0) values_[static_cast<std::size_t>(node.outputs[k])] = std::move(node_outputs[k]);
+    }
+    for (int v : release_after_[n]) values_[static_cast<std::size_t>(v)] = Tensor{};
+  }
+  std::vector<Tensor> outputs;
+  for (int out : g.outputs) outputs.push_back(values_[static_cast<std::size_t>(out)]);
+  return outputs;
+}
+
+}  // namespace mg::cpu

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensor.h"
+
+namespace mg::cpu {
+
+struct KernelContext;
+using KernelFn = void (*)(KernelContext&);
+
+// A node attribute, parsed once at load.
+struct Attribute {
+  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kTensor };
+  std::string name;
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  float f = 0;
+  std::string s;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  Tensor t;
+};
+
+struct Node {
+  std::string name;  // the ONNX node name, or "<op_type>#<index>" when it has none
+  std::string op_type;
+  std::string domain;
+  int opset = 0;            // version of the node's domain the model imports
+  std::vector<int> inputs;  // value ids; -1 for an omitted optional input
+  std::vector<int> outputs;  // value ids; -1 for an omitted optional output
+  std::vector<Attribute> attributes;
+  KernelFn kernel = nullptr;
+
+  const Attribute* attr(const std::string& key) const;
+  int64_t attr_int(const std::string& key, int64_t fallback) const;
+  float attr_float(const std::string& key, float fallback) const;
+  std::string attr_string(const std::string& key, const std::string& fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& key) const;  // empty when absent
+  std::string where() const { return op_type + " node '" + name + "'"; }
+};
+
+// A value: a graph input, an initializer, or a node output. Shapes use -1 for an unknown
+// dimension; `shape_known` is false when even the rank is unknown.
+struct Value {
+  std::string name;
+  ElemType type = ElemType::kUndefined;
+  Shape shape;
+  bool shape_known = false;
+  std::optional<Tensor> constant;  // initializers and folded constants
+};
+
+// The model as the executor runs it: nodes in topological order over numbered values.
+struct Graph {
+  std::vector<Value> values;
+  std::vector<int> inputs;   // graph inputs that are not initializers
+  std::vector<int> outputs;
+  std::vector<Node> nodes;
+
+  int find_value(const std::string& name) const;  // -1 when absent
+};
+
+}  // namespace mg::cpu

@@ -1,0 +1,70 @@
+#include "kernel.h"
+
+#include <new>
+
+namespace mg::cpu {
+
+namespace {
+constexpr std::align_val_t kAlignment{64};
+}
+
+BufferPool::~BufferPool() {
+  for (auto& [size, blocks] : free_) {
+    for (std::byte* block : blocks) ::operator delete[](block, kAlignment);
+  }
+}
+
+std::shared_ptr<void> BufferPool::get(std::size_t bytes) {
+  if (bytes > kMaxBytes) {
+    throw CpuError(CpuError::kOutOfMemory, "a tensor of " + std::to_string(bytes) +
+                                               " bytes exceeds the backend's limit");
+  }
+  bytes = std::max<std::size_t>(bytes, 1);
+  std::byte* block;
+  auto& list = free_[bytes];
+  if (!list.empty()) {
+    block = list.back();
+    list.pop_back();
+  } else {
+    block = static_cast<std::byte*>(::operator new[](bytes, kAlignment));
+    held_ += bytes;
+  }
+  return std::shared_ptr<void>(block, [this, bytes](void* p) {
+    free_[bytes].push_back(static_cast<std::byte*>(p));
+  });
+}
+
+const Tensor& KernelContext::input(std::size_t i) const {
+  if (!has_input(i)) fail("input " + std::to_string(i) + " is missing");
+  return *inputs[i];
+}
+
+Tensor& KernelContext::output(std::size_t i, ElemType type, Shape shape) {
+  Tensor& t = outputs.at(i);
+  t.type = type;
+  t.shape = std::move(shape);
+  for (int64_t d : t.shape) {
+    if (d < 0) fail("computed a negative dimension " + shape_text(t.shape));
+  }
+  t.holder = pool.get(t.byte_size());
+  t.bytes = static_cast<std::byte*>(t.holder.get());
+  return t;
+}
+
+Tensor& KernelContext::alias_output(std::size_t i, const Tensor& source, Shape shape) {
+  Tensor& t = outputs.at(i);
+  t.type = source.type;
+  t.shape = std::move(shape);
+  if (t.size() != source.size()) {
+    fail("cannot view " + shape_text(source.shape) + " as " + shape_text(t.shape));
+  }
+  t.holder = source.holder;
+  t.bytes = source.bytes;
+  return t;
+}
+
+void KernelContext::fail(const std::string& why) const {
+  throw CpuError(CpuError::kInvalid, node.where() + ": " + why);
+}
+
+}  // namespace mg::cpu

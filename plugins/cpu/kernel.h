@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu_error.h"
+#include "graph.h"
+#include "tensor.h"
+#include "thread_pool.h"
+
+namespace mg::cpu {
+
+// Reuses intermediate buffers between the nodes of one run and across runs: a buffer goes
+// back to its free list when the last tensor holding it dies. One per instance; not
+// thread-safe (an instance runs one batch at a time). Must outlive every tensor it made.
+class BufferPool {
+ public:
+  // Largest single buffer: an absurd shape fails here instead of exhausting memory.
+  static constexpr std::size_t kMaxBytes = std::size_t{4} << 30;
+
+  std::shared_ptr<void> get(std::size_t bytes);
+  std::size_t bytes_held() const { return held_; }
+
+ private:
+  std::map<std::size_t, std::vector<std::byte*>> free_;
+  std::size_t held_ = 0;
+
+ public:
+  ~BufferPool();
+};
+
+// What a kernel sees: its node, its inputs (nullptr for an omitted optional input), and
+// a way to make its outputs.
+struct KernelContext {
+  const Node& node;
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor>& outputs;  // one per node output
+  BufferPool& pool;
+  ThreadPool& threads;
+
+  std::size_t input_count() const { return inputs.size(); }
+  bool has_input(std::size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& input(std::size_t i) const;
+  bool wants_output(std::size_t i) const {
+    return i < node.outputs.size() && node.outputs[i] >= 0;
+  }
+  // A new output tensor with an uninitialised pooled buffer.
+  Tensor& output(std::size_t i, ElemType type, Shape shape);
+  // An output that shares `source`'s bytes (Reshape, Squeeze, Identity, …).
+  Tensor& alias_output(std::size_t i, const Tensor& source, Shape shape);
+  [[noreturn]] void fail(const std::string& why) const;
+};
+
+}  // namespace mg::cpu

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "../graph.h"
+#include "../tensor.h"
+
+namespace mg::cpu {
+
+// Element types an operator accepts on every input and output, as a bit mask.
+constexpr uint32_t type_bit(ElemType t) { return 1u << static_cast<uint32_t>(t); }
+inline constexpr uint32_t kFloats = type_bit(ElemType::kFloat) | type_bit(ElemType::kDouble);
+inline constexpr uint32_t kIntegers = type_bit(ElemType::kInt32) | type_bit(ElemType::kInt64);
+inline constexpr uint32_t kNumeric = kFloats | kIntegers;
+inline constexpr uint32_t kBoolType = type_bit(ElemType::kBool);
+inline constexpr uint32_t kAllTypes = kNumeric | kBoolType | type_bit(ElemType::kUint8) |
+                                      type_bit(ElemType::kInt8);
+
+struct OpInfo {
+  KernelFn kernel = nullptr;
+  uint32_t types = 0;  // accepted element types (index inputs such as axes are always ok)
+};
+
+// The operators of the default ONNX domain the backend implements, opsets 7 to 17.
+class OpTable {
+ public:
+  static const OpTable& instance();
+  void add(const std::string& op_type, KernelFn kernel, uint32_t types);
+  const OpInfo* find(const std::string& op_type) const;
+
+  static constexpr int kMinOpset = 7;
+  static constexpr int kMaxOpset = 17;
+
+ private:
+  std::map<std::string, OpInfo> ops_;
+};
+
+// Each kernel family registers its operators.
+void register_elementwise(OpTable& table);
+void register_linalg(OpTable& table);
+void register_conv(OpTable& table);
+void register_pool(OpTable& table);
+void register_normalization(OpTable& table);
+void register_reduce(OpTable& table);
+void register_shape_ops(OpTable& table);
+
+}  // namespace mg::cpu

@@ -1,0 +1,29 @@
+#include "kernels.h"
+
+namespace mg::cpu {
+
+const OpTable& OpTable::instance() {
+  static const OpTable table = [] {
+    OpTable t;
+    register_elementwise(t);
+    register_linalg(t);
+    register_conv(t);
+    register_pool(t);
+    register_normalization(t);
+    register_reduce(t);
+    register_shape_ops(t);
+    return t;
+  }();
+  return table;
+}
+
+void OpTable::add(const std::string& op_type, KernelFn kernel, uint32_t types) {
+  ops_[op_type] = OpInfo{kernel, types};
+}
+
+const OpInfo* OpTable::find(const std::string& op_type) const {
+  auto it = ops_.find(op_type);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+}  // namespace mg::cpu

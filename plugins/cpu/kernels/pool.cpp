@@ -1,0 +1,96 @@
+// MaxPool, AveragePool (1-D to 3-D; pads, strides, dilations, ceil_mode, auto_pad,
+// count_include_pad) and the global pools.
+#include <algorithm>
+#include <limits>
+
+#include "../kernel.h"
+#include "kernels.h"
+#include "spatial.h"
+
+namespace mg::cpu {
+namespace {
+
+template <bool kMax>
+void pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.type != ElemType::kFloat) ctx.fail("expects float input");
+  if (ctx.wants_output(1)) ctx.fail("the Indices output is not supported");
+  if (ctx.node.attr_int("storage_order", 0) != 0) ctx.fail("storage_order 1 is not supported");
+  Window w = make_window(ctx.node, x.shape, {}, ctx.node.opset >= 10);
+  if (!kMax && ctx.node.attr(("dilations")) && ctx.node.opset < 19) {
+    for (int64_t d : ctx.node.attr_ints("dilations")) {
+      if (d != 1) ctx.fail("AveragePool dilations need opset 19");
+    }
+  }
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  Shape out_shape{x.dim(0), x.dim(1)};
+  for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(w.out[d]);
+  Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const float* in = x.data<const float>();
+  float* out = y.data<float>();
+  ctx.threads.parallel_for(planes, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* plane = in + p * w.in_size();
+      float* dst = out + p * w.out_size();
+      for (int64_t od = 0; od < w.out[0]; ++od) {
+        for (int64_t oh = 0; oh < w.out[1]; ++oh) {
+          for (int64_t ow = 0; ow < w.out[2]; ++ow) {
+            float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+            int64_t valid = 0, padded = 0;
+            for (int64_t kd = 0; kd < w.kernel[0]; ++kd) {
+              const int64_t id = od * w.stride[0] - w.pad_begin[0] + kd * w.dilation[0];
+              for (int64_t kh = 0; kh < w.kernel[1]; ++kh) {
+                const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
+                for (int64_t kw = 0; kw < w.kernel[2]; ++kw) {
+                  const int64_t iw = ow * w.stride[2] - w.pad_begin[2] + kw * w.dilation[2];
+                  const bool inside = id >= 0 && id < w.in[0] && ih >= 0 && ih < w.in[1] &&
+                                      iw >= 0 && iw < w.in[2];
+                  if (inside) {
+                    float v = plane[(id * w.in[1] + ih) * w.in[2] + iw];
+                    acc = kMax ? std::max(acc, v) : acc + v;
+                    ++valid;
+                  } else if (id < w.in[0] + w.pad_end[0] && ih < w.in[1] + w.pad_end[1] &&
+                             iw < w.in[2] + w.pad_end[2]) {
+                    ++padded;  // explicit padding, not the overhang ceil_mode adds
+                  }
+                }
+              }
+            }
+            if (!kMax) acc /= static_cast<float>(include_pad ? valid + padded : valid);
+            dst[(od * w.out[1] + oh) * w.out[2] + ow] = acc;
+          }
+        }
+      }
+    }
+  });
+}
+
+template <bool kMax>
+void global_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.type != ElemType::kFloat) ctx.fail("expects float input");
+  if (x.rank() < 3) ctx.fail("expects an input of rank 3 or more");
+  Shape out_shape{x.dim(0), x.dim(1)};
+  out_shape.resize(x.shape.size(), 1);
+  Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
+  const int64_t planes = x.dim(0) * x.dim(1), size = x.size() / std::max<int64_t>(planes, 1);
+  const float* in = x.data<const float>();
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* plane = in + p * size;
+    float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+    for (int64_t i = 0; i < size; ++i) acc = kMax ? std::max(acc, plane[i]) : acc + plane[i];
+    y.data<float>()[p] = kMax ? acc : acc / static_cast<float>(size);
+  }
+}
+
+}  // namespace
+
+void register_pool(OpTable& table) {
+  table.add("MaxPool", pool<true>, type_bit(ElemType::kFloat));
+  table.add("AveragePool", pool<false>, type_bit(ElemType::kFloat));
+  table.add("GlobalMaxPool", global_pool<true>, type_bit(ElemType::kFloat));
+  table.add("GlobalAveragePool", global_pool<false>, type_bit(ElemType::kFloat));
+}
+
+}  // namespace mg::cpu

@@ -1,0 +1,390 @@
+// Operators that move or describe data without arithmetic: Reshape, Flatten, Transpose,
+// Squeeze, Unsqueeze, Concat, Slice, Gather, Shape, ConstantOfShape, Expand, Pad,
+// Constant, Dropout. They work on any element type, byte by byte.
+#include <algorithm>
+#include <cstring>
+
+#include "../kernel.h"
+#include "broadcast.h"
+#include "kernels.h"
+
+namespace mg::cpu {
+namespace {
+
+int64_t normalize_axis(const KernelContext& ctx, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank) {
+    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+// Copies the elements of `in` at offset + Σ counter[d]·strides[d] into out in row-major
+// order of out's shape.
+void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& strides,
+                  Tensor& out) {
+  const std::size_t size = elem_size(in.type);
+  const int64_t rank = out.rank();
+  if (out.size() == 0) return;
+  std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
+  int64_t src = offset;
+  for (int64_t i = 0; i < out.size(); ++i) {
+    std::memcpy(out.bytes + i * static_cast<int64_t>(size), in.bytes + src * static_cast<int64_t>(size), size);
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      auto du = static_cast<std::size_t>(d);
+      ++counter[du];
+      src += strides[du];
+      if (counter[du] < out.dim(d)) break;
+      src -= strides[du] * out.dim(d);
+      counter[du] = 0;
+    }
+  }
+}
+
+std::vector<int64_t> row_major_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+void reshape(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> target = ctx.input(1).ints();
+  const bool allow_zero = ctx.node.attr_int("allowzero", 0) != 0;
+  int64_t known = 1, infer = -1;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allow_zero) {
+      if (i >= x.shape.size()) ctx.fail("0 in shape refers past the input's rank");
+      target[i] = x.shape[i];
+    }
+    if (target[i] == -1) {
+      if (infer >= 0) ctx.fail("more than one -1 in shape");
+      infer = static_cast<int64_t>(i);
+    } else if (target[i] < 0) {
+      ctx.fail("invalid dimension " + std::to_string(target[i]) + " in shape");
+    } else {
+      known *= target[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || x.size() % known != 0) ctx.fail("cannot infer -1 for " + shape_text(x.shape));
+    target[static_cast<std::size_t>(infer)] = x.size() / known;
+  }
+  ctx.alias_output(0, x, target);
+}
+
+void flatten(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  int64_t axis = ctx.node.attr_int("axis", 1);
+  if (axis < -x.rank() || axis > x.rank()) ctx.fail("axis out of range");
+  if (axis < 0) axis += x.rank();
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= x.dim(d);
+  ctx.alias_output(0, x, {outer, outer ? x.size() / outer : 0});
+}
+
+void transpose(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> perm = ctx.node.attr_ints("perm");
+  if (perm.empty()) {
+    for (int64_t d = x.rank() - 1; d >= 0; --d) perm.push_back(d);
+  }
+  if (static_cast<int64_t>(perm.size()) != x.rank()) ctx.fail("perm has the wrong length");
+  std::vector<bool> seen(perm.size(), false);
+  Shape shape;
+  std::vector<int64_t> in_strides = row_major_strides(x.shape), strides;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= x.rank() || seen[static_cast<std::size_t>(p)]) ctx.fail("perm is not a permutation");
+    seen[static_cast<std::size_t>(p)] = true;
+    shape.push_back(x.dim(p));
+    strides.push_back(in_strides[static_cast<std::size_t>(p)]);
+  }
+  copy_strided(x, 0, strides, ctx.output(0, x.type, shape));
+}
+
+std::vector<int64_t> axes_of(const KernelContext& ctx) {
+  if (ctx.node.opset >= 13) return ctx.has_input(1) ? ctx.input(1).ints() : std::vector<int64_t>{};
+  return ctx.node.attr_ints("axes");
+}
+
+void squeeze(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> axes = axes_of(ctx);
+  std::vector<bool> drop(static_cast<std::size_t>(x.rank()), false);
+  for (int64_t axis : axes) {
+    axis = normalize_axis(ctx, axis, x.rank());
+    if (x.dim(axis) != 1) ctx.fail("cannot squeeze axis " + std::to_string(axis) + " of size " + std::to_string(x.dim(axis)));
+    drop[static_cast<std::size_t>(axis)] = true;
+  }
+  Shape shape;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    bool squeezed = axes.empty() ? x.dim(d) == 1 : drop[static_cast<std::size_t>(d)];
+    if (!squeezed) shape.push_back(x.dim(d));
+  }
+  ctx.alias_output(0, x, shape);
+}
+
+void unsqueeze(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> axes = axes_of(ctx);
+  const int64_t rank = x.rank() + static_cast<int64_t>(axes.size());
+  std::vector<bool> inserted(static_cast<std::size_t>(rank), false);
+  for (int64_t axis : axes) {
+    axis = normalize_axis(ctx, axis, rank);
+    if (inserted[static_cast<std::size_t>(axis)]) ctx.fail("repeated axis");
+    inserted[static_cast<std::size_t>(axis)] = true;
+  }
+  Shape shape;
+  std::size_t next = 0;
+  for (int64_t d = 0; d < rank; ++d) {
+    shape.push_back(inserted[static_cast<std::size_t>(d)] ? 1 : x.shape[next++]);
+  }
+  ctx.alias_output(0, x, shape);
+}
+
+void concat(KernelContext& ctx) {
+  const Tensor& first = ctx.input(0);
+  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", 0), first.rank());
+  Shape shape = first.shape;
+  shape[static_cast<std::size_t>(axis)] = 0;
+  for (std::size_t i = 0; i < ctx.input_count(); ++i) {
+    const Tensor& t = ctx.input(i);
+    if (t.type != first.type || t.rank() != first.rank()) ctx.fail("inputs differ in type or rank");
+    for (int64_t d = 0; d < t.rank(); ++d) {
+      if (d != axis && t.dim(d) != first.dim(d)) ctx.fail("inputs differ outside the axis");
+    }
+    shape[static_cast<std::size_t>(axis)] += t.dim(axis);
+  }
+  Tensor& out = ctx.output(0, first.type, shape);
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<std::size_t>(d)];
+  const std::size_t size = elem_size(first.type);
+  const int64_t out_row = out.size() / std::max<int64_t>(outer, 1) * static_cast<int64_t>(size);
+  int64_t offset = 0;
+  for (std::size_t i = 0; i < ctx.input_count(); ++i) {
+    const Tensor& t = ctx.input(i);
+    const int64_t row = t.size() / std::max<int64_t>(outer, 1) * static_cast<int64_t>(size);
+    for (int64_t o = 0; o < outer; ++o) {
+      std::memcpy(out.bytes + o * out_row + offset, t.bytes + o * row, static_cast<std::size_t>(row));
+    }
+    offset += row;
+  }
+}
+
+void slice(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (ctx.node.opset < 10) {
+    starts = ctx.node.attr_ints("starts");
+    ends = ctx.node.attr_ints("ends");
+    axes = ctx.node.attr_ints("axes");
+  } else {
+    starts = ctx.input(1).ints();
+    ends = ctx.input(2).ints();
+    if (ctx.has_input(3)) axes = ctx.input(3).ints();
+    if (ctx.has_input(4)) steps = ctx.input(4).ints();
+  }
+  if (axes.empty()) {
+    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+    ctx.fail("starts, ends, axes and steps differ in length");
+  }
+  Shape shape = x.shape;
+  std::vector<int64_t> begin(shape.size(), 0), step(shape.size(), 1);
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    const int64_t axis = normalize_axis(ctx, axes[i], x.rank());
+    const int64_t dim = x.dim(axis);
+    const int64_t s = steps[i];
+    if (s == 0) ctx.fail("step cannot be 0");
+    auto clamp = [&](int64_t v, int64_t lo, int64_t hi) {
+      if (v < 0) v += dim;
+      return std::clamp(v, lo, hi);
+    };
+    int64_t start = s > 0 ? clamp(starts[i], 0, dim) : clamp(starts[i], -1, dim - 1);
+    int64_t end = s > 0 ? clamp(ends[i], 0, dim) : clamp(ends[i], -1, dim - 1);
+    if (s < 0 && ends[i] < -dim) end = -1;  // "to the very beginning"
+    if (s > 0 && starts[i] < -dim) start = 0;
+    int64_t count = s > 0 ? (end - start + s - 1) / s : (start - end + (-s) - 1) / (-s);
+    auto a = static_cast<std::size_t>(axis);
+    shape[a] = std::max<int64_t>(count, 0);
+    begin[a] = start;
+    step[a] = s;
+  }
+  std::vector<int64_t> in_strides = row_major_strides(x.shape), strides(shape.size());
+  int64_t offset = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    offset += begin[d] * in_strides[d];
+    strides[d] = step[d] * in_strides[d];
+  }
+  Tensor& out = ctx.output(0, x.type, shape);
+  if (out.size() > 0) copy_strided(x, offset, strides, out);
+}
+
+void gather(KernelContext& ctx) {
+  const Tensor& data = ctx.input(0);
+  const Tensor& indices = ctx.input(1);
+  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", 0), data.rank());
+  Shape shape(data.shape.begin(), data.shape.begin() + axis);
+  shape.insert(shape.end(), indices.shape.begin(), indices.shape.end());
+  shape.insert(shape.end(), data.shape.begin() + axis + 1, data.shape.end());
+  Tensor& out = ctx.output(0, data.type, shape);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= data.dim(d);
+  for (int64_t d = axis + 1; d < data.rank(); ++d) inner *= data.dim(d);
+  const int64_t len = data.dim(axis), count = indices.size();
+  const std::size_t chunk = static_cast<std::size_t>(inner) * elem_size(data.type);
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t index = indices.int_at(j);
+    if (index < -len || index >= len) {
+      ctx.fail("index " + std::to_string(index) + " is out of range for a dimension of " + std::to_string(len));
+    }
+    if (index < 0) index += len;
+    for (int64_t o = 0; o < outer; ++o) {
+      std::memcpy(out.bytes + static_cast<std::size_t>(o * count + j) * chunk,
+                  data.bytes + static_cast<std::size_t>(o * len + index) * chunk, chunk);
+    }
+  }
+}
+
+void shape_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  int64_t start = ctx.node.attr_int("start", 0), end = ctx.node.attr_int("end", x.rank());
+  if (start < 0) start += x.rank();
+  if (end < 0) end += x.rank();
+  start = std::clamp<int64_t>(start, 0, x.rank());
+  end = std::clamp<int64_t>(end, start, x.rank());
+  Tensor& out = ctx.output(0, ElemType::kInt64, {end - start});
+  for (int64_t d = start; d < end; ++d) out.data<int64_t>()[d - start] = x.dim(d);
+}
+
+void constant_of_shape(KernelContext& ctx) {
+  Shape shape = ctx.input(0).ints();
+  for (int64_t d : shape) {
+    if (d < 0) ctx.fail("negative dimension in shape");
+  }
+  const Attribute* value = ctx.node.attr("value");
+  const ElemType type = value ? value->t.type : ElemType::kFloat;
+  Tensor& out = ctx.output(0, type, shape);
+  const std::size_t size = elem_size(type);
+  if (value == nullptr) {
+    std::memset(out.bytes, 0, out.byte_size());
+    return;
+  }
+  for (int64_t i = 0; i < out.size(); ++i) std::memcpy(out.bytes + i * static_cast<int64_t>(size), value->t.bytes, size);
+}
+
+void expand(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Shape shape = broadcast_shapes(x.shape, ctx.input(1).ints());
+  Tensor& out = ctx.output(0, x.type, shape);
+  const std::size_t size = elem_size(x.type);
+  for_each_broadcast<1>(out.shape, {&x.shape},
+                        [&](int64_t o, const std::array<int64_t, 1>& off, int64_t inner,
+                            const std::array<int64_t, 1>& st) {
+                          for (int64_t i = 0; i < inner; ++i) {
+                            std::memcpy(out.bytes + (o + i) * static_cast<int64_t>(size),
+                                        x.bytes + (off[0] + i * st[0]) * static_cast<int64_t>(size), size);
+                          }
+                        });
+}
+
+void pad(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::vector<int64_t> pads;
+  Tensor fill = Tensor::owned(x.type, {});
+  const std::string mode = ctx.node.attr_string("mode", "constant");
+  if (ctx.node.opset < 11) {
+    pads = ctx.node.attr_ints("pads");
+    if (x.type != ElemType::kFloat) ctx.fail("expects float input");
+    *fill.data<float>() = ctx.node.attr_float("value", 0.f);
+  } else {
+    pads = ctx.input(1).ints();
+    if (ctx.has_input(2) && ctx.input(2).size() > 0) {
+      std::memcpy(fill.bytes, ctx.input(2).bytes, elem_size(x.type));
+    }
+    if (ctx.has_input(3)) ctx.fail("the axes input is not supported");
+  }
+  const int64_t rank = x.rank();
+  if (static_cast<int64_t>(pads.size()) != 2 * rank) ctx.fail("pads must have 2 × rank values");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") ctx.fail("unknown mode '" + mode + "'");
+  Shape shape(static_cast<std::size_t>(rank));
+  for (int64_t d = 0; d < rank; ++d) {
+    auto du = static_cast<std::size_t>(d);
+    shape[du] = x.dim(d) + pads[du] + pads[du + static_cast<std::size_t>(rank)];
+    if (shape[du] < 0) ctx.fail("pads remove more than the dimension holds");
+    if (mode != "constant" && x.dim(d) == 0 && shape[du] > 0) ctx.fail("cannot " + mode + "-pad an empty dimension");
+  }
+  Tensor& out = ctx.output(0, x.type, shape);
+  const std::size_t size = elem_size(x.type);
+  std::vector<int64_t> in_strides = row_major_strides(x.shape);
+  std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
+  for (int64_t i = 0; i < out.size(); ++i) {
+    int64_t src = 0;
+    bool outside = false;
+    for (int64_t d = 0; d < rank; ++d) {
+      auto du = static_cast<std::size_t>(d);
+      int64_t c = counter[du] - pads[du];
+      const int64_t n = x.dim(d);
+      if (c < 0 || c >= n) {
+        if (mode == "constant") {
+          outside = true;
+          break;
+        }
+        if (mode == "edge") {
+          c = std::clamp<int64_t>(c, 0, n - 1);
+        } else {  // reflect, without repeating the edge
+          const int64_t period = std::max<int64_t>(2 * (n - 1), 1);
+          c = ((c % period) + period) % period;
+          if (c >= n) c = period - c;
+        }
+      }
+      src += c * in_strides[du];
+    }
+    std::memcpy(out.bytes + i * static_cast<int64_t>(size), outside ? fill.bytes : x.bytes + src * static_cast<int64_t>(size), size);
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      auto du = static_cast<std::size_t>(d);
+      if (++counter[du] < shape[du]) break;
+      counter[du] = 0;
+    }
+  }
+}
+
+void constant(KernelContext& ctx) {
+  const Attribute* value = ctx.node.attr("value");
+  if (value == nullptr || value->kind != Attribute::Kind::kTensor) ctx.fail("needs a tensor value");
+  ctx.alias_output(0, value->t, value->t.shape);
+}
+
+void dropout(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (ctx.has_input(2) && ctx.input(2).size() > 0 && ctx.input(2).data<const bool>()[0]) {
+    ctx.fail("training mode is not supported");
+  }
+  ctx.alias_output(0, x, x.shape);
+  if (ctx.wants_output(1)) {
+    Tensor& mask = ctx.output(1, ElemType::kBool, x.shape);
+    std::memset(mask.bytes, 1, mask.byte_size());
+  }
+}
+
+}  // namespace
+
+void register_shape_ops(OpTable& table) {
+  table.add("Reshape", reshape, kAllTypes);
+  table.add("Flatten", flatten, kAllTypes);
+  table.add("Transpose", transpose, kAllTypes);
+  table.add("Squeeze", squeeze, kAllTypes);
+  table.add("Unsqueeze", unsqueeze, kAllTypes);
+  table.add("Concat", concat, kAllTypes);
+  table.add("Slice", slice, kAllTypes);
+  table.add("Gather", gather, kAllTypes);
+  table.add("Shape", shape_kernel, kAllTypes);
+  table.add("ConstantOfShape", constant_of_shape, kAllTypes);
+  table.add("Expand", expand, kAllTypes);
+  table.add("Pad", pad, kAllTypes);
+  table.add("Constant", constant, kAllTypes);
+  table.add("Dropout", dropout, kAllTypes);
+}
+
+}  // namespace mg::cpu

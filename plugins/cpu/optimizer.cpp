@@ -1,0 +1,177 @@
+#include "optimizer.h"
+
+#include <algorithm>
+#include <map>
+
+#include "kernel.h"
+#include "kernels/kernels.h"
+
+namespace mg::cpu {
+namespace {
+
+// A node's folded result is kept only when small: big constants would cost memory twice.
+constexpr std::size_t kMaxFoldedBytes = 64 << 20;
+
+std::vector<int> consumers_of(const Graph& graph, int value) {
+  std::vector<int> result;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int in : graph.nodes[i].inputs) {
+      if (in == value) {
+        result.push_back(static_cast<int>(i));
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+bool is_graph_output(const Graph& graph, int value) {
+  return std::find(graph.outputs.begin(), graph.outputs.end(), value) != graph.outputs.end();
+}
+
+void replace_uses(Graph& graph, int from, int to) {
+  for (Node& node : graph.nodes) {
+    std::replace(node.inputs.begin(), node.inputs.end(), from, to);
+  }
+}
+
+int bypass_identities(Graph& graph) {
+  int removed = 0;
+  for (std::size_t i = 0; i < graph.nodes.size();) {
+    Node& node = graph.nodes[i];
+    const bool identity = node.op_type == "Identity";
+    const bool dropout = node.op_type == "Dropout" &&
+                         (node.outputs.size() < 2 || node.outputs[1] < 0) &&
+                         (node.inputs.size() < 3 || node.inputs[2] < 0);
+    if ((identity || dropout) && node.inputs[0] >= 0 && !is_graph_output(graph, node.outputs[0])) {
+      replace_uses(graph, node.outputs[0], node.inputs[0]);
+      graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+      ++removed;
+    } else {
+      ++i;
+    }
+  }
+  return removed;
+}
+
+int fold_constants(Graph& graph) {
+  int folded = 0;
+  BufferPool pool;
+  ThreadPool threads(1);
+  for (std::size_t i = 0; i < graph.nodes.size();) {
+    Node& node = graph.nodes[i];
+    bool all_constant = true;
+    std::vector<const Tensor*> inputs;
+    for (int in : node.inputs) {
+      if (in < 0) {
+        inputs.push_back(nullptr);
+        continue;
+      }
+      const Value& v = graph.values[static_cast<std::size_t>(in)];
+      all_constant = all_constant && v.constant.has_value();
+      inputs.push_back(v.constant ? &*v.constant : nullptr);
+    }
+    bool outputs_are_graph_outputs = false;
+    for (int out : node.outputs) outputs_are_graph_outputs |= out >= 0 && is_graph_output(graph, out);
+    if (!all_constant || outputs_are_graph_outputs) {
+      ++i;
+      continue;
+    }
+    std::vector<Tensor> outputs(node.outputs.size());
+    KernelContext ctx{node, inputs, outputs, pool, threads};
+    try {
+      node.kernel(ctx);
+    } catch (const CpuError& e) {
+      if (e.kind() == CpuError::kOutOfMemory) {  // leave it to run time
+        ++i;
+        continue;
+      }
+      throw;
+    }
+    bool small = true;
+    for (const auto& t : outputs) small = small && t.byte_size() <= kMaxFoldedBytes;
+    if (!small) {
+      ++i;
+      continue;
+    }
+    for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+      if (node.outputs[k] < 0) continue;
+      // Copy out of the pool: constants outlive it.
+      Tensor constant = Tensor::owned(outputs[k].type, outputs[k].shape);
+      std::copy(outputs[k].bytes, outputs[k].bytes + outputs[k].byte_size(), constant.bytes);
+      Value& v = graph.values[static_cast<std::size_t>(node.outputs[k])];
+      v.type = constant.type;
+      v.shape = constant.shape;
+      v.shape_known = true;
+      v.constant = std::move(constant);
+    }
+    graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+    ++folded;
+  }
+  return folded;
+}
+
+const Value& value(const Graph& graph, int id) { return graph.values[static_cast<std::size_t>(id)]; }
+
+int fuse(Graph& graph) {
+  int fused = 0;
+  // MatMul(X, W) → Add(·, B) with X of rank 2, W a constant matrix and B a constant
+  // vector of N (or [1, N]): Gemm(X, W, B).
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& mm = graph.nodes[i];
+    if (mm.op_type != "MatMul" || mm.inputs.size() != 2) continue;
+    const Value& x = value(graph, mm.inputs[0]);
+    const Value& w = value(graph, mm.inputs[1]);
+    if (!x.shape_known || x.shape.size() != 2 || !w.constant || w.constant->rank() != 2) continue;
+    auto users = consumers_of(graph, mm.outputs[0]);
+    if (users.size() != 1 || is_graph_output(graph, mm.outputs[0])) continue;
+    Node& add = graph.nodes[static_cast<std::size_t>(users[0])];
+    if (add.op_type != "Add") continue;
+    const int bias_id = add.inputs[0] == mm.outputs[0] ? add.inputs[1] : add.inputs[0];
+    const Value& bias = value(graph, bias_id);
+    const int64_t n = w.constant->dim(1);
+    if (!bias.constant || bias.constant->type != ElemType::kFloat || bias.constant->size() != n ||
+        bias.constant->rank() > 2 || (bias.constant->rank() == 2 && bias.constant->dim(0) != 1)) {
+      continue;
+    }
+    mm.op_type = "Gemm";
+    mm.kernel = OpTable::instance().find("Gemm")->kernel;
+    mm.inputs.push_back(bias_id);
+    mm.outputs[0] = add.outputs[0];
+    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    ++fused;
+  }
+  // Relu as the only consumer of Gemm / MatMul / Conv: applied in the producer's kernel.
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& producer = graph.nodes[i];
+    if (producer.op_type != "Gemm" && producer.op_type != "MatMul" && producer.op_type != "Conv") {
+      continue;
+    }
+    auto users = consumers_of(graph, producer.outputs[0]);
+    if (users.size() != 1 || is_graph_output(graph, producer.outputs[0])) continue;
+    Node& relu = graph.nodes[static_cast<std::size_t>(users[0])];
+    if (relu.op_type != "Relu" || value(graph, producer.outputs[0]).type != ElemType::kFloat) {
+      continue;
+    }
+    Attribute flag;
+    flag.name = "_relu";
+    flag.i = 1;
+    producer.attributes.push_back(flag);
+    producer.outputs[0] = relu.outputs[0];
+    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    ++fused;
+  }
+  return fused;
+}
+
+}  // namespace
+
+OptimizeStats optimize(Graph& graph) {
+  OptimizeStats stats;
+  stats.removed = bypass_identities(graph);
+  stats.folded = fold_constants(graph);
+  stats.fused = fuse(graph);
+  return stats;
+}
+
+}  // namespace mg::cpu

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace mg::cpu {
+
+// Element types the backend computes with, numbered as ONNX's TensorProto.DataType.
+enum class ElemType : int32_t {
+  kUndefined = 0,
+  kFloat = 1,
+  kUint8 = 2,
+  kInt8 = 3,
+  kInt32 = 6,
+  kInt64 = 7,
+  kBool = 9,
+  kDouble = 11,
+};
+
+// Bytes per element; 0 for a type the backend does not support.
+std::size_t elem_size(ElemType type);
+std::string elem_name(ElemType type);
+
+using Shape = std::vector<int64_t>;
+int64_t num_elements(const Shape& shape);
+std::string shape_text(const Shape& shape);
+
+// A dense row-major tensor. The bytes are shared: `holder` keeps them alive (a pooled
+// buffer, an initializer, or nothing for borrowed host memory), so views such as Reshape
+// alias their input without copying.
+struct Tensor {
+  ElemType type = ElemType::kUndefined;
+  Shape shape;
+  std::shared_ptr<void> holder;
+  std::byte* bytes = nullptr;
+
+  int64_t size() const { return num_elements(shape); }
+  std::size_t byte_size() const { return static_cast<std::size_t>(size()) * elem_size(type); }
+  template <typename T>
+  T* data() const {
+    return reinterpret_cast<T*>(bytes);
+  }
+  int64_t dim(int64_t axis) const { return shape[static_cast<std::size_t>(axis)]; }
+  int64_t rank() const { return static_cast<int64_t>(shape.size()); }
+
+  // A tensor owning a fresh zero-filled buffer.
+  static Tensor owned(ElemType type, Shape shape);
+  // Reads element i of an integer tensor (INT32/INT64) as int64.
+  int64_t int_at(int64_t i) const;
+  // The tensor's values as int64s (INT32/INT64 only).
+  std::vector<int64_t> ints() const;
+};
+
+}  // namespace mg::cpu

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mg::cpu {
+
+// A fixed set of worker threads for one instance, used by kernels to split work.
+// parallel_for runs on the caller plus the workers; with 1 thread it is a plain loop.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) over [0, n) in contiguous pieces, at least `grain` items each,
+  // spread over the threads. Returns when every piece is done. Not reentrant.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void work(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int pieces_ = 0;
+  uint64_t job_id_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace mg::cpu
