@@ -14,6 +14,8 @@ packages=(
   libsqlite3-dev sqlite3 libssl-dev libboost1.81-dev libboost-json1.81-dev
   # cpu backend: ONNX parsing and checking, protobuf, OpenBLAS; ONNX node tests
   libonnx-dev libprotobuf-dev protobuf-compiler libopenblas-dev libonnx-testdata
+  # seed model tests: Fashion-MNIST and zlib to read it
+  dataset-fashion-mnist zlib1g-dev
 )
 
 missing=()

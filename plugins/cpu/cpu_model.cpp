@@ -73,8 +73,8 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
     for (int id : ids) {
       const Value& v = graph->values[static_cast<std::size_t>(id)];
       if (to_mg_dtype(v.type) == MG_DTYPE_INVALID || !v.shape_known) {
-        throw CpuError(CpuError::kInvalid, std::string(kind) + " '" + v.name +
-                                               "' has no known element type and rank");
+        throw CpuError(CpuError::kInvalid,
+                       std::string(kind) + " '" + v.name + "' has no known element type and rank");
       }
       std::vector<int64_t> shape = v.shape;
       if (batching) {

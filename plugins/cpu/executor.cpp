@@ -62,7 +62,8 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs) {
       throw CpuError(CpuError::kOutOfMemory, node.where() + ": out of memory");
     }
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-      if (node.outputs[k] >= 0) values_[static_cast<std::size_t>(node.outputs[k])] = std::move(node_outputs[k]);
+      if (node.outputs[k] >= 0)
+        values_[static_cast<std::size_t>(node.outputs[k])] = std::move(node_outputs[k]);
     }
     for (int v : release_after_[n]) values_[static_cast<std::size_t>(v)] = Tensor{};
   }

@@ -29,8 +29,8 @@ struct Node {
   std::string name;  // the ONNX node name, or "<op_type>#<index>" when it has none
   std::string op_type;
   std::string domain;
-  int opset = 0;            // version of the node's domain the model imports
-  std::vector<int> inputs;  // value ids; -1 for an omitted optional input
+  int opset = 0;             // version of the node's domain the model imports
+  std::vector<int> inputs;   // value ids; -1 for an omitted optional input
   std::vector<int> outputs;  // value ids; -1 for an omitted optional output
   std::vector<Attribute> attributes;
   KernelFn kernel = nullptr;
@@ -56,7 +56,7 @@ struct Value {
 // The model as the executor runs it: nodes in topological order over numbered values.
 struct Graph {
   std::vector<Value> values;
-  std::vector<int> inputs;   // graph inputs that are not initializers
+  std::vector<int> inputs;  // graph inputs that are not initializers
   std::vector<int> outputs;
   std::vector<Node> nodes;
 

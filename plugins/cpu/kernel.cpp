@@ -9,29 +9,28 @@ constexpr std::align_val_t kAlignment{64};
 }
 
 BufferPool::~BufferPool() {
-  for (auto& [size, blocks] : free_) {
-    for (std::byte* block : blocks) ::operator delete[](block, kAlignment);
-  }
+  for (auto& [size, block] : free_) ::operator delete[](block, kAlignment);
 }
 
 std::shared_ptr<void> BufferPool::get(std::size_t bytes) {
   if (bytes > kMaxBytes) {
-    throw CpuError(CpuError::kOutOfMemory, "a tensor of " + std::to_string(bytes) +
-                                               " bytes exceeds the backend's limit");
+    throw CpuError(CpuError::kOutOfMemory,
+                   "a tensor of " + std::to_string(bytes) + " bytes exceeds the backend's limit");
   }
   bytes = std::max<std::size_t>(bytes, 1);
   std::byte* block;
-  auto& list = free_[bytes];
-  if (!list.empty()) {
-    block = list.back();
-    list.pop_back();
+  std::size_t capacity;
+  if (auto fit = free_.lower_bound(bytes); fit != free_.end()) {
+    capacity = fit->first;
+    block = fit->second;
+    free_.erase(fit);
   } else {
     block = static_cast<std::byte*>(::operator new[](bytes, kAlignment));
+    capacity = bytes;
     held_ += bytes;
   }
-  return std::shared_ptr<void>(block, [this, bytes](void* p) {
-    free_[bytes].push_back(static_cast<std::byte*>(p));
-  });
+  return std::shared_ptr<void>(
+      block, [this, capacity](void* p) { free_.emplace(capacity, static_cast<std::byte*>(p)); });
 }
 
 const Tensor& KernelContext::input(std::size_t i) const {

@@ -14,8 +14,10 @@
 namespace mg::cpu {
 
 // Reuses intermediate buffers between the nodes of one run and across runs: a buffer goes
-// back to its free list when the last tensor holding it dies. One per instance; not
-// thread-safe (an instance runs one batch at a time). Must outlive every tensor it made.
+// back to the free set when the last tensor holding it dies, and a request takes the
+// smallest free buffer that is big enough (best fit), so the pool grows to about the
+// largest set of tensors alive at once. One per instance; not thread-safe (an instance
+// runs one batch at a time). Must outlive every tensor it made.
 class BufferPool {
  public:
   // Largest single buffer: an absurd shape fails here instead of exhausting memory.
@@ -25,7 +27,7 @@ class BufferPool {
   std::size_t bytes_held() const { return held_; }
 
  private:
-  std::map<std::size_t, std::vector<std::byte*>> free_;
+  std::multimap<std::size_t, std::byte*> free_;  // capacity → buffer
   std::size_t held_ = 0;
 
  public:
@@ -44,9 +46,7 @@ struct KernelContext {
   std::size_t input_count() const { return inputs.size(); }
   bool has_input(std::size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
   const Tensor& input(std::size_t i) const;
-  bool wants_output(std::size_t i) const {
-    return i < node.outputs.size() && node.outputs[i] >= 0;
-  }
+  bool wants_output(std::size_t i) const { return i < node.outputs.size() && node.outputs[i] >= 0; }
   // A new output tensor with an uninitialised pooled buffer.
   Tensor& output(std::size_t i, ElemType type, Shape shape);
   // An output that shares `source`'s bytes (Reshape, Squeeze, Identity, …).

@@ -24,9 +24,7 @@ constexpr int kMaxRank = 16;
   throw CpuError(CpuError::kUnsupported, why);
 }
 
-bool is_default_domain(const std::string& domain) {
-  return domain.empty() || domain == "ai.onnx";
-}
+bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
 
 // Reads external data into raw_data, refusing any location outside the model's directory.
 void inline_external_data(onnx::TensorProto& tensor, const std::string& model_path) {
@@ -190,7 +188,8 @@ Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::str
       a.t = tensor_from_proto(proto.t());
       break;
     default:
-      unsupported(where + ": attribute '" + proto.name() + "' has a type the cpu backend does not support");
+      unsupported(where + ": attribute '" + proto.name() +
+                  "' has a type the cpu backend does not support");
   }
   return a;
 }
@@ -276,7 +275,8 @@ void sort_topologically(Graph& graph, std::vector<bool> available) {
     for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
       if (placed[i]) continue;
       bool ready = true;
-      for (int in : graph.nodes[i].inputs) ready = ready && (in < 0 || available[static_cast<std::size_t>(in)]);
+      for (int in : graph.nodes[i].inputs)
+        ready = ready && (in < 0 || available[static_cast<std::size_t>(in)]);
       if (!ready) continue;
       for (int out : graph.nodes[i].outputs) {
         if (out >= 0) available[static_cast<std::size_t>(out)] = true;
@@ -320,7 +320,8 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
   for (const auto& import : model.opset_import()) {
     opsets[import.domain().empty() ? "" : import.domain()] = static_cast<int>(import.version());
   }
-  const int opset = opsets.count("") ? opsets[""] : (opsets.count("ai.onnx") ? opsets["ai.onnx"] : 0);
+  const int opset =
+      opsets.count("") ? opsets[""] : (opsets.count("ai.onnx") ? opsets["ai.onnx"] : 0);
   if (opset < OpTable::kMinOpset || opset > OpTable::kMaxOpset) {
     unsupported("the model imports opset " + std::to_string(opset) +
                 " of the default domain; the cpu backend supports 7 to 17");
@@ -329,7 +330,8 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
   const OpTable& ops = OpTable::instance();
   int index = 0;
   for (const auto& node : model.graph().node()) {
-    std::string name = node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name();
+    std::string name =
+        node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name();
     ++index;
     const std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
     if (!is_default_domain(node.domain()) || ops.find(node.op_type()) == nullptr) {
@@ -401,7 +403,8 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
   }
   for (const auto& info : g.value_info()) record_value_info(graph, ids, info);
   for (const auto& output : g.output()) {
-    if (!ids.count(output.name())) invalid("graph output '" + output.name() + "' is never produced");
+    if (!ids.count(output.name()))
+      invalid("graph output '" + output.name() + "' is never produced");
     graph.outputs.push_back(ids.at(output.name()));
     record_value_info(graph, ids, output);
   }
@@ -420,7 +423,8 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
   }
   check_inference_only(graph);
   std::vector<bool> available(graph.values.size(), false);
-  for (std::size_t i = 0; i < graph.values.size(); ++i) available[i] = graph.values[i].constant.has_value();
+  for (std::size_t i = 0; i < graph.values.size(); ++i)
+    available[i] = graph.values[i].constant.has_value();
   for (int id : graph.inputs) available[static_cast<std::size_t>(id)] = true;
   sort_topologically(graph, std::move(available));
   return graph;

@@ -72,7 +72,8 @@ int fold_constants(Graph& graph) {
       inputs.push_back(v.constant ? &*v.constant : nullptr);
     }
     bool outputs_are_graph_outputs = false;
-    for (int out : node.outputs) outputs_are_graph_outputs |= out >= 0 && is_graph_output(graph, out);
+    for (int out : node.outputs)
+      outputs_are_graph_outputs |= out >= 0 && is_graph_output(graph, out);
     if (!all_constant || outputs_are_graph_outputs) {
       ++i;
       continue;
@@ -111,7 +112,9 @@ int fold_constants(Graph& graph) {
   return folded;
 }
 
-const Value& value(const Graph& graph, int id) { return graph.values[static_cast<std::size_t>(id)]; }
+const Value& value(const Graph& graph, int id) {
+  return graph.values[static_cast<std::size_t>(id)];
+}
 
 int fuse(Graph& graph) {
   int fused = 0;

@@ -27,7 +27,8 @@ std::pair<int64_t, int64_t> piece(int64_t n, int pieces, int p) {
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  int pieces = static_cast<int>(std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
+  int pieces = static_cast<int>(
+      std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
   if (pieces <= 1) {
     fn(0, n);
     return;

@@ -16,8 +16,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
     int64_t da = j < a.size() ? a[a.size() - 1 - j] : 1;
     int64_t db = j < b.size() ? b[b.size() - 1 - j] : 1;
     if (da != db && da != 1 && db != 1) {
-      throw CpuError(CpuError::kInvalid, "shapes " + shape_text(a) + " and " + shape_text(b) +
-                                             " do not broadcast");
+      throw CpuError(CpuError::kInvalid,
+                     "shapes " + shape_text(a) + " and " + shape_text(b) + " do not broadcast");
     }
     out[out.size() - 1 - j] = da == 1 ? db : da;
   }
@@ -250,9 +250,9 @@ void where(KernelContext& ctx) {
                         [&](int64_t o, const std::array<int64_t, 3>& off, int64_t inner,
                             const std::array<int64_t, 3>& st) {
                           for (int64_t i = 0; i < inner; ++i) {
-                            const std::byte* from =
-                                c[off[0] + i * st[0]] ? x.bytes + (off[1] + i * st[1]) * size
-                                                      : y.bytes + (off[2] + i * st[2]) * size;
+                            const std::byte* from = c[off[0] + i * st[0]]
+                                                        ? x.bytes + (off[1] + i * st[1]) * size
+                                                        : y.bytes + (off[2] + i * st[2]) * size;
                             std::memcpy(out.bytes + (o + i) * size, from, size);
                           }
                         });

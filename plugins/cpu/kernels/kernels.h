@@ -15,8 +15,8 @@ inline constexpr uint32_t kFloats = type_bit(ElemType::kFloat) | type_bit(ElemTy
 inline constexpr uint32_t kIntegers = type_bit(ElemType::kInt32) | type_bit(ElemType::kInt64);
 inline constexpr uint32_t kNumeric = kFloats | kIntegers;
 inline constexpr uint32_t kBoolType = type_bit(ElemType::kBool);
-inline constexpr uint32_t kAllTypes = kNumeric | kBoolType | type_bit(ElemType::kUint8) |
-                                      type_bit(ElemType::kInt8);
+inline constexpr uint32_t kAllTypes =
+    kNumeric | kBoolType | type_bit(ElemType::kUint8) | type_bit(ElemType::kInt8);
 
 struct OpInfo {
   KernelFn kernel = nullptr;

@@ -40,23 +40,21 @@ void matmul(KernelContext& ctx) {
   if (batch_b.empty() || num_elements(batch_b) == 1) {
     // B is one matrix: fold A's batch dimensions into its rows, one GEMM.
     if (num_elements(batch_a) == num_elements(batch)) {
-      gemm(ctx.threads, false, false, num_elements(batch) * m, n, k, 1.f, pa, k, pb, n, 0.f, po,
-           n);
+      gemm(ctx.threads, false, false, num_elements(batch) * m, n, k, 1.f, pa, k, pb, n, 0.f, po, n);
       if (ctx.node.attr_int("_relu", 0)) apply_relu(po, out.size());
       return;
     }
   }
   // General case: one GEMM per entry of the broadcast batch dimensions.
-  for_each_broadcast<2>(batch, {&batch_a, &batch_b},
-                        [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
-                            const std::array<int64_t, 2>& st) {
-                          for (int64_t i = 0; i < inner; ++i) {
-                            gemm(ctx.threads, false, false, m, n, k, 1.f,
-                                 pa + (off[0] + i * st[0]) * m * k, k,
-                                 pb + (off[1] + i * st[1]) * k * n, n, 0.f,
-                                 po + (o + i) * m * n, n);
-                          }
-                        });
+  for_each_broadcast<2>(
+      batch, {&batch_a, &batch_b},
+      [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
+          const std::array<int64_t, 2>& st) {
+        for (int64_t i = 0; i < inner; ++i) {
+          gemm(ctx.threads, false, false, m, n, k, 1.f, pa + (off[0] + i * st[0]) * m * k, k,
+               pb + (off[1] + i * st[1]) * k * n, n, 0.f, po + (o + i) * m * n, n);
+        }
+      });
   if (ctx.node.attr_int("_relu", 0)) apply_relu(po, out.size());
 }
 
@@ -89,8 +87,8 @@ void gemm_kernel(KernelContext& ctx) {
   } else {
     beta = 0.f;
   }
-  gemm(ctx.threads, ta, tb, m, n, k, alpha, a.data<const float>(), a.dim(1),
-       b.data<const float>(), b.dim(1), beta, po, n);
+  gemm(ctx.threads, ta, tb, m, n, k, alpha, a.data<const float>(), a.dim(1), b.data<const float>(),
+       b.dim(1), beta, po, n);
   if (ctx.node.attr_int("_relu", 0)) apply_relu(po, out.size());
 }
 

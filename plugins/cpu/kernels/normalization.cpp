@@ -21,8 +21,8 @@ void softmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.type != ElemType::kFloat) ctx.fail("expects float input");
   const bool legacy = ctx.node.opset < 13;  // before 13 the input is coerced to 2-D
-  const int64_t axis =
-      normalize_axis(ctx, ctx.node.attr_int("axis", legacy ? 1 : -1), std::max<int64_t>(x.rank(), 1));
+  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", legacy ? 1 : -1),
+                                      std::max<int64_t>(x.rank(), 1));
   int64_t outer = 1, len = 1, inner = 1;
   for (int64_t d = 0; d < x.rank(); ++d) {
     if (d < axis) {
@@ -68,7 +68,8 @@ void batch_norm(KernelContext& ctx) {
   if (x.type != ElemType::kFloat || x.rank() < 2) ctx.fail("expects float input of rank >= 2");
   const int64_t channels = x.dim(1);
   for (std::size_t i = 1; i <= 4; ++i) {
-    if (ctx.input(i).size() != channels) ctx.fail("parameter " + std::to_string(i) + " must have C values");
+    if (ctx.input(i).size() != channels)
+      ctx.fail("parameter " + std::to_string(i) + " must have C values");
   }
   const float eps = ctx.node.attr_float("epsilon", 1e-5f);
   const float* scale = ctx.input(1).data<const float>();

@@ -44,8 +44,8 @@ void pool(KernelContext& ctx) {
                 const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
                 for (int64_t kw = 0; kw < w.kernel[2]; ++kw) {
                   const int64_t iw = ow * w.stride[2] - w.pad_begin[2] + kw * w.dilation[2];
-                  const bool inside = id >= 0 && id < w.in[0] && ih >= 0 && ih < w.in[1] &&
-                                      iw >= 0 && iw < w.in[2];
+                  const bool inside =
+                      id >= 0 && id < w.in[0] && ih >= 0 && ih < w.in[1] && iw >= 0 && iw < w.in[2];
                   if (inside) {
                     float v = plane[(id * w.in[1] + ih) * w.in[2] + iw];
                     acc = kMax ? std::max(acc, v) : acc + v;

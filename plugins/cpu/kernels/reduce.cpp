@@ -58,7 +58,8 @@ void reduce(KernelContext& ctx) {
   }
   std::vector<bool> reduced(static_cast<std::size_t>(x.rank()), axes.empty());
   for (int64_t axis : axes) {
-    if (axis < -x.rank() || axis >= x.rank()) ctx.fail("axis " + std::to_string(axis) + " out of range");
+    if (axis < -x.rank() || axis >= x.rank())
+      ctx.fail("axis " + std::to_string(axis) + " out of range");
     reduced[static_cast<std::size_t>(axis < 0 ? axis + x.rank() : axis)] = true;
   }
   Shape shape;

@@ -28,7 +28,8 @@ void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& 
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t src = offset;
   for (int64_t i = 0; i < out.size(); ++i) {
-    std::memcpy(out.bytes + i * static_cast<int64_t>(size), in.bytes + src * static_cast<int64_t>(size), size);
+    std::memcpy(out.bytes + i * static_cast<int64_t>(size),
+                in.bytes + src * static_cast<int64_t>(size), size);
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       ++counter[du];
@@ -93,7 +94,8 @@ void transpose(KernelContext& ctx) {
   Shape shape;
   std::vector<int64_t> in_strides = row_major_strides(x.shape), strides;
   for (int64_t p : perm) {
-    if (p < 0 || p >= x.rank() || seen[static_cast<std::size_t>(p)]) ctx.fail("perm is not a permutation");
+    if (p < 0 || p >= x.rank() || seen[static_cast<std::size_t>(p)])
+      ctx.fail("perm is not a permutation");
     seen[static_cast<std::size_t>(p)] = true;
     shape.push_back(x.dim(p));
     strides.push_back(in_strides[static_cast<std::size_t>(p)]);
@@ -112,7 +114,9 @@ void squeeze(KernelContext& ctx) {
   std::vector<bool> drop(static_cast<std::size_t>(x.rank()), false);
   for (int64_t axis : axes) {
     axis = normalize_axis(ctx, axis, x.rank());
-    if (x.dim(axis) != 1) ctx.fail("cannot squeeze axis " + std::to_string(axis) + " of size " + std::to_string(x.dim(axis)));
+    if (x.dim(axis) != 1)
+      ctx.fail("cannot squeeze axis " + std::to_string(axis) + " of size " +
+               std::to_string(x.dim(axis)));
     drop[static_cast<std::size_t>(axis)] = true;
   }
   Shape shape;
@@ -164,7 +168,8 @@ void concat(KernelContext& ctx) {
     const Tensor& t = ctx.input(i);
     const int64_t row = t.size() / std::max<int64_t>(outer, 1) * static_cast<int64_t>(size);
     for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(out.bytes + o * out_row + offset, t.bytes + o * row, static_cast<std::size_t>(row));
+      std::memcpy(out.bytes + o * out_row + offset, t.bytes + o * row,
+                  static_cast<std::size_t>(row));
     }
     offset += row;
   }
@@ -187,7 +192,8 @@ void slice(KernelContext& ctx) {
     for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   }
   if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
     ctx.fail("starts, ends, axes and steps differ in length");
   }
   Shape shape = x.shape;
@@ -237,7 +243,8 @@ void gather(KernelContext& ctx) {
   for (int64_t j = 0; j < count; ++j) {
     int64_t index = indices.int_at(j);
     if (index < -len || index >= len) {
-      ctx.fail("index " + std::to_string(index) + " is out of range for a dimension of " + std::to_string(len));
+      ctx.fail("index " + std::to_string(index) + " is out of range for a dimension of " +
+               std::to_string(len));
     }
     if (index < 0) index += len;
     for (int64_t o = 0; o < outer; ++o) {
@@ -271,7 +278,8 @@ void constant_of_shape(KernelContext& ctx) {
     std::memset(out.bytes, 0, out.byte_size());
     return;
   }
-  for (int64_t i = 0; i < out.size(); ++i) std::memcpy(out.bytes + i * static_cast<int64_t>(size), value->t.bytes, size);
+  for (int64_t i = 0; i < out.size(); ++i)
+    std::memcpy(out.bytes + i * static_cast<int64_t>(size), value->t.bytes, size);
 }
 
 void expand(KernelContext& ctx) {
@@ -284,7 +292,8 @@ void expand(KernelContext& ctx) {
                             const std::array<int64_t, 1>& st) {
                           for (int64_t i = 0; i < inner; ++i) {
                             std::memcpy(out.bytes + (o + i) * static_cast<int64_t>(size),
-                                        x.bytes + (off[0] + i * st[0]) * static_cast<int64_t>(size), size);
+                                        x.bytes + (off[0] + i * st[0]) * static_cast<int64_t>(size),
+                                        size);
                           }
                         });
 }
@@ -307,13 +316,15 @@ void pad(KernelContext& ctx) {
   }
   const int64_t rank = x.rank();
   if (static_cast<int64_t>(pads.size()) != 2 * rank) ctx.fail("pads must have 2 × rank values");
-  if (mode != "constant" && mode != "reflect" && mode != "edge") ctx.fail("unknown mode '" + mode + "'");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    ctx.fail("unknown mode '" + mode + "'");
   Shape shape(static_cast<std::size_t>(rank));
   for (int64_t d = 0; d < rank; ++d) {
     auto du = static_cast<std::size_t>(d);
     shape[du] = x.dim(d) + pads[du] + pads[du + static_cast<std::size_t>(rank)];
     if (shape[du] < 0) ctx.fail("pads remove more than the dimension holds");
-    if (mode != "constant" && x.dim(d) == 0 && shape[du] > 0) ctx.fail("cannot " + mode + "-pad an empty dimension");
+    if (mode != "constant" && x.dim(d) == 0 && shape[du] > 0)
+      ctx.fail("cannot " + mode + "-pad an empty dimension");
   }
   Tensor& out = ctx.output(0, x.type, shape);
   const std::size_t size = elem_size(x.type);
@@ -341,7 +352,8 @@ void pad(KernelContext& ctx) {
       }
       src += c * in_strides[du];
     }
-    std::memcpy(out.bytes + i * static_cast<int64_t>(size), outside ? fill.bytes : x.bytes + src * static_cast<int64_t>(size), size);
+    std::memcpy(out.bytes + i * static_cast<int64_t>(size),
+                outside ? fill.bytes : x.bytes + src * static_cast<int64_t>(size), size);
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       if (++counter[du] < shape[du]) break;

@@ -20,7 +20,9 @@ Window make_window(const Node& node, const std::vector<int64_t>& input_shape,
   std::vector<int64_t> pads = node.attr_ints("pads");
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
   const bool ceil_mode = allow_ceil_mode && node.attr_int("ceil_mode", 0) != 0;
-  auto sized = [&](const std::vector<int64_t>& v, std::size_t n) { return v.empty() || v.size() == n; };
+  auto sized = [&](const std::vector<int64_t>& v, std::size_t n) {
+    return v.empty() || v.size() == n;
+  };
   if (static_cast<int>(kernel.size()) != spatial || !sized(strides, spatial) ||
       !sized(dilations, spatial) || !sized(pads, 2 * static_cast<std::size_t>(spatial))) {
     fail("kernel_shape/strides/dilations/pads do not match " + std::to_string(spatial) +

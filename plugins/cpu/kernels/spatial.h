@@ -12,8 +12,8 @@ namespace mg::cpu {
 // Inputs of fewer spatial dimensions are padded at the front with size-1 dimensions,
 // so kernels loop over exactly 3.
 struct Window {
-  int spatial = 0;                  // the input's real number of spatial dimensions
-  int64_t in[3] = {1, 1, 1};        // input size per dimension
+  int spatial = 0;            // the input's real number of spatial dimensions
+  int64_t in[3] = {1, 1, 1};  // input size per dimension
   int64_t kernel[3] = {1, 1, 1};
   int64_t stride[3] = {1, 1, 1};
   int64_t dilation[3] = {1, 1, 1};

@@ -70,8 +70,8 @@ std::string compare(const Tensor& expected, const gw::OutputTensor& actual,
            ", expected " + mg::cpu::elem_name(expected.type);
   }
   if (expected.shape != actual.shape) {
-    return "output '" + name + "' has shape " + mg::cpu::shape_text(actual.shape) +
-           ", expected " + mg::cpu::shape_text(expected.shape);
+    return "output '" + name + "' has shape " + mg::cpu::shape_text(actual.shape) + ", expected " +
+           mg::cpu::shape_text(expected.shape);
   }
   auto as_double = [](ElemType type, const void* data, int64_t i) -> double {
     switch (type) {
@@ -185,7 +185,8 @@ std::map<std::string, std::string> read_skip_list(const fs::path& path) {
     if (line.empty() || line[0] == '#') continue;
     auto space = line.find_first_of(" \t");
     std::string name = line.substr(0, space);
-    std::string reason = space == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", space));
+    std::string reason =
+        space == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", space));
     if (reason.empty()) throw std::runtime_error("skip list entry '" + name + "' has no reason");
     skips[name] = reason;
   }

@@ -1,0 +1,219 @@
+// Broken and hostile ONNX files through the real libmg_cpu.so: each gets a clear load
+// error with the right code, never a crash or a huge allocation.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cpu_test_support.h"
+
+namespace mg::cpu {
+namespace {
+
+using gateway::BackendError;
+using testing::load_model;
+
+// A one-node model: y = op(x, w) with x an FP32 input [2, 3] and w a [2, 3] initializer.
+onnx::ModelProto binary_model(const std::string& op, int opset = 13,
+                              const std::string& domain = "") {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  auto* import = model.add_opset_import();
+  import->set_version(opset);
+  if (!domain.empty()) {
+    auto* extra = model.add_opset_import();
+    extra->set_domain(domain);
+    extra->set_version(1);
+  }
+  auto* graph = model.mutable_graph();
+  graph->set_name("g");
+  auto add_value = [](onnx::ValueInfoProto* v, const std::string& name) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    t->mutable_shape()->add_dim()->set_dim_value(2);
+    t->mutable_shape()->add_dim()->set_dim_value(3);
+  };
+  add_value(graph->add_input(), "x");
+  add_value(graph->add_output(), "y");
+  auto* w = graph->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(2);
+  w->add_dims(3);
+  for (int i = 0; i < 6; ++i) w->add_float_data(static_cast<float>(i));
+  auto* node = graph->add_node();
+  node->set_name("the_node");
+  node->set_op_type(op);
+  node->set_domain(domain);
+  node->add_input("x");
+  node->add_input("w");
+  node->add_output("y");
+  return model;
+}
+
+// Asserts that loading fails with `code` and a message holding every fragment.
+void expect_load_error(const std::string& bytes, int32_t code,
+                       const std::vector<std::string>& fragments, const std::string& path = "") {
+  try {
+    load_model(bytes, "{}", path);
+    ADD_FAILURE() << "the model loaded";
+  } catch (const BackendError& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const auto& fragment : fragments) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+          << "'" << fragment << "' not in: " << e.what();
+    }
+  }
+}
+
+TEST(HostileModels, ValidModelLoads) {
+  EXPECT_NO_THROW(load_model(binary_model("Add").SerializeAsString()));
+}
+
+TEST(HostileModels, TruncatedModelAtEveryTenthByteFailsCleanly) {
+  std::string bytes = testing::read_file(MG_EXAMPLES_DIR "/models/fashion-mlp.onnx");
+  ASSERT_GT(bytes.size(), 1000u);
+  int refused = 0;
+  for (std::size_t cut = 0; cut < bytes.size(); cut += bytes.size() / 97 + 1) {
+    try {
+      load_model(bytes.substr(0, cut));
+    } catch (const BackendError& e) {
+      EXPECT_EQ(e.code(), MG_ERROR_INVALID_ARGUMENT) << "cut at " << cut << ": " << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 90);
+}
+
+TEST(HostileModels, GarbageBytesAreNotAModel) {
+  std::string garbage(4096, '\0');
+  for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
+  expect_load_error(garbage, MG_ERROR_INVALID_ARGUMENT, {"not an ONNX model"});
+  expect_load_error("", MG_ERROR_INVALID_ARGUMENT, {});
+}
+
+TEST(HostileModels, UnsupportedOperatorIsNamedWithDomainOpsetAndNode) {
+  expect_load_error(binary_model("BitShift").SerializeAsString(), MG_ERROR_UNSUPPORTED,
+                    {"unsupported operator BitShift", "domain ai.onnx", "opset 13", "'the_node'"});
+  expect_load_error(binary_model("FusedMatMul", 13, "com.microsoft").SerializeAsString(),
+                    MG_ERROR_UNSUPPORTED,
+                    {"unsupported operator FusedMatMul", "domain com.microsoft", "'the_node'"});
+}
+
+TEST(HostileModels, OpsetsOutsideSevenToSeventeenAreUnsupported) {
+  expect_load_error(binary_model("Add", 6).SerializeAsString(), MG_ERROR_UNSUPPORTED,
+                    {"opset 6", "7 to 17"});
+  expect_load_error(binary_model("Add", 18).SerializeAsString(), MG_ERROR_UNSUPPORTED,
+                    {"opset 18"});
+}
+
+TEST(HostileModels, InconsistentShapesAreRefused) {
+  onnx::ModelProto model = binary_model("Add");
+  auto* w = model.mutable_graph()->mutable_initializer(0);
+  w->set_dims(1, 4);  // [2, 4] + [2, 3] does not broadcast
+  w->add_float_data(0);
+  w->add_float_data(0);
+  expect_load_error(model.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
+}
+
+TEST(HostileModels, AbsurdDimensionsAreRefusedBeforeAllocating) {
+  onnx::ModelProto model = binary_model("Add");
+  auto* w = model.mutable_graph()->mutable_initializer(0);
+  w->clear_float_data();
+  w->set_dims(0, int64_t{1} << 40);
+  w->set_dims(1, int64_t{1} << 40);
+  expect_load_error(model.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
+}
+
+TEST(HostileModels, DataSizeMustMatchTheShape) {
+  onnx::ModelProto model = binary_model("Add");
+  auto* w = model.mutable_graph()->mutable_initializer(0);
+  w->clear_float_data();
+  w->set_raw_data(std::string(5, 'x'));  // 5 bytes for 6 floats
+  expect_load_error(model.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
+}
+
+TEST(HostileModels, MissingInitializerAndCyclesAreRefused) {
+  onnx::ModelProto missing = binary_model("Add");
+  missing.mutable_graph()->clear_initializer();  // "w" is now defined nowhere
+  expect_load_error(missing.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
+
+  onnx::ModelProto cycle = binary_model("Add");
+  auto* graph = cycle.mutable_graph();
+  graph->mutable_node(0)->set_input(1, "z");  // y = x + z
+  auto* second = graph->add_node();           // z = y + x
+  second->set_op_type("Add");
+  second->set_name("second");
+  second->add_input("y");
+  second->add_input("x");
+  second->add_output("z");
+  expect_load_error(cycle.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
+}
+
+class ExternalData : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mg_ext_XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+    std::ofstream(dir_ / "weights.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(kWeights), sizeof kWeights);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string model_with_location(const std::string& location) {
+    onnx::ModelProto model = binary_model("Add");
+    auto* w = model.mutable_graph()->mutable_initializer(0);
+    w->clear_float_data();
+    w->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* entry = w->add_external_data();
+    entry->set_key("location");
+    entry->set_value(location);
+    return model.SerializeAsString();
+  }
+
+  static constexpr float kWeights[6] = {10, 20, 30, 40, 50, 60};
+  std::filesystem::path dir_;
+};
+
+TEST_F(ExternalData, ResolvesInsideTheModelsDirectory) {
+  auto model = load_model(model_with_location("weights.bin"), "{}", (dir_ / "model.onnx").string());
+  auto instance = model->create_instance(0);
+  float x[6] = {1, 1, 1, 1, 1, 1};
+  gateway::BatchInput batch;
+  batch.inputs.push_back({"x", gateway::DType::kFp32, {2, 3}, x, sizeof x});
+  batch.request_rows = {1};
+  auto out = instance->execute(batch);
+  ASSERT_FALSE(out.request_failures[0]);
+  EXPECT_EQ(reinterpret_cast<const float*>(out.outputs[0].data.get())[5], 61.f);
+}
+
+TEST_F(ExternalData, PathsOutsideTheDirectoryAreRefused) {
+  const std::string path = (dir_ / "model.onnx").string();
+  for (const char* location :
+       {"../weights.bin", "/etc/passwd", "sub/../../x", "../../../etc/passwd"}) {
+    expect_load_error(model_with_location(location), MG_ERROR_INVALID_ARGUMENT,
+                      {"outside the model's directory"}, path);
+  }
+  // A model that arrives as bytes alone has no directory to read from.
+  expect_load_error(model_with_location("weights.bin"), MG_ERROR_INVALID_ARGUMENT, {"directory"});
+}
+
+TEST(HostileInputs, OutOfRangeTokenIdIsARequestError) {
+  std::string bytes = testing::read_file(MG_EXAMPLES_DIR "/models/text-classifier.onnx");
+  auto instance = load_model(bytes)->create_instance(0);
+  std::vector<int64_t> tokens(32, 3);
+  tokens[5] = 1'000'000;  // far past the 5000-word vocabulary
+  gateway::BatchInput batch;
+  batch.inputs.push_back({"tokens", gateway::DType::kInt64, {1, 32}, tokens.data(), 32 * 8});
+  batch.request_rows = {1};
+  auto out = instance->execute(batch);
+  ASSERT_TRUE(out.request_failures[0]);
+  EXPECT_NE(out.request_failures[0]->message.find("out of range"), std::string::npos)
+      << out.request_failures[0]->message;
+}
+
+}  // namespace
+}  // namespace mg::cpu

@@ -1,0 +1,120 @@
+// Load-time graph work on real files: fusion, Identity/Dropout removal, constant folding,
+// and buffer reuse by the executor's memory plan.
+#include "optimizer.h"
+
+#include <gtest/gtest.h>
+
+#include "cpu_test_support.h"
+#include "executor.h"
+#include "kernels/kernels.h"
+#include "onnx_loader.h"
+
+namespace mg::cpu {
+namespace {
+
+Graph load_example(const std::string& name) {
+  std::string bytes = testing::read_file(MG_EXAMPLES_DIR "/models/" + name + ".onnx");
+  return load_onnx(testing::bytes_of(bytes), "");
+}
+
+std::vector<std::string> op_types(const Graph& graph) {
+  std::vector<std::string> ops;
+  for (const auto& node : graph.nodes) ops.push_back(node.op_type);
+  return ops;
+}
+
+TEST(Optimizer, MlpBecomesThreeGemmsWithFusedBiasAndRelu) {
+  Graph graph = load_example("fashion-mlp");
+  OptimizeStats stats = optimize(graph);
+  EXPECT_EQ(op_types(graph),
+            (std::vector<std::string>{"Flatten", "Gemm", "Gemm", "Gemm", "Softmax"}));
+  EXPECT_EQ(graph.nodes[1].attr_int("_relu", 0), 1);
+  EXPECT_EQ(graph.nodes[2].attr_int("_relu", 0), 1);
+  EXPECT_EQ(graph.nodes[3].attr_int("_relu", 0), 0);
+  EXPECT_GE(stats.fused, 2);
+}
+
+TEST(Optimizer, CnnFusesReluIntoConvAndGemm) {
+  Graph graph = load_example("fashion-cnn");
+  optimize(graph);
+  int fused = 0;
+  for (const auto& node : graph.nodes) {
+    EXPECT_NE(node.op_type, "Relu") << "an unfused Relu remains";
+    fused += node.attr_int("_relu", 0) != 0;
+  }
+  EXPECT_EQ(fused, 3);  // two Conv, one Gemm
+}
+
+// Constant subgraphs (here: Constant → Mul → Add feeding a MatMul's weights) fold away,
+// and Identity / Dropout disappear.
+TEST(Optimizer, FoldsConstantsAndRemovesIdentityAndDropout) {
+  Graph graph;
+  auto add_value = [&](const std::string& name, std::optional<Tensor> constant = std::nullopt) {
+    Value v{name};
+    v.type = ElemType::kFloat;
+    v.shape = {2, 2};
+    v.shape_known = true;
+    v.constant = std::move(constant);
+    graph.values.push_back(std::move(v));
+    return static_cast<int>(graph.values.size() - 1);
+  };
+  Tensor w = Tensor::owned(ElemType::kFloat, {2, 2});
+  for (int i = 0; i < 4; ++i) w.data<float>()[i] = static_cast<float>(i);
+  int x = add_value("x"), c = add_value("c", w), doubled = add_value("doubled"),
+      ident = add_value("ident"), dropped = add_value("dropped"), y = add_value("y");
+  const auto& ops = OpTable::instance();
+  auto node = [&](const std::string& op, std::vector<int> in, int out) {
+    Node n;
+    n.name = op;
+    n.op_type = op;
+    n.opset = 13;
+    n.kernel = ops.find(op)->kernel;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    graph.nodes.push_back(std::move(n));
+  };
+  node("Add", {c, c}, doubled);       // constant: folds
+  node("Identity", {x}, ident);       // removed
+  node("Dropout", {ident}, dropped);  // removed
+  node("MatMul", {dropped, doubled}, y);
+  graph.inputs = {x};
+  graph.outputs = {y};
+  OptimizeStats stats = optimize(graph);
+  EXPECT_EQ(stats.folded, 1);
+  EXPECT_EQ(stats.removed, 2);
+  ASSERT_EQ(op_types(graph), std::vector<std::string>{"MatMul"});
+  EXPECT_EQ(graph.nodes[0].inputs, (std::vector<int>{x, doubled}));
+  ASSERT_TRUE(graph.values[static_cast<std::size_t>(doubled)].constant);
+  EXPECT_EQ(graph.values[static_cast<std::size_t>(doubled)].constant->data<float>()[3], 6.f);
+
+  Executor executor(std::make_shared<Graph>(std::move(graph)), 1);
+  Tensor input = Tensor::owned(ElemType::kFloat, {2, 2});
+  for (int i = 0; i < 4; ++i) input.data<float>()[i] = 1.f;
+  auto out = executor.run({input});
+  EXPECT_EQ(out[0].data<float>()[0], 0.f + 4.f);  // [1 1] · [0 4]ᵀ
+}
+
+// The memory plan releases each intermediate after its last use, so the buffers the CNN
+// holds after a run are far fewer than the sum of all its intermediates.
+TEST(Executor, ReusesIntermediateBuffers) {
+  auto graph = std::make_shared<Graph>(load_example("fashion-cnn"));
+  optimize(*graph);
+  Executor executor(graph, 1);
+  Tensor input = Tensor::owned(ElemType::kFloat, {8, 1, 28, 28});
+  auto out = executor.run({input});
+  ASSERT_EQ(out[0].shape, (Shape{8, 10}));
+  const std::size_t pooled = executor.pooled_bytes();
+  out.clear();
+  executor.run({input});  // a second run of the same shape allocates nothing new
+  EXPECT_EQ(executor.pooled_bytes(), pooled);
+  // All intermediates at once would be: conv1 8·32·26·26, pool1 8·32·13·13, conv2
+  // 8·64·11·11, pool2 8·64·5·5, fc 8·64, out 8·10 floats, plus im2col scratch.
+  const std::size_t everything =
+      4 * (8 * 32 * 26 * 26 + 8 * 32 * 13 * 13 + 8 * 64 * 11 * 11 + 8 * 64 * 5 * 5 + 8 * 64 +
+           8 * 10 + 9 * 26 * 26 + 32 * 9 * 11 * 11);
+  EXPECT_LT(pooled, everything);
+  std::printf("pooled %zu bytes; all intermediates at once would be %zu\n", pooled, everything);
+}
+
+}  // namespace
+}  // namespace mg::cpu
