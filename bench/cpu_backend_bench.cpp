@@ -1,0 +1,108 @@
+// The CPU backend on the seed models, through the plugin host and the real libmg_cpu.so:
+// one execute per iteration (input already in memory, outputs copied into host buffers),
+// at batch 1 and 64 with 1 and 2 kernel threads. bench/cpu_vs_ort.js runs it beside
+// ONNX Runtime and prints the ratio.
+//
+// usage: cpu_backend_bench [google-benchmark flags]   (MG_PLUGIN_DIR, MG_EXAMPLES_DIR
+// override the build-time locations)
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "plugin_host/backend.h"
+#include "plugin_host/log.h"
+
+namespace {
+
+using namespace mg::gateway;
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value ? value : fallback;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+struct SeedModel {
+  const char* name;
+  const char* input;
+  DType dtype;
+  std::vector<int64_t> row_shape;  // one example
+  std::size_t row_bytes;
+};
+
+const SeedModel kModels[] = {
+    {"fashion-mlp", "image", DType::kFp32, {28, 28}, 28 * 28 * 4},
+    {"fashion-cnn", "image", DType::kFp32, {1, 28, 28}, 28 * 28 * 4},
+    {"text-classifier", "tokens", DType::kInt64, {32}, 32 * 8},
+};
+
+std::shared_ptr<Backend> backend() {
+  static auto b = Backend::open(
+      std::filesystem::path(env_or("MG_PLUGIN_DIR", MG_DEFAULT_PLUGIN_DIR)) / "libmg_cpu.so", "{}");
+  return b;
+}
+
+void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, int threads) {
+  const std::filesystem::path models = env_or("MG_EXAMPLES_DIR", MG_DEFAULT_EXAMPLES_DIR);
+  const std::string bytes = read_file(models / "models" / (std::string(seed.name) + ".onnx"));
+  const std::string reference =
+      read_file(models / "models" / (std::string(seed.name) + ".input.bin"));
+  auto model =
+      Model::load(backend(), seed.name, std::as_bytes(std::span(bytes.data(), bytes.size())), "",
+                  R"({"max_batch_size": 64, "threads": )" + std::to_string(threads) + "}");
+  auto instance = model->create_instance(0);
+  // The 16 reference examples, repeated to fill the batch.
+  std::string input(static_cast<std::size_t>(batch) * seed.row_bytes, '\0');
+  const std::size_t rows = reference.size() / seed.row_bytes;
+  for (int64_t r = 0; r < batch; ++r) {
+    std::memcpy(input.data() + r * seed.row_bytes,
+                reference.data() + (static_cast<std::size_t>(r) % rows) * seed.row_bytes,
+                seed.row_bytes);
+  }
+  std::vector<int64_t> shape{batch};
+  shape.insert(shape.end(), seed.row_shape.begin(), seed.row_shape.end());
+  BatchInput in;
+  in.inputs.push_back({seed.input, seed.dtype, shape, input.data(), input.size()});
+  in.request_rows = {static_cast<uint64_t>(batch)};
+  for (auto _ : state) {
+    BatchOutput out = instance->execute(in);
+    if (out.request_failures[0]) {
+      state.SkipWithError(out.request_failures[0]->message.c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(out.outputs[0].data.get());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mg::gateway::set_log_sink([](LogLevel, std::string_view) {});
+  for (const auto& seed : kModels) {
+    for (int64_t batch : {1, 64}) {
+      for (int threads : {1, 2}) {
+        std::string name =
+            std::string(seed.name) + "/b" + std::to_string(batch) + "/t" + std::to_string(threads);
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [&seed, batch, threads](benchmark::State& s) { run_model(s, seed, batch, threads); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
