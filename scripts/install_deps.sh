@@ -12,8 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # registry: SQLite, OpenSSL (SHA-256, later signing and encryption), Boost.JSON
   libsqlite3-dev sqlite3 libssl-dev libboost1.81-dev libboost-json1.81-dev
-  # cpu backend: ONNX parsing and checking, protobuf, OpenBLAS; ONNX node tests
-  libonnx-dev libprotobuf-dev protobuf-compiler libopenblas-dev libonnx-testdata
+  # cpu backend: ONNX parsing and checking, protobuf, oneDNN (GEMM); ONNX node tests
+  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
   # seed model tests: Fashion-MNIST and zlib to read it
   dataset-fashion-mnist zlib1g-dev
 )

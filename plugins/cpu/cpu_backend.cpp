@@ -8,7 +8,6 @@
 #include "cpu_error.h"
 #include "cpu_model.h"
 #include "executor.h"
-#include "kernels/gemm.h"
 #include "modelgate/plugin.h"
 
 namespace mg::cpu {
@@ -55,7 +54,7 @@ struct Instance {
 MG_Error* backend_init(const MG_HostApi* host, const char*, MG_Backend** out) {
   g_host = host;
   *out = nullptr;
-  return guarded([] { pin_blas_to_one_thread(); });
+  return nullptr;
 }
 
 void backend_fini(MG_Backend*) {}

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,9 @@ namespace mg::cpu {
 
 // A fixed set of worker threads for one instance, used by kernels to split work.
 // parallel_for runs on the caller plus the workers; with 1 thread it is a plain loop.
+// Waking a sleeping thread costs tens of microseconds on a VM, more than many kernels
+// take, so workers spin briefly after each job before they sleep, and so does the caller
+// while it waits for them.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -33,9 +37,9 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int pieces_ = 0;
-  uint64_t job_id_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> job_id_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace mg::cpu

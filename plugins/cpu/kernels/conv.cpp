@@ -13,7 +13,7 @@ namespace {
 
 // Unfolds the windows of one image's channels [C, D, H, W] into col
 // [C · kD · kH · kW, oD · oH · oW], zero where a window covers padding.
-void im2col(const float* image, int64_t channels, const Window& w, float* col) {
+void im2col_generic(const float* image, int64_t channels, const Window& w, float* col) {
   const int64_t out_size = w.out_size();
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = image + c * w.in_size();
@@ -43,6 +43,45 @@ void im2col(const float* image, int64_t channels, const Window& w, float* col) {
       }
     }
   }
+}
+
+// The 2-D case with unit horizontal stride, which covers most real convolutions: each
+// output row of a window position is one contiguous copy.
+void im2col_2d_unit_stride(const float* image, int64_t channels, const Window& w, float* col) {
+  const int64_t out_h = w.out[1], out_w = w.out[2], in_h = w.in[1], in_w = w.in[2];
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = image + c * in_h * in_w;
+    for (int64_t kh = 0; kh < w.kernel[1]; ++kh) {
+      for (int64_t kw = 0; kw < w.kernel[2]; ++kw) {
+        const int64_t shift = kw * w.dilation[2] - w.pad_begin[2];  // iw = ow + shift
+        const int64_t lo = std::clamp<int64_t>(-shift, 0, out_w);
+        const int64_t hi = std::clamp<int64_t>(in_w - shift, lo, out_w);
+        for (int64_t oh = 0; oh < out_h; ++oh, col += out_w) {
+          const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
+          if (ih < 0 || ih >= in_h) {
+            std::fill(col, col + out_w, 0.f);
+            continue;
+          }
+          std::fill(col, col + lo, 0.f);
+          std::copy(plane + ih * in_w + lo + shift, plane + ih * in_w + hi + shift, col + lo);
+          std::fill(col + hi, col + out_w, 0.f);
+        }
+      }
+    }
+  }
+}
+
+void im2col(const float* image, int64_t channels, const Window& w, float* col) {
+  if (w.kernel[0] == 1 && w.in[0] == 1 && w.stride[2] == 1) {
+    im2col_2d_unit_stride(image, channels, w, col);
+  } else {
+    im2col_generic(image, channels, w, col);
+  }
+}
+
+ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
 }
 
 bool is_pointwise(const Window& w) {
@@ -77,38 +116,45 @@ void conv(KernelContext& ctx) {
   const int64_t c_group = channels / group, m_group = maps / group;
   const int64_t col_rows = c_group * w.kernel_size(), out_size = w.out_size();
   const bool pointwise = is_pointwise(w);
-  std::shared_ptr<void> col_buffer;
-  float* col = nullptr;
-  if (!pointwise) {
-    col_buffer = ctx.pool.get(static_cast<std::size_t>(col_rows * out_size) * sizeof(float));
-    col = static_cast<float*>(col_buffer.get());
-  }
   const float* bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
   if (bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
   const bool relu = ctx.node.attr_int("_relu", 0) != 0;
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t g = 0; g < group; ++g) {
-      const float* image = x.data<const float>() + (n * channels + g * c_group) * w.in_size();
-      float* out = y.data<float>() + (n * maps + g * m_group) * out_size;
-      const float* source = image;
-      if (!pointwise) {
-        im2col(image, c_group, w, col);
-        source = col;
-      }
-      float beta = 0.f;
-      if (bias) {
-        for (int64_t m = 0; m < m_group; ++m) {
-          std::fill(out + m * out_size, out + (m + 1) * out_size, bias[g * m_group + m]);
+  // Enough images: one thread per image range, each with serial GEMMs. Otherwise one
+  // image at a time, with the GEMM split across the threads.
+  const bool by_image = ctx.threads.size() > 1 && batch >= ctx.threads.size();
+  ThreadPool& gemm_threads = by_image ? serial_pool() : ctx.threads;
+  auto convolve = [&](int64_t n0, int64_t n1) {
+    thread_local std::vector<float> col;  // per-thread im2col scratch, reused across calls
+    if (!pointwise) col.resize(static_cast<std::size_t>(col_rows * out_size));
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t g = 0; g < group; ++g) {
+        const float* image = x.data<const float>() + (n * channels + g * c_group) * w.in_size();
+        float* out = y.data<float>() + (n * maps + g * m_group) * out_size;
+        const float* source = image;
+        if (!pointwise) {
+          im2col(image, c_group, w, col.data());
+          source = col.data();
         }
-        beta = 1.f;
-      }
-      gemm(ctx.threads, false, false, m_group, out_size, col_rows, 1.f,
-           weight.data<const float>() + g * m_group * col_rows, col_rows, source, out_size, beta,
-           out, out_size);
-      if (relu) {
-        for (int64_t i = 0; i < m_group * out_size; ++i) out[i] = std::max(out[i], 0.f);
+        float beta = 0.f;
+        if (bias) {
+          for (int64_t m = 0; m < m_group; ++m) {
+            std::fill(out + m * out_size, out + (m + 1) * out_size, bias[g * m_group + m]);
+          }
+          beta = 1.f;
+        }
+        gemm(gemm_threads, false, false, m_group, out_size, col_rows, 1.f,
+             weight.data<const float>() + g * m_group * col_rows, col_rows, source, out_size, beta,
+             out, out_size);
+        if (relu) {
+          for (int64_t i = 0; i < m_group * out_size; ++i) out[i] = out[i] > 0.f ? out[i] : 0.f;
+        }
       }
     }
+  };
+  if (by_image) {
+    ctx.threads.parallel_for(batch, 1, convolve);
+  } else {
+    convolve(0, batch);
   }
 }
 

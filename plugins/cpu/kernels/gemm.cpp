@@ -1,40 +1,52 @@
 #include "gemm.h"
 
-#include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 
-namespace mg::cpu {
+#include "../cpu_error.h"
 
-void pin_blas_to_one_thread() { openblas_set_num_threads(1); }
+namespace mg::cpu {
+namespace {
+
+// Debian's oneDNN parallelises with OpenMP. Parallelism here belongs to the instance's
+// own thread pool, so every thread that calls into oneDNN asks for one OpenMP thread.
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  thread_local const bool single_threaded = (omp_set_num_threads(1), true);
+  (void)single_threaded;
+  dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
+                                    lda, b, ldb, beta, c, ldc);
+  if (status != dnnl_success) {
+    throw CpuError(CpuError::kInternal,
+                   "oneDNN sgemm failed with status " + std::to_string(status));
+  }
+}
+
+}  // namespace
 
 void gemm(ThreadPool& threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  const auto ta = trans_a ? CblasTrans : CblasNoTrans;
-  const auto tb = trans_b ? CblasTrans : CblasNoTrans;
-  auto call = [&](int64_t rows, int64_t cols, const float* pa, const float* pb, float* pc) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(rows), static_cast<int>(cols),
-                static_cast<int>(k), alpha, pa, static_cast<int>(lda), pb, static_cast<int>(ldb),
-                beta, pc, static_cast<int>(ldc));
-  };
-  // Below about this much work a second thread costs more than it saves.
-  constexpr int64_t kMinFlopsPerThread = 1 << 17;
+  // Below about this much work a second thread costs more than it saves: each thread
+  // repacks the shared operand.
+  constexpr int64_t kMinMacsPerThread = int64_t{1} << 22;
   const int64_t work = m * n * std::max<int64_t>(k, 1);
-  if (threads.size() == 1 || work < 2 * kMinFlopsPerThread) {
-    call(m, n, a, b, c);
+  if (threads.size() == 1 || work < 2 * kMinMacsPerThread) {
+    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   if (m >= threads.size() * 4) {
     threads.parallel_for(m, 4, [&](int64_t r0, int64_t r1) {
       const float* pa = trans_a ? a + r0 : a + r0 * lda;
-      call(r1 - r0, n, pa, b, c + r0 * ldc);
+      sgemm(trans_a, trans_b, r1 - r0, n, k, alpha, pa, lda, b, ldb, beta, c + r0 * ldc, ldc);
     });
   } else {
     threads.parallel_for(n, 16, [&](int64_t c0, int64_t c1) {
       const float* pb = trans_b ? b + c0 * ldb : b + c0;
-      call(m, c1 - c0, a, pb, c + c0);
+      sgemm(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda, pb, ldb, beta, c + c0, ldc);
     });
   }
 }

@@ -6,14 +6,12 @@
 
 namespace mg::cpu {
 
-// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major, on OpenBLAS (kept
-// single-threaded) with the instance's threads splitting the rows, or the columns when
-// there are too few rows. lda/ldb/ldc are row strides.
+// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major, on oneDNN's sgemm
+// (JIT-compiled for the CPU it runs on, AVX-512 included), each call single-threaded,
+// with the instance's threads splitting the rows, or the columns when there are too few
+// rows. lda/ldb/ldc are row strides.
 void gemm(ThreadPool& threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc);
-
-// Makes OpenBLAS use one thread per call: parallelism comes from the instance's pool.
-void pin_blas_to_one_thread();
 
 }  // namespace mg::cpu

@@ -10,6 +10,46 @@
 namespace mg::cpu {
 namespace {
 
+// One plane of a 2-D pool without dilation: each window is clamped to the input once,
+// so the inner loops carry no bounds checks.
+template <bool kMax>
+void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float* dst) {
+  const int64_t in_h = w.in[1], in_w = w.in[2];
+  for (int64_t oh = 0; oh < w.out[1]; ++oh) {
+    const int64_t h0 = oh * w.stride[1] - w.pad_begin[1];
+    const int64_t h1 = std::min(h0 + w.kernel[1], in_h);
+    const int64_t h_pad_end = std::min(h0 + w.kernel[1], in_h + w.pad_end[1]);
+    const int64_t hs = std::max<int64_t>(h0, 0);
+    for (int64_t ow = 0; ow < w.out[2]; ++ow) {
+      const int64_t w0 = ow * w.stride[2] - w.pad_begin[2];
+      const int64_t w1 = std::min(w0 + w.kernel[2], in_w);
+      const int64_t w_pad_end = std::min(w0 + w.kernel[2], in_w + w.pad_end[2]);
+      const int64_t ws = std::max<int64_t>(w0, 0);
+      float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+      if (kMax && w.kernel[1] == 2 && w.kernel[2] == 2 && h1 - hs == 2 && w1 - ws == 2) {
+        // The ubiquitous 2×2 window, fully inside: four loads, no loops.
+        const float* r0 = plane + hs * in_w + ws;
+        const float* r1 = r0 + in_w;
+        const float a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];
+        dst[oh * w.out[2] + ow] = a > b ? a : b;
+        continue;
+      }
+      for (int64_t ih = hs; ih < h1; ++ih) {
+        const float* row = plane + ih * in_w;
+        for (int64_t iw = ws; iw < w1; ++iw) {
+          acc = kMax ? (row[iw] > acc ? row[iw] : acc) : acc + row[iw];
+        }
+      }
+      if (!kMax) {
+        const int64_t count =
+            include_pad ? (h_pad_end - h0) * (w_pad_end - w0) : (h1 - hs) * (w1 - ws);
+        acc /= static_cast<float>(count);
+      }
+      dst[oh * w.out[2] + ow] = acc;
+    }
+  }
+}
+
 template <bool kMax>
 void pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -29,7 +69,18 @@ void pool(KernelContext& ctx) {
   const int64_t planes = x.dim(0) * x.dim(1);
   const float* in = x.data<const float>();
   float* out = y.data<float>();
-  ctx.threads.parallel_for(planes, 4, [&](int64_t p0, int64_t p1) {
+  const bool plain_2d =
+      w.kernel[0] == 1 && w.in[0] == 1 && w.dilation[1] == 1 && w.dilation[2] == 1;
+  // Split only when each thread gets enough outputs to repay the hand-off.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(w.out_size(), 1));
+  if (plain_2d) {
+    ctx.threads.parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        pool_plane_2d<kMax>(in + p * w.in_size(), w, include_pad, out + p * w.out_size());
+    });
+    return;
+  }
+  ctx.threads.parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = in + p * w.in_size();
       float* dst = out + p * w.out_size();

@@ -10,8 +10,45 @@ namespace {
 
 enum class Reduction { kSum, kMean, kMax };
 
+// The reduced axes form one contiguous block [first, last]: the input is [outer, len,
+// inner] and the reduction runs over len with unit-stride inner loops.
+template <typename T>
+bool reduce_contiguous(const Tensor& x, Tensor& y, const std::vector<bool>& reduced,
+                       Reduction kind) {
+  int64_t first = -1, last = -1;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (!reduced[static_cast<std::size_t>(d)]) continue;
+    if (first >= 0 && d != last + 1) return false;
+    if (first < 0) first = d;
+    last = d;
+  }
+  if (first < 0) return false;
+  int64_t outer = 1, len = 1, inner = 1;
+  for (int64_t d = 0; d < x.rank(); ++d) (d < first ? outer : d <= last ? len : inner) *= x.dim(d);
+  const T* in = x.data<const T>();
+  T* out = y.data<T>();
+  for (int64_t o = 0; o < outer; ++o) {
+    T* acc = out + o * inner;
+    const T* src = in + o * len * inner;
+    std::copy(src, src + inner, acc);
+    for (int64_t j = 1; j < len; ++j) {
+      const T* row = src + j * inner;
+      if (kind == Reduction::kMax) {
+        for (int64_t i = 0; i < inner; ++i) acc[i] = std::max(acc[i], row[i]);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) acc[i] += row[i];
+      }
+    }
+    if (kind == Reduction::kMean) {
+      for (int64_t i = 0; i < inner; ++i) acc[i] = static_cast<T>(acc[i] / static_cast<T>(len));
+    }
+  }
+  return true;
+}
+
 template <typename T>
 void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, Reduction kind) {
+  if (x.size() > 0 && reduce_contiguous<T>(x, y, reduced, kind)) return;
   const int64_t rank = x.rank();
   // Output strides per input axis, 0 on reduced axes.
   std::vector<int64_t> out_stride(static_cast<std::size_t>(rank), 0);
