@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Resident memory each seed model costs on the CPU backend (one process per model).
+# usage: bench/cpu_model_memory.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+cmake --build "$build" --target cpu_model_memory mg_cpu >/dev/null
+echo "| model | file (KiB) | RSS added by load (KiB) | load / file | RSS added by a batch-64 run (KiB) | process peak RSS (KiB) |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for model in fashion-mlp fashion-cnn text-classifier; do
+  "$build/bench/cpu_model_memory" "$model"
+done
