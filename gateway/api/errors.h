@@ -1,0 +1,32 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "api/http_types.h"
+
+namespace mg::gateway {
+
+// A refusal in the error contract of DESIGN.md "Errors": an HTTP status, a code from the
+// table and a message a person can act on. Thrown inside request handling, turned into a
+// response by the router; never escapes it.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
+};
+
+inline ApiError bad_request(const std::string& message) {
+  return ApiError(400, "bad_request", message);
+}
+
+// {"error": message, "code": code} with the status.
+HttpResponse error_response(int status, const std::string& code, const std::string& message);
+
+}  // namespace mg::gateway

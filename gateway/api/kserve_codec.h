@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "api/http_types.h"
+#include "plugin_host/tensor.h"
+
+namespace mg::gateway {
+
+// One input of a KServe v2 inference request. Its bytes are either decoded from JSON into
+// `owned`, or point into the request body (binary tensor extension); `data` is the view.
+struct InferInput {
+  std::string name;
+  DType dtype = DType::kInvalid;
+  std::vector<int64_t> shape;
+  std::vector<std::byte> owned;
+  std::span<const std::byte> data;
+};
+
+struct RequestedOutput {
+  std::string name;
+  bool binary = false;  // parameters.binary_data
+};
+
+struct InferRequest {
+  std::string id;
+  std::vector<InferInput> inputs;
+  std::vector<RequestedOutput> outputs;  // empty: every output
+  bool binary_outputs = false;           // parameters.binary_data_output
+};
+
+// Decodes a KServe v2 infer request: JSON tensors (flat or nested "data") and the binary
+// tensor extension (Inference-Header-Content-Length, parameters.binary_data_size).
+// Throws ApiError(400 bad_request) naming the input and what was expected. The result may
+// point into request.body, which must outlive it.
+InferRequest decode_infer_request(const HttpRequest& request);
+
+// A response's outputs, one per produced tensor, each already cut to this request.
+struct InferOutput {
+  std::string name;
+  DType dtype = DType::kInvalid;
+  std::vector<int64_t> shape;
+  std::span<const std::byte> data;
+  bool binary = false;
+};
+
+// {"model_name", "model_version", "id", "outputs": [...]} with JSON data, or the binary
+// extension (JSON header + raw tensors, Inference-Header-Content-Length) when any output
+// is binary.
+HttpResponse encode_infer_response(const std::string& model, int64_t version, const std::string& id,
+                                   const std::vector<InferOutput>& outputs);
+
+}  // namespace mg::gateway

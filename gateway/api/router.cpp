@@ -1,0 +1,247 @@
+#include "api/router.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <optional>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/kserve_codec.h"
+#include "plugin_host/backend_error.h"
+#include "plugin_host/tensor_check.h"
+#include "registry/registry.h"
+#include "registry/registry_error.h"
+#include "serving/model_repository.h"
+
+namespace mg::gateway {
+namespace {
+
+namespace json = boost::json;
+
+HttpResponse json_response(const json::value& body, int status = 200) {
+  HttpResponse response;
+  response.status = status;
+  response.body = json::serialize(body);
+  return response;
+}
+
+std::vector<std::string_view> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string_view> parts;
+  while (!target.empty()) {
+    if (target.front() == '/') {
+      target.remove_prefix(1);
+      continue;
+    }
+    std::size_t end = target.find('/');
+    parts.push_back(target.substr(0, end));
+    target = end == std::string_view::npos ? std::string_view() : target.substr(end);
+  }
+  return parts;
+}
+
+// /v2/models/{m}[/versions/{v}][/{action}]
+struct ModelPath {
+  std::string model;
+  std::string version;  // "" → the default alias
+  std::string action;   // "", "ready" or "infer"
+};
+
+std::optional<ModelPath> parse_model_path(const std::vector<std::string_view>& parts) {
+  if (parts.size() < 3 || parts[0] != "v2" || parts[1] != "models") return std::nullopt;
+  ModelPath path{std::string(parts[2]), "", ""};
+  std::size_t next = 3;
+  if (parts.size() > next + 1 && parts[next] == "versions") {
+    path.version = std::string(parts[next + 1]);
+    next += 2;
+  }
+  if (parts.size() == next + 1) {
+    path.action = std::string(parts[next]);
+  } else if (parts.size() != next) {
+    return std::nullopt;
+  }
+  return path;
+}
+
+// The version a path names, resolved against the registry: 404s when unknown.
+int64_t resolve_version(Services& s, const ModelPath& path) {
+  if (!s.registry.find_model(path.model)) {
+    throw ApiError(404, "model_not_found", "no model '" + path.model + "'");
+  }
+  const std::string ref = path.version.empty() ? "default" : path.version;
+  auto version = s.registry.resolve(path.model, ref);
+  if (!version) {
+    throw ApiError(404, "version_not_found",
+                   path.version.empty()
+                       ? "model '" + path.model + "' has no default version"
+                       : "model '" + path.model + "' has no version or alias '" + ref + "'");
+  }
+  return *version;
+}
+
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelPath& path, int64_t version) {
+  auto loaded = s.models.find(path.model, version);
+  if (!loaded) {
+    throw ApiError(
+        503, "model_not_ready",
+        "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
+  }
+  return loaded;
+}
+
+json::array describe(const std::vector<TensorDesc>& tensors) {
+  json::array list;
+  for (const auto& t : tensors) {
+    json::array shape;
+    for (int64_t d : t.shape) shape.emplace_back(d);
+    list.emplace_back(json::object{
+        {"name", t.name}, {"datatype", std::string(dtype_name(t.dtype))}, {"shape", shape}});
+  }
+  return list;
+}
+
+HttpResponse model_metadata(Services& s, const ModelPath& path) {
+  const int64_t version = resolve_version(s, path);
+  auto loaded = ready_version(s, path, version);
+  json::array versions;
+  for (const auto& v : s.registry.list_versions(path.model)) {
+    if (s.models.find(path.model, v.version)) versions.emplace_back(std::to_string(v.version));
+  }
+  return json_response(json::object{{"name", path.model},
+                                    {"versions", versions},
+                                    {"platform", loaded->backend()},
+                                    {"inputs", describe(loaded->metadata().inputs)},
+                                    {"outputs", describe(loaded->metadata().outputs)}});
+}
+
+HttpResponse model_ready(Services& s, const ModelPath& path) {
+  const int64_t version = resolve_version(s, path);
+  const bool ready = s.models.find(path.model, version) != nullptr;
+  return json_response(json::object{{"name", path.model}, {"ready", ready}});
+}
+
+// Checks every input against the model's metadata before it reaches the backend.
+void validate_inputs(const ModelMetadata& metadata, const InferRequest& request) {
+  for (const auto& input : request.inputs) {
+    const TensorDesc* declared = metadata.find_input(input.name);
+    if (declared == nullptr) {
+      std::string names;
+      for (const auto& i : metadata.inputs) names += (names.empty() ? "'" : ", '") + i.name + "'";
+      throw bad_request("input '" + input.name +
+                        "' is not an input of this model (inputs: " + names + ")");
+    }
+    TensorRef ref{input.name, input.dtype, input.shape, input.data.data(), input.data.size()};
+    if (auto why = check_tensor(*declared, ref, std::nullopt)) {
+      throw bad_request("input " + why->substr(std::string("tensor ").size()));
+    }
+    if (metadata.max_batch_size > 0 && !input.shape.empty() &&
+        input.shape[0] > metadata.max_batch_size) {
+      throw bad_request("input '" + input.name + "': batch of " + std::to_string(input.shape[0]) +
+                        " exceeds the model's max batch size " +
+                        std::to_string(metadata.max_batch_size));
+    }
+  }
+  for (const auto& declared : metadata.inputs) {
+    bool given = false;
+    for (const auto& input : request.inputs) {
+      if (input.name == declared.name) {
+        if (given) throw bad_request("input '" + declared.name + "' is given twice");
+        given = true;
+      }
+    }
+    if (!given) throw bad_request("missing input '" + declared.name + "'");
+  }
+  if (metadata.max_batch_size > 0) {
+    for (const auto& input : request.inputs) {
+      if (input.shape[0] != request.inputs[0].shape[0]) {
+        throw bad_request("inputs disagree on the batch size (dimension 0)");
+      }
+    }
+  }
+  for (const auto& output : request.outputs) {
+    if (metadata.find_output(output.name) == nullptr) {
+      throw bad_request("output '" + output.name + "' is not an output of this model");
+    }
+  }
+}
+
+HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) {
+  const int64_t version = resolve_version(s, path);
+  auto loaded = ready_version(s, path, version);
+  InferRequest request = decode_infer_request(http);
+  const ModelMetadata& metadata = loaded->metadata();
+  validate_inputs(metadata, request);
+  BatchInput batch;
+  for (const auto& input : request.inputs) {
+    batch.inputs.push_back(
+        TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
+  }
+  batch.request_rows = {
+      metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1};
+  if (metadata.max_batch_size > 0 && batch.request_rows[0] == 0) {
+    throw bad_request("the batch (dimension 0) is empty");
+  }
+  for (const auto& output : request.outputs) batch.outputs.push_back(output.name);
+  BatchOutput result = loaded->execute(batch);
+  if (const auto& failure = result.request_failures.at(0)) {
+    if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
+    throw ApiError(500, "internal", "the model failed to run this request");
+  }
+  std::vector<InferOutput> outputs;
+  for (const auto& out : result.outputs) {
+    bool binary = request.binary_outputs;
+    for (const auto& wanted : request.outputs)
+      binary = binary || (wanted.name == out.name && wanted.binary);
+    outputs.push_back(InferOutput{out.name, out.dtype, out.shape,
+                                  std::span(out.data.get(), out.byte_size), binary});
+  }
+  return encode_infer_response(path.model, version, request.id, outputs);
+}
+
+HttpResponse dispatch(const HttpRequest& request, Services& s) {
+  const auto parts = split_path(request.target);
+  const bool get = request.method == "GET", post = request.method == "POST";
+  if (parts.size() == 3 && parts[0] == "v2" && parts[1] == "health") {
+    if (!get) throw ApiError(405, "bad_request", "use GET");
+    if (parts[2] == "live") return json_response(json::object{{"live", true}});
+    if (parts[2] == "ready") return json_response(json::object{{"ready", true}});
+  }
+  if (parts.size() == 1 && parts[0] == "v2") {
+    if (!get) throw ApiError(405, "bad_request", "use GET");
+    return json_response(json::object{{"name", "modelgate"},
+                                      {"version", s.server_version},
+                                      {"extensions", json::array{"binary_tensor_data"}}});
+  }
+  if (auto path = parse_model_path(parts)) {
+    if (path->action.empty() && get) return model_metadata(s, *path);
+    if (path->action == "ready" && get) return model_ready(s, *path);
+    if (path->action == "infer" && post) return infer(s, *path, request);
+    if (path->action.empty() || path->action == "ready" || path->action == "infer") {
+      throw ApiError(405, "bad_request", "method " + request.method + " is not allowed here");
+    }
+  }
+  throw ApiError(
+      404, "not_found",
+      "no such endpoint: " + request.method + " " + std::string(request.target.substr(0, 200)));
+}
+
+}  // namespace
+
+HttpResponse route(const HttpRequest& request, Services& services) {
+  try {
+    return dispatch(request, services);
+  } catch (const ApiError& e) {
+    return error_response(e.status(), e.code(), e.what());
+  } catch (const BackendError& e) {
+    // A malformed batch the checks above missed is still the client's; anything else is
+    // the server's, and its details stay in the logs.
+    if (e.code() == MG_ERROR_INVALID_ARGUMENT) return error_response(400, "bad_request", e.what());
+    return error_response(500, "internal", "the model failed to run this request");
+  } catch (const registry::RegistryError& e) {
+    return error_response(500, "internal", "the registry failed");
+  } catch (const std::exception& e) {
+    return error_response(500, "internal", "internal error");
+  }
+}
+
+}  // namespace mg::gateway

@@ -1,0 +1,272 @@
+// The router as a pure function: every endpoint and error of this stage, against a real
+// registry (temp dir), the real libmg_cpu.so and the seed models. No sockets.
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "plugin_host/backend_manager.h"
+#include "plugin_host/log.h"
+#include "registry/registry.h"
+#include "serving/model_repository.h"
+
+namespace mg::gateway {
+namespace {
+
+namespace json = boost::json;
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+const std::filesystem::path kModels = std::filesystem::path(MG_EXAMPLES_DIR) / "models";
+
+class RouterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    set_log_sink([](LogLevel, std::string_view) {});
+  }
+
+  RouterTest() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mg_router_XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+    registry_ = std::make_unique<registry::Registry>(registry::RegistryOptions{dir_});
+    backends_.discover({MG_PLUGIN_DIR});
+    models_ = std::make_unique<ModelRepository>(*registry_, backends_);
+    add_model("fashion-mlp", R"({"max_batch_size": 8})", true);
+    add_model("text-classifier", R"({"max_batch_size": 8})", true);
+    services_ = std::make_unique<Services>(Services{*registry_, *models_, "test"});
+  }
+  ~RouterTest() override {
+    models_.reset();
+    registry_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void add_model(const std::string& name, const std::string& config, bool load) {
+    registry_->create_model({name, "cpu", "", config}, "test");
+    std::string bytes = read_file(kModels / (name + ".onnx"));
+    auto artifact =
+        registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size())));
+    registry_->add_version(name, artifact, "", "test");
+    registry_->set_alias(name, "default", 1, "test");
+    if (load) models_->load(name, 1, "test");
+  }
+
+  HttpResponse call(const std::string& method, const std::string& target,
+                    const std::string& body = "",
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return route(HttpRequest{method, target, std::move(headers), body}, *services_);
+  }
+
+  static json::object body_of(const HttpResponse& r) { return json::parse(r.body).as_object(); }
+
+  // Asserts an error response: status, code, and a message fragment.
+  static void expect_error(const HttpResponse& r, int status, const std::string& code,
+                           const std::string& fragment) {
+    EXPECT_EQ(r.status, status) << r.body;
+    auto body = json::parse(r.body).as_object();
+    EXPECT_EQ(body["code"].as_string(), code) << r.body;
+    EXPECT_NE(std::string(body["error"].as_string()).find(fragment), std::string::npos) << r.body;
+  }
+
+  // The first reference image of the MLP as a JSON infer request.
+  std::string mlp_request(const std::string& extra = "") {
+    std::string input = read_file(kModels / "fashion-mlp.input.bin");
+    json::array data;
+    for (int i = 0; i < 784; ++i) {
+      float v;
+      std::memcpy(&v, input.data() + i * 4, 4);
+      data.emplace_back(static_cast<double>(v));
+    }
+    json::object request{{"id", "req-42"},
+                         {"inputs", json::array{json::object{{"name", "image"},
+                                                             {"datatype", "FP32"},
+                                                             {"shape", json::array{1, 28, 28}},
+                                                             {"data", data}}}}};
+    std::string text = json::serialize(request);
+    if (!extra.empty()) text.insert(text.size() - 1, "," + extra);
+    return text;
+  }
+
+  std::vector<float> reference_probabilities() {
+    std::string out = read_file(kModels / "fashion-mlp.output.bin");
+    std::vector<float> p(10);
+    std::memcpy(p.data(), out.data(), 40);
+    return p;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<registry::Registry> registry_;
+  BackendManager backends_;
+  std::unique_ptr<ModelRepository> models_;
+  std::unique_ptr<Services> services_;
+};
+
+TEST_F(RouterTest, HealthAndServerMetadata) {
+  EXPECT_EQ(call("GET", "/v2/health/live").status, 200);
+  EXPECT_EQ(body_of(call("GET", "/v2/health/ready"))["ready"].as_bool(), true);
+  auto server = body_of(call("GET", "/v2"));
+  EXPECT_EQ(server["name"].as_string(), "modelgate");
+  EXPECT_EQ(server["extensions"].as_array()[0].as_string(), "binary_tensor_data");
+}
+
+TEST_F(RouterTest, ModelMetadataAndReadiness) {
+  auto meta = body_of(call("GET", "/v2/models/fashion-mlp"));
+  EXPECT_EQ(meta["name"].as_string(), "fashion-mlp");
+  EXPECT_EQ(meta["platform"].as_string(), "cpu");
+  auto input = meta["inputs"].as_array()[0].as_object();
+  EXPECT_EQ(input["name"].as_string(), "image");
+  EXPECT_EQ(input["datatype"].as_string(), "FP32");
+  EXPECT_EQ(json::serialize(input["shape"]), "[-1,28,28]");
+  EXPECT_EQ(call("GET", "/v2/models/fashion-mlp/versions/1").status, 200);
+  EXPECT_EQ(body_of(call("GET", "/v2/models/fashion-mlp/ready"))["ready"].as_bool(), true);
+  EXPECT_EQ(
+      body_of(call("GET", "/v2/models/fashion-mlp/versions/default/ready"))["ready"].as_bool(),
+      true);
+}
+
+TEST_F(RouterTest, JsonInferenceMatchesTheReference) {
+  HttpResponse r = call("POST", "/v2/models/fashion-mlp/infer", mlp_request());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = body_of(r);
+  EXPECT_EQ(body["id"].as_string(), "req-42");
+  EXPECT_EQ(body["model_name"].as_string(), "fashion-mlp");
+  EXPECT_EQ(body["model_version"].as_string(), "1");
+  auto out = body["outputs"].as_array()[0].as_object();
+  EXPECT_EQ(out["name"].as_string(), "probabilities");
+  EXPECT_EQ(json::serialize(out["shape"]), "[1,10]");
+  auto expected = reference_probabilities();
+  auto data = out["data"].as_array();
+  ASSERT_EQ(data.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(data[i].to_number<double>(), expected[i], 1e-6);
+}
+
+TEST_F(RouterTest, VersionsAndAliasesInThePath) {
+  registry_->set_alias("fashion-mlp", "production", 1, "test");
+  for (const char* target : {"/v2/models/fashion-mlp/versions/1/infer",
+                             "/v2/models/fashion-mlp/versions/production/infer"}) {
+    EXPECT_EQ(call("POST", target, mlp_request()).status, 200) << target;
+  }
+}
+
+TEST_F(RouterTest, NestedDataIsAccepted) {
+  json::array rows;
+  for (int r = 0; r < 28; ++r) {
+    json::array row;
+    for (int c = 0; c < 28; ++c) row.emplace_back(0.0);
+    rows.emplace_back(row);
+  }
+  json::object request{{"inputs", json::array{json::object{{"name", "image"},
+                                                           {"datatype", "FP32"},
+                                                           {"shape", json::array{1, 28, 28}},
+                                                           {"data", json::array{rows}}}}}};
+  EXPECT_EQ(call("POST", "/v2/models/fashion-mlp/infer", json::serialize(request)).status, 200);
+}
+
+TEST_F(RouterTest, BinaryTensorsBothWays) {
+  std::string image = read_file(kModels / "fashion-mlp.input.bin").substr(0, 784 * 4);
+  std::string header = R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,28,28],)"
+                       R"("parameters":{"binary_data_size":3136}}],)"
+                       R"("outputs":[{"name":"probabilities","parameters":{"binary_data":true}}]})";
+  HttpResponse r = call("POST", "/v2/models/fashion-mlp/infer", header + image,
+                        {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::size_t json_size = 0;
+  for (const auto& [k, v] : r.headers) {
+    if (k == "Inference-Header-Content-Length") json_size = std::stoul(v);
+  }
+  ASSERT_GT(json_size, 0u);
+  auto meta = json::parse(r.body.substr(0, json_size)).as_object();
+  auto out = meta["outputs"].as_array()[0].as_object();
+  EXPECT_EQ(out["parameters"].as_object()["binary_data_size"].as_int64(), 40);
+  ASSERT_EQ(r.body.size(), json_size + 40);
+  std::vector<float> p(10);
+  std::memcpy(p.data(), r.body.data() + json_size, 40);
+  auto expected = reference_probabilities();
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(p[i], expected[i], 1e-6);
+}
+
+TEST_F(RouterTest, BadRequestsNameTheInputAndWhatWasExpected) {
+  const std::string target = "/v2/models/fashion-mlp/infer";
+  expect_error(call("POST", target, "{not json"), 400, "bad_request", "not valid JSON");
+  expect_error(call("POST", target, "[]"), 400, "bad_request", "JSON object");
+  expect_error(call("POST", target, R"({"inputs":[]})"), 400, "bad_request", "non-empty");
+  auto with_input = [&](const std::string& input) {
+    return call("POST", target, R"({"inputs":[)" + input + "]}");
+  };
+  expect_error(with_input(R"({"name":"image","datatype":"INT64","shape":[1,28,28],"data":[0]})"),
+               400, "bad_request", "input 'image'");
+  expect_error(with_input(R"({"name":"image","datatype":"FP32","shape":[1,28,28],"data":[1,2,3]})"),
+               400, "bad_request", "needs 784 elements");
+  std::string zeros(784 * 2 - 1, '0');
+  for (std::size_t i = 1; i < zeros.size(); i += 2) zeros[i] = ',';
+  expect_error(
+      with_input(R"({"name":"image","datatype":"INT64","shape":[1,28,28],"data":[)" + zeros + "]}"),
+      400, "bad_request", "expected dtype FP32, got INT64");
+  expect_error(
+      with_input(R"({"name":"image","datatype":"FP32","shape":[1,784],"data":[)" + zeros + "]}"),
+      400, "bad_request", "expected shape [-1, 28, 28]");
+  expect_error(with_input(R"({"name":"pixels","datatype":"FP32","shape":[1],"data":[1]})"), 400,
+               "bad_request", "'pixels' is not an input of this model (inputs: 'image')");
+  expect_error(with_input(R"({"name":"image","datatype":"FLOAT","shape":[1],"data":[1]})"), 400,
+               "bad_request", "unknown datatype 'FLOAT'");
+  expect_error(with_input(R"({"name":"image","datatype":"FP32","shape":[1,28,28],"data":[)" +
+                          zeros.substr(2) + R"(,"x"]})"),
+               400, "bad_request", "element 783 is not a number");
+  expect_error(call("POST", target, mlp_request(R"("outputs":[{"name":"logits"}])")), 400,
+               "bad_request", "'logits' is not an output");
+  expect_error(
+      call("POST", target, mlp_request(), {{"Inference-Header-Content-Length", "99999999"}}), 400,
+      "bad_request", "Inference-Header-Content-Length");
+}
+
+TEST_F(RouterTest, OversizedBatchIsRefused) {
+  std::string zeros;
+  for (int i = 0; i < 9 * 784; ++i) zeros += i ? ",0" : "0";
+  expect_error(call("POST", "/v2/models/fashion-mlp/infer",
+                    R"({"inputs":[{"name":"image","datatype":"FP32","shape":[9,28,28],"data":[)" +
+                        zeros + "]}]}"),
+               400, "bad_request", "exceeds the model's max batch size 8");
+}
+
+TEST_F(RouterTest, BackendRefusalOfAValueIsABadRequest) {
+  std::string tokens = "5";
+  for (int i = 1; i < 32; ++i) tokens += i == 3 ? ",999999" : ",5";
+  expect_error(call("POST", "/v2/models/text-classifier/infer",
+                    R"({"inputs":[{"name":"tokens","datatype":"INT64","shape":[1,32],"data":[)" +
+                        tokens + "]}]}"),
+               400, "bad_request", "out of range");
+}
+
+TEST_F(RouterTest, UnknownModelVersionAndUnloadedVersion) {
+  expect_error(call("POST", "/v2/models/nope/infer", mlp_request()), 404, "model_not_found",
+               "no model 'nope'");
+  expect_error(call("POST", "/v2/models/fashion-mlp/versions/7/infer", mlp_request()), 404,
+               "version_not_found", "no version or alias '7'");
+  expect_error(call("GET", "/v2/models/fashion-mlp/versions/canary"), 404, "version_not_found",
+               "'canary'");
+  models_->unload("fashion-mlp", 1, "test");
+  expect_error(call("POST", "/v2/models/fashion-mlp/infer", mlp_request()), 503, "model_not_ready",
+               "not loaded");
+  EXPECT_EQ(body_of(call("GET", "/v2/models/fashion-mlp/ready"))["ready"].as_bool(), false);
+}
+
+TEST_F(RouterTest, UnknownEndpointsAndMethods) {
+  EXPECT_EQ(call("GET", "/v3/anything").status, 404);
+  EXPECT_EQ(call("GET", "/v2/models/fashion-mlp/infer").status, 405);
+  EXPECT_EQ(call("POST", "/v2/health/live").status, 405);
+}
+
+}  // namespace
+}  // namespace mg::gateway
