@@ -16,6 +16,8 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
   # seed model tests: Fashion-MNIST and zlib to read it
   dataset-fashion-mnist zlib1g-dev
+  # gateway: CLI parsing, TOML config; curl for the integration tests and the README
+  libcli11-dev libtomlplusplus-dev curl
 )
 
 missing=()

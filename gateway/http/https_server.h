@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/http_types.h"
+
+namespace mg::gateway {
+
+struct HttpsServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8443;               // 0 picks a free port (see HttpsServer::port)
+  std::filesystem::path certificate;  // PEM
+  std::filesystem::path private_key;  // PEM
+  int io_threads = 2;                 // socket work
+  int handler_threads = 2;            // request handling (inference) off the socket threads
+  std::size_t header_limit = 16 * 1024;
+  std::size_t body_limit = 64 * 1024 * 1024;  // larger bodies get 413
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds read_timeout{
+      30};  // per request (headers and body), keep-alive wait included
+  std::chrono::seconds write_timeout{30};
+  std::chrono::seconds drain_timeout{30};  // longest wait for in-flight requests on stop
+  bool stop_on_signals = false;            // SIGTERM / SIGINT call stop()
+};
+
+// The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One session per connection on its
+// own strand; every read and write has a deadline, so a slow client cannot hold a thread
+// or grow memory without bound; requests over the header or body limit are answered 413
+// and the connection closed; keep-alive is honoured, and so is Connection: close. Requests
+// are handled one at a time per connection, on the handler pool, never on a socket thread.
+// Beast and Asio stay inside https_server.cpp.
+class HttpsServer {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  // Binds and listens; throws std::runtime_error when the address, certificate or key
+  // cannot be used.
+  HttpsServer(HttpsServerOptions options, Handler handler);
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  uint16_t port() const;  // the bound port
+  // Serves until stop(); returns after in-flight requests have been answered.
+  void run();
+  // Stops accepting, lets in-flight requests finish, then makes run() return. Safe from
+  // any thread and from a signal-handling context set up by the caller.
+  void stop();
+
+  struct Impl;  // opaque: defined in https_server.cpp, where the connection sessions see it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mg::gateway

@@ -1,0 +1,225 @@
+// modelgate: the server. Verbs:
+//   modelgate init   --data-dir DIR [--json]       create the registry, TLS certificate, master key
+//   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu] [--promote]
+//                                                  register a model version offline
+//   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT] [--plugin-dir DIR]...
+// See DESIGN.md "Server and bootstrap".
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "api/router.h"
+#include "http/https_server.h"
+#include "main/self_signed.h"
+#include "plugin_host/backend_manager.h"
+#include "plugin_host/log.h"
+#include "registry/registry.h"
+#include "serving/model_repository.h"
+
+namespace fs = std::filesystem;
+using namespace mg::gateway;
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+struct DataDir {
+  fs::path root;
+  fs::path certificate() const { return root / "tls" / "cert.pem"; }
+  fs::path private_key() const { return root / "tls" / "key.pem"; }
+  fs::path master_key() const { return root / "master.key"; }
+  bool initialised() const { return fs::exists(root / "registry.db") && fs::exists(master_key()); }
+};
+
+void write_master_key(const fs::path& path) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1)
+    throw std::runtime_error("no randomness for the master key");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : key) hex += {kHex[b >> 4], kHex[b & 15]};
+  const mode_t old_mask = ::umask(077);
+  std::ofstream out(path);
+  ::umask(old_mask);
+  out << hex << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+int init(const DataDir& dir, bool json) {
+  if (dir.initialised()) {
+    if (json) {
+      std::cout << R"({"initialised":false,"reason":"already initialised"})"
+                << "\n";
+    } else {
+      std::cout << "data dir " << dir.root.string() << " is already initialised; nothing changed\n";
+    }
+    return 0;
+  }
+  fs::create_directories(dir.root / "tls");
+  { mg::registry::Registry registry({dir.root}); }
+  if (!fs::exists(dir.certificate()))
+    write_self_signed_certificate(dir.certificate(), dir.private_key());
+  write_master_key(dir.master_key());
+  if (json) {
+    std::cout << boost::json::serialize(boost::json::object{
+                     {"initialised", true}, {"certificate", dir.certificate().string()}})
+              << "\n";
+  } else {
+    std::cout << "initialised " << dir.root.string()
+              << "\ncertificate: " << dir.certificate().string() << "\n";
+  }
+  return 0;
+}
+
+int import_model(const DataDir& dir, const std::string& name, const fs::path& file,
+                 const std::string& backend, const std::string& config, bool promote) {
+  mg::registry::Registry registry({dir.root});
+  if (!registry.find_model(name)) registry.create_model({name, backend, "", config}, "import");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  auto writer = registry.artifacts().begin_write();
+  std::vector<char> chunk(1 << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    writer.write(std::as_bytes(std::span(chunk.data(), static_cast<std::size_t>(in.gcount()))));
+  }
+  auto version =
+      registry.add_version(name, writer.commit(), "imported from " + file.string(), "import");
+  if (promote) registry.set_alias(name, "default", version.version, "import");
+  std::cout << name << " version " << version.version << (promote ? " (default)" : "") << "\n";
+  return 0;
+}
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    throw std::runtime_error("expected HOST:PORT, got '" + text + "'");
+  int port = std::stoi(text.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::runtime_error("bad port in '" + text + "'");
+  return {text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+struct ServeSettings {
+  std::string listen = "127.0.0.1:8443";
+  std::vector<std::string> plugin_dirs;
+  std::string certificate, private_key;
+  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+};
+
+// TOML config: every key optional; command-line flags override it.
+void read_config(const fs::path& file, ServeSettings& settings) {
+  toml::table config;
+  try {
+    config = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error("config " + file.string() + ": " + std::string(e.description()));
+  }
+  settings.listen = config["listen"].value_or(settings.listen);
+  settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
+  settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
+  settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
+  if (auto dirs = config["plugin_dirs"].as_array()) {
+    for (const auto& d : *dirs) {
+      if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
+    }
+  }
+}
+
+int serve(const DataDir& dir, ServeSettings settings) {
+  if (!dir.initialised()) {
+    throw std::runtime_error("data dir " + dir.root.string() +
+                             " is not initialised; run modelgate init");
+  }
+  if (settings.plugin_dirs.empty()) settings.plugin_dirs.push_back(MG_DEFAULT_PLUGIN_DIR);
+  mg::registry::Registry registry({dir.root});
+  BackendManager backends;
+  backends.discover(
+      std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
+  ModelRepository models(registry, backends);
+  // Every version an alias points at is served.
+  for (const auto& model : registry.list_models()) {
+    for (const auto& alias : registry.list_aliases(model.name)) {
+      try {
+        models.load(model.name, alias.version, "system");
+        log(LogLevel::kInfo, "loaded " + model.name + "/" + std::to_string(alias.version) + " (" +
+                                 alias.alias + ")");
+      } catch (const std::exception& e) {
+        log(LogLevel::kError,
+            "cannot load " + model.name + "/" + std::to_string(alias.version) + ": " + e.what());
+      }
+    }
+  }
+  Services services{registry, models, kVersion};
+  auto [host, port] = split_host_port(settings.listen);
+  HttpsServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.certificate =
+      settings.certificate.empty() ? dir.certificate() : fs::path(settings.certificate);
+  options.private_key =
+      settings.private_key.empty() ? dir.private_key() : fs::path(settings.private_key);
+  options.io_threads = settings.threads;
+  options.handler_threads = settings.threads;
+  options.stop_on_signals = true;
+  HttpsServer server(options, [&services](const HttpRequest& r) { return route(r, services); });
+  std::cout << "listening on https://" << host << ":" << server.port() << std::endl;
+  server.run();
+  log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ModelGate model server"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  std::string data_dir;
+  bool json = false;
+  auto* init_cmd =
+      app.add_subcommand("init", "create a data dir: registry, TLS certificate, master key");
+  init_cmd->add_option("--data-dir", data_dir, "data directory")->required();
+  init_cmd->add_flag("--json", json, "print one JSON document");
+
+  std::string name, file, backend = "cpu", config = "{}";
+  bool promote = false;
+  auto* import_cmd =
+      app.add_subcommand("import", "register a model version offline (server stopped)");
+  import_cmd->add_option("--data-dir", data_dir, "data directory")->required();
+  import_cmd->add_option("name", name, "model name")->required();
+  import_cmd->add_option("file", file, "model file")->required()->check(CLI::ExistingFile);
+  import_cmd->add_option("--backend", backend, "backend name");
+  import_cmd->add_option("--config", config, "model config JSON (new models only)");
+  import_cmd->add_flag("--promote", promote, "point the default alias at the new version");
+
+  ServeSettings settings;
+  std::string config_file, listen;
+  std::vector<std::string> plugin_dirs;
+  auto* serve_cmd = app.add_subcommand("serve", "serve the API over HTTPS");
+  serve_cmd->add_option("--data-dir", data_dir, "data directory")->required();
+  serve_cmd->add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
+  serve_cmd->add_option("--listen", listen, "HOST:PORT for the API (port 0: any free port)");
+  serve_cmd->add_option("--plugin-dir", plugin_dirs, "plugin directory (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    DataDir dir{data_dir};
+    if (init_cmd->parsed()) return init(dir, json);
+    if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
+    if (!config_file.empty()) read_config(config_file, settings);
+    if (!listen.empty()) settings.listen = listen;
+    if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;
+    return serve(dir, settings);
+  } catch (const std::exception& e) {
+    std::cerr << "modelgate: " << e.what() << "\n";
+    return 1;
+  }
+}
