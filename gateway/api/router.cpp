@@ -171,19 +171,24 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) 
   InferRequest request = decode_infer_request(http);
   const ModelMetadata& metadata = loaded->metadata();
   validate_inputs(metadata, request);
-  BatchInput batch;
-  for (const auto& input : request.inputs) {
-    batch.inputs.push_back(
-        TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
-  }
-  batch.request_rows = {
-      metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1};
-  if (metadata.max_batch_size > 0 && batch.request_rows[0] == 0) {
+  if (metadata.max_batch_size > 0 && request.inputs[0].shape[0] == 0) {
     throw bad_request("the batch (dimension 0) is empty");
   }
-  for (const auto& output : request.outputs) batch.outputs.push_back(output.name);
-  BatchOutput result = loaded->execute(batch);
-  if (const auto& failure = result.request_failures.at(0)) {
+  std::vector<TensorRef> inputs;
+  for (const auto& input : request.inputs) {
+    inputs.push_back(
+        TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
+  }
+  std::vector<std::string> wanted;
+  for (const auto& output : request.outputs) wanted.push_back(output.name);
+  std::future<RequestResult> pending;
+  try {
+    pending = loaded->submit(std::move(inputs), std::move(wanted));
+  } catch (const QueueFull&) {
+    throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
+  }
+  RequestResult result = pending.get();
+  if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     throw ApiError(500, "internal", "the model failed to run this request");
   }
@@ -231,7 +236,10 @@ HttpResponse route(const HttpRequest& request, Services& services) {
   try {
     return dispatch(request, services);
   } catch (const ApiError& e) {
-    return error_response(e.status(), e.code(), e.what());
+    HttpResponse response = error_response(e.status(), e.code(), e.what());
+    if (e.status() == 429 || e.code() == "overloaded")
+      response.headers.emplace_back("Retry-After", "1");
+    return response;
   } catch (const BackendError& e) {
     // A malformed batch the checks above missed is still the client's; anything else is
     // the server's, and its details stay in the logs.

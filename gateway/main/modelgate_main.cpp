@@ -167,7 +167,9 @@ int serve(const DataDir& dir, ServeSettings settings) {
   options.private_key =
       settings.private_key.empty() ? dir.private_key() : fs::path(settings.private_key);
   options.io_threads = settings.threads;
-  options.handler_threads = settings.threads;
+  // Handler threads wait while their request sits in a model's batch queue: enough of
+  // them let concurrent requests meet there.
+  options.handler_threads = std::max(32, 4 * settings.threads);
   options.stop_on_signals = true;
   HttpsServer server(options, [&services](const HttpRequest& r) { return route(r, services); });
   std::cout << "listening on https://" << host << ":" << server.port() << std::endl;

@@ -7,12 +7,51 @@
 
 namespace mg::gateway {
 
+namespace {
+
+// Scheduling settings from the model's config JSON; absent or malformed keys keep defaults.
+struct Scheduling {
+  int instances = 1;
+  BatcherOptions batcher;
+};
+
+Scheduling scheduling_of(const std::string& config_json) {
+  Scheduling s;
+  boost::system::error_code ec;
+  auto value = boost::json::parse(config_json, ec);
+  if (ec || !value.is_object()) return s;
+  const auto& o = value.as_object();
+  auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+    const auto* v = o.if_contains(key);
+    if (v && v->is_int64() && v->as_int64() >= lo && v->as_int64() <= hi) return v->as_int64();
+    return std::nullopt;
+  };
+  if (auto n = integer("instances", 1, 64)) s.instances = static_cast<int>(*n);
+  if (auto us = integer("max_queue_delay_us", 0, 10'000'000)) {
+    s.batcher.max_queue_delay = std::chrono::microseconds(*us);
+  }
+  if (auto n = integer("max_queue", 1, 1 << 20)) s.batcher.max_queue = static_cast<std::size_t>(*n);
+  if (const auto* sizes = o.if_contains("preferred_batch_sizes"); sizes && sizes->is_array()) {
+    for (const auto& size : sizes->as_array()) {
+      if (size.is_int64() && size.as_int64() > 0)
+        s.batcher.preferred_batch_sizes.push_back(size.as_int64());
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
 LoadedVersion::LoadedVersion(std::string model, int64_t version, std::shared_ptr<Model> loaded,
-                             int instances)
+                             const std::string& config_json)
     : model_(std::move(model)), version_(version), loaded_(std::move(loaded)) {
-  for (int i = 0; i < std::max(instances, 1); ++i) {
+  Scheduling scheduling = scheduling_of(config_json);
+  for (int i = 0; i < scheduling.instances; ++i) {
     instances_.push_back(loaded_->create_instance(static_cast<uint32_t>(i)));
   }
+  batcher_ = std::make_unique<DynamicBatcher>(
+      loaded_->metadata(), [this](const BatchInput& batch) { return execute(batch); },
+      scheduling.batcher, scheduling.instances);
 }
 
 BatchOutput LoadedVersion::execute(const BatchInput& batch) {
@@ -22,21 +61,6 @@ BatchOutput LoadedVersion::execute(const BatchInput& batch) {
 
 ModelRepository::ModelRepository(registry::Registry& registry, BackendManager& backends)
     : registry_(registry), backends_(backends) {}
-
-namespace {
-
-// "instances" from the model's config JSON (default 1).
-int instance_count(const std::string& config_json) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(config_json, ec);
-  if (ec || !value.is_object()) return 1;
-  const auto* n = value.as_object().if_contains("instances");
-  return n && n->is_int64() && n->as_int64() > 0 && n->as_int64() <= 64
-             ? static_cast<int>(n->as_int64())
-             : 1;
-}
-
-}  // namespace
 
 std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, int64_t version,
                                                      const std::string& actor) {
@@ -58,8 +82,8 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
     auto loaded = Model::load(backend, model + "/" + std::to_string(version), artifact,
                               registry_.artifacts().path_of(version_record->artifact).string(),
                               record->config_json);
-    auto handle = std::make_shared<LoadedVersion>(model, version, std::move(loaded),
-                                                  instance_count(record->config_json));
+    auto handle =
+        std::make_shared<LoadedVersion>(model, version, std::move(loaded), record->config_json);
     {
       std::lock_guard lock(mutex_);
       loaded_[{model, version}] = handle;

@@ -12,21 +12,28 @@
 #include "plugin_host/backend.h"
 #include "plugin_host/backend_manager.h"
 #include "registry/registry.h"
+#include "serving/batcher.h"
 
 namespace mg::gateway {
 
 // One model version loaded on its backend, with its execution instances.
 class LoadedVersion {
  public:
-  LoadedVersion(std::string model, int64_t version, std::shared_ptr<Model> loaded, int instances);
+  // config_json: the model config; "instances", "max_queue_delay_us",
+  // "preferred_batch_sizes" and "max_queue" shape the scheduling.
+  LoadedVersion(std::string model, int64_t version, std::shared_ptr<Model> loaded,
+                const std::string& config_json);
   const std::string& model() const { return model_; }
   int64_t version() const { return version_; }
   const ModelMetadata& metadata() const { return loaded_->metadata(); }
   const std::string& backend() const { return loaded_->backend().name(); }
 
-  // Runs one batch on the next instance (round robin; each instance serialises its own
-  // calls when the backend is not reentrant). Throws BackendError for a malformed batch.
-  BatchOutput execute(const BatchInput& batch);
+  // Queues one request on the dynamic batcher (see DynamicBatcher::submit).
+  std::future<RequestResult> submit(std::vector<TensorRef> inputs,
+                                    std::vector<std::string> outputs) {
+    return batcher_->submit(std::move(inputs), std::move(outputs));
+  }
+  const DynamicBatcher& batcher() const { return *batcher_; }
 
  private:
   std::string model_;
@@ -34,6 +41,11 @@ class LoadedVersion {
   std::shared_ptr<Model> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::atomic<uint64_t> next_{0};
+  std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the instances go
+
+  // Runs one batch on the next instance (round robin; each instance serialises its own
+  // calls when the backend is not reentrant).
+  BatchOutput execute(const BatchInput& batch);
 };
 
 // The versions this server has loaded, keyed by (model, version). Loading reads the

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "plugin_host/tensor.h"
+
+namespace mg::gateway {
+
+struct BatcherOptions {
+  // Longest a request waits for others to join its batch (0: take what is queued now).
+  std::chrono::microseconds max_queue_delay{0};
+  // Batch sizes worth waiting for: a batch stops growing once it reaches one of them.
+  std::vector<int64_t> preferred_batch_sizes;
+  // Requests waiting at most; beyond this submit() refuses with QueueFull.
+  std::size_t max_queue = 256;
+};
+
+// The queue was full: the caller answers 503 overloaded with Retry-After.
+class QueueFull : public std::runtime_error {
+ public:
+  QueueFull() : std::runtime_error("the model's queue is full") {}
+};
+
+// One request's share of a batch's outputs.
+struct RequestResult {
+  std::optional<Failure> failure;
+  std::vector<OutputTensor> outputs;  // this request's rows only
+};
+
+// The dynamic batcher of one loaded version: concurrent requests are queued, merged along
+// dimension 0 (up to the model's max batch size), run as one execute call on one of the
+// version's instances, and the outputs split back to each request. One worker thread per
+// instance. Requests that ask for different outputs never share a batch.
+class DynamicBatcher {
+ public:
+  using Execute = std::function<BatchOutput(const BatchInput&)>;
+
+  // metadata and execute belong to the version served; both must outlive the batcher.
+  DynamicBatcher(const ModelMetadata& metadata, Execute execute, BatcherOptions options,
+                 int workers);
+  ~DynamicBatcher();  // finishes every queued request, then stops the workers
+
+  // Queues one request (inputs already validated against the metadata; every input's
+  // dimension 0 is its row count). The future completes when its batch has run. Throws
+  // QueueFull. The inputs' data must stay valid until the future is ready.
+  std::future<RequestResult> submit(std::vector<TensorRef> inputs,
+                                    std::vector<std::string> outputs);
+
+  // Batches run so far and the rows they held (for tests and metrics).
+  uint64_t batches_run() const { return batches_.load(); }
+  uint64_t rows_run() const { return rows_.load(); }
+
+ private:
+  struct Pending {
+    std::vector<TensorRef> inputs;
+    std::vector<std::string> outputs;
+    uint64_t rows;
+    std::chrono::steady_clock::time_point arrived;
+    std::promise<RequestResult> promise;
+  };
+
+  void work();
+  std::vector<Pending> take_batch(std::unique_lock<std::mutex>& lock);
+  void run_batch(std::vector<Pending>& batch);
+
+  const ModelMetadata& metadata_;
+  Execute execute_;
+  BatcherOptions options_;
+  const int64_t max_rows_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::atomic<uint64_t> batches_{0}, rows_{0};
+};
+
+}  // namespace mg::gateway
