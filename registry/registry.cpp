@@ -200,6 +200,16 @@ int64_t Registry::model_id(const std::string& name) {
   return statement.column_int(0);
 }
 
+VersionState Registry::stored_state(int64_t model_id, const std::string& model, int64_t version) {
+  auto statement = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
+  statement.bind(1, model_id).bind(2, version);
+  if (!statement.step()) {
+    throw RegistryError(Code::kNotFound,
+                        "model '" + model + "' has no version " + std::to_string(version));
+  }
+  return state_from_name(statement.column_text(0)).value_or(VersionState::kFailed);
+}
+
 ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& actor) {
   validate_name("model", spec.name);
   validate_name("backend", spec.backend);
@@ -295,13 +305,7 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
   {
     sql::Transaction transaction(db_);
     int64_t id = model_id(model);
-    auto current = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
-    current.bind(1, id).bind(2, version);
-    if (!current.step()) {
-      throw RegistryError(Code::kNotFound,
-                          "model '" + model + "' has no version " + std::to_string(version));
-    }
-    VersionState from = state_from_name(current.column_text(0)).value_or(VersionState::kFailed);
+    const VersionState from = stored_state(id, model, version);
     if (!transition_allowed(from, state)) {
       throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is " +
                                                std::string(state_name(from)) +
@@ -342,13 +346,7 @@ void Registry::set_alias(const std::string& model, const std::string& alias, int
   {
     sql::Transaction transaction(db_);
     int64_t id = model_id(model);
-    auto target = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
-    target.bind(1, id).bind(2, version);
-    if (!target.step()) {
-      throw RegistryError(Code::kNotFound,
-                          "model '" + model + "' has no version " + std::to_string(version));
-    }
-    if (target.column_text(0) == "retired") {
+    if (stored_state(id, model, version) == VersionState::kRetired) {
       throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is retired");
     }
     auto previous = db_.prepare("SELECT version FROM aliases WHERE model_id = ? AND alias = ?");

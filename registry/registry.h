@@ -113,6 +113,8 @@ class Registry {
   // Deletes artifact files no live version needs. Caller holds write_mutex_.
   int release_unreferenced_blobs();
   int64_t model_id(const std::string& name);
+  // A version's state as stored; throws kNotFound naming model and version.
+  VersionState stored_state(int64_t model_id, const std::string& model, int64_t version);
 
   RegistryOptions options_;
   DataDirLock lock_;  // first: held before anything in the data dir is touched

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -139,6 +140,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
                              " is not initialised; run modelgate init");
   }
   if (settings.plugin_dirs.empty()) settings.plugin_dirs.push_back(MG_DEFAULT_PLUGIN_DIR);
+  // Backends parallelise with their own per-instance threads; an OpenMP runtime a backend
+  // pulls in (oneDNN's) must not add its own team on top. Read when the runtime loads,
+  // so it is set before any plugin is opened; an operator's explicit value wins.
+  ::setenv("OMP_NUM_THREADS", "1", 0);
   mg::registry::Registry registry({dir.root});
   BackendManager backends;
   backends.discover(
