@@ -102,6 +102,11 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(request.body());
     const bool keep_alive = request.keep_alive();
     ++server_.in_flight;
+    if (r.method == "GET") {
+      // GETs (health, metadata, readiness) only read memory: answering them here saves two
+      // thread hand-offs, which cost more than the work itself.
+      return write(server_.handler(r), keep_alive);
+    }
     // Handling (inference) runs on the handler pool; the answer comes back to this
     // connection's strand.
     net::post(server_.handlers, [self = shared_from_this(), r = std::move(r), keep_alive] {

@@ -32,7 +32,8 @@ struct HttpsServerOptions {
 // own strand; every read and write has a deadline, so a slow client cannot hold a thread
 // or grow memory without bound; requests over the header or body limit are answered 413
 // and the connection closed; keep-alive is honoured, and so is Connection: close. Requests
-// are handled one at a time per connection, on the handler pool, never on a socket thread.
+// are handled one at a time per connection. GETs, which only read memory, are answered on
+// the socket thread; everything else (inference) runs on the handler pool.
 // Beast and Asio stay inside https_server.cpp.
 class HttpsServer {
  public:
