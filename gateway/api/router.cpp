@@ -79,8 +79,17 @@ int64_t resolve_version(Services& s, const ModelPath& path) {
   return *version;
 }
 
-std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelPath& path, int64_t version) {
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelPath& path, int64_t& version) {
   auto loaded = s.models.find(path.model, version);
+  if (!loaded) {
+    // A version switch may have moved the alias and unloaded the old version between
+    // resolving and this lookup: resolve once more.
+    const int64_t again = resolve_version(s, path);
+    if (again != version) {
+      version = again;
+      loaded = s.models.find(path.model, version);
+    }
+  }
   if (!loaded) {
     throw ApiError(
         503, "model_not_ready",
@@ -101,7 +110,7 @@ json::array describe(const std::vector<TensorDesc>& tensors) {
 }
 
 HttpResponse model_metadata(Services& s, const ModelPath& path) {
-  const int64_t version = resolve_version(s, path);
+  int64_t version = resolve_version(s, path);
   auto loaded = ready_version(s, path, version);
   json::array versions;
   for (const auto& v : s.registry.list_versions(path.model)) {
@@ -166,7 +175,7 @@ void validate_inputs(const ModelMetadata& metadata, const InferRequest& request)
 }
 
 HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) {
-  const int64_t version = resolve_version(s, path);
+  int64_t version = resolve_version(s, path);
   auto loaded = ready_version(s, path, version);
   InferRequest request = decode_infer_request(http);
   const ModelMetadata& metadata = loaded->metadata();

@@ -108,6 +108,19 @@ void ModelRepository::unload(const std::string& model, int64_t version, const st
   registry_.set_version_state(model, version, registry::VersionState::kRegistered, "", actor);
 }
 
+void ModelRepository::switch_alias(const std::string& model, const std::string& alias,
+                                   int64_t version, const std::string& actor) {
+  std::lock_guard switching(switch_mutex_);  // one switch at a time
+  load(model, version, actor);
+  const std::optional<int64_t> previous = registry_.resolve(model, alias);
+  registry_.set_alias(model, alias, version, actor);
+  if (!previous || *previous == version) return;
+  for (const auto& other : registry_.list_aliases(model)) {
+    if (other.version == *previous) return;  // still served under another alias
+  }
+  unload(model, *previous, actor);
+}
+
 std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
                                                      int64_t version) const {
   std::lock_guard lock(mutex_);

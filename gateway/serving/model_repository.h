@@ -61,12 +61,21 @@ class ModelRepository {
   std::shared_ptr<LoadedVersion> load(const std::string& model, int64_t version,
                                       const std::string& actor);
   void unload(const std::string& model, int64_t version, const std::string& actor);
+
+  // A version switch (DESIGN.md "Version switches"): loads `version` first, flips `alias`
+  // to it in one registry transaction, then unloads the version the alias left unless
+  // another alias still holds it. Requests already holding the old version finish on it
+  // (its handle drains them); new ones resolve to the new version. No request fails
+  // because of a switch. Throws (and changes nothing) when the new version cannot load.
+  void switch_alias(const std::string& model, const std::string& alias, int64_t version,
+                    const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
 
  private:
   registry::Registry& registry_;
   BackendManager& backends_;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // guards loaded_
+  std::mutex switch_mutex_;   // serialises version switches
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
 };
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "plugin_host/backend_manager.h"
 #include "plugin_host/log.h"
@@ -260,6 +261,48 @@ TEST_F(RouterTest, UnknownModelVersionAndUnloadedVersion) {
   expect_error(call("POST", "/v2/models/fashion-mlp/infer", mlp_request()), 503, "model_not_ready",
                "not loaded");
   EXPECT_EQ(body_of(call("GET", "/v2/models/fashion-mlp/ready"))["ready"].as_bool(), false);
+}
+
+// DESIGN.md "Version switches": continuous inference while the default alias moves back
+// and forth 20 times between two versions; not one request may fail, and both versions
+// must have answered.
+TEST_F(RouterTest, PromotingUnderLoadFailsNoRequest) {
+  std::string bytes = read_file(kModels / "fashion-mlp.onnx");
+  auto artifact = registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  registry_->add_version("fashion-mlp", artifact, "v2", "test");
+  const std::string request = mlp_request();
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0}, served_by_v2{0};
+  std::string first_failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&] {
+      while (!done.load()) {
+        HttpResponse r = call("POST", "/v2/models/fashion-mlp/infer", request);
+        if (r.status == 200) {
+          ++ok;
+          if (r.body.find(R"("model_version":"2")") != std::string::npos) ++served_by_v2;
+        } else {
+          ++failed;
+          std::lock_guard lock(failure_mutex);
+          if (first_failure.empty()) first_failure = r.body;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i)
+    models_->switch_alias("fashion-mlp", "default", i % 2 ? 1 : 2, "test");
+  done = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_GT(ok.load(), 20);
+  EXPECT_GT(served_by_v2.load(), 0);
+  EXPECT_EQ(registry_->resolve("fashion-mlp", "default"), 1);
+  // The version the alias left was unloaded.
+  EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
+  std::printf("%d requests during 20 switches, %d answered by version 2\n", ok.load(),
+              served_by_v2.load());
 }
 
 TEST_F(RouterTest, UnknownEndpointsAndMethods) {
