@@ -37,6 +37,9 @@ struct HttpsServer::Impl {
   net::signal_set signals{ioc};
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
+  // Keeps run() running while requests are with the handler pool and no socket operation
+  // is pending (the io_context would otherwise return as soon as the acceptor closes).
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
 
   Impl(HttpsServerOptions o, Handler h)
       : options(std::move(o)),
@@ -229,6 +232,7 @@ void HttpsServer::stop() {
       while (s.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
+      s.work.reset();
       s.ioc.stop();
     }).detach();
   });

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -113,6 +114,7 @@ struct ServeSettings {
   std::vector<std::string> plugin_dirs;
   std::string certificate, private_key;
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  HttpsServerOptions limits;  // timeouts and size limits; defaults in https_server.h
 };
 
 // TOML config: every key optional; command-line flags override it.
@@ -127,6 +129,17 @@ void read_config(const fs::path& file, ServeSettings& settings) {
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
+  auto seconds = [&](const char* key, std::chrono::seconds& value) {
+    value = std::chrono::seconds(config["limits"][key].value_or(int64_t{value.count()}));
+  };
+  seconds("handshake_timeout_seconds", settings.limits.handshake_timeout);
+  seconds("read_timeout_seconds", settings.limits.read_timeout);
+  seconds("write_timeout_seconds", settings.limits.write_timeout);
+  seconds("drain_timeout_seconds", settings.limits.drain_timeout);
+  settings.limits.body_limit = static_cast<std::size_t>(
+      config["limits"]["body_bytes"].value_or(int64_t(settings.limits.body_limit)));
+  settings.limits.header_limit = static_cast<std::size_t>(
+      config["limits"]["header_bytes"].value_or(int64_t(settings.limits.header_limit)));
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
@@ -149,6 +162,16 @@ int serve(const DataDir& dir, ServeSettings settings) {
   backends.discover(
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
+  // States a previous process left (ready, loading) describe nothing loaded now.
+  for (const auto& model : registry.list_models()) {
+    for (const auto& v : registry.list_versions(model.name)) {
+      if (v.state == mg::registry::VersionState::kReady ||
+          v.state == mg::registry::VersionState::kLoading) {
+        registry.set_version_state(model.name, v.version, mg::registry::VersionState::kRegistered,
+                                   "", "system");
+      }
+    }
+  }
   // Every version an alias points at is served.
   for (const auto& model : registry.list_models()) {
     for (const auto& alias : registry.list_aliases(model.name)) {
@@ -164,7 +187,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   }
   Services services{registry, models, kVersion};
   auto [host, port] = split_host_port(settings.listen);
-  HttpsServerOptions options;
+  HttpsServerOptions options = settings.limits;
   options.host = host;
   options.port = port;
   options.certificate =

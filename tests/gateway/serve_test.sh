@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End to end: the real modelgate binary over real TLS, driven with curl.
 #   init (twice), import, serve on port 0, health, metadata, JSON inference, errors,
-#   plain HTTP refused, 413, keep-alive reuse, Connection: close, SIGTERM exits 0.
+#   plain HTTP refused, 413, keep-alive reuse, Connection: close, slow clients cut off by
+#   the deadlines while others are served, SIGTERM with requests in flight: all answered,
+#   exit 0.
 # usage: serve_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 plugins=$2 examples=$3
@@ -29,18 +31,30 @@ for m in fashion-mlp text-classifier; do
   "$modelgate" import --data-dir "$data" "$m" "$examples/models/$m.onnx" \
     --config '{"max_batch_size": 8}' --promote >/dev/null
 done
+# A model whose batches wait up to 3 s for 8 rows: requests to it stay in flight a while.
+"$modelgate" import --data-dir "$data" slow-mlp "$examples/models/fashion-mlp.onnx" \
+  --config '{"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 3000000}' \
+  --promote >/dev/null
+cat >"$work/config.toml" <<EOT
+[limits]
+handshake_timeout_seconds = 2
+read_timeout_seconds = 2
+EOT
 
-"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --plugin-dir "$plugins" \
-  >"$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do  # wait for the bound address (up to 30 s)
-  grep -q 'listening on https://' "$work/serve.log" && break
-  kill -0 "$pid" 2>/dev/null || fail "server exited during start"
-  sleep 0.1
-done
-port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-[[ -n "$port" ]] || fail "no listening line"
-base=https://localhost:$port
+start_server() {
+  "$modelgate" serve --data-dir "$data" --config "$work/config.toml" --listen 127.0.0.1:0 \
+    --plugin-dir "$plugins" >"$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do  # wait for the bound address (up to 30 s)
+    grep -q 'listening on https://' "$work/serve.log" && break
+    kill -0 "$pid" 2>/dev/null || fail "server exited during start"
+    sleep 0.1
+  done
+  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+  [[ -n "$port" ]] || fail "no listening line"
+  base=https://localhost:$port
+}
+start_server
 c() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
 
 expect "health live" "$(c $base/v2/health/live)" '{"live":true}'
@@ -70,6 +84,32 @@ out=$(c -v -H 'Connection: close' $base/v2/health/live 2>&1)
 expect "Connection: close honoured" "$out" "< Connection: close"
 expect "server still serves" "$(c $base/v2/health/live)" '{"live":true}'
 
+# Slow clients: one never finishes its TLS handshake, one sends half a header and stalls.
+# The deadlines (2 s here) cut both off, and meanwhile everyone else is served.
+start=$SECONDS
+exec 3<>/dev/tcp/127.0.0.1/$port  # a TCP connection that never says a word
+head -c 2000 /dev/zero >"$work/slow.body"  # sent at 50 bytes/s: 40 s at that pace
+c --limit-rate 50 --data-binary @"$work/slow.body" -o /dev/null \
+  $base/v2/models/fashion-mlp/infer 2>/dev/null &
+slow=$!
+expect "served while slow clients hang" "$(c $base/v2/health/live)" '{"live":true}'
+wait "$slow" || true
+(( SECONDS - start < 15 )) || fail "a stalled request was not cut off by the read deadline"
+echo "ok   stalled upload cut off after $((SECONDS - start)) s"
+if read -t 15 -u 3 _; then :; fi  # returns at EOF, when the server drops the silent socket
+(( SECONDS - start < 18 )) || fail "a silent connection was not dropped"
+exec 3<&-
+echo "ok   silent connection dropped"
+
+# SIGTERM with requests in flight: three requests wait in slow-mlp's batch queue; the
+# server drains them (all answered 200), then exits 0.
+inflight=()
+for i in 1 2 3; do
+  c -o "$work/inflight$i.out" -w '%{http_code}' --data @"$examples/requests/fashion-mlp.json" \
+    $base/v2/models/slow-mlp/infer >"$work/inflight$i.code" &
+  inflight+=($!)
+done
+sleep 1  # let them reach the server's queue (they wait there 3 s)
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGTERM"
@@ -77,4 +117,18 @@ wait "$pid" && status=0 || status=$?
 pid=
 [[ $status == 0 ]] || fail "exit status $status after SIGTERM"
 echo "ok   SIGTERM: exit 0"
+wait "${inflight[@]}" || true
+for i in 1 2 3; do
+  [[ $(cat "$work/inflight$i.code") == 200 ]] || fail "in-flight request $i: status $(cat "$work/inflight$i.code"), $(cat "$work/inflight$i.out" 2>/dev/null)"
+done
+echo "ok   requests in flight at SIGTERM all answered"
+
+# A restart on the same data dir serves the same models again.
+start_server
+expect "after a restart" "$(c --data @"$examples/requests/fashion-mlp.json" \
+  $base/v2/models/fashion-mlp/infer)" '"model_version":"1"'
+kill -TERM "$pid"
+wait "$pid" && status=0 || status=$?
+pid=
+[[ $status == 0 ]] || fail "exit status $status after the second SIGTERM"
 echo "serve_test: all passed"
