@@ -35,7 +35,19 @@ std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
       std::move(inputs), std::move(outputs), rows, std::chrono::steady_clock::now(), {}};
   auto future = pending.promise.get_future();
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    const bool run_here = options_.max_queue_delay.count() == 0 && queue_.empty() &&
+                          busy_ < static_cast<int>(workers_.size()) && !stopping_;
+    if (run_here) {
+      ++busy_;
+      lock.unlock();
+      std::vector<Pending> batch;
+      batch.push_back(std::move(pending));
+      run_batch(batch);
+      lock.lock();
+      --busy_;
+      return future;
+    }
     if (queue_.size() >= options_.max_queue) throw QueueFull();
     queue_.push_back(std::move(pending));
   }
@@ -49,9 +61,11 @@ void DynamicBatcher::work() {
     ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything queued has been run
     std::vector<Pending> batch = take_batch(lock);
+    ++busy_;
     lock.unlock();
     run_batch(batch);
     lock.lock();
+    --busy_;
   }
 }
 

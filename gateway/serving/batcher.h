@@ -55,6 +55,9 @@ class DynamicBatcher {
   // Queues one request (inputs already validated against the metadata; every input's
   // dimension 0 is its row count). The future completes when its batch has run. Throws
   // QueueFull. The inputs' data must stay valid until the future is ready.
+  // When nothing is queued, a batch slot is free and the model waits for no one
+  // (max_queue_delay 0), the request runs at once on the calling thread: thread hand-offs
+  // cost more than a small model's inference on a VM.
   std::future<RequestResult> submit(std::vector<TensorRef> inputs,
                                     std::vector<std::string> outputs);
 
@@ -82,6 +85,7 @@ class DynamicBatcher {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Pending> queue_;
+  int busy_ = 0;  // batches running now, on workers or on submitting threads
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
