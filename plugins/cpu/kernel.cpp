@@ -62,6 +62,13 @@ Tensor& KernelContext::alias_output(std::size_t i, const Tensor& source, Shape s
   return t;
 }
 
+int64_t KernelContext::axis(int64_t axis, int64_t rank) const {
+  if (axis < -rank || axis >= rank) {
+    fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
 void KernelContext::fail(const std::string& why) const {
   throw CpuError(CpuError::kInvalid, node.where() + ": " + why);
 }

@@ -52,6 +52,8 @@ struct KernelContext {
   // An output that shares `source`'s bytes (Reshape, Squeeze, Identity, …).
   Tensor& alias_output(std::size_t i, const Tensor& source, Shape shape);
   [[noreturn]] void fail(const std::string& why) const;
+  // An ONNX axis attribute (negative counts from the end) as 0..rank-1; fails if outside.
+  int64_t axis(int64_t axis, int64_t rank) const;
 };
 
 }  // namespace mg::cpu

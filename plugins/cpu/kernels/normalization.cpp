@@ -9,20 +9,13 @@
 namespace mg::cpu {
 namespace {
 
-int64_t normalize_axis(const KernelContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1)) {
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  }
-  return axis < 0 ? axis + rank : axis;
-}
-
 template <bool kLog>
 void softmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.type != ElemType::kFloat) ctx.fail("expects float input");
   const bool legacy = ctx.node.opset < 13;  // before 13 the input is coerced to 2-D
-  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", legacy ? 1 : -1),
-                                      std::max<int64_t>(x.rank(), 1));
+  const int64_t axis =
+      ctx.axis(ctx.node.attr_int("axis", legacy ? 1 : -1), std::max<int64_t>(x.rank(), 1));
   int64_t outer = 1, len = 1, inner = 1;
   for (int64_t d = 0; d < x.rank(); ++d) {
     if (d < axis) {

@@ -94,11 +94,7 @@ void reduce(KernelContext& ctx) {
     return;
   }
   std::vector<bool> reduced(static_cast<std::size_t>(x.rank()), axes.empty());
-  for (int64_t axis : axes) {
-    if (axis < -x.rank() || axis >= x.rank())
-      ctx.fail("axis " + std::to_string(axis) + " out of range");
-    reduced[static_cast<std::size_t>(axis < 0 ? axis + x.rank() : axis)] = true;
-  }
+  for (int64_t axis : axes) reduced[static_cast<std::size_t>(ctx.axis(axis, x.rank()))] = true;
   Shape shape;
   for (int64_t d = 0; d < x.rank(); ++d) {
     if (!reduced[static_cast<std::size_t>(d)]) {
@@ -147,9 +143,7 @@ void argmax_typed(const Tensor& x, Tensor& y, int64_t axis, bool last) {
 
 void argmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  int64_t axis = ctx.node.attr_int("axis", 0);
-  if (axis < -x.rank() || axis >= x.rank()) ctx.fail("axis out of range");
-  if (axis < 0) axis += x.rank();
+  const int64_t axis = ctx.axis(ctx.node.attr_int("axis", 0), x.rank());
   if (x.dim(axis) == 0) ctx.fail("cannot take the argmax of an empty axis");
   Shape shape = x.shape;
   if (ctx.node.attr_int("keepdims", 1)) {

@@ -11,13 +11,6 @@
 namespace mg::cpu {
 namespace {
 
-int64_t normalize_axis(const KernelContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank) {
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  }
-  return axis < 0 ? axis + rank : axis;
-}
-
 // Copies the elements of `in` at offset + Σ counter[d]·strides[d] into out in row-major
 // order of out's shape.
 void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& strides,
@@ -113,7 +106,7 @@ void squeeze(KernelContext& ctx) {
   std::vector<int64_t> axes = axes_of(ctx);
   std::vector<bool> drop(static_cast<std::size_t>(x.rank()), false);
   for (int64_t axis : axes) {
-    axis = normalize_axis(ctx, axis, x.rank());
+    axis = ctx.axis(axis, x.rank());
     if (x.dim(axis) != 1)
       ctx.fail("cannot squeeze axis " + std::to_string(axis) + " of size " +
                std::to_string(x.dim(axis)));
@@ -133,7 +126,7 @@ void unsqueeze(KernelContext& ctx) {
   const int64_t rank = x.rank() + static_cast<int64_t>(axes.size());
   std::vector<bool> inserted(static_cast<std::size_t>(rank), false);
   for (int64_t axis : axes) {
-    axis = normalize_axis(ctx, axis, rank);
+    axis = ctx.axis(axis, rank);
     if (inserted[static_cast<std::size_t>(axis)]) ctx.fail("repeated axis");
     inserted[static_cast<std::size_t>(axis)] = true;
   }
@@ -147,7 +140,7 @@ void unsqueeze(KernelContext& ctx) {
 
 void concat(KernelContext& ctx) {
   const Tensor& first = ctx.input(0);
-  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", 0), first.rank());
+  const int64_t axis = ctx.axis(ctx.node.attr_int("axis", 0), first.rank());
   Shape shape = first.shape;
   shape[static_cast<std::size_t>(axis)] = 0;
   for (std::size_t i = 0; i < ctx.input_count(); ++i) {
@@ -199,7 +192,7 @@ void slice(KernelContext& ctx) {
   Shape shape = x.shape;
   std::vector<int64_t> begin(shape.size(), 0), step(shape.size(), 1);
   for (std::size_t i = 0; i < starts.size(); ++i) {
-    const int64_t axis = normalize_axis(ctx, axes[i], x.rank());
+    const int64_t axis = ctx.axis(axes[i], x.rank());
     const int64_t dim = x.dim(axis);
     const int64_t s = steps[i];
     if (s == 0) ctx.fail("step cannot be 0");
@@ -230,7 +223,7 @@ void slice(KernelContext& ctx) {
 void gather(KernelContext& ctx) {
   const Tensor& data = ctx.input(0);
   const Tensor& indices = ctx.input(1);
-  const int64_t axis = normalize_axis(ctx, ctx.node.attr_int("axis", 0), data.rank());
+  const int64_t axis = ctx.axis(ctx.node.attr_int("axis", 0), data.rank());
   Shape shape(data.shape.begin(), data.shape.begin() + axis);
   shape.insert(shape.end(), indices.shape.begin(), indices.shape.end());
   shape.insert(shape.end(), data.shape.begin() + axis + 1, data.shape.end());
