@@ -14,7 +14,66 @@ constexpr std::array<std::pair<VersionState, std::string_view>, 5> kStateNames{{
     {VersionState::kRetired, "retired"},
 }};
 
+constexpr std::array<std::pair<QuotaPeriod, std::string_view>, 4> kPeriodNames{{
+    {QuotaPeriod::kMinute, "minute"},
+    {QuotaPeriod::kHour, "hour"},
+    {QuotaPeriod::kDay, "day"},
+    {QuotaPeriod::kMonth, "month"},
+}};
+
+constexpr std::array<std::pair<uint32_t, std::string_view>, 2> kScopeNames{{
+    {kScopeInfer, "infer"},
+    {kScopeAdmin, "admin"},
+}};
+
 }  // namespace
+
+std::string_view period_name(QuotaPeriod period) {
+  for (const auto& [p, name] : kPeriodNames) {
+    if (p == period) return name;
+  }
+  return "unknown";
+}
+
+std::optional<QuotaPeriod> period_from_name(std::string_view name) {
+  for (const auto& [p, n] : kPeriodNames) {
+    if (n == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::string scopes_text(uint32_t scopes) {
+  std::string text;
+  for (const auto& [bit, name] : kScopeNames) {
+    if ((scopes & bit) == 0) continue;
+    if (!text.empty()) text += ",";
+    text += name;
+  }
+  return text;
+}
+
+std::optional<uint32_t> scopes_from_text(std::string_view text) {
+  uint32_t scopes = 0;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    bool known = false;
+    for (const auto& [bit, n] : kScopeNames) {
+      if (n == name) {
+        scopes |= bit;
+        known = true;
+      }
+    }
+    if (!known) return std::nullopt;
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return scopes;
+}
+
+const KeyRecord* Catalog::find_key(std::string_view id) const {
+  auto it = keys.find(std::string(id));
+  return it == keys.end() ? nullptr : &it->second;
+}
 
 std::string_view state_name(VersionState state) {
   for (const auto& [s, name] : kStateNames) {

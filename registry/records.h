@@ -79,6 +79,42 @@ struct SignatureRecord {
   int64_t created_at = 0;
 };
 
+// Tenant quota periods (DESIGN.md "Rate limits, quotas, usage").
+enum class QuotaPeriod { kMinute, kHour, kDay, kMonth };
+std::string_view period_name(QuotaPeriod period);
+std::optional<QuotaPeriod> period_from_name(std::string_view name);
+
+struct TenantRecord {
+  int64_t id = 0;
+  std::string name;
+  int64_t quota_limit = 0;  // requests per period, shared by the tenant's keys; 0 = none
+  QuotaPeriod quota_period = QuotaPeriod::kMonth;
+  int64_t created_at = 0;
+};
+
+// Key scopes, a bit set.
+enum KeyScope : uint32_t { kScopeInfer = 1, kScopeAdmin = 2 };
+
+// An API key as stored: never its secret (see schema migration 3).
+struct KeyRecord {
+  std::string id;  // 12 characters of [a-z0-9]
+  std::string tenant;
+  uint32_t scopes = kScopeInfer;
+  std::string models = "*";  // glob over model names
+  double rate = 0;           // requests per second; 0 = unlimited
+  int64_t burst = 0;
+  bool signed_only = false;
+  int64_t expires_at = 0;     // unix milliseconds; 0 = never
+  std::string secret_hash;    // raw bytes
+  std::string secret_sealed;  // raw bytes
+  int64_t created_at = 0;
+  int64_t revoked_at = 0;  // 0 = live
+};
+
+// "infer,admin" ↔ bits; unknown scope names give nullopt.
+std::string scopes_text(uint32_t scopes);
+std::optional<uint32_t> scopes_from_text(std::string_view text);
+
 // An immutable in-memory view of the catalogue, replaced whole after every change, so
 // the request path resolves aliases and versions without touching SQLite or a lock.
 struct Catalog {
@@ -88,10 +124,14 @@ struct Catalog {
     std::map<std::string, int64_t, std::less<>> aliases;
   };
   std::unordered_map<std::string, Entry> models;
-  uint64_t generation = 0;  // increases with every change
+  std::unordered_map<std::string, TenantRecord> tenants;  // by name
+  std::unordered_map<std::string, KeyRecord> keys;        // by key id, revoked ones too
+  uint64_t generation = 0;                                // increases with every change
 
   // A model's entry, or nullptr.
   const Entry* find(const std::string& model) const;
+  // A key by id (revoked ones too), or nullptr.
+  const KeyRecord* find_key(std::string_view id) const;
   // "3" → version 3 if it exists; an alias → the version it points at; else nullopt.
   std::optional<int64_t> resolve(const std::string& model, std::string_view version_or_alias) const;
 };

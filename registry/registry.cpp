@@ -159,6 +159,7 @@ void Registry::reload_catalog() {
     next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
         aliases.column_int(2);
   }
+  load_tenants_and_keys(*next);
   next->generation = generation_.load() + 1;
   const uint64_t generation = next->generation;
   catalog_.store(std::move(next));

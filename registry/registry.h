@@ -62,6 +62,13 @@ class Registry {
   // "3" or an alias → a version number; nullopt when the model, version or alias is unknown.
   std::optional<int64_t> resolve(const std::string& model,
                                  const std::string& version_or_alias) const;
+  // This thread's cached snapshot, for hot-path lookups (API keys on every request).
+  // Valid until this thread's next call into the registry; copy what must live longer.
+  const Catalog& snapshot() const { return cached_catalog(); }
+  std::optional<TenantRecord> find_tenant(const std::string& name) const;
+  std::vector<TenantRecord> list_tenants() const;
+  // Keys (revoked ones included), of one tenant when `tenant` is not empty.
+  std::vector<KeyRecord> list_keys(const std::string& tenant = "") const;
 
   // ---- Changes: each one transaction with its audit entry; `actor` is a key id ---------
   ModelRecord create_model(const ModelSpec& spec, const std::string& actor);
@@ -86,6 +93,16 @@ class Registry {
                  const std::string& actor);
   void remove_alias(const std::string& model, const std::string& alias, const std::string& actor);
 
+  // Tenants and keys (registry_tenants.cpp). Key ids and secret material come from the
+  // caller (the gateway's auth component, which holds the master key).
+  TenantRecord create_tenant(const std::string& name, int64_t quota_limit, QuotaPeriod period,
+                             const std::string& actor);
+  void set_tenant_quota(const std::string& name, int64_t quota_limit, QuotaPeriod period,
+                        const std::string& actor);
+  KeyRecord add_key(const KeyRecord& key, const std::string& actor);
+  // Effective on the next lookup: the catalogue is rebuilt before this returns.
+  void revoke_key(const std::string& id, const std::string& actor);
+
   void add_signer(const std::string& name, const std::string& public_key_pem,
                   const std::string& actor);
   void remove_signer(const std::string& name, const std::string& actor);
@@ -107,6 +124,7 @@ class Registry {
   void append_audit(const std::string& actor, const std::string& action, const std::string& target,
                     const std::string& details_json);
   void reload_catalog();
+  void load_tenants_and_keys(Catalog& catalog);
   // This thread's cached snapshot, refreshed when generation_ moved. Valid until this
   // thread's next call into the registry.
   const Catalog& cached_catalog() const;

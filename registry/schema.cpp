@@ -80,6 +80,34 @@ CREATE TABLE signatures (
   PRIMARY KEY (artifact, signer)
 );
 )sql",
+      // 3: tenants and their API keys. A key's secret is never stored: only a keyed hash
+      // (bearer checks) and a copy sealed under the master key (signed requests need the
+      // secret itself), so a copy of the database alone cannot authenticate.
+      R"sql(
+CREATE TABLE tenants (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  quota_limit  INTEGER NOT NULL DEFAULT 0,       -- requests per period; 0 = unlimited
+  quota_period TEXT NOT NULL DEFAULT 'month'
+               CHECK (quota_period IN ('minute', 'hour', 'day', 'month')),
+  created_at   INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id            TEXT PRIMARY KEY,                -- the 12-character public part
+  tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+  scopes        TEXT NOT NULL,                   -- comma-separated: infer, admin
+  models        TEXT NOT NULL DEFAULT '*',       -- glob over model names
+  rate          REAL NOT NULL DEFAULT 0,         -- requests per second; 0 = unlimited
+  burst         INTEGER NOT NULL DEFAULT 0,
+  signed_only   INTEGER NOT NULL DEFAULT 0,
+  expires_at    INTEGER NOT NULL DEFAULT 0,      -- unix milliseconds; 0 = never
+  secret_hash   BLOB NOT NULL,                   -- HMAC-SHA256(master-derived key, full key)
+  secret_sealed BLOB NOT NULL,                   -- AES-256-GCM(master-derived key, secret)
+  created_at    INTEGER NOT NULL,
+  revoked_at    INTEGER NOT NULL DEFAULT 0       -- 0 = live
+);
+CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id);
+)sql",
   };
   return kMigrations;
 }

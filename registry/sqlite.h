@@ -46,6 +46,7 @@ class Statement {
   Statement& operator=(Statement&&) = delete;
 
   Statement& bind(int index, int64_t value);
+  Statement& bind_real(int index, double value);
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Statement& bind_blob(int index, std::span<const std::byte> blob);
@@ -58,6 +59,7 @@ class Statement {
   void reset();
 
   int64_t column_int(int index) const;
+  double column_real(int index) const;
   std::string column_text(int index) const;
   std::string column_blob(int index) const;
   bool column_is_null(int index) const;

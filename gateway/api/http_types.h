@@ -1,5 +1,8 @@
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +26,27 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type = "application/json";
+};
+
+// A request body consumed as it arrives (model uploads) instead of buffered whole, so a
+// large body never sits in memory.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Each piece of the body in order, on a socket thread. false stops the upload: the
+  // server then calls finish(false) for the response and closes the connection.
+  virtual bool write(std::span<const char> piece) = 0;
+  // Once, on the handler pool: complete is true when the whole body arrived. The sink is
+  // destroyed without finish() when the client goes away, and must then discard its work.
+  virtual HttpResponse finish(bool complete) = 0;
+};
+
+// What to do with a request once its head (method, target, headers; empty body) is read:
+// stream its body into `sink`, answer `refusal` right away without reading the body, or —
+// neither set — buffer the body and route the request as usual.
+struct StreamDecision {
+  std::unique_ptr<BodySink> sink;
+  std::optional<HttpResponse> refusal;
 };
 
 }  // namespace mg::gateway

@@ -5,8 +5,10 @@
 #include <optional>
 #include <vector>
 
+#include "api/admin_api.h"
 #include "api/errors.h"
 #include "api/kserve_codec.h"
+#include "auth/authenticator.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/tensor_check.h"
 #include "registry/registry.h"
@@ -220,13 +222,27 @@ HttpResponse dispatch(const HttpRequest& request, Services& s) {
     if (parts[2] == "live") return json_response(json::object{{"live", true}});
     if (parts[2] == "ready") return json_response(json::object{{"ready", true}});
   }
-  if (parts.size() == 1 && parts[0] == "v2") {
+  if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
+    const Principal caller = s.auth.authenticate(request);
+    Authenticator::require_scope(caller, registry::kScopeAdmin);
+    return admin_route(request, parts, caller, s);
+  }
+  if (parts.empty() || parts[0] != "v2") {
+    throw ApiError(
+        404, "not_found",
+        "no such endpoint: " + request.method + " " + std::string(request.target.substr(0, 200)));
+  }
+  // The data plane: every route but health needs an infer-scope key.
+  const Principal caller = s.auth.authenticate(request);
+  Authenticator::require_scope(caller, registry::kScopeInfer);
+  if (parts.size() == 1) {
     if (!get) throw ApiError(405, "bad_request", "use GET");
     return json_response(json::object{{"name", "modelgate"},
                                       {"version", s.server_version},
                                       {"extensions", json::array{"binary_tensor_data"}}});
   }
   if (auto path = parse_model_path(parts)) {
+    Authenticator::require_model(caller, path->model);
     if (path->action.empty() && get) return model_metadata(s, *path);
     if (path->action == "ready" && get) return model_ready(s, *path);
     if (path->action == "infer" && post) return infer(s, *path, request);
@@ -239,16 +255,34 @@ HttpResponse dispatch(const HttpRequest& request, Services& s) {
       "no such endpoint: " + request.method + " " + std::string(request.target.substr(0, 200)));
 }
 
+HttpResponse refusal_of(const ApiError& e) {
+  HttpResponse response = error_response(e.status(), e.code(), e.what());
+  if (e.status() == 429 || e.code() == "overloaded")
+    response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
 }  // namespace
+
+StreamDecision route_stream(const HttpRequest& head, Services& services) {
+  try {
+    const auto parts = split_path(head.target);
+    if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
+      return open_upload(head, parts, services);
+    }
+    return {};
+  } catch (const ApiError& e) {
+    return StreamDecision{nullptr, refusal_of(e)};
+  } catch (const std::exception& e) {
+    return StreamDecision{nullptr, error_response(500, "internal", "internal error")};
+  }
+}
 
 HttpResponse route(const HttpRequest& request, Services& services) {
   try {
     return dispatch(request, services);
   } catch (const ApiError& e) {
-    HttpResponse response = error_response(e.status(), e.code(), e.what());
-    if (e.status() == 429 || e.code() == "overloaded")
-      response.headers.emplace_back("Retry-After", "1");
-    return response;
+    return refusal_of(e);
   } catch (const BackendError& e) {
     // A malformed batch the checks above missed is still the client's; anything else is
     // the server's, and its details stay in the logs.

@@ -10,12 +10,16 @@ class Registry;
 
 namespace mg::gateway {
 
+class Authenticator;
+class BackendManager;
 class ModelRepository;
 
 // What request handling needs from the rest of the server.
 struct Services {
   registry::Registry& registry;
   ModelRepository& models;
+  BackendManager& backends;
+  Authenticator& auth;
   std::string server_version;
 };
 
@@ -23,5 +27,9 @@ struct Services {
 // endpoint is testable without a network. Never throws: every refusal becomes a response
 // in the error contract.
 HttpResponse route(const HttpRequest& request, Services& services);
+
+// Sees a request's head before its body is read: model uploads stream (or are refused
+// unread); everything else is left to route(). Never throws.
+StreamDecision route_stream(const HttpRequest& head, Services& services);
 
 }  // namespace mg::gateway

@@ -30,6 +30,7 @@ constexpr char kTls12Ciphers[] =
 struct HttpsServer::Impl {
   HttpsServerOptions options;
   Handler handler;
+  StreamOpener opener;
   net::io_context ioc;
   ssl::context tls{ssl::context::tls_server};
   tcp::acceptor acceptor{ioc};
@@ -41,9 +42,10 @@ struct HttpsServer::Impl {
   // is pending (the io_context would otherwise return as soon as the acceptor closes).
   net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
 
-  Impl(HttpsServerOptions o, Handler h)
+  Impl(HttpsServerOptions o, Handler h, StreamOpener so)
       : options(std::move(o)),
         handler(std::move(h)),
+        opener(std::move(so)),
         handlers(std::max(options.handler_threads, 1)) {}
 
   void accept();
@@ -71,39 +73,142 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read() {
     if (server_.stopping) return close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-    parser_->body_limit(server_.options.body_limit);
+    head_.emplace();
+    head_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    // The body limit depends on where the body goes (buffered or streamed), known only
+    // after the head: on_head checks Content-Length, the body parsers chunked bodies.
+    head_->body_limit(boost::none);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
+    http::async_read_header(
+        stream_, buffer_, *head_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+  }
+
+  HttpResponse too_large(const std::string& what, uint64_t limit) {
+    HttpResponse response;
+    response.status = 413;
+    response.body = boost::json::serialize(
+        boost::json::object{{"error", what + " exceed " + std::to_string(limit) + " bytes"},
+                            {"code", "payload_too_large"}});
+    return response;
+  }
+
+  static HttpRequest to_request(const http::request_header<>& head) {
+    HttpRequest r;
+    r.method = std::string(head.method_string());
+    r.target = std::string(head.target());
+    for (const auto& field : head) {
+      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    return r;
+  }
+
+  void on_head(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      ++server_.in_flight;
+      return write(too_large("the request headers", server_.options.header_limit), false);
+    }
+    if (ec) return close();  // end of stream, timeout, reset, garbage: nothing to answer
+    const auto& head = head_->get();
+    keep_alive_ = head.keep_alive();
+    const bool expect_continue = beast::iequals(head[http::field::expect], "100-continue");
+    StreamDecision decision;
+    if (server_.opener) decision = server_.opener(to_request(head));
+    if (decision.refusal) {
+      // The body is not read, so the connection cannot carry another request.
+      ++server_.in_flight;
+      return write(std::move(*decision.refusal), false);
+    }
+    const bool streamed = decision.sink != nullptr;
+    const uint64_t limit = streamed ? server_.options.upload_limit : server_.options.body_limit;
+    if (const auto length = head_->content_length(); length && *length > limit) {
+      ++server_.in_flight;  // the sink, if any, is dropped unused
+      return write(too_large(streamed ? "uploads" : "the request body", limit), false);
+    }
+    if (decision.sink) {
+      sink_ = std::move(decision.sink);
+      upload_.emplace(std::move(*head_));
+      upload_->body_limit(server_.options.upload_limit);
+      piece_.resize(1 << 20);
+      return continue_then(expect_continue, [](Session& s) { s.read_piece(); });
+    }
+    body_.emplace(std::move(*head_));
+    body_->body_limit(server_.options.body_limit);
+    continue_then(expect_continue, [](Session& s) {
+      beast::get_lowest_layer(s.stream_).expires_after(s.server_.options.read_timeout);
+      http::async_read(
+          s.stream_, s.buffer_, *s.body_,
+          [self = s.shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    });
+  }
+
+  // Sends "100 Continue" first when the client waits for it, then calls next.
+  void continue_then(bool expect_continue, void (*next)(Session&)) {
+    if (!expect_continue) return next(*this);
+    continue_ = http::response<http::empty_body>(http::status::continue_, 11);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
+    http::async_write(stream_, continue_,
+                      [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                        if (ec) return;
+                        next(*self);
+                      });
+  }
+
+  void read_piece() {
+    auto& body = upload_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
     beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
     http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        stream_, buffer_, *upload_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_piece(ec); });
+  }
+
+  void on_piece(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};  // the piece is full: not an error
+    if (ec == http::error::body_limit) {
+      sink_.reset();  // discards what was written
+      ++server_.in_flight;
+      return write(too_large("uploads", server_.options.upload_limit), false);
+    }
+    if (ec) {
+      sink_.reset();  // the client went away or stalled: nothing to answer
+      return close();
+    }
+    const std::size_t got = piece_.size() - upload_->get().body().size;
+    if (got > 0 && !sink_->write(std::span<const char>(piece_.data(), got))) {
+      return finish_upload(false);
+    }
+    if (upload_->is_done()) return finish_upload(true);
+    read_piece();
+  }
+
+  // The sink's last step (an fsync, a registry transaction, maybe a model load) runs on
+  // the handler pool.
+  void finish_upload(bool complete) {
+    ++server_.in_flight;
+    const bool keep_alive = complete && keep_alive_;
+    piece_ = {};
+    net::post(server_.handlers, [self = shared_from_this(), complete, keep_alive] {
+      HttpResponse response = self->sink_->finish(complete);
+      self->sink_.reset();
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response), keep_alive]() mutable {
+                  self->write(std::move(response), keep_alive);
+                });
+    });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::body_limit || ec == http::error::header_limit) {
-      HttpResponse too_large;
-      too_large.status = 413;
-      too_large.body = boost::json::serialize(boost::json::object{
-          {"error",
-           ec == http::error::body_limit
-               ? "the request body exceeds " + std::to_string(server_.options.body_limit) + " bytes"
-               : "the request headers exceed " + std::to_string(server_.options.header_limit) +
-                     " bytes"},
-          {"code", "payload_too_large"}});
+    if (ec == http::error::body_limit) {
       ++server_.in_flight;
-      return write(std::move(too_large), false);
+      return write(too_large("the request body", server_.options.body_limit), false);
     }
-    if (ec) return close();  // end of stream, timeout, reset, garbage: nothing to answer
-    http::request<http::string_body> request = parser_->release();
-    HttpRequest r;
-    r.method = std::string(request.method_string());
-    r.target = std::string(request.target());
-    for (const auto& field : request) {
-      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
+    if (ec) return close();
+    http::request<http::string_body> request = body_->release();
+    HttpRequest r = to_request(request.base());
     r.body = std::move(request.body());
-    const bool keep_alive = request.keep_alive();
+    const bool keep_alive = keep_alive_;
     ++server_.in_flight;
     if (r.method == "GET") {
       // GETs (health, metadata, readiness) only read memory: answering them here saves two
@@ -151,7 +256,13 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::ssl_stream<beast::tcp_stream> stream_;
   HttpsServer::Impl& server_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = false;
+  std::optional<http::request_parser<http::empty_body>> head_;
+  std::optional<http::request_parser<http::string_body>> body_;    // buffered requests
+  std::optional<http::request_parser<http::buffer_body>> upload_;  // streamed requests
+  std::unique_ptr<BodySink> sink_;
+  std::vector<char> piece_;
+  http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
 };
 
@@ -165,8 +276,8 @@ void HttpsServer::Impl::accept() {
   });
 }
 
-HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(opener))) {
   Impl& s = *impl_;
   s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |

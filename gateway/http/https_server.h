@@ -19,7 +19,8 @@ struct HttpsServerOptions {
   int io_threads = 2;                 // socket work
   int handler_threads = 2;            // request handling (inference) off the socket threads
   std::size_t header_limit = 16 * 1024;
-  std::size_t body_limit = 64 * 1024 * 1024;  // larger bodies get 413
+  std::size_t body_limit = 64 * 1024 * 1024;   // larger bodies get 413
+  uint64_t upload_limit = uint64_t{16} << 30;  // streamed bodies (uploads): larger get 413
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds read_timeout{
       30};  // per request (headers and body), keep-alive wait included
@@ -32,16 +33,21 @@ struct HttpsServerOptions {
 // own strand; every read and write has a deadline, so a slow client cannot hold a thread
 // or grow memory without bound; requests over the header or body limit are answered 413
 // and the connection closed; keep-alive is honoured, and so is Connection: close. Requests
-// are handled one at a time per connection. GETs, which only read memory, are answered on
+// are handled one at a time per connection; "Expect: 100-continue" is answered once the
+// head is accepted. Streamed bodies arrive in 1 MiB pieces under the same per-read
+// deadline, so memory per upload stays at one piece. GETs, which only read memory, are answered on
 // the socket thread; everything else (inference) runs on the handler pool.
 // Beast and Asio stay inside https_server.cpp.
 class HttpsServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Sees every request's head first (on a socket thread) and may take its body as a
+  // stream or refuse it unread; see StreamDecision.
+  using StreamOpener = std::function<StreamDecision(const HttpRequest& head)>;
 
   // Binds and listens; throws std::runtime_error when the address, certificate or key
   // cannot be used.
-  HttpsServer(HttpsServerOptions options, Handler handler);
+  HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener = nullptr);
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;

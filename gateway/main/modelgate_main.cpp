@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "api/router.h"
+#include "auth/authenticator.h"
 #include "http/https_server.h"
 #include "main/self_signed.h"
 #include "plugin_host/backend_manager.h"
@@ -38,6 +39,7 @@ struct DataDir {
   fs::path certificate() const { return root / "tls" / "cert.pem"; }
   fs::path private_key() const { return root / "tls" / "key.pem"; }
   fs::path master_key() const { return root / "master.key"; }
+  // The registry is created last by init, after the master key and the certificate.
   bool initialised() const { return fs::exists(root / "registry.db") && fs::exists(master_key()); }
 };
 
@@ -56,7 +58,9 @@ void write_master_key(const fs::path& path) {
 }
 
 int init(const DataDir& dir, bool json) {
-  if (dir.initialised()) {
+  // Initialised means an admin key was issued: an init interrupted before that finishes
+  // on the next run.
+  if (dir.initialised() && !mg::registry::Registry({dir.root}).list_keys("admin").empty()) {
     if (json) {
       std::cout << R"({"initialised":false,"reason":"already initialised"})"
                 << "\n";
@@ -66,17 +70,29 @@ int init(const DataDir& dir, bool json) {
     return 0;
   }
   fs::create_directories(dir.root / "tls");
-  { mg::registry::Registry registry({dir.root}); }
   if (!fs::exists(dir.certificate()))
     write_self_signed_certificate(dir.certificate(), dir.private_key());
-  write_master_key(dir.master_key());
+  // The master key comes first: the admin key's hash and sealed secret derive from it.
+  if (!fs::exists(dir.master_key())) write_master_key(dir.master_key());
+  mg::registry::Registry registry({dir.root});
+  Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
+  if (!registry.find_tenant("admin")) {
+    registry.create_tenant("admin", 0, mg::registry::QuotaPeriod::kMonth, "init");
+  }
+  KeySpec spec;
+  spec.tenant = "admin";
+  spec.scopes = mg::registry::kScopeAdmin | mg::registry::kScopeInfer;
+  const IssuedKey admin = auth.issue_key(spec, "init");
   if (json) {
-    std::cout << boost::json::serialize(boost::json::object{
-                     {"initialised", true}, {"certificate", dir.certificate().string()}})
+    std::cout << boost::json::serialize(
+                     boost::json::object{{"initialised", true},
+                                         {"certificate", dir.certificate().string()},
+                                         {"admin_key", admin.key}})
               << "\n";
   } else {
     std::cout << "initialised " << dir.root.string()
-              << "\ncertificate: " << dir.certificate().string() << "\n";
+              << "\ncertificate: " << dir.certificate().string() << "\nadmin key: " << admin.key
+              << "\n(shown once: keep it; it is not stored)\n";
   }
   return 0;
 }
@@ -140,6 +156,8 @@ void read_config(const fs::path& file, ServeSettings& settings) {
       config["limits"]["body_bytes"].value_or(int64_t(settings.limits.body_limit)));
   settings.limits.header_limit = static_cast<std::size_t>(
       config["limits"]["header_bytes"].value_or(int64_t(settings.limits.header_limit)));
+  settings.limits.upload_limit = static_cast<uint64_t>(
+      config["limits"]["upload_bytes"].value_or(int64_t(settings.limits.upload_limit)));
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
@@ -185,7 +203,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
       }
     }
   }
-  Services services{registry, models, kVersion};
+  Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
+  Services services{registry, models, backends, auth, kVersion};
   auto [host, port] = split_host_port(settings.listen);
   HttpsServerOptions options = settings.limits;
   options.host = host;
@@ -199,7 +218,9 @@ int serve(const DataDir& dir, ServeSettings settings) {
   // them let concurrent requests meet there.
   options.handler_threads = std::max(32, 4 * settings.threads);
   options.stop_on_signals = true;
-  HttpsServer server(options, [&services](const HttpRequest& r) { return route(r, services); });
+  HttpsServer server(
+      options, [&services](const HttpRequest& r) { return route(r, services); },
+      [&services](const HttpRequest& head) { return route_stream(head, services); });
   std::cout << "listening on https://" << host << ":" << server.port() << std::endl;
   server.run();
   log(LogLevel::kInfo, "stopped");

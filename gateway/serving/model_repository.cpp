@@ -65,6 +65,8 @@ ModelRepository::ModelRepository(registry::Registry& registry, BackendManager& b
 std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, int64_t version,
                                                      const std::string& actor) {
   if (auto existing = find(model, version)) return existing;
+  std::lock_guard loading(load_mutex_);  // two callers never load the same version twice
+  if (auto existing = find(model, version)) return existing;
   auto record = registry_.find_model(model);
   auto version_record = registry_.find_version(model, version);
   if (!record || !version_record) {

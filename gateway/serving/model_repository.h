@@ -76,6 +76,7 @@ class ModelRepository {
   BackendManager& backends_;
   mutable std::mutex mutex_;  // guards loaded_
   std::mutex switch_mutex_;   // serialises version switches
+  std::mutex load_mutex_;     // serialises loads (taken inside switch_mutex_, never around it)
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
 };
 

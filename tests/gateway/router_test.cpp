@@ -1,118 +1,12 @@
 // The router as a pure function: every endpoint and error of this stage, against a real
 // registry (temp dir), the real libmg_cpu.so and the seed models. No sockets.
-#include "api/router.h"
-
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <boost/json.hpp>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
-#include "registry/registry.h"
-#include "serving/model_repository.h"
+#include "router_fixture.h"
 
 namespace mg::gateway {
 namespace {
-
-namespace json = boost::json;
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-const std::filesystem::path kModels = std::filesystem::path(MG_EXAMPLES_DIR) / "models";
-
-class RouterTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    set_log_sink([](LogLevel, std::string_view) {});
-  }
-
-  RouterTest() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mg_router_XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-    registry_ = std::make_unique<registry::Registry>(registry::RegistryOptions{dir_});
-    backends_.discover({MG_PLUGIN_DIR});
-    models_ = std::make_unique<ModelRepository>(*registry_, backends_);
-    add_model("fashion-mlp", R"({"max_batch_size": 8})", true);
-    add_model("text-classifier", R"({"max_batch_size": 8})", true);
-    services_ = std::make_unique<Services>(Services{*registry_, *models_, "test"});
-  }
-  ~RouterTest() override {
-    models_.reset();
-    registry_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void add_model(const std::string& name, const std::string& config, bool load) {
-    registry_->create_model({name, "cpu", "", config}, "test");
-    std::string bytes = read_file(kModels / (name + ".onnx"));
-    auto artifact =
-        registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size())));
-    registry_->add_version(name, artifact, "", "test");
-    registry_->set_alias(name, "default", 1, "test");
-    if (load) models_->load(name, 1, "test");
-  }
-
-  HttpResponse call(const std::string& method, const std::string& target,
-                    const std::string& body = "",
-                    std::vector<std::pair<std::string, std::string>> headers = {}) {
-    return route(HttpRequest{method, target, std::move(headers), body}, *services_);
-  }
-
-  static json::object body_of(const HttpResponse& r) { return json::parse(r.body).as_object(); }
-
-  // Asserts an error response: status, code, and a message fragment.
-  static void expect_error(const HttpResponse& r, int status, const std::string& code,
-                           const std::string& fragment) {
-    EXPECT_EQ(r.status, status) << r.body;
-    auto body = json::parse(r.body).as_object();
-    EXPECT_EQ(body["code"].as_string(), code) << r.body;
-    EXPECT_NE(std::string(body["error"].as_string()).find(fragment), std::string::npos) << r.body;
-  }
-
-  // The first reference image of the MLP as a JSON infer request.
-  std::string mlp_request(const std::string& extra = "") {
-    std::string input = read_file(kModels / "fashion-mlp.input.bin");
-    json::array data;
-    for (int i = 0; i < 784; ++i) {
-      float v;
-      std::memcpy(&v, input.data() + i * 4, 4);
-      data.emplace_back(static_cast<double>(v));
-    }
-    json::object request{{"id", "req-42"},
-                         {"inputs", json::array{json::object{{"name", "image"},
-                                                             {"datatype", "FP32"},
-                                                             {"shape", json::array{1, 28, 28}},
-                                                             {"data", data}}}}};
-    std::string text = json::serialize(request);
-    if (!extra.empty()) text.insert(text.size() - 1, "," + extra);
-    return text;
-  }
-
-  std::vector<float> reference_probabilities() {
-    std::string out = read_file(kModels / "fashion-mlp.output.bin");
-    std::vector<float> p(10);
-    std::memcpy(p.data(), out.data(), 40);
-    return p;
-  }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<registry::Registry> registry_;
-  BackendManager backends_;
-  std::unique_ptr<ModelRepository> models_;
-  std::unique_ptr<Services> services_;
-};
 
 TEST_F(RouterTest, HealthAndServerMetadata) {
   EXPECT_EQ(call("GET", "/v2/health/live").status, 200);

@@ -23,10 +23,13 @@ expect() {  # expect NAME HAYSTACK NEEDLE
 data=$work/data
 out=$("$modelgate" init --data-dir "$data")
 expect "init" "$out" "initialised $data"
+admin_key=$(sed -n 's/^admin key: \(mg_[a-z0-9]\{12\}_[A-Za-z0-9]\{40\}\)$/\1/p' <<<"$out")
+[[ -n "$admin_key" ]] || fail "init printed no admin key line: $out"
 [[ $(stat -c %a "$data/master.key") == 600 ]] || fail "master key mode"
 [[ $(stat -c %a "$data/tls/key.pem") == 600 ]] || fail "TLS key mode"
 out=$("$modelgate" init --data-dir "$data")
 expect "init again changes nothing" "$out" "already initialised"
+[[ "$out" != *"admin key"* ]] || fail "a second init printed another admin key"
 for m in fashion-mlp text-classifier; do
   "$modelgate" import --data-dir "$data" "$m" "$examples/models/$m.onnx" \
     --config '{"max_batch_size": 8}' --promote >/dev/null
@@ -55,9 +58,14 @@ start_server() {
   base=https://localhost:$port
 }
 start_server
-c() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
+anon() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
+c() { anon -H "Authorization: Bearer $admin_key" "$@"; }
 
 expect "health live" "$(c $base/v2/health/live)" '{"live":true}'
+expect "health needs no key" "$(anon $base/v2/health/ready)" '{"ready":true}'
+expect "no key, no model" "$(anon $base/v2/models/fashion-mlp)" '"code":"missing_credentials"'
+expect "wrong key" "$(anon -H "Authorization: Bearer ${admin_key%?}x" $base/v2/models/fashion-mlp)" \
+  '"code":"invalid_key"'
 expect "health ready" "$(c $base/v2/health/ready)" '{"ready":true}'
 expect "metadata" "$(c $base/v2/models/fashion-mlp)" '"shape":[-1,28,28]'
 expect "model ready" "$(c $base/v2/models/fashion-mlp/versions/1/ready)" '"ready":true'

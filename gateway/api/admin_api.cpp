@@ -1,0 +1,506 @@
+#include "api/admin_api.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+
+#include "api/errors.h"
+#include "api/query.h"
+#include "plugin_host/backend_error.h"
+#include "plugin_host/backend_manager.h"
+#include "registry/registry.h"
+#include "registry/registry_error.h"
+#include "serving/model_repository.h"
+
+namespace mg::gateway {
+namespace {
+
+namespace json = boost::json;
+using registry::RegistryError;
+
+HttpResponse json_response(const json::value& body, int status = 200) {
+  HttpResponse response;
+  response.status = status;
+  response.body = json::serialize(body);
+  return response;
+}
+
+// Registry refusals in the error contract. Messages name models, versions and aliases,
+// never files: kIo and kDatabase details stay in the server's log.
+ApiError api_error(const RegistryError& e) {
+  using Code = RegistryError::Code;
+  switch (e.code()) {
+    case Code::kInvalidArgument:
+    case Code::kDigestMismatch:
+      return bad_request(e.what());
+    case Code::kNotFound: {
+      const std::string message = e.what();
+      const bool model = message.starts_with("no model");
+      return ApiError(404, model ? "model_not_found" : "not_found", message);
+    }
+    case Code::kAlreadyExists:
+    case Code::kConflict:
+      return ApiError(409, "conflict", e.what());
+    case Code::kIo:
+      return ApiError(507, "internal", "the server could not store the data (is its disk full?)");
+    case Code::kDatabase:
+      break;
+  }
+  return ApiError(500, "internal", "the registry failed");
+}
+
+json::object parse_object(const std::string& body) {
+  boost::system::error_code ec;
+  json::value value = json::parse(body, ec);
+  if (ec) throw bad_request("malformed JSON body: " + ec.message());
+  if (!value.is_object()) throw bad_request("the body must be a JSON object");
+  return value.as_object();
+}
+
+std::string string_field(const json::object& o, const char* name, const std::string& fallback) {
+  auto it = o.find(name);
+  if (it == o.end() || it->value().is_null()) return fallback;
+  if (!it->value().is_string()) throw bad_request(std::string("'") + name + "' must be a string");
+  return std::string(it->value().as_string());
+}
+
+bool bool_field(const json::object& o, const char* name, bool fallback) {
+  auto it = o.find(name);
+  if (it == o.end() || it->value().is_null()) return fallback;
+  if (!it->value().is_bool())
+    throw bad_request(std::string("'") + name + "' must be true or false");
+  return it->value().as_bool();
+}
+
+double number_field(const json::object& o, const char* name, double fallback) {
+  auto it = o.find(name);
+  if (it == o.end() || it->value().is_null()) return fallback;
+  if (!it->value().is_number()) throw bad_request(std::string("'") + name + "' must be a number");
+  const double value = it->value().to_number<double>();
+  if (!std::isfinite(value) || value < 0) {
+    throw bad_request(std::string("'") + name + "' must be a non-negative number");
+  }
+  return value;
+}
+
+int64_t parse_version(std::string_view text) {
+  int64_t number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || ptr != text.data() + text.size() || number <= 0) {
+    throw bad_request("'" + std::string(text.substr(0, 40)) + "' is not a version number");
+  }
+  return number;
+}
+
+void require_model(Services& s, const std::string& model) {
+  if (!s.registry.find_model(model)) {
+    throw ApiError(404, "model_not_found", "no model '" + model + "'");
+  }
+}
+
+int64_t existing_version(Services& s, const std::string& model, std::string_view text) {
+  require_model(s, model);
+  const int64_t version = parse_version(text);
+  if (!s.registry.find_version(model, version)) {
+    throw ApiError(404, "version_not_found",
+                   "model '" + model + "' has no version " + std::to_string(version));
+  }
+  return version;
+}
+
+json::object model_json(Services& s, const registry::ModelRecord& m) {
+  json::object aliases;
+  for (const auto& a : s.registry.list_aliases(m.name)) aliases[a.alias] = a.version;
+  boost::system::error_code ec;
+  json::value config = json::parse(m.config_json, ec);
+  return json::object{{"name", m.name},
+                      {"backend", m.backend},
+                      {"description", m.description},
+                      {"config", ec ? json::value(json::object{}) : config},
+                      {"require_signature", m.require_signature},
+                      {"next_version", m.next_version},
+                      {"created_at", m.created_at},
+                      {"aliases", aliases}};
+}
+
+json::object version_json(Services& s, const registry::VersionRecord& v) {
+  json::array aliases;
+  for (const auto& a : s.registry.list_aliases(v.model)) {
+    if (a.version == v.version) aliases.emplace_back(a.alias);
+  }
+  return json::object{{"model", v.model},
+                      {"version", v.version},
+                      {"artifact", v.artifact},
+                      {"size", v.size},
+                      {"encrypted", v.encrypted},
+                      {"state", std::string(registry::state_name(v.state))},
+                      {"reason", v.state_reason},
+                      {"notes", v.notes},
+                      {"loaded", s.models.find(v.model, v.version) != nullptr},
+                      {"aliases", aliases},
+                      {"created_at", v.created_at},
+                      {"updated_at", v.updated_at}};
+}
+
+json::object key_json(const registry::KeyRecord& k) {
+  return json::object{{"id", k.id},
+                      {"tenant", k.tenant},
+                      {"scopes", registry::scopes_text(k.scopes)},
+                      {"models", k.models},
+                      {"rate", k.rate},
+                      {"burst", k.burst},
+                      {"signed_only", k.signed_only},
+                      {"expires_at", k.expires_at},
+                      {"created_at", k.created_at},
+                      {"revoked", k.revoked_at != 0},
+                      {"revoked_at", k.revoked_at}};
+}
+
+json::object tenant_json(const registry::TenantRecord& t) {
+  return json::object{{"name", t.name},
+                      {"quota", t.quota_limit},
+                      {"period", std::string(registry::period_name(t.quota_period))},
+                      {"created_at", t.created_at}};
+}
+
+// A model load failing is the model's fault (a bad file, an unsupported operator): its
+// reason goes back to the operator who asked.
+ApiError load_failure(const std::string& model, int64_t version, const std::exception& e) {
+  return ApiError(400, "bad_request",
+                  "version " + std::to_string(version) + " of model '" + model +
+                      "' failed to load: " + e.what());
+}
+
+void switch_alias(Services& s, const std::string& model, const std::string& alias, int64_t version,
+                  const std::string& actor) {
+  try {
+    s.models.switch_alias(model, alias, version, actor);
+  } catch (const BackendError& e) {
+    throw load_failure(model, version, e);
+  }
+}
+
+// Streams an upload into the artifact store; registers the version once it is durable.
+class UploadSink : public BodySink {
+ public:
+  UploadSink(Services& s, std::string model, std::string notes, bool promote,
+             std::optional<std::string> expected, std::string actor)
+      : s_(s),
+        model_(std::move(model)),
+        notes_(std::move(notes)),
+        promote_(promote),
+        expected_(std::move(expected)),
+        actor_(std::move(actor)),
+        writer_(s.registry.artifacts().begin_write()) {}
+
+  bool write(std::span<const char> piece) override {
+    try {
+      writer_.write(std::as_bytes(piece));
+      return true;
+    } catch (const RegistryError& e) {
+      failure_ = e;
+      return false;
+    }
+  }
+
+  HttpResponse finish(bool complete) override {
+    try {
+      if (!complete)
+        throw api_error(failure_.value_or(RegistryError(RegistryError::Code::kIo, "")));
+      if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
+      const registry::StoredArtifact artifact = writer_.commit(expected_);
+      const registry::VersionRecord v = s_.registry.add_version(model_, artifact, notes_, actor_);
+      if (promote_) switch_alias(s_, model_, "default", v.version, actor_);
+      return json_response(version_json(s_, *s_.registry.find_version(model_, v.version)), 201);
+    } catch (const RegistryError& e) {
+      return respond(api_error(e));
+    } catch (const ApiError& e) {
+      return respond(e);
+    }
+  }
+
+ private:
+  static HttpResponse respond(const ApiError& e) {
+    return error_response(e.status(), e.code(), e.what());
+  }
+
+  Services& s_;
+  std::string model_, notes_;
+  bool promote_;
+  std::optional<std::string> expected_;
+  std::string actor_;
+  registry::ArtifactStore::Writer writer_;
+  std::optional<RegistryError> failure_;
+};
+
+std::unique_ptr<UploadSink> make_upload(const HttpRequest& head, const std::string& model,
+                                        const Principal& caller, Services& s) {
+  require_model(s, model);
+  std::optional<std::string> expected = query_param(head.target, "sha256");
+  if (expected && (expected->size() != 64 ||
+                   expected->find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    throw bad_request("'sha256' must be 64 lowercase hex characters");
+  }
+  const std::string promote = query_param(head.target, "promote").value_or("false");
+  if (promote != "true" && promote != "false" && promote != "1" && promote != "0") {
+    throw bad_request("'promote' must be true or false");
+  }
+  try {
+    return std::make_unique<UploadSink>(s, model, query_param(head.target, "notes").value_or(""),
+                                        promote == "true" || promote == "1", std::move(expected),
+                                        caller.key_id);
+  } catch (const RegistryError& e) {
+    throw api_error(e);
+  }
+}
+
+bool is_upload(const HttpRequest& request, const std::vector<std::string_view>& parts) {
+  return request.method == "POST" && parts.size() == 5 && parts[2] == "models" &&
+         parts[4] == "versions";
+}
+
+HttpResponse models_route(const HttpRequest& r, const std::vector<std::string_view>& parts,
+                          const Principal& caller, Services& s) {
+  const std::string& method = r.method;
+  if (parts.size() == 3) {  // /admin/v1/models
+    if (method == "GET") {
+      json::array list;
+      for (const auto& m : s.registry.list_models()) list.emplace_back(model_json(s, m));
+      return json_response(json::object{{"models", list}});
+    }
+    if (method == "POST") {
+      const json::object body = parse_object(r.body);
+      registry::ModelSpec spec;
+      spec.name = string_field(body, "name", "");
+      spec.backend = string_field(body, "backend", "cpu");
+      spec.description = string_field(body, "description", "");
+      spec.require_signature = bool_field(body, "require_signature", false);
+      if (auto it = body.find("config"); it != body.end()) {
+        if (!it->value().is_object()) throw bad_request("'config' must be a JSON object");
+        spec.config_json = json::serialize(it->value());
+      }
+      return json_response(model_json(s, s.registry.create_model(spec, caller.key_id)), 201);
+    }
+    throw ApiError(405, "bad_request", "use GET or POST");
+  }
+  const std::string model(parts[3]);
+  require_model(s, model);
+  if (parts.size() == 4) {
+    if (method != "GET") throw ApiError(405, "bad_request", "use GET");
+    json::object shown = model_json(s, *s.registry.find_model(model));
+    json::array versions;
+    for (const auto& v : s.registry.list_versions(model)) versions.emplace_back(version_json(s, v));
+    shown["versions"] = versions;
+    return json_response(shown);
+  }
+  if (parts[4] == "versions") {
+    if (parts.size() == 5) {
+      if (method == "POST") {  // a buffered upload (the server streams real ones)
+        auto sink = make_upload(r, model, caller, s);
+        const bool written = sink->write(std::span<const char>(r.body.data(), r.body.size()));
+        return sink->finish(written);
+      }
+      if (method != "GET") throw ApiError(405, "bad_request", "use GET or POST");
+      json::array versions;
+      for (const auto& v : s.registry.list_versions(model)) {
+        versions.emplace_back(version_json(s, v));
+      }
+      return json_response(json::object{{"versions", versions}});
+    }
+    const int64_t version = existing_version(s, model, parts[5]);
+    if (parts.size() == 6) {
+      if (method != "GET") throw ApiError(405, "bad_request", "use GET");
+      return json_response(version_json(s, *s.registry.find_version(model, version)));
+    }
+    if (parts.size() == 7 && method == "POST") {
+      const std::string_view action = parts[6];
+      if (action == "load") {
+        try {
+          s.models.load(model, version, caller.key_id);
+        } catch (const BackendError& e) {
+          throw load_failure(model, version, e);
+        }
+      } else if (action == "unload") {
+        s.models.unload(model, version, caller.key_id);
+      } else if (action == "retire") {
+        for (const auto& a : s.registry.list_aliases(model)) {
+          if (a.version == version) {
+            throw ApiError(409, "conflict",
+                           "version " + std::to_string(version) + " is aliased as '" + a.alias +
+                               "'; move the alias first");
+          }
+        }
+        s.models.unload(model, version, caller.key_id);
+        s.registry.set_version_state(model, version, registry::VersionState::kRetired, "",
+                                     caller.key_id);
+      } else {
+        throw ApiError(404, "not_found", "no version action '" + std::string(action) + "'");
+      }
+      return json_response(version_json(s, *s.registry.find_version(model, version)));
+    }
+  }
+  if (parts[4] == "aliases") {
+    if (parts.size() == 5 && method == "GET") {
+      json::object aliases;
+      for (const auto& a : s.registry.list_aliases(model)) aliases[a.alias] = a.version;
+      return json_response(json::object{{"aliases", aliases}});
+    }
+    if (parts.size() == 6) {
+      const std::string alias(parts[5]);
+      if (method == "PUT") {
+        const json::object body = parse_object(r.body);
+        auto it = body.find("version");
+        if (it == body.end() || !it->value().is_int64()) {
+          throw bad_request("the body must be {\"version\": N}");
+        }
+        const int64_t version = existing_version(s, model, std::to_string(it->value().as_int64()));
+        switch_alias(s, model, alias, version, caller.key_id);
+        return json_response(
+            json::object{{"model", model}, {"alias", alias}, {"version", version}});
+      }
+      if (method == "DELETE") {
+        if (alias == "default") {
+          throw ApiError(409, "conflict", "the default alias can be moved but not removed");
+        }
+        const auto previous = s.registry.resolve(model, alias);
+        s.registry.remove_alias(model, alias, caller.key_id);
+        bool still_aliased = false;
+        for (const auto& a : s.registry.list_aliases(model)) {
+          still_aliased = still_aliased || (previous && a.version == *previous);
+        }
+        if (previous && !still_aliased) s.models.unload(model, *previous, caller.key_id);
+        return json_response(json::object{{"model", model}, {"alias", alias}, {"removed", true}});
+      }
+    }
+  }
+  throw ApiError(404, "not_found",
+                 "no such admin endpoint: " + method + " " + std::string(r.target.substr(0, 200)));
+}
+
+HttpResponse tenants_route(const HttpRequest& r, const std::vector<std::string_view>& parts,
+                           const Principal& caller, Services& s) {
+  if (parts.size() != 3) throw ApiError(404, "not_found", "no such admin endpoint");
+  if (r.method == "GET") {
+    json::array list;
+    for (const auto& t : s.registry.list_tenants()) list.emplace_back(tenant_json(t));
+    return json_response(json::object{{"tenants", list}});
+  }
+  if (r.method != "POST") throw ApiError(405, "bad_request", "use GET or POST");
+  const json::object body = parse_object(r.body);
+  const std::string period = string_field(body, "period", "month");
+  const auto quota_period = registry::period_from_name(period);
+  if (!quota_period) throw bad_request("'period' must be minute, hour, day or month");
+  const double quota = number_field(body, "quota", 0);
+  auto tenant = s.registry.create_tenant(string_field(body, "name", ""),
+                                         static_cast<int64_t>(quota), *quota_period, caller.key_id);
+  return json_response(tenant_json(tenant), 201);
+}
+
+HttpResponse keys_route(const HttpRequest& r, const std::vector<std::string_view>& parts,
+                        const Principal& caller, Services& s) {
+  if (parts.size() == 3 && r.method == "GET") {
+    json::array list;
+    for (const auto& k : s.registry.list_keys(query_param(r.target, "tenant").value_or(""))) {
+      list.emplace_back(key_json(k));
+    }
+    return json_response(json::object{{"keys", list}});
+  }
+  if (parts.size() == 3 && r.method == "POST") {
+    const json::object body = parse_object(r.body);
+    KeySpec spec;
+    spec.tenant = string_field(body, "tenant", "");
+    if (!s.registry.find_tenant(spec.tenant)) {
+      throw ApiError(404, "not_found", "no tenant '" + spec.tenant.substr(0, 64) + "'");
+    }
+    const auto scopes = registry::scopes_from_text(string_field(body, "scopes", "infer"));
+    if (!scopes || *scopes == 0) throw bad_request("'scopes' must be infer, admin or infer,admin");
+    spec.scopes = *scopes;
+    spec.models = string_field(body, "models", "*");
+    spec.rate = number_field(body, "rate", 0);
+    spec.burst = static_cast<int64_t>(number_field(body, "burst", 0));
+    spec.signed_only = bool_field(body, "signed_only", false);
+    const double expires_in = number_field(body, "expires_in_seconds", 0);
+    if (expires_in > 0) {
+      spec.expires_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        static_cast<int64_t>(expires_in * 1000);
+    }
+    IssuedKey issued = s.auth.issue_key(spec, caller.key_id);
+    json::object shown = key_json(issued.record);
+    shown["key"] = issued.key;
+    return json_response(shown, 201);
+  }
+  if (parts.size() == 4 && r.method == "DELETE") {
+    s.registry.revoke_key(std::string(parts[3]), caller.key_id);
+    return json_response(json::object{{"id", std::string(parts[3])}, {"revoked", true}});
+  }
+  throw ApiError(404, "not_found", "no such admin endpoint");
+}
+
+HttpResponse dispatch(const HttpRequest& r, const std::vector<std::string_view>& parts,
+                      const Principal& caller, Services& s) {
+  if (parts.size() < 3) throw ApiError(404, "not_found", "no such admin endpoint");
+  const std::string_view resource = parts[2];
+  if (resource == "models") return models_route(r, parts, caller, s);
+  if (resource == "tenants") return tenants_route(r, parts, caller, s);
+  if (resource == "keys") return keys_route(r, parts, caller, s);
+  if (resource == "backends" && parts.size() == 3 && r.method == "GET") {
+    json::array list;
+    for (const auto& b : s.backends.statuses()) {
+      list.emplace_back(
+          json::object{{"name", b.name},
+                       {"state", std::string(state_name(b.state))},
+                       {"reason", b.reason},
+                       {"version", b.version},
+                       {"abi", std::to_string(b.abi_major) + "." + std::to_string(b.abi_minor)}});
+    }
+    return json_response(json::object{{"backends", list}});
+  }
+  if (resource == "audit" && parts.size() == 3 && r.method == "GET") {
+    const auto after = query_param(r.target, "after").value_or("0");
+    json::array list;
+    for (const auto& e : s.registry.audit_log(after == "0" ? 0 : parse_version(after), 1000)) {
+      boost::system::error_code ec;
+      json::value details = json::parse(e.details_json, ec);
+      list.emplace_back(json::object{{"id", e.id},
+                                     {"time", e.time},
+                                     {"actor", e.actor},
+                                     {"action", e.action},
+                                     {"target", e.target},
+                                     {"details", ec ? json::value(nullptr) : details}});
+    }
+    return json_response(json::object{{"entries", list}});
+  }
+  throw ApiError(
+      404, "not_found",
+      "no such admin endpoint: " + r.method + " " + std::string(r.target.substr(0, 200)));
+}
+
+}  // namespace
+
+HttpResponse admin_route(const HttpRequest& request, const std::vector<std::string_view>& parts,
+                         const Principal& caller, Services& services) {
+  try {
+    return dispatch(request, parts, caller, services);
+  } catch (const RegistryError& e) {
+    throw api_error(e);
+  }
+}
+
+StreamDecision open_upload(const HttpRequest& head, const std::vector<std::string_view>& parts,
+                           Services& services) {
+  StreamDecision decision;
+  if (!is_upload(head, parts)) return decision;
+  try {
+    const Principal caller = services.auth.authenticate(head);
+    Authenticator::require_scope(caller, registry::kScopeAdmin);
+    decision.sink = make_upload(head, std::string(parts[3]), caller, services);
+  } catch (const ApiError& e) {
+    decision.refusal = error_response(e.status(), e.code(), e.what());
+  }
+  return decision;
+}
+
+}  // namespace mg::gateway

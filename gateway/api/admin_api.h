@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "api/http_types.h"
+#include "api/router.h"
+#include "auth/authenticator.h"
+
+namespace mg::gateway {
+
+// The admin API under /admin/v1/ (DESIGN.md "Admin CLI"; gateway/README.md lists every
+// route). The caller has authenticated the request and checked the admin scope. Every
+// change goes through the registry, which audits it under the caller's key id. Throws
+// ApiError; the router turns it into the error contract.
+HttpResponse admin_route(const HttpRequest& request, const std::vector<std::string_view>& parts,
+                         const Principal& caller, Services& services);
+
+// POST /admin/v1/models/{m}/versions: the artifact streams into the store as it arrives.
+// Refuses unread (401/403/404) before any byte of the body is taken.
+StreamDecision open_upload(const HttpRequest& head, const std::vector<std::string_view>& parts,
+                           Services& services);
+
+}  // namespace mg::gateway
