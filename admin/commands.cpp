@@ -1,0 +1,276 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace mg::admin {
+namespace {
+
+namespace json = boost::json;
+
+void print_json(const json::value& value) { std::cout << json::serialize(value) << "\n"; }
+
+std::string read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string aliases_text(const json::value& aliases) {
+  std::string text;
+  if (aliases.is_object()) {
+    for (const auto& [alias, version] : aliases.as_object()) {
+      text += (text.empty() ? "" : ",") + std::string(alias) + "=" + cell(version);
+    }
+  } else if (aliases.is_array()) {
+    for (const auto& alias : aliases.as_array()) text += (text.empty() ? "" : ",") + cell(alias);
+  }
+  return text;
+}
+
+void print_versions(const json::array& versions) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : versions) {
+    const auto& o = v.as_object();
+    rows.push_back({cell(o.at("version")), cell(o.at("state")), aliases_text(o.at("aliases")),
+                    human_bytes(o.at("size").to_number<double>()),
+                    cell(o.at("artifact")).substr(0, 12), cell(o.at("notes")),
+                    cell(o.at("reason"))});
+  }
+  print_table({"VERSION", "STATE", "ALIASES", "SIZE", "ARTIFACT", "NOTES", "REASON"}, rows);
+}
+
+// Redraws one line on a terminal; silent when stderr is not one.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  void update(uint64_t sent, uint64_t total) {
+    if (!enabled_) return;
+    const int percent = total == 0 ? 100 : static_cast<int>(100 * sent / total);
+    if (percent == last_) return;
+    last_ = percent;
+    const int filled = percent * 30 / 100;
+    std::fprintf(stderr, "\ruploading [%s%s] %3d%% %s / %s", std::string(filled, '#').c_str(),
+                 std::string(30 - filled, ' ').c_str(), percent,
+                 human_bytes(static_cast<double>(sent)).c_str(),
+                 human_bytes(static_cast<double>(total)).c_str());
+    if (sent == total) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+};
+
+}  // namespace
+
+double parse_rate(const std::string& text) {
+  std::string number = text;
+  if (number.ends_with("/s")) number.resize(number.size() - 2);
+  std::size_t used = 0;
+  double rate = -1;
+  try {
+    rate = std::stod(number, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != number.size() || !(rate >= 0)) {
+    throw std::invalid_argument("rate '" + text + "' must look like 50/s");
+  }
+  return rate;
+}
+
+int64_t parse_duration(const std::string& text) {
+  std::size_t used = 0;
+  long long amount = -1;
+  try {
+    amount = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  const std::string unit = text.substr(used);
+  const int64_t scale = unit.empty() || unit == "s" ? 1
+                        : unit == "m"               ? 60
+                        : unit == "h"               ? 3600
+                        : unit == "d"               ? 86400
+                                                    : 0;
+  if (amount <= 0 || scale == 0) {
+    throw std::invalid_argument("duration '" + text + "' must look like 30d, 12h, 90m or 3600s");
+  }
+  return amount * scale;
+}
+
+void model_create(modelgate::Client& client, const Output& out, const ModelCreateArgs& args) {
+  json::object config;
+  if (args.max_batch) config["max_batch_size"] = *args.max_batch;
+  if (args.max_delay_us) config["max_queue_delay_us"] = *args.max_delay_us;
+  if (args.instances) config["instances"] = *args.instances;
+  json::object spec{{"name", args.name},
+                    {"backend", args.backend},
+                    {"description", args.description},
+                    {"require_signature", args.require_signature},
+                    {"config", config}};
+  json::value created = expect_ok(client.create_model(json::serialize(spec)));
+  if (out.json) return print_json(created);
+  std::cout << "created model " << args.name << " (backend " << args.backend << ")\n";
+}
+
+void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args) {
+  ProgressBar bar(!out.json);
+  json::value v = expect_ok(
+      client.upload_version(args.name, args.file, args.notes, args.promote,
+                            [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }));
+  if (out.json) return print_json(v);
+  const auto& o = v.as_object();
+  std::cout << args.name << " version " << cell(o.at("version")) << " (" << cell(o.at("state"))
+            << (args.promote ? ", default" : "") << ")\n";
+}
+
+void model_list(modelgate::Client& client, const Output& out) {
+  json::value body = expect_ok(client.list_models());
+  if (out.json) return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : body.as_object().at("models").as_array()) {
+    const auto& o = m.as_object();
+    rows.push_back({cell(o.at("name")), cell(o.at("backend")), aliases_text(o.at("aliases")),
+                    cell(o.at("description"))});
+  }
+  print_table({"NAME", "BACKEND", "ALIASES", "DESCRIPTION"}, rows);
+}
+
+void model_show(modelgate::Client& client, const Output& out, const std::string& name) {
+  json::value body = expect_ok(client.show_model(name));
+  if (out.json) return print_json(body);
+  const auto& o = body.as_object();
+  std::cout << "name:               " << cell(o.at("name")) << "\n"
+            << "backend:            " << cell(o.at("backend")) << "\n"
+            << "description:        " << cell(o.at("description")) << "\n"
+            << "config:             " << cell(o.at("config")) << "\n"
+            << "require signature:  " << cell(o.at("require_signature")) << "\n"
+            << "aliases:            " << aliases_text(o.at("aliases")) << "\n\n";
+  print_versions(o.at("versions").as_array());
+}
+
+void model_versions(modelgate::Client& client, const Output& out, const std::string& name) {
+  json::value body = expect_ok(client.list_versions(name));
+  if (out.json) return print_json(body);
+  print_versions(body.as_object().at("versions").as_array());
+}
+
+void model_alias(modelgate::Client& client, const Output& out, const std::string& name,
+                 const std::string& alias, int64_t version) {
+  json::value body = expect_ok(client.set_alias(name, alias, version));
+  if (out.json) return print_json(body);
+  std::cout << name << ": " << alias << " -> version " << version << "\n";
+}
+
+void model_action(modelgate::Client& client, const Output& out, const std::string& name,
+                  int64_t version, const std::string& action) {
+  json::value body = expect_ok(client.version_action(name, version, action));
+  if (out.json) return print_json(body);
+  std::cout << name << " version " << version << ": " << cell(body.as_object().at("state")) << "\n";
+}
+
+void backend_list(modelgate::Client& client, const Output& out) {
+  json::value body = expect_ok(client.list_backends());
+  if (out.json) return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : body.as_object().at("backends").as_array()) {
+    const auto& o = b.as_object();
+    rows.push_back({cell(o.at("name")), cell(o.at("state")), cell(o.at("version")),
+                    cell(o.at("abi")), cell(o.at("reason"))});
+  }
+  print_table({"NAME", "STATE", "VERSION", "ABI", "REASON"}, rows);
+}
+
+void infer(modelgate::Client& client, const Output& out, const std::string& name,
+           const std::string& version, const std::string& input_file) {
+  json::value body = expect_ok(client.infer(name, version, read_whole(input_file)));
+  if (out.json) return print_json(body);
+  const auto& o = body.as_object();
+  std::cout << "model " << cell(o.at("model_name")) << " version " << cell(o.at("model_version"))
+            << "\n";
+  for (const auto& output : o.at("outputs").as_array()) {
+    const auto& t = output.as_object();
+    std::cout << cell(t.at("name")) << " " << cell(t.at("datatype")) << " " << cell(t.at("shape"))
+              << ": " << (t.contains("data") ? cell(t.at("data")) : "") << "\n";
+  }
+}
+
+void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,
+                   const std::string& quota) {
+  json::object spec{{"name", name}};
+  if (!quota.empty()) {
+    const std::size_t slash = quota.find('/');
+    std::size_t used = 0;
+    long long limit = -1;
+    try {
+      limit = std::stoll(quota.substr(0, slash), &used);
+    } catch (const std::exception&) {
+    }
+    if (slash == std::string::npos || used != slash || limit < 0) {
+      throw std::invalid_argument("quota '" + quota + "' must look like 1000000/month");
+    }
+    spec["quota"] = limit;
+    spec["period"] = quota.substr(slash + 1);
+  }
+  json::value body = expect_ok(client.request("POST", "/admin/v1/tenants", json::serialize(spec)));
+  if (out.json) return print_json(body);
+  std::cout << "created tenant " << name << "\n";
+}
+
+void tenant_list(modelgate::Client& client, const Output& out) {
+  json::value body = expect_ok(client.request("GET", "/admin/v1/tenants"));
+  if (out.json) return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : body.as_object().at("tenants").as_array()) {
+    const auto& o = t.as_object();
+    const bool limited = o.at("quota").to_number<double>() > 0;
+    rows.push_back({cell(o.at("name")),
+                    limited ? cell(o.at("quota")) + "/" + cell(o.at("period")) : "unlimited"});
+  }
+  print_table({"NAME", "QUOTA"}, rows);
+}
+
+void key_create(modelgate::Client& client, const Output& out, const KeyCreateArgs& args) {
+  json::object spec{{"tenant", args.tenant},
+                    {"scopes", args.scope},
+                    {"models", args.models},
+                    {"signed_only", args.signed_only}};
+  if (!args.rate.empty()) spec["rate"] = parse_rate(args.rate);
+  if (args.burst) spec["burst"] = *args.burst;
+  if (!args.expires.empty()) spec["expires_in_seconds"] = parse_duration(args.expires);
+  json::value body = expect_ok(client.request("POST", "/admin/v1/keys", json::serialize(spec)));
+  if (out.json) return print_json(body);
+  const auto& o = body.as_object();
+  std::cout << "key " << cell(o.at("id")) << " for tenant " << cell(o.at("tenant"))
+            << " (shown once; it is not stored):\n"
+            << cell(o.at("key")) << "\n";
+}
+
+void key_list(modelgate::Client& client, const Output& out, const std::string& tenant) {
+  std::string target = "/admin/v1/keys";
+  if (!tenant.empty()) target += "?tenant=" + modelgate::Client::url_encode(tenant);
+  json::value body = expect_ok(client.request("GET", target));
+  if (out.json) return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& k : body.as_object().at("keys").as_array()) {
+    const auto& o = k.as_object();
+    rows.push_back({cell(o.at("id")), cell(o.at("tenant")), cell(o.at("scopes")),
+                    cell(o.at("models")), cell(o.at("rate")), cell(o.at("signed_only")),
+                    o.at("revoked").as_bool() ? "revoked" : "live"});
+  }
+  print_table({"ID", "TENANT", "SCOPES", "MODELS", "RATE", "SIGNED ONLY", "STATUS"}, rows);
+}
+
+void key_revoke(modelgate::Client& client, const Output& out, const std::string& id) {
+  json::value body = expect_ok(client.request("DELETE", "/admin/v1/keys/" + id));
+  if (out.json) return print_json(body);
+  std::cout << "revoked key " << id << "\n";
+}
+
+}  // namespace mg::admin

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "modelgate/client.h"
+#include "output.h"
+
+// One function per mgctl verb (DESIGN.md "Admin CLI"). Each prints its result (one JSON
+// document with --json) and throws ServerError / TransportError / std::runtime_error.
+namespace mg::admin {
+
+struct ModelCreateArgs {
+  std::string name, backend = "cpu", description;
+  std::optional<int64_t> max_batch, max_delay_us, instances;
+  bool require_signature = false;
+};
+void model_create(modelgate::Client& client, const Output& out, const ModelCreateArgs& args);
+
+struct UploadArgs {
+  std::string name, file, notes;
+  bool promote = false;
+};
+void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args);
+void model_list(modelgate::Client& client, const Output& out);
+void model_show(modelgate::Client& client, const Output& out, const std::string& name);
+void model_versions(modelgate::Client& client, const Output& out, const std::string& name);
+void model_alias(modelgate::Client& client, const Output& out, const std::string& name,
+                 const std::string& alias, int64_t version);
+// load | unload | retire
+void model_action(modelgate::Client& client, const Output& out, const std::string& name,
+                  int64_t version, const std::string& action);
+void backend_list(modelgate::Client& client, const Output& out);
+void infer(modelgate::Client& client, const Output& out, const std::string& name,
+           const std::string& version, const std::string& input_file);
+
+void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,
+                   const std::string& quota);
+void tenant_list(modelgate::Client& client, const Output& out);
+
+struct KeyCreateArgs {
+  std::string tenant, scope = "infer", rate, models = "*", expires;
+  std::optional<int64_t> burst;
+  bool signed_only = false;
+};
+void key_create(modelgate::Client& client, const Output& out, const KeyCreateArgs& args);
+void key_list(modelgate::Client& client, const Output& out, const std::string& tenant);
+void key_revoke(modelgate::Client& client, const Output& out, const std::string& id);
+
+// "50/s" or "50" → 50; throws std::invalid_argument.
+double parse_rate(const std::string& text);
+// "30d", "12h", "90m", "3600s", "3600" → seconds; throws std::invalid_argument.
+int64_t parse_duration(const std::string& text);
+
+}  // namespace mg::admin

@@ -1,0 +1,157 @@
+// mgctl: the ModelGate admin CLI (DESIGN.md "Admin CLI").
+// Exit status: 0 success; 1 the server refused (its code and message are printed);
+// 2 bad usage; 3 the server could not be reached (connection, TLS, certificate).
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mg::admin;
+  CLI::App app{"mgctl: manage a ModelGate server (models, versions, keys, tenants)"};
+  app.set_version_flag("--version", "0.1.0");
+  app.require_subcommand(1);
+  modelgate::ClientOptions options;
+  options.server = env_or("MG_SERVER", "https://127.0.0.1:8443");
+  options.api_key = env_or("MG_KEY", "");
+  options.ca_file = env_or("MG_CACERT", "");
+  Output out;
+  app.add_option("--server", options.server, "server URL (env MG_SERVER)");
+  app.add_option("--key", options.api_key, "API key (env MG_KEY)");
+  app.add_option("--cacert", options.ca_file, "CA certificate to trust, PEM (env MG_CACERT)");
+  app.add_flag("--json", out.json, "print one JSON document");
+  std::function<void(modelgate::Client&)> run;
+
+  // ---- model ---------------------------------------------------------------------------
+  auto* model = app.add_subcommand("model", "models and their versions")->require_subcommand(1);
+  ModelCreateArgs create;
+  auto* create_cmd = model->add_subcommand("create", "create a model");
+  create_cmd->add_option("name", create.name, "model name")->required();
+  create_cmd->add_option("--backend", create.backend, "backend (default cpu)");
+  create_cmd->add_option("--description", create.description, "description");
+  create_cmd->add_option("--max-batch", create.max_batch, "max batch size")
+      ->check(CLI::Range(1, 1 << 20));
+  create_cmd->add_option("--max-delay-us", create.max_delay_us, "max queue delay for batching, µs")
+      ->check(CLI::Range(0, 60'000'000));
+  create_cmd->add_option("--instances", create.instances, "backend instances")
+      ->check(CLI::Range(1, 64));
+  create_cmd->add_flag("--require-signature", create.require_signature,
+                       "versions must carry a trusted signature");
+  create_cmd->callback([&] { run = [&](auto& c) { model_create(c, out, create); }; });
+
+  UploadArgs upload;
+  auto* upload_cmd = model->add_subcommand("upload", "upload a new version (prints its number)");
+  upload_cmd->add_option("name", upload.name, "model name")->required();
+  upload_cmd->add_option("file", upload.file, "model file")->required()->check(CLI::ExistingFile);
+  upload_cmd->add_option("--notes", upload.notes, "notes kept with the version");
+  upload_cmd->add_flag("--promote", upload.promote, "load it and move the default alias to it");
+  upload_cmd->callback([&] { run = [&](auto& c) { model_upload(c, out, upload); }; });
+
+  model->add_subcommand("list", "list models")->callback([&] {
+    run = [&](auto& c) { model_list(c, out); };
+  });
+  std::string name, alias, action_name;
+  int64_t version = 0;
+  auto* show_cmd = model->add_subcommand("show", "a model, its aliases and versions");
+  show_cmd->add_option("name", name, "model name")->required();
+  show_cmd->callback([&] { run = [&](auto& c) { model_show(c, out, name); }; });
+  auto* versions_cmd = model->add_subcommand("versions", "a model's versions");
+  versions_cmd->add_option("name", name, "model name")->required();
+  versions_cmd->callback([&] { run = [&](auto& c) { model_versions(c, out, name); }; });
+  auto* promote_cmd = model->add_subcommand("promote", "move the default alias to a version");
+  promote_cmd->add_option("name", name, "model name")->required();
+  promote_cmd->add_option("version", version, "version")->required();
+  promote_cmd->callback(
+      [&] { run = [&](auto& c) { model_alias(c, out, name, "default", version); }; });
+  auto* alias_cmd = model->add_subcommand("alias", "point an alias at a version");
+  alias_cmd->add_option("name", name, "model name")->required();
+  alias_cmd->add_option("alias", alias, "alias")->required();
+  alias_cmd->add_option("version", version, "version")->required();
+  alias_cmd->callback([&] { run = [&](auto& c) { model_alias(c, out, name, alias, version); }; });
+  for (const char* action : {"load", "unload", "retire"}) {
+    auto* cmd = model->add_subcommand(action, std::string(action) + " a version");
+    cmd->add_option("name", name, "model name")->required();
+    cmd->add_option("version", version, "version")->required();
+    cmd->callback([&, action] {
+      action_name = action;
+      run = [&](auto& c) { model_action(c, out, name, version, action_name); };
+    });
+  }
+
+  // ---- backend, infer --------------------------------------------------------------------
+  auto* backend = app.add_subcommand("backend", "inference backends")->require_subcommand(1);
+  backend->add_subcommand("list", "backends and their state")->callback([&] {
+    run = [&](auto& c) { backend_list(c, out); };
+  });
+  std::string infer_version, input;
+  auto* infer_cmd = app.add_subcommand("infer", "run one inference request (KServe v2 JSON)");
+  infer_cmd->add_option("name", name, "model name")->required();
+  infer_cmd->add_option("--version", infer_version, "version or alias (default: default)");
+  infer_cmd->add_option("--input", input, "request JSON file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  infer_cmd->callback([&] { run = [&](auto& c) { infer(c, out, name, infer_version, input); }; });
+
+  // ---- tenant, key -------------------------------------------------------------------------
+  auto* tenant = app.add_subcommand("tenant", "tenants")->require_subcommand(1);
+  std::string quota;
+  auto* tenant_create_cmd = tenant->add_subcommand("create", "create a tenant");
+  tenant_create_cmd->add_option("name", name, "tenant name")->required();
+  tenant_create_cmd->add_option("--quota", quota, "requests per period, e.g. 1000000/month");
+  tenant_create_cmd->callback([&] { run = [&](auto& c) { tenant_create(c, out, name, quota); }; });
+  tenant->add_subcommand("list", "list tenants")->callback([&] {
+    run = [&](auto& c) { tenant_list(c, out); };
+  });
+  auto* key = app.add_subcommand("key", "API keys")->require_subcommand(1);
+  KeyCreateArgs key_args;
+  auto* key_create_cmd = key->add_subcommand("create", "create a key (printed once)");
+  key_create_cmd->add_option("--tenant", key_args.tenant, "tenant")->required();
+  key_create_cmd->add_option("--scope", key_args.scope, "infer, admin or infer,admin");
+  key_create_cmd->add_option("--rate", key_args.rate, "requests per second, e.g. 50/s");
+  key_create_cmd->add_option("--burst", key_args.burst, "token bucket size")
+      ->check(CLI::NonNegativeNumber);
+  key_create_cmd->add_option("--models", key_args.models, "glob of models the key may use");
+  key_create_cmd->add_flag("--signed-only", key_args.signed_only, "accept only signed requests");
+  key_create_cmd->add_option("--expires", key_args.expires, "lifetime, e.g. 30d, 12h");
+  key_create_cmd->callback([&] { run = [&](auto& c) { key_create(c, out, key_args); }; });
+  std::string key_tenant, key_id;
+  auto* key_list_cmd = key->add_subcommand("list", "list keys (never their secrets)");
+  key_list_cmd->add_option("--tenant", key_tenant, "only this tenant's keys");
+  key_list_cmd->callback([&] { run = [&](auto& c) { key_list(c, out, key_tenant); }; });
+  auto* key_revoke_cmd = key->add_subcommand("revoke", "revoke a key (effective at once)");
+  key_revoke_cmd->add_option("id", key_id, "key id (the 12 characters after mg_)")->required();
+  key_revoke_cmd->callback([&] { run = [&](auto& c) { key_revoke(c, out, key_id); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    modelgate::Client client(options);
+    run(client);
+    return 0;
+  } catch (const ServerError& e) {
+    std::cerr << "mgctl: " << e.what() << "\n";
+    return 1;
+  } catch (const modelgate::TransportError& e) {
+    std::cerr << "mgctl: " << e.what() << "\n";
+    return 3;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "mgctl: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "mgctl: " << e.what() << "\n";
+    return 1;
+  }
+}

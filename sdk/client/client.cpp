@@ -1,0 +1,287 @@
+// The client SDK's transport: Boost.Beast over OpenSSL, synchronous, one connection.
+#include "modelgate/client.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fstream>
+#include <optional>
+
+namespace modelgate {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+constexpr char kUserAgent[] = "modelgate-client/0.1";
+constexpr std::size_t kChunk = 1 << 20;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Response to_response(http::response<http::string_body>&& message) {
+  Response response;
+  response.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = std::move(message.body());
+  return response;
+}
+
+std::string version_path(std::string_view model, std::string_view version) {
+  std::string path = "/v2/models/" + std::string(model);
+  if (!version.empty()) path += "/versions/" + std::string(version);
+  return path;
+}
+
+}  // namespace
+
+struct Client::Connection {
+  net::io_context ioc;
+  ssl::context tls{ssl::context::tls_client};
+  std::optional<beast::ssl_stream<tcp::socket>> stream;
+  beast::flat_buffer buffer;
+  bool reused = false;  // has carried a request before (a stale keep-alive may be closed)
+};
+
+std::string Response::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return value;
+  }
+  return {};
+}
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+  std::string_view url = options_.server;
+  if (!url.starts_with("https://")) {
+    throw std::invalid_argument("server URL must start with https:// (got '" + options_.server +
+                                "')");
+  }
+  url.remove_prefix(8);
+  while (url.ends_with('/')) url.remove_suffix(1);
+  const std::size_t colon = url.rfind(':');
+  const bool bracketed = url.starts_with('[');
+  if (colon != std::string_view::npos && (!bracketed || url[colon - 1] == ']')) {
+    host_ = std::string(url.substr(0, colon));
+    port_ = std::string(url.substr(colon + 1));
+  } else {
+    host_ = std::string(url);
+    port_ = "443";
+  }
+  if (bracketed && host_.size() > 2) host_ = host_.substr(1, host_.size() - 2);
+  if (host_.empty() || port_.empty() || url.find('/') != std::string_view::npos) {
+    throw std::invalid_argument("server URL must be https://HOST[:PORT] (got '" + options_.server +
+                                "')");
+  }
+}
+
+Client::~Client() = default;
+
+Client::Connection& Client::connection() {
+  if (connection_) return *connection_;
+  auto c = std::make_unique<Connection>();
+  const std::string where = "https://" + host_ + ":" + port_;
+  try {
+    c->tls.set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(c->tls.native_handle(), TLS1_2_VERSION);
+    if (options_.ca_file.empty()) {
+      c->tls.set_default_verify_paths();
+    } else {
+      c->tls.load_verify_file(options_.ca_file);
+    }
+  } catch (const std::exception& e) {
+    throw TransportError("cannot use CA file '" + options_.ca_file + "': " + e.what());
+  }
+  c->stream.emplace(c->ioc, c->tls);
+  // SNI (SSL_set_tlsext_host_name is a macro with a C cast; this is its expansion).
+  SSL_ctrl(c->stream->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+           host_.data());
+  c->stream->set_verify_callback(ssl::host_name_verification(host_));
+  beast::error_code ec;
+  tcp::resolver resolver(c->ioc);
+  auto endpoints = resolver.resolve(host_, port_, ec);
+  if (!ec) net::connect(c->stream->next_layer(), endpoints, ec);
+  if (ec) throw TransportError("cannot connect to " + where + ": " + ec.message());
+  // Blocking reads and writes give up after the timeout instead of hanging.
+  timeval timeout{static_cast<time_t>(options_.timeout.count()), 0};
+  const int fd = c->stream->next_layer().native_handle();
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  c->stream->handshake(ssl::stream_base::client, ec);
+  if (ec) throw TransportError("TLS handshake with " + where + " failed: " + ec.message());
+  connection_ = std::move(c);
+  return *connection_;
+}
+
+Response Client::exchange(const std::function<Response(Connection&)>& send) {
+  for (int attempt = 0;; ++attempt) {
+    Connection& c = connection();
+    const bool reused = c.reused;
+    try {
+      c.reused = true;
+      return send(c);
+    } catch (const beast::system_error& e) {
+      connection_.reset();
+      // A kept-alive connection the server has since closed fails at once: one retry on a
+      // fresh connection. Anything else is the caller's to know about.
+      if (!reused || attempt > 0) {
+        throw TransportError("request to https://" + host_ + ":" + port_ +
+                             " failed: " + e.code().message());
+      }
+    }
+  }
+}
+
+Response Client::request(std::string_view method, std::string_view target, std::string_view body,
+                         std::string_view content_type, const Headers& extra) {
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) {
+    throw std::invalid_argument("unknown HTTP method '" + std::string(method) + "'");
+  }
+  return exchange([&](Connection& c) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::user_agent, kUserAgent);
+    if (!options_.api_key.empty())
+      req.set(http::field::authorization, "Bearer " + options_.api_key);
+    if (!body.empty()) req.set(http::field::content_type, content_type);
+    for (const auto& [name, value] : extra) req.set(name, value);
+    req.body() = std::string(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    http::write(*c.stream, req);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    http::read(*c.stream, c.buffer, parser);
+    const bool keep_alive = parser.get().keep_alive();
+    Response response = to_response(parser.release());
+    if (!keep_alive) connection_.reset();
+    return response;
+  });
+}
+
+Response Client::upload(std::string_view target, const std::filesystem::path& file,
+                        const Progress& progress) {
+  std::error_code size_error;
+  const uint64_t total = std::filesystem::file_size(file, size_error);
+  std::ifstream in(file, std::ios::binary);
+  if (size_error || !in) throw std::invalid_argument("cannot read '" + file.string() + "'");
+  return exchange([&](Connection& c) {
+    http::request<http::empty_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::user_agent, kUserAgent);
+    if (!options_.api_key.empty())
+      req.set(http::field::authorization, "Bearer " + options_.api_key);
+    req.set(http::field::content_type, "application/octet-stream");
+    req.set(http::field::expect, "100-continue");
+    req.content_length(total);
+    req.keep_alive(true);
+    http::request_serializer<http::empty_body> head{req};
+    http::write_header(*c.stream, head);
+    // The server answers "100 Continue" once it accepts the upload, or refuses it now.
+    http::response_parser<http::string_body> first;
+    first.body_limit(boost::none);
+    http::read(*c.stream, c.buffer, first);
+    if (first.get().result() != http::status::continue_) {
+      connection_.reset();  // the body was never sent: this connection cannot be reused
+      return to_response(first.release());
+    }
+    std::vector<char> chunk(kChunk);
+    uint64_t sent = 0;
+    in.clear();
+    in.seekg(0);
+    while (sent < total) {
+      in.read(chunk.data(), static_cast<std::streamsize>(std::min<uint64_t>(kChunk, total - sent)));
+      const auto got = static_cast<std::size_t>(in.gcount());
+      if (got == 0) throw std::runtime_error("'" + file.string() + "' shrank while uploading");
+      net::write(*c.stream, net::buffer(chunk.data(), got));
+      sent += got;
+      if (progress) progress(sent, total);
+    }
+    http::response_parser<http::string_body> final_response;
+    final_response.body_limit(boost::none);
+    http::read(*c.stream, c.buffer, final_response);
+    const bool keep_alive = final_response.get().keep_alive();
+    Response response = to_response(final_response.release());
+    if (!keep_alive) connection_.reset();
+    return response;
+  });
+}
+
+std::string Client::url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+Response Client::server_ready() { return request("GET", "/v2/health/ready"); }
+
+Response Client::model_metadata(std::string_view model, std::string_view version) {
+  return request("GET", version_path(model, version));
+}
+
+Response Client::infer(std::string_view model, std::string_view version,
+                       std::string_view request_json) {
+  return request("POST", version_path(model, version) + "/infer", request_json);
+}
+
+Response Client::list_models() { return request("GET", "/admin/v1/models"); }
+
+Response Client::show_model(std::string_view model) {
+  return request("GET", "/admin/v1/models/" + std::string(model));
+}
+
+Response Client::create_model(std::string_view spec_json) {
+  return request("POST", "/admin/v1/models", spec_json);
+}
+
+Response Client::list_versions(std::string_view model) {
+  return request("GET", "/admin/v1/models/" + std::string(model) + "/versions");
+}
+
+Response Client::upload_version(std::string_view model, const std::filesystem::path& file,
+                                std::string_view notes, bool promote, const Progress& progress) {
+  std::string target = "/admin/v1/models/" + std::string(model) + "/versions?promote=";
+  target += promote ? "true" : "false";
+  if (!notes.empty()) target += "&notes=" + url_encode(notes);
+  return upload(target, file, progress);
+}
+
+Response Client::set_alias(std::string_view model, std::string_view alias, int64_t version) {
+  return request("PUT", "/admin/v1/models/" + std::string(model) + "/aliases/" + std::string(alias),
+                 "{\"version\":" + std::to_string(version) + "}");
+}
+
+Response Client::version_action(std::string_view model, int64_t version, std::string_view action) {
+  return request("POST", "/admin/v1/models/" + std::string(model) + "/versions/" +
+                             std::to_string(version) + "/" + std::string(action));
+}
+
+Response Client::list_backends() { return request("GET", "/admin/v1/backends"); }
+
+}  // namespace modelgate

@@ -1,0 +1,102 @@
+// ModelGate C++ client SDK: the KServe v2 data plane and the admin API over HTTPS.
+//
+// One Client holds one kept-alive TLS connection and is not thread-safe: use one per
+// thread. Requests return the server's answer whatever its status (check ok(); error
+// bodies are {"error": "...", "code": "..."}); failures to reach the server at all throw
+// modelgate::TransportError. Bodies are JSON text: parse them with the JSON library you
+// already use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace modelgate {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientOptions {
+  std::string server = "https://127.0.0.1:8443";  // https://HOST[:PORT]
+  std::string api_key;                            // sent as "Authorization: Bearer …"
+  std::string ca_file;               // PEM certificate(s) to trust; empty: the system's store
+  std::chrono::seconds timeout{60};  // per socket read or write
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+  Headers headers;
+
+  bool ok() const { return status >= 200 && status < 300; }
+  // The first header with this name (case-insensitive), or "".
+  std::string header(std::string_view name) const;
+};
+
+// The server could not be reached, the TLS handshake or certificate check failed, or the
+// connection broke mid-request.
+class TransportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Called during uploads with the bytes sent so far and the total.
+using Progress = std::function<void(uint64_t sent, uint64_t total)>;
+
+class Client {
+ public:
+  // Throws std::invalid_argument for a server URL that is not https://HOST[:PORT].
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Any request. target is the path and query, e.g. "/v2/models/m/infer". Reconnects
+  // once when the kept-alive connection turns out to be closed.
+  Response request(std::string_view method, std::string_view target, std::string_view body = {},
+                   std::string_view content_type = "application/json", const Headers& extra = {});
+  // POSTs a file as the body without reading it whole: it announces itself with
+  // "Expect: 100-continue", so a refusal arrives before any byte is sent.
+  Response upload(std::string_view target, const std::filesystem::path& file,
+                  const Progress& progress = {});
+
+  // ---- KServe v2 (DESIGN.md "Data plane") --------------------------------------------
+  Response server_ready();
+  // version: a number, an alias, or "" for the default alias.
+  Response model_metadata(std::string_view model, std::string_view version = {});
+  Response infer(std::string_view model, std::string_view version, std::string_view request_json);
+
+  // ---- Admin API (/admin/v1; an admin-scope key) ---------------------------------------
+  Response list_models();
+  Response show_model(std::string_view model);
+  Response create_model(std::string_view spec_json);
+  Response list_versions(std::string_view model);
+  Response upload_version(std::string_view model, const std::filesystem::path& file,
+                          std::string_view notes = {}, bool promote = false,
+                          const Progress& progress = {});
+  Response set_alias(std::string_view model, std::string_view alias, int64_t version);
+  // load | unload | retire
+  Response version_action(std::string_view model, int64_t version, std::string_view action);
+  Response list_backends();
+
+  // Percent-encodes a query-string value.
+  static std::string url_encode(std::string_view text);
+
+  struct Connection;  // opaque: defined in client.cpp
+
+ private:
+  Response exchange(const std::function<Response(Connection&)>& send);
+  Connection& connection();
+
+  ClientOptions options_;
+  std::string host_, port_;
+  std::unique_ptr<Connection> connection_;
+};
+
+}  // namespace modelgate

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# End to end with mgctl (the client SDK) against the real server over real TLS:
+#   model create / upload --promote / list / show / versions / alias / load / unload /
+#   retire, backend list, infer, tenant and key verbs, --json documents, exit codes;
+#   a 200 MB upload streamed by both processes (peak memory of each stays far below the
+#   file size), an upload refused before its body is sent, an interrupted upload that
+#   leaves nothing behind.
+# usage: mgctl_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR
+set -euo pipefail
+modelgate=$1 mgctl=$2 plugins=$3 examples=$4
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
+expect() {  # expect NAME HAYSTACK NEEDLE
+  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
+  echo "ok   $1"
+}
+status_of() { set +e; "$@" >"$work/out" 2>"$work/err"; echo $?; set -e; }
+
+data=$work/data
+MG_KEY=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
+[[ $MG_KEY == mg_* ]] || fail "init --json gave no admin_key"
+"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --plugin-dir "$plugins" \
+  >"$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  grep -q 'listening on https://' "$work/serve.log" && break
+  kill -0 "$pid" 2>/dev/null || fail "server exited during start"
+  sleep 0.1
+done
+port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+export MG_SERVER=https://localhost:$port MG_KEY MG_CACERT=$data/tls/cert.pem
+m() { "$mgctl" "$@"; }
+
+expect "model create" "$(m model create fashion-mlp --max-batch 8 --instances 1)" "created model fashion-mlp"
+out=$(m --json model upload fashion-mlp "$examples/models/fashion-mlp.onnx" --promote --notes "seed")
+expect "upload --json names the version" "$out" '"version":1'
+expect "upload --promote loads it" "$out" '"state":"ready"'
+expect "model list" "$(m model list)" "default=1"
+expect "model show" "$(m model show fashion-mlp)" '"max_batch_size":8'
+out=$(m infer fashion-mlp --input "$examples/requests/fashion-mlp.json")
+expect "infer" "$out" "probabilities FP32 [1,10]"
+expect "infer --json" "$(m --json infer fashion-mlp --version 1 --input "$examples/requests/fashion-mlp.json")" \
+  '"model_version":"1"'
+expect "backend list" "$(m backend list)" "cpu   ready"
+expect "upload v2" "$(m model upload fashion-mlp "$examples/models/fashion-mlp.onnx")" "version 2 (registered)"
+expect "alias" "$(m model alias fashion-mlp canary 2)" "canary -> version 2"
+expect "versions" "$(m model versions fashion-mlp)" "canary"
+expect "promote" "$(m model promote fashion-mlp 2)" "default -> version 2"
+expect "unload" "$(m model unload fashion-mlp 1)" "registered"
+expect "load" "$(m model load fashion-mlp 1)" "ready"
+expect "retire" "$(m model retire fashion-mlp 1)" "retired"
+
+# Exit codes: 1 refused by the server (with its code), 2 bad usage, 3 unreachable.
+[[ $(status_of m model show nope) == 1 ]] || fail "refusal exit status"
+expect "refusal line" "$(cat "$work/err")" "404 model_not_found"
+[[ $(status_of m model retire fashion-mlp 2) == 1 ]] || fail "conflict exit status"
+expect "conflict line" "$(cat "$work/err")" "409 conflict"
+[[ $(status_of m model frobnicate) == 2 ]] || fail "usage exit status"
+[[ $(status_of m --server https://localhost:1 model list) == 3 ]] || fail "unreachable exit status"
+[[ $(status_of m --cacert /etc/ssl/certs/ca-certificates.crt model list) == 3 ]] || fail "untrusted certificate accepted"
+expect "certificate checked" "$(cat "$work/err")" "TLS handshake"
+echo "ok   exit codes"
+
+# Tenants and keys: an infer key works at once, sees only infer routes, dies on revoke.
+expect "tenant create" "$(m tenant create acme --quota 1000/day)" "created tenant acme"
+expect "tenant list" "$(m tenant list)" "1000/day"
+out=$(m --json key create --tenant acme --scope infer --rate 50/s --burst 100 --models 'fashion-*' --expires 30d)
+key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$out")
+id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$out")
+[[ $key == mg_${id}_* ]] || fail "key create --json: $out"
+expect "key list" "$(m key list --tenant acme)" "$id"
+[[ "$(m key list)" != *"${key:16}"* ]] || fail "key list shows a secret"
+expect "infer key infers" "$(MG_KEY=$key m infer fashion-mlp --input "$examples/requests/fashion-mlp.json")" "probabilities"
+[[ $(MG_KEY=$key status_of m model list) == 1 ]] || fail "an infer key listed models"
+expect "infer key on admin" "$(cat "$work/err")" "403 forbidden"
+expect "key revoke" "$(m key revoke "$id")" "revoked key $id"
+[[ $(MG_KEY=$key status_of m infer fashion-mlp --input "$examples/requests/fashion-mlp.json") == 1 ]] || fail "revoked key works"
+expect "revoked" "$(cat "$work/err")" "401 invalid_key"
+
+# A 200 MB upload streams: neither process holds the file. Peak RSS (VmHWM) of the server
+# and maximum RSS of mgctl are compared with the file size.
+m model create big >/dev/null
+head -c $((200 * 1024 * 1024)) /dev/urandom >"$work/big.bin"
+hwm() { sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' "/proc/$pid/status"; }
+server_before=$(hwm)
+/usr/bin/time -f '%M' -o "$work/mgctl.rss" "$mgctl" --json model upload big "$work/big.bin" >"$work/big.json"
+server_after=$(hwm)
+client_kb=$(tail -1 "$work/mgctl.rss")
+expect "200 MB upload" "$(cat "$work/big.json")" '"size":209715200'
+digest=$(sha256sum "$work/big.bin" | cut -d' ' -f1)
+expect "stored under its digest" "$(cat "$work/big.json")" "\"artifact\":\"$digest\""
+echo "     server peak RSS ${server_before} kB -> ${server_after} kB; mgctl max RSS ${client_kb} kB"
+(( server_after - server_before < 64 * 1024 )) || fail "server memory grew by $((server_after - server_before)) kB"
+(( client_kb < 64 * 1024 )) || fail "mgctl used ${client_kb} kB"
+echo "ok   200 MB upload streamed (memory flat in both processes)"
+
+# Refused before the body: the server answers the head, curl never sends 200 MB.
+c() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
+out=$(c -H "Authorization: Bearer $key" -H 'Expect: 100-continue' --data-binary @"$work/big.bin" \
+  -w ' sent=%{size_upload}' "$MG_SERVER/admin/v1/models/big/versions")
+expect "upload refused unread" "$out" '"code":"invalid_key"'
+sent=${out##*sent=}
+(( sent < 10 * 1024 * 1024 )) || fail "curl sent $sent bytes of a refused upload"
+echo "ok   refused upload: $sent bytes sent"
+# curl as an upload client too.
+out=$(c -H "Authorization: Bearer $MG_KEY" --data-binary @"$examples/models/fashion-mlp.onnx" \
+  "$MG_SERVER/admin/v1/models/big/versions?notes=curl%20upload")
+expect "curl upload" "$out" '"notes":"curl upload"'
+# An upload cut off midway leaves no version and no temp file.
+curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $MG_KEY" --limit-rate 2M \
+  --data-binary @"$work/big.bin" "$MG_SERVER/admin/v1/models/big/versions" >/dev/null 2>&1 &
+upload=$!
+sleep 2
+[[ -n "$(ls "$data/artifacts/tmp")" ]] || fail "no temp file during an upload"
+kill "$upload"; wait "$upload" 2>/dev/null || true
+for _ in $(seq 1 50); do [[ -z "$(ls "$data/artifacts/tmp")" ]] && break; sleep 0.1; done
+[[ -z "$(ls "$data/artifacts/tmp")" ]] || fail "an interrupted upload left a temp file"
+expect "no version from the interrupted upload" "$(m model versions big)" "curl upload"
+[[ $(m --json model versions big | grep -o '"version":' | wc -l) == 2 ]] || fail "version count"
+echo "ok   interrupted upload left nothing"
+
+kill -TERM "$pid"
+wait "$pid" && status=0 || status=$?
+pid=
+[[ $status == 0 ]] || fail "exit status $status after SIGTERM"
+echo "mgctl_test: all passed"
