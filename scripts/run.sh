@@ -14,7 +14,15 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j "${MG_JOBS:-2}"
 
 modelgate=$root/build/gateway/modelgate
-"$modelgate" init --data-dir "$data"
+mgctl=$root/build/admin/mgctl
+# init prints the admin key once; keep it beside the data (mode 0600) for the examples.
+init_out=$("$modelgate" init --data-dir "$data")
+grep -v '^admin key:' <<<"$init_out" || true
+admin_key=$(sed -n 's/^admin key: //p' <<<"$init_out")
+if [[ -n "$admin_key" ]]; then
+  (umask 077 && printf '%s\n' "$admin_key" >"$data/admin.key")
+fi
+[[ -s "$data/admin.key" ]] || { echo "run: no admin key in $data/admin.key" >&2; exit 1; }
 for model in fashion-mlp fashion-cnn text-classifier; do
   if [[ ! -f "$data/.seeded-$model" ]]; then
     "$modelgate" import --data-dir "$data" "$model" "examples/models/$model.onnx" \
@@ -28,11 +36,15 @@ cat <<EOT
 
 ModelGate is starting on https://$listen with fashion-mlp, fashion-cnn and text-classifier.
 TLS certificate (self-signed, for localhost and 127.0.0.1): $data/tls/cert.pem
+Admin key (admin and infer scopes): $data/admin.key
 Try, from another terminal in $root:
 
-  curl --cacert $data/tls/cert.pem https://localhost:$port/v2/models/fashion-mlp
-  curl --cacert $data/tls/cert.pem -H 'Content-Type: application/json' \\
+  curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/admin.key)" \\
        --data @examples/requests/fashion-mlp.json https://localhost:$port/v2/models/fashion-mlp/infer
+
+  export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=\$(cat $data/admin.key)
+  $mgctl infer fashion-mlp --input examples/requests/fashion-mlp.json
+  $mgctl model list
 
 EOT
 exec "$modelgate" serve --data-dir "$data" --listen "$listen" --plugin-dir "$root/build/plugins"
