@@ -18,6 +18,8 @@ packages=(
   dataset-fashion-mnist zlib1g-dev
   # gateway: CLI parsing, TOML config; curl for the integration tests and the README
   libcli11-dev libtomlplusplus-dev curl time
+  # metrics: prometheus-cpp (the metrics listener)
+  prometheus-cpp-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "api/errors.h"
 #include "api/kserve_codec.h"
 #include "auth/authenticator.h"
+#include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/tensor_check.h"
 #include "registry/registry.h"
@@ -176,9 +178,20 @@ void validate_inputs(const ModelMetadata& metadata, const InferRequest& request)
   }
 }
 
-HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) {
+// What metrics learn about an inference request as it is handled.
+struct InferenceInfo {
+  std::string model;
+  int64_t version = 0;  // 0 until the path resolved to a registered version
+  uint64_t items = 0;
+};
+
+HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
+                   InferenceInfo& info) {
   int64_t version = resolve_version(s, path);
+  info.model = path.model;
+  info.version = version;
   auto loaded = ready_version(s, path, version);
+  info.version = version;
   InferRequest request = decode_infer_request(http);
   const ModelMetadata& metadata = loaded->metadata();
   validate_inputs(metadata, request);
@@ -203,6 +216,9 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) 
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     throw ApiError(500, "internal", "the model failed to run this request");
   }
+  if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
+    info.items = metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
+  }
   std::vector<InferOutput> outputs;
   for (const auto& out : result.outputs) {
     bool binary = request.binary_outputs;
@@ -214,7 +230,7 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http) 
   return encode_infer_response(path.model, version, request.id, outputs);
 }
 
-HttpResponse dispatch(const HttpRequest& request, Services& s) {
+HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& info) {
   const auto parts = split_path(request.target);
   const bool get = request.method == "GET", post = request.method == "POST";
   if (parts.size() == 3 && parts[0] == "v2" && parts[1] == "health") {
@@ -245,7 +261,7 @@ HttpResponse dispatch(const HttpRequest& request, Services& s) {
     Authenticator::require_model(caller, path->model);
     if (path->action.empty() && get) return model_metadata(s, *path);
     if (path->action == "ready" && get) return model_ready(s, *path);
-    if (path->action == "infer" && post) return infer(s, *path, request);
+    if (path->action == "infer" && post) return infer(s, *path, request, info);
     if (path->action.empty() || path->action == "ready" || path->action == "infer") {
       throw ApiError(405, "bad_request", "method " + request.method + " is not allowed here");
     }
@@ -278,21 +294,54 @@ StreamDecision route_stream(const HttpRequest& head, Services& services) {
   }
 }
 
-HttpResponse route(const HttpRequest& request, Services& services) {
+namespace {
+
+// The router proper; `outcome` becomes "ok" or the error code of the answer.
+HttpResponse answer(const HttpRequest& request, Services& services, InferenceInfo& info,
+                    std::string& outcome) {
   try {
-    return dispatch(request, services);
+    HttpResponse response = dispatch(request, services, info);
+    outcome = "ok";
+    return response;
   } catch (const ApiError& e) {
+    outcome = e.code();
     return refusal_of(e);
   } catch (const BackendError& e) {
     // A malformed batch the checks above missed is still the client's; anything else is
     // the server's, and its details stay in the logs.
-    if (e.code() == MG_ERROR_INVALID_ARGUMENT) return error_response(400, "bad_request", e.what());
+    if (e.code() == MG_ERROR_INVALID_ARGUMENT) {
+      outcome = "bad_request";
+      return error_response(400, "bad_request", e.what());
+    }
+    outcome = "internal";
     return error_response(500, "internal", "the model failed to run this request");
-  } catch (const registry::RegistryError& e) {
-    return error_response(500, "internal", "the registry failed");
   } catch (const std::exception& e) {
+    outcome = "internal";
     return error_response(500, "internal", "internal error");
   }
+}
+
+}  // namespace
+
+HttpResponse route(const HttpRequest& request, Services& services) {
+  Metrics* metrics = services.metrics;
+  if (metrics == nullptr) {
+    InferenceInfo info;
+    std::string outcome;
+    return answer(request, services, info, outcome);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  metrics->add_inflight(1);
+  InferenceInfo info;
+  std::string outcome;
+  HttpResponse response = answer(request, services, info, outcome);
+  metrics->add_inflight(-1);
+  if (response.status == 401 || response.status == 403) metrics->count_auth_failure(outcome);
+  if (info.version > 0) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count());
+  }
+  return response;
 }
 
 }  // namespace mg::gateway

@@ -12,6 +12,7 @@ namespace mg::gateway {
 
 class Authenticator;
 class BackendManager;
+class Metrics;
 class ModelRepository;
 
 // What request handling needs from the rest of the server.
@@ -21,6 +22,7 @@ struct Services {
   BackendManager& backends;
   Authenticator& auth;
   std::string server_version;
+  Metrics* metrics = nullptr;  // none in tests that do not look at metrics
 };
 
 // The router: a pure function from a request to a response (no sockets), so every

@@ -2,7 +2,8 @@
 //   modelgate init   --data-dir DIR [--json]       create the registry, TLS certificate, master key
 //   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu] [--promote]
 //                                                  register a model version offline
-//   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT] [--plugin-dir DIR]...
+//   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT]
+//                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
 // See DESIGN.md "Server and bootstrap".
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include "api/router.h"
 #include "auth/authenticator.h"
 #include "http/https_server.h"
+#include "metrics/metrics.h"
 #include "main/self_signed.h"
 #include "plugin_host/backend_manager.h"
 #include "plugin_host/log.h"
@@ -127,6 +129,7 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
 
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";
+  std::string metrics_listen = "127.0.0.1:9464";
   std::vector<std::string> plugin_dirs;
   std::string certificate, private_key;
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -142,6 +145,7 @@ void read_config(const fs::path& file, ServeSettings& settings) {
     throw std::runtime_error("config " + file.string() + ": " + std::string(e.description()));
   }
   settings.listen = config["listen"].value_or(settings.listen);
+  settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
@@ -204,7 +208,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
     }
   }
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
-  Services services{registry, models, backends, auth, kVersion};
+  Metrics metrics(kVersion, registry, backends);
+  Services services{registry, models, backends, auth, kVersion, &metrics};
+  auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
+  metrics_port = metrics.listen(metrics_host, metrics_port);
   auto [host, port] = split_host_port(settings.listen);
   HttpsServerOptions options = settings.limits;
   options.host = host;
@@ -221,7 +228,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
   HttpsServer server(
       options, [&services](const HttpRequest& r) { return route(r, services); },
       [&services](const HttpRequest& head) { return route_stream(head, services); });
-  std::cout << "listening on https://" << host << ":" << server.port() << std::endl;
+  std::cout << "metrics on http://" << metrics_host << ":" << metrics_port << "\n"
+            << "listening on https://" << host << ":" << server.port() << std::endl;
   server.run();
   log(LogLevel::kInfo, "stopped");
   return 0;
@@ -252,12 +260,14 @@ int main(int argc, char** argv) {
   import_cmd->add_flag("--promote", promote, "point the default alias at the new version");
 
   ServeSettings settings;
-  std::string config_file, listen;
+  std::string config_file, listen, metrics_listen;
   std::vector<std::string> plugin_dirs;
   auto* serve_cmd = app.add_subcommand("serve", "serve the API over HTTPS");
   serve_cmd->add_option("--data-dir", data_dir, "data directory")->required();
   serve_cmd->add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   serve_cmd->add_option("--listen", listen, "HOST:PORT for the API (port 0: any free port)");
+  serve_cmd->add_option("--metrics-listen", metrics_listen,
+                        "HOST:PORT for Prometheus metrics over plain HTTP (port 0: any)");
   serve_cmd->add_option("--plugin-dir", plugin_dirs, "plugin directory (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
@@ -267,6 +277,7 @@ int main(int argc, char** argv) {
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
     if (!config_file.empty()) read_config(config_file, settings);
     if (!listen.empty()) settings.listen = listen;
+    if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
     if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;
     return serve(dir, settings);
   } catch (const std::exception& e) {

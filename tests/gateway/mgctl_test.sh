@@ -25,7 +25,7 @@ status_of() { set +e; "$@" >"$work/out" 2>"$work/err"; echo $?; set -e; }
 data=$work/data
 MG_KEY=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
 [[ $MG_KEY == mg_* ]] || fail "init --json gave no admin_key"
-"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --plugin-dir "$plugins" \
+"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$plugins" \
   >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do

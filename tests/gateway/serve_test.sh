@@ -45,7 +45,7 @@ read_timeout_seconds = 2
 EOT
 
 start_server() {
-  "$modelgate" serve --data-dir "$data" --config "$work/config.toml" --listen 127.0.0.1:0 \
+  "$modelgate" serve --data-dir "$data" --config "$work/config.toml" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
     --plugin-dir "$plugins" >"$work/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do  # wait for the bound address (up to 30 s)
@@ -56,6 +56,8 @@ start_server() {
   port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
   [[ -n "$port" ]] || fail "no listening line"
   base=https://localhost:$port
+  metrics_port=$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+  [[ -n "$metrics_port" ]] || fail "no metrics line"
 }
 start_server
 anon() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
@@ -91,6 +93,17 @@ expect "keep-alive reuses the connection" "$out" "Re-using existing connection"
 out=$(c -v -H 'Connection: close' $base/v2/health/live 2>&1)
 expect "Connection: close honoured" "$out" "< Connection: close"
 expect "server still serves" "$(c $base/v2/health/live)" '{"live":true}'
+
+# The metrics listener: plain HTTP, counts what was just served.
+metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
+expect "metrics: requests" "$metrics" 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",version="1"}'
+expect "metrics: errors by code" "$metrics" 'outcome="bad_request"'
+expect "metrics: latency histogram" "$metrics" 'modelgate_request_duration_seconds_bucket{model="fashion-mlp"'
+expect "metrics: model state" "$metrics" 'modelgate_model_state{model="fashion-mlp",state="ready",version="1"} 1'
+expect "metrics: backend" "$metrics" 'modelgate_backend_info{abi="1.0",backend="cpu"'
+expect "metrics: auth failures" "$metrics" 'modelgate_auth_failures_total{reason="missing_credentials"}'
+expect "metrics: build" "$metrics" 'modelgate_build_info{version="0.1.0"} 1'
+[[ "$metrics" != *nope* ]] || fail "an unknown model name from a request became a label"
 
 # Slow clients: one never finishes its TLS handshake, one sends half a header and stalls.
 # The deadlines (2 s here) cut both off, and meanwhile everyone else is served.

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mg::registry {
+class Registry;
+}
+
+namespace mg::gateway {
+
+class BackendManager;
+
+// The server's Prometheus metrics (DESIGN.md "Metrics", prefix modelgate_). Labels come
+// only from registered models and versions and from fixed code lists, never from request
+// data, so cardinality stays bounded. prometheus-cpp stays inside metrics.cpp.
+class Metrics {
+ public:
+  // model_state and backend_info are computed at scrape time from these.
+  Metrics(const std::string& server_version, const registry::Registry& registry,
+          const BackendManager& backends);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One data-plane inference request, end to end. outcome is "ok" or an error code.
+  void observe_inference(const std::string& model, int64_t version, const std::string& outcome,
+                         uint64_t items, double seconds);
+  // A request refused by authentication (reason: the 401 code) or authorisation.
+  void count_auth_failure(const std::string& reason);
+  // Requests inside the router now.
+  void add_inflight(int delta);
+
+  // Serves /metrics over plain HTTP on HOST:PORT (port 0: any free port); returns the
+  // bound port. Throws std::runtime_error when the address cannot be bound.
+  uint16_t listen(const std::string& host, uint16_t port);
+  // The exposition text, as a scrape would see it (tests).
+  std::string scrape() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mg::gateway
