@@ -217,7 +217,8 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
     throw ApiError(500, "internal", "the model failed to run this request");
   }
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
-    info.items = metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
+    info.items =
+        metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
   }
   std::vector<InferOutput> outputs;
   for (const auto& out : result.outputs) {

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstring>
 #include <fstream>
 #include <optional>
 
@@ -150,6 +151,70 @@ Response Client::exchange(const std::function<Response(Connection&)>& send) {
   }
 }
 
+namespace {
+
+// Reads a whole response; the connection stays usable when the server keeps it alive.
+Response read_response(beast::ssl_stream<tcp::socket>& stream, beast::flat_buffer& buffer,
+                       bool& keep_alive) {
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  http::read(stream, buffer, parser);
+  keep_alive = parser.get().keep_alive();
+  return to_response(parser.release());
+}
+
+// Bodies above this go out behind "Expect: 100-continue", so a refusal (401, 413, …)
+// arrives before they are sent, as curl does.
+constexpr std::size_t kExpectContinueAbove = 1 << 20;
+
+struct RequestHead {
+  http::verb verb;
+  std::string_view target, host, api_key, content_type;
+  const Headers& extra;
+  bool expect_continue;  // send the head alone and wait for "100 Continue"
+};
+
+// Writes one request whose body comes from next_piece (bytes written into the buffer;
+// 0 = ended early) and reads the answer. `reusable` tells whether the connection may
+// carry another request.
+Response send(beast::ssl_stream<tcp::socket>& stream, beast::flat_buffer& buffer,
+              const RequestHead& h, uint64_t size,
+              const std::function<std::size_t(char*, std::size_t)>& next_piece,
+              const Progress& progress, bool& reusable) {
+  http::request<http::empty_body> req{h.verb, h.target, 11};
+  req.set(http::field::host, h.host);
+  req.set(http::field::user_agent, kUserAgent);
+  if (!h.api_key.empty()) req.set(http::field::authorization, "Bearer " + std::string(h.api_key));
+  const auto& content_type = h.content_type;
+  const auto& extra = h.extra;
+  const http::verb verb = h.verb;
+  if (size > 0) req.set(http::field::content_type, content_type);
+  for (const auto& [name, value] : extra) req.set(name, value);
+  const bool expect_continue = h.expect_continue;
+  if (expect_continue) req.set(http::field::expect, "100-continue");
+  if (size > 0 || verb == http::verb::post || verb == http::verb::put) req.content_length(size);
+  req.keep_alive(true);
+  http::request_serializer<http::empty_body> head{req};
+  http::write_header(stream, head);
+  reusable = false;
+  if (expect_continue) {
+    bool keep_alive = false;
+    Response first = read_response(stream, buffer, keep_alive);
+    if (first.status != 100) return first;  // the body was never sent: not reusable
+  }
+  std::vector<char> chunk(std::min<uint64_t>(kChunk, size));
+  for (uint64_t sent = 0; sent < size;) {
+    const std::size_t got = next_piece(chunk.data(), std::min<uint64_t>(chunk.size(), size - sent));
+    if (got == 0) throw std::runtime_error("the request body ended early");
+    net::write(stream, net::buffer(chunk.data(), got));
+    sent += got;
+    if (progress) progress(sent, size);
+  }
+  return read_response(stream, buffer, reusable);
+}
+
+}  // namespace
+
 Response Client::request(std::string_view method, std::string_view target, std::string_view body,
                          std::string_view content_type, const Headers& extra) {
   const http::verb verb = http::string_to_verb(method);
@@ -157,23 +222,21 @@ Response Client::request(std::string_view method, std::string_view target, std::
     throw std::invalid_argument("unknown HTTP method '" + std::string(method) + "'");
   }
   return exchange([&](Connection& c) {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, host_);
-    req.set(http::field::user_agent, kUserAgent);
-    if (!options_.api_key.empty())
-      req.set(http::field::authorization, "Bearer " + options_.api_key);
-    if (!body.empty()) req.set(http::field::content_type, content_type);
-    for (const auto& [name, value] : extra) req.set(name, value);
-    req.body() = std::string(body);
-    req.keep_alive(true);
-    req.prepare_payload();
-    http::write(*c.stream, req);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    http::read(*c.stream, c.buffer, parser);
-    const bool keep_alive = parser.get().keep_alive();
-    Response response = to_response(parser.release());
-    if (!keep_alive) connection_.reset();
+    std::size_t at = 0;
+    bool reusable = false;
+    Response response = send(
+        *c.stream, c.buffer,
+        {verb, target, host_, options_.api_key, content_type, extra,
+         body.size() > kExpectContinueAbove},
+        body.size(),
+        [&](char* out, std::size_t max) {
+          const std::size_t n = std::min(max, body.size() - at);
+          std::memcpy(out, body.data() + at, n);
+          at += n;
+          return n;
+        },
+        {}, reusable);
+    if (!reusable) connection_.reset();
     return response;
   });
 }
@@ -185,43 +248,19 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
   std::ifstream in(file, std::ios::binary);
   if (size_error || !in) throw std::invalid_argument("cannot read '" + file.string() + "'");
   return exchange([&](Connection& c) {
-    http::request<http::empty_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, host_);
-    req.set(http::field::user_agent, kUserAgent);
-    if (!options_.api_key.empty())
-      req.set(http::field::authorization, "Bearer " + options_.api_key);
-    req.set(http::field::content_type, "application/octet-stream");
-    req.set(http::field::expect, "100-continue");
-    req.content_length(total);
-    req.keep_alive(true);
-    http::request_serializer<http::empty_body> head{req};
-    http::write_header(*c.stream, head);
-    // The server answers "100 Continue" once it accepts the upload, or refuses it now.
-    http::response_parser<http::string_body> first;
-    first.body_limit(boost::none);
-    http::read(*c.stream, c.buffer, first);
-    if (first.get().result() != http::status::continue_) {
-      connection_.reset();  // the body was never sent: this connection cannot be reused
-      return to_response(first.release());
-    }
-    std::vector<char> chunk(kChunk);
-    uint64_t sent = 0;
     in.clear();
     in.seekg(0);
-    while (sent < total) {
-      in.read(chunk.data(), static_cast<std::streamsize>(std::min<uint64_t>(kChunk, total - sent)));
-      const auto got = static_cast<std::size_t>(in.gcount());
-      if (got == 0) throw std::runtime_error("'" + file.string() + "' shrank while uploading");
-      net::write(*c.stream, net::buffer(chunk.data(), got));
-      sent += got;
-      if (progress) progress(sent, total);
-    }
-    http::response_parser<http::string_body> final_response;
-    final_response.body_limit(boost::none);
-    http::read(*c.stream, c.buffer, final_response);
-    const bool keep_alive = final_response.get().keep_alive();
-    Response response = to_response(final_response.release());
-    if (!keep_alive) connection_.reset();
+    bool reusable = false;
+    Response response = send(
+        *c.stream, c.buffer,
+        {http::verb::post, target, host_, options_.api_key, "application/octet-stream", {}, true},
+        total,
+        [&](char* out, std::size_t max) {
+          in.read(out, static_cast<std::streamsize>(max));
+          return static_cast<std::size_t>(in.gcount());
+        },
+        progress, reusable);
+    if (!reusable) connection_.reset();
     return response;
   });
 }

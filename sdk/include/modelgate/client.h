@@ -91,7 +91,7 @@ class Client {
   struct Connection;  // opaque: defined in client.cpp
 
  private:
-  Response exchange(const std::function<Response(Connection&)>& send);
+  Response exchange(const std::function<Response(Connection&)>& attempt);
   Connection& connection();
 
   ClientOptions options_;

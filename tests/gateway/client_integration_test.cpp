@@ -1,0 +1,254 @@
+// The real modelgate binary on port 0 with a temp data dir, driven over real TLS with the
+// client SDK: JSON and binary round trips of the three seed models compared with direct
+// execution on the same backend (loaded in this process through the plugin host), and the
+// error contract over the wire.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "modelgate/client.h"
+#include "plugin_host/backend_manager.h"
+#include "plugin_host/log.h"
+
+namespace mg::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+const fs::path kModels = fs::path(MG_EXAMPLES_DIR) / "models";
+const std::string kConfig = R"({"max_batch_size": 16})";
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command + "\n" + output);
+  return output;
+}
+
+// A seed model's reference input: name, dtype, shape and bytes.
+struct Sample {
+  std::string input, dtype;
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+
+Sample sample_of(const std::string& model) {
+  auto ref = json::parse(read_file(kModels / (model + ".ref.json"))).as_object();
+  Sample s{std::string(ref["input"].as_string()),
+           std::string(ref["input_dtype"].as_string()),
+           {},
+           read_file(kModels / (model + ".input.bin"))};
+  for (const auto& d : ref["input_shape"].as_array()) s.shape.push_back(d.as_int64());
+  return s;
+}
+
+class ClientIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    set_log_sink([](LogLevel, std::string_view) {});
+    std::string pattern = (fs::temp_directory_path() / "mg_client_XXXXXX").string();
+    dir_ = new fs::path(mkdtemp(pattern.data()));
+    const fs::path data = *dir_ / "data";
+    const std::string modelgate = MG_MODELGATE;
+    auto init = json::parse(run(modelgate + " init --json --data-dir " + data.string()));
+    admin_key_ = new std::string(init.as_object()["admin_key"].as_string());
+    for (const char* model : {"fashion-mlp", "fashion-cnn", "text-classifier"}) {
+      run(modelgate + " import --data-dir " + data.string() + " " + model + " " +
+          (kModels / (std::string(model) + ".onnx")).string() + " --config '" + kConfig +
+          "' --promote");
+    }
+    const fs::path log = *dir_ / "serve.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execl(MG_MODELGATE, MG_MODELGATE, "serve", "--data-dir", data.c_str(), "--listen",
+            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--plugin-dir", MG_PLUGIN_DIR,
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::regex listening("listening on https://127.0.0.1:([0-9]+)");
+    for (int i = 0; i < 300 && port_ == 0; ++i) {
+      std::smatch match;
+      const std::string text = read_file(log);
+      if (std::regex_search(text, match, listening)) port_ = std::stoi(match[1]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(port_, 0) << read_file(log);
+    backends_ = new BackendManager();
+    backends_->discover({MG_PLUGIN_DIR});
+  }
+
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    }
+    delete backends_;
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete admin_key_;
+  }
+
+  static modelgate::ClientOptions options(const std::string& key) {
+    modelgate::ClientOptions o;
+    o.server = "https://localhost:" + std::to_string(port_);
+    o.api_key = key;
+    o.ca_file = (*dir_ / "data" / "tls" / "cert.pem").string();
+    return o;
+  }
+
+  // The same input run directly on the CPU backend, in this process.
+  static OutputTensor direct(const std::string& model, const Sample& sample) {
+    const std::string bytes = read_file(kModels / (model + ".onnx"));
+    auto loaded = Model::load(backends_->find("cpu"), model,
+                              std::as_bytes(std::span(bytes.data(), bytes.size())), "", kConfig);
+    auto instance = loaded->create_instance(0);
+    BatchInput batch;
+    batch.inputs.push_back(TensorRef{sample.input, dtype_from_name(sample.dtype).value(),
+                                     sample.shape, sample.bytes.data(), sample.bytes.size()});
+    batch.request_rows = {static_cast<uint64_t>(sample.shape[0])};
+    BatchOutput out = instance->execute(batch);
+    EXPECT_FALSE(out.request_failures[0].has_value());
+    return std::move(out.outputs.at(0));
+  }
+
+  modelgate::Client client_{options(*admin_key_)};
+
+  static inline fs::path* dir_ = nullptr;
+  static inline std::string* admin_key_ = nullptr;
+  static inline pid_t pid_ = 0;
+  static inline int port_ = 0;
+  static inline BackendManager* backends_ = nullptr;
+};
+
+TEST_F(ClientIntegrationTest, JsonRoundTripMatchesDirectExecution) {
+  const Sample sample = sample_of("fashion-mlp");
+  json::array data;
+  for (std::size_t i = 0; i < sample.bytes.size(); i += 4) {
+    float v;
+    std::memcpy(&v, sample.bytes.data() + i, 4);
+    data.emplace_back(static_cast<double>(v));
+  }
+  json::array shape(sample.shape.begin(), sample.shape.end());
+  json::object request{
+      {"id", "json-1"},
+      {"inputs",
+       json::array{json::object{
+           {"name", sample.input}, {"datatype", sample.dtype}, {"shape", shape}, {"data", data}}}}};
+  modelgate::Response r = client_.infer("fashion-mlp", "", json::serialize(request));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json::parse(r.body).as_object();
+  EXPECT_EQ(body["id"].as_string(), "json-1");
+  const auto& out = body["outputs"].as_array()[0].as_object();
+  const OutputTensor expected = direct("fashion-mlp", sample);
+  const auto& values = out.at("data").as_array();
+  ASSERT_EQ(values.size() * 4, expected.byte_size);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    float want;
+    std::memcpy(&want, expected.data.get() + 4 * i, 4);
+    EXPECT_EQ(static_cast<float>(values[i].to_number<double>()), want) << i;
+  }
+}
+
+// Binary in, binary out: the bytes are exactly what the backend produces.
+TEST_F(ClientIntegrationTest, BinaryRoundTripsMatchDirectExecution) {
+  for (const std::string model : {"fashion-cnn", "text-classifier", "fashion-mlp"}) {
+    SCOPED_TRACE(model);
+    const Sample sample = sample_of(model);
+    json::array shape(sample.shape.begin(), sample.shape.end());
+    const std::string header = json::serialize(json::object{
+        {"inputs", json::array{json::object{
+                       {"name", sample.input},
+                       {"datatype", sample.dtype},
+                       {"shape", shape},
+                       {"parameters", json::object{{"binary_data_size", sample.bytes.size()}}}}}},
+        {"parameters", json::object{{"binary_data_output", true}}}});
+    modelgate::Response r = client_.request(
+        "POST", "/v2/models/" + model + "/infer", header + sample.bytes, "application/octet-stream",
+        {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+    const std::size_t json_size = std::stoul(r.header("Inference-Header-Content-Length"));
+    const OutputTensor expected = direct(model, sample);
+    ASSERT_EQ(r.body.size(), json_size + expected.byte_size);
+    EXPECT_EQ(std::memcmp(r.body.data() + json_size, expected.data.get(), expected.byte_size), 0);
+  }
+}
+
+TEST_F(ClientIntegrationTest, TheErrorContractOverTheWire) {
+  auto code_of = [](const modelgate::Response& r) {
+    return std::string(json::parse(r.body).as_object().at("code").as_string());
+  };
+  modelgate::Client anonymous(options(""));
+  EXPECT_EQ(anonymous.server_ready().status, 200);
+  modelgate::Response r = anonymous.model_metadata("fashion-mlp");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(code_of(r), "missing_credentials");
+  modelgate::Client wrong(
+      options(admin_key_->substr(0, 55) + (admin_key_->back() == 'a' ? "b" : "a")));
+  r = wrong.model_metadata("fashion-mlp");
+  EXPECT_EQ(code_of(r), "invalid_key");
+  r = client_.model_metadata("nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(code_of(r), "model_not_found");
+  r = client_.model_metadata("fashion-mlp", "42");
+  EXPECT_EQ(code_of(r), "version_not_found");
+  r = client_.infer(
+      "fashion-mlp", "",
+      R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,2],"data":[1,2]}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(code_of(r), "bad_request");
+  EXPECT_NE(r.body.find("image"), std::string::npos);
+  r = client_.request("POST", "/v2/models/fashion-mlp/infer", std::string(65 << 20, ' '));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(code_of(r), "payload_too_large");
+  // An infer-scope key on the admin API.
+  auto key = json::parse(client_.request("POST", "/admin/v1/tenants", R"({"name":"t1"})").body);
+  r = client_.request("POST", "/admin/v1/keys", R"({"tenant":"t1","scopes":"infer"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  modelgate::Client tenant(
+      options(std::string(json::parse(r.body).as_object().at("key").as_string())));
+  EXPECT_EQ(tenant.model_metadata("fashion-mlp").status, 200);
+  r = tenant.list_models();
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code_of(r), "forbidden");
+  // A version that is registered but not loaded.
+  ASSERT_EQ(client_.upload_version("fashion-mlp", kModels / "fashion-mlp.onnx").status, 201);
+  r = client_.infer("fashion-mlp", "2", "{}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(code_of(r), "model_not_ready");
+}
+
+TEST_F(ClientIntegrationTest, OneConnectionCarriesManyRequests) {
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(client_.model_metadata("text-classifier").status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace mg::gateway
