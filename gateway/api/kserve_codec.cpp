@@ -12,6 +12,9 @@
 namespace mg::gateway {
 namespace {
 
+// What MG_Tensor promises backends about input data (operator new gives at least this).
+constexpr std::uintptr_t kInputAlignment = 16;
+
 namespace json = boost::json;
 
 // The JSON part of a request is small; a cap keeps a hostile one from nesting or
@@ -225,7 +228,16 @@ InferRequest decode_infer_request(const HttpRequest& request) {
         throw bad_request(what + ": binary_data_size " + std::to_string(size) +
                           " runs past the end of the body");
       }
-      input.data = std::as_bytes(std::span(request.body.data() + binary_offset, size));
+      const char* bytes = request.body.data() + binary_offset;
+      if (reinterpret_cast<std::uintptr_t>(bytes) % kInputAlignment == 0) {
+        input.data = std::as_bytes(std::span(bytes, size));
+      } else {
+        // Tensor bytes follow a JSON header of any length: backends are promised aligned
+        // data (plugin.h), so a misaligned view becomes an aligned copy.
+        input.owned.assign(reinterpret_cast<const std::byte*>(bytes),
+                           reinterpret_cast<const std::byte*>(bytes) + size);
+        input.data = input.owned;
+      }
       binary_offset += size;
     } else {
       const json::value* data = in.if_contains("data");

@@ -107,7 +107,8 @@ class ClientIntegrationTest : public ::testing::Test {
       kill(pid_, SIGTERM);
       int status = 0;
       waitpid(pid_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n"
+                                                                 << read_file(*dir_ / "serve.log");
     }
     delete backends_;
     fs::remove_all(*dir_);

@@ -105,7 +105,7 @@ typedef struct MG_Tensor {
   int32_t dtype;        /* MG_DTYPE_* */
   uint32_t rank;        /* number of entries in shape */
   const int64_t* shape; /* rank entries; NULL when rank == 0 (a scalar) */
-  const void* data;     /* NULL in metadata */
+  const void* data;     /* NULL in metadata; inputs are aligned to at least 16 bytes */
   uint64_t byte_size;   /* 0 in metadata */
 } MG_Tensor;
 
