@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -271,6 +272,62 @@ void key_revoke(modelgate::Client& client, const Output& out, const std::string&
   json::value body = expect_ok(client.request("DELETE", "/admin/v1/keys/" + id));
   if (out.json) return print_json(body);
   std::cout << "revoked key " << id << "\n";
+}
+
+int64_t parse_time(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return std::stoll(text);
+  }
+  std::tm utc{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M", &utc);
+  if (end == nullptr || *end != '\0') {
+    utc = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &utc);
+  }
+  if (end == nullptr || *end != '\0') {
+    throw std::invalid_argument("time '" + text +
+                                "' must be YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC) or unix seconds");
+  }
+  return static_cast<int64_t>(timegm(&utc));
+}
+
+void usage(modelgate::Client& client, const Output& out, const UsageArgs& args) {
+  if (args.format != "table" && args.format != "json" && args.format != "csv") {
+    throw std::invalid_argument("--format must be table, json or csv");
+  }
+  std::string target = "/admin/v1/usage?tenant=" + modelgate::Client::url_encode(args.tenant);
+  if (!args.since.empty()) target += "&since=" + std::to_string(parse_time(args.since));
+  if (!args.until.empty()) target += "&until=" + std::to_string(parse_time(args.until));
+  json::value body = expect_ok(client.request("GET", target));
+  if (out.json || args.format == "json") return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : body.as_object().at("usage").as_array()) {
+    const auto& o = r.as_object();
+    const std::time_t hour = static_cast<std::time_t>(o.at("hour").as_int64());
+    std::tm utc{};
+    gmtime_r(&hour, &utc);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:00Z", &utc);
+    rows.push_back({when, cell(o.at("tenant")), cell(o.at("key_id")), cell(o.at("model")),
+                    cell(o.at("version")), cell(o.at("requests")), cell(o.at("items")),
+                    cell(o.at("errors"))});
+  }
+  const std::vector<std::string> header = {"HOUR",    "TENANT",   "KEY",   "MODEL",
+                                           "VERSION", "REQUESTS", "ITEMS", "ERRORS"};
+  if (args.format == "table") return print_table(header, rows);
+  // CSV: names are [a-z0-9._-] and numbers, so nothing needs quoting.
+  std::vector<std::string> lower;
+  for (const auto& h : header) {
+    std::string l = h;
+    for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lower.push_back(l);
+  }
+  rows.insert(rows.begin(), lower);
+  for (const auto& row : rows) {
+    std::string line;
+    for (const auto& field : row) line += (line.empty() ? "" : ",") + field;
+    std::cout << line << "\n";
+  }
 }
 
 }  // namespace mg::admin

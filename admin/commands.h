@@ -48,6 +48,13 @@ void key_create(modelgate::Client& client, const Output& out, const KeyCreateArg
 void key_list(modelgate::Client& client, const Output& out, const std::string& tenant);
 void key_revoke(modelgate::Client& client, const Output& out, const std::string& id);
 
+struct UsageArgs {
+  std::string tenant, since, until, format = "table";  // table | json | csv
+};
+void usage(modelgate::Client& client, const Output& out, const UsageArgs& args);
+// "2026-11-28", "2026-11-28T13:00" (UTC) or unix seconds → unix seconds.
+int64_t parse_time(const std::string& text);
+
 // "50/s" or "50" → 50; throws std::invalid_argument.
 double parse_rate(const std::string& text);
 // "30d", "12h", "90m", "3600s", "3600" → seconds; throws std::invalid_argument.

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--key", options.api_key, "API key (env MG_KEY)");
   app.add_option("--cacert", options.ca_file, "CA certificate to trust, PEM (env MG_CACERT)");
   app.add_flag("--json", out.json, "print one JSON document");
+  app.add_flag("--signed", options.sign,
+               "sign requests (MG1-HMAC-SHA256) instead of sending the key (env MG_SIGNED=1)");
+  options.sign = env_or("MG_SIGNED", "") == "1";
   std::function<void(modelgate::Client&)> run;
 
   // ---- model ---------------------------------------------------------------------------
@@ -131,6 +134,17 @@ int main(int argc, char** argv) {
   auto* key_revoke_cmd = key->add_subcommand("revoke", "revoke a key (effective at once)");
   key_revoke_cmd->add_option("id", key_id, "key id (the 12 characters after mg_)")->required();
   key_revoke_cmd->callback([&] { run = [&](auto& c) { key_revoke(c, out, key_id); }; });
+
+  // ---- usage ---------------------------------------------------------------------------
+  UsageArgs usage_args;
+  auto* usage_cmd =
+      app.add_subcommand("usage", "metered usage per hour, tenant, key, model, version");
+  usage_cmd->add_option("--tenant", usage_args.tenant, "only this tenant");
+  usage_cmd->add_option("--since", usage_args.since,
+                        "from (YYYY-MM-DD[THH:MM] UTC or unix seconds)");
+  usage_cmd->add_option("--until", usage_args.until, "before (same formats)");
+  usage_cmd->add_option("--format", usage_args.format, "table, json or csv");
+  usage_cmd->callback([&] { run = [&](auto& c) { usage(c, out, usage_args); }; });
 
   try {
     app.parse(argc, argv);

@@ -75,6 +75,8 @@ class ArtifactStore::Writer {
   // differs, nothing is stored and kDigestMismatch is thrown.
   StoredArtifact commit(const std::optional<std::string>& expected_digest = std::nullopt);
   uint64_t bytes_written() const { return size_; }
+  // The SHA-256 of what was written so far (e.g. to check a signature before commit).
+  std::string digest() const { return hasher_.peek_hex_digest(); }
 
  private:
   friend class ArtifactStore;

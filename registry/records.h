@@ -115,6 +115,25 @@ struct KeyRecord {
 std::string scopes_text(uint32_t scopes);
 std::optional<uint32_t> scopes_from_text(std::string_view text);
 
+// Metered usage of one (hour, tenant, key, model, version): counts, or deltas to add.
+struct UsageRow {
+  int64_t hour = 0;  // unix seconds of the UTC hour's start
+  std::string tenant;
+  std::string key_id;
+  std::string model;
+  int64_t version = 0;
+  int64_t requests = 0;
+  int64_t items = 0;
+  int64_t errors = 0;
+};
+
+// Requests counted against a tenant's quota in one period (or a delta to add).
+struct QuotaRow {
+  std::string tenant;
+  int64_t period_start = 0;  // unix seconds
+  int64_t used = 0;
+};
+
 // An immutable in-memory view of the catalogue, replaced whole after every change, so
 // the request path resolves aliases and versions without touching SQLite or a lock.
 struct Catalog {

@@ -103,6 +103,15 @@ class Registry {
   // Effective on the next lookup: the catalogue is rebuilt before this returns.
   void revoke_key(const std::string& id, const std::string& actor);
 
+  // Usage metering (registry_usage.cpp): adds the deltas to their rows in one
+  // transaction. Not audited: these are counters, not changes.
+  void add_usage(const std::vector<UsageRow>& usage, const std::vector<QuotaRow>& quota);
+  // Rows with since <= hour < until (unix seconds; until 0 = no end), of one tenant when
+  // not empty, ordered by hour, tenant, key, model, version.
+  std::vector<UsageRow> usage(const std::string& tenant, int64_t since, int64_t until) const;
+  // Quota counters of periods starting at or after `since`.
+  std::vector<QuotaRow> quota_usage(int64_t since) const;
+
   void add_signer(const std::string& name, const std::string& public_key_pem,
                   const std::string& actor);
   void remove_signer(const std::string& name, const std::string& actor);

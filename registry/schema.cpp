@@ -108,6 +108,27 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id);
 )sql",
+      // 4: usage metering and tenant quota counters. Names, not ids: tenants and models
+      // are never renamed, and the rows must outlive keys and versions for billing.
+      R"sql(
+CREATE TABLE usage (
+  hour     INTEGER NOT NULL,                     -- unix seconds of the UTC hour's start
+  tenant   TEXT NOT NULL,
+  key_id   TEXT NOT NULL,
+  model    TEXT NOT NULL,
+  version  INTEGER NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  items    INTEGER NOT NULL DEFAULT 0,           -- batch rows
+  errors   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (hour, tenant, key_id, model, version)
+);
+CREATE TABLE quota_usage (
+  tenant       TEXT NOT NULL,
+  period_start INTEGER NOT NULL,                 -- unix seconds (UTC calendar period)
+  used         INTEGER NOT NULL,
+  PRIMARY KEY (tenant, period_start)
+);
+)sql",
   };
   return kMigrations;
 }

@@ -43,6 +43,14 @@ std::string Sha256::hex_digest() {
   return hex;
 }
 
+std::string Sha256::peek_hex_digest() const {
+  Sha256 copy;
+  if (EVP_MD_CTX_copy_ex(copy.context_->ctx, context_->ctx) != 1) {
+    throw RegistryError(RegistryError::Code::kIo, "sha256: digest copy failed");
+  }
+  return copy.hex_digest();
+}
+
 std::string sha256_hex(std::span<const std::byte> data) {
   Sha256 hasher;
   hasher.update(data);

@@ -22,6 +22,8 @@ class Sha256 {
   void update(std::span<const std::byte> data);
   // Lowercase hex of the digest; the hasher cannot be updated afterwards.
   std::string hex_digest();
+  // The digest of what was fed so far, leaving the hasher usable.
+  std::string peek_hex_digest() const;
 
  private:
   struct Context;

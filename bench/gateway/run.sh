@@ -19,9 +19,11 @@ connections=64
 wrk_threads=2
 
 missing=()
-for p in wrk nginx nodejs npm python3-onnx python3-numpy; do
+for p in wrk nginx python3-onnx python3-numpy; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   systemctl stop nginx 2>/dev/null || true  # the package starts one on port 80

@@ -7,6 +7,7 @@
 
 #include "api/errors.h"
 #include "api/query.h"
+#include "limits/limits.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/backend_manager.h"
 #include "registry/registry.h"
@@ -185,13 +186,15 @@ void switch_alias(Services& s, const std::string& model, const std::string& alia
 class UploadSink : public BodySink {
  public:
   UploadSink(Services& s, std::string model, std::string notes, bool promote,
-             std::optional<std::string> expected, std::string actor)
+             std::optional<std::string> expected, std::string actor,
+             std::optional<SignedParts> signature)
       : s_(s),
         model_(std::move(model)),
         notes_(std::move(notes)),
         promote_(promote),
         expected_(std::move(expected)),
         actor_(std::move(actor)),
+        signature_(std::move(signature)),
         writer_(s.registry.artifacts().begin_write()) {}
 
   bool write(std::span<const char> piece) override {
@@ -208,6 +211,9 @@ class UploadSink : public BodySink {
     try {
       if (!complete)
         throw api_error(failure_.value_or(RegistryError(RegistryError::Code::kIo, "")));
+      // A signed upload's signature covers the body's SHA-256, known only now: checked
+      // before anything becomes durable.
+      if (signature_) s_.auth.verify_body(*signature_, writer_.digest());
       if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
       const registry::StoredArtifact artifact = writer_.commit(expected_);
       const registry::VersionRecord v = s_.registry.add_version(model_, artifact, notes_, actor_);
@@ -230,12 +236,14 @@ class UploadSink : public BodySink {
   bool promote_;
   std::optional<std::string> expected_;
   std::string actor_;
+  std::optional<SignedParts> signature_;
   registry::ArtifactStore::Writer writer_;
   std::optional<RegistryError> failure_;
 };
 
 std::unique_ptr<UploadSink> make_upload(const HttpRequest& head, const std::string& model,
-                                        const Principal& caller, Services& s) {
+                                        const Principal& caller, Services& s,
+                                        std::optional<SignedParts> signature) {
   require_model(s, model);
   std::optional<std::string> expected = query_param(head.target, "sha256");
   if (expected && (expected->size() != 64 ||
@@ -249,7 +257,7 @@ std::unique_ptr<UploadSink> make_upload(const HttpRequest& head, const std::stri
   try {
     return std::make_unique<UploadSink>(s, model, query_param(head.target, "notes").value_or(""),
                                         promote == "true" || promote == "1", std::move(expected),
-                                        caller.key_id);
+                                        caller.key_id, std::move(signature));
   } catch (const RegistryError& e) {
     throw api_error(e);
   }
@@ -297,7 +305,7 @@ HttpResponse models_route(const HttpRequest& r, const std::vector<std::string_vi
   if (parts[4] == "versions") {
     if (parts.size() == 5) {
       if (method == "POST") {  // a buffered upload (the server streams real ones)
-        auto sink = make_upload(r, model, caller, s);
+        auto sink = make_upload(r, model, caller, s, std::nullopt);  // already authenticated
         const bool written = sink->write(std::span<const char>(r.body.data(), r.body.size()));
         return sink->finish(written);
       }
@@ -458,6 +466,33 @@ HttpResponse dispatch(const HttpRequest& r, const std::vector<std::string_view>&
     }
     return json_response(json::object{{"backends", list}});
   }
+  if (resource == "usage" && parts.size() == 3 && r.method == "GET") {
+    auto seconds = [&](const char* name) -> int64_t {
+      const auto text = query_param(r.target, name);
+      if (!text || text->empty()) return 0;
+      int64_t value = 0;
+      auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc() || ptr != text->data() + text->size() || value < 0) {
+        throw bad_request(std::string("'") + name + "' must be unix seconds");
+      }
+      return value;
+    };
+    const int64_t since = seconds("since"), until = seconds("until");
+    if (s.limits) s.limits->usage.flush();  // what was served up to now, not a second ago
+    json::array rows;
+    for (const auto& u : s.registry.usage(query_param(r.target, "tenant").value_or(""),
+                                          since - since % 3600, until)) {
+      rows.emplace_back(json::object{{"hour", u.hour},
+                                     {"tenant", u.tenant},
+                                     {"key_id", u.key_id},
+                                     {"model", u.model},
+                                     {"version", u.version},
+                                     {"requests", u.requests},
+                                     {"items", u.items},
+                                     {"errors", u.errors}});
+    }
+    return json_response(json::object{{"usage", rows}});
+  }
   if (resource == "audit" && parts.size() == 3 && r.method == "GET") {
     const auto after = query_param(r.target, "after").value_or("0");
     json::array list;
@@ -494,9 +529,10 @@ StreamDecision open_upload(const HttpRequest& head, const std::vector<std::strin
   StreamDecision decision;
   if (!is_upload(head, parts)) return decision;
   try {
-    const Principal caller = services.auth.authenticate(head);
-    Authenticator::require_scope(caller, registry::kScopeAdmin);
-    decision.sink = make_upload(head, std::string(parts[3]), caller, services);
+    HeadAuth auth = services.auth.authenticate_head(head);
+    Authenticator::require_scope(auth.principal, registry::kScopeAdmin);
+    decision.sink =
+        make_upload(head, std::string(parts[3]), auth.principal, services, std::move(auth.pending));
   } catch (const ApiError& e) {
     decision.refusal = error_response(e.status(), e.code(), e.what());
   }

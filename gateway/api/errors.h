@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -12,14 +13,20 @@ namespace mg::gateway {
 // response by the router; never escapes it.
 class ApiError : public std::runtime_error {
  public:
-  ApiError(int status, std::string code, const std::string& message)
-      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+  ApiError(int status, std::string code, const std::string& message, int64_t retry_after = 0)
+      : std::runtime_error(message),
+        status_(status),
+        code_(std::move(code)),
+        retry_after_(retry_after) {}
   int status() const { return status_; }
   const std::string& code() const { return code_; }
+  // Seconds for a Retry-After header (429, 503); 0: none given.
+  int64_t retry_after() const { return retry_after_; }
 
  private:
   int status_;
   std::string code_;
+  int64_t retry_after_;
 };
 
 inline ApiError bad_request(const std::string& message) {

@@ -10,6 +10,7 @@
 #include "api/errors.h"
 #include "api/kserve_codec.h"
 #include "auth/authenticator.h"
+#include "limits/limits.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/tensor_check.h"
@@ -178,12 +179,48 @@ void validate_inputs(const ModelMetadata& metadata, const InferRequest& request)
   }
 }
 
-// What metrics learn about an inference request as it is handled.
+// What metrics, usage and the RateLimit headers learn about a request as it is handled.
 struct InferenceInfo {
   std::string model;
   int64_t version = 0;  // 0 until the path resolved to a registered version
   uint64_t items = 0;
+  std::string tenant, key_id;       // once authenticated
+  std::optional<LimitState> limit;  // the tighter of the key's rate and the tenant's quota
 };
+
+// Rate limit (every data-plane request) and quota (inference requests): 429 when spent.
+void admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info) {
+  if (s.limits == nullptr) return;
+  Limits& limits = *s.limits;
+  const int64_t now_ms = limits.clock_ms();
+  if (auto rate = limits.rates.take(caller.key_id, caller.rate, caller.burst, now_ms * 1'000'000)) {
+    info.limit = rate->state;
+    if (!rate->allowed) {
+      if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "rate_limited");
+      throw ApiError(429, "rate_limited",
+                     "key " + caller.key_id + " is over its rate limit of " +
+                         std::to_string(caller.rate) + " requests/s",
+                     rate->retry_after);
+    }
+  }
+  if (!inference) return;
+  const registry::Catalog& catalog = s.registry.snapshot();
+  auto tenant = catalog.tenants.find(caller.tenant);
+  if (tenant == catalog.tenants.end()) return;
+  const int64_t limit = tenant->second.quota_limit;
+  const registry::QuotaPeriod period = tenant->second.quota_period;
+  if (auto quota = limits.quotas.take(caller.tenant, limit, period, now_ms / 1000)) {
+    if (!info.limit || quota->state.remaining < info.limit->remaining) info.limit = quota->state;
+    if (!quota->allowed) {
+      if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "quota_exceeded");
+      throw ApiError(429, "quota_exceeded",
+                     "tenant '" + caller.tenant + "' has used its quota of " +
+                         std::to_string(limit) + " requests per " +
+                         std::string(registry::period_name(period)),
+                     quota->retry_after);
+    }
+  }
+}
 
 HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
                    InferenceInfo& info) {
@@ -249,9 +286,14 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
         404, "not_found",
         "no such endpoint: " + request.method + " " + std::string(request.target.substr(0, 200)));
   }
-  // The data plane: every route but health needs an infer-scope key.
+  // The data plane: every route but health needs an infer-scope key within its limits.
   const Principal caller = s.auth.authenticate(request);
+  info.tenant = caller.tenant;
+  info.key_id = caller.key_id;
+  if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
   Authenticator::require_scope(caller, registry::kScopeInfer);
+  const bool inference = parts.size() >= 4 && parts.back() == "infer" && post;
+  admit(s, caller, inference, info);
   if (parts.size() == 1) {
     if (!get) throw ApiError(405, "bad_request", "use GET");
     return json_response(json::object{{"name", "modelgate"},
@@ -274,8 +316,11 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
 
 HttpResponse refusal_of(const ApiError& e) {
   HttpResponse response = error_response(e.status(), e.code(), e.what());
-  if (e.status() == 429 || e.code() == "overloaded")
+  if (e.retry_after() > 0) {
+    response.headers.emplace_back("Retry-After", std::to_string(e.retry_after()));
+  } else if (e.status() == 429 || e.code() == "overloaded") {
     response.headers.emplace_back("Retry-After", "1");
+  }
   return response;
 }
 
@@ -326,16 +371,21 @@ HttpResponse answer(const HttpRequest& request, Services& services, InferenceInf
 
 HttpResponse route(const HttpRequest& request, Services& services) {
   Metrics* metrics = services.metrics;
-  if (metrics == nullptr) {
-    InferenceInfo info;
-    std::string outcome;
-    return answer(request, services, info, outcome);
-  }
   const auto start = std::chrono::steady_clock::now();
-  metrics->add_inflight(1);
+  if (metrics) metrics->add_inflight(1);
   InferenceInfo info;
   std::string outcome;
   HttpResponse response = answer(request, services, info, outcome);
+  if (info.limit) {
+    response.headers.emplace_back("RateLimit-Limit", std::to_string(info.limit->limit));
+    response.headers.emplace_back("RateLimit-Remaining", std::to_string(info.limit->remaining));
+    response.headers.emplace_back("RateLimit-Reset", std::to_string(info.limit->reset));
+  }
+  if (services.limits && info.version > 0 && !info.tenant.empty()) {
+    services.limits->usage.record(info.tenant, info.key_id, info.model, info.version, info.items,
+                                  response.status >= 400, services.limits->clock_ms() / 1000);
+  }
+  if (metrics == nullptr) return response;
   metrics->add_inflight(-1);
   if (response.status == 401 || response.status == 403) metrics->count_auth_failure(outcome);
   if (info.version > 0) {

@@ -11,6 +11,7 @@ class Registry;
 namespace mg::gateway {
 
 class Authenticator;
+struct Limits;
 class BackendManager;
 class Metrics;
 class ModelRepository;
@@ -23,6 +24,7 @@ struct Services {
   Authenticator& auth;
   std::string server_version;
   Metrics* metrics = nullptr;  // none in tests that do not look at metrics
+  Limits* limits = nullptr;    // rate limits, quotas, usage; none: nothing is limited
 };
 
 // The router: a pure function from a request to a response (no sockets), so every

@@ -2,6 +2,9 @@
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include <chrono>
 
@@ -29,14 +32,64 @@ int64_t Authenticator::now_ms() const {
       .count();
 }
 
-Principal Authenticator::authenticate(const HttpRequest& request) const {
+namespace {
+
+constexpr int64_t kSignatureWindowSeconds = 300;
+
+bool all_of_set(std::string_view text, std::string_view allowed) {
+  return text.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+std::string hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < size; ++i) out += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+Principal principal_of(const registry::KeyRecord& key) {
+  return Principal{key.id, key.tenant, key.scopes, key.models, key.rate, key.burst};
+}
+
+}  // namespace
+
+std::string Authenticator::string_to_sign(std::string_view method, std::string_view target,
+                                          std::string_view timestamp, std::string_view nonce,
+                                          std::string_view body_sha256_hex) {
+  std::string text = "MG1-HMAC-SHA256\n";
+  for (std::string_view part : {method, target, timestamp, nonce}) {
+    text += part;
+    text += '\n';
+  }
+  text += body_sha256_hex;
+  return text;
+}
+
+const registry::KeyRecord& Authenticator::live_key(std::string_view id) const {
+  const registry::KeyRecord* key = registry_.snapshot().find_key(id);
+  if (key == nullptr) throw unauthorized("invalid_key", "the API key is not valid");
+  if (key->revoked_at != 0) throw unauthorized("invalid_key", "the API key has been revoked");
+  if (key->expires_at != 0 && now_ms() >= key->expires_at) {
+    throw unauthorized("invalid_key", "the API key has expired");
+  }
+  return *key;
+}
+
+HeadAuth Authenticator::authenticate_head(const HttpRequest& request) const {
+  if (!request.header("X-MG-Signature").empty() || !request.header("X-MG-Key-Id").empty()) {
+    return signed_head(request);
+  }
   const std::string_view authorization = request.header("Authorization");
   if (authorization.empty()) {
-    if (!request.header("X-MG-Signature").empty() || !request.header("X-MG-Key-Id").empty()) {
-      throw unauthorized("bad_signature", "signed requests are not enabled on this server");
-    }
     throw unauthorized("missing_credentials",
-                       "send an API key: 'Authorization: Bearer mg_<id>_<secret>'");
+                       "send an API key ('Authorization: Bearer mg_<id>_<secret>') or sign the "
+                       "request (X-MG-Key-Id, X-MG-Timestamp, X-MG-Nonce, X-MG-Signature)");
   }
   constexpr std::string_view kBearer = "Bearer ";
   if (!authorization.starts_with(kBearer)) {
@@ -55,16 +108,88 @@ Principal Authenticator::authenticate(const HttpRequest& request) const {
     throw unauthorized("invalid_key", "the API key is not valid");
   }
   // The secret is right: the caller owns the key and may learn why it no longer works.
-  if (key->revoked_at != 0) throw unauthorized("invalid_key", "the API key has been revoked");
-  if (key->expires_at != 0 && now_ms() >= key->expires_at) {
-    throw unauthorized("invalid_key", "the API key has expired");
-  }
-  if (key->signed_only) {
+  const registry::KeyRecord& live = live_key(parsed->id);
+  if (live.signed_only) {
     throw unauthorized("signature_required",
                        "this key accepts only signed requests (X-MG-Signature); the secret "
                        "must not travel with the request");
   }
-  return Principal{key->id, key->tenant, key->scopes, key->models, key->rate, key->burst};
+  return HeadAuth{principal_of(live), std::nullopt};
+}
+
+HeadAuth Authenticator::signed_head(const HttpRequest& request) const {
+  SignedParts parts{std::string(request.header("X-MG-Key-Id")),
+                    std::string(request.header("X-MG-Timestamp")),
+                    std::string(request.header("X-MG-Nonce")),
+                    std::string(request.header("X-MG-Signature")),
+                    request.method,
+                    request.target};
+  for (const auto& [name, value] :
+       {std::pair{"X-MG-Key-Id", &parts.key_id}, std::pair{"X-MG-Timestamp", &parts.timestamp},
+        std::pair{"X-MG-Nonce", &parts.nonce}, std::pair{"X-MG-Signature", &parts.signature}}) {
+    if (value->empty()) {
+      throw unauthorized("bad_signature", std::string("a signed request needs ") + name);
+    }
+  }
+  if (!valid_key_id(parts.key_id)) {
+    throw unauthorized("invalid_key", "X-MG-Key-Id is not a key id (12 characters of a-z 0-9)");
+  }
+  if (parts.timestamp.size() > 12 || !all_of_set(parts.timestamp, "0123456789")) {
+    throw unauthorized("stale_timestamp", "X-MG-Timestamp must be unix seconds");
+  }
+  const int64_t now = now_ms() / 1000;
+  const int64_t timestamp = std::stoll(parts.timestamp);
+  if (timestamp < now - kSignatureWindowSeconds || timestamp > now + kSignatureWindowSeconds) {
+    throw unauthorized("stale_timestamp",
+                       "X-MG-Timestamp is more than 300 s from the server's "
+                       "clock (" +
+                           std::to_string(now) + ")");
+  }
+  if (parts.nonce.size() < 16 || parts.nonce.size() > 64 ||
+      !all_of_set(parts.nonce,
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")) {
+    throw unauthorized("bad_signature", "X-MG-Nonce must be 16-64 characters of A-Z a-z 0-9 _ -");
+  }
+  if (parts.signature.size() != 64 || !all_of_set(parts.signature, "0123456789abcdef")) {
+    throw unauthorized("bad_signature", "X-MG-Signature must be 64 lowercase hex characters");
+  }
+  Principal principal = principal_of(live_key(parts.key_id));
+  return HeadAuth{std::move(principal), std::move(parts)};
+}
+
+void Authenticator::verify_body(const SignedParts& parts, std::string_view body_sha256_hex) {
+  const registry::KeyRecord& key = live_key(parts.key_id);
+  const auto secret = crypto_.open(key.secret_sealed, key.id);
+  if (!secret) throw unauthorized("invalid_key", "the API key is not valid");
+  const std::string message =
+      string_to_sign(parts.method, parts.target, parts.timestamp, parts.nonce, body_sha256_hex);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  HMAC(EVP_sha256(), secret->data(), static_cast<int>(secret->size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_size);
+  const std::string expected = hex(mac, mac_size);
+  if (CRYPTO_memcmp(expected.data(), parts.signature.data(), expected.size()) != 0) {
+    throw unauthorized("bad_signature",
+                       "the signature does not match the request (method, target, timestamp, "
+                       "nonce and body hash as sent)");
+  }
+  const int64_t now = now_ms() / 1000;
+  switch (nonces_.insert(parts.key_id, parts.nonce,
+                         std::stoll(parts.timestamp) + kSignatureWindowSeconds, now)) {
+    case NonceCache::Result::kFresh:
+      return;
+    case NonceCache::Result::kReplayed:
+      throw unauthorized("replayed_nonce",
+                         "this nonce was already used; sign again with a new one");
+    case NonceCache::Result::kFull:
+      throw ApiError(429, "rate_limited", "too many signed requests in the replay window");
+  }
+}
+
+Principal Authenticator::authenticate(const HttpRequest& request) {
+  HeadAuth head = authenticate_head(request);
+  if (head.pending) verify_body(*head.pending, sha256_hex(request.body));
+  return std::move(head.principal);
 }
 
 void Authenticator::require_scope(const Principal& principal, registry::KeyScope scope) {

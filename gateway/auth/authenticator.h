@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/http_types.h"
 #include "auth/key_crypto.h"
+#include "auth/nonce_cache.h"
 #include "registry/records.h"
 
 namespace mg::registry {
@@ -35,6 +37,18 @@ struct KeySpec {
   int64_t expires_at = 0;  // unix milliseconds; 0 = never
 };
 
+// A signed request's parts, kept when the body is not known yet (streamed uploads).
+struct SignedParts {
+  std::string key_id, timestamp, nonce, signature, method, target;
+};
+
+// What the head of a request proves: bearer requests are fully authenticated; signed
+// ones still need their signature checked against the body's SHA-256 (verify_body).
+struct HeadAuth {
+  Principal principal;
+  std::optional<SignedParts> pending;
+};
+
 struct IssuedKey {
   registry::KeyRecord record;
   std::string key;  // the full key: shown once, never stored
@@ -49,8 +63,20 @@ class Authenticator {
   Authenticator(registry::Registry& registry, KeyCrypto crypto,
                 std::function<int64_t()> clock_ms = {});
 
-  // 401 missing_credentials | invalid_key | signature_required.
-  Principal authenticate(const HttpRequest& request) const;
+  // A bearer key or a signed request (MG1-HMAC-SHA256, DESIGN.md "Authentication").
+  // 401 missing_credentials | invalid_key | signature_required | bad_signature |
+  // stale_timestamp | replayed_nonce.
+  Principal authenticate(const HttpRequest& request);
+  // The same from the head alone; see HeadAuth.
+  HeadAuth authenticate_head(const HttpRequest& head) const;
+  // Checks a pending signature against the body's lowercase hex SHA-256, then spends its
+  // nonce. 401 bad_signature | replayed_nonce.
+  void verify_body(const SignedParts& parts, std::string_view body_sha256_hex);
+
+  // The string a signed request's HMAC covers.
+  static std::string string_to_sign(std::string_view method, std::string_view target,
+                                    std::string_view timestamp, std::string_view nonce,
+                                    std::string_view body_sha256_hex);
   // 403 forbidden unless the key has the scope / may use the model.
   static void require_scope(const Principal& principal, registry::KeyScope scope);
   static void require_model(const Principal& principal, const std::string& model);
@@ -61,10 +87,14 @@ class Authenticator {
 
  private:
   int64_t now_ms() const;
+  // The key a request names, if live (not revoked, not expired); else 401 invalid_key.
+  const registry::KeyRecord& live_key(std::string_view id) const;
+  HeadAuth signed_head(const HttpRequest& head) const;
 
   registry::Registry& registry_;
   KeyCrypto crypto_;
   std::function<int64_t()> clock_ms_;
+  NonceCache nonces_;
 };
 
 }  // namespace mg::gateway

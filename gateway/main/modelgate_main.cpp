@@ -22,6 +22,7 @@
 #include "api/router.h"
 #include "auth/authenticator.h"
 #include "http/https_server.h"
+#include "limits/limits.h"
 #include "main/self_signed.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_manager.h"
@@ -209,7 +210,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
   }
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   Metrics metrics(kVersion, registry, backends);
-  Services services{registry, models, backends, auth, kVersion, &metrics};
+  Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
+  Services services{registry, models, backends, auth, kVersion, &metrics, &limits};
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);
   auto [host, port] = split_host_port(settings.listen);

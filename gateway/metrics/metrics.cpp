@@ -90,6 +90,16 @@ struct Metrics::Impl {
           .Name("modelgate_auth_failures_total")
           .Help("Requests refused by authentication or authorisation, by reason")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rate_limited =
+      prometheus::BuildCounter()
+          .Name("modelgate_rate_limited_total")
+          .Help("Requests refused with 429, by tenant and reason (rate_limited, quota_exceeded)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& tenant_requests =
+      prometheus::BuildCounter()
+          .Name("modelgate_tenant_requests_total")
+          .Help("Authenticated data-plane requests by tenant")
+          .Register(*registry);
   prometheus::Gauge& inflight = prometheus::BuildGauge()
                                     .Name("modelgate_inflight_requests")
                                     .Help("Requests being handled now")
@@ -124,6 +134,14 @@ void Metrics::observe_inference(const std::string& model, int64_t version,
 
 void Metrics::count_auth_failure(const std::string& reason) {
   impl_->auth_failures.Add({{"reason", reason}}).Increment();
+}
+
+void Metrics::count_rate_limited(const std::string& tenant, const std::string& reason) {
+  impl_->rate_limited.Add({{"tenant", tenant}, {"reason", reason}}).Increment();
+}
+
+void Metrics::count_tenant_request(const std::string& tenant) {
+  impl_->tenant_requests.Add({{"tenant", tenant}}).Increment();
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }

@@ -29,6 +29,10 @@ class Metrics {
                          uint64_t items, double seconds);
   // A request refused by authentication (reason: the 401 code) or authorisation.
   void count_auth_failure(const std::string& reason);
+  // A request refused with 429 (reason: rate_limited or quota_exceeded).
+  void count_rate_limited(const std::string& tenant, const std::string& reason);
+  // An authenticated data-plane request of a tenant.
+  void count_tenant_request(const std::string& tenant);
   // Requests inside the router now.
   void add_inflight(int delta);
 

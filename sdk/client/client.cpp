@@ -1,6 +1,10 @@
 // The client SDK's transport: Boost.Beast over OpenSSL, synchronous, one connection.
 #include "modelgate/client.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -11,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <optional>
 
@@ -172,7 +177,44 @@ struct RequestHead {
   std::string_view target, host, api_key, content_type;
   const Headers& extra;
   bool expect_continue;  // send the head alone and wait for "100 Continue"
+  bool sign;
+  std::string_view body_sha256;  // when signing
 };
+
+std::string hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < size; ++i) out += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
+  return out;
+}
+
+std::string random_nonce() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";  // 64: no bias
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for a nonce");
+  std::string nonce;
+  for (unsigned char b : bytes) nonce.push_back(kAlphabet[b & 63]);
+  return nonce;
+}
+
+// Authorization: a bearer key, or the four X-MG-* signature headers.
+template <class Request>
+void authenticate(Request& req, const RequestHead& h) {
+  if (h.api_key.empty()) return;
+  if (!h.sign) {
+    req.set(http::field::authorization, "Bearer " + std::string(h.api_key));
+    return;
+  }
+  const auto key = std::string(h.api_key);
+  const std::string timestamp = std::to_string(std::time(nullptr));
+  const std::string nonce = random_nonce();
+  req.set("X-MG-Key-Id", key.size() > 15 ? key.substr(3, 12) : key);
+  req.set("X-MG-Timestamp", timestamp);
+  req.set("X-MG-Nonce", nonce);
+  req.set("X-MG-Signature",
+          sign_request(key, http::to_string(h.verb), h.target, timestamp, nonce, h.body_sha256));
+}
 
 // Writes one request whose body comes from next_piece (bytes written into the buffer;
 // 0 = ended early) and reads the answer. `reusable` tells whether the connection may
@@ -184,7 +226,7 @@ Response send(beast::ssl_stream<tcp::socket>& stream, beast::flat_buffer& buffer
   http::request<http::empty_body> req{h.verb, h.target, 11};
   req.set(http::field::host, h.host);
   req.set(http::field::user_agent, kUserAgent);
-  if (!h.api_key.empty()) req.set(http::field::authorization, "Bearer " + std::string(h.api_key));
+  authenticate(req, h);
   const auto& content_type = h.content_type;
   const auto& extra = h.extra;
   const http::verb verb = h.verb;
@@ -247,13 +289,37 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
   const uint64_t total = std::filesystem::file_size(file, size_error);
   std::ifstream in(file, std::ios::binary);
   if (size_error || !in) throw std::invalid_argument("cannot read '" + file.string() + "'");
+  std::string body_hash;
+  if (options_.sign) {  // the signature covers the body's hash: one pass over the file first
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hasher(EVP_MD_CTX_new(),
+                                                                   EVP_MD_CTX_free);
+    bool ok = hasher && EVP_DigestInit_ex(hasher.get(), EVP_sha256(), nullptr) == 1;
+    std::vector<char> chunk(kChunk);
+    while (ok &&
+           (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)) {
+      ok = EVP_DigestUpdate(hasher.get(), chunk.data(), static_cast<std::size_t>(in.gcount())) == 1;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    ok = ok && EVP_DigestFinal_ex(hasher.get(), digest, &size) == 1;
+    if (!ok) throw std::runtime_error("cannot hash '" + file.string() + "'");
+    body_hash = hex(digest, size);
+  }
   return exchange([&](Connection& c) {
     in.clear();
     in.seekg(0);
     bool reusable = false;
     Response response = send(
         *c.stream, c.buffer,
-        {http::verb::post, target, host_, options_.api_key, "application/octet-stream", {}, true},
+        {http::verb::post,
+         target,
+         host_,
+         options_.api_key,
+         "application/octet-stream",
+         {},
+         true,
+         options_.sign,
+         body_hash},
         total,
         [&](char* out, std::size_t max) {
           in.read(out, static_cast<std::streamsize>(max));
@@ -263,6 +329,27 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
     if (!reusable) connection_.reset();
     return response;
   });
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+std::string sign_request(std::string_view api_key, std::string_view method, std::string_view target,
+                         std::string_view timestamp, std::string_view nonce,
+                         std::string_view body_sha256_hex) {
+  std::string message = "MG1-HMAC-SHA256";
+  for (std::string_view part : {method, target, timestamp, nonce, body_sha256_hex}) {
+    message += '\n';
+    message += part;
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), api_key.data(), static_cast<int>(api_key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &size);
+  return hex(mac, size);
 }
 
 std::string Client::url_encode(std::string_view text) {

@@ -12,6 +12,7 @@
 
 #include "api/router.h"
 #include "auth/authenticator.h"
+#include "limits/limits.h"
 #include "plugin_host/backend_manager.h"
 #include "plugin_host/log.h"
 #include "registry/registry.h"
@@ -54,11 +55,15 @@ class RouterTest : public ::testing::Test {
     admin_key_ = auth_->issue_key(admin, "test").key;
     KeySpec infer{"acme", registry::kScopeInfer};
     key_ = auth_->issue_key(infer, "test").key;
-    services_ =
-        std::make_unique<Services>(Services{*registry_, *models_, backends_, *auth_, "test"});
+    // The meter flushes only when a test says so (its clock is now_ms_, not time).
+    limits_ = std::make_unique<Limits>(
+        *registry_, [this] { return now_ms_; }, std::chrono::hours(1));
+    services_ = std::make_unique<Services>(
+        Services{*registry_, *models_, backends_, *auth_, "test", nullptr, limits_.get()});
   }
   ~RouterTest() override {
     services_.reset();
+    limits_.reset();
     auth_.reset();
     models_.reset();
     registry_.reset();
@@ -132,6 +137,7 @@ class RouterTest : public ::testing::Test {
   BackendManager backends_;
   std::unique_ptr<ModelRepository> models_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Limits> limits_;
   std::unique_ptr<Services> services_;
   int64_t now_ms_ = 1'700'000'000'000;  // the authenticator's clock
   std::string admin_key_, key_;

@@ -27,7 +27,17 @@ struct ClientOptions {
   std::string api_key;                            // sent as "Authorization: Bearer …"
   std::string ca_file;               // PEM certificate(s) to trust; empty: the system's store
   std::chrono::seconds timeout{60};  // per socket read or write
+  // Sign every request (MG1-HMAC-SHA256 with X-MG-* headers) instead of sending the key:
+  // the secret never travels. Required for signed-only keys.
+  bool sign = false;
 };
+
+// Request signing (DESIGN.md "Authentication"): lowercase hex SHA-256 of a body, and the
+// X-MG-Signature value HMAC-SHA256(key = the full API key, msg = the string to sign).
+std::string sha256_hex(std::string_view data);
+std::string sign_request(std::string_view api_key, std::string_view method, std::string_view target,
+                         std::string_view timestamp, std::string_view nonce,
+                         std::string_view body_sha256_hex);
 
 struct Response {
   int status = 0;

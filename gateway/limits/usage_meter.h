@@ -1,0 +1,61 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "limits/quota_tracker.h"
+
+namespace mg::registry {
+class Registry;
+}
+
+namespace mg::gateway {
+
+// Usage metering (DESIGN.md "Rate limits, quotas, usage"): requests, items (batch rows)
+// and errors per (hour, tenant, key, model, version), kept in memory and added to the
+// registry together with the quota counters in one transaction per flush. A background
+// thread flushes every `interval` (1 s: after kill -9 at most the last second is lost);
+// the destructor flushes what is left (SIGTERM). A failed write keeps the deltas for the
+// next flush.
+class UsageMeter {
+ public:
+  UsageMeter(registry::Registry& registry, QuotaTracker& quotas,
+             std::chrono::milliseconds interval = std::chrono::seconds(1));
+  ~UsageMeter();
+  UsageMeter(const UsageMeter&) = delete;
+  UsageMeter& operator=(const UsageMeter&) = delete;
+
+  // One inference request; `now` is unix seconds.
+  void record(const std::string& tenant, const std::string& key_id, const std::string& model,
+              int64_t version, uint64_t items, bool error, int64_t now);
+  // Writes everything recorded so far. Returns false (and keeps it) when the write failed.
+  bool flush();
+
+ private:
+  using Key = std::tuple<int64_t, std::string, std::string, std::string, int64_t>;
+  struct Counts {
+    int64_t requests = 0, items = 0, errors = 0;
+  };
+  struct Shard {
+    std::mutex mutex;
+    std::map<Key, Counts> counts;
+  };
+
+  registry::Registry& registry_;
+  QuotaTracker& quotas_;
+  std::array<Shard, 16> shards_;
+  std::mutex flush_mutex_;  // one flush at a time
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread flusher_;  // last: started once everything above exists
+};
+
+}  // namespace mg::gateway
