@@ -17,7 +17,7 @@ packages=(
   # seed model tests: Fashion-MNIST and zlib to read it
   dataset-fashion-mnist zlib1g-dev
   # gateway: CLI parsing, TOML config; curl for the integration tests and the README
-  libcli11-dev libtomlplusplus-dev curl time
+  libcli11-dev libtomlplusplus-dev curl time wrk
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
 )

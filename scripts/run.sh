@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run command: installs dependencies, builds, initialises a data dir (./data, reused on
 # later runs), registers the three seed models on the CPU backend, and serves them on
-# https://127.0.0.1:8443 in the foreground (Ctrl-C or SIGTERM stops it).
+# https://127.0.0.1:8443 in the foreground (Ctrl-C or SIGTERM stops it); creates a demo tenant
+# and infer key once and prints bearer, signed and mgctl examples.
 # Environment: MG_DATA_DIR (default ./data), MG_LISTEN (default 127.0.0.1:8443).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,19 +33,45 @@ for model in fashion-mlp fashion-cnn text-classifier; do
 done
 
 port=${listen##*:}
+"$modelgate" serve --data-dir "$data" --listen "$listen" --plugin-dir "$root/build/plugins" &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null; wait "$server"; exit' INT TERM
+export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem
+until curl -sf --cacert "$MG_CACERT" "$MG_SERVER/v2/health/ready" >/dev/null 2>&1; do
+  kill -0 "$server" 2>/dev/null || { echo "run: the server did not start" >&2; exit 1; }
+  sleep 0.2
+done
+
+# A demo tenant with an infer-scope key (created once, kept in data/demo.key).
+if [[ ! -s "$data/demo.key" ]]; then
+  MG_KEY=$(cat "$data/admin.key") "$mgctl" tenant create demo --quota 1000000/month >/dev/null 2>&1 || true
+  demo_key=$(MG_KEY=$(cat "$data/admin.key") "$mgctl" --json key create --tenant demo --scope infer \
+    --rate 200/s --burst 400 | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+  (umask 077 && printf '%s\n' "$demo_key" >"$data/demo.key")
+fi
+
 cat <<EOT
 
-ModelGate is starting on https://$listen with fashion-mlp, fashion-cnn and text-classifier.
+ModelGate is serving https://$listen: fashion-mlp, fashion-cnn, text-classifier (Ctrl-C stops it).
 TLS certificate (self-signed, for localhost and 127.0.0.1): $data/tls/cert.pem
 Admin key (admin and infer scopes): $data/admin.key
+Demo tenant key (infer scope, 200 requests/s, 1000000/month): $data/demo.key
 Try, from another terminal in $root:
 
-  curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/admin.key)" \\
+  # a bearer request
+  curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/demo.key)" \\
        --data @examples/requests/fashion-mlp.json https://localhost:$port/v2/models/fashion-mlp/infer
 
+  # a signed request (the key never travels; openssl + curl)
+  MG_KEY=\$(cat $data/demo.key) sdk/examples/shell/mg_signed_curl.sh POST \\
+       https://localhost:$port/v2/models/fashion-mlp/infer examples/requests/fashion-mlp.json \\
+       --cacert $data/tls/cert.pem
+
+  # the admin CLI
   export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=\$(cat $data/admin.key)
   $mgctl infer fashion-mlp --input examples/requests/fashion-mlp.json
   $mgctl model list
+  $mgctl usage --tenant demo
 
 EOT
-exec "$modelgate" serve --data-dir "$data" --listen "$listen" --plugin-dir "$root/build/plugins"
+wait "$server"

@@ -266,10 +266,11 @@ Response Client::request(std::string_view method, std::string_view target, std::
   return exchange([&](Connection& c) {
     std::size_t at = 0;
     bool reusable = false;
+    const std::string body_hash = options_.sign ? sha256_hex(body) : std::string();
     Response response = send(
         *c.stream, c.buffer,
         {verb, target, host_, options_.api_key, content_type, extra,
-         body.size() > kExpectContinueAbove},
+         body.size() > kExpectContinueAbove, options_.sign, body_hash},
         body.size(),
         [&](char* out, std::size_t max) {
           const std::size_t n = std::min(max, body.size() - at);

@@ -245,6 +245,28 @@ TEST_F(ClientIntegrationTest, TheErrorContractOverTheWire) {
   EXPECT_EQ(code_of(r), "model_not_ready");
 }
 
+// Revocation applies to the very next request, also on a kept-alive connection; the SDK
+// signs when asked and the server accepts it.
+TEST_F(ClientIntegrationTest, RevocationOnAnOpenConnectionAndSignedRequests) {
+  ASSERT_EQ(client_.request("POST", "/admin/v1/tenants", R"({"name":"t2"})").status, 201);
+  modelgate::Response created =
+      client_.request("POST", "/admin/v1/keys", R"({"tenant":"t2","scopes":"infer"})");
+  ASSERT_EQ(created.status, 201);
+  const auto issued = json::parse(created.body).as_object();
+  const std::string key(issued.at("key").as_string()), id(issued.at("id").as_string());
+  modelgate::ClientOptions signed_options = options(key);
+  signed_options.sign = true;
+  modelgate::Client signer(signed_options);
+  EXPECT_EQ(signer.model_metadata("text-classifier").status, 200);
+  modelgate::Client tenant(options(key));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(tenant.model_metadata("fashion-mlp").status, 200);
+  ASSERT_EQ(client_.request("DELETE", "/admin/v1/keys/" + id).status, 200);
+  modelgate::Response after = tenant.model_metadata("fashion-mlp");
+  EXPECT_EQ(after.status, 401);
+  EXPECT_NE(after.body.find("revoked"), std::string::npos);
+  EXPECT_EQ(signer.model_metadata("text-classifier").status, 401);
+}
+
 TEST_F(ClientIntegrationTest, OneConnectionCarriesManyRequests) {
   for (int i = 0; i < 50; ++i) {
     ASSERT_EQ(client_.model_metadata("text-classifier").status, 200);
