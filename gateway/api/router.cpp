@@ -287,6 +287,13 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
         "no such endpoint: " + request.method + " " + std::string(request.target.substr(0, 200)));
   }
   // The data plane: every route but health needs an infer-scope key within its limits.
+#ifdef MG_BENCH_NO_AUTH
+  // A bench-only build (cmake -DMG_BENCH_NO_AUTH=ON) measures the gateway without
+  // authentication, limits and metering; never shipped.
+  if (auto path = parse_model_path(parts); path && path->action == "infer" && post) {
+    return infer(s, *path, request, info);
+  }
+#endif
   const Principal caller = s.auth.authenticate(request);
   info.tenant = caller.tenant;
   info.key_id = caller.key_id;

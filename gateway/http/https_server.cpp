@@ -31,22 +31,38 @@ struct HttpsServer::Impl {
   HttpsServerOptions options;
   Handler handler;
   StreamOpener opener;
-  net::io_context ioc;
+  // One io_context per socket thread, each run by exactly that thread: a connection's
+  // handlers never run concurrently, so they need no strand, and threads share no
+  // scheduler lock. Connections are spread over the contexts round robin.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::size_t next_context = 0;  // touched only by the acceptor's handler
   ssl::context tls{ssl::context::tls_server};
-  tcp::acceptor acceptor{ioc};
+  tcp::acceptor acceptor;   // on contexts[0]
+  net::signal_set signals;  // on contexts[0]
   net::thread_pool handlers;
-  net::signal_set signals{ioc};
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
-  // Keeps run() running while requests are with the handler pool and no socket operation
-  // is pending (the io_context would otherwise return as soon as the acceptor closes).
-  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
+  // Keep run() running while requests are with the handler pool and no socket operation
+  // is pending (an io_context would otherwise return as soon as it has nothing to do).
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+
+  static std::vector<std::unique_ptr<net::io_context>> make_contexts(int count) {
+    std::vector<std::unique_ptr<net::io_context>> made;
+    for (int i = 0; i < std::max(count, 1); ++i)
+      made.push_back(std::make_unique<net::io_context>(1));
+    return made;
+  }
 
   Impl(HttpsServerOptions o, Handler h, StreamOpener so)
       : options(std::move(o)),
         handler(std::move(h)),
         opener(std::move(so)),
-        handlers(std::max(options.handler_threads, 1)) {}
+        contexts(make_contexts(options.io_threads)),
+        acceptor(*contexts[0]),
+        signals(*contexts[0]),
+        handlers(std::max(options.handler_threads, 1)) {
+    for (auto& c : contexts) work.push_back(net::make_work_guard(*c));
+  }
 
   void accept();
 };
@@ -134,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     body_.emplace(std::move(*head_));
     body_->body_limit(server_.options.body_limit);
+    if (body_->is_done()) return on_read({});  // no body (GETs): nothing more to read
     continue_then(expect_continue, [](Session& s) {
       beast::get_lowest_layer(s.stream_).expires_after(s.server_.options.read_timeout);
       http::async_read(
@@ -216,7 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return write(server_.handler(r), keep_alive);
     }
     // Handling (inference) runs on the handler pool; the answer comes back to this
-    // connection's strand.
+    // connection's socket thread.
     net::post(server_.handlers, [self = shared_from_this(), r = std::move(r), keep_alive] {
       HttpResponse response = self->server_.handler(r);
       net::post(self->stream_.get_executor(),
@@ -269,7 +286,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpsServer::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& context = *contexts[next_context++ % contexts.size()];
+  acceptor.async_accept(context, [this](beast::error_code ec, tcp::socket socket) {
     if (stopping || !acceptor.is_open()) return;
     if (!ec) std::make_shared<Session>(std::move(socket), *this)->start();
     accept();
@@ -322,17 +340,17 @@ void HttpsServer::run() {
   Impl& s = *impl_;
   s.accept();
   std::vector<std::thread> threads;
-  for (int i = 1; i < std::max(s.options.io_threads, 1); ++i) {
-    threads.emplace_back([&s] { s.ioc.run(); });
+  for (std::size_t i = 1; i < s.contexts.size(); ++i) {
+    threads.emplace_back([&s, i] { s.contexts[i]->run(); });
   }
-  s.ioc.run();
+  s.contexts[0]->run();
   for (auto& t : threads) t.join();
 }
 
 void HttpsServer::stop() {
   Impl& s = *impl_;
   if (s.stopping.exchange(true)) return;
-  net::post(s.ioc, [&s] {
+  net::post(*s.contexts[0], [&s] {
     beast::error_code ec;
     s.acceptor.close(ec);
     s.signals.cancel(ec);
@@ -343,8 +361,8 @@ void HttpsServer::stop() {
       while (s.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      s.work.reset();
-      s.ioc.stop();
+      for (auto& guard : s.work) guard.reset();
+      for (auto& context : s.contexts) context->stop();
     }).detach();
   });
 }

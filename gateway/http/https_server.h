@@ -29,15 +29,15 @@ struct HttpsServerOptions {
   bool stop_on_signals = false;            // SIGTERM / SIGINT call stop()
 };
 
-// The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One session per connection on its
-// own strand; every read and write has a deadline, so a slow client cannot hold a thread
-// or grow memory without bound; requests over the header or body limit are answered 413
-// and the connection closed; keep-alive is honoured, and so is Connection: close. Requests
-// are handled one at a time per connection; "Expect: 100-continue" is answered once the
-// head is accepted. Streamed bodies arrive in 1 MiB pieces under the same per-read
-// deadline, so memory per upload stays at one piece. GETs, which only read memory, are answered on
-// the socket thread; everything else (inference) runs on the handler pool.
-// Beast and Asio stay inside https_server.cpp.
+// The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One io_context per socket thread;
+// each connection lives on one of them (round robin), so its handlers never race; every read and
+// write has a deadline, so a slow client cannot hold a thread or grow memory without bound;
+// requests over the header or body limit are answered 413 and the connection closed; keep-alive is
+// honoured, and so is Connection: close. Requests are handled one at a time per connection;
+// "Expect: 100-continue" is answered once the head is accepted. Streamed bodies arrive in 1 MiB
+// pieces under the same per-read deadline, so memory per upload stays at one piece. GETs, which
+// only read memory, are answered on the socket thread; everything else (inference) runs on the
+// handler pool. Beast and Asio stay inside https_server.cpp.
 class HttpsServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
