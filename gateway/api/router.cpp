@@ -333,6 +333,19 @@ HttpResponse refusal_of(const ApiError& e) {
 
 }  // namespace
 
+bool runs_inline(const HttpRequest& request, Services& services) {
+  if (request.method == "GET") return true;
+  if (request.method != "POST") return false;
+  const auto parts = split_path(request.target);
+  const auto path = parse_model_path(parts);
+  if (!path || path->action != "infer") return false;
+  const auto version =
+      services.registry.resolve(path->model, path->version.empty() ? "default" : path->version);
+  if (!version) return true;  // an error answer: cheap
+  const auto loaded = services.models.find(path->model, *version);
+  return loaded && loaded->batcher().runs_fast(std::chrono::microseconds(250));
+}
+
 StreamDecision route_stream(const HttpRequest& head, Services& services) {
   try {
     const auto parts = split_path(head.target);

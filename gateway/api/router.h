@@ -32,6 +32,11 @@ struct Services {
 // in the error contract.
 HttpResponse route(const HttpRequest& request, Services& services);
 
+// Whether a request may be handled on the socket thread that read it: reads of memory
+// (GETs) and inference on a loaded version whose batches run at once and briefly
+// (DynamicBatcher::runs_fast, under 250 µs). Never throws.
+bool runs_inline(const HttpRequest& request, Services& services);
+
 // Sees a request's head before its body is read: model uploads stream (or are refused
 // unread); everything else is left to route(). Never throws.
 StreamDecision route_stream(const HttpRequest& head, Services& services);

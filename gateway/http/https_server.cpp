@@ -31,6 +31,7 @@ struct HttpsServer::Impl {
   HttpsServerOptions options;
   Handler handler;
   StreamOpener opener;
+  InlinePolicy inline_policy;
   // One io_context per socket thread, each run by exactly that thread: a connection's
   // handlers never run concurrently, so they need no strand, and threads share no
   // scheduler lock. Connections are spread over the contexts round robin.
@@ -53,10 +54,11 @@ struct HttpsServer::Impl {
     return made;
   }
 
-  Impl(HttpsServerOptions o, Handler h, StreamOpener so)
+  Impl(HttpsServerOptions o, Handler h, StreamOpener so, InlinePolicy ip)
       : options(std::move(o)),
         handler(std::move(h)),
         opener(std::move(so)),
+        inline_policy(std::move(ip)),
         contexts(make_contexts(options.io_threads)),
         acceptor(*contexts[0]),
         signals(*contexts[0]),
@@ -227,9 +229,9 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(request.body());
     const bool keep_alive = keep_alive_;
     ++server_.in_flight;
-    if (r.method == "GET") {
-      // GETs (health, metadata, readiness) only read memory: answering them here saves two
-      // thread hand-offs, which cost more than the work itself.
+    if (server_.inline_policy ? server_.inline_policy(r) : r.method == "GET") {
+      // GETs (health, metadata, readiness) only read memory, and a fast model's inference
+      // takes less than the two thread hand-offs it would cost to run it elsewhere.
       return write(server_.handler(r), keep_alive);
     }
     // Handling (inference) runs on the handler pool; the answer comes back to this
@@ -294,8 +296,10 @@ void HttpsServer::Impl::accept() {
   });
 }
 
-HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(opener))) {
+HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener,
+                         InlinePolicy inline_policy)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(opener),
+                                   std::move(inline_policy))) {
   Impl& s = *impl_;
   s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |

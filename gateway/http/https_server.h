@@ -47,7 +47,12 @@ class HttpsServer {
 
   // Binds and listens; throws std::runtime_error when the address, certificate or key
   // cannot be used.
-  HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener = nullptr);
+  // Whether a (buffered) request may be handled on the socket thread that read it rather
+  // than on the handler pool; without one, only GETs are.
+  using InlinePolicy = std::function<bool(const HttpRequest&)>;
+
+  HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener = nullptr,
+              InlinePolicy inline_policy = nullptr);
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;

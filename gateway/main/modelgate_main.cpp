@@ -229,7 +229,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
   options.stop_on_signals = true;
   HttpsServer server(
       options, [&services](const HttpRequest& r) { return route(r, services); },
-      [&services](const HttpRequest& head) { return route_stream(head, services); });
+      [&services](const HttpRequest& head) { return route_stream(head, services); },
+      [&services](const HttpRequest& request) { return runs_inline(request, services); });
   std::cout << "metrics on http://" << metrics_host << ":" << metrics_port << "\n"
             << "listening on https://" << host << ":" << server.port() << std::endl;
   server.run();

@@ -34,6 +34,7 @@ std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
   Pending pending{
       std::move(inputs), std::move(outputs), rows, std::chrono::steady_clock::now(), {}};
   auto future = pending.promise.get_future();
+  ++load_;
   {
     std::unique_lock lock(mutex_);
     const bool run_here = options_.max_queue_delay.count() == 0 && queue_.empty() &&
@@ -48,7 +49,10 @@ std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
       --busy_;
       return future;
     }
-    if (queue_.size() >= options_.max_queue) throw QueueFull();
+    if (queue_.size() >= options_.max_queue) {
+      --load_;
+      throw QueueFull();
+    }
     queue_.push_back(std::move(pending));
   }
   ready_.notify_one();
@@ -134,6 +138,7 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
     }
   }
   BatchOutput output;
+  const auto started = std::chrono::steady_clock::now();
   try {
     output = execute_(input);
   } catch (const BackendError& e) {
@@ -141,6 +146,11 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
   } catch (const std::exception& e) {
     output.request_failures.assign(batch.size(), Failure{MG_ERROR_INTERNAL, e.what()});
   }
+  const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  const int64_t before = recent_execute_ns_.load(std::memory_order_relaxed);
+  recent_execute_ns_.store(before < 0 ? took : (before * 7 + took) / 8, std::memory_order_relaxed);
   ++batches_;
   for (const auto& p : batch) rows_ += p.rows;
   // Split every output back by rows (fixed-size dtypes: dimension 0 is rows).
@@ -168,8 +178,15 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
       }
     }
     first_row += batch[r].rows;
+    --load_;
     batch[r].promise.set_value(std::move(result));
   }
+}
+
+bool DynamicBatcher::runs_fast(std::chrono::nanoseconds limit) const {
+  const int64_t recent = recent_execute_ns_.load(std::memory_order_relaxed);
+  return options_.max_queue_delay.count() == 0 && recent >= 0 && recent <= limit.count() &&
+         load_.load(std::memory_order_relaxed) < static_cast<int>(workers_.size());
 }
 
 }  // namespace mg::gateway

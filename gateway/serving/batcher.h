@@ -61,6 +61,12 @@ class DynamicBatcher {
   std::future<RequestResult> submit(std::vector<TensorRef> inputs,
                                     std::vector<std::string> outputs);
 
+  // True when a request would run at once and briefly: the model waits for no one
+  // (max_queue_delay 0), a batch slot is free, and recent batches took at most `limit`
+  // (an average over the last few; false until one has run). The HTTPS server then runs
+  // it on the socket thread, saving two thread hand-offs; slow models never block sockets.
+  bool runs_fast(std::chrono::nanoseconds limit) const;
+
   // Batches run so far and the rows they held (for tests and metrics).
   uint64_t batches_run() const { return batches_.load(); }
   uint64_t rows_run() const { return rows_.load(); }
@@ -89,6 +95,8 @@ class DynamicBatcher {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
+  std::atomic<int> load_{0};                    // requests queued or running (a hint)
+  std::atomic<int64_t> recent_execute_ns_{-1};  // moving average of execute time
 };
 
 }  // namespace mg::gateway

@@ -102,6 +102,24 @@ TEST_F(BatcherTest, WithoutDelayEachRequestRunsAtOnce) {
   EXPECT_EQ(mlp->batcher().batches_run(), 3u);
 }
 
+// runs_fast tells the server whether to run a request on its socket thread: only once a
+// batch has run, only for models that wait for no one, only within the time limit.
+TEST_F(BatcherTest, RunsFastOnlyForMeasuredQuickModelsThatDoNotWait) {
+  auto mlp = load_mlp(R"({"max_batch_size": 8})");
+  EXPECT_FALSE(mlp->batcher().runs_fast(std::chrono::seconds(1)));  // nothing measured yet
+  TensorRef image{"image", DType::kFp32, {1, 28, 28}, images_.data(), 784 * 4};
+  ASSERT_FALSE(mlp->submit({image}, {}).get().failure);
+  EXPECT_TRUE(mlp->batcher().runs_fast(std::chrono::seconds(1)));
+  EXPECT_FALSE(mlp->batcher().runs_fast(std::chrono::nanoseconds(1)));  // slower than that
+}
+
+TEST_F(BatcherTest, ModelsThatWaitForOthersNeverRunFast) {
+  auto waiting = load_mlp(R"({"max_batch_size": 8, "max_queue_delay_us": 100})");
+  TensorRef image{"image", DType::kFp32, {1, 28, 28}, images_.data(), 784 * 4};
+  ASSERT_FALSE(waiting->submit({image}, {}).get().failure);
+  EXPECT_FALSE(waiting->batcher().runs_fast(std::chrono::seconds(1)));
+}
+
 TEST_F(BatcherTest, FullQueueRefuses) {
   // The first request forms a batch that waits (2 s) for more rows; the later ones ask for
   // a different output selection, so they cannot join it and stay queued.
