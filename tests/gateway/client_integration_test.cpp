@@ -8,11 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -265,6 +268,47 @@ TEST_F(ClientIntegrationTest, RevocationOnAnOpenConnectionAndSignedRequests) {
   EXPECT_EQ(after.status, 401);
   EXPECT_NE(after.body.find("revoked"), std::string::npos);
   EXPECT_EQ(signer.model_metadata("text-classifier").status, 401);
+}
+
+// DESIGN.md "Version switches" over the wire: two clients infer continuously while the
+// default alias moves between two versions 20 times; no request fails.
+TEST_F(ClientIntegrationTest, PromotingUnderLoadFailsNoRequest) {
+  const std::string request =
+      read_file(fs::path(MG_EXAMPLES_DIR) / "requests" / "text-classifier.json");
+  modelgate::Response uploaded =
+      client_.upload_version("text-classifier", kModels / "text-classifier.onnx");
+  ASSERT_EQ(uploaded.status, 201) << uploaded.body;
+  const int64_t second = json::parse(uploaded.body).as_object().at("version").as_int64();
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::vector<std::thread> load;
+  std::mutex first_failure_mutex;
+  std::string first_failure;
+  for (int t = 0; t < 2; ++t) {
+    load.emplace_back([&] {
+      modelgate::Client c(options(*admin_key_));
+      while (!done) {
+        modelgate::Response r = c.infer("text-classifier", "", request);
+        if (r.status == 200) {
+          ++answered;
+        } else {
+          ++failed;
+          std::lock_guard lock(first_failure_mutex);
+          if (first_failure.empty()) first_failure = r.body;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    const int64_t target = i % 2 == 0 ? second : 1;
+    ASSERT_EQ(client_.set_alias("text-classifier", "default", target).status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  done = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(failed, 0) << first_failure;
+  EXPECT_GT(answered, 20);
+  std::cout << answered << " requests answered during 20 switches\n";
 }
 
 TEST_F(ClientIntegrationTest, OneConnectionCarriesManyRequests) {

@@ -96,6 +96,26 @@ echo "     wrk: $out"
 awk -v r="$admitted" 'BEGIN { exit !(r >= 45 && r <= 55) }' || fail "admitted $admitted/s, configured 50/s"
 echo "ok   rate limit: admitted $admitted requests/s of 50/s"
 
+# A slow key: one request, then 429 rate_limited with the wait until its next token.
+slow=$(m --json key create --tenant admin --scope infer --rate 0.1/s --burst 1 |
+  sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+bearer() { c -H "Authorization: Bearer $1" "${@:2}"; }
+expect "slow key: first" "$(bearer "$slow" "$MG_SERVER/v2/models/fashion-mlp")" '"name":"fashion-mlp"'
+out=$(bearer "$slow" -D - "$MG_SERVER/v2/models/fashion-mlp")
+expect "rate_limited" "$out" '"code":"rate_limited"'
+expect "rate_limited Retry-After" "$out" "Retry-After: 10"
+# An expiring key: works, then 401 invalid_key once its lifetime is over.
+brief=$(m --json key create --tenant admin --scope infer --expires 1s |
+  sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+expect "expiring key works" "$(bearer "$brief" "$MG_SERVER/v2/models/fashion-mlp")" '"name"'
+sleep 1.2
+expect "expired key" "$(bearer "$brief" "$MG_SERVER/v2/models/fashion-mlp")" 'expired'
+# Tenant isolation: an infer key bound to other models sees 403 for this one.
+other=$(m --json key create --tenant acme --scope infer --models 'text-*' |
+  sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+expect "model glob" "$(bearer "$other" "$MG_SERVER/v2/models/fashion-mlp")" '"code":"forbidden"'
+expect "admin scope" "$(bearer "$other" "$MG_SERVER/admin/v1/keys")" '"code":"forbidden"'
+
 # Usage: after kill -9, what was flushed a second before is all there.
 for _ in $(seq 1 7); do m infer fashion-mlp --input "$request" >/dev/null; done
 sleep 1.5  # the meter flushes every second
@@ -113,7 +133,7 @@ expect "usage table" "$(m usage --since "$(date -u +%F)")" "REQUESTS"
 expect "usage json" "$(m usage --format json --tenant acme)" '"requests":5'
 
 # No secret (nor a signature) in any log line.
-for k in "$admin_key" "$key" "$fast_key"; do
+for k in "$admin_key" "$key" "$fast_key" "$slow" "$brief" "$other"; do
   if grep -q -- "${k:16}" "$work/serve.log"; then fail "a key secret is in the log"; fi
 done
 if grep -q -- "${sig:-unset}" "$work/serve.log"; then fail "a signature is in the log"; fi
