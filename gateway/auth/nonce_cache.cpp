@@ -1,11 +1,14 @@
 #include "auth/nonce_cache.h"
 
+#include <functional>
+#include <string_view>
+
 namespace mg::gateway {
 
 NonceCache::Result NonceCache::insert(const std::string& key_id, const std::string& nonce,
                                       int64_t expires, int64_t now) {
-  std::string entry = key_id + ":" + nonce;
-  Shard& shard = shards_[std::hash<std::string>{}(key_id) % kShards];
+  const uint64_t entry = std::hash<std::string>{}(key_id + ":" + nonce);
+  Shard& shard = shards_[entry % kShards];
   std::lock_guard lock(shard.mutex);
   // Entries leave in arrival order once expired. Timestamps within the accepted window
   // make expiries nearly ordered; an entry stuck behind a later one lives a little longer,
@@ -17,7 +20,7 @@ NonceCache::Result NonceCache::insert(const std::string& key_id, const std::stri
   if (shard.seen.count(entry) != 0) return Result::kReplayed;
   if (shard.seen.size() >= per_shard_) return Result::kFull;
   shard.seen.insert(entry);
-  shard.by_expiry.emplace_back(expires, std::move(entry));
+  shard.by_expiry.emplace_back(expires, entry);
   return Result::kFresh;
 }
 

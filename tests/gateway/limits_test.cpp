@@ -145,13 +145,21 @@ TEST(PeriodsTest, CalendarPeriodsInUtc) {
 }
 
 TEST(NonceCacheTest, RemembersUntilExpiryAndRefusesWhenFull) {
-  NonceCache cache(16);  // 16 / 16 shards + 1 = 2 per shard
-  EXPECT_EQ(cache.insert("k", "n1", 100, 0), NonceCache::Result::kFresh);
-  EXPECT_EQ(cache.insert("k", "n1", 100, 50), NonceCache::Result::kReplayed);
-  EXPECT_EQ(cache.insert("k", "n2", 100, 50), NonceCache::Result::kFresh);
-  EXPECT_EQ(cache.insert("k", "n3", 100, 50), NonceCache::Result::kFull);
-  EXPECT_EQ(cache.insert("k", "n3", 200, 101), NonceCache::Result::kFresh);  // n1, n2 expired
-  EXPECT_EQ(cache.insert("k", "n1", 200, 101), NonceCache::Result::kFresh);
+  NonceCache cache(16 * 4);  // 5 per shard: one key can fill any shard
+  EXPECT_EQ(cache.insert("k", "n0", 100, 0), NonceCache::Result::kFresh);
+  EXPECT_EQ(cache.insert("k", "n0", 100, 50), NonceCache::Result::kReplayed);
+  EXPECT_EQ(cache.insert("j", "n0", 100, 50), NonceCache::Result::kFresh);  // another key
+  int fresh = 2, full = 0;
+  for (int i = 1; i < 200; ++i) {
+    const auto r = cache.insert("k", "n" + std::to_string(i), 100, 50);
+    fresh += r == NonceCache::Result::kFresh;
+    full += r == NonceCache::Result::kFull;
+  }
+  EXPECT_EQ(fresh, 16 * 5);  // every shard filled by a single key's nonces
+  EXPECT_EQ(full, 200 + 1 - 16 * 5);
+  // Once expired, entries leave and their nonces are fresh again.
+  EXPECT_EQ(cache.insert("k", "n0", 200, 101), NonceCache::Result::kFresh);
+  EXPECT_EQ(cache.insert("k", "n199", 200, 101), NonceCache::Result::kFresh);
 }
 
 }  // namespace
