@@ -7,6 +7,10 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
+
+#include "registry/artifact_signature.h"
+#include "registry/sha256.h"
 
 namespace mg::admin {
 namespace {
@@ -122,9 +126,10 @@ void model_create(modelgate::Client& client, const Output& out, const ModelCreat
 
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args) {
   ProgressBar bar(!out.json);
-  json::value v = expect_ok(
-      client.upload_version(args.name, args.file, args.notes, args.promote,
-                            [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }));
+  const std::string signature = args.signature.empty() ? "" : read_whole(args.signature);
+  json::value v = expect_ok(client.upload_version(
+      args.name, args.file, args.notes, args.promote,
+      [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }, signature));
   if (out.json) return print_json(v);
   const auto& o = v.as_object();
   std::cout << args.name << " version " << cell(o.at("version")) << " (" << cell(o.at("state"))
@@ -272,6 +277,43 @@ void key_revoke(modelgate::Client& client, const Output& out, const std::string&
   json::value body = expect_ok(client.request("DELETE", "/admin/v1/keys/" + id));
   if (out.json) return print_json(body);
   std::cout << "revoked key " << id << "\n";
+}
+
+void sign(const std::string& file, const std::string& private_key_file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read '" + file + "'");
+  registry::Sha256 hasher;  // streamed: the model file is never whole in memory
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    hasher.update(std::as_bytes(std::span(chunk.data(), static_cast<std::size_t>(in.gcount()))));
+  }
+  const auto signature = registry::sign_digest(hasher.hex_digest(), read_whole(private_key_file));
+  std::cout << registry::format_signature(signature);
+}
+
+void signer_add(modelgate::Client& client, const Output& out, const std::string& name,
+                const std::string& public_key_file) {
+  json::object body{{"name", name}, {"public_key", read_whole(public_key_file)}};
+  json::value added = expect_ok(client.request("POST", "/admin/v1/signers", json::serialize(body)));
+  if (out.json) return print_json(added);
+  std::cout << "trusted signer " << name << " added\n";
+}
+
+void signer_list(modelgate::Client& client, const Output& out) {
+  json::value body = expect_ok(client.request("GET", "/admin/v1/signers"));
+  if (out.json) return print_json(body);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& signer : body.as_object().at("signers").as_array()) {
+    const auto& o = signer.as_object();
+    rows.push_back({cell(o.at("name")), cell(o.at("algorithm")), cell(o.at("public_key_sha256"))});
+  }
+  print_table({"NAME", "ALGORITHM", "PUBLIC KEY SHA-256"}, rows);
+}
+
+void signer_remove(modelgate::Client& client, const Output& out, const std::string& name) {
+  json::value body = expect_ok(client.request("DELETE", "/admin/v1/signers/" + name));
+  if (out.json) return print_json(body);
+  std::cout << "signer " << name << " removed\n";
 }
 
 int64_t parse_time(const std::string& text) {

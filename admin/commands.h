@@ -19,7 +19,7 @@ struct ModelCreateArgs {
 void model_create(modelgate::Client& client, const Output& out, const ModelCreateArgs& args);
 
 struct UploadArgs {
-  std::string name, file, notes;
+  std::string name, file, notes, signature;  // signature: a FILE.sig path or ""
   bool promote = false;
 };
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args);
@@ -47,6 +47,13 @@ struct KeyCreateArgs {
 void key_create(modelgate::Client& client, const Output& out, const KeyCreateArgs& args);
 void key_list(modelgate::Client& client, const Output& out, const std::string& tenant);
 void key_revoke(modelgate::Client& client, const Output& out, const std::string& id);
+
+// Offline: prints the signature file of FILE (Ed25519 over its SHA-256) to stdout.
+void sign(const std::string& file, const std::string& private_key_file);
+void signer_add(modelgate::Client& client, const Output& out, const std::string& name,
+                const std::string& public_key_file);
+void signer_list(modelgate::Client& client, const Output& out);
+void signer_remove(modelgate::Client& client, const Output& out, const std::string& name);
 
 struct UsageArgs {
   std::string tenant, since, until, format = "table";  // table | json | csv

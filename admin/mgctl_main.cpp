@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   upload_cmd->add_option("name", upload.name, "model name")->required();
   upload_cmd->add_option("file", upload.file, "model file")->required()->check(CLI::ExistingFile);
   upload_cmd->add_option("--notes", upload.notes, "notes kept with the version");
+  upload_cmd->add_option("--signature", upload.signature, "signature file (mgctl sign)")
+      ->check(CLI::ExistingFile);
   upload_cmd->add_flag("--promote", upload.promote, "load it and move the default alias to it");
   upload_cmd->callback([&] { run = [&](auto& c) { model_upload(c, out, upload); }; });
 
@@ -135,6 +137,27 @@ int main(int argc, char** argv) {
   key_revoke_cmd->add_option("id", key_id, "key id (the 12 characters after mg_)")->required();
   key_revoke_cmd->callback([&] { run = [&](auto& c) { key_revoke(c, out, key_id); }; });
 
+  // ---- signatures -------------------------------------------------------------------------
+  std::string sign_file, private_key, public_key;
+  auto* sign_cmd = app.add_subcommand("sign", "sign a model file offline (prints FILE.sig)");
+  sign_cmd->add_option("file", sign_file, "model file")->required()->check(CLI::ExistingFile);
+  sign_cmd->add_option("--key", private_key, "Ed25519 private key, PEM")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* signer = app.add_subcommand("signer", "trusted signers")->require_subcommand(1);
+  auto* signer_add_cmd = signer->add_subcommand("add", "trust an Ed25519 public key");
+  signer_add_cmd->add_option("name", name, "signer name")->required();
+  signer_add_cmd->add_option("public_key", public_key, "public key, PEM")
+      ->required()
+      ->check(CLI::ExistingFile);
+  signer_add_cmd->callback([&] { run = [&](auto& c) { signer_add(c, out, name, public_key); }; });
+  signer->add_subcommand("list", "trusted signers")->callback([&] {
+    run = [&](auto& c) { signer_list(c, out); };
+  });
+  auto* signer_remove_cmd = signer->add_subcommand("remove", "stop trusting a signer");
+  signer_remove_cmd->add_option("name", name, "signer name")->required();
+  signer_remove_cmd->callback([&] { run = [&](auto& c) { signer_remove(c, out, name); }; });
+
   // ---- usage ---------------------------------------------------------------------------
   UsageArgs usage_args;
   auto* usage_cmd =
@@ -152,6 +175,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    if (sign_cmd->parsed()) {  // offline: no server, no key
+      sign(sign_file, private_key);
+      return 0;
+    }
     modelgate::Client client(options);
     run(client);
     return 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/artifact_signature.h"
 #include "registry/artifact_store.h"
 #include "registry/data_dir_lock.h"
 #include "registry/records.h"
@@ -119,6 +120,11 @@ class Registry {
   void add_signature(const std::string& artifact, const std::string& signer,
                      const std::string& signature, const std::string& actor);
   std::vector<SignatureRecord> list_signatures(const std::string& artifact) const;
+  // The trusted signer (in the signers table now) whose key verifies this signature.
+  std::optional<std::string> trusted_signer(const ArtifactSignature& signature) const;
+  // A stored signature of the artifact by a signer trusted now, verified now: its name.
+  // Removing a signer thus stops its signatures counting at the next check (load).
+  std::optional<std::string> verified_signer(const std::string& digest) const;
 
   // The audit log in order, entries with id > after_id, at most limit of them.
   std::vector<AuditEntry> audit_log(int64_t after_id = 0, int limit = 1000) const;

@@ -2,6 +2,7 @@
 // protection (issue 8); here they are stored, listed and audited.
 #include <boost/json.hpp>
 
+#include "registry/artifact_signature.h"
 #include "registry/names.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
@@ -15,9 +16,10 @@ using Code = RegistryError::Code;
 void Registry::add_signer(const std::string& name, const std::string& public_key_pem,
                           const std::string& actor) {
   validate_name("signer", name);
-  if (public_key_pem.find("-----BEGIN PUBLIC KEY-----") == std::string::npos) {
-    throw RegistryError(Code::kInvalidArgument,
-                        "signer '" + name + "': public key must be PEM (BEGIN PUBLIC KEY)");
+  try {
+    public_key_fingerprint(public_key_pem);
+  } catch (const RegistryError& e) {
+    throw RegistryError(Code::kInvalidArgument, "signer '" + name + "': " + e.what());
   }
   std::lock_guard lock(write_mutex_);
   sql::Transaction transaction(db_);
@@ -94,6 +96,32 @@ std::vector<SignatureRecord> Registry::list_signatures(const std::string& artifa
                                          statement.column_blob(2), statement.column_int(3)});
   }
   return signatures;
+}
+
+std::optional<std::string> Registry::trusted_signer(const ArtifactSignature& signature) const {
+  for (const auto& signer : list_signers()) {
+    try {
+      if (verify_signature(signature, signer.public_key_pem)) return signer.name;
+    } catch (const RegistryError&) {
+      // a signer added before keys were checked: it verifies nothing
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Registry::verified_signer(const std::string& digest) const {
+  for (const auto& stored : list_signatures(digest)) {
+    for (const auto& signer : list_signers()) {
+      if (signer.name != stored.signer) continue;
+      try {
+        const ArtifactSignature signature{digest, public_key_fingerprint(signer.public_key_pem),
+                                          stored.signature};
+        if (verify_signature(signature, signer.public_key_pem)) return signer.name;
+      } catch (const RegistryError&) {
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace mg::registry

@@ -14,7 +14,7 @@ cmake --build build-noauth --target modelgate >/dev/null
 
 work=$(mktemp -d)
 pid=
-trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 data=$work/data
 key=$(build/gateway/modelgate init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
 build/gateway/modelgate import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \

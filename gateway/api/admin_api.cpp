@@ -1,5 +1,7 @@
 #include "api/admin_api.h"
 
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
@@ -10,6 +12,7 @@
 #include "limits/limits.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/backend_manager.h"
+#include "registry/artifact_signature.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "serving/model_repository.h"
@@ -173,12 +176,42 @@ ApiError load_failure(const std::string& model, int64_t version, const std::exce
                       "' failed to load: " + e.what());
 }
 
+// A registry refusal met while loading: a corrupt artifact or a missing signature.
+bool is_load_refusal(const RegistryError& e) {
+  return e.code() == RegistryError::Code::kDigestMismatch ||
+         e.code() == RegistryError::Code::kInvalidArgument;
+}
+
 void switch_alias(Services& s, const std::string& model, const std::string& alias, int64_t version,
                   const std::string& actor) {
   try {
     s.models.switch_alias(model, alias, version, actor);
   } catch (const BackendError& e) {
     throw load_failure(model, version, e);
+  } catch (const RegistryError& e) {
+    if (!is_load_refusal(e)) throw;
+    throw load_failure(model, version, e);
+  }
+}
+
+// The artifact signature file sent with an upload, base64 in X-MG-Artifact-Signature.
+std::optional<registry::ArtifactSignature> artifact_signature_of(const HttpRequest& head) {
+  const std::string_view encoded = head.header("X-MG-Artifact-Signature");
+  if (encoded.empty()) return std::nullopt;
+  if (encoded.size() > 4096 || encoded.size() % 4 != 0) {
+    throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
+  }
+  std::string text(encoded.size() / 4 * 3, '\0');
+  const int size = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                   reinterpret_cast<const unsigned char*>(encoded.data()),
+                                   static_cast<int>(encoded.size()));
+  if (size < 0) throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
+  text.resize(static_cast<std::size_t>(size));
+  while (!text.empty() && text.back() == '\0') text.pop_back();  // base64 padding
+  try {
+    return registry::parse_signature(text);
+  } catch (const RegistryError& e) {
+    throw bad_request(std::string("the artifact signature file: ") + e.what());
   }
 }
 
@@ -187,7 +220,8 @@ class UploadSink : public BodySink {
  public:
   UploadSink(Services& s, std::string model, std::string notes, bool promote,
              std::optional<std::string> expected, std::string actor,
-             std::optional<SignedParts> signature)
+             std::optional<SignedParts> signature,
+             std::optional<registry::ArtifactSignature> artifact_signature)
       : s_(s),
         model_(std::move(model)),
         notes_(std::move(notes)),
@@ -195,6 +229,7 @@ class UploadSink : public BodySink {
         expected_(std::move(expected)),
         actor_(std::move(actor)),
         signature_(std::move(signature)),
+        artifact_signature_(std::move(artifact_signature)),
         writer_(s.registry.artifacts().begin_write()) {}
 
   bool write(std::span<const char> piece) override {
@@ -213,10 +248,15 @@ class UploadSink : public BodySink {
         throw api_error(failure_.value_or(RegistryError(RegistryError::Code::kIo, "")));
       // A signed upload's signature covers the body's SHA-256, known only now: checked
       // before anything becomes durable.
-      if (signature_) s_.auth.verify_body(*signature_, writer_.digest());
+      const std::string digest = writer_.digest();
+      if (signature_) s_.auth.verify_body(*signature_, digest);
       if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
+      const std::optional<std::string> signer = check_artifact_signature(digest);
       const registry::StoredArtifact artifact = writer_.commit(expected_);
       const registry::VersionRecord v = s_.registry.add_version(model_, artifact, notes_, actor_);
+      if (signer) {
+        s_.registry.add_signature(artifact.digest, *signer, artifact_signature_->signature, actor_);
+      }
       if (promote_) switch_alias(s_, model_, "default", v.version, actor_);
       return json_response(version_json(s_, *s_.registry.find_version(model_, v.version)), 201);
     } catch (const RegistryError& e) {
@@ -227,6 +267,30 @@ class UploadSink : public BodySink {
   }
 
  private:
+  // The trusted signer of the upload's signature, checked before anything is stored;
+  // refuses unsigned uploads of models (or servers) that require a signature.
+  std::optional<std::string> check_artifact_signature(const std::string& digest) {
+    const auto model = s_.registry.find_model(model_);
+    const bool required = s_.models.require_signature() || (model && model->require_signature);
+    if (!artifact_signature_) {
+      if (!required) return std::nullopt;
+      throw bad_request("model '" + model_ +
+                        "' requires a signature from a trusted signer: upload with "
+                        "--signature FILE.sig (mgctl sign)");
+    }
+    if (artifact_signature_->digest != digest) {
+      throw bad_request("the signature is for other content (digest " +
+                        artifact_signature_->digest + ", upload " + digest + ")");
+    }
+    auto signer = s_.registry.trusted_signer(*artifact_signature_);
+    if (!signer) {
+      throw bad_request(
+          "the signature does not verify with any trusted signer's key "
+          "(mgctl signer list)");
+    }
+    return signer;
+  }
+
   static HttpResponse respond(const ApiError& e) {
     return error_response(e.status(), e.code(), e.what());
   }
@@ -237,6 +301,7 @@ class UploadSink : public BodySink {
   std::optional<std::string> expected_;
   std::string actor_;
   std::optional<SignedParts> signature_;
+  std::optional<registry::ArtifactSignature> artifact_signature_;
   registry::ArtifactStore::Writer writer_;
   std::optional<RegistryError> failure_;
 };
@@ -257,7 +322,8 @@ std::unique_ptr<UploadSink> make_upload(const HttpRequest& head, const std::stri
   try {
     return std::make_unique<UploadSink>(s, model, query_param(head.target, "notes").value_or(""),
                                         promote == "true" || promote == "1", std::move(expected),
-                                        caller.key_id, std::move(signature));
+                                        caller.key_id, std::move(signature),
+                                        artifact_signature_of(head));
   } catch (const RegistryError& e) {
     throw api_error(e);
   }
@@ -327,6 +393,9 @@ HttpResponse models_route(const HttpRequest& r, const std::vector<std::string_vi
         try {
           s.models.load(model, version, caller.key_id);
         } catch (const BackendError& e) {
+          throw load_failure(model, version, e);
+        } catch (const RegistryError& e) {
+          if (!is_load_refusal(e)) throw;
           throw load_failure(model, version, e);
         }
       } else if (action == "unload") {
@@ -447,6 +516,36 @@ HttpResponse keys_route(const HttpRequest& r, const std::vector<std::string_view
   throw ApiError(404, "not_found", "no such admin endpoint");
 }
 
+HttpResponse signers_route(const HttpRequest& r, const std::vector<std::string_view>& parts,
+                           const Principal& caller, Services& s) {
+  if (parts.size() == 3 && r.method == "GET") {
+    json::array list;
+    for (const auto& signer : s.registry.list_signers()) {
+      std::string fingerprint;
+      try {
+        fingerprint = registry::public_key_fingerprint(signer.public_key_pem);
+      } catch (const RegistryError&) {
+      }
+      list.emplace_back(json::object{{"name", signer.name},
+                                     {"algorithm", signer.algorithm},
+                                     {"public_key_sha256", fingerprint},
+                                     {"created_at", signer.created_at}});
+    }
+    return json_response(json::object{{"signers", list}});
+  }
+  if (parts.size() == 3 && r.method == "POST") {
+    const json::object body = parse_object(r.body);
+    const std::string name = string_field(body, "name", "");
+    s.registry.add_signer(name, string_field(body, "public_key", ""), caller.key_id);
+    return json_response(json::object{{"name", name}, {"added", true}}, 201);
+  }
+  if (parts.size() == 4 && r.method == "DELETE") {
+    s.registry.remove_signer(std::string(parts[3]), caller.key_id);
+    return json_response(json::object{{"name", std::string(parts[3])}, {"removed", true}});
+  }
+  throw ApiError(404, "not_found", "no such admin endpoint");
+}
+
 HttpResponse dispatch(const HttpRequest& r, const std::vector<std::string_view>& parts,
                       const Principal& caller, Services& s) {
   if (parts.size() < 3) throw ApiError(404, "not_found", "no such admin endpoint");
@@ -454,6 +553,7 @@ HttpResponse dispatch(const HttpRequest& r, const std::vector<std::string_view>&
   if (resource == "models") return models_route(r, parts, caller, s);
   if (resource == "tenants") return tenants_route(r, parts, caller, s);
   if (resource == "keys") return keys_route(r, parts, caller, s);
+  if (resource == "signers") return signers_route(r, parts, caller, s);
   if (resource == "backends" && parts.size() == 3 && r.method == "GET") {
     json::array list;
     for (const auto& b : s.backends.statuses()) {

@@ -131,6 +131,7 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";
   std::string metrics_listen = "127.0.0.1:9464";
+  bool require_signature = false;  // every model version needs a trusted signature
   std::vector<std::string> plugin_dirs;
   std::string certificate, private_key;
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -147,6 +148,7 @@ void read_config(const fs::path& file, ServeSettings& settings) {
   }
   settings.listen = config["listen"].value_or(settings.listen);
   settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
+  settings.require_signature = config["require_signature"].value_or(settings.require_signature);
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
@@ -185,6 +187,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   backends.discover(
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
+  models.set_require_signature(settings.require_signature);
   // States a previous process left (ready, loading) describe nothing loaded now.
   for (const auto& model : registry.list_models()) {
     for (const auto& v : registry.list_versions(model.name)) {

@@ -80,7 +80,17 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
     if (!backend) {
       throw BackendError(MG_ERROR_NOT_FOUND, "backend '" + record->backend + "' is not available");
     }
+    // The store checks the digest as it reads; the signature is checked here, on every
+    // load, against the signers trusted now.
     std::vector<std::byte> artifact = registry_.artifacts().read(version_record->artifact);
+    if ((record->require_signature || require_signature_) &&
+        !registry_.verified_signer(version_record->artifact)) {
+      throw registry::RegistryError(
+          registry::RegistryError::Code::kInvalidArgument,
+          "version " + std::to_string(version) + " of model '" + model +
+              "' has no valid signature from a trusted signer (artifact " +
+              version_record->artifact + ")");
+    }
     auto loaded = Model::load(backend, model + "/" + std::to_string(version), artifact,
                               registry_.artifacts().path_of(version_record->artifact).string(),
                               record->config_json);

@@ -71,6 +71,11 @@ class ModelRepository {
                     const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
 
+  // Server-wide signature policy (config `require_signature`): every load then needs a
+  // valid signature from a trusted signer, as models created with require_signature do.
+  void set_require_signature(bool required) { require_signature_ = required; }
+  bool require_signature() const { return require_signature_; }
+
  private:
   registry::Registry& registry_;
   BackendManager& backends_;
@@ -78,6 +83,7 @@ class ModelRepository {
   std::mutex switch_mutex_;   // serialises version switches
   std::mutex load_mutex_;     // serialises loads (taken inside switch_mutex_, never around it)
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
+  std::atomic<bool> require_signature_{false};
 };
 
 }  // namespace mg::gateway

@@ -285,7 +285,7 @@ Response Client::request(std::string_view method, std::string_view target, std::
 }
 
 Response Client::upload(std::string_view target, const std::filesystem::path& file,
-                        const Progress& progress) {
+                        const Progress& progress, const Headers& extra) {
   std::error_code size_error;
   const uint64_t total = std::filesystem::file_size(file, size_error);
   std::ifstream in(file, std::ios::binary);
@@ -312,15 +312,8 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
     bool reusable = false;
     Response response = send(
         *c.stream, c.buffer,
-        {http::verb::post,
-         target,
-         host_,
-         options_.api_key,
-         "application/octet-stream",
-         {},
-         true,
-         options_.sign,
-         body_hash},
+        {http::verb::post, target, host_, options_.api_key, "application/octet-stream", extra, true,
+         options_.sign, body_hash},
         total,
         [&](char* out, std::size_t max) {
           in.read(out, static_cast<std::streamsize>(max));
@@ -392,11 +385,21 @@ Response Client::list_versions(std::string_view model) {
 }
 
 Response Client::upload_version(std::string_view model, const std::filesystem::path& file,
-                                std::string_view notes, bool promote, const Progress& progress) {
+                                std::string_view notes, bool promote, const Progress& progress,
+                                std::string_view signature_file) {
   std::string target = "/admin/v1/models/" + std::string(model) + "/versions?promote=";
   target += promote ? "true" : "false";
   if (!notes.empty()) target += "&notes=" + url_encode(notes);
-  return upload(target, file, progress);
+  Headers extra;
+  if (!signature_file.empty()) {
+    std::string encoded(4 * ((signature_file.size() + 2) / 3) + 1, '\0');
+    const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                     reinterpret_cast<const unsigned char*>(signature_file.data()),
+                                     static_cast<int>(signature_file.size()));
+    encoded.resize(static_cast<std::size_t>(size));
+    extra.emplace_back("X-MG-Artifact-Signature", encoded);
+  }
+  return upload(target, file, progress, extra);
 }
 
 Response Client::set_alias(std::string_view model, std::string_view alias, int64_t version) {

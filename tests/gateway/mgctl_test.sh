@@ -125,6 +125,22 @@ expect "no version from the interrupted upload" "$(m model versions big)" "curl 
 [[ $(m --json model versions big | grep -o '"version":' | wc -l) == 2 ]] || fail "version count"
 echo "ok   interrupted upload left nothing"
 
+# Signed models: mgctl sign works offline; a model that requires a signature refuses an
+# unsigned upload and takes a signed one from a trusted signer.
+openssl genpkey -algorithm ed25519 -out "$work/release.pem" 2>/dev/null
+openssl pkey -in "$work/release.pem" -pubout -out "$work/release.pub"
+MG_SERVER=https://localhost:1 m sign "$examples/models/fashion-mlp.onnx" --key "$work/release.pem" \
+  >"$work/mlp.sig"  # no server needed
+expect "signature file" "$(cat "$work/mlp.sig")" "algorithm ed25519"
+expect "signer add" "$(m signer add release "$work/release.pub")" "trusted signer release added"
+expect "signer list" "$(m signer list)" "release"
+m model create secure --require-signature >/dev/null
+[[ $(status_of m model upload secure "$examples/models/fashion-mlp.onnx") == 1 ]] || fail "unsigned upload accepted"
+expect "unsigned refused" "$(cat "$work/err")" "requires a signature"
+expect "signed upload" "$(m model upload secure "$examples/models/fashion-mlp.onnx" \
+  --signature "$work/mlp.sig" --promote)" "version 1 (ready, default)"
+expect "signer remove" "$(m signer remove release)" "signer release removed"
+
 kill -TERM "$pid"
 wait "$pid" && status=0 || status=$?
 pid=

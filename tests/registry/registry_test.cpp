@@ -9,6 +9,7 @@
 #include "registry/registry_error.h"
 #include "registry/schema.h"
 #include "temp_dir.h"
+#include "test_keys.h"
 
 namespace mg::registry {
 namespace {
@@ -207,8 +208,7 @@ TEST_F(RegistryTest, EveryChangeIsAuditedInOrder) {
   registry_->add_version("m", upload("one"), "v1", "admin1");
   registry_->set_alias("m", "default", 1, "key42");
   registry_->set_version_state("m", 1, VersionState::kLoading, "", "system");
-  registry_->add_signer("release", "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n",
-                        "admin1");
+  registry_->add_signer("release", test_keys::kPublic1, "admin1");
   auto log = registry_->audit_log();
   ASSERT_EQ(log.size(), 5u);
   EXPECT_EQ(log[0].action, "model.create");
@@ -234,13 +234,19 @@ TEST_F(RegistryTest, AuditLogIsAppendOnlyInTheDatabase) {
 }
 
 TEST_F(RegistryTest, SignersAndSignaturesRoundTrip) {
-  const std::string pem =
-      "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n";
+  const std::string pem = test_keys::kPublic1;
   registry_->add_signer("release", pem, "admin1");
   expect_code(
       Code::kAlreadyExists, [&] { registry_->add_signer("release", pem, "a"); }, "already exists");
   expect_code(
       Code::kInvalidArgument, [&] { registry_->add_signer("x", "not pem", "a"); }, "PEM");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->add_signer(
+            "rsa", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", "a");
+      },
+      "Ed25519");
   auto signers = registry_->list_signers();
   ASSERT_EQ(signers.size(), 1u);
   EXPECT_EQ(signers[0].public_key_pem, pem);

@@ -74,7 +74,7 @@ class Client {
   // POSTs a file as the body without reading it whole: it announces itself with
   // "Expect: 100-continue", so a refusal arrives before any byte is sent.
   Response upload(std::string_view target, const std::filesystem::path& file,
-                  const Progress& progress = {});
+                  const Progress& progress = {}, const Headers& extra = {});
 
   // ---- KServe v2 (DESIGN.md "Data plane") --------------------------------------------
   Response server_ready();
@@ -87,9 +87,10 @@ class Client {
   Response show_model(std::string_view model);
   Response create_model(std::string_view spec_json);
   Response list_versions(std::string_view model);
+  // signature_file: the text of an artifact signature file (`mgctl sign`), or empty.
   Response upload_version(std::string_view model, const std::filesystem::path& file,
                           std::string_view notes = {}, bool promote = false,
-                          const Progress& progress = {});
+                          const Progress& progress = {}, std::string_view signature_file = {});
   Response set_alias(std::string_view model, std::string_view alias, int64_t version);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);
