@@ -79,7 +79,12 @@ ArtifactStore::Writer ArtifactStore::begin_write() {
   std::filesystem::path temp = root_ / "tmp" / ("upload-" + random_suffix());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) io_error("create " + temp.string(), errno);
-  return Writer(*this, fd, std::move(temp));
+  Writer writer(*this, fd, std::move(temp));
+  if (!keys_.empty()) {
+    writer.encryptor_ = std::make_unique<ArtifactEncryptor>(keys_[0]);
+    writer.write_all(writer.encryptor_->header().data(), writer.encryptor_->header().size());
+  }
+  return writer;
 }
 
 StoredArtifact ArtifactStore::put(std::span<const std::byte> content,
@@ -90,6 +95,30 @@ StoredArtifact ArtifactStore::put(std::span<const std::byte> content,
 }
 
 std::vector<std::byte> ArtifactStore::read(const std::string& digest) const {
+  if (is_encrypted(digest)) {
+    const std::filesystem::path path = path_of(digest);
+    std::vector<std::byte> content(std::filesystem::file_size(path));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) io_error("open " + path.string(), errno);
+    std::size_t got = 0;
+    while (got < content.size()) {
+      const ssize_t n = ::read(fd, content.data() + got, content.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (got != content.size()) {
+      throw RegistryError(Code::kDigestMismatch, "artifact " + digest + " changed while read");
+    }
+    decrypt_artifact_in_place(content, keys_, digest);
+    const std::string actual = sha256_hex(content);
+    if (actual != digest) {
+      throw RegistryError(Code::kDigestMismatch,
+                          "artifact " + digest + " is corrupt: its content hashes to " + actual);
+    }
+    return content;
+  }
   Reader reader = open(digest);
   std::vector<std::byte> content(reader.size());
   std::size_t offset = 0;
@@ -106,7 +135,36 @@ std::vector<std::byte> ArtifactStore::read(const std::string& digest) const {
   return content;
 }
 
+bool ArtifactStore::is_encrypted(const std::string& digest) const {
+  return key_id_of(digest).has_value();
+}
+
+std::optional<std::array<unsigned char, 8>> ArtifactStore::key_id_of(
+    const std::string& digest) const {
+  const std::filesystem::path path = path_of(digest);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::byte head[16];
+  const ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof head) || !is_encrypted_artifact(head)) return std::nullopt;
+  std::array<unsigned char, 8> id{};
+  std::memcpy(id.data(), head + 8, id.size());
+  return id;
+}
+
+void ArtifactStore::reencrypt(const std::string& digest) {
+  const std::vector<std::byte> content = read(digest);  // decrypted and verified
+  Writer writer = begin_write();
+  writer.write(content);
+  writer.commit(digest, /*replace=*/true);
+}
+
 ArtifactStore::Reader ArtifactStore::open(const std::string& digest) const {
+  if (is_encrypted(digest)) {
+    throw RegistryError(Code::kInvalidArgument,
+                        "artifact " + digest + " is encrypted: read it whole (read())");
+  }
   std::filesystem::path path = path_of(digest);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -162,7 +220,10 @@ ArtifactStore::Writer::Writer(Writer&& other) noexcept
       fd_(std::exchange(other.fd_, -1)),
       temp_path_(std::exchange(other.temp_path_, {})),
       hasher_(std::move(other.hasher_)),
-      size_(other.size_) {}
+      size_(other.size_),
+      flushed_(other.flushed_),
+      encryptor_(std::move(other.encryptor_)),
+      ciphertext_(std::move(other.ciphertext_)) {}
 
 ArtifactStore::Writer::~Writer() { discard(); }
 
@@ -190,18 +251,11 @@ void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
       if (f.valid()) f.wait();
     }
   } join{hashed};
-  const std::byte* data = chunk.data();
-  std::size_t left = chunk.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, data, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int error = errno;
-      discard();
-      io_error("write artifact", error);
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
+  if (encryptor_) {
+    encryptor_->update(chunk, ciphertext_);
+    write_all(ciphertext_.data(), ciphertext_.size());
+  } else {
+    write_all(chunk.data(), chunk.size());
   }
   size_ += chunk.size();
   // Every kWritebackBytes, start write-back of what is not yet flushed, so the disk works
@@ -214,8 +268,27 @@ void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
   if (hashed.valid()) hashed.get();  // rethrows a hashing failure
 }
 
-StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& expected_digest) {
+void ArtifactStore::Writer::write_all(const std::byte* data, std::size_t left) {
+  while (left > 0) {
+    ssize_t n = ::write(fd_, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int error = errno;
+      discard();
+      io_error("write artifact", error);
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& expected_digest,
+                                             bool replace) {
   if (fd_ < 0) throw RegistryError(Code::kIo, "artifact writer already finished");
+  if (encryptor_) {
+    const auto tag = encryptor_->finish();
+    write_all(tag.data(), tag.size());
+  }
   if (::fsync(fd_) != 0 || ::fchmod(fd_, 0444) != 0) {
     int error = errno;
     discard();
@@ -237,7 +310,7 @@ StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& e
   std::filesystem::path final_path = store_->path_of(stored.digest);
   create_directory_durably(final_path.parent_path());
   std::error_code ec;
-  if (std::filesystem::exists(final_path, ec)) {
+  if (!replace && std::filesystem::exists(final_path, ec)) {
     discard();  // identical content is already stored
     return stored;
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/artifact_cipher.h"
 #include "registry/sha256.h"
 
 namespace mg::registry {
@@ -31,6 +32,18 @@ class ArtifactStore {
   // Creates <root>, <root>/sha256 and <root>/tmp as needed.
   explicit ArtifactStore(std::filesystem::path root);
 
+  // Encryption at rest: with keys, new artifacts are written encrypted under keys[0] and
+  // reads decrypt under whichever key a file names; without, files are plaintext. Set
+  // before use (the registry does it at open).
+  void set_keys(std::vector<DataKey> keys) { keys_ = std::move(keys); }
+  bool encrypts() const { return !keys_.empty(); }
+  // Whether the stored file of this artifact is encrypted, and under which key id.
+  bool is_encrypted(const std::string& digest) const;
+  std::optional<std::array<unsigned char, 8>> key_id_of(const std::string& digest) const;
+  // Rewrites an artifact under keys[0] (crash-safe: temp file, fsync, atomic rename over
+  // the old file), e.g. after a master key rotation. Verifies the content first.
+  void reencrypt(const std::string& digest);
+
   // Starts a streaming write into a new temp file. Throws RegistryError(kIo).
   Writer begin_write();
   // Writes a whole buffer (begin_write + write + commit).
@@ -40,10 +53,11 @@ class ArtifactStore {
   // The final path for a digest (which must be lowercase hex SHA-256).
   std::filesystem::path path_of(const std::string& digest) const;
   bool contains(const std::string& digest) const;
-  // The whole content, verified against its digest: a mismatch throws kDigestMismatch,
-  // a missing file kNotFound.
+  // The whole content, decrypted in memory if stored encrypted, verified against its
+  // digest: a mismatch throws kDigestMismatch, a missing file kNotFound, an undecryptable
+  // one kInvalidArgument.
   std::vector<std::byte> read(const std::string& digest) const;
-  // A streaming read whose last read() verifies the digest.
+  // A streaming read whose last read() verifies the digest (plaintext files only).
   Reader open(const std::string& digest) const;
 
   // Every digest with a file under its final name.
@@ -58,6 +72,7 @@ class ArtifactStore {
 
  private:
   std::filesystem::path root_;
+  std::vector<DataKey> keys_;
 };
 
 // A write in progress. Destroying it without commit() deletes the temp file.
@@ -73,7 +88,10 @@ class ArtifactStore::Writer {
   void write(std::span<const std::byte> chunk);
   // Makes the content durable under its final name. When expected_digest is given and
   // differs, nothing is stored and kDigestMismatch is thrown.
-  StoredArtifact commit(const std::optional<std::string>& expected_digest = std::nullopt);
+  // replace: overwrite an existing file of the same content (re-encryption) instead of
+  // keeping it.
+  StoredArtifact commit(const std::optional<std::string>& expected_digest = std::nullopt,
+                        bool replace = false);
   uint64_t bytes_written() const { return size_; }
   // The SHA-256 of what was written so far (e.g. to check a signature before commit).
   std::string digest() const { return hasher_.peek_hex_digest(); }
@@ -82,13 +100,16 @@ class ArtifactStore::Writer {
   friend class ArtifactStore;
   Writer(const ArtifactStore& store, int fd, std::filesystem::path temp_path);
   void discard();
+  void write_all(const std::byte* data, std::size_t size);
 
   const ArtifactStore* store_;
   int fd_;
   std::filesystem::path temp_path_;
   Sha256 hasher_;
   uint64_t size_ = 0;
-  uint64_t flushed_ = 0;  // bytes whose write-back has been started
+  uint64_t flushed_ = 0;                          // bytes whose write-back has been started
+  std::unique_ptr<ArtifactEncryptor> encryptor_;  // when the store encrypts
+  std::vector<std::byte> ciphertext_;
 };
 
 // Reads an artifact in chunks; the read that reaches the end checks the digest and throws

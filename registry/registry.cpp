@@ -64,6 +64,7 @@ Registry::Registry(RegistryOptions options)
       db_(options_.data_dir / "registry.db"),
       id_(next_registry_id++) {
   if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
+  store_.set_keys(options_.artifact_keys);
   migrate(db_);
   collect_garbage();  // also builds the first catalogue
 }
@@ -262,9 +263,13 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
       throw RegistryError(Code::kConflict,
                           "artifact " + artifact.digest + " is recorded with another size");
     }
+    // What the file is, whatever the caller believes (identical content may have been
+    // stored before, encrypted or not).
+    encrypted = store_.is_encrypted(artifact.digest);
     db_.prepare(
            "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
-           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1")
+           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
+           "encrypted = excluded.encrypted")
         .bind(1, artifact.digest)
         .bind(2, static_cast<int64_t>(artifact.size))
         .bind(3, int64_t{encrypted})

@@ -21,6 +21,9 @@ namespace mg::registry {
 struct RegistryOptions {
   std::filesystem::path data_dir;     // holds registry.db and artifacts/
   std::function<int64_t()> clock_ms;  // unix milliseconds; defaults to the system clock
+  // Encryption at rest: new artifacts are encrypted under the first key, reads use any
+  // (more than one only while a master key rotation is under way). Empty: plaintext.
+  std::vector<DataKey> artifact_keys;
 };
 
 // What collect_garbage() removed.
@@ -101,6 +104,9 @@ class Registry {
   void set_tenant_quota(const std::string& name, int64_t quota_limit, QuotaPeriod period,
                         const std::string& actor);
   KeyRecord add_key(const KeyRecord& key, const std::string& actor);
+  // Stores new hashes and sealed secrets for existing keys (master key rotation), in one
+  // transaction with one audit entry.
+  void replace_key_secrets(const std::vector<KeyRecord>& keys, const std::string& actor);
   // Effective on the next lookup: the catalogue is rebuilt before this returns.
   void revoke_key(const std::string& id, const std::string& actor);
 

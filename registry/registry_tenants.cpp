@@ -163,6 +163,27 @@ KeyRecord Registry::add_key(const KeyRecord& key, const std::string& actor) {
   return *cached_catalog().find_key(key.id);
 }
 
+void Registry::replace_key_secrets(const std::vector<KeyRecord>& keys, const std::string& actor) {
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(db_);
+    auto update =
+        db_.prepare("UPDATE api_keys SET secret_hash = ?, secret_sealed = ? WHERE id = ?");
+    for (const auto& key : keys) {
+      update.bind_blob(1, bytes(key.secret_hash))
+          .bind_blob(2, bytes(key.secret_sealed))
+          .bind(3, key.id);
+      update.run();
+      if (db_.changes() == 0) throw RegistryError(Code::kNotFound, "no key '" + key.id + "'");
+      update.reset();
+    }
+    append_audit(actor, "keys.reseal", "*",
+                 boost::json::serialize(boost::json::object{{"keys", keys.size()}}));
+    transaction.commit();
+  }
+  reload_catalog();
+}
+
 void Registry::revoke_key(const std::string& id, const std::string& actor) {
   if (!valid_key_id(id)) throw RegistryError(Code::kNotFound, "no key '" + id.substr(0, 64) + "'");
   std::lock_guard lock(write_mutex_);

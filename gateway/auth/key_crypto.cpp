@@ -45,6 +45,13 @@ KeyCrypto::KeyCrypto(const std::array<unsigned char, 32>& master) {
 }
 
 KeyCrypto KeyCrypto::from_file(const std::filesystem::path& path) {
+  std::array<unsigned char, 32> master = read_master_key(path);
+  KeyCrypto crypto(master);
+  OPENSSL_cleanse(master.data(), master.size());
+  return crypto;
+}
+
+std::array<unsigned char, 32> KeyCrypto::read_master_key(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::string hex;
   in >> hex;
@@ -59,9 +66,7 @@ KeyCrypto KeyCrypto::from_file(const std::filesystem::path& path) {
     throw std::runtime_error("master key " + path.string() +
                              " is missing or not 64 hex characters");
   }
-  KeyCrypto crypto(master);
-  OPENSSL_cleanse(master.data(), master.size());
-  return crypto;
+  return master;
 }
 
 std::string KeyCrypto::hash_key(std::string_view full_key) const {

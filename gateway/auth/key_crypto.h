@@ -18,6 +18,7 @@ class KeyCrypto {
   explicit KeyCrypto(const std::array<unsigned char, 32>& master);
   // Reads the master key file (64 hex characters); throws std::runtime_error.
   static KeyCrypto from_file(const std::filesystem::path& path);
+  static std::array<unsigned char, 32> read_master_key(const std::filesystem::path& path);
 
   // HMAC-SHA256 of a full API key under the hash key: 32 raw bytes.
   std::string hash_key(std::string_view full_key) const;

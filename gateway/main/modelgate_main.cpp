@@ -2,12 +2,15 @@
 //   modelgate init   --data-dir DIR [--json]       create the registry, TLS certificate, master key
 //   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu] [--promote]
 //                                                  register a model version offline
+//   modelgate rotate-master-key --data-dir DIR     (server stopped)
 //   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT]
 //                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
 // See DESIGN.md "Server and bootstrap".
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -37,15 +40,40 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
+void sync_directory(const fs::path& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
 struct DataDir {
   fs::path root;
   fs::path certificate() const { return root / "tls" / "cert.pem"; }
   fs::path private_key() const { return root / "tls" / "key.pem"; }
   fs::path master_key() const { return root / "master.key"; }
+  fs::path new_master_key() const { return root / "master.key.new"; }  // during a rotation
+  // The registry, with artifacts encrypted at rest under the master key's data key (and
+  // readable under the next one while a rotation is under way).
+  mg::registry::RegistryOptions registry_options() const {
+    mg::registry::RegistryOptions options{root, {}, {}};
+    if (fs::exists(new_master_key())) {
+      options.artifact_keys.push_back(
+          mg::registry::derive_artifact_key(KeyCrypto::read_master_key(new_master_key())));
+    }
+    if (fs::exists(master_key())) {
+      options.artifact_keys.push_back(
+          mg::registry::derive_artifact_key(KeyCrypto::read_master_key(master_key())));
+    }
+    return options;
+  }
   // The registry is created last by init, after the master key and the certificate.
   bool initialised() const { return fs::exists(root / "registry.db") && fs::exists(master_key()); }
 };
 
+// A fresh master key, durable under `path` before this returns (temp file, fsync, rename,
+// directory fsync): what is encrypted under it must never outlive it.
 void write_master_key(const fs::path& path) {
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) != 1)
@@ -53,17 +81,64 @@ void write_master_key(const fs::path& path) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   for (unsigned char b : key) hex += {kHex[b >> 4], kHex[b & 15]};
-  const mode_t old_mask = ::umask(077);
-  std::ofstream out(path);
-  ::umask(old_mask);
-  out << hex << "\n";
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+  hex += "\n";
+  const fs::path temp = path.string() + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const bool ok = fd >= 0 &&
+                  ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+                  ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+  sync_directory(path.parent_path());
+}
+
+// Re-encrypts every artifact and re-seals every API key under a new master key, then
+// makes it the master key. Crash-safe and resumable: master.key.new is durable before it
+// is used; each artifact is replaced atomically, so it is readable under the old or the
+// new key; the keys change in one transaction (skipped when already done); the final
+// rename is atomic. While master.key.new exists the server refuses to start.
+int rotate_master_key(const DataDir& dir) {
+  if (!dir.initialised()) throw std::runtime_error("data dir is not initialised");
+  if (!fs::exists(dir.new_master_key())) write_master_key(dir.new_master_key());
+  const auto old_master = KeyCrypto::read_master_key(dir.master_key());
+  const auto new_master = KeyCrypto::read_master_key(dir.new_master_key());
+  mg::registry::Registry registry(dir.registry_options());  // writes under the new key
+  const auto new_id = mg::registry::derive_artifact_key(new_master).id;
+  const char* crash_after = std::getenv("MG_TEST_ROTATE_CRASH_AFTER");  // tests only
+  int artifacts = 0;
+  for (const auto& digest : registry.artifacts().list()) {
+    if (registry.artifacts().key_id_of(digest) == new_id) continue;
+    registry.artifacts().reencrypt(digest);
+    ++artifacts;
+    if (crash_after && artifacts == std::atoi(crash_after)) ::_exit(137);
+  }
+  KeyCrypto old_crypto(old_master), new_crypto(new_master);
+  std::vector<mg::registry::KeyRecord> resealed;
+  for (auto key : registry.list_keys()) {
+    if (new_crypto.open(key.secret_sealed, key.id)) continue;  // done by an earlier run
+    const auto full = old_crypto.open(key.secret_sealed, key.id);
+    if (!full) throw std::runtime_error("key " + key.id + " opens with neither master key");
+    key.secret_hash = new_crypto.hash_key(*full);
+    key.secret_sealed = new_crypto.seal(*full, key.id);
+    resealed.push_back(std::move(key));
+  }
+  registry.replace_key_secrets(resealed, "rotate");
+  if (::rename(dir.new_master_key().c_str(), dir.master_key().c_str()) != 0) {
+    throw std::runtime_error("cannot move master.key.new into place");
+  }
+  sync_directory(dir.root);
+  std::cout << "master key rotated: " << artifacts << " artifacts re-encrypted, " << resealed.size()
+            << " API keys re-sealed\n";
+  return 0;
 }
 
 int init(const DataDir& dir, bool json) {
   // Initialised means an admin key was issued: an init interrupted before that finishes
   // on the next run.
-  if (dir.initialised() && !mg::registry::Registry({dir.root}).list_keys("admin").empty()) {
+  if (dir.initialised() &&
+      !mg::registry::Registry(dir.registry_options()).list_keys("admin").empty()) {
     if (json) {
       std::cout << R"({"initialised":false,"reason":"already initialised"})"
                 << "\n";
@@ -77,7 +152,7 @@ int init(const DataDir& dir, bool json) {
     write_self_signed_certificate(dir.certificate(), dir.private_key());
   // The master key comes first: the admin key's hash and sealed secret derive from it.
   if (!fs::exists(dir.master_key())) write_master_key(dir.master_key());
-  mg::registry::Registry registry({dir.root});
+  mg::registry::Registry registry(dir.registry_options());
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   if (!registry.find_tenant("admin")) {
     registry.create_tenant("admin", 0, mg::registry::QuotaPeriod::kMonth, "init");
@@ -102,7 +177,12 @@ int init(const DataDir& dir, bool json) {
 
 int import_model(const DataDir& dir, const std::string& name, const fs::path& file,
                  const std::string& backend, const std::string& config, bool promote) {
-  mg::registry::Registry registry({dir.root});
+  if (fs::exists(dir.new_master_key())) {
+    throw std::runtime_error(
+        "a master key rotation is incomplete: run modelgate "
+        "rotate-master-key again first");
+  }
+  mg::registry::Registry registry(dir.registry_options());
   if (!registry.find_model(name)) registry.create_model({name, backend, "", config}, "import");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + file.string());
@@ -172,17 +252,27 @@ void read_config(const fs::path& file, ServeSettings& settings) {
   }
 }
 
+void refuse_during_rotation(const DataDir& dir) {
+  if (fs::exists(dir.new_master_key())) {
+    throw std::runtime_error(
+        "a master key rotation is incomplete: run modelgate "
+        "rotate-master-key --data-dir " +
+        dir.root.string() + " again");
+  }
+}
+
 int serve(const DataDir& dir, ServeSettings settings) {
   if (!dir.initialised()) {
     throw std::runtime_error("data dir " + dir.root.string() +
                              " is not initialised; run modelgate init");
   }
+  refuse_during_rotation(dir);
   if (settings.plugin_dirs.empty()) settings.plugin_dirs.push_back(MG_DEFAULT_PLUGIN_DIR);
   // Backends parallelise with their own per-instance threads; an OpenMP runtime a backend
   // pulls in (oneDNN's) must not add its own team on top. Read when the runtime loads,
   // so it is set before any plugin is opened; an operator's explicit value wins.
   ::setenv("OMP_NUM_THREADS", "1", 0);
-  mg::registry::Registry registry({dir.root});
+  mg::registry::Registry registry(dir.registry_options());
   BackendManager backends;
   backends.discover(
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
@@ -268,6 +358,10 @@ int main(int argc, char** argv) {
   ServeSettings settings;
   std::string config_file, listen, metrics_listen;
   std::vector<std::string> plugin_dirs;
+  auto* rotate_cmd = app.add_subcommand(
+      "rotate-master-key", "re-encrypt artifacts and re-seal keys under a new master key");
+  rotate_cmd->add_option("--data-dir", data_dir, "data directory")->required();
+
   auto* serve_cmd = app.add_subcommand("serve", "serve the API over HTTPS");
   serve_cmd->add_option("--data-dir", data_dir, "data directory")->required();
   serve_cmd->add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
@@ -281,6 +375,7 @@ int main(int argc, char** argv) {
     DataDir dir{data_dir};
     if (init_cmd->parsed()) return init(dir, json);
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
+    if (rotate_cmd->parsed()) return rotate_master_key(dir);
     if (!config_file.empty()) read_config(config_file, settings);
     if (!listen.empty()) settings.listen = listen;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
