@@ -54,7 +54,8 @@ double median_seconds(F&& f) {
 }  // namespace
 
 int main() {
-  const fs::path root = fs::temp_directory_path() / ("protection-bench-" + std::to_string(getpid()));
+  const fs::path root =
+      fs::temp_directory_path() / ("protection-bench-" + std::to_string(getpid()));
   fs::remove_all(root);
   std::array<unsigned char, 32> master{};
   master.fill(3);
@@ -63,8 +64,8 @@ int main() {
   encrypted.add_signer("release", kPublic, "bench");
   std::vector<std::pair<std::string, std::string>> artifacts;
   for (const char* model : {"fashion-mlp", "fashion-cnn", "text-classifier"}) {
-    artifacts.emplace_back(model,
-                           file_bytes(fs::path(MG_EXAMPLES_DIR) / "models" / (std::string(model) + ".onnx")));
+    artifacts.emplace_back(
+        model, file_bytes(fs::path(MG_EXAMPLES_DIR) / "models" / (std::string(model) + ".onnx")));
   }
   std::string big(200u << 20, '\0');
   std::mt19937_64 random(1);
@@ -83,15 +84,16 @@ int main() {
     plain.add_version(name, a, "", "bench");
     const StoredArtifact b = encrypted.artifacts().put(bytes);
     encrypted.add_version(name, b, "", "bench");
-    encrypted.add_signature(b.digest, "release", sign_digest(b.digest, kPrivate).signature, "bench");
+    encrypted.add_signature(b.digest, "release", sign_digest(b.digest, kPrivate).signature,
+                            "bench");
     const double mb = static_cast<double>(content.size()) / 1e6;
     const double plain_s = median_seconds([&] { plain.artifacts().read(a.digest); });
     const double enc_s = median_seconds([&] { encrypted.artifacts().read(b.digest); });
     const double sig_s = median_seconds([&] {
       if (!encrypted.verified_signer(b.digest)) std::abort();
     });
-    std::printf("%-16s %8.1f MB %16.0f %18.0f %14.0f\n", name.c_str(), mb, mb / plain_s,
-                mb / enc_s, sig_s * 1e6);
+    std::printf("%-16s %8.1f MB %16.0f %18.0f %14.0f\n", name.c_str(), mb, mb / plain_s, mb / enc_s,
+                sig_s * 1e6);
   }
   fs::remove_all(root);
   return 0;
