@@ -8,32 +8,14 @@
 # usage: mgctl_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
-expect() {  # expect NAME HAYSTACK NEEDLE
-  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
-  echo "ok   $1"
-}
+# shellcheck source=e2e_lib.sh
+source "$(dirname "$0")/e2e_lib.sh"
 status_of() { set +e; "$@" >"$work/out" 2>"$work/err"; echo $?; set -e; }
 
 data=$work/data
 MG_KEY=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
 [[ $MG_KEY == mg_* ]] || fail "init --json gave no admin_key"
-"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$plugins" \
-  >"$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q 'listening on https://' "$work/serve.log" && break
-  kill -0 "$pid" 2>/dev/null || fail "server exited during start"
-  sleep 0.1
-done
-port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+start_modelgate "$data" || fail "server exited during start"
 export MG_SERVER=https://localhost:$port MG_KEY MG_CACERT=$data/tls/cert.pem
 m() { "$mgctl" "$@"; }
 
@@ -141,8 +123,5 @@ expect "signed upload" "$(m model upload secure "$examples/models/fashion-mlp.on
   --signature "$work/mlp.sig" --promote)" "version 1 (ready, default)"
 expect "signer remove" "$(m signer remove release)" "signer release removed"
 
-kill -TERM "$pid"
-wait "$pid" && status=0 || status=$?
-pid=
-[[ $status == 0 ]] || fail "exit status $status after SIGTERM"
+stop_modelgate
 echo "mgctl_test: all passed"

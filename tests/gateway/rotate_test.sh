@@ -7,18 +7,8 @@
 # usage: rotate_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 plugins=$2 examples=$3
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
-expect() {  # expect NAME HAYSTACK NEEDLE
-  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
-  echo "ok   $1"
-}
+# shellcheck source=e2e_lib.sh
+source "$(dirname "$0")/e2e_lib.sh"
 
 data=$work/data
 key=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
@@ -32,17 +22,10 @@ done
 echo "ok   artifacts encrypted at rest"
 
 serve() {
-  "$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-    --plugin-dir "$plugins" >"$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do
-    grep -q 'listening on https://' "$work/serve.log" && break
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+  : >"$work/serve.log"  # each start's log alone: the checks below read it
+  start_modelgate "$data"
 }
-stop() { kill -TERM "$pid"; wait "$pid" || fail "exit status after SIGTERM"; pid=; }
+stop() { stop_modelgate; }
 infer() {
   curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" \
     --data @"$examples/requests/fashion-mlp.json" "https://localhost:$port/v2/models/fashion-mlp/infer"

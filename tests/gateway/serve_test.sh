@@ -7,18 +7,8 @@
 # usage: serve_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 plugins=$2 examples=$3
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
-expect() {  # expect NAME HAYSTACK NEEDLE
-  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
-  echo "ok   $1"
-}
+# shellcheck source=e2e_lib.sh
+source "$(dirname "$0")/e2e_lib.sh"
 
 data=$work/data
 out=$("$modelgate" init --data-dir "$data")
@@ -45,18 +35,8 @@ read_timeout_seconds = 2
 EOT
 
 start_server() {
-  "$modelgate" serve --data-dir "$data" --config "$work/config.toml" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-    --plugin-dir "$plugins" >"$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do  # wait for the bound address (up to 30 s)
-    grep -q 'listening on https://' "$work/serve.log" && break
-    kill -0 "$pid" 2>/dev/null || fail "server exited during start"
-    sleep 0.1
-  done
-  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-  [[ -n "$port" ]] || fail "no listening line"
+  start_modelgate "$data" --config "$work/config.toml" || fail "server exited during start"
   base=https://localhost:$port
-  metrics_port=$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
   [[ -n "$metrics_port" ]] || fail "no metrics line"
 }
 start_server
@@ -148,8 +128,5 @@ echo "ok   requests in flight at SIGTERM all answered"
 start_server
 expect "after a restart" "$(c --data @"$examples/requests/fashion-mlp.json" \
   $base/v2/models/fashion-mlp/infer)" '"model_version":"1"'
-kill -TERM "$pid"
-wait "$pid" && status=0 || status=$?
-pid=
-[[ $status == 0 ]] || fail "exit status $status after the second SIGTERM"
+stop_modelgate
 echo "serve_test: all passed"

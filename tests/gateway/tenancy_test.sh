@@ -8,37 +8,19 @@
 # usage: tenancy_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR SIGNED_CURL POST_LUA
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4 signed_curl=$5 post_lua=$6
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
-expect() {  # expect NAME HAYSTACK NEEDLE
-  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
-  echo "ok   $1"
-}
+# shellcheck source=e2e_lib.sh
+source "$(dirname "$0")/e2e_lib.sh"
 
 data=$work/data
 admin_key=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
 "$modelgate" import --data-dir "$data" fashion-mlp "$examples/models/fashion-mlp.onnx" \
   --config '{"max_batch_size": 8}' --promote >/dev/null
 start_server() {
-  "$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-    --plugin-dir "$plugins" >>"$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do
-    [[ $(grep -c 'listening on https://' "$work/serve.log") -ge $1 ]] && break
-    kill -0 "$pid" 2>/dev/null || fail "server exited during start"
-    sleep 0.1
-  done
-  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log" | tail -1)
+  start_modelgate "$data" || fail "server exited during start"
   export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=$admin_key
   infer_url=$MG_SERVER/v2/models/fashion-mlp/infer
 }
-start_server 1
+start_server
 m() { "$mgctl" "$@"; }
 request=$examples/requests/fashion-mlp.json
 
@@ -85,8 +67,8 @@ expect "RateLimit headers" "$(cat "$work/h5")" "RateLimit-Remaining: 0"
 sc POST "$infer_url" "$request" -D "$work/h6" -o "$work/b6"
 expect "quota exceeded" "$(cat "$work/b6")" '"code":"quota_exceeded"'
 expect "quota Retry-After" "$(cat "$work/h6")" "Retry-After: "
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-start_server 2
+stop_modelgate
+start_server
 expect "quota survives a restart" "$(sc POST "$infer_url" "$request")" '"code":"quota_exceeded"'
 
 # Rate-limit accuracy: 50/s with a burst of 1, hammered by wrk for 4 s.
@@ -123,7 +105,7 @@ kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
 pid=
 [[ $(sqlite3 "$data/registry.db" 'PRAGMA integrity_check') == ok ]] || fail "database damaged by kill -9"
 echo "ok   database intact after kill -9"
-start_server 3
+start_server
 admin_id=${admin_key:3:12}
 csv=$(m usage --tenant admin --format csv)
 expect "usage csv header" "$csv" "hour,tenant,key,model,version,requests,items,errors"
@@ -138,6 +120,5 @@ for k in "$admin_key" "$key" "$fast_key" "$slow" "$brief" "$other"; do
 done
 if grep -q -- "${sig:-unset}" "$work/serve.log"; then fail "a signature is in the log"; fi
 echo "ok   no secrets in the log"
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-pid=
+stop_modelgate
 echo "tenancy_test: all passed"
