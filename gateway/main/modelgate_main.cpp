@@ -7,6 +7,7 @@
 //                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
 // See DESIGN.md "Server and bootstrap".
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
@@ -272,6 +273,13 @@ int serve(const DataDir& dir, ServeSettings settings) {
   // pulls in (oneDNN's) must not add its own team on top. Read when the runtime loads,
   // so it is set before any plugin is opened; an operator's explicit value wins.
   ::setenv("OMP_NUM_THREADS", "1", 0);
+  // glibc's default (a dynamic mmap threshold from 128 KiB, trimming the heap at 128 KiB)
+  // made request-sized buffers cycle through mmap/munmap and page faults: a quarter of the
+  // small-model req/s on this VM (bench/RESULTS.md). Buffers under 32 MiB stay in the heap,
+  // which keeps up to 64 MiB free before returning memory; big model buffers still come
+  // from mmap and go back at once.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mg::registry::Registry registry(dir.registry_options());
   BackendManager backends;
   backends.discover(
