@@ -3,7 +3,10 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <optional>
+#include <random>
 #include <vector>
 
 #include "api/admin_api.h"
@@ -11,6 +14,7 @@
 #include "api/kserve_codec.h"
 #include "auth/authenticator.h"
 #include "limits/limits.h"
+#include "metrics/access_log.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/tensor_check.h"
@@ -184,7 +188,8 @@ struct InferenceInfo {
   std::string model;
   int64_t version = 0;  // 0 until the path resolved to a registered version
   uint64_t items = 0;
-  std::string tenant, key_id;       // once authenticated
+  std::string tenant, key_id;                       // once authenticated
+  double queue_seconds = -1, compute_seconds = -1;  // once batched
   std::optional<LimitState> limit;  // the tighter of the key's rate and the tenant's quota
 };
 
@@ -249,6 +254,8 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
     throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
   }
   RequestResult result = pending.get();
+  info.queue_seconds = std::chrono::duration<double>(result.queue_time).count();
+  info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     throw ApiError(500, "internal", "the model failed to run this request");
@@ -389,9 +396,62 @@ HttpResponse answer(const HttpRequest& request, Services& services, InferenceInf
 
 }  // namespace
 
+// X-Request-Id: the client's when it is a sane token, else a fresh one.
+std::string request_id_of(const HttpRequest& request) {
+  const std::string_view given = request.header("X-Request-Id");
+  if (!given.empty() && given.size() <= 128 &&
+      given.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+          std::string_view::npos) {
+    return std::string(given);
+  }
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
+void write_access_log(AccessLog& log, const HttpRequest& request, const HttpResponse& response,
+                      const InferenceInfo& info, const std::string& request_id,
+                      const std::string& outcome, double seconds) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char when[64];  // room for any int the compiler imagines
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms.count()));
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  json::object entry{{"time", when},
+                     {"request_id", request_id},
+                     {"method", request.method},
+                     {"path", path.substr(0, 200)},
+                     {"status", response.status},
+                     {"code", outcome},
+                     {"tenant", info.tenant},
+                     {"key_id", info.key_id},
+                     {"total_ms", seconds * 1e3},
+                     {"bytes_in", request.body.size()},
+                     {"bytes_out", response.body.size()}};
+  if (info.version > 0) {
+    entry["model"] = info.model;
+    entry["version"] = info.version;
+  }
+  if (info.queue_seconds >= 0) {
+    entry["queue_ms"] = info.queue_seconds * 1e3;
+    entry["compute_ms"] = info.compute_seconds * 1e3;
+  }
+  log.write(json::serialize(entry));
+}
+
 HttpResponse route(const HttpRequest& request, Services& services) {
   Metrics* metrics = services.metrics;
   const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = request_id_of(request);
   if (metrics) metrics->add_inflight(1);
   InferenceInfo info;
   std::string outcome;
@@ -400,6 +460,12 @@ HttpResponse route(const HttpRequest& request, Services& services) {
     response.headers.emplace_back("RateLimit-Limit", std::to_string(info.limit->limit));
     response.headers.emplace_back("RateLimit-Remaining", std::to_string(info.limit->remaining));
     response.headers.emplace_back("RateLimit-Reset", std::to_string(info.limit->reset));
+  }
+  response.headers.emplace_back("X-Request-Id", request_id);
+  if (services.access_log != nullptr) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    write_access_log(*services.access_log, request, response, info, request_id, outcome,
+                     elapsed.count());
   }
   if (services.limits && info.version > 0 && !info.tenant.empty()) {
     services.limits->usage.record(info.tenant, info.key_id, info.model, info.version, info.items,
@@ -410,7 +476,8 @@ HttpResponse route(const HttpRequest& request, Services& services) {
   if (response.status == 401 || response.status == 403) metrics->count_auth_failure(outcome);
   if (info.version > 0) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count());
+    metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count(),
+                               info.queue_seconds);
   }
   return response;
 }

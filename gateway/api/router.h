@@ -10,6 +10,7 @@ class Registry;
 
 namespace mg::gateway {
 
+class AccessLog;
 class Authenticator;
 struct Limits;
 class BackendManager;
@@ -23,8 +24,9 @@ struct Services {
   BackendManager& backends;
   Authenticator& auth;
   std::string server_version;
-  Metrics* metrics = nullptr;  // none in tests that do not look at metrics
-  Limits* limits = nullptr;    // rate limits, quotas, usage; none: nothing is limited
+  Metrics* metrics = nullptr;       // none in tests that do not look at metrics
+  Limits* limits = nullptr;         // rate limits, quotas, usage; none: nothing is limited
+  AccessLog* access_log = nullptr;  // none: no access log
 };
 
 // The router: a pure function from a request to a response (no sockets), so every

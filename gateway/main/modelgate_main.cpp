@@ -28,6 +28,7 @@
 #include "http/https_server.h"
 #include "limits/limits.h"
 #include "main/self_signed.h"
+#include "metrics/access_log.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_manager.h"
 #include "plugin_host/log.h"
@@ -212,7 +213,9 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";
   std::string metrics_listen = "127.0.0.1:9464";
-  bool require_signature = false;  // every model version needs a trusted signature
+  bool require_signature = false;     // every model version needs a trusted signature
+  std::string access_log = "stdout";  // "stdout", "stderr", a file path, or "off"
+  bool metrics_tenant_label = true;   // false: no tenant label on metrics (many tenants)
   std::vector<std::string> plugin_dirs;
   std::string certificate, private_key;
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -230,6 +233,9 @@ void read_config(const fs::path& file, ServeSettings& settings) {
   settings.listen = config["listen"].value_or(settings.listen);
   settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
   settings.require_signature = config["require_signature"].value_or(settings.require_signature);
+  settings.access_log = config["access_log"].value_or(settings.access_log);
+  settings.metrics_tenant_label =
+      config["metrics"]["tenant_label"].value_or(settings.metrics_tenant_label);
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
@@ -286,6 +292,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
   models.set_require_signature(settings.require_signature);
+  Metrics metrics(kVersion, registry, backends, settings.metrics_tenant_label);
+  models.set_metrics(&metrics);  // before any load: batch metrics of every version
   // States a previous process left (ready, loading) describe nothing loaded now.
   for (const auto& model : registry.list_models()) {
     for (const auto& v : registry.list_versions(model.name)) {
@@ -310,9 +318,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
     }
   }
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
-  Metrics metrics(kVersion, registry, backends);
+  std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);
   Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
-  Services services{registry, models, backends, auth, kVersion, &metrics, &limits};
+  Services services{registry, models,   backends, auth,
+                    kVersion, &metrics, &limits,  access_log.get()};
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);
   auto [host, port] = split_host_port(settings.listen);

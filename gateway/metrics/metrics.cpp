@@ -7,7 +7,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
 
 #include "plugin_host/backend_manager.h"
@@ -20,6 +27,60 @@ namespace {
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+
+const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+
+// process_* metrics from /proc/self, as the Prometheus client libraries name them.
+class ProcessCollector : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> families;
+    auto add = [&](const char* name, const char* help, prometheus::MetricType type, double value) {
+      prometheus::ClientMetric metric;
+      if (type == prometheus::MetricType::Counter) {
+        metric.counter.value = value;
+      } else {
+        metric.gauge.value = value;
+      }
+      families.push_back(prometheus::MetricFamily{name, help, type, {metric}});
+    };
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+    std::ifstream stat("/proc/self/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(fields)),
+                               std::istream_iterator<std::string>());
+    if (f.size() > 22) {  // f[0] is field 3 (state): utime 14, stime 15, start 22, vsize 23, rss 24
+      add("process_cpu_seconds_total", "User and system CPU time", prometheus::MetricType::Counter,
+          (std::stod(f[11]) + std::stod(f[12])) / ticks);
+      add("process_virtual_memory_bytes", "Virtual memory size", prometheus::MetricType::Gauge,
+          std::stod(f[20]));
+      add("process_resident_memory_bytes", "Resident memory size", prometheus::MetricType::Gauge,
+          std::stod(f[21]) * page);
+      std::ifstream uptime("/proc/uptime");
+      double up = 0;
+      uptime >> up;
+      const double now = static_cast<double>(std::time(nullptr));
+      add("process_start_time_seconds", "Start time since the epoch", prometheus::MetricType::Gauge,
+          now - up + std::stod(f[19]) / ticks);
+    }
+    std::error_code ec;
+    double fds = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++fds;
+    }
+    add("process_open_fds", "Open file descriptors", prometheus::MetricType::Gauge, fds);
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      add("process_max_fds", "File descriptor limit", prometheus::MetricType::Gauge,
+          static_cast<double>(limit.rlim_cur));
+    }
+    return families;
+  }
+};
 
 // Families whose members are the registry's and the plugin host's current state, built
 // at scrape time rather than kept in sync by every change.
@@ -85,6 +146,20 @@ struct Metrics::Impl {
           .Name("modelgate_request_duration_seconds")
           .Help("Inference request time inside the server, end to end")
           .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& queue =
+      prometheus::BuildHistogram()
+          .Name("modelgate_queue_duration_seconds")
+          .Help("Time a request waited for its batch to start")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& compute =
+      prometheus::BuildHistogram()
+          .Name("modelgate_compute_duration_seconds")
+          .Help("Backend execute time per batch")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& batch_size = prometheus::BuildHistogram()
+                                                              .Name("modelgate_batch_size")
+                                                              .Help("Rows per batch run")
+                                                              .Register(*registry);
   prometheus::Family<prometheus::Counter>& auth_failures =
       prometheus::BuildCounter()
           .Name("modelgate_auth_failures_total")
@@ -105,12 +180,17 @@ struct Metrics::Impl {
                                     .Help("Requests being handled now")
                                     .Register(*registry)
                                     .Add({});
+  std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
+  bool tenant_label = true;
   std::unique_ptr<prometheus::Exposer> exposer;
+
+  std::string tenant(const std::string& name) const { return tenant_label ? name : "*"; }
 };
 
 Metrics::Metrics(const std::string& server_version, const registry::Registry& registry,
-                 const BackendManager& backends)
+                 const BackendManager& backends, bool tenant_label)
     : impl_(std::make_unique<Impl>()) {
+  impl_->tenant_label = tenant_label;
   prometheus::BuildGauge()
       .Name("modelgate_build_info")
       .Help("1, labelled with the server's version")
@@ -122,14 +202,26 @@ Metrics::Metrics(const std::string& server_version, const registry::Registry& re
 
 Metrics::~Metrics() = default;
 
+void Metrics::observe_batch(const std::string& model, int64_t version, uint64_t rows,
+                            double seconds) {
+  const std::string v = std::to_string(version);
+  impl_->compute.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(seconds);
+  impl_->batch_size.Add({{"model", model}, {"version", v}}, kBatchBuckets)
+      .Observe(static_cast<double>(rows));
+}
+
 void Metrics::observe_inference(const std::string& model, int64_t version,
-                                const std::string& outcome, uint64_t items, double seconds) {
+                                const std::string& outcome, uint64_t items, double seconds,
+                                double queue_seconds) {
   const std::string v = std::to_string(version);
   impl_->requests.Add({{"model", model}, {"version", v}, {"outcome", outcome}}).Increment();
   if (items > 0) {
     impl_->items.Add({{"model", model}, {"version", v}}).Increment(static_cast<double>(items));
   }
   impl_->duration.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(seconds);
+  if (queue_seconds >= 0) {
+    impl_->queue.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(queue_seconds);
+  }
 }
 
 void Metrics::count_auth_failure(const std::string& reason) {
@@ -137,11 +229,11 @@ void Metrics::count_auth_failure(const std::string& reason) {
 }
 
 void Metrics::count_rate_limited(const std::string& tenant, const std::string& reason) {
-  impl_->rate_limited.Add({{"tenant", tenant}, {"reason", reason}}).Increment();
+  impl_->rate_limited.Add({{"tenant", impl_->tenant(tenant)}, {"reason", reason}}).Increment();
 }
 
 void Metrics::count_tenant_request(const std::string& tenant) {
-  impl_->tenant_requests.Add({{"tenant", tenant}}).Increment();
+  impl_->tenant_requests.Add({{"tenant", impl_->tenant(tenant)}}).Increment();
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
@@ -155,6 +247,7 @@ uint16_t Metrics::listen(const std::string& host, uint16_t port) {
   }
   impl_->exposer->RegisterCollectable(impl_->registry);
   impl_->exposer->RegisterCollectable(impl_->state);
+  impl_->exposer->RegisterCollectable(impl_->process);
   const auto ports = impl_->exposer->GetListeningPorts();
   return ports.empty() ? port : static_cast<uint16_t>(ports.front());
 }
@@ -162,6 +255,7 @@ uint16_t Metrics::listen(const std::string& host, uint16_t port) {
 std::string Metrics::scrape() const {
   auto families = impl_->registry->Collect();
   for (auto& family : impl_->state->Collect()) families.push_back(std::move(family));
+  for (auto& family : impl_->process->Collect()) families.push_back(std::move(family));
   return prometheus::TextSerializer().Serialize(families);
 }
 

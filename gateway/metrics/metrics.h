@@ -18,15 +18,20 @@ class BackendManager;
 class Metrics {
  public:
   // model_state and backend_info are computed at scrape time from these.
+  // tenant_label false drops the tenant label (one series per metric instead of one per
+  // tenant) for deployments with many tenants.
   Metrics(const std::string& server_version, const registry::Registry& registry,
-          const BackendManager& backends);
+          const BackendManager& backends, bool tenant_label = true);
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // One data-plane inference request, end to end. outcome is "ok" or an error code.
+  // One data-plane inference request, end to end. outcome is "ok" or an error code;
+  // queue_seconds < 0 when it never reached a batch queue.
   void observe_inference(const std::string& model, int64_t version, const std::string& outcome,
-                         uint64_t items, double seconds);
+                         uint64_t items, double seconds, double queue_seconds);
+  // One batch run by a version: its rows and its execute time.
+  void observe_batch(const std::string& model, int64_t version, uint64_t rows, double seconds);
   // A request refused by authentication (reason: the 401 code) or authorisation.
   void count_auth_failure(const std::string& reason);
   // A request refused with 429 (reason: rate_limited or quota_exceeded).

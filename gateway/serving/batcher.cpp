@@ -152,12 +152,17 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
   const int64_t before = recent_execute_ns_.load(std::memory_order_relaxed);
   recent_execute_ns_.store(before < 0 ? took : (before * 7 + took) / 8, std::memory_order_relaxed);
   ++batches_;
-  for (const auto& p : batch) rows_ += p.rows;
+  uint64_t batch_rows = 0;
+  for (const auto& p : batch) batch_rows += p.rows;
+  rows_ += batch_rows;
+  if (observer_) observer_(batch_rows, std::chrono::nanoseconds(took));
   // Split every output back by rows (fixed-size dtypes: dimension 0 is rows).
   uint64_t first_row = 0;
   for (std::size_t r = 0; r < batch.size(); ++r) {
     RequestResult result;
     result.failure = output.request_failures.at(r);
+    result.queue_time = started - batch[r].arrived;
+    result.compute_time = std::chrono::nanoseconds(took);
     if (!result.failure && batch.size() == 1) {
       result.outputs = std::move(output.outputs);
     } else if (!result.failure) {

@@ -36,7 +36,9 @@ class QueueFull : public std::runtime_error {
 // One request's share of a batch's outputs.
 struct RequestResult {
   std::optional<Failure> failure;
-  std::vector<OutputTensor> outputs;  // this request's rows only
+  std::vector<OutputTensor> outputs;         // this request's rows only
+  std::chrono::nanoseconds queue_time{0};    // arrival to its batch starting
+  std::chrono::nanoseconds compute_time{0};  // its batch's execute call
 };
 
 // The dynamic batcher of one loaded version: concurrent requests are queued, merged along
@@ -46,6 +48,9 @@ struct RequestResult {
 class DynamicBatcher {
  public:
   using Execute = std::function<BatchOutput(const BatchInput&)>;
+  // Told about every batch run: its rows and its execute time (metrics).
+  using BatchObserver = std::function<void(uint64_t rows, std::chrono::nanoseconds compute)>;
+  void set_observer(BatchObserver observer) { observer_ = std::move(observer); }
 
   // metadata and execute belong to the version served; both must outlive the batcher.
   DynamicBatcher(const ModelMetadata& metadata, Execute execute, BatcherOptions options,
@@ -95,6 +100,7 @@ class DynamicBatcher {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
+  BatchObserver observer_;                      // set before the first submit
   std::atomic<int> load_{0};                    // requests queued or running (a hint)
   std::atomic<int64_t> recent_execute_ns_{-1};  // moving average of execute time
 };

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
 #include "registry/registry_error.h"
 
@@ -96,6 +97,12 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
                               record->config_json);
     auto handle =
         std::make_shared<LoadedVersion>(model, version, std::move(loaded), record->config_json);
+    if (metrics_ != nullptr) {
+      Metrics* metrics = metrics_;
+      handle->observe_batches([metrics, model, version](uint64_t rows, std::chrono::nanoseconds t) {
+        metrics->observe_batch(model, version, rows, std::chrono::duration<double>(t).count());
+      });
+    }
     {
       std::lock_guard lock(mutex_);
       loaded_[{model, version}] = handle;

@@ -16,6 +16,8 @@
 
 namespace mg::gateway {
 
+class Metrics;
+
 // One model version loaded on its backend, with its execution instances.
 class LoadedVersion {
  public:
@@ -34,6 +36,9 @@ class LoadedVersion {
     return batcher_->submit(std::move(inputs), std::move(outputs));
   }
   const DynamicBatcher& batcher() const { return *batcher_; }
+  void observe_batches(DynamicBatcher::BatchObserver observer) {
+    batcher_->set_observer(std::move(observer));
+  }
 
  private:
   std::string model_;
@@ -74,6 +79,8 @@ class ModelRepository {
   // Server-wide signature policy (config `require_signature`): every load then needs a
   // valid signature from a trusted signer, as models created with require_signature do.
   void set_require_signature(bool required) { require_signature_ = required; }
+  // Batch sizes and compute times of versions loaded from now on go to these metrics.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
   bool require_signature() const { return require_signature_; }
 
  private:
@@ -84,6 +91,7 @@ class ModelRepository {
   std::mutex load_mutex_;     // serialises loads (taken inside switch_mutex_, never around it)
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
   std::atomic<bool> require_signature_{false};
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace mg::gateway

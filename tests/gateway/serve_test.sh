@@ -74,6 +74,18 @@ out=$(c -v -H 'Connection: close' $base/v2/health/live 2>&1)
 expect "Connection: close honoured" "$out" "< Connection: close"
 expect "server still serves" "$(c $base/v2/health/live)" '{"live":true}'
 
+# X-Request-Id is echoed (or made up), and each request is one JSON line in the access log
+# (stdout) with its tenant, key id (never the secret), model, status and durations.
+out=$(c -D - -H 'X-Request-Id: trace-42' --data @"$examples/requests/fashion-mlp.json" \
+  $base/v2/models/fashion-mlp/infer)
+expect "request id echoed" "$out" "X-Request-Id: trace-42"
+expect "request id made up" "$(c -D - -o /dev/null $base/v2/health/live)" "X-Request-Id: "
+sleep 0.5  # the access log is written every 200 ms
+line=$(grep '"request_id":"trace-42"' "$work/serve.log" || true)
+expect "access log line" "$line" '"method":"POST","path":"/v2/models/fashion-mlp/infer","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
+expect "access log model" "$line" '"model":"fashion-mlp","version":1,"queue_ms":'
+[[ "$(cat "$work/serve.log")" != *"${admin_key:16}"* ]] || fail "a key secret is in the log"
+
 # The metrics listener: plain HTTP, counts what was just served.
 metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
 expect "metrics: requests" "$metrics" 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",version="1"}'
@@ -83,6 +95,12 @@ expect "metrics: model state" "$metrics" 'modelgate_model_state{model="fashion-m
 expect "metrics: backend" "$metrics" 'modelgate_backend_info{abi="1.0",backend="cpu"'
 expect "metrics: auth failures" "$metrics" 'modelgate_auth_failures_total{reason="missing_credentials"}'
 expect "metrics: build" "$metrics" 'modelgate_build_info{version="0.1.0"} 1'
+expect "metrics: queue time" "$metrics" 'modelgate_queue_duration_seconds_count{model="fashion-mlp",version="1"}'
+expect "metrics: compute time" "$metrics" 'modelgate_compute_duration_seconds_bucket{model="fashion-mlp"'
+expect "metrics: batch size" "$metrics" 'modelgate_batch_size_bucket{model="fashion-mlp"'
+expect "metrics: process memory" "$metrics" 'process_resident_memory_bytes '
+expect "metrics: process fds" "$metrics" 'process_open_fds '
+expect "metrics: tenant requests" "$metrics" 'modelgate_tenant_requests_total{tenant="admin"}'
 [[ "$metrics" != *nope* ]] || fail "an unknown model name from a request became a label"
 
 # Slow clients: one never finishes its TLS handshake, one sends half a header and stalls.

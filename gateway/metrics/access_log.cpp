@@ -1,0 +1,53 @@
+#include "metrics/access_log.h"
+
+#include <chrono>
+#include <stdexcept>
+
+namespace mg::gateway {
+
+std::unique_ptr<AccessLog> AccessLog::open(const std::string& where) {
+  if (where == "off" || where.empty()) return nullptr;
+  if (where == "stdout") return std::make_unique<AccessLog>(stdout, false);
+  if (where == "stderr") return std::make_unique<AccessLog>(stderr, false);
+  std::FILE* file = std::fopen(where.c_str(), "a");
+  if (file == nullptr) throw std::runtime_error("cannot open the access log " + where);
+  return std::make_unique<AccessLog>(file, true);
+}
+
+AccessLog::AccessLog(std::FILE* out, bool owned)
+    : out_(out), owned_(owned), writer_([this] { flush_loop(); }) {}
+
+AccessLog::~AccessLog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+  if (owned_) std::fclose(out_);
+}
+
+void AccessLog::write(const std::string& line) {
+  std::lock_guard lock(mutex_);
+  pending_ += line;
+  pending_ += '\n';
+}
+
+void AccessLog::flush_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+    std::string batch;
+    batch.swap(pending_);
+    const bool last = stopping_;
+    lock.unlock();
+    if (!batch.empty()) {
+      std::fwrite(batch.data(), 1, batch.size(), out_);
+      std::fflush(out_);
+    }
+    if (last) return;
+    lock.lock();
+  }
+}
+
+}  // namespace mg::gateway
