@@ -54,8 +54,11 @@ import fashion-cnn examples/models/fashion-cnn.onnx "$seed"
 import wide-unbatched "$work/wide-mlp.onnx" '{"max_batch_size": 1, "instances": 2}'
 import wide-batched "$work/wide-mlp.onnx" '{"max_batch_size": 64, "instances": 2, "max_queue_delay_us": 500}'
 
-"$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-  --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
+# Like the nginx below (access_log off), no per-request access log: MG_ACCESS_LOG=stdout
+# measures it on.
+printf 'access_log = "%s"\n' "${MG_ACCESS_LOG:-off}" >"$work/modelgate.toml"
+"$modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" --listen 127.0.0.1:0 \
+  --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do grep -q 'listening on' "$work/serve.log" && break; sleep 0.1; done
 mg_port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")

@@ -83,7 +83,13 @@ expect "request id made up" "$(c -D - -o /dev/null $base/v2/health/live)" "X-Req
 sleep 0.5  # the access log is written every 200 ms
 line=$(grep '"request_id":"trace-42"' "$work/serve.log" || true)
 expect "access log line" "$line" '"method":"POST","path":"/v2/models/fashion-mlp/infer","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
-expect "access log model" "$line" '"model":"fashion-mlp","version":1,"queue_ms":'
+expect "access log model" "$line" '"model":"fashion-mlp","version":1,"total_ms":'
+expect "access log durations" "$line" '"queue_ms":'
+# Refused requests are logged too, with the path as sent (percent-encoding kept).
+c -o /dev/null -H 'X-Request-Id: trace-43' "$base/v2/models/a%22b%5C%0A/infer" -d '{}'
+sleep 0.5
+line=$(grep '"request_id":"trace-43"' "$work/serve.log" || true)
+expect "access log: a 404 with its path as sent" "$line" '"path":"/v2/models/a%22b%5C%0A/infer"'
 [[ "$(cat "$work/serve.log")" != *"${admin_key:16}"* ]] || fail "a key secret is in the log"
 
 # The metrics listener: plain HTTP, counts what was just served.
