@@ -514,6 +514,8 @@ HttpResponse route(const HttpRequest& request, Services& services) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count(),
                                info.queue_seconds);
+  } else if (outcome == "model_not_found") {
+    metrics->count_unknown_model();  // counted, but its name never becomes a label
   }
   return response;
 }

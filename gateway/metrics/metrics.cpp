@@ -224,6 +224,10 @@ void Metrics::observe_inference(const std::string& model, int64_t version,
   }
 }
 
+void Metrics::count_unknown_model() {
+  impl_->requests.Add({{"model", ""}, {"version", ""}, {"outcome", "model_not_found"}}).Increment();
+}
+
 void Metrics::count_auth_failure(const std::string& reason) {
   impl_->auth_failures.Add({{"reason", reason}}).Increment();
 }

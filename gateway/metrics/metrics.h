@@ -30,6 +30,9 @@ class Metrics {
   // queue_seconds < 0 when it never reached a batch queue.
   void observe_inference(const std::string& model, int64_t version, const std::string& outcome,
                          uint64_t items, double seconds, double queue_seconds);
+  // A request naming a model that does not exist: counted in inference_requests_total
+  // with empty model and version labels, so request data never becomes a label.
+  void count_unknown_model();
   // One batch run by a version: its rows and its execute time.
   void observe_batch(const std::string& model, int64_t version, uint64_t rows, double seconds);
   // A request refused by authentication (reason: the 401 code) or authorisation.

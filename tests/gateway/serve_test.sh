@@ -108,6 +108,8 @@ expect "metrics: process memory" "$metrics" 'process_resident_memory_bytes '
 expect "metrics: process fds" "$metrics" 'process_open_fds '
 expect "metrics: tenant requests" "$metrics" 'modelgate_tenant_requests_total{tenant="admin"}'
 [[ "$metrics" != *nope* ]] || fail "an unknown model name from a request became a label"
+expect "metrics: unknown models counted without a name" "$metrics" \
+  'modelgate_inference_requests_total{model="",outcome="model_not_found",version=""} '
 
 # Slow clients: one never finishes its TLS handshake, one sends half a header and stalls.
 # The deadlines (2 s here) cut both off, and meanwhile everyone else is served.
