@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "registry/registry_error.h"
+#include "registry/sha256.h"
 
 namespace mg::registry {
 namespace {
@@ -19,13 +20,6 @@ constexpr std::size_t kNonceBytes = 12;
 
 RegistryError cipher_error(const std::string& message) {
   return RegistryError(RegistryError::Code::kInvalidArgument, message);
-}
-
-std::string hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) out += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
-  return out;
 }
 
 }  // namespace
@@ -110,7 +104,7 @@ void decrypt_artifact_in_place(std::vector<std::byte>& file, const std::vector<D
     if (std::memcmp(k.id.data(), raw + 8, k.id.size()) == 0) key = &k;
   }
   if (key == nullptr) {
-    throw cipher_error("artifact " + digest + " is encrypted under key " + hex(raw + 8, 8) +
+    throw cipher_error("artifact " + digest + " is encrypted under key " + to_hex(raw + 8, 8) +
                        ", which this data dir's master key does not give (wrong master.key?)");
   }
   const std::size_t size = file.size() - kCipherHeaderBytes - kCipherTagBytes;

@@ -24,13 +24,6 @@ std::string message_for(const std::string& digest) {
   return "modelgate-artifact-v1\nsha256:" + digest;
 }
 
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) out += {kHex[b >> 4], kHex[b & 15]};
-  return out;
-}
-
 bool from_hex(std::string_view hex, std::string& out) {
   auto value = [](char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -76,7 +69,8 @@ bool is_hex_digest(std::string_view text) {
 
 std::string format_signature(const ArtifactSignature& s) {
   return "modelgate-signature v1\nalgorithm ed25519\ndigest sha256:" + s.digest +
-         "\npublic-key sha256:" + s.public_key + "\nsignature " + to_hex(s.signature) + "\n";
+         "\npublic-key sha256:" + s.public_key + "\nsignature " +
+         to_hex(s.signature.data(), s.signature.size()) + "\n";
 }
 
 ArtifactSignature parse_signature(std::string_view text) {

@@ -33,12 +33,17 @@ std::string Sha256::hex_digest() {
   if (EVP_DigestFinal_ex(context_->ctx, digest, &length) != 1) {
     throw RegistryError(RegistryError::Code::kIo, "sha256: digest final failed");
   }
+  return to_hex(digest, length);
+}
+
+std::string to_hex(const void* data, std::size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto* bytes = static_cast<const unsigned char*>(data);
   std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
+  hex.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex.push_back(kHex[bytes[i] >> 4]);
+    hex.push_back(kHex[bytes[i] & 0xf]);
   }
   return hex;
 }

@@ -11,6 +11,7 @@
 #include "api/errors.h"
 #include "auth/api_key.h"
 #include "registry/registry.h"
+#include "registry/sha256.h"
 
 namespace mg::gateway {
 namespace {
@@ -38,19 +39,6 @@ constexpr int64_t kSignatureWindowSeconds = 300;
 
 bool all_of_set(std::string_view text, std::string_view allowed) {
   return text.find_first_not_of(allowed) == std::string_view::npos;
-}
-
-std::string hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) out += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
-  return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return hex(digest, sizeof digest);
 }
 
 Principal principal_of(const registry::KeyRecord& key) {
@@ -167,7 +155,7 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
   unsigned int mac_size = 0;
   HMAC(EVP_sha256(), secret->data(), static_cast<int>(secret->size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_size);
-  const std::string expected = hex(mac, mac_size);
+  const std::string expected = registry::to_hex(mac, mac_size);
   if (CRYPTO_memcmp(expected.data(), parts.signature.data(), expected.size()) != 0) {
     throw unauthorized("bad_signature",
                        "the signature does not match the request (method, target, timestamp, "
@@ -188,7 +176,11 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
 
 Principal Authenticator::authenticate(const HttpRequest& request) {
   HeadAuth head = authenticate_head(request);
-  if (head.pending) verify_body(*head.pending, sha256_hex(request.body));
+  if (head.pending) {
+    verify_body(
+        *head.pending,
+        registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size()))));
+  }
   return std::move(head.principal);
 }
 

@@ -33,6 +33,7 @@
 #include "plugin_host/backend_manager.h"
 #include "plugin_host/log.h"
 #include "registry/registry.h"
+#include "registry/sha256.h"
 #include "serving/model_repository.h"
 
 namespace fs = std::filesystem;
@@ -80,10 +81,7 @@ void write_master_key(const fs::path& path) {
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) != 1)
     throw std::runtime_error("no randomness for the master key");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : key) hex += {kHex[b >> 4], kHex[b & 15]};
-  hex += "\n";
+  std::string hex = mg::registry::to_hex(key, sizeof key) + "\n";
   const fs::path temp = path.string() + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const bool ok = fd >= 0 &&
