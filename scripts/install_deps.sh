@@ -20,6 +20,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev curl time wrk
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
+  # deploy/ tests: a real Prometheus + promtool, systemd-analyze, YAML parsing, openssl
+  prometheus systemd python3-yaml openssl
 )
 
 missing=()

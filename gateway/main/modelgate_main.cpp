@@ -27,6 +27,7 @@
 #include "auth/authenticator.h"
 #include "http/https_server.h"
 #include "limits/limits.h"
+#include "main/config_schema.h"
 #include "main/self_signed.h"
 #include "metrics/access_log.h"
 #include "metrics/metrics.h"
@@ -228,6 +229,7 @@ void read_config(const fs::path& file, ServeSettings& settings) {
   } catch (const toml::parse_error& e) {
     throw std::runtime_error("config " + file.string() + ": " + std::string(e.description()));
   }
+  check_config_schema(config, file.string());
   settings.listen = config["listen"].value_or(settings.listen);
   settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
   settings.require_signature = config["require_signature"].value_or(settings.require_signature);

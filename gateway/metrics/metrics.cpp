@@ -237,7 +237,15 @@ void Metrics::count_rate_limited(const std::string& tenant, const std::string& r
 }
 
 void Metrics::count_tenant_request(const std::string& tenant) {
-  impl_->tenant_requests.Add({{"tenant", impl_->tenant(tenant)}}).Increment();
+  const std::string label = impl_->tenant(tenant);
+  auto& requests = impl_->tenant_requests.Add({{"tenant", label}});
+  if (requests.Value() == 0) {
+    // A tenant's first request creates its 429 series at zero, so that the first refusal
+    // is an increase Prometheus can see (a series born at 1 has no increase).
+    for (const char* reason : {"rate_limited", "quota_exceeded"})
+      impl_->rate_limited.Add({{"tenant", label}, {"reason", reason}});
+  }
+  requests.Increment();
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Validates deploy/ as far as this machine can without Docker images or a cluster:
+#   every YAML and JSON file parses; the Kubernetes manifests have the kinds and probes
+#   the deployment needs; promtool accepts the scrape config and the alert rules and the
+#   alerts' unit tests pass; the systemd unit passes `systemd-analyze verify` and scores
+#   OK on `systemd-analyze security`; the Dockerfile's runtime packages provide every
+#   shared library the built binaries load, and every path it copies exists.
+# usage: deploy_files_test.sh SOURCE_DIR MODELGATE MGCTL CPU_PLUGIN
+set -euo pipefail
+src=$1 modelgate=$2 mgctl=$3 plugin=$4
+deploy=$src/deploy
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok   $*"; }
+
+# YAML and JSON parse; the manifests' shape.
+/usr/bin/python3 - "$deploy" "$work" <<'PY' || fail "YAML/JSON validation"
+import json, pathlib, sys, yaml
+deploy = pathlib.Path(sys.argv[1])
+for path in sorted(deploy.rglob("*.yml")) + sorted(deploy.rglob("*.yaml")):
+    list(yaml.safe_load_all(path.read_text()))
+    print("ok   parses:", path.relative_to(deploy))
+for path in sorted(deploy.rglob("*.json")):
+    json.loads(path.read_text())
+    print("ok   parses:", path.relative_to(deploy))
+k8s = {}
+for path in (deploy / "k8s").glob("*.yaml"):
+    for doc in yaml.safe_load_all(path.read_text()):
+        k8s[doc["kind"]] = doc
+want = {"Deployment", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim",
+        "ServiceMonitor", "Kustomization"}
+assert want <= k8s.keys(), f"k8s kinds missing: {want - k8s.keys()}"
+listed = set(k8s["Kustomization"]["resources"])
+assert listed == {p.name for p in (deploy / "k8s").glob("*.yaml")} - {"kustomization.yaml"}, listed
+pod = k8s["Deployment"]["spec"]["template"]["spec"]
+c = pod["containers"][0]
+assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+assert c["securityContext"]["allowPrivilegeEscalation"] is False
+assert c["securityContext"]["readOnlyRootFilesystem"] is True
+assert pod["securityContext"]["runAsNonRoot"] is True
+assert "limits" in c["resources"] and "requests" in c["resources"]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+config = k8s["ConfigMap"]["data"]["modelgate.toml"]
+assert f'metrics_listen = "0.0.0.0:{ports["metrics"]}"' in config, "metrics port mismatch"
+assert f'listen = "0.0.0.0:{ports["https"]}"' in config, "API port mismatch"
+mon = k8s["ServiceMonitor"]["spec"]["endpoints"][0]["port"]
+assert mon in {p["name"] for p in k8s["Service"]["spec"]["ports"]}, "ServiceMonitor port"
+print("ok   k8s manifests: kinds, probes, security context, ports agree")
+compose = yaml.safe_load((deploy / "docker/compose.yml").read_text())
+assert {"modelgate", "prometheus", "grafana"} <= compose["services"].keys()
+print("ok   compose services")
+(pathlib.Path(sys.argv[2]) / "configmap.toml").write_text(k8s["ConfigMap"]["data"]["modelgate.toml"])
+PY
+
+# The shipped configs pass the server's own schema check: `serve` reads the config before
+# the data dir, so on a missing data dir a valid config gets as far as "not initialised".
+check_config() {  # check_config FILE EXPECTED_MESSAGE
+  local out
+  out=$("$modelgate" serve --data-dir "$work/none" --config "$1" 2>&1) && fail "serve started"
+  [[ "$out" == *"$2"* ]] || fail "config $1: expected '$2', got: $out"
+}
+check_config "$deploy/modelgate.example.toml" "is not initialised"
+check_config "$work/configmap.toml" "is not initialised"
+ok "modelgate.example.toml and the ConfigMap's config pass the server's schema"
+printf '[limits]\nread_timeout = 5\n' >"$work/typo.toml"
+check_config "$work/typo.toml" "unknown key 'limits.read_timeout'"
+printf 'threads = "2"\n' >"$work/type.toml"
+check_config "$work/type.toml" "'threads' must be a positive integer"
+ok "a misspelt key or a wrongly typed value is refused by name"
+
+promtool check config "$deploy/prometheus/prometheus.yml" >/dev/null || fail "promtool check config"
+ok "promtool check config"
+promtool check rules "$deploy/prometheus/alerts.yml" >/dev/null || fail "promtool check rules"
+ok "promtool check rules"
+promtool test rules "$deploy/prometheus/alerts_test.yml" >/dev/null || fail "promtool test rules"
+ok "promtool test rules (alert unit tests)"
+
+# systemd: verify the unit as installed, with ExecStart pointing at the built binary.
+sed "s#/usr/local/bin/modelgate#$modelgate#g" "$deploy/systemd/modelgate.service" \
+  >"$work/modelgate.service"
+out=$(systemd-analyze verify "$work/modelgate.service" 2>&1) || fail "systemd-analyze verify: $out"
+[[ -z "$out" ]] || fail "systemd-analyze verify warned: $out"
+ok "systemd-analyze verify"
+score=$(systemd-analyze security --offline=yes "$work/modelgate.service" 2>&1 |
+  sed -n 's/.*Overall exposure level for modelgate.service: \([0-9.]*\).*/\1/p')
+[[ -n "$score" ]] || fail "no exposure score"
+awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "systemd exposure $score > 2.0"
+ok "systemd-analyze security exposure $score (<= 2.0)"
+
+# Dockerfile: the runtime stage's packages provide every library the binaries need.
+packages=$(sed -n '/^FROM debian:12-slim/,$p' "$deploy/docker/Dockerfile" |
+  sed -n '/apt-get install/,/rm -rf/p' | tr ' \\' '\n\n' | grep -E '^lib|^zlib|^ocl' | sort -u)
+[[ -n "$packages" ]] || fail "no runtime packages found in the Dockerfile"
+missing=()
+while read -r lib; do
+  owner=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
+  owner=${owner%%:*}
+  [[ -z "$owner" || $owner == libc6 || $owner == libstdc++6 || $owner == libgcc-s1 ]] && continue
+  grep -qx "$owner" <<<"$packages" || missing+=("$owner ($lib)")
+done < <(for f in "$modelgate" "$mgctl" "$plugin"; do ldd "$f"; done |
+  awk '$3 ~ /^\// { print $3 }' | sort -u)
+((${#missing[@]} == 0)) || fail "Dockerfile runtime stage lacks: ${missing[*]}"
+for p in $packages; do
+  apt-cache show "$p" >/dev/null 2>&1 || fail "no Debian package $p"
+done
+ok "Dockerfile runtime packages cover every linked library ($(wc -w <<<"$packages") packages)"
+while read -r from; do
+  # shellcheck disable=SC2086
+  compgen -G "$src/$from" >/dev/null || fail "Dockerfile copies a missing path: $from"
+done < <(grep -E '^COPY [^-]' "$deploy/docker/Dockerfile" | awk '{ print $2 }')
+ok "Dockerfile COPY sources exist"
+sh -n "$deploy/docker/entrypoint.sh" || fail "entrypoint syntax"
+[[ -x "$deploy/docker/entrypoint.sh" ]] || fail "entrypoint not executable"
+ok "entrypoint"
+echo "deploy files: all checks passed"
