@@ -285,6 +285,8 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   }
   if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
     const Principal caller = s.auth.authenticate(request);
+    info.tenant = caller.tenant;  // for the access log: who changed what
+    info.key_id = caller.key_id;
     Authenticator::require_scope(caller, registry::kScopeAdmin);
     return admin_route(request, parts, caller, s);
   }

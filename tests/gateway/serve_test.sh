@@ -90,6 +90,12 @@ c -o /dev/null -H 'X-Request-Id: trace-43' "$base/v2/models/a%22b%5C%0A/infer" -
 sleep 0.5
 line=$(grep '"request_id":"trace-43"' "$work/serve.log" || true)
 expect "access log: a 404 with its path as sent" "$line" '"path":"/v2/models/a%22b%5C%0A/infer"'
+# Admin calls name who made them.
+c -o /dev/null -H 'X-Request-Id: trace-44' "$base/admin/v1/models"
+sleep 0.5
+line=$(grep '"request_id":"trace-44"' "$work/serve.log" || true)
+expect "access log: admin call with its key id" "$line" \
+  '"path":"/admin/v1/models","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
 [[ "$(cat "$work/serve.log")" != *"${admin_key:16}"* ]] || fail "a key secret is in the log"
 
 # The metrics listener: plain HTTP, counts what was just served.
