@@ -10,7 +10,6 @@
 #include <malloc.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -27,8 +26,8 @@
 #include "auth/authenticator.h"
 #include "http/https_server.h"
 #include "limits/limits.h"
-#include "main/config_schema.h"
 #include "main/self_signed.h"
+#include "main/serve_config.h"
 #include "metrics/access_log.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_manager.h"
@@ -200,65 +199,6 @@ int import_model(const DataDir& dir, const std::string& name, const fs::path& fi
   return 0;
 }
 
-std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos)
-    throw std::runtime_error("expected HOST:PORT, got '" + text + "'");
-  int port = std::stoi(text.substr(colon + 1));
-  if (port < 0 || port > 65535) throw std::runtime_error("bad port in '" + text + "'");
-  return {text.substr(0, colon), static_cast<uint16_t>(port)};
-}
-
-struct ServeSettings {
-  std::string listen = "127.0.0.1:8443";
-  std::string metrics_listen = "127.0.0.1:9464";
-  bool require_signature = false;     // every model version needs a trusted signature
-  std::string access_log = "stdout";  // "stdout", "stderr", a file path, or "off"
-  bool metrics_tenant_label = true;   // false: no tenant label on metrics (many tenants)
-  std::vector<std::string> plugin_dirs;
-  std::string certificate, private_key;
-  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  HttpsServerOptions limits;  // timeouts and size limits; defaults in https_server.h
-};
-
-// TOML config: every key optional; command-line flags override it.
-void read_config(const fs::path& file, ServeSettings& settings) {
-  toml::table config;
-  try {
-    config = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    throw std::runtime_error("config " + file.string() + ": " + std::string(e.description()));
-  }
-  check_config_schema(config, file.string());
-  settings.listen = config["listen"].value_or(settings.listen);
-  settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
-  settings.require_signature = config["require_signature"].value_or(settings.require_signature);
-  settings.access_log = config["access_log"].value_or(settings.access_log);
-  settings.metrics_tenant_label =
-      config["metrics"]["tenant_label"].value_or(settings.metrics_tenant_label);
-  settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
-  settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
-  settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
-  auto seconds = [&](const char* key, std::chrono::seconds& value) {
-    value = std::chrono::seconds(config["limits"][key].value_or(int64_t{value.count()}));
-  };
-  seconds("handshake_timeout_seconds", settings.limits.handshake_timeout);
-  seconds("read_timeout_seconds", settings.limits.read_timeout);
-  seconds("write_timeout_seconds", settings.limits.write_timeout);
-  seconds("drain_timeout_seconds", settings.limits.drain_timeout);
-  settings.limits.body_limit = static_cast<std::size_t>(
-      config["limits"]["body_bytes"].value_or(int64_t(settings.limits.body_limit)));
-  settings.limits.header_limit = static_cast<std::size_t>(
-      config["limits"]["header_bytes"].value_or(int64_t(settings.limits.header_limit)));
-  settings.limits.upload_limit = static_cast<uint64_t>(
-      config["limits"]["upload_bytes"].value_or(int64_t(settings.limits.upload_limit)));
-  if (auto dirs = config["plugin_dirs"].as_array()) {
-    for (const auto& d : *dirs) {
-      if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
-    }
-  }
-}
-
 void refuse_during_rotation(const DataDir& dir) {
   if (fs::exists(dir.new_master_key())) {
     throw std::runtime_error(
@@ -393,7 +333,7 @@ int main(int argc, char** argv) {
     if (init_cmd->parsed()) return init(dir, json);
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
     if (rotate_cmd->parsed()) return rotate_master_key(dir);
-    if (!config_file.empty()) read_config(config_file, settings);
+    if (!config_file.empty()) apply_config_file(config_file, settings);
     if (!listen.empty()) settings.listen = listen;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
     if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;

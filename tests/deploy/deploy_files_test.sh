@@ -68,7 +68,7 @@ ok "modelgate.example.toml and the ConfigMap's config pass the server's schema"
 printf '[limits]\nread_timeout = 5\n' >"$work/typo.toml"
 check_config "$work/typo.toml" "unknown key 'limits.read_timeout'"
 printf 'threads = "2"\n' >"$work/type.toml"
-check_config "$work/type.toml" "'threads' must be a positive integer"
+check_config "$work/type.toml" "'threads' must be an integer from 1 to 1024"
 ok "a misspelt key or a wrongly typed value is refused by name"
 
 promtool check config "$deploy/prometheus/prometheus.yml" >/dev/null || fail "promtool check config"

@@ -1,0 +1,164 @@
+#include "main/serve_config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace mg::gateway {
+namespace {
+
+enum class Kind { kString, kBool, kCount, kStringArray };
+
+struct KeyRule {
+  Kind kind;
+  int64_t max = 0;  // for kCount: the largest sensible value
+};
+
+constexpr int64_t kDay = 86400;
+constexpr int64_t kTiB = int64_t{1} << 40;
+
+// Every key `modelgate serve` reads, by dotted path.
+const std::map<std::string_view, KeyRule>& schema() {
+  static const std::map<std::string_view, KeyRule> keys = {
+      {"listen", {Kind::kString}},
+      {"metrics_listen", {Kind::kString}},
+      {"access_log", {Kind::kString}},
+      {"require_signature", {Kind::kBool}},
+      {"threads", {Kind::kCount, 1024}},
+      {"plugin_dirs", {Kind::kStringArray}},
+      {"tls.certificate", {Kind::kString}},
+      {"tls.private_key", {Kind::kString}},
+      {"limits.handshake_timeout_seconds", {Kind::kCount, kDay}},
+      {"limits.read_timeout_seconds", {Kind::kCount, kDay}},
+      {"limits.write_timeout_seconds", {Kind::kCount, kDay}},
+      {"limits.drain_timeout_seconds", {Kind::kCount, kDay}},
+      {"limits.header_bytes", {Kind::kCount, 1 << 20}},
+      {"limits.body_bytes", {Kind::kCount, int64_t{1} << 32}},
+      {"limits.upload_bytes", {Kind::kCount, kTiB}},
+      {"metrics.tenant_label", {Kind::kBool}},
+  };
+  return keys;
+}
+
+bool fits(const toml::node& node, const KeyRule& rule) {
+  switch (rule.kind) {
+    case Kind::kString:
+      return node.is_string();
+    case Kind::kBool:
+      return node.is_boolean();
+    case Kind::kCount: {
+      const auto value = node.value<int64_t>();
+      return node.is_integer() && value && *value > 0 && *value <= rule.max;
+    }
+    case Kind::kStringArray:
+      return node.is_array() && node.as_array()->is_homogeneous(toml::node_type::string);
+  }
+  return false;
+}
+
+std::string describe(const KeyRule& rule) {
+  switch (rule.kind) {
+    case Kind::kString:
+      return "a string";
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kCount:
+      return "an integer from 1 to " + std::to_string(rule.max);
+    case Kind::kStringArray:
+      return "an array of strings";
+  }
+  return "?";
+}
+
+bool is_section(std::string_view key) {
+  return key == "tls" || key == "limits" || key == "metrics";
+}
+
+void check_table(const toml::table& table, const std::string& prefix, const std::string& source) {
+  for (const auto& [key, node] : table) {
+    const std::string path = prefix + std::string(key.str());
+    if (prefix.empty() && is_section(path)) {
+      if (!node.is_table())
+        throw std::runtime_error("config " + source + ": [" + path + "] must be a table");
+      check_table(*node.as_table(), path + ".", source);
+      continue;
+    }
+    const auto found = schema().find(path);
+    if (found == schema().end()) {
+      throw std::runtime_error("config " + source + ": unknown key '" + path + "'");
+    }
+    if (!fits(node, found->second)) {
+      throw std::runtime_error("config " + source + ": '" + path + "' must be " +
+                               describe(found->second));
+    }
+  }
+}
+
+}  // namespace
+
+void apply_config_text(std::string_view toml_text, const std::string& source,
+                       ServeSettings& settings) {
+  toml::table config;
+  try {
+    config = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error("config " + source + ": " + std::string(e.description()));
+  }
+  check_table(config, "", source);
+  settings.listen = config["listen"].value_or(settings.listen);
+  settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
+  settings.require_signature = config["require_signature"].value_or(settings.require_signature);
+  settings.access_log = config["access_log"].value_or(settings.access_log);
+  settings.metrics_tenant_label =
+      config["metrics"]["tenant_label"].value_or(settings.metrics_tenant_label);
+  settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
+  settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
+  settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
+  auto seconds = [&](const char* key, std::chrono::seconds& value) {
+    value = std::chrono::seconds(config["limits"][key].value_or(int64_t{value.count()}));
+  };
+  seconds("handshake_timeout_seconds", settings.limits.handshake_timeout);
+  seconds("read_timeout_seconds", settings.limits.read_timeout);
+  seconds("write_timeout_seconds", settings.limits.write_timeout);
+  seconds("drain_timeout_seconds", settings.limits.drain_timeout);
+  settings.limits.body_limit = static_cast<std::size_t>(
+      config["limits"]["body_bytes"].value_or(int64_t(settings.limits.body_limit)));
+  settings.limits.header_limit = static_cast<std::size_t>(
+      config["limits"]["header_bytes"].value_or(int64_t(settings.limits.header_limit)));
+  settings.limits.upload_limit = static_cast<uint64_t>(
+      config["limits"]["upload_bytes"].value_or(int64_t(settings.limits.upload_limit)));
+  if (auto dirs = config["plugin_dirs"].as_array()) {
+    for (const auto& d : *dirs) {
+      if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
+    }
+  }
+}
+
+void apply_config_file(const std::string& path, ServeSettings& settings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("config " + path + ": cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  apply_config_text(text.str(), path, settings);
+}
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    const char* first = text.data() + colon + 1;
+    const char* last = text.data() + text.size();
+    const auto [end, error] = std::from_chars(first, last, port);
+    if (error != std::errc() || end != last || first == last) port = -1;
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    throw std::runtime_error("expected HOST:PORT with a port from 0 to 65535, got '" + text + "'");
+  }
+  return {text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+}  // namespace mg::gateway

@@ -1,0 +1,41 @@
+// `modelgate serve` settings: defaults, the TOML config file (deploy/modelgate.example.toml
+// lists every key), and HOST:PORT parsing. Command-line flags are applied by the caller
+// after the file, so they win.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "http/https_server.h"
+
+namespace mg::gateway {
+
+struct ServeSettings {
+  std::string listen = "127.0.0.1:8443";
+  std::string metrics_listen = "127.0.0.1:9464";
+  bool require_signature = false;     // every model version needs a trusted signature
+  std::string access_log = "stdout";  // "stdout", "stderr", a file path, or "off"
+  bool metrics_tenant_label = true;   // false: no tenant label on metrics (many tenants)
+  std::vector<std::string> plugin_dirs;
+  std::string certificate, private_key;
+  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  HttpsServerOptions limits;  // timeouts and size limits; defaults in https_server.h
+};
+
+// Applies a TOML config to `settings`. Every key is optional; a key the server does not
+// know, a value of the wrong type or out of range, or a TOML syntax error throws
+// std::runtime_error naming `source` and the key (a typo is never ignored silently).
+void apply_config_text(std::string_view toml_text, const std::string& source,
+                       ServeSettings& settings);
+// The same for a file (its path is the source).
+void apply_config_file(const std::string& path, ServeSettings& settings);
+
+// "host:port" (IPv6 as "[::1]:8443") → {host, port}; throws std::runtime_error on
+// anything else, naming the text.
+std::pair<std::string, uint16_t> split_host_port(const std::string& text);
+
+}  // namespace mg::gateway
