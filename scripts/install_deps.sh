@@ -8,6 +8,8 @@ packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   clang-format binutils
+  # fuzzing: clang with libFuzzer and the sanitizer runtimes, and its OpenMP (the cpu backend)
+  clang libclang-rt-14-dev libomp-14-dev llvm
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # registry: SQLite, OpenSSL (SHA-256, later signing and encryption), Boost.JSON

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, and runs every test with ctest.
-# Two builds: build/ (RelWithDebInfo) and build-asan/ (ASan + UBSan). Set MG_SKIP_ASAN=1
-# to run only the first while iterating locally.
+# Three builds: build/ (RelWithDebInfo), build-asan/ (ASan + UBSan) and build-fuzz/ (clang,
+# the libFuzzer targets under ASan + UBSan). MG_SKIP_ASAN=1 / MG_SKIP_FUZZ=1 skip the
+# latter two while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,7 @@ run_suite() {
 run_suite default
 if [[ "${MG_SKIP_ASAN:-0}" != 1 ]]; then
   run_suite asan
+fi
+if [[ "${MG_SKIP_FUZZ:-0}" != 1 ]]; then
+  run_suite fuzz  # every libFuzzer target for a few seconds (tests/fuzz/README.md)
 fi

@@ -228,6 +228,15 @@ InferRequest decode_infer_request(const HttpRequest& request) {
         throw bad_request(what + ": binary_data_size " + std::to_string(size) +
                           " runs past the end of the body");
       }
+      // Fixed-size dtypes: the size must be the shape's (BYTES is walked by check_tensor).
+      if (const std::size_t element = dtype_size(input.dtype); element > 0) {
+        const auto count = element_count(input.shape);
+        if (!count || *count * element != size) {
+          throw bad_request(what + ": binary_data_size " + std::to_string(size) + " is not the " +
+                            (count ? std::to_string(*count * element) : std::string("valid")) +
+                            " bytes of its shape and datatype");
+        }
+      }
       const char* bytes = request.body.data() + binary_offset;
       if (reinterpret_cast<std::uintptr_t>(bytes) % kInputAlignment == 0) {
         input.data = std::as_bytes(std::span(bytes, size));

@@ -51,8 +51,11 @@ bool fits(const toml::node& node, const KeyRule& rule) {
     case Kind::kBool:
       return node.is_boolean();
     case Kind::kCount: {
-      const auto value = node.value<int64_t>();
-      return node.is_integer() && value && *value > 0 && *value <= rule.max;
+      // is_integer() first: value<int64_t>() on a float converts it (UB when out of range;
+      // found by serve_config_fuzzer).
+      if (!node.is_integer()) return false;
+      const int64_t value = node.as_integer()->get();
+      return value > 0 && value <= rule.max;
     }
     case Kind::kStringArray:
       return node.is_array() && node.as_array()->is_homogeneous(toml::node_type::string);

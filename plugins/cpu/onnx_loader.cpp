@@ -307,6 +307,37 @@ void sort_topologically(Graph& graph, std::vector<bool> available) {
   graph.nodes = std::move(sorted);
 }
 
+// ONNX's own shape inference divides by strides, dilations and group without checking
+// them (a Conv with strides [0, 2] kills the process with SIGFPE inside libonnx, found by
+// onnx_load_fuzzer), so the loader refuses such attributes before it runs.
+void check_window_attributes(const onnx::GraphProto& graph) {
+  int index = 0;
+  for (const auto& node : graph.node()) {
+    const std::string where =
+        "node '" +
+        (node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name()) + "' (" +
+        node.op_type() + ")";
+    ++index;
+    for (const auto& attribute : node.attribute()) {
+      const std::string& name = attribute.name();
+      const bool positive = name == "strides" || name == "dilations" || name == "kernel_shape";
+      // (Pad's own `pads` attribute, opsets before 11, may be negative: it crops.)
+      if (positive || (name == "pads" && node.op_type() != "Pad")) {
+        for (const auto value : attribute.ints()) {
+          if (value < (positive ? 1 : 0) || value > (int64_t{1} << 31)) {
+            invalid(where + ": attribute " + name + " has the value " + std::to_string(value) +
+                    (positive ? "; it must be positive" : "; it must not be negative"));
+          }
+        }
+      }
+      if (name == "group" && (attribute.i() < 1 || attribute.i() > (int64_t{1} << 31))) {
+        invalid(where + ": attribute group is " + std::to_string(attribute.i()) +
+                "; it must be positive");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
@@ -348,6 +379,7 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
       if (attribute.has_t()) inline_external_data(*attribute.mutable_t(), path);
     }
   }
+  check_window_attributes(model.graph());
   try {
     onnx::checker::check_model(model);
     onnx::ShapeInferenceOptions options{true, 1, false};

@@ -136,6 +136,45 @@ TEST(HostileModels, DataSizeMustMatchTheShape) {
   expect_load_error(model.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {});
 }
 
+// Found by onnx_load_fuzzer: libonnx's Conv/Pool shape inference divides by strides,
+// dilations and group, so a zero there killed the process with SIGFPE during load.
+TEST(HostileModels, ZeroStridesDilationsKernelsAndGroupsAreRefusedNotFatal) {
+  onnx::ModelProto conv;
+  {
+    std::ifstream in(
+        "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx",
+        std::ios::binary);
+    ASSERT_TRUE(conv.ParseFromIstream(&in));
+  }
+  ASSERT_NO_THROW(load_model(conv.SerializeAsString()));
+  auto with = [&](const std::string& name, std::vector<int64_t> values) {
+    onnx::ModelProto model = conv;
+    auto* node = model.mutable_graph()->mutable_node(0);
+    onnx::AttributeProto* attribute = nullptr;
+    for (auto& a : *node->mutable_attribute()) {
+      if (a.name() == name) attribute = &a;
+    }
+    if (attribute == nullptr) {
+      attribute = node->add_attribute();
+      attribute->set_name(name);
+    }
+    attribute->clear_ints();
+    if (name == "group") {
+      attribute->set_type(onnx::AttributeProto::INT);
+      attribute->set_i(values[0]);
+    } else {
+      attribute->set_type(onnx::AttributeProto::INTS);
+      for (auto v : values) attribute->add_ints(v);
+    }
+    return model.SerializeAsString();
+  };
+  expect_load_error(with("strides", {0, 2}), MG_ERROR_INVALID_ARGUMENT, {"strides", "positive"});
+  expect_load_error(with("dilations", {1, 0}), MG_ERROR_INVALID_ARGUMENT, {"dilations"});
+  expect_load_error(with("kernel_shape", {0, 3}), MG_ERROR_INVALID_ARGUMENT, {"kernel_shape"});
+  expect_load_error(with("pads", {1, -1, 1, 1}), MG_ERROR_INVALID_ARGUMENT, {"pads"});
+  expect_load_error(with("group", {0}), MG_ERROR_INVALID_ARGUMENT, {"group"});
+}
+
 TEST(HostileModels, MissingInitializerAndCyclesAreRefused) {
   onnx::ModelProto missing = binary_model("Add");
   missing.mutable_graph()->clear_initializer();  // "w" is now defined nowhere

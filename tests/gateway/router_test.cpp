@@ -3,6 +3,7 @@
 #include <cmath>
 #include <thread>
 
+#include "api/errors.h"
 #include "api/kserve_codec.h"
 #include "router_fixture.h"
 
@@ -110,6 +111,36 @@ TEST_F(RouterTest, BinaryInputsReachTheBackendAligned) {
     EXPECT_EQ(std::memcmp(decoded.inputs[0].data.data(), image.data(), image.size()), 0);
     EXPECT_EQ(route(request, *services_).status, 401);  // (no key: decoding is what is tested)
   }
+}
+
+// Found by kserve_binary_fuzzer: a binary_data_size that disagrees with the shape and
+// datatype was accepted by the decoder (the router's metadata check caught it later).
+TEST_F(RouterTest, BinaryDataSizeMustMatchShapeAndDatatype) {
+  auto decode = [](const std::string& header, std::size_t body_bytes) {
+    HttpRequest request{"POST",
+                        "/v2/models/m/infer",
+                        {{"Inference-Header-Content-Length", std::to_string(header.size())}},
+                        header + std::string(body_bytes, '\0')};
+    return decode_infer_request(request);
+  };
+  const std::string fp64 = R"({"inputs":[{"name":"x","datatype":"FP64","shape":[2,3],)"
+                           R"("parameters":{"binary_data_size":24}}]})";
+  try {
+    decode(fp64, 24);
+    FAIL() << "24 bytes for six FP64 values were accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_NE(std::string(e.what()).find("input 'x': binary_data_size 24 is not the 48 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+  const std::string huge =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967296],)"
+      R"("parameters":{"binary_data_size":0}}]})";
+  EXPECT_THROW(decode(huge, 0), ApiError);
+  const std::string fine = R"({"inputs":[{"name":"x","datatype":"FP64","shape":[2,3],)"
+                           R"("parameters":{"binary_data_size":48}}]})";
+  EXPECT_EQ(decode(fine, 48).inputs[0].data.size(), 48u);
 }
 
 TEST_F(RouterTest, BadRequestsNameTheInputAndWhatWasExpected) {

@@ -1,0 +1,24 @@
+// Fuzzes KServe v2 JSON request decoding (flat and nested "data", every dtype).
+// Beyond "no crash": a decoded input's bytes must be exactly its element count times
+// its dtype's size, which is what the backends rely on.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "api/errors.h"
+#include "api/kserve_codec.h"
+#include "kserve_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  mg::gateway::HttpRequest request;
+  request.method = "POST";
+  request.target = "/v2/models/m/infer";
+  request.body.assign(reinterpret_cast<const char*>(data), size);
+  try {
+    const auto decoded = mg::gateway::decode_infer_request(request);
+    mg::fuzz::check_inputs(decoded);
+  } catch (const mg::gateway::ApiError& e) {
+    mg::fuzz::check_bad_request(e);
+  }
+  return 0;
+}
