@@ -9,10 +9,20 @@
 namespace mg::registry::sql {
 namespace {
 
+// A full disk or a failing file system is kIo (the admin API answers 507), anything
+// else kDatabase.
+RegistryError::Code code_for(int result) {
+  const int primary = result & 0xff;
+  return primary == SQLITE_FULL || primary == SQLITE_IOERR ? RegistryError::Code::kIo
+                                                           : RegistryError::Code::kDatabase;
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   std::string message = "sqlite: " + what;
   if (db != nullptr) message += ": " + std::string(sqlite3_errmsg(db));
-  throw RegistryError(RegistryError::Code::kDatabase, message);
+  throw RegistryError(
+      db != nullptr ? code_for(sqlite3_extended_errcode(db)) : RegistryError::Code::kDatabase,
+      message);
 }
 
 // Writers wait up to this long for the lock before an error reaches the caller.
@@ -44,10 +54,11 @@ Database::~Database() { sqlite3_close(db_); }
 
 void Database::exec(const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  if (const int result = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+      result != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
     sqlite3_free(error);
-    throw RegistryError(RegistryError::Code::kDatabase, "sqlite: " + message);
+    throw RegistryError(code_for(result), "sqlite: " + message);
   }
 }
 

@@ -91,6 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read() {
     if (server_.stopping) return close();
+    body_read_ = false;
     head_.emplace();
     head_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
     // The body limit depends on where the body goes (buffered or streamed), known only
@@ -198,7 +199,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (got > 0 && !sink_->write(std::span<const char>(piece_.data(), got))) {
       return finish_upload(false);
     }
-    if (upload_->is_done()) return finish_upload(true);
+    if (upload_->is_done()) {
+      body_read_ = true;
+      return finish_upload(true);
+    }
     read_piece();
   }
 
@@ -224,6 +228,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return write(too_large("the request body", server_.options.body_limit), false);
     }
     if (ec) return close();
+    body_read_ = true;
     http::request<http::string_body> request = body_->release();
     HttpRequest r = to_request(request.base());
     r.body = std::move(request.body());
@@ -260,9 +265,32 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         --self->server_.in_flight;
                         if (ec) return;
-                        if (!self->response_.keep_alive()) return self->close();
+                        if (!self->response_.keep_alive()) {
+                          return self->body_read_ ? self->close() : self->linger();
+                        }
                         self->read();
                       });
+  }
+
+  // After answering a request whose body was not read (refused, too large, an upload the
+  // store could not take), reads and discards what the client is still sending — for at
+  // most 2 s and 64 MiB — before closing: closing at once would reset the connection and
+  // the client, still writing, would never see the answer.
+  void linger() {
+    linger_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    linger_budget_ = 64 << 20;
+    piece_.resize(64 << 10);
+    linger_read();
+  }
+
+  void linger_read() {
+    beast::get_lowest_layer(stream_).expires_at(linger_deadline_);
+    stream_.async_read_some(net::buffer(piece_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t got) {
+                              if (ec || got >= self->linger_budget_) return self->close();
+                              self->linger_budget_ -= got;
+                              self->linger_read();
+                            });
   }
 
   void close() {
@@ -276,6 +304,9 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpsServer::Impl& server_;
   beast::flat_buffer buffer_;
   bool keep_alive_ = false;
+  bool body_read_ = false;  // the current request's body was read to its end
+  std::chrono::steady_clock::time_point linger_deadline_;
+  std::size_t linger_budget_ = 0;
   std::optional<http::request_parser<http::empty_body>> head_;
   std::optional<http::request_parser<http::string_body>> body_;    // buffered requests
   std::optional<http::request_parser<http::buffer_body>> upload_;  // streamed requests

@@ -10,7 +10,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [[ -f $work/serve.log ]] && sed 's/^/  log: /' "$work/serve.log"; exit 1; }
 expect() {  # expect NAME HAYSTACK NEEDLE
-  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:400}"
+  [[ "$2" == *"$3"* ]] || fail "$1: expected '$3' in: ${2:0:${MG_EXPECT_SHOW:-400}}"
   echo "ok   $1"
 }
 

@@ -1,5 +1,8 @@
 // Rate limits, quotas and usage metering through the router on an injected clock, and
 // the pieces underneath: token buckets, calendar periods, the nonce cache.
+#include <atomic>
+#include <thread>
+
 #include "auth/api_key.h"
 #include "limits/periods.h"
 #include "router_fixture.h"
@@ -121,6 +124,49 @@ TEST_F(LimitsTest, UsageIsMeteredPerHourTenantKeyModelAndVersion) {
   auto later = body_of(admin("GET", "/admin/v1/usage?since=" + std::to_string(second_hour)));
   EXPECT_EQ(later["usage"].as_array().size(), 1u);
   expect_error(admin("GET", "/admin/v1/usage?since=yesterday"), 400, "bad_request", "since");
+}
+
+// Four callers of one tenant race through the router while a fifth reads usage (which
+// flushes the meter): the tenant's quota admits exactly its limit, every admitted request
+// is metered once, none twice. Run under TSan too (the `tsan` preset).
+TEST_F(LimitsTest, ConcurrentCallersShareTheQuotaAndUsageExactly) {
+  constexpr int kThreads = 4, kCallsEach = 25, kQuota = 60;
+  registry_->create_tenant("busy", kQuota, registry::QuotaPeriod::kMonth, "test");
+  std::vector<std::string> keys;
+  for (int i = 0; i < kThreads; ++i) {
+    keys.push_back(auth_->issue_key(KeySpec{"busy", registry::kScopeInfer}, "test").key);
+  }
+  const std::string request = mlp_request();
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        const HttpResponse r =
+            call("POST", "/v2/models/fashion-mlp/infer", request,
+                 {{"Authorization", "Bearer " + keys[static_cast<std::size_t>(t)]}});
+        (r.status == 200 ? ok : r.status == 429 ? refused : other)++;
+      }
+    });
+  }
+  std::thread reader([&] {
+    while (!done) EXPECT_EQ(admin("GET", "/admin/v1/usage?tenant=busy").status, 200);
+  });
+  for (auto& c : callers) c.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(ok, kQuota);
+  EXPECT_EQ(refused, kThreads * kCallsEach - kQuota);
+  EXPECT_EQ(other, 0);
+  int64_t requests = 0, items = 0;
+  auto usage = body_of(admin("GET", "/admin/v1/usage?tenant=busy"));
+  for (const auto& row : usage["usage"].as_array()) {
+    requests += row.as_object().at("requests").as_int64();
+    items += row.as_object().at("items").as_int64();
+  }
+  EXPECT_EQ(requests, kQuota);
+  EXPECT_EQ(items, kQuota);
 }
 
 TEST(RateLimiterTest, AdmittedRateMatchesTheConfiguredRate) {

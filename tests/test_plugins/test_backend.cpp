@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -45,6 +46,7 @@ enum class Mode {
   kOverlapCheck,    // "overlap_check": fails if two executes overlap on one instance
   kBadMetadata,     // "bad_metadata": declares a batch dimension that is not -1
   kThrow,           // "throw": a C++ exception inside execute (must not cross the ABI)
+  kCrash,           // "crash": aborts the process inside execute (a backend bug)
 };
 
 // Reads "key": "value" from a flat JSON object; "" when absent. Enough for test configs.
@@ -67,6 +69,7 @@ Mode parse_mode(const std::string& name) {
   if (name == "overlap_check") return Mode::kOverlapCheck;
   if (name == "bad_metadata") return Mode::kBadMetadata;
   if (name == "throw") return Mode::kThrow;
+  if (name == "crash") return Mode::kCrash;
   return Mode::kNormal;
 }
 
@@ -224,6 +227,8 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
     switch (model.mode) {
       case Mode::kFailExecute:
         return error(MG_ERROR_INTERNAL, "execute failed on purpose");
+      case Mode::kCrash:
+        std::abort();
       case Mode::kBarrier:
         if (!wait_for_concurrency(model.arrived, 2)) {
           return error(MG_ERROR_UNAVAILABLE, "no concurrent execute within 10 s");
