@@ -163,7 +163,10 @@ void Registry::reload_catalog() {
   load_tenants_and_keys(*next);
   next->generation = generation_.load() + 1;
   const uint64_t generation = next->generation;
-  catalog_.store(std::move(next));
+  {
+    std::lock_guard lock(catalog_mutex_);
+    catalog_ = std::move(next);
+  }
   generation_.store(generation, std::memory_order_release);
 }
 
@@ -175,7 +178,7 @@ const Catalog& Registry::cached_catalog() const {
   };
   thread_local Cache cache;
   if (cache.registry_id != id_ || cache.generation != generation_.load(std::memory_order_acquire)) {
-    cache.catalog = catalog_.load();
+    cache.catalog = catalog();
     cache.registry_id = id_;
     cache.generation = cache.catalog->generation;
   }

@@ -57,7 +57,10 @@ class Registry {
   // ---- Reads: from the in-memory catalogue -------------------------------------------
   // A stable snapshot to hold on to. The lookups below are cheaper on the request path:
   // they read a per-thread cached snapshot and touch no shared reference count.
-  std::shared_ptr<const Catalog> catalog() const { return catalog_.load(); }
+  std::shared_ptr<const Catalog> catalog() const {
+    std::lock_guard lock(catalog_mutex_);
+    return catalog_;
+  }
   std::optional<ModelRecord> find_model(const std::string& name) const;
   std::vector<ModelRecord> list_models() const;
   std::optional<VersionRecord> find_version(const std::string& model, int64_t version) const;
@@ -160,7 +163,11 @@ class Registry {
   ArtifactStore store_;
   mutable std::mutex write_mutex_;  // one change at a time; also guards db_
   mutable sql::Database db_;
-  std::atomic<std::shared_ptr<const Catalog>> catalog_;
+  // A mutex rather than std::atomic<std::shared_ptr>: GCC 12's implementation of the
+  // latter releases its internal lock with relaxed ordering after a load, a data race
+  // ThreadSanitizer reports (tsan preset). Taken only when the catalogue changed.
+  mutable std::mutex catalog_mutex_;
+  std::shared_ptr<const Catalog> catalog_;
   std::atomic<uint64_t> generation_{0};  // catalog_'s generation, readable without contention
   const uint64_t id_;                    // tells this registry's cache entries from another's
 };

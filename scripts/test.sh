@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, and runs every test with ctest.
-# Three builds: build/ (RelWithDebInfo), build-asan/ (ASan + UBSan) and build-fuzz/ (clang,
-# the libFuzzer targets under ASan + UBSan). MG_SKIP_ASAN=1 / MG_SKIP_FUZZ=1 skip the
-# latter two while iterating locally.
+# Four builds: build/ (RelWithDebInfo), build-asan/ (ASan + UBSan, every test), build-tsan/
+# (TSan: the scheduler, batcher, limits and registry concurrency tests) and build-fuzz/
+# (clang: the libFuzzer targets under ASan + UBSan, a few seconds each). MG_SKIP_ASAN=1,
+# MG_SKIP_TSAN=1 and MG_SKIP_FUZZ=1 skip the last three while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,9 @@ run_suite() {
 run_suite default
 if [[ "${MG_SKIP_ASAN:-0}" != 1 ]]; then
   run_suite asan
+fi
+if [[ "${MG_SKIP_TSAN:-0}" != 1 ]]; then
+  run_suite tsan  # the scheduler, batcher, limits and registry concurrency tests under TSan
 fi
 if [[ "${MG_SKIP_FUZZ:-0}" != 1 ]]; then
   run_suite fuzz  # every libFuzzer target for a few seconds (tests/fuzz/README.md)

@@ -1,5 +1,7 @@
 #include "http/https_server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -42,6 +44,8 @@ struct HttpsServer::Impl {
   net::signal_set signals;  // on contexts[0]
   net::thread_pool handlers;
   std::atomic<int> in_flight{0};
+  std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
+  net::steady_timer accept_pause;           // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
   // Keep run() running while requests are with the handler pool and no socket operation
   // is pending (an io_context would otherwise return as soon as it has nothing to do).
@@ -62,7 +66,8 @@ struct HttpsServer::Impl {
         contexts(make_contexts(options.io_threads)),
         acceptor(*contexts[0]),
         signals(*contexts[0]),
-        handlers(std::max(options.handler_threads, 1)) {
+        handlers(std::max(options.handler_threads, 1)),
+        accept_pause(*contexts[0]) {
     for (auto& c : contexts) work.push_back(net::make_work_guard(*c));
   }
 
@@ -74,7 +79,10 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpsServer::Impl& server)
-      : stream_(std::move(socket), server.tls), server_(server) {}
+      : stream_(std::move(socket), server.tls), server_(server) {
+    ++server_.connections;
+  }
+  ~Session() { --server_.connections; }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
@@ -319,12 +327,23 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpsServer::Impl::accept() {
+  if (stopping || !acceptor.is_open()) return;
+  // At the connection cap (or after an accept error such as EMFILE) wait a little
+  // instead of spinning: the listen queue holds newcomers meanwhile.
+  auto pause_then_accept = [this](std::chrono::milliseconds pause) {
+    accept_pause.expires_after(pause);
+    accept_pause.async_wait([this](beast::error_code) { accept(); });
+  };
+  if (connections.load() >= options.max_connections)
+    return pause_then_accept(std::chrono::milliseconds(10));
   net::io_context& context = *contexts[next_context++ % contexts.size()];
-  acceptor.async_accept(context, [this](beast::error_code ec, tcp::socket socket) {
-    if (stopping || !acceptor.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), *this)->start();
-    accept();
-  });
+  acceptor.async_accept(context,
+                        [this, pause_then_accept](beast::error_code ec, tcp::socket socket) {
+                          if (stopping || !acceptor.is_open()) return;
+                          if (ec) return pause_then_accept(std::chrono::milliseconds(50));
+                          std::make_shared<Session>(std::move(socket), *this)->start();
+                          accept();
+                        });
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener,
@@ -342,6 +361,11 @@ HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpen
   } catch (const std::exception& e) {
     throw std::runtime_error("TLS certificate or key unusable (" + s.options.certificate.string() +
                              ", " + s.options.private_key.string() + "): " + e.what());
+  }
+  // Leave file descriptors for everything else (registry, artifacts, plugins, logs).
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    const std::size_t usable = limit.rlim_cur > 256 ? limit.rlim_cur - 128 : limit.rlim_cur / 2;
+    s.options.max_connections = std::min(s.options.max_connections, usable);
   }
   beast::error_code ec;
   auto address = net::ip::make_address(s.options.host, ec);
@@ -389,6 +413,7 @@ void HttpsServer::stop() {
     beast::error_code ec;
     s.acceptor.close(ec);
     s.signals.cancel(ec);
+    s.accept_pause.cancel();
     // Drain: wait (off the io threads) until every accepted request is answered, then
     // stop the loop, which drops idle keep-alive connections.
     std::thread([&s] {

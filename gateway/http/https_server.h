@@ -26,7 +26,11 @@ struct HttpsServerOptions {
       30};  // per request (headers and body), keep-alive wait included
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight requests on stop
-  bool stop_on_signals = false;            // SIGTERM / SIGINT call stop()
+  // Open connections beyond this wait in the kernel's accept queue until one closes, so
+  // a flood of idle connections cannot exhaust file descriptors. Also capped below the
+  // process's open-file limit at start.
+  std::size_t max_connections = 10000;
+  bool stop_on_signals = false;  // SIGTERM / SIGINT call stop()
 };
 
 // The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One io_context per socket thread;

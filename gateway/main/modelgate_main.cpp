@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,6 +227,12 @@ int serve(const DataDir& dir, ServeSettings settings) {
   // from mmap and go back at once.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // Connections are file descriptors: take the hard limit the system allows (as nginx's
+  // worker_rlimit_nofile does); max_connections is then kept below it.
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   mg::registry::Registry registry(dir.registry_options());
   BackendManager backends;
   backends.discover(

@@ -39,6 +39,7 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.header_bytes", {Kind::kCount, 1 << 20}},
       {"limits.body_bytes", {Kind::kCount, int64_t{1} << 32}},
       {"limits.upload_bytes", {Kind::kCount, kTiB}},
+      {"limits.max_connections", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
   };
   return keys;
@@ -134,6 +135,8 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
       config["limits"]["header_bytes"].value_or(int64_t(settings.limits.header_limit)));
   settings.limits.upload_limit = static_cast<uint64_t>(
       config["limits"]["upload_bytes"].value_or(int64_t(settings.limits.upload_limit)));
+  settings.limits.max_connections = static_cast<std::size_t>(
+      config["limits"]["max_connections"].value_or(int64_t(settings.limits.max_connections)));
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
