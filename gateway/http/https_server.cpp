@@ -44,6 +44,7 @@ struct HttpsServer::Impl {
   net::signal_set signals;  // on contexts[0]
   net::thread_pool handlers;
   std::atomic<int> in_flight{0};
+  std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
   net::steady_timer accept_pause;           // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
@@ -117,6 +118,15 @@ class Session : public std::enable_shared_from_this<Session> {
     response.body = boost::json::serialize(
         boost::json::object{{"error", what + " exceed " + std::to_string(limit) + " bytes"},
                             {"code", "payload_too_large"}});
+    return response;
+  }
+
+  static HttpResponse overloaded() {
+    HttpResponse response;
+    response.status = 503;
+    response.headers.emplace_back("Retry-After", "1");
+    response.body =
+        R"({"error":"the server is overloaded: too many requests are waiting; retry later","code":"overloaded"})";
     return response;
   }
 
@@ -248,8 +258,14 @@ class Session : public std::enable_shared_from_this<Session> {
       return write(server_.handler(r), keep_alive);
     }
     // Handling (inference) runs on the handler pool; the answer comes back to this
-    // connection's socket thread.
+    // connection's socket thread. A full pool backlog sheds the request instead.
+    if (server_.queued.load() >= server_.options.max_queued_requests) {
+      if (server_.options.on_shed) server_.options.on_shed();
+      return write(overloaded(), keep_alive);
+    }
+    ++server_.queued;
     net::post(server_.handlers, [self = shared_from_this(), r = std::move(r), keep_alive] {
+      --self->server_.queued;
       HttpResponse response = self->server_.handler(r);
       net::post(self->stream_.get_executor(),
                 [self, response = std::move(response), keep_alive]() mutable {

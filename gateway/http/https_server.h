@@ -30,7 +30,13 @@ struct HttpsServerOptions {
   // a flood of idle connections cannot exhaust file descriptors. Also capped below the
   // process's open-file limit at start.
   std::size_t max_connections = 10000;
-  bool stop_on_signals = false;  // SIGTERM / SIGINT call stop()
+  // Requests read and waiting for a handler thread (inference off the socket threads).
+  // Beyond this many the server answers 503 overloaded with Retry-After at once instead
+  // of queueing without bound; fast models run inline on the socket threads and are
+  // bounded by the connections instead.
+  std::size_t max_queued_requests = 256;
+  std::function<void()> on_shed;  // called for each request refused that way (metrics)
+  bool stop_on_signals = false;   // SIGTERM / SIGINT call stop()
 };
 
 // The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One io_context per socket thread;

@@ -40,6 +40,7 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.body_bytes", {Kind::kCount, int64_t{1} << 32}},
       {"limits.upload_bytes", {Kind::kCount, kTiB}},
       {"limits.max_connections", {Kind::kCount, 1 << 20}},
+      {"limits.max_queued_requests", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
   };
   return keys;
@@ -137,6 +138,9 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
       config["limits"]["upload_bytes"].value_or(int64_t(settings.limits.upload_limit)));
   settings.limits.max_connections = static_cast<std::size_t>(
       config["limits"]["max_connections"].value_or(int64_t(settings.limits.max_connections)));
+  settings.limits.max_queued_requests =
+      static_cast<std::size_t>(config["limits"]["max_queued_requests"].value_or(
+          int64_t(settings.limits.max_queued_requests)));
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);

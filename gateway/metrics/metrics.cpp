@@ -175,6 +175,12 @@ struct Metrics::Impl {
           .Name("modelgate_tenant_requests_total")
           .Help("Authenticated data-plane requests by tenant")
           .Register(*registry);
+  prometheus::Counter& shed =
+      prometheus::BuildCounter()
+          .Name("modelgate_shed_requests_total")
+          .Help("Requests answered 503 overloaded because too many were waiting")
+          .Register(*registry)
+          .Add({});
   prometheus::Gauge& inflight = prometheus::BuildGauge()
                                     .Name("modelgate_inflight_requests")
                                     .Help("Requests being handled now")
@@ -249,6 +255,8 @@ void Metrics::count_tenant_request(const std::string& tenant) {
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
+
+void Metrics::count_shed() { impl_->shed.Increment(); }
 
 uint16_t Metrics::listen(const std::string& host, uint16_t port) {
   try {

@@ -37,6 +37,8 @@ class Metrics {
   void observe_batch(const std::string& model, int64_t version, uint64_t rows, double seconds);
   // A request refused by authentication (reason: the 401 code) or authorisation.
   void count_auth_failure(const std::string& reason);
+  // A request the server refused with 503 overloaded before routing it (backlog full).
+  void count_shed();
   // A request refused with 429 (reason: rate_limited or quota_exceeded).
   void count_rate_limited(const std::string& tenant, const std::string& reason);
   // An authenticated data-plane request of a tenant.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Overload, short form (bench/reliability/overload.sh is the long one): with at most 4
+# requests allowed to wait for a handler thread and a model whose batches take a while,
+# 60 concurrent requests get either their answer or an immediate 503 overloaded with
+# Retry-After — nothing else, nothing lost — the shed ones are counted in
+# modelgate_shed_requests_total, and the server serves normally afterwards.
+# usage: overload_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
+set -euo pipefail
+modelgate=$1 plugins=$2 examples=$3
+source "$(dirname "$0")/../gateway/e2e_lib.sh"
+
+data=$work/data
+admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
+# Batches that wait up to 2 s for 64 rows: requests hold their handler thread a while.
+"$modelgate" import --data-dir "$data" slow-mlp "$examples/models/fashion-mlp.onnx" \
+  --config '{"max_batch_size": 64, "preferred_batch_sizes": [64], "max_queue_delay_us": 2000000}' \
+  --promote >/dev/null
+printf 'access_log = "off"\nthreads = 2\n[limits]\nmax_queued_requests = 4\n' >"$work/config.toml"
+start_modelgate "$data" --config "$work/config.toml" || fail "server did not start"
+url=https://localhost:$port/v2/models/slow-mlp/infer
+one() {
+  curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $admin_key" \
+    -D "$work/h.$1" -o "$work/b.$1" -w '%{http_code}\n' --data @"$examples/requests/fashion-mlp.json" "$url"
+}
+export -f one
+export work data admin_key url examples
+seq 1 60 | xargs -P 60 -I{} bash -c 'one {}' >"$work/codes"
+ok=$(grep -c '^200$' "$work/codes" || true) shed=$(grep -c '^503$' "$work/codes" || true)
+echo "60 concurrent requests: $ok answered, $shed shed"
+((ok + shed == 60)) || fail "other answers: $(sort "$work/codes" | uniq -c)"
+((shed > 0)) || fail "nothing was shed with 4 queued requests allowed"
+((ok >= 8)) || fail "too few answered: $ok"
+for i in $(seq 1 60); do
+  grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
+  grep -qi '^Retry-After: 1' "$work/h.$i" || fail "503 without Retry-After"
+  expect "503 body" "$(cat "$work/b.$i")" '"code":"overloaded"'
+  break
+done
+metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
+expect "shed counted" "$metrics" "modelgate_shed_requests_total $shed"
+[[ $(one after) == 200 ]] || fail "not serving after the overload"
+echo "ok   serving normally afterwards"
+stop_modelgate
+echo "overload: all checks passed"
