@@ -1,11 +1,9 @@
-// Conv (1-D to 3-D; pads, strides, dilations, groups, auto_pad), with the fused activation
-// the optimizer may attach ("_relu"): 2-D on oneDNN's convolution primitive
-// (conv_dnnl.cpp), 1-D and 3-D as im2col + GEMM.
+// Conv (1-D to 3-D; pads, strides, dilations, groups, auto_pad) as im2col + GEMM, with the
+// fused activation the optimizer may attach ("_relu").
 #include <algorithm>
 #include <cstring>
 
 #include "../kernel.h"
-#include "conv_dnnl.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "spatial.h"
@@ -124,7 +122,6 @@ void conv(KernelContext& ctx) {
   const float* bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
   if (bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
   const bool relu = ctx.node.attr_int("_relu", 0) != 0;
-  if (w.spatial == 2) return conv2d_dnnl(ctx, w, group, relu, y);
   // Several images go through one GEMM, W [M, K] × [K, images · out_size]: small
   // per-image GEMMs waste most of their time packing. Chunks keep the scratch bounded.
   constexpr int64_t kMaxScratchFloats = int64_t{4} << 20;  // 16 MiB
