@@ -17,11 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.target = "/v2/models/m/infer";
   request.headers.emplace_back("Inference-Header-Content-Length", std::to_string(header_length));
   request.body.assign(reinterpret_cast<const char*>(data + 2), size - 2);
-  try {
-    const auto decoded = mg::gateway::decode_infer_request(request);
-    mg::fuzz::check_inputs(decoded);
-  } catch (const mg::gateway::ApiError& e) {
-    mg::fuzz::check_bad_request(e);
-  }
+  mg::fuzz::decode_and_check(request);
   return 0;
 }

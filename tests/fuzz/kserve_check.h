@@ -29,9 +29,13 @@ inline void check_inputs(const gateway::InferRequest& request) {
   }
 }
 
-// Refusals are 400 bad_request (or 413 for sizes), never anything else.
-inline void check_bad_request(const gateway::ApiError& e) {
-  if (e.status() != 400 && e.status() != 413) finding("decode error that is not 400/413");
+// Decodes and checks: inputs as above, refusals 400 bad_request (413 for sizes) only.
+inline void decode_and_check(const gateway::HttpRequest& request) {
+  try {
+    check_inputs(gateway::decode_infer_request(request));
+  } catch (const gateway::ApiError& e) {
+    if (e.status() != 400 && e.status() != 413) finding("decode error that is not 400/413");
+  }
 }
 
 }  // namespace mg::fuzz

@@ -11,9 +11,7 @@ modelgate=$1 abuse=$2 plugins=$3 examples=$4 post_lua=$5
 source "$(dirname "$0")/../gateway/e2e_lib.sh"
 
 data=$work/data
-admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
-"$modelgate" import --data-dir "$data" fashion-mlp "$examples/models/fashion-mlp.onnx" \
-  --config '{"max_batch_size": 8}' --promote >/dev/null
+init_with_mlp "$data"
 cat >"$work/config.toml" <<EOT
 access_log = "off"
 [limits]

@@ -9,9 +9,7 @@ modelgate=$1 mgctl=$2 plugins=$3 examples=$4 post_lua=$5
 source "$(dirname "$0")/../gateway/e2e_lib.sh"
 
 data=$work/data
-admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
-"$modelgate" import --data-dir "$data" fashion-mlp "$examples/models/fashion-mlp.onnx" \
-  --config '{"max_batch_size": 8}' --promote >/dev/null
+init_with_mlp "$data"
 start_modelgate "$data" --config <(echo 'access_log = "off"') || fail "server did not start"
 export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=$admin_key
 m() { "$mgctl" "$@"; }
