@@ -143,6 +143,32 @@ TEST_F(RouterTest, BinaryDataSizeMustMatchShapeAndDatatype) {
   EXPECT_EQ(decode(fine, 48).inputs[0].data.size(), 48u);
 }
 
+// JSON outputs print each number as the shortest text that reads back to the same value
+// of its own type (0.1 for 0.1f, not 0.10000000149011612); NaN and infinities as null;
+// strings escaped.
+TEST(KServeEncoding, ResponsesPrintShortestNumbersAndEscapeStrings) {
+  const float floats[] = {0.1f, 2.0f, -1e-5f, std::nanf(""), INFINITY};
+  const int8_t small[] = {-128, 127};
+  const uint8_t bytes[] = {0, 255};
+  const std::byte flags[] = {std::byte{1}, std::byte{0}};
+  const char text[] = "\x05\0\0\0a\"b\\c";
+  auto span_of = [](const auto& values) { return std::as_bytes(std::span(values)); };
+  std::vector<InferOutput> outputs = {
+      {"f", DType::kFp32, {5}, span_of(floats)},
+      {"i8", DType::kInt8, {2}, span_of(small)},
+      {"u8", DType::kUint8, {2}, span_of(bytes)},
+      {"b", DType::kBool, {2}, span_of(flags)},
+      {"s", DType::kBytes, {1}, std::as_bytes(std::span(text, sizeof text - 1))}};
+  const HttpResponse r = encode_infer_response("m\"x", 3, "id-1", outputs);
+  EXPECT_EQ(r.body, R"({"model_name":"m\"x","model_version":"3","id":"id-1","outputs":[)"
+                    R"({"name":"f","datatype":"FP32","shape":[5],"data":[0.1,2,-1e-05,null,null]},)"
+                    R"({"name":"i8","datatype":"INT8","shape":[2],"data":[-128,127]},)"
+                    R"({"name":"u8","datatype":"UINT8","shape":[2],"data":[0,255]},)"
+                    R"({"name":"b","datatype":"BOOL","shape":[2],"data":[true,false]},)"
+                    R"({"name":"s","datatype":"BYTES","shape":[1],"data":["a\"b\\c"]}]})");
+  EXPECT_NO_THROW(boost::json::parse(r.body));
+}
+
 TEST_F(RouterTest, BadRequestsNameTheInputAndWhatWasExpected) {
   const std::string target = "/v2/models/fashion-mlp/infer";
   expect_error(call("POST", target, "{not json"), 400, "bad_request", "not valid JSON");

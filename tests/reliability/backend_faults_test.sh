@@ -46,7 +46,7 @@ expect "backend list: the failed backend and why" "$out" "device not present"
 expect "backend list: the good one" "$out" "test_good"
 expect "load failure: state and reason" "$(m model show broken-load)" "weights are corrupted"
 expect "model on a failed backend is failed" "$(m model show orphan)" "failed"
-expect "good model serves" "$(infer good)" '"name":"y","datatype":"FP32","shape":[1,4],"data":[2E0,4E0,6E0,8E0]'
+expect "good model serves" "$(infer good)" '"name":"y","datatype":"FP32","shape":[1,4],"data":[2,4,6,8]'
 out=$(infer failing-exec)
 expect "execute error: 500 internal" "$out" '"code":"internal"'
 expect "execute error: status" "$out" " 500"
