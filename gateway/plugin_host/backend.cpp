@@ -119,7 +119,7 @@ Backend::~Backend() {
 }
 
 std::shared_ptr<Backend> Backend::open(const std::filesystem::path& path,
-                                       const std::string& config_json) {
+                                       const std::string& config_json, Declared* seen) {
   const std::string file = path.string();
   auto refuse = [&](int32_t code, const std::string& why) {
     return BackendError(code, file + ": " + why);
@@ -141,6 +141,10 @@ std::shared_ptr<Backend> Backend::open(const std::filesystem::path& path,
   }
   const MG_BackendApi* api = entry();
   if (api == nullptr) throw refuse(MG_ERROR_INTERNAL, "entry returned no function table");
+  if (seen) {  // the version fields lead every ABI's table
+    seen->abi_major = api->abi_major;
+    seen->abi_minor = api->abi_minor;
+  }
 
   // The version check comes before any other use of the table.
   const std::string plugin_abi = version_text(api->abi_major, api->abi_minor);
@@ -171,6 +175,7 @@ std::shared_ptr<Backend> Backend::open(const std::filesystem::path& path,
                                                 "' from its file name");
   }
 
+  if (seen) seen->version = api->version;  // safe to read once the table is checked
   MG_Backend* state = nullptr;
   if (MG_Error* error = api->backend_init(host_api(), config_json.c_str(), &state)) {
     Failure failure = take_error(error);

@@ -25,9 +25,15 @@ class Backend {
  public:
   // Opens libmg_<name>.so at `path`, checks its ABI version before calling anything else
   // and runs backend_init with `config_json`. Throws BackendError whose message names the
-  // file (and, on a version mismatch, both versions).
+  // file (and, on a version mismatch, both versions). `seen`, when given, receives the ABI
+  // version and backend version the plugin declared as soon as they are known, so a
+  // plugin refused later (say, its backend_init failed) can still be reported with them.
+  struct Declared {
+    uint32_t abi_major = 0, abi_minor = 0;
+    std::string version;
+  };
   static std::shared_ptr<Backend> open(const std::filesystem::path& path,
-                                       const std::string& config_json);
+                                       const std::string& config_json, Declared* seen = nullptr);
   ~Backend();
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;

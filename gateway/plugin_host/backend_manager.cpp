@@ -51,16 +51,18 @@ BackendStatus BackendManager::load(const std::filesystem::path& path) {
   }
   std::shared_ptr<Backend> backend;
   if (status.reason.empty()) {
+    Backend::Declared declared;
     try {
       std::string config = config_for_ ? config_for_(status.name) : "{}";
-      backend = Backend::open(path, config.empty() ? "{}" : config);
+      backend = Backend::open(path, config.empty() ? "{}" : config, &declared);
       status.state = BackendStatus::State::kReady;
-      status.version = backend->version();
-      status.abi_major = backend->abi_major();
-      status.abi_minor = backend->abi_minor();
     } catch (const BackendError& e) {
       status.reason = e.what();
     }
+    // What the plugin declared, also when it was refused (e.g. its init failed).
+    status.version = declared.version;
+    status.abi_major = declared.abi_major;
+    status.abi_minor = declared.abi_minor;
   }
   if (backend) {
     log(LogLevel::kInfo, "backend '" + status.name + "' " + status.version + " (ABI " +

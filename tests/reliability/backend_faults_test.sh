@@ -57,7 +57,8 @@ expect "exception in execute: 500 internal" "$out" '"code":"internal"'
 expect "not-ready model: 503" "$(infer broken-load)" '"code":"model_not_ready"'
 expect "still serving after the faults" "$(infer good)" " 200"
 metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics" | grep "^modelgate_")
-expect "metrics: failed backend" "$metrics" 'backend="test_init_fails",state="failed"'
+expect "metrics: failed backend, with what it declared" "$metrics" \
+  'modelgate_backend_info{abi="1.0",backend="test_init_fails",state="failed",version="0.0.1-test"} 1'
 expect "metrics: failed model" "$metrics" 'modelgate_model_state{model="broken-load",state="failed",version="1"} 1'
 expect "metrics: execute errors" "$metrics" 'modelgate_inference_requests_total{model="failing-exec",outcome="internal",version="1"} 1'
 
