@@ -39,23 +39,33 @@ echo "baseline:     $baseline"
 
 "$abuse" "$port" 14 1000 300 300 >"$work/abuse.out" 2>&1 &
 abuse_pid=$!
+# the peak count of descriptors while the attack runs, sampled every 0.1 s (a single
+# sample depends on where the attackers are in their reconnect cycle, and under ASan on
+# a loaded machine the server accepts more slowly)
+(peak=0; while kill -0 "$abuse_pid" 2>/dev/null; do
+   n=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l); ((n > peak)) && peak=$n && echo "$peak" >"$work/fds.peak"
+   sleep 0.1; done) &
+sampler_pid=$!
 sleep 3
-fds_attack=$(fds)
 attacked=$(legit)
 check_legit "under attack" "$attacked"
 echo "under attack: $attacked"
 wait "$abuse_pid" || fail "the abuse client failed: $(cat "$work/abuse.out")"
+wait "$sampler_pid" || true
+fds_attack=$(cat "$work/fds.peak" 2>/dev/null || echo 0)
 report=$(cat "$work/abuse.out")
 echo "attackers:    $report"
 dropped=$(field dropped_by_server "$report") got413=$(field oversized_413 "$report")
 other=$(field oversized_other "$report")
 ((dropped >= 1600)) || fail "the server did not cut the idle/stalled/slow connections: $report"
 ((got413 > 0 && other == 0)) || fail "oversized headers not answered 413: $report"
-((fds_attack > fds_before + 1000)) || fail "the attack did not reach the server ($fds_attack fds)"
+# 1600 attacker connections are in play; the server holding 800 of them at once shows the
+# attack really reached it (it cuts them at 2 s and 5 s, so they never all coexist)
+((fds_attack > fds_before + 800)) || fail "the attack did not reach the server (peak $fds_attack fds)"
 # (a few event-loop descriptors — epoll, eventfd, timerfd — are created once, lazily)
 for _ in $(seq 1 50); do (($(fds) <= fds_before + 8)) && break; sleep 0.2; done
 (($(fds) <= fds_before + 8)) || fail "fds did not return: $fds_before before, $(fds) after: $(diff "$work/fds.before" <(ls -l /proc/$pid/fd))"
-echo "ok   fds: $fds_before before, $fds_attack during the attack, $(fds) after"
+echo "ok   fds: $fds_before before, peak $fds_attack during the attack, $(fds) after"
 awk -v b="$(field p99_ms "$baseline")" -v a="$(field p99_ms "$attacked")" \
   -v rb="$(field rps "$baseline")" -v ra="$(field rps "$attacked")" 'BEGIN {
   printf "ok   well-behaved client: p99 %.2f ms -> %.2f ms (x%.2f), %.0f -> %.0f req/s\n", b, a, a / b, rb, ra }'
