@@ -20,6 +20,8 @@ packages=(
   dataset-fashion-mnist zlib1g-dev
   # gateway: CLI parsing, TOML config; curl for the integration tests and the README
   libcli11-dev libtomlplusplus-dev curl time wrk
+  # gateway: simdjson (KServe request decoding)
+  libsimdjson-dev
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
   # deploy/ tests: a real Prometheus + promtool, systemd-analyze, YAML parsing, openssl

@@ -14,8 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "plugin_host/backend_manager.h"
 #include "registry/registry.h"
@@ -126,6 +130,30 @@ class StateCollector : public prometheus::Collectable {
   const BackendManager& backends_;
 };
 
+// The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
+// label map and a whole new metric (a histogram: its buckets) on every call, even when
+// it only finds the existing one, which cost several allocations per request.
+struct VersionSeries {
+  prometheus::Counter* ok = nullptr;  // requests with outcome "ok": nearly all of them
+  prometheus::Counter* items = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  prometheus::Histogram* queue = nullptr;
+  prometheus::Histogram* compute = nullptr;
+  prometheus::Histogram* batch_size = nullptr;
+};
+
+// (model, version) ordered so a lookup needs no std::string built.
+struct VersionKeyLess {
+  using is_transparent = void;
+  using View = std::pair<std::string_view, int64_t>;
+  static View view(const std::pair<std::string, int64_t>& key) { return {key.first, key.second}; }
+  static View view(const View& key) { return key; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return view(a) < view(b);
+  }
+};
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -191,6 +219,52 @@ struct Metrics::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
 
   std::string tenant(const std::string& name) const { return tenant_label ? name : "*"; }
+
+  // Resolved series, found under a shared lock; created (at zero, so Prometheus sees
+  // their first increase) under the exclusive one. Labels come from registered models
+  // and tenants only, so these stay as small as the families themselves.
+  std::shared_mutex series_mutex;
+  std::map<std::pair<std::string, int64_t>, VersionSeries, VersionKeyLess> versions;
+  std::map<std::string, prometheus::Counter*, std::less<>> tenants;
+
+  const VersionSeries& version_series(const std::string& model, int64_t version) {
+    const VersionKeyLess::View key{model, version};
+    {
+      std::shared_lock lock(series_mutex);
+      if (auto found = versions.find(key); found != versions.end()) return found->second;
+    }
+    std::unique_lock lock(series_mutex);
+    auto [at, inserted] = versions.try_emplace({model, version});
+    if (inserted) {
+      const std::string v = std::to_string(version);
+      const prometheus::Labels labels{{"model", model}, {"version", v}};
+      VersionSeries& series = at->second;
+      series.ok = &requests.Add({{"model", model}, {"version", v}, {"outcome", "ok"}});
+      series.items = &items.Add(labels);
+      series.duration = &duration.Add(labels, kLatencyBuckets);
+      series.queue = &queue.Add(labels, kLatencyBuckets);
+      series.compute = &compute.Add(labels, kLatencyBuckets);
+      series.batch_size = &batch_size.Add(labels, kBatchBuckets);
+    }
+    return at->second;
+  }
+
+  prometheus::Counter& tenant_series(const std::string& name) {
+    const std::string label = tenant(name);
+    {
+      std::shared_lock lock(series_mutex);
+      if (auto found = tenants.find(label); found != tenants.end()) return *found->second;
+    }
+    std::unique_lock lock(series_mutex);
+    auto [at, inserted] = tenants.try_emplace(label, nullptr);
+    if (inserted) {
+      at->second = &tenant_requests.Add({{"tenant", label}});
+      // Its 429 series start at zero too: a series born at 1 has no increase().
+      for (const char* reason : {"rate_limited", "quota_exceeded"})
+        rate_limited.Add({{"tenant", label}, {"reason", reason}});
+    }
+    return *at->second;
+  }
 };
 
 Metrics::Metrics(const std::string& server_version, const registry::Registry& registry,
@@ -210,24 +284,25 @@ Metrics::~Metrics() = default;
 
 void Metrics::observe_batch(const std::string& model, int64_t version, uint64_t rows,
                             double seconds) {
-  const std::string v = std::to_string(version);
-  impl_->compute.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(seconds);
-  impl_->batch_size.Add({{"model", model}, {"version", v}}, kBatchBuckets)
-      .Observe(static_cast<double>(rows));
+  const VersionSeries& series = impl_->version_series(model, version);
+  series.compute->Observe(seconds);
+  series.batch_size->Observe(static_cast<double>(rows));
 }
 
 void Metrics::observe_inference(const std::string& model, int64_t version,
                                 const std::string& outcome, uint64_t items, double seconds,
                                 double queue_seconds) {
-  const std::string v = std::to_string(version);
-  impl_->requests.Add({{"model", model}, {"version", v}, {"outcome", outcome}}).Increment();
-  if (items > 0) {
-    impl_->items.Add({{"model", model}, {"version", v}}).Increment(static_cast<double>(items));
+  const VersionSeries& series = impl_->version_series(model, version);
+  if (outcome == "ok") {
+    series.ok->Increment();
+  } else {
+    impl_->requests
+        .Add({{"model", model}, {"version", std::to_string(version)}, {"outcome", outcome}})
+        .Increment();
   }
-  impl_->duration.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(seconds);
-  if (queue_seconds >= 0) {
-    impl_->queue.Add({{"model", model}, {"version", v}}, kLatencyBuckets).Observe(queue_seconds);
-  }
+  if (items > 0) series.items->Increment(static_cast<double>(items));
+  series.duration->Observe(seconds);
+  if (queue_seconds >= 0) series.queue->Observe(queue_seconds);
 }
 
 void Metrics::count_unknown_model() {
@@ -243,15 +318,7 @@ void Metrics::count_rate_limited(const std::string& tenant, const std::string& r
 }
 
 void Metrics::count_tenant_request(const std::string& tenant) {
-  const std::string label = impl_->tenant(tenant);
-  auto& requests = impl_->tenant_requests.Add({{"tenant", label}});
-  if (requests.Value() == 0) {
-    // A tenant's first request creates its 429 series at zero, so that the first refusal
-    // is an increase Prometheus can see (a series born at 1 has no increase).
-    for (const char* reason : {"rate_limited", "quota_exceeded"})
-      impl_->rate_limited.Add({{"tenant", label}, {"reason", reason}});
-  }
-  requests.Increment();
+  impl_->tenant_series(tenant).Increment();
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
