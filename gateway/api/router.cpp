@@ -37,6 +37,7 @@ HttpResponse json_response(const json::value& body, int status = 200) {
 std::vector<std::string_view> split_path(std::string_view target) {
   target = target.substr(0, target.find('?'));
   std::vector<std::string_view> parts;
+  parts.reserve(8);
   while (!target.empty()) {
     if (target.front() == '/') {
       target.remove_prefix(1);
