@@ -18,8 +18,11 @@ namespace {
 
 using Code = RegistryError::Code;
 
-// Chunks at least this big are hashed on a second thread while they are written.
+// Encrypted writes: chunks at least this big are hashed on a second thread while they
+// are encrypted and written.
 constexpr std::size_t kParallelHashBytes = 256 * 1024;
+// Plaintext writes: once this much is written, a BackgroundHasher follows the file.
+constexpr uint64_t kBackgroundHashBytes = 4 * 1024 * 1024;
 // Write-back is started in pieces this big (large enough for the disk to stream them).
 constexpr uint64_t kWritebackBytes = 16 * 1024 * 1024;
 
@@ -77,7 +80,8 @@ bool ArtifactStore::contains(const std::string& digest) const {
 
 ArtifactStore::Writer ArtifactStore::begin_write() {
   std::filesystem::path temp = root_ / "tmp" / ("upload-" + random_suffix());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // (read-write: a background hasher reads plaintext back from it)
+  int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) io_error("create " + temp.string(), errno);
   Writer writer(*this, fd, std::move(temp));
   if (!keys_.empty()) {
@@ -220,6 +224,7 @@ ArtifactStore::Writer::Writer(Writer&& other) noexcept
       fd_(std::exchange(other.fd_, -1)),
       temp_path_(std::exchange(other.temp_path_, {})),
       hasher_(std::move(other.hasher_)),
+      background_(std::move(other.background_)),
       size_(other.size_),
       flushed_(other.flushed_),
       encryptor_(std::move(other.encryptor_)),
@@ -228,17 +233,46 @@ ArtifactStore::Writer::Writer(Writer&& other) noexcept
 ArtifactStore::Writer::~Writer() { discard(); }
 
 void ArtifactStore::Writer::discard() {
+  background_.reset();  // stops its thread, which reads fd_
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
   temp_path_.clear();
 }
 
+std::string ArtifactStore::Writer::digest() const {
+  return background_ ? background_->peek_hex_digest() : hasher_.peek_hex_digest();
+}
+
 void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
   if (fd_ < 0) throw RegistryError(Code::kIo, "artifact writer already finished");
-  // SHA-256 (~1.7 GB/s) is as slow as the disk: for big chunks hash on a second thread
-  // while this one writes, so ingest runs at the speed of the slower of the two rather
-  // than of their sum. Small chunks are not worth a thread.
+  const uint64_t before = size_;
+  if (encryptor_) {
+    write_encrypted(chunk);
+  } else {
+    // SHA-256 (~1.7 GB/s) is as slow as the disk: a big plaintext artifact is hashed by a
+    // thread reading the file back behind the writes, so the hash overlaps the writes
+    // and commit's fsync. Small ones are hashed here; not worth a thread.
+    const bool hash_here = !background_ && before + chunk.size() < kBackgroundHashBytes;
+    if (hash_here) hasher_.update(chunk);
+    write_all(chunk.data(), chunk.size());
+    if (!hash_here && !background_) {
+      background_ = std::make_unique<BackgroundHasher>(fd_, std::move(hasher_), before);
+    }
+    if (background_) background_->advance(before + chunk.size());
+  }
+  size_ = before + chunk.size();
+  // Every kWritebackBytes, start write-back of what is not yet flushed, so the disk works
+  // while later chunks arrive and commit's fsync has less left to do. A hint only.
+  if (size_ - flushed_ >= kWritebackBytes) {
+    ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(size_ - flushed_),
+                      SYNC_FILE_RANGE_WRITE);
+    flushed_ = size_;
+  }
+}
+
+void ArtifactStore::Writer::write_encrypted(std::span<const std::byte> chunk) {
+  // Big chunks are hashed on a second thread while this one encrypts and writes them.
   std::future<void> hashed;
   if (chunk.size() >= kParallelHashBytes) {
     hashed = std::async(std::launch::async, [this, chunk] { hasher_.update(chunk); });
@@ -251,20 +285,8 @@ void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
       if (f.valid()) f.wait();
     }
   } join{hashed};
-  if (encryptor_) {
-    encryptor_->update(chunk, ciphertext_);
-    write_all(ciphertext_.data(), ciphertext_.size());
-  } else {
-    write_all(chunk.data(), chunk.size());
-  }
-  size_ += chunk.size();
-  // Every kWritebackBytes, start write-back of what is not yet flushed, so the disk works
-  // while later chunks are hashed and commit's fsync has less left to do. A hint only.
-  if (size_ - flushed_ >= kWritebackBytes) {
-    ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(size_ - flushed_),
-                      SYNC_FILE_RANGE_WRITE);
-    flushed_ = size_;
-  }
+  encryptor_->update(chunk, ciphertext_);
+  write_all(ciphertext_.data(), ciphertext_.size());
   if (hashed.valid()) hashed.get();  // rethrows a hashing failure
 }
 
@@ -289,10 +311,23 @@ StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& e
     const auto tag = encryptor_->finish();
     write_all(tag.data(), tag.size());
   }
+  // (a background hasher keeps hashing while this waits for the disk)
   if (::fsync(fd_) != 0 || ::fchmod(fd_, 0444) != 0) {
     int error = errno;
     discard();
     io_error("sync artifact", error);
+  }
+  StoredArtifact stored{"", size_};
+  if (background_) {
+    try {
+      stored.digest = background_->finish();
+    } catch (...) {
+      discard();
+      throw;
+    }
+    background_.reset();
+  } else {
+    stored.digest = hasher_.hex_digest();
   }
   int rc = ::close(fd_);
   fd_ = -1;
@@ -301,7 +336,6 @@ StoredArtifact ArtifactStore::Writer::commit(const std::optional<std::string>& e
     discard();
     io_error("close artifact", error);
   }
-  StoredArtifact stored{hasher_.hex_digest(), size_};
   if (expected_digest && *expected_digest != stored.digest) {
     discard();
     throw RegistryError(Code::kDigestMismatch,

@@ -3,12 +3,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "registry/artifact_cipher.h"
+#include "registry/background_hasher.h"
 #include "registry/sha256.h"
 
 namespace mg::registry {
@@ -94,18 +96,21 @@ class ArtifactStore::Writer {
                         bool replace = false);
   uint64_t bytes_written() const { return size_; }
   // The SHA-256 of what was written so far (e.g. to check a signature before commit).
-  std::string digest() const { return hasher_.peek_hex_digest(); }
+  std::string digest() const;
 
  private:
   friend class ArtifactStore;
   Writer(const ArtifactStore& store, int fd, std::filesystem::path temp_path);
   void discard();
   void write_all(const std::byte* data, std::size_t size);
+  void write_encrypted(std::span<const std::byte> chunk);
 
   const ArtifactStore* store_;
   int fd_;
   std::filesystem::path temp_path_;
-  Sha256 hasher_;
+  Sha256 hasher_;  // until background_ takes over
+  // Plaintext writes past kBackgroundHashBytes are hashed from the file by a thread.
+  std::unique_ptr<BackgroundHasher> background_;
   uint64_t size_ = 0;
   uint64_t flushed_ = 0;                          // bytes whose write-back has been started
   std::unique_ptr<ArtifactEncryptor> encryptor_;  // when the store encrypts

@@ -22,7 +22,7 @@ if [[ "${MG_SKIP_ASAN:-0}" != 1 ]]; then
   run_suite asan
 fi
 if [[ "${MG_SKIP_TSAN:-0}" != 1 ]]; then
-  run_suite tsan  # the scheduler, batcher, limits and registry concurrency tests under TSan
+  run_suite tsan  # the scheduler, batcher, limits, registry concurrency and background hashing tests under TSan
 fi
 if [[ "${MG_SKIP_FUZZ:-0}" != 1 ]]; then
   run_suite fuzz  # every libFuzzer target for a few seconds (tests/fuzz/README.md)

@@ -2,12 +2,17 @@
 // on read, and what is left behind by failures.
 #include "registry/artifact_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <vector>
 
+#include "registry/background_hasher.h"
 #include "registry/registry_error.h"
 #include "temp_dir.h"
 
@@ -80,6 +85,104 @@ TEST(ArtifactStore, AbandonedWriterLeavesNothing) {
     EXPECT_EQ(count_files(dir.path() / "tmp"), 1);
   }
   EXPECT_EQ(count_files(dir.path()), 0);
+}
+
+// Deterministic bytes that do not repeat in 4 KiB blocks (so a misplaced block changes
+// the digest).
+std::vector<std::byte> pseudo_random(std::size_t size) {
+  std::vector<std::byte> out(size);
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (auto& b : out) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<std::byte>(x);
+  }
+  return out;
+}
+
+std::vector<std::byte> file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<std::byte>(reinterpret_cast<const std::byte*>(text.data()),
+                                reinterpret_cast<const std::byte*>(text.data()) + text.size());
+}
+
+// Past 4 MiB a thread hashes plaintext by reading the file back behind the writes: the
+// digest must be the same as hashing the content at once, wherever the chunks fall.
+TEST(ArtifactStore, BigArtifactsHashedBehindTheWritesKeepTheirDigest) {
+  TempDir dir;
+  ArtifactStore store(dir.path());
+  const std::size_t mib = 1 << 20;
+  for (const std::size_t size : {4 * mib - 1, 4 * mib, 4 * mib + 1, 11 * mib + 123}) {
+    const std::vector<std::byte> content = pseudo_random(size);
+    const std::span<const std::byte> all(content);
+    const std::string expected = sha256_hex(all);
+    // one chunk; two chunks straddling the 4 MiB mark; many odd-sized chunks
+    for (const std::size_t chunk : {size, 3 * mib + 5, std::size_t{65536 + 17}}) {
+      auto writer = store.begin_write();
+      std::size_t at = 0;
+      bool peeked = false;
+      while (at < size) {
+        const std::size_t n = std::min(chunk, size - at);
+        writer.write(all.subspan(at, n));
+        at += n;
+        if (!peeked && at > 5 * mib && at < size) {  // mid-way, behind the background hasher
+          EXPECT_EQ(writer.digest(), sha256_hex(all.first(at))) << size << " " << chunk;
+          peeked = true;
+        }
+      }
+      EXPECT_EQ(writer.digest(), expected);
+      const StoredArtifact stored = writer.commit(expected);
+      EXPECT_EQ(stored.digest, expected) << size << " in chunks of " << chunk;
+      EXPECT_EQ(stored.size, size);
+      EXPECT_TRUE(file_bytes(store.path_of(expected)) == content);
+      store.remove(expected);
+    }
+  }
+  EXPECT_EQ(count_files(dir.path()), 0);
+}
+
+TEST(ArtifactStore, BigWritesAbandonedOrMismatchedLeaveNothing) {
+  TempDir dir;
+  ArtifactStore store(dir.path());
+  const std::vector<std::byte> content = pseudo_random(9 << 20);
+  {
+    auto writer = store.begin_write();
+    writer.write(content);  // the hasher is still behind: dropping the writer stops it
+  }
+  EXPECT_EQ(count_files(dir.path()), 0);
+  auto writer = store.begin_write();
+  writer.write(content);
+  try {
+    writer.commit(std::string(kHelloDigest));
+    FAIL() << "mismatch accepted";
+  } catch (const RegistryError& e) {
+    EXPECT_EQ(e.code(), RegistryError::Code::kDigestMismatch);
+  }
+  EXPECT_EQ(count_files(dir.path()), 0);
+}
+
+// A file that ends before what its writer reported (it was truncated under the store):
+// the hasher reports an I/O error instead of a digest of something else.
+TEST(BackgroundHasher, AFileShorterThanReportedIsAnIoError) {
+  TempDir dir;
+  const auto path = dir.path() / "short";
+  std::ofstream(path) << "twelve bytes";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  {
+    BackgroundHasher hasher(fd, Sha256(), 0);
+    hasher.advance(12);
+    EXPECT_EQ(hasher.peek_hex_digest(), sha256_hex(bytes_of("twelve bytes")));
+    hasher.advance(4096);
+    try {
+      hasher.finish();
+      ADD_FAILURE() << "a digest of a short file";
+    } catch (const RegistryError& e) {
+      EXPECT_EQ(e.code(), RegistryError::Code::kIo);
+      EXPECT_NE(std::string(e.what()).find("ended early"), std::string::npos);
+    }
+  }
+  ::close(fd);
 }
 
 TEST(ArtifactStore, TamperedFileFailsVerificationOnRead) {
