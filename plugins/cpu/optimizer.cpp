@@ -116,6 +116,23 @@ const Value& value(const Graph& graph, int id) {
   return graph.values[static_cast<std::size_t>(id)];
 }
 
+// MaxPool with a 2×2 window, stride 2, no padding or dilation, floor mode, and no
+// Indices output: the pooling a Conv kernel can do itself.
+bool is_plain_2x2_max_pool(const Node& pool) {
+  if (pool.op_type != "MaxPool" || pool.outputs.empty()) return false;
+  if (pool.outputs.size() > 1 && pool.outputs[1] >= 0) return false;
+  auto all = [](const std::vector<int64_t>& v, int64_t x) {
+    return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+  };
+  const auto pads = pool.attr_ints("pads");
+  const auto dilations = pool.attr_ints("dilations");
+  const std::string auto_pad = pool.attr_string("auto_pad", "NOTSET");
+  return pool.attr_ints("kernel_shape") == std::vector<int64_t>{2, 2} &&
+         pool.attr_ints("strides") == std::vector<int64_t>{2, 2} && all(pads, 0) &&
+         all(dilations, 1) && pool.attr_int("ceil_mode", 0) == 0 &&
+         pool.attr_int("storage_order", 0) == 0 && (auto_pad == "NOTSET" || auto_pad == "VALID");
+}
+
 int fuse(Graph& graph) {
   int fused = 0;
   // MatMul(X, W) → Add(·, B) with X of rank 2, W a constant matrix and B a constant
@@ -161,6 +178,26 @@ int fuse(Graph& graph) {
     flag.i = 1;
     producer.attributes.push_back(flag);
     producer.outputs[0] = relu.outputs[0];
+    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    ++fused;
+  }
+  // A 2×2, stride-2 MaxPool as the only consumer of a 2-D Conv: pooled in the Conv's own
+  // output pass, so the full-size activation is never written or read back (max commutes
+  // with the bias and the Relu the Conv applies).
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& conv = graph.nodes[i];
+    if (conv.op_type != "Conv" || conv.inputs.size() < 2) continue;
+    const Value& w = value(graph, conv.inputs[1]);
+    if (!w.shape_known || w.shape.size() != 4) continue;
+    auto users = consumers_of(graph, conv.outputs[0]);
+    if (users.size() != 1 || is_graph_output(graph, conv.outputs[0])) continue;
+    Node& pool = graph.nodes[static_cast<std::size_t>(users[0])];
+    if (!is_plain_2x2_max_pool(pool)) continue;
+    Attribute flag;
+    flag.name = "_maxpool2x2";
+    flag.i = 1;
+    conv.attributes.push_back(flag);
+    conv.outputs[0] = pool.outputs[0];
     graph.nodes.erase(graph.nodes.begin() + users[0]);
     ++fused;
   }

@@ -7,7 +7,7 @@ namespace mg::cpu {
 struct OptimizeStats {
   int folded = 0;   // nodes replaced by constants
   int removed = 0;  // Identity / Dropout nodes bypassed
-  int fused = 0;    // Add (bias) and Relu merged into Gemm / MatMul / Conv
+  int fused = 0;    // Add (bias) and Relu merged into Gemm / MatMul / Conv, 2×2 MaxPool into Conv
 };
 
 // Load-time graph rewrites, each keeping the graph's results the same:
@@ -15,7 +15,8 @@ struct OptimizeStats {
 //  - folds every node whose inputs are all constants into a constant (shape arithmetic
 //    from exporters, Constant nodes, weight transposes…);
 //  - turns MatMul(X, W) + B into Gemm(X, W, B) when X is 2-D and W, B are constants;
-//  - fuses a Relu that is the only consumer of a Gemm, MatMul or Conv into it.
+//  - fuses a Relu that is the only consumer of a Gemm, MatMul or Conv into it;
+//  - fuses a 2×2 stride-2 MaxPool that is the only consumer of a 2-D Conv into it.
 // Throws CpuError when folding hits an error the model would hit on every request.
 OptimizeStats optimize(Graph& graph);
 

@@ -45,6 +45,102 @@ TEST(Optimizer, CnnFusesReluIntoConvAndGemm) {
   EXPECT_EQ(fused, 3);  // two Conv, one Gemm
 }
 
+TEST(Optimizer, CnnPoolsInsideItsConvolutions) {
+  Graph graph = load_example("fashion-cnn");
+  optimize(graph);
+  int pooled = 0;
+  for (const auto& node : graph.nodes) {
+    EXPECT_NE(node.op_type, "MaxPool") << "an unfused MaxPool remains";
+    pooled += node.attr_int("_maxpool2x2", 0) != 0;
+  }
+  EXPECT_EQ(pooled, 2);
+}
+
+// Conv (+ Relu) → MaxPool built by hand: X [64, 3, 31, 30] with a 3×3 kernel gives
+// 29×28 maps, an odd height the pool's floor mode cuts; 64 images make several chunks,
+// run on two threads. The fused result must equal the separate kernels'.
+Graph conv_pool_graph(bool relu, int64_t ceil_mode, std::vector<int64_t> pads) {
+  Graph graph;
+  auto add_value = [&](const std::string& name, Shape shape, std::optional<Tensor> constant = {}) {
+    Value v{name};
+    v.type = ElemType::kFloat;
+    v.shape = std::move(shape);
+    v.shape_known = true;
+    v.constant = std::move(constant);
+    graph.values.push_back(std::move(v));
+    return static_cast<int>(graph.values.size() - 1);
+  };
+  Tensor w = Tensor::owned(ElemType::kFloat, {4, 3, 3, 3}),
+         b = Tensor::owned(ElemType::kFloat, {4});
+  for (int64_t i = 0; i < w.size(); ++i)
+    w.data<float>()[i] = static_cast<float>((i * 37) % 11) / 7 - 0.7f;
+  for (int64_t i = 0; i < 4; ++i) b.data<float>()[i] = 0.3f * static_cast<float>(i) - 0.5f;
+  const int x = add_value("x", {64, 3, 31, 30}), wid = add_value("w", w.shape, w),
+            bid = add_value("b", b.shape, b), conv_out = add_value("conv", {}),
+            relu_out = add_value("relu", {}), y = add_value("y", {});
+  auto ints = [](const char* name, std::vector<int64_t> v) {
+    Attribute a;
+    a.name = name;
+    a.kind = Attribute::Kind::kInts;
+    a.ints = std::move(v);
+    return a;
+  };
+  auto node = [&](const std::string& op, std::vector<int> in, int out,
+                  std::vector<Attribute> attrs) {
+    Node n;
+    n.name = op;
+    n.op_type = op;
+    n.opset = 13;
+    n.kernel = OpTable::instance().find(op)->kernel;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    n.attributes = std::move(attrs);
+    graph.nodes.push_back(std::move(n));
+  };
+  node("Conv", {x, wid, bid}, conv_out, {ints("kernel_shape", {3, 3})});
+  if (relu) node("Relu", {conv_out}, relu_out, {});
+  Attribute ceil;
+  ceil.name = "ceil_mode";
+  ceil.i = ceil_mode;
+  node(
+      "MaxPool", {relu ? relu_out : conv_out}, y,
+      {ints("kernel_shape", {2, 2}), ints("strides", {2, 2}), ints("pads", std::move(pads)), ceil});
+  graph.inputs = {x};
+  graph.outputs = {y};
+  return graph;
+}
+
+TEST(Optimizer, FusedMaxPoolMatchesTheSeparateKernels) {
+  Tensor input = Tensor::owned(ElemType::kFloat, {64, 3, 31, 30});
+  for (int64_t i = 0; i < input.size(); ++i)
+    input.data<float>()[i] = static_cast<float>((i * 7919) % 201) / 100 - 1;
+  for (const bool relu : {true, false}) {
+    Graph plain = conv_pool_graph(relu, 0, {0, 0, 0, 0});
+    Graph fused = conv_pool_graph(relu, 0, {0, 0, 0, 0});
+    optimize(fused);
+    ASSERT_EQ(op_types(fused), std::vector<std::string>{"Conv"});
+    Executor separate(std::make_shared<Graph>(std::move(plain)), 1);
+    Executor together(std::make_shared<Graph>(std::move(fused)), 2);
+    const auto expected = separate.run({input});
+    const auto actual = together.run({input});
+    ASSERT_EQ(actual[0].shape, (Shape{64, 4, 14, 14}));
+    ASSERT_EQ(actual[0].shape, expected[0].shape);
+    for (int64_t i = 0; i < expected[0].size(); ++i) {
+      ASSERT_NEAR(actual[0].data<float>()[i], expected[0].data<float>()[i], 1e-5)
+          << "relu " << relu << " at " << i;
+    }
+  }
+}
+
+TEST(Optimizer, OtherMaxPoolsStayUnfused) {
+  for (auto [ceil_mode, pads] :
+       {std::pair<int64_t, std::vector<int64_t>>{1, {0, 0, 0, 0}}, {0, {1, 1, 1, 1}}}) {
+    Graph graph = conv_pool_graph(true, ceil_mode, pads);
+    optimize(graph);
+    EXPECT_EQ(op_types(graph), (std::vector<std::string>{"Conv", "MaxPool"}));
+  }
+}
+
 // Constant subgraphs (here: Constant → Mul → Add feeding a MatMul's weights) fold away,
 // and Identity / Dropout disappear.
 TEST(Optimizer, FoldsConstantsAndRemovesIdentityAndDropout) {

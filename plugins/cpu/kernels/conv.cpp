@@ -1,7 +1,9 @@
 // Conv (1-D to 3-D; pads, strides, dilations, groups, auto_pad) as im2col + GEMM, with the
-// fused activation the optimizer may attach ("_relu").
+// fused Relu ("_relu") and 2×2 stride-2 MaxPool ("_maxpool2x2") the optimizer may attach.
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include "../kernel.h"
 #include "gemm.h"
@@ -96,6 +98,97 @@ bool is_pointwise(const Window& w) {
   return true;
 }
 
+// What one Conv node computes, shared by the chunks it is cut into.
+struct ConvPlan {
+  const float* x = nullptr;
+  const float* weights = nullptr;
+  const float* bias = nullptr;
+  float* y = nullptr;
+  Window w;
+  int64_t channels = 0, maps = 0, group = 1, c_group = 0, m_group = 0;
+  int64_t col_rows = 0, out_size = 0;
+  bool pointwise = false, relu = false;
+  bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
+  int64_t y_size = 0;    // floats per output map in y
+};
+
+// One map of the GEMM's product, plus bias, into y: as is, or max-pooled 2×2 with stride
+// 2 (floor mode: an odd last row or column is dropped, as MaxPool does). Relu last: it
+// commutes with max and with the bias.
+void store_map(const ConvPlan& p, const float* src, float bias, float* dst) {
+  if (!p.pool2x2) {
+    if (p.relu) {
+      for (int64_t j = 0; j < p.out_size; ++j) {
+        const float v = src[j] + bias;
+        dst[j] = v > 0.f ? v : 0.f;
+      }
+    } else {
+      for (int64_t j = 0; j < p.out_size; ++j) dst[j] = src[j] + bias;
+    }
+    return;
+  }
+  const int64_t in_w = p.w.out[2], out_h = p.w.out[1] / 2, out_w = p.w.out[2] / 2;
+  const float floor = p.relu ? 0.f : -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < out_h; ++r, dst += out_w) {
+    const float* r0 = src + 2 * r * in_w;
+    const float* r1 = r0 + in_w;
+    for (int64_t c = 0; c < out_w; ++c) {
+      const float a = std::max(r0[2 * c], r0[2 * c + 1]), b = std::max(r1[2 * c], r1[2 * c + 1]);
+      dst[c] = std::max(std::max(a, b) + bias, floor);
+    }
+  }
+}
+
+// A pool of one: the chunk-parallel path runs each chunk's kernels on a single thread
+// (ThreadPool with no workers is a plain loop, safe to share).
+ThreadPool& single_thread_pool() {
+  static ThreadPool alone(1);
+  return alone;
+}
+
+// Images [n0, n0 + images) through im2col, one GEMM per group and the scatter back to
+// NCHW with bias and Relu. Scratch is the calling thread's own, reused across calls.
+void convolve_chunk(const ConvPlan& p, int64_t n0, int64_t images, ThreadPool& threads) {
+  thread_local std::vector<float> col, product;
+  const int64_t width = images * p.out_size;
+  product.resize(static_cast<std::size_t>(p.m_group * width));
+  if (!p.pointwise || images > 1) col.resize(static_cast<std::size_t>(p.col_rows * width));
+  for (int64_t g = 0; g < p.group; ++g) {
+    const float* source;
+    if (p.pointwise && images == 1) {
+      source = p.x + (n0 * p.channels + g * p.c_group) * p.out_size;
+    } else {
+      // Workers must use this thread's scratch, not their own thread_local copies.
+      float* col_data = col.data();
+      threads.parallel_for(images, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* image = p.x + ((n0 + i) * p.channels + g * p.c_group) * p.w.in_size();
+          if (p.pointwise) {
+            for (int64_t c = 0; c < p.c_group; ++c) {
+              std::copy(image + c * p.out_size, image + (c + 1) * p.out_size,
+                        col_data + c * width + i * p.out_size);
+            }
+          } else {
+            im2col(image, p.c_group, p.w, col_data + i * p.out_size, width);
+          }
+        }
+      });
+      source = col.data();
+    }
+    gemm(threads, false, false, p.m_group, width, p.col_rows, 1.f,
+         p.weights + g * p.m_group * p.col_rows, p.col_rows, source, width, 0.f, product.data(),
+         width);
+    // Scatter [M, images · out_size] back to [images, M, y_size] (bias, pool, Relu).
+    for (int64_t i = 0; i < images; ++i) {
+      for (int64_t m = 0; m < p.m_group; ++m) {
+        store_map(p, product.data() + m * width + i * p.out_size,
+                  p.bias ? p.bias[g * p.m_group + m] : 0.f,
+                  p.y + ((n0 + i) * p.maps + g * p.m_group + m) * p.y_size);
+      }
+    }
+  }
+}
+
 void conv(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& weight = ctx.input(1);
@@ -112,70 +205,47 @@ void conv(KernelContext& ctx) {
   std::vector<int64_t> declared = ctx.node.attr_ints("kernel_shape");
   if (!declared.empty() && declared != kernel) ctx.fail("kernel_shape disagrees with W");
   Window w = make_window(ctx.node, x.shape, kernel, false);
+  const bool pool2x2 = ctx.node.attr_int("_maxpool2x2", 0) != 0;
+  if (pool2x2 && w.spatial != 2) ctx.fail("a fused 2x2 MaxPool needs a 2-D convolution");
   Shape out_shape{batch, maps};
-  for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(w.out[d]);
+  for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(pool2x2 ? w.out[d] / 2 : w.out[d]);
   Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
 
-  const int64_t c_group = channels / group, m_group = maps / group;
-  const int64_t col_rows = c_group * w.kernel_size(), out_size = w.out_size();
-  const bool pointwise = is_pointwise(w);
-  const float* bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
-  if (bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
-  const bool relu = ctx.node.attr_int("_relu", 0) != 0;
-  // Several images go through one GEMM, W [M, K] × [K, images · out_size]: small
-  // per-image GEMMs waste most of their time packing. Chunks keep the scratch bounded.
-  constexpr int64_t kMaxScratchFloats = int64_t{4} << 20;  // 16 MiB
-  const int64_t chunk =
-      std::clamp<int64_t>(kMaxScratchFloats / std::max<int64_t>(col_rows * out_size, 1), 1, batch);
-  thread_local std::vector<float> col, product;  // scratch, reused across calls
-  const float* weights = weight.data<const float>();
-  for (int64_t n0 = 0; n0 < batch; n0 += chunk) {
-    const int64_t images = std::min(chunk, batch - n0), width = images * out_size;
-    product.resize(static_cast<std::size_t>(m_group * width));
-    if (!pointwise) col.resize(static_cast<std::size_t>(col_rows * width));
-    for (int64_t g = 0; g < group; ++g) {
-      const float* source;
-      if (pointwise && images == 1) {
-        source = x.data<const float>() + (n0 * channels + g * c_group) * out_size;
-      } else {
-        if (pointwise) col.resize(static_cast<std::size_t>(col_rows * width));
-        // Workers must use this thread's scratch, not their own thread_local copies.
-        float* col_data = col.data();
-        ctx.threads.parallel_for(images, 1, [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) {
-            const float* image =
-                x.data<const float>() + ((n0 + i) * channels + g * c_group) * w.in_size();
-            if (pointwise) {
-              for (int64_t c = 0; c < c_group; ++c) {
-                std::copy(image + c * out_size, image + (c + 1) * out_size,
-                          col_data + c * width + i * out_size);
-              }
-            } else {
-              im2col(image, c_group, w, col_data + i * out_size, width);
-            }
-          }
-        });
-        source = col.data();
-      }
-      gemm(ctx.threads, false, false, m_group, width, col_rows, 1.f,
-           weights + g * m_group * col_rows, col_rows, source, width, 0.f, product.data(), width);
-      // Scatter [M, images · out_size] back to [images, M, out_size], adding bias and Relu.
-      for (int64_t i = 0; i < images; ++i) {
-        for (int64_t m = 0; m < m_group; ++m) {
-          const float* src = product.data() + m * width + i * out_size;
-          float* dst = y.data<float>() + ((n0 + i) * maps + g * m_group + m) * out_size;
-          const float b = bias ? bias[g * m_group + m] : 0.f;
-          if (relu) {
-            for (int64_t j = 0; j < out_size; ++j) {
-              const float v = src[j] + b;
-              dst[j] = v > 0.f ? v : 0.f;
-            }
-          } else {
-            for (int64_t j = 0; j < out_size; ++j) dst[j] = src[j] + b;
-          }
-        }
-      }
-    }
+  ConvPlan plan;
+  plan.x = x.data<const float>();
+  plan.weights = weight.data<const float>();
+  plan.y = y.data<float>();
+  plan.w = w;
+  plan.channels = channels;
+  plan.maps = maps;
+  plan.group = group;
+  plan.c_group = channels / group;
+  plan.m_group = maps / group;
+  plan.col_rows = plan.c_group * w.kernel_size();
+  plan.out_size = w.out_size();
+  plan.pointwise = is_pointwise(w);
+  plan.bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
+  if (plan.bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
+  plan.relu = ctx.node.attr_int("_relu", 0) != 0;
+  plan.pool2x2 = pool2x2;
+  plan.y_size = pool2x2 ? (w.out[1] / 2) * (w.out[2] / 2) : plan.out_size;
+  // Several images go through one GEMM, W [M, K] × [K, images · out_size] (small
+  // per-image GEMMs waste most of their time packing), in chunks whose unfolded columns
+  // stay in a core's L2 cache between im2col and the GEMM that reads them.
+  constexpr int64_t kChunkScratchFloats = int64_t{1} << 17;  // 512 KiB
+  const int64_t per_image = std::max<int64_t>(plan.col_rows * plan.out_size, 1);
+  const int64_t chunk = std::clamp<int64_t>(kChunkScratchFloats / per_image, 1, batch);
+  const int64_t chunks = (batch + chunk - 1) / chunk;
+  auto images_of = [&](int64_t c) { return std::min(chunk, batch - c * chunk); };
+  if (chunks >= ctx.threads.size() && ctx.threads.size() > 1) {
+    // Enough chunks for every thread: each runs whole chunks (im2col, GEMM, scatter) on
+    // its own core and cache.
+    ctx.threads.parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      ThreadPool& alone = single_thread_pool();
+      for (int64_t c = c0; c < c1; ++c) convolve_chunk(plan, c * chunk, images_of(c), alone);
+    });
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) convolve_chunk(plan, c * chunk, images_of(c), ctx.threads);
   }
 }
 
