@@ -48,6 +48,15 @@ void im2col_generic(const float* image, int64_t channels, const Window& w, float
   }
 }
 
+// Copies n >= 4 floats as 4-float blocks, the last one overlapping the one before: rows
+// here are a few dozen floats, where a loop's scalar remainder or a memcpy call costs as
+// much as the copy (each fixed-size memcpy is one 16-byte load and store).
+inline void copy_short_row(const float* src, float* dst, int64_t n) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) std::memcpy(dst + j, src + j, 4 * sizeof(float));
+  if (j < n) std::memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
+}
+
 // The 2-D case with unit horizontal stride, which covers most real convolutions: each
 // output row of a window position is one contiguous copy.
 void im2col_2d_unit_stride(const float* image, int64_t channels, const Window& w, float* col,
@@ -70,6 +79,10 @@ void im2col_2d_unit_stride(const float* image, int64_t channels, const Window& w
             continue;
           }
           const float* src = plane + ih * in_w + shift;
+          if (lo == 0 && hi == out_w && out_w >= 4) {
+            copy_short_row(src, dst, out_w);
+            continue;
+          }
           for (int64_t j = 0; j < lo; ++j) dst[j] = 0.f;
           for (int64_t j = lo; j < hi; ++j) dst[j] = src[j];
           for (int64_t j = hi; j < out_w; ++j) dst[j] = 0.f;
@@ -233,7 +246,8 @@ void conv(KernelContext& ctx) {
   // per-image GEMMs waste most of their time packing), in chunks whose unfolded columns
   // stay in a core's L2 cache between im2col and the GEMM that reads them.
   constexpr int64_t kChunkScratchFloats = int64_t{1} << 17;  // 512 KiB
-  const int64_t per_image = std::max<int64_t>(plan.col_rows * plan.out_size, 1);
+  const int64_t per_image =
+      std::max<int64_t>((plan.col_rows + plan.m_group) * plan.out_size, 1);  // col + product
   const int64_t chunk = std::clamp<int64_t>(kChunkScratchFloats / per_image, 1, batch);
   const int64_t chunks = (batch + chunk - 1) / chunk;
   auto images_of = [&](int64_t c) { return std::min(chunk, batch - c * chunk); };
