@@ -116,6 +116,17 @@ const Value& value(const Graph& graph, int id) {
   return graph.values[static_cast<std::size_t>(id)];
 }
 
+// The producer takes over the work of its only consumer (index `consumer`): it gets the
+// flag its kernel reads and the consumer's output, and the consumer goes.
+void absorb_consumer(Graph& graph, Node& producer, int consumer, const char* flag_name) {
+  Attribute flag;
+  flag.name = flag_name;
+  flag.i = 1;
+  producer.attributes.push_back(flag);
+  producer.outputs[0] = graph.nodes[static_cast<std::size_t>(consumer)].outputs[0];
+  graph.nodes.erase(graph.nodes.begin() + consumer);
+}
+
 // MaxPool with a 2×2 window, stride 2, no padding or dilation, floor mode, and no
 // Indices output: the pooling a Conv kernel can do itself.
 bool is_plain_2x2_max_pool(const Node& pool) {
@@ -173,12 +184,7 @@ int fuse(Graph& graph) {
     if (relu.op_type != "Relu" || value(graph, producer.outputs[0]).type != ElemType::kFloat) {
       continue;
     }
-    Attribute flag;
-    flag.name = "_relu";
-    flag.i = 1;
-    producer.attributes.push_back(flag);
-    producer.outputs[0] = relu.outputs[0];
-    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    absorb_consumer(graph, producer, users[0], "_relu");
     ++fused;
   }
   // A 2×2, stride-2 MaxPool as the only consumer of a 2-D Conv: pooled in the Conv's own
@@ -193,12 +199,7 @@ int fuse(Graph& graph) {
     if (users.size() != 1 || is_graph_output(graph, conv.outputs[0])) continue;
     Node& pool = graph.nodes[static_cast<std::size_t>(users[0])];
     if (!is_plain_2x2_max_pool(pool)) continue;
-    Attribute flag;
-    flag.name = "_maxpool2x2";
-    flag.i = 1;
-    conv.attributes.push_back(flag);
-    conv.outputs[0] = pool.outputs[0];
-    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    absorb_consumer(graph, conv, users[0], "_maxpool2x2");
     ++fused;
   }
   return fused;
