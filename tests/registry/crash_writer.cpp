@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   for (;;) {
     const std::string& model = models[rng() % models.size()];
     auto writer = registry.artifacts().begin_write();
-    std::size_t size = 1 + rng() % (256 * 1024);
+    // Mostly small; one in eight past 4 MiB, where a background thread hashes the file
+    // behind the writes (the kill can land while it is still catching up).
+    std::size_t size = rng() % 8 == 0 ? (4 << 20) + rng() % (2 << 20) : 1 + rng() % (256 * 1024);
     for (std::size_t written = 0; written < size; written += chunk.size()) {
       for (auto& b : chunk) b = static_cast<std::byte>(rng());
       std::size_t n = std::min(chunk.size(), size - written);
