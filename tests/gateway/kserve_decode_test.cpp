@@ -133,7 +133,7 @@ TEST(KServeDecode, MalformedAndHostileJsonIsA400) {
             std::string::npos);
 }
 
-TEST(KServeDecode, DocumentsOverAMegabyteDecodeOnAParserOfTheirOwn) {
+TEST(KServeDecode, LargeDocumentsDecodeOnAParserOfTheirOwn) {
   // Over the size the per-thread parser keeps: decoded by a parser of its own, and the
   // next small request still decodes on this thread.
   std::string data = "[";
