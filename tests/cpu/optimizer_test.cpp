@@ -132,6 +132,15 @@ TEST(Optimizer, FusedMaxPoolMatchesTheSeparateKernels) {
   }
 }
 
+// No images: an empty result, fused or not (the chunking must not divide by zero).
+TEST(Optimizer, FusedConvOfAnEmptyBatchIsEmpty) {
+  Graph fused = conv_pool_graph(true, 0, {0, 0, 0, 0});
+  optimize(fused);
+  Executor executor(std::make_shared<Graph>(std::move(fused)), 2);
+  const auto out = executor.run({Tensor::owned(ElemType::kFloat, {0, 3, 31, 30})});
+  EXPECT_EQ(out[0].shape, (Shape{0, 4, 14, 14}));
+}
+
 TEST(Optimizer, OtherMaxPoolsStayUnfused) {
   for (auto [ceil_mode, pads] :
        {std::pair<int64_t, std::vector<int64_t>>{1, {0, 0, 0, 0}}, {0, {1, 1, 1, 1}}}) {

@@ -160,7 +160,8 @@ ThreadPool& single_thread_pool() {
 }
 
 // Images [n0, n0 + images) through im2col, one GEMM per group and the scatter back to
-// NCHW with bias and Relu. Scratch is the calling thread's own, reused across calls.
+// NCHW with bias, the fused pool and Relu. Scratch is the calling thread's own, reused across
+// calls.
 void convolve_chunk(const ConvPlan& p, int64_t n0, int64_t images, ThreadPool& threads) {
   thread_local std::vector<float> col, product;
   const int64_t width = images * p.out_size;
@@ -223,6 +224,7 @@ void conv(KernelContext& ctx) {
   Shape out_shape{batch, maps};
   for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(pool2x2 ? w.out[d] / 2 : w.out[d]);
   Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
+  if (batch == 0) return;  // nothing to compute, and no chunk size to divide by
 
   ConvPlan plan;
   plan.x = x.data<const float>();
