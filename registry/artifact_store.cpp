@@ -11,6 +11,7 @@
 #include <random>
 #include <utility>
 
+#include "registry/background_hasher.h"
 #include "registry/registry_error.h"
 
 namespace mg::registry {
@@ -253,13 +254,16 @@ void ArtifactStore::Writer::write(std::span<const std::byte> chunk) {
     // SHA-256 (~1.7 GB/s) is as slow as the disk: a big plaintext artifact is hashed by a
     // thread reading the file back behind the writes, so the hash overlaps the writes
     // and commit's fsync. Small ones are hashed here; not worth a thread.
-    const bool hash_here = !background_ && before + chunk.size() < kBackgroundHashBytes;
-    if (hash_here) hasher_.update(chunk);
-    write_all(chunk.data(), chunk.size());
-    if (!hash_here && !background_) {
-      background_ = std::make_unique<BackgroundHasher>(fd_, std::move(hasher_), before);
+    if (!background_ && before + chunk.size() < kBackgroundHashBytes) {
+      hasher_.update(chunk);
+      write_all(chunk.data(), chunk.size());
+    } else {
+      write_all(chunk.data(), chunk.size());
+      if (!background_) {
+        background_ = std::make_unique<BackgroundHasher>(fd_, std::move(hasher_), before);
+      }
+      background_->advance(before + chunk.size());
     }
-    if (background_) background_->advance(before + chunk.size());
   }
   size_ = before + chunk.size();
   // Every kWritebackBytes, start write-back of what is not yet flushed, so the disk works

@@ -10,10 +10,11 @@
 #include <vector>
 
 #include "registry/artifact_cipher.h"
-#include "registry/background_hasher.h"
 #include "registry/sha256.h"
 
 namespace mg::registry {
+
+class BackgroundHasher;
 
 struct StoredArtifact {
   std::string digest;  // lowercase hex SHA-256 of the content

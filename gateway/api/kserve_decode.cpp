@@ -62,13 +62,13 @@ bool bool_parameter(dom::object o, const char* key) {
 }
 
 // Calls leaf(element) for each leaf of a flat or nested JSON array, in row-major order
-// (a scalar is its own one leaf).
+// (a scalar is its own one leaf). The recursion is as deep as the document, which the
+// parser has already bounded (kMaxJsonDepth).
 template <typename Leaf>
-void walk_items(dom::array items, std::size_t depth, const std::string& what, Leaf& leaf) {
-  if (depth > kMaxJsonDepth) throw bad_request(what + ": \"data\" is nested too deeply");
+void walk_items(dom::array items, Leaf& leaf) {
   for (dom::element item : items) {
     if (item.type() == dom::element_type::ARRAY) {
-      walk_items(dom::array(item), depth + 1, what, leaf);
+      walk_items(dom::array(item), leaf);
     } else {
       leaf(item);
     }
@@ -76,9 +76,9 @@ void walk_items(dom::array items, std::size_t depth, const std::string& what, Le
 }
 
 template <typename Leaf>
-void for_each_leaf(dom::element data, const std::string& what, Leaf&& leaf) {
+void for_each_leaf(dom::element data, Leaf&& leaf) {
   if (data.type() == dom::element_type::ARRAY) {
-    walk_items(dom::array(data), 1, what, leaf);
+    walk_items(dom::array(data), leaf);
   } else {
     leaf(data);
   }
@@ -136,7 +136,7 @@ void encode_numbers(dom::element data, uint64_t count, std::vector<std::byte>& o
   out.resize(count * sizeof(T));
   std::byte* next = out.data();
   std::size_t index = 0;
-  for_each_leaf(data, what, [&](dom::element leaf) {
+  for_each_leaf(data, [&](dom::element leaf) {
     if (index < count) {
       T value;
       double number;
@@ -164,7 +164,7 @@ void encode_json_data(InferInput& input, dom::element data, std::size_t json_len
   // cannot match, and must not size a buffer.
   if (*count > json_length / 2 + 1) {
     std::size_t leaves = 0;
-    for_each_leaf(data, what, [&](dom::element) { ++leaves; });
+    for_each_leaf(data, [&](dom::element) { ++leaves; });
     count_mismatch(what, *count, leaves);
   }
   auto& out = input.owned;
@@ -172,7 +172,7 @@ void encode_json_data(InferInput& input, dom::element data, std::size_t json_len
     case DType::kBool: {
       out.resize(*count);
       std::size_t index = 0;
-      for_each_leaf(data, what, [&](dom::element leaf) {
+      for_each_leaf(data, [&](dom::element leaf) {
         bool value = false;
         if (leaf.get(value) != simdjson::SUCCESS)
           throw bad_request(what + ": element " + std::to_string(index) + " is not a boolean");
@@ -214,7 +214,7 @@ void encode_json_data(InferInput& input, dom::element data, std::size_t json_len
       break;
     case DType::kBytes: {
       std::size_t index = 0;
-      for_each_leaf(data, what, [&](dom::element leaf) {
+      for_each_leaf(data, [&](dom::element leaf) {
         std::string_view text;
         if (leaf.get(text) != simdjson::SUCCESS)
           throw bad_request(what + ": element " + std::to_string(index) + " is not a string");

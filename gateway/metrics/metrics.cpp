@@ -218,7 +218,9 @@ struct Metrics::Impl {
   bool tenant_label = true;
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  std::string tenant(const std::string& name) const { return tenant_label ? name : "*"; }
+  std::string_view tenant(const std::string& name) const {
+    return tenant_label ? std::string_view(name) : "*";
+  }
 
   // Resolved series, found under a shared lock; created (at zero, so Prometheus sees
   // their first increase) under the exclusive one. Labels come from registered models
@@ -250,18 +252,18 @@ struct Metrics::Impl {
   }
 
   prometheus::Counter& tenant_series(const std::string& name) {
-    const std::string label = tenant(name);
+    const std::string_view label = tenant(name);
     {
       std::shared_lock lock(series_mutex);
       if (auto found = tenants.find(label); found != tenants.end()) return *found->second;
     }
     std::unique_lock lock(series_mutex);
-    auto [at, inserted] = tenants.try_emplace(label, nullptr);
+    auto [at, inserted] = tenants.try_emplace(std::string(label), nullptr);
     if (inserted) {
-      at->second = &tenant_requests.Add({{"tenant", label}});
+      at->second = &tenant_requests.Add({{"tenant", at->first}});
       // Its 429 series start at zero too: a series born at 1 has no increase().
       for (const char* reason : {"rate_limited", "quota_exceeded"})
-        rate_limited.Add({{"tenant", label}, {"reason", reason}});
+        rate_limited.Add({{"tenant", at->first}, {"reason", reason}});
     }
     return *at->second;
   }
@@ -314,7 +316,8 @@ void Metrics::count_auth_failure(const std::string& reason) {
 }
 
 void Metrics::count_rate_limited(const std::string& tenant, const std::string& reason) {
-  impl_->rate_limited.Add({{"tenant", impl_->tenant(tenant)}, {"reason", reason}}).Increment();
+  impl_->rate_limited.Add({{"tenant", std::string(impl_->tenant(tenant))}, {"reason", reason}})
+      .Increment();
 }
 
 void Metrics::count_tenant_request(const std::string& tenant) {
