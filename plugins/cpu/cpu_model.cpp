@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "cpu_error.h"
+#include "kernels/kernels.h"
 #include "onnx_loader.h"
 
 namespace mg::cpu {
@@ -66,6 +67,7 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
   model->config_ = parse_model_config(config_json);
   auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
   model->stats_ = optimize(*graph);
+  prepare_kernels(*graph);
   model->graph_ = graph;
 
   const bool batching = model->config_.max_batch_size > 0;

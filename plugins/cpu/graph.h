@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,13 @@ namespace mg::cpu {
 
 struct KernelContext;
 using KernelFn = void (*)(KernelContext&);
+
+// What a kernel keeps between runs of its node (Conv: oneDNN primitives and weights in
+// their layout). Made once after the graph is final and shared by every instance of the
+// model, so it synchronises itself.
+struct KernelState {
+  virtual ~KernelState() = default;
+};
 
 // A node attribute, parsed once at load.
 struct Attribute {
@@ -34,6 +42,7 @@ struct Node {
   std::vector<int> outputs;  // value ids; -1 for an omitted optional output
   std::vector<Attribute> attributes;
   KernelFn kernel = nullptr;
+  std::shared_ptr<KernelState> state;  // null unless the op prepares one (prepare_kernels)
 
   const Attribute* attr(const std::string& key) const;
   int64_t attr_int(const std::string& key, int64_t fallback) const;

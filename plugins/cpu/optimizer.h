@@ -8,6 +8,7 @@ struct OptimizeStats {
   int folded = 0;   // nodes replaced by constants
   int removed = 0;  // Identity / Dropout nodes bypassed
   int fused = 0;    // Add (bias) and Relu merged into Gemm / MatMul / Conv, 2×2 MaxPool into Conv
+  int transposed = 0;  // constant Gemm weights stored transposed (transB 1 → 0)
 };
 
 // Load-time graph rewrites, each keeping the graph's results the same:
@@ -16,7 +17,8 @@ struct OptimizeStats {
 //    from exporters, Constant nodes, weight transposes…);
 //  - turns MatMul(X, W) + B into Gemm(X, W, B) when X is 2-D and W, B are constants;
 //  - fuses a Relu that is the only consumer of a Gemm, MatMul or Conv into it;
-//  - fuses a 2×2 stride-2 MaxPool that is the only consumer of a 2-D Conv into it.
+//  - fuses a 2×2 stride-2 MaxPool that is the only consumer of a 2-D Conv into it;
+//  - stores a constant Gemm B given as Bᵀ (transB=1) transposed, once.
 // Throws CpuError when folding hits an error the model would hit on every request.
 OptimizeStats optimize(Graph& graph);
 

@@ -34,6 +34,26 @@ TEST(Optimizer, MlpBecomesThreeGemmsWithFusedBiasAndRelu) {
   EXPECT_GE(stats.fused, 2);
 }
 
+TEST(Optimizer, GemmWeightsGivenTransposedAreStoredTransposedOnce) {
+  Graph graph = load_example("fashion-mlp");
+  const Graph original = graph;
+  OptimizeStats stats = optimize(graph);
+  EXPECT_EQ(stats.transposed, 3);  // PyTorch exports every Linear with transB=1
+  const Node& first = graph.nodes[1];
+  ASSERT_EQ(first.op_type, "Gemm");
+  EXPECT_EQ(first.attr_int("transB", 0), 0);
+  const Tensor& b = *graph.values[static_cast<std::size_t>(first.inputs[1])].constant;
+  ASSERT_EQ(b.shape, (Shape{784, 64}));
+  // Element (k, n) of the stored B is element (n, k) of the exported one.
+  const Tensor& exported = *original.values[static_cast<std::size_t>(first.inputs[1])].constant;
+  ASSERT_EQ(exported.shape, (Shape{64, 784}));
+  for (int64_t k : {0, 1, 500, 783}) {
+    for (int64_t n : {0, 7, 63}) {
+      EXPECT_EQ(b.data<const float>()[k * 64 + n], exported.data<const float>()[n * 784 + k]);
+    }
+  }
+}
+
 TEST(Optimizer, CnnFusesReluIntoConvAndGemm) {
   Graph graph = load_example("fashion-cnn");
   optimize(graph);

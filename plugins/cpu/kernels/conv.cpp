@@ -1,11 +1,16 @@
-// Conv (1-D to 3-D; pads, strides, dilations, groups, auto_pad) as im2col + GEMM, with the
-// fused Relu ("_relu") and 2×2 stride-2 MaxPool ("_maxpool2x2") the optimizer may attach.
+// Conv (1-D to 3-D; pads, strides, dilations, groups, auto_pad), with the fused Relu
+// ("_relu") and 2×2 stride-2 MaxPool ("_maxpool2x2") the optimizer may attach: on oneDNN's
+// convolution primitive (conv_onednn.cpp), or, for what oneDNN has no implementation of,
+// as im2col + GEMM here.
+#include "conv.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include "../kernel.h"
+#include "conv_onednn.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "spatial.h"
@@ -110,20 +115,6 @@ bool is_pointwise(const Window& w) {
   }
   return true;
 }
-
-// What one Conv node computes, shared by the chunks it is cut into.
-struct ConvPlan {
-  const float* x = nullptr;
-  const float* weights = nullptr;
-  const float* bias = nullptr;
-  float* y = nullptr;
-  Window w;
-  int64_t channels = 0, maps = 0, group = 1, c_group = 0, m_group = 0;
-  int64_t col_rows = 0, out_size = 0;
-  bool pointwise = false, relu = false;
-  bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
-  int64_t y_size = 0;    // floats per output map in y
-};
 
 // One map of the GEMM's product, plus bias, into y: as is, or max-pooled 2×2 with stride
 // 2 (floor mode: an odd last row or column is dropped, as MaxPool does). Relu last: it
@@ -231,42 +222,54 @@ void conv(KernelContext& ctx) {
   plan.weights = weight.data<const float>();
   plan.y = y.data<float>();
   plan.w = w;
+  plan.batch = batch;
   plan.channels = channels;
   plan.maps = maps;
   plan.group = group;
-  plan.c_group = channels / group;
-  plan.m_group = maps / group;
-  plan.col_rows = plan.c_group * w.kernel_size();
-  plan.out_size = w.out_size();
-  plan.pointwise = is_pointwise(w);
   plan.bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
   if (plan.bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
   plan.relu = ctx.node.attr_int("_relu", 0) != 0;
   plan.pool2x2 = pool2x2;
-  plan.y_size = pool2x2 ? (w.out[1] / 2) * (w.out[2] / 2) : plan.out_size;
+  complete_plan(plan);
+  if (!run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) run_im2col_conv(plan, ctx.threads);
+}
+
+}  // namespace
+
+void complete_plan(ConvPlan& plan) {
+  plan.c_group = plan.channels / plan.group;
+  plan.m_group = plan.maps / plan.group;
+  plan.col_rows = plan.c_group * plan.w.kernel_size();
+  plan.out_size = plan.w.out_size();
+  plan.pointwise = is_pointwise(plan.w);
+  plan.y_size = plan.pool2x2 ? (plan.w.out[1] / 2) * (plan.w.out[2] / 2) : plan.out_size;
+}
+
+void run_im2col_conv(const ConvPlan& p, ThreadPool& threads) {
+  if (p.batch == 0) return;  // nothing to compute, and no chunk size to divide by
   // Several images go through one GEMM, W [M, K] × [K, images · out_size] (small
   // per-image GEMMs waste most of their time packing), in chunks whose unfolded columns
   // stay in a core's L2 cache between im2col and the GEMM that reads them.
   constexpr int64_t kChunkScratchFloats = int64_t{1} << 17;  // 512 KiB
   const int64_t per_image =
-      std::max<int64_t>((plan.col_rows + plan.m_group) * plan.out_size, 1);  // col + product
-  const int64_t chunk = std::clamp<int64_t>(kChunkScratchFloats / per_image, 1, batch);
-  const int64_t chunks = (batch + chunk - 1) / chunk;
-  auto images_of = [&](int64_t c) { return std::min(chunk, batch - c * chunk); };
-  if (chunks >= ctx.threads.size() && ctx.threads.size() > 1) {
+      std::max<int64_t>((p.col_rows + p.m_group) * p.out_size, 1);  // col + product
+  const int64_t chunk = std::clamp<int64_t>(kChunkScratchFloats / per_image, 1, p.batch);
+  const int64_t chunks = (p.batch + chunk - 1) / chunk;
+  auto images_of = [&](int64_t c) { return std::min(chunk, p.batch - c * chunk); };
+  if (chunks >= threads.size() && threads.size() > 1) {
     // Enough chunks for every thread: each runs whole chunks (im2col, GEMM, scatter) on
     // its own core and cache.
-    ctx.threads.parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    threads.parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
       ThreadPool& alone = single_thread_pool();
-      for (int64_t c = c0; c < c1; ++c) convolve_chunk(plan, c * chunk, images_of(c), alone);
+      for (int64_t c = c0; c < c1; ++c) convolve_chunk(p, c * chunk, images_of(c), alone);
     });
   } else {
-    for (int64_t c = 0; c < chunks; ++c) convolve_chunk(plan, c * chunk, images_of(c), ctx.threads);
+    for (int64_t c = 0; c < chunks; ++c) convolve_chunk(p, c * chunk, images_of(c), threads);
   }
 }
 
-}  // namespace
-
-void register_conv(OpTable& table) { table.add("Conv", conv, type_bit(ElemType::kFloat)); }
+void register_conv(OpTable& table) {
+  table.add("Conv", conv, type_bit(ElemType::kFloat), prepare_onednn_conv);
+}
 
 }  // namespace mg::cpu

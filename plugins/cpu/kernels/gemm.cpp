@@ -1,25 +1,18 @@
 #include "gemm.h"
 
 #include <dnnl.h>
-#include <omp.h>
 
 #include <algorithm>
 
 #include "../cpu_error.h"
+#include "onednn.h"
 
 namespace mg::cpu {
 namespace {
 
-// Debian's oneDNN parallelises with OpenMP. Parallelism here belongs to the instance's
-// own thread pool, so every thread that calls into oneDNN asks for one OpenMP thread.
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  // omp_set_num_threads allocates per-thread state in libgomp that is never freed, so it
-  // is called only when the process did not already ask for one thread (OMP_NUM_THREADS=1,
-  // which modelgate sets).
-  thread_local const bool single_threaded =
-      omp_get_max_threads() == 1 || (omp_set_num_threads(1), true);
-  (void)single_threaded;
+  use_one_openmp_thread();
   dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
                                     lda, b, ldb, beta, c, ldc);
   if (status != dnnl_success) {

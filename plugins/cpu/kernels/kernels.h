@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "../graph.h"
@@ -18,16 +19,22 @@ inline constexpr uint32_t kBoolType = type_bit(ElemType::kBool);
 inline constexpr uint32_t kAllTypes =
     kNumeric | kBoolType | type_bit(ElemType::kUint8) | type_bit(ElemType::kInt8);
 
+// Makes a node's KernelState from the final graph (which tells, say, whether an input is
+// a constant).
+using PrepareFn = std::shared_ptr<KernelState> (*)(const Node&, const Graph&);
+
 struct OpInfo {
   KernelFn kernel = nullptr;
   uint32_t types = 0;  // accepted element types (index inputs such as axes are always ok)
+  PrepareFn prepare = nullptr;
 };
 
 // The operators of the default ONNX domain the backend implements, opsets 7 to 17.
 class OpTable {
  public:
   static const OpTable& instance();
-  void add(const std::string& op_type, KernelFn kernel, uint32_t types);
+  void add(const std::string& op_type, KernelFn kernel, uint32_t types,
+           PrepareFn prepare = nullptr);
   const OpInfo* find(const std::string& op_type) const;
 
   static constexpr int kMinOpset = 7;
@@ -36,6 +43,10 @@ class OpTable {
  private:
   std::map<std::string, OpInfo> ops_;
 };
+
+// Gives every node whose operator has a PrepareFn its state. Runs once the optimizer is
+// done with the graph.
+void prepare_kernels(Graph& graph);
 
 // Each kernel family registers its operators.
 void register_elementwise(OpTable& table);

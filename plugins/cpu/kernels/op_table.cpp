@@ -17,13 +17,20 @@ const OpTable& OpTable::instance() {
   return table;
 }
 
-void OpTable::add(const std::string& op_type, KernelFn kernel, uint32_t types) {
-  ops_[op_type] = OpInfo{kernel, types};
+void OpTable::add(const std::string& op_type, KernelFn kernel, uint32_t types, PrepareFn prepare) {
+  ops_[op_type] = OpInfo{kernel, types, prepare};
 }
 
 const OpInfo* OpTable::find(const std::string& op_type) const {
   auto it = ops_.find(op_type);
   return it == ops_.end() ? nullptr : &it->second;
+}
+
+void prepare_kernels(Graph& graph) {
+  for (Node& node : graph.nodes) {
+    const OpInfo* op = OpTable::instance().find(node.op_type);
+    if (op != nullptr && op->prepare != nullptr) node.state = op->prepare(node, graph);
+  }
 }
 
 }  // namespace mg::cpu

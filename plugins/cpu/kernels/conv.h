@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+
+#include "../thread_pool.h"
+#include "spatial.h"
+
+namespace mg::cpu {
+
+// Conv's two ways to compute, shared by its kernel (conv.cpp), the oneDNN path
+// (conv_onednn.h) and the tests.
+
+// What one Conv node computes on one run, in ONNX terms: X [N, C, spatial…], W [M, C /
+// group, kernel…], optional B [M], into Y — with the Relu and the 2×2 stride-2 MaxPool
+// the optimizer may have fused into it.
+struct ConvPlan {
+  const float* x = nullptr;
+  const float* weights = nullptr;
+  const float* bias = nullptr;  // null when the node has no B
+  float* y = nullptr;
+  Window w;
+  int64_t batch = 0, channels = 0, maps = 0, group = 1;
+  bool relu = false;
+  bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
+  // Derived by complete_plan:
+  int64_t c_group = 0, m_group = 0;
+  int64_t col_rows = 0, out_size = 0;  // of im2col: C / group · kernel size, output pixels
+  bool pointwise = false;
+  int64_t y_size = 0;  // floats per output map in y
+};
+
+// Fills the derived fields from the others.
+void complete_plan(ConvPlan& plan);
+
+// im2col + GEMM over chunks of images sized so the columns and the product stay in a
+// 512 KiB cache; with a chunk per thread or more, threads take whole chunks.
+void run_im2col_conv(const ConvPlan& plan, ThreadPool& threads);
+
+}  // namespace mg::cpu

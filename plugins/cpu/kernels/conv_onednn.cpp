@@ -1,0 +1,317 @@
+#include "conv_onednn.h"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "../cpu_error.h"
+#include "onednn.h"
+
+namespace mg::cpu {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+// A slice's intermediates (the input in the convolution's layout, its output, the pooled
+// output) are kept within about this many bytes, so the pool and the reorder back to NCHW
+// read them from a core's L2 cache rather than memory.
+constexpr int64_t kSliceBytes = int64_t{1} << 19;
+// Slices are at most this many images, which bounds the primitives one node needs for
+// any batch size: one per slice size.
+constexpr int64_t kMaxSliceImages = 16;
+// Models with dynamic spatial sizes would add primitives without end; past this many
+// shapes a node starts over.
+constexpr std::size_t kMaxShapes = 64;
+
+// Everything one slice shape runs: [reorder in] → conv (+Relu) → [pool] → [reorder out].
+struct SlicePrimitives {
+  memory::desc user_src, conv_src, conv_dst, pool_dst, user_dst, weights;
+  dnnl::reorder src_reorder;  // empty when the convolution reads NCHW itself
+  dnnl::convolution_forward conv;
+  dnnl::pooling_forward pool;  // empty unless a pool is fused
+  dnnl::reorder dst_reorder;   // empty when the last result is NCHW already
+  std::size_t scratchpad_bytes = 0;
+  std::size_t conv_src_bytes = 0, conv_dst_bytes = 0, pool_dst_bytes = 0;
+};
+
+// W in the layouts primitives asked for (a memory is a shared handle: copies are cheap).
+using PackedWeights = std::vector<std::pair<memory::desc, memory>>;
+
+struct ConvState final : KernelState {
+  bool constant_weights = false;
+  std::mutex mutex;  // guards the containers; primitives themselves run concurrently
+  // (images, spatial input sizes) → primitives; null when oneDNN cannot do that shape.
+  std::map<std::array<int64_t, 4>, std::shared_ptr<const SlicePrimitives>> slices;
+  PackedWeights packed_weights;  // when W is a constant
+};
+
+// The last `count` of a Window's three per-dimension values (its real spatial ones).
+memory::dims tail(const int64_t (&v)[3], int count, int64_t minus = 0) {
+  memory::dims dims(v + 3 - count, v + 3);
+  for (auto& d : dims) d -= minus;
+  return dims;
+}
+
+Tag plain_data_tag(int spatial) {
+  return spatial == 1 ? Tag::ncw : spatial == 2 ? Tag::nchw : Tag::ncdhw;
+}
+
+Tag plain_weights_tag(int spatial, bool grouped) {
+  if (grouped) return spatial == 1 ? Tag::goiw : spatial == 2 ? Tag::goihw : Tag::goidhw;
+  return spatial == 1 ? Tag::oiw : spatial == 2 ? Tag::oihw : Tag::oidhw;
+}
+
+memory::desc user_weights_desc(const ConvPlan& p) {
+  const int sp = p.w.spatial;
+  memory::dims dims;
+  if (p.group > 1) dims.push_back(p.group);
+  dims.push_back(p.m_group);
+  dims.push_back(p.c_group);
+  for (int64_t k : tail(p.w.kernel, sp)) dims.push_back(k);
+  return memory::desc(dims, memory::data_type::f32, plain_weights_tag(sp, p.group > 1));
+}
+
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
+                           std::size_t& scratchpad_bytes) {
+  const auto& engine = cpu_engine();
+  dnnl::reorder::primitive_desc pd(engine, from, engine, to, user_scratchpad_attr());
+  scratchpad_bytes = std::max(scratchpad_bytes, pd.scratchpad_desc().get_size());
+  return dnnl::reorder(pd);
+}
+
+// Null when oneDNN has no implementation for this convolution (or refuses its geometry,
+// or has only its reference one, which is ~30× slower than im2col): the caller then uses
+// im2col.
+std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images) {
+  const auto& engine = cpu_engine();
+  const auto f32 = memory::data_type::f32;
+  const int sp = p.w.spatial;
+  const Window& w = p.w;
+  auto with_spatial = [&](int64_t channels, memory::dims spatial) {
+    memory::dims dims{images, channels};
+    dims.insert(dims.end(), spatial.begin(), spatial.end());
+    return dims;
+  };
+  const memory::dims src_dims = with_spatial(p.channels, tail(w.in, sp));
+  const memory::dims dst_dims = with_spatial(p.maps, tail(w.out, sp));
+  try {
+    auto s = std::make_shared<SlicePrimitives>();
+    s->user_src = memory::desc(src_dims, f32, plain_data_tag(sp));
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    if (p.relu) {
+      dnnl::post_ops relu;
+      relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(relu);
+    }
+    memory::desc weights_any = user_weights_desc(p);
+    weights_any = memory::desc(weights_any.dims(), f32, Tag::any);
+    // oneDNN counts dilation from 0 (no gap), ONNX from 1.
+    // With few input channels (a network's first layer) oneDNN's JIT kernels read NCHW
+    // directly and write a blocked layout; given the choice it takes a channel-last
+    // kernel that measured 25 % slower on the seed CNN's first layer.
+    const memory::desc src_any(src_dims, f32, p.c_group < 4 ? plain_data_tag(sp) : Tag::any);
+    dnnl::convolution_forward::desc conv_desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+        weights_any, p.bias ? memory::desc({p.maps}, f32, Tag::x) : memory::desc(),
+        memory::desc(dst_dims, f32, Tag::any), tail(w.stride, sp), tail(w.dilation, sp, 1),
+        tail(w.pad_begin, sp), tail(w.pad_end, sp));
+    dnnl::convolution_forward::primitive_desc conv_pd(conv_desc, attr, engine, true);
+    if (!conv_pd || std::string_view(conv_pd.impl_info_str()).starts_with("ref")) return nullptr;
+    s->conv = dnnl::convolution_forward(conv_pd);
+    s->conv_src = conv_pd.src_desc();
+    s->conv_dst = conv_pd.dst_desc();
+    s->weights = conv_pd.weights_desc();
+    s->scratchpad_bytes = conv_pd.scratchpad_desc().get_size();
+    if (s->conv_src != s->user_src) {
+      s->src_reorder = make_reorder(s->user_src, s->conv_src, s->scratchpad_bytes);
+      s->conv_src_bytes = s->conv_src.get_size();
+    }
+    // Scratch between the steps: the convolution's output unless it can go straight to Y,
+    // the pool's unless it can.
+    memory::desc last = s->conv_dst;
+    if (p.pool2x2) {
+      const int64_t pooled[3] = {1, w.out[1] / 2, w.out[2] / 2};
+      dnnl::pooling_forward::desc pool_desc(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, s->conv_dst,
+          memory::desc(with_spatial(p.maps, tail(pooled, 2)), f32, Tag::any), {2, 2}, {2, 2},
+          {0, 0}, {0, 0});
+      dnnl::pooling_forward::primitive_desc pool_pd(pool_desc, user_scratchpad_attr(), engine,
+                                                    true);
+      if (!pool_pd) return nullptr;
+      s->pool = dnnl::pooling_forward(pool_pd);
+      s->scratchpad_bytes = std::max(s->scratchpad_bytes, pool_pd.scratchpad_desc().get_size());
+      s->conv_dst_bytes = s->conv_dst.get_size();
+      s->pool_dst = last = pool_pd.dst_desc();
+    }
+    s->user_dst = memory::desc(last.dims(), f32, plain_data_tag(sp));
+    if (last != s->user_dst) {
+      s->dst_reorder = make_reorder(last, s->user_dst, s->scratchpad_bytes);
+      (p.pool2x2 ? s->pool_dst_bytes : s->conv_dst_bytes) = last.get_size();
+    }
+    return s;
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+// The calling thread's scratch, 64-byte aligned, grown as needed and kept for reuse.
+std::byte* thread_scratch(std::size_t bytes) {
+  thread_local std::vector<std::byte> buffer;
+  constexpr std::size_t kAlign = 64;
+  if (buffer.size() < bytes + kAlign) buffer.resize(bytes + kAlign);
+  void* p = buffer.data();
+  std::size_t space = buffer.size();
+  return static_cast<std::byte*>(std::align(kAlign, bytes, p, space));
+}
+
+std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Images [n0, n0 + images) of the plan through one slice's primitives, on this thread.
+void run_slice(const ConvPlan& p, const SlicePrimitives& s, const memory& weights, int64_t n0) {
+  use_one_openmp_thread();
+  const auto& engine = cpu_engine();
+  dnnl::stream& stream = thread_stream();
+  // oneDNN scratchpad, then the intermediates. A zero-size scratchpad still gets a byte.
+  const std::size_t scratchpad_bytes = std::max<std::size_t>(s.scratchpad_bytes, 1);
+  const std::size_t src_off = round_up(scratchpad_bytes);
+  const std::size_t conv_off = src_off + round_up(s.conv_src_bytes);
+  const std::size_t pool_off = conv_off + round_up(s.conv_dst_bytes);
+  std::byte* scratch = thread_scratch(pool_off + s.pool_dst_bytes);
+  const memory scratchpad(
+      memory::desc({static_cast<int64_t>(scratchpad_bytes)}, memory::data_type::u8, Tag::x), engine,
+      scratch);
+  const int64_t in_size = p.w.in_size();
+  const memory user_src(s.user_src, engine, const_cast<float*>(p.x + n0 * p.channels * in_size));
+  const memory user_dst(s.user_dst, engine, p.y + n0 * p.maps * p.y_size);
+
+  memory conv_src = user_src;
+  if (s.src_reorder) {
+    conv_src = memory(s.conv_src, engine, scratch + src_off);
+    s.src_reorder.execute(
+        stream,
+        {{DNNL_ARG_FROM, user_src}, {DNNL_ARG_TO, conv_src}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  }
+  // The convolution writes straight into Y when nothing follows it.
+  const bool conv_to_y = !s.pool && !s.dst_reorder;
+  const memory conv_dst = conv_to_y ? user_dst : memory(s.conv_dst, engine, scratch + conv_off);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, conv_src},
+                                       {DNNL_ARG_WEIGHTS, weights},
+                                       {DNNL_ARG_DST, conv_dst},
+                                       {DNNL_ARG_SCRATCHPAD, scratchpad}};
+  if (p.bias) {
+    args.emplace(DNNL_ARG_BIAS, memory(memory::desc({p.maps}, memory::data_type::f32, Tag::x),
+                                       engine, const_cast<float*>(p.bias)));
+  }
+  s.conv.execute(stream, args);
+  memory last = conv_dst;
+  if (s.pool) {
+    last = s.dst_reorder ? memory(s.pool_dst, engine, scratch + pool_off) : user_dst;
+    s.pool.execute(
+        stream,
+        {{DNNL_ARG_SRC, conv_dst}, {DNNL_ARG_DST, last}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  }
+  if (s.dst_reorder) {
+    s.dst_reorder.execute(
+        stream,
+        {{DNNL_ARG_FROM, last}, {DNNL_ARG_TO, user_dst}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  }
+  stream.wait();
+}
+
+// W in the layout `layout`, reordered once into `packed` (the node's when W is a
+// constant, else this call's).
+memory weights_in(const ConvPlan& p, const memory::desc& layout, PackedWeights& packed) {
+  for (const auto& [desc, mem] : packed) {
+    if (desc == layout) return mem;
+  }
+  const auto& engine = cpu_engine();
+  memory user(user_weights_desc(p), engine, const_cast<float*>(p.weights));
+  memory mem(layout, engine);
+  use_one_openmp_thread();
+  dnnl::reorder(user, mem).execute(thread_stream(), user, mem);
+  thread_stream().wait();
+  packed.emplace_back(layout, mem);
+  return mem;
+}
+
+}  // namespace
+
+std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph) {
+  auto state = std::make_shared<ConvState>();
+  auto constant = [&](std::size_t i) {
+    return i < node.inputs.size() && node.inputs[i] >= 0 &&
+           graph.values[static_cast<std::size_t>(node.inputs[i])].constant.has_value();
+  };
+  state->constant_weights = constant(1);
+  return state;
+}
+
+bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& threads) {
+  auto* state = dynamic_cast<ConvState*>(base_state);
+  const int64_t per_image =
+      4 * (p.channels * p.w.in_size() + p.maps * p.out_size + (p.pool2x2 ? p.maps * p.y_size : 0));
+  int64_t slice =
+      std::clamp<int64_t>(kSliceBytes / std::max<int64_t>(per_image, 1), 1, kMaxSliceImages);
+  slice = std::min(slice, (p.batch + threads.size() - 1) / threads.size());
+  const int64_t slices = (p.batch + slice - 1) / slice;
+  const int64_t last_slice = p.batch - (slices - 1) * slice;
+
+  // Primitives and weights for the (at most two) slice sizes, before any thread runs.
+  std::shared_ptr<const SlicePrimitives> full, last;
+  PackedWeights call_weights;
+  memory full_weights, last_weights;
+  {
+    std::unique_lock<std::mutex> lock;
+    if (state) lock = std::unique_lock(state->mutex);
+    auto primitives_for = [&](int64_t images) {
+      if (!state) return make_slice(p, images);
+      const std::array<int64_t, 4> key{images, p.w.in[0], p.w.in[1], p.w.in[2]};
+      auto it = state->slices.find(key);
+      if (it != state->slices.end()) return it->second;
+      if (state->slices.size() >= kMaxShapes) state->slices.clear();
+      return state->slices.emplace(key, make_slice(p, images)).first->second;
+    };
+    full = primitives_for(slice);
+    last = last_slice == slice ? full : primitives_for(last_slice);
+    if (!full || !last) return false;
+    PackedWeights& packed = state && state->constant_weights ? state->packed_weights : call_weights;
+    try {
+      full_weights = weights_in(p, full->weights, packed);
+      last_weights = weights_in(p, last->weights, packed);
+    } catch (const dnnl::error& e) {
+      throw CpuError(CpuError::kInternal, std::string("oneDNN weights reorder: ") + e.what());
+    }
+  }
+  // Worker threads must not throw: the first failure is kept and reported here.
+  std::mutex failure_mutex;
+  std::string failure;
+  threads.parallel_for(slices, 1, [&](int64_t s0, int64_t s1) {
+    try {
+      for (int64_t s = s0; s < s1; ++s) {
+        const bool is_last = s == slices - 1;
+        run_slice(p, is_last ? *last : *full, is_last ? last_weights : full_weights, s * slice);
+      }
+    } catch (const dnnl::error& e) {
+      std::lock_guard guard(failure_mutex);
+      if (failure.empty()) failure = e.what();
+    }
+  });
+  if (!failure.empty()) throw CpuError(CpuError::kInternal, "oneDNN convolution: " + failure);
+  return true;
+}
+
+}  // namespace mg::cpu

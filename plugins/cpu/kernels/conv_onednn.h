@@ -1,0 +1,23 @@
+#pragma once
+
+#include <memory>
+
+#include "../graph.h"
+#include "../thread_pool.h"
+#include "conv.h"
+
+namespace mg::cpu {
+
+// Conv on oneDNN's convolution primitive: a direct convolution JIT-compiled for this CPU
+// (no im2col copy), with the fused Relu as a post-op and the fused pool as oneDNN's pooling,
+// run on slices of the batch small enough that a slice's intermediates stay in cache.
+
+// The node's state: primitives per slice shape and, when W is a constant, W reordered
+// once into the layout the primitives read.
+std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph);
+
+// Runs the plan. False when oneDNN has no implementation for it, so the caller computes
+// it another way. `state` may be null (a Conv folded at load): then nothing is kept.
+bool run_onednn_conv(const ConvPlan& plan, KernelState* state, ThreadPool& threads);
+
+}  // namespace mg::cpu

@@ -1,0 +1,268 @@
+// Conv's two paths — oneDNN's convolution primitive and im2col + GEMM — against a plain
+// seven-loop convolution written here, over the geometries ONNX allows: 1-D to 3-D, pads
+// (asymmetric), strides, dilations, groups (depthwise too), 1×1, no bias, the fused Relu
+// and 2×2 MaxPool; batches that cut into several slices with a remainder; 1 and 2
+// threads; weights constant (packed once and kept) or not (they change between runs).
+#include "kernels/conv.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "graph.h"
+#include "kernels/conv_onednn.h"
+
+namespace mg::cpu {
+namespace {
+
+struct Geometry {
+  std::string name;
+  int spatial = 2;
+  int64_t channels = 0, maps = 0, group = 1;
+  std::array<int64_t, 3> in{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
+  std::array<int64_t, 3> pad_begin{0, 0, 0}, pad_end{0, 0, 0};
+  bool bias = true, relu = false, pool = false;
+};
+
+std::vector<Geometry> geometries() {
+  std::vector<Geometry> g;
+  g.push_back({"3x3", 2, 8, 16, 1, {1, 13, 13}, {1, 3, 3}});
+  g.push_back({"first layer, C=1, relu, pool", 2, 1, 32, 1, {1, 28, 28}, {1, 3, 3}});
+  g.back().relu = g.back().pool = true;
+  g.push_back({"relu, pool, odd size", 2, 3, 16, 1, {1, 12, 11}, {1, 3, 3}});
+  g.back().relu = g.back().pool = true;
+  g.push_back({"pool without relu, no bias", 2, 4, 8, 1, {1, 10, 10}, {1, 3, 3}});
+  g.back().pool = true;
+  g.back().bias = false;
+  g.push_back({"strides 2, asymmetric pads", 2, 5, 7, 1, {1, 9, 11}, {1, 3, 2}, {1, 2, 2}});
+  g.back().pad_begin = {0, 1, 0};
+  g.back().pad_end = {0, 2, 1};
+  g.push_back({"dilations 2", 2, 4, 6, 1, {1, 12, 10}, {1, 3, 3}, {1, 1, 1}, {1, 2, 2}});
+  g.push_back({"groups 2", 2, 8, 12, 2, {1, 9, 9}, {1, 3, 3}});
+  g.push_back({"depthwise", 2, 16, 16, 16, {1, 10, 10}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}});
+  g.back().pad_begin = g.back().pad_end = {0, 1, 1};
+  g.push_back({"1x1", 2, 24, 8, 1, {1, 7, 7}, {1, 1, 1}});
+  g.push_back({"1-D", 1, 6, 10, 1, {1, 1, 30}, {1, 1, 5}, {1, 1, 2}});
+  g.back().pad_begin = g.back().pad_end = {0, 0, 2};
+  g.push_back({"3-D", 3, 3, 4, 1, {5, 6, 7}, {2, 3, 3}});
+  g.back().pad_begin = {1, 1, 0};
+  return g;
+}
+
+struct Problem {
+  ConvPlan plan;
+  std::vector<float> x, weights, bias, expected;
+};
+
+Window window_of(const Geometry& g) {
+  Window w;
+  w.spatial = g.spatial;
+  for (int d = 0; d < 3; ++d) {
+    w.in[d] = g.in[d];
+    w.kernel[d] = g.kernel[d];
+    w.stride[d] = g.stride[d];
+    w.dilation[d] = g.dilation[d];
+    w.pad_begin[d] = g.pad_begin[d];
+    w.pad_end[d] = g.pad_end[d];
+    const int64_t span = (g.kernel[d] - 1) * g.dilation[d] + 1;
+    w.out[d] = (g.in[d] + g.pad_begin[d] + g.pad_end[d] - span) / g.stride[d] + 1;
+  }
+  return w;
+}
+
+// The definition, one output element at a time.
+std::vector<float> reference(const ConvPlan& p) {
+  const Window& w = p.w;
+  std::vector<float> full(static_cast<std::size_t>(p.batch * p.maps * w.out_size()));
+  std::size_t o = 0;
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t m = 0; m < p.maps; ++m) {
+      const int64_t g = m / p.m_group;
+      for (int64_t od = 0; od < w.out[0]; ++od) {
+        for (int64_t oh = 0; oh < w.out[1]; ++oh) {
+          for (int64_t ow = 0; ow < w.out[2]; ++ow) {
+            double sum = p.bias ? p.bias[m] : 0.0;
+            for (int64_t c = 0; c < p.c_group; ++c) {
+              for (int64_t kd = 0; kd < w.kernel[0]; ++kd) {
+                for (int64_t kh = 0; kh < w.kernel[1]; ++kh) {
+                  for (int64_t kw = 0; kw < w.kernel[2]; ++kw) {
+                    const int64_t id = od * w.stride[0] - w.pad_begin[0] + kd * w.dilation[0];
+                    const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
+                    const int64_t iw = ow * w.stride[2] - w.pad_begin[2] + kw * w.dilation[2];
+                    if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1] || iw < 0 ||
+                        iw >= w.in[2]) {
+                      continue;
+                    }
+                    const int64_t ci = g * p.c_group + c;
+                    sum += double{p.x[((n * p.channels + ci) * w.in[0] + id) * w.in[1] * w.in[2] +
+                                      ih * w.in[2] + iw]} *
+                           p.weights[((m * p.c_group + c) * w.kernel[0] + kd) * w.kernel[1] *
+                                         w.kernel[2] +
+                                     kh * w.kernel[2] + kw];
+                  }
+                }
+              }
+            }
+            full[o++] = p.relu ? std::max(static_cast<float>(sum), 0.f) : static_cast<float>(sum);
+          }
+        }
+      }
+    }
+  }
+  if (!p.pool2x2) return full;
+  const int64_t ph = w.out[1] / 2, pw = w.out[2] / 2;
+  std::vector<float> pooled;
+  for (int64_t map = 0; map < p.batch * p.maps; ++map) {
+    const float* src = full.data() + map * w.out[1] * w.out[2];
+    for (int64_t r = 0; r < ph; ++r) {
+      for (int64_t c = 0; c < pw; ++c) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < 2; ++i) {
+          for (int64_t j = 0; j < 2; ++j)
+            best = std::max(best, src[(2 * r + i) * w.out[2] + 2 * c + j]);
+        }
+        pooled.push_back(best);
+      }
+    }
+  }
+  return pooled;
+}
+
+void fill_random(std::vector<float>& v, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  for (auto& e : v) e = uniform(rng);
+}
+
+Problem make_problem(const Geometry& g, int64_t batch, std::mt19937& rng) {
+  Problem pr;
+  ConvPlan& p = pr.plan;
+  p.w = window_of(g);
+  p.batch = batch;
+  p.channels = g.channels;
+  p.maps = g.maps;
+  p.group = g.group;
+  p.relu = g.relu;
+  p.pool2x2 = g.pool;
+  complete_plan(p);
+  pr.x.resize(static_cast<std::size_t>(batch * g.channels * p.w.in_size()));
+  pr.weights.resize(static_cast<std::size_t>(g.maps * p.c_group * p.w.kernel_size()));
+  fill_random(pr.x, rng);
+  fill_random(pr.weights, rng);
+  if (g.bias) {
+    pr.bias.resize(static_cast<std::size_t>(g.maps));
+    fill_random(pr.bias, rng);
+  }
+  p.x = pr.x.data();
+  p.weights = pr.weights.data();
+  p.bias = g.bias ? pr.bias.data() : nullptr;
+  pr.expected = reference(p);
+  return pr;
+}
+
+// Sums of up to a few hundred products of values in [-1, 1]: float rounding stays far
+// below this.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 1e-4f * (1.f + std::fabs(want[i]))) << what << ", element " << i;
+  }
+}
+
+// A graph holding one Conv node whose W is (or is not) a constant, for its state.
+std::shared_ptr<KernelState> conv_state(bool constant_weights) {
+  Graph graph;
+  graph.values.resize(3);
+  if (constant_weights) graph.values[1].constant = Tensor{};
+  Node node;
+  node.op_type = "Conv";
+  node.inputs = {0, 1};
+  node.outputs = {2};
+  return prepare_onednn_conv(node, graph);
+}
+
+std::vector<float> run_onednn(const ConvPlan& plan, KernelState* state, ThreadPool& threads,
+                              std::size_t size) {
+  std::vector<float> y(size, std::numeric_limits<float>::quiet_NaN());
+  ConvPlan p = plan;
+  p.y = y.data();
+  EXPECT_TRUE(run_onednn_conv(p, state, threads)) << "oneDNN did not take this convolution";
+  return y;
+}
+
+TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
+  std::mt19937 rng(7);
+  ThreadPool one(1), two(2);
+  for (const Geometry& g : geometries()) {
+    // 37 images cut into several slices (at most 16 each) and a shorter last one.
+    for (int64_t batch : {1, 5, 37}) {
+      Problem pr = make_problem(g, batch, rng);
+      for (ThreadPool* threads : {&one, &two}) {
+        const std::string what = g.name + ", batch " + std::to_string(batch) + ", " +
+                                 std::to_string(threads->size()) + " threads";
+        std::vector<float> y(pr.expected.size(), std::numeric_limits<float>::quiet_NaN());
+        ConvPlan p = pr.plan;
+        p.y = y.data();
+        run_im2col_conv(p, *threads);
+        expect_close(y, pr.expected, "im2col, " + what);
+
+        auto kept = conv_state(true);
+        // Twice: the second run reuses the primitives and packed weights.
+        for (int run = 0; run < 2; ++run) {
+          expect_close(run_onednn(pr.plan, kept.get(), *threads, pr.expected.size()), pr.expected,
+                       "oneDNN, constant W, run " + std::to_string(run) + ", " + what);
+        }
+        expect_close(run_onednn(pr.plan, nullptr, *threads, pr.expected.size()), pr.expected,
+                     "oneDNN, no state, " + what);
+      }
+    }
+  }
+}
+
+TEST(Conv, WeightsThatAreNotConstantAreReadOnEveryRun) {
+  std::mt19937 rng(11);
+  ThreadPool threads(2);
+  const Geometry g = geometries()[0];
+  Problem pr = make_problem(g, 9, rng);
+  auto state = conv_state(false);
+  expect_close(run_onednn(pr.plan, state.get(), threads, pr.expected.size()), pr.expected,
+               "first weights");
+  fill_random(pr.weights, rng);  // same buffer, new values: a cached copy would be stale
+  const std::vector<float> expected = reference(pr.plan);
+  ASSERT_NE(expected, pr.expected);
+  expect_close(run_onednn(pr.plan, state.get(), threads, expected.size()), expected,
+               "second weights");
+}
+
+TEST(Conv, InstancesSharingANodeStateRunConcurrently) {
+  // Two instances of one model share the node's state: both make primitives for new batch
+  // sizes and pack W at the same time, then run on them together.
+  std::mt19937 rng(5);
+  const Geometry g = geometries()[1];
+  auto state = conv_state(true);
+  std::vector<Problem> problems;
+  for (int64_t batch : {3, 8, 16, 21}) problems.push_back(make_problem(g, batch, rng));
+  for (auto& pr : problems) pr.plan.weights = problems[0].weights.data();  // one W for all
+  for (auto& pr : problems) pr.expected = reference(pr.plan);
+  auto instance = [&](int first) {
+    ThreadPool threads(1);
+    for (int round = 0; round < 20; ++round) {
+      const Problem& pr = problems[static_cast<std::size_t>((first + round) % 4)];
+      expect_close(run_onednn(pr.plan, state.get(), threads, pr.expected.size()), pr.expected,
+                   "instance " + std::to_string(first));
+    }
+  };
+  std::thread a(instance, 0), b(instance, 1);
+  a.join();
+  b.join();
+}
+
+}  // namespace
+}  // namespace mg::cpu
