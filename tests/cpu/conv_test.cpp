@@ -201,7 +201,7 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
   std::mt19937 rng(7);
   ThreadPool one(1), two(2);
   for (const Geometry& g : geometries()) {
-    // 37 images cut into several slices (at most 16 each) and a shorter last one.
+    // 37 images: whole slices (of 4 to 16 images, by geometry) and single images after.
     for (int64_t batch : {1, 5, 37}) {
       Problem pr = make_problem(g, batch, rng);
       for (ThreadPool* threads : {&one, &two}) {

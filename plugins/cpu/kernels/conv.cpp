@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "../cpu_error.h"
 #include "../kernel.h"
 #include "conv_onednn.h"
 #include "gemm.h"
@@ -198,43 +199,50 @@ void conv(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& weight = ctx.input(1);
   if (x.type != ElemType::kFloat || weight.type != ElemType::kFloat) ctx.fail("expects floats");
-  if (weight.rank() != x.rank()) ctx.fail("W must have the rank of X");
-  const int64_t group = ctx.node.attr_int("group", 1);
-  const int64_t batch = x.dim(0), channels = x.dim(1), maps = weight.dim(0);
-  if (group < 1 || channels % group != 0 || maps % group != 0 ||
-      weight.dim(1) != channels / group) {
-    ctx.fail("channels " + std::to_string(channels) + ", W " + shape_text(weight.shape) +
-             " and group " + std::to_string(group) + " do not agree");
-  }
-  Shape kernel(weight.shape.begin() + 2, weight.shape.end());
-  std::vector<int64_t> declared = ctx.node.attr_ints("kernel_shape");
-  if (!declared.empty() && declared != kernel) ctx.fail("kernel_shape disagrees with W");
-  Window w = make_window(ctx.node, x.shape, kernel, false);
-  const bool pool2x2 = ctx.node.attr_int("_maxpool2x2", 0) != 0;
-  if (pool2x2 && w.spatial != 2) ctx.fail("a fused 2x2 MaxPool needs a 2-D convolution");
-  Shape out_shape{batch, maps};
-  for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(pool2x2 ? w.out[d] / 2 : w.out[d]);
-  Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
-  if (batch == 0) return;  // nothing to compute, and no chunk size to divide by
-
-  ConvPlan plan;
+  ConvPlan plan = plan_conv(ctx.node, x.shape, weight.shape);
+  Tensor& y = ctx.output(0, ElemType::kFloat, plan.y_shape);
+  if (plan.batch == 0) return;
   plan.x = x.data<const float>();
   plan.weights = weight.data<const float>();
   plan.y = y.data<float>();
-  plan.w = w;
-  plan.batch = batch;
-  plan.channels = channels;
-  plan.maps = maps;
-  plan.group = group;
   plan.bias = ctx.has_input(2) ? ctx.input(2).data<const float>() : nullptr;
-  if (plan.bias && ctx.input(2).size() != maps) ctx.fail("B must have one value per output map");
-  plan.relu = ctx.node.attr_int("_relu", 0) != 0;
-  plan.pool2x2 = pool2x2;
-  complete_plan(plan);
+  if (plan.bias && ctx.input(2).size() != plan.maps) {
+    ctx.fail("B must have one value per output map");
+  }
   if (!run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) run_im2col_conv(plan, ctx.threads);
 }
 
 }  // namespace
+
+ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight) {
+  auto fail = [&](const std::string& why) {
+    throw CpuError(CpuError::kInvalid, node.where() + ": " + why);
+  };
+  if (x.size() < 3 || weight.size() != x.size()) fail("X and W must have the same rank, 3 to 5");
+  ConvPlan plan;
+  plan.group = node.attr_int("group", 1);
+  plan.batch = x[0];
+  plan.channels = x[1];
+  plan.maps = weight[0];
+  if (plan.group < 1 || plan.channels % plan.group != 0 || plan.maps % plan.group != 0 ||
+      weight[1] != plan.channels / plan.group) {
+    fail("channels " + std::to_string(plan.channels) + ", W " + shape_text(weight) + " and group " +
+         std::to_string(plan.group) + " do not agree");
+  }
+  Shape kernel(weight.begin() + 2, weight.end());
+  std::vector<int64_t> declared = node.attr_ints("kernel_shape");
+  if (!declared.empty() && declared != kernel) fail("kernel_shape disagrees with W");
+  plan.w = make_window(node, x, kernel, false);
+  plan.pool2x2 = node.attr_int("_maxpool2x2", 0) != 0;
+  if (plan.pool2x2 && plan.w.spatial != 2) fail("a fused 2x2 MaxPool needs a 2-D convolution");
+  plan.relu = node.attr_int("_relu", 0) != 0;
+  plan.y_shape = {plan.batch, plan.maps};
+  for (int d = 3 - plan.w.spatial; d < 3; ++d) {
+    plan.y_shape.push_back(plan.pool2x2 ? plan.w.out[d] / 2 : plan.w.out[d]);
+  }
+  complete_plan(plan);
+  return plan;
+}
 
 void complete_plan(ConvPlan& plan) {
   plan.c_group = plan.channels / plan.group;

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "../graph.h"
+#include "../tensor.h"
 #include "../thread_pool.h"
 #include "spatial.h"
 
@@ -27,7 +29,12 @@ struct ConvPlan {
   int64_t col_rows = 0, out_size = 0;  // of im2col: C / group · kernel size, output pixels
   bool pointwise = false;
   int64_t y_size = 0;  // floats per output map in y
+  Shape y_shape;       // set by plan_conv
 };
+
+// The geometry of a Conv node for X and W of these shapes (pointers left null), checked:
+// throws CpuError (kInvalid) naming the node and what disagrees.
+ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight);
 
 // Fills the derived fields from the others.
 void complete_plan(ConvPlan& plan);

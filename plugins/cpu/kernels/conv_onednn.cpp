@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -24,8 +25,7 @@ using Tag = memory::format_tag;
 // output) are kept within about this many bytes, so the pool and the reorder back to NCHW
 // read them from a core's L2 cache rather than memory.
 constexpr int64_t kSliceBytes = int64_t{1} << 19;
-// Slices are at most this many images, which bounds the primitives one node needs for
-// any batch size: one per slice size.
+// Slices are at most this many images (past it a bigger slice gains nothing).
 constexpr int64_t kMaxSliceImages = 16;
 // Models with dynamic spatial sizes would add primitives without end; past this many
 // shapes a node starts over.
@@ -248,62 +248,111 @@ memory weights_in(const ConvPlan& p, const memory::desc& layout, PackedWeights& 
   return mem;
 }
 
+// Images per slice: as many as keep a slice's intermediates within kSliceBytes.
+int64_t slice_images(const ConvPlan& p) {
+  const int64_t per_image =
+      4 * (p.channels * p.w.in_size() + p.maps * p.out_size + (p.pool2x2 ? p.maps * p.y_size : 0));
+  return std::clamp<int64_t>(kSliceBytes / std::max<int64_t>(per_image, 1), 1, kMaxSliceImages);
+}
+
+// A slice size's primitives and W in their layout, from the node's state (made there on
+// first use) or, without a state, made for this call. Null primitives: oneDNN cannot.
+struct Ready {
+  std::shared_ptr<const SlicePrimitives> primitives;
+  memory weights;
+};
+
+Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& call_weights) {
+  Ready r;
+  if (state) {
+    const std::array<int64_t, 4> key{images, p.w.in[0], p.w.in[1], p.w.in[2]};
+    auto it = state->slices.find(key);
+    if (it == state->slices.end()) {
+      if (state->slices.size() >= kMaxShapes) state->slices.clear();
+      it = state->slices.emplace(key, make_slice(p, images)).first;
+    }
+    r.primitives = it->second;
+  } else {
+    r.primitives = make_slice(p, images);
+  }
+  if (!r.primitives) return r;
+  try {
+    r.weights = weights_in(p, r.primitives->weights,
+                           state && state->constant_weights ? state->packed_weights : call_weights);
+  } catch (const dnnl::error& e) {
+    throw CpuError(CpuError::kInternal, std::string("oneDNN weights reorder: ") + e.what());
+  }
+  return r;
+}
+
 }  // namespace
 
 std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph) {
   auto state = std::make_shared<ConvState>();
-  auto constant = [&](std::size_t i) {
-    return i < node.inputs.size() && node.inputs[i] >= 0 &&
-           graph.values[static_cast<std::size_t>(node.inputs[i])].constant.has_value();
+  auto value = [&](std::size_t i) -> const Value* {
+    return i < node.inputs.size() && node.inputs[i] >= 0
+               ? &graph.values[static_cast<std::size_t>(node.inputs[i])]
+               : nullptr;
   };
-  state->constant_weights = constant(1);
+  const Value* x = value(0);
+  const Value* w = value(1);
+  state->constant_weights = w && w->constant.has_value();
+  // When X's channels and spatial sizes are known, the primitives for both slice sizes (and
+  // constant W in their layout) are made now: JIT-compiling them takes milliseconds that
+  // would otherwise land on the first requests.
+  const auto known = [](const Value* v, std::size_t from) {
+    return v && v->shape_known &&
+           std::all_of(v->shape.begin() + static_cast<std::ptrdiff_t>(from), v->shape.end(),
+                       [](int64_t d) { return d >= 0; });
+  };
+  if (!state->constant_weights || !known(x, 1) || x->shape.empty() || !known(w, 0)) return state;
+  try {
+    Shape one_image = x->shape;
+    one_image[0] = 1;
+    ConvPlan p = plan_conv(node, one_image, w->shape);
+    p.weights = w->constant->data<const float>();
+    const Value* b = value(2);
+    static const float kNoBias = 0.f;  // only its presence shapes the primitives
+    p.bias = b ? (b->constant ? b->constant->data<const float>() : &kNoBias) : nullptr;
+    PackedWeights unused;
+    for (int64_t images : {slice_images(p), int64_t{1}}) ready(p, images, state.get(), unused);
+  } catch (const CpuError&) {
+    // A geometry that does not work: the first run reports it.
+  }
   return state;
 }
 
 bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& threads) {
   auto* state = dynamic_cast<ConvState*>(base_state);
-  const int64_t per_image =
-      4 * (p.channels * p.w.in_size() + p.maps * p.out_size + (p.pool2x2 ? p.maps * p.y_size : 0));
-  int64_t slice =
-      std::clamp<int64_t>(kSliceBytes / std::max<int64_t>(per_image, 1), 1, kMaxSliceImages);
-  slice = std::min(slice, (p.batch + threads.size() - 1) / threads.size());
-  const int64_t slices = (p.batch + slice - 1) / slice;
-  const int64_t last_slice = p.batch - (slices - 1) * slice;
-
-  // Primitives and weights for the (at most two) slice sizes, before any thread runs.
-  std::shared_ptr<const SlicePrimitives> full, last;
+  // Whole slices while there are enough for every thread, the rest image by image: a
+  // node needs primitives for two batch sizes only, whatever batches arrive (one image
+  // runs at ~90 % of a slice's speed per image).
+  const int64_t slice = slice_images(p);
+  const int64_t slices = p.batch >= slice * threads.size() ? p.batch / slice : 0;
+  const int64_t singles = p.batch - slices * slice;
+  Ready whole, single;
   PackedWeights call_weights;
-  memory full_weights, last_weights;
   {
     std::unique_lock<std::mutex> lock;
     if (state) lock = std::unique_lock(state->mutex);
-    auto primitives_for = [&](int64_t images) {
-      if (!state) return make_slice(p, images);
-      const std::array<int64_t, 4> key{images, p.w.in[0], p.w.in[1], p.w.in[2]};
-      auto it = state->slices.find(key);
-      if (it != state->slices.end()) return it->second;
-      if (state->slices.size() >= kMaxShapes) state->slices.clear();
-      return state->slices.emplace(key, make_slice(p, images)).first->second;
-    };
-    full = primitives_for(slice);
-    last = last_slice == slice ? full : primitives_for(last_slice);
-    if (!full || !last) return false;
-    PackedWeights& packed = state && state->constant_weights ? state->packed_weights : call_weights;
-    try {
-      full_weights = weights_in(p, full->weights, packed);
-      last_weights = weights_in(p, last->weights, packed);
-    } catch (const dnnl::error& e) {
-      throw CpuError(CpuError::kInternal, std::string("oneDNN weights reorder: ") + e.what());
-    }
+    if (slices > 0) whole = ready(p, slice, state, call_weights);
+    if (singles > 0) single = ready(p, 1, state, call_weights);
   }
-  // Worker threads must not throw: the first failure is kept and reported here.
+  if ((slices > 0 && !whole.primitives) || (singles > 0 && !single.primitives)) return false;
+
+  // Threads take the next piece of work until none is left (slices first), so a thread
+  // that drew a whole slice is not waited for while the other runs out of work.
+  std::atomic<int64_t> next{0};
   std::mutex failure_mutex;
-  std::string failure;
-  threads.parallel_for(slices, 1, [&](int64_t s0, int64_t s1) {
+  std::string failure;  // worker threads must not throw: the first failure is reported here
+  threads.parallel_for(threads.size(), 1, [&](int64_t, int64_t) {
     try {
-      for (int64_t s = s0; s < s1; ++s) {
-        const bool is_last = s == slices - 1;
-        run_slice(p, is_last ? *last : *full, is_last ? last_weights : full_weights, s * slice);
+      for (int64_t i = next++; i < slices + singles; i = next++) {
+        if (i < slices) {
+          run_slice(p, *whole.primitives, whole.weights, i * slice);
+        } else {
+          run_slice(p, *single.primitives, single.weights, slices * slice + (i - slices));
+        }
       }
     } catch (const dnnl::error& e) {
       std::lock_guard guard(failure_mutex);
