@@ -8,6 +8,7 @@
 #include "cpu_error.h"
 #include "cpu_model.h"
 #include "executor.h"
+#include "kernels/gemm.h"
 #include "modelgate/plugin.h"
 
 namespace mg::cpu {
@@ -54,7 +55,7 @@ struct Instance {
 MG_Error* backend_init(const MG_HostApi* host, const char*, MG_Backend** out) {
   g_host = host;
   *out = nullptr;
-  return nullptr;
+  return guarded([] { warm_up_gemm(); });
 }
 
 void backend_fini(MG_Backend*) {}

@@ -119,11 +119,11 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
     }
     memory::desc weights_any = user_weights_desc(p);
     weights_any = memory::desc(weights_any.dims(), f32, Tag::any);
-    // oneDNN counts dilation from 0 (no gap), ONNX from 1.
     // With few input channels (a network's first layer) oneDNN's JIT kernels read NCHW
     // directly and write a blocked layout; given the choice it takes a channel-last
     // kernel that measured 25 % slower on the seed CNN's first layer.
     const memory::desc src_any(src_dims, f32, p.c_group < 4 ? plain_data_tag(sp) : Tag::any);
+    // oneDNN counts dilation from 0 (no gap), ONNX from 1.
     dnnl::convolution_forward::desc conv_desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
         weights_any, p.bias ? memory::desc({p.maps}, f32, Tag::x) : memory::desc(),

@@ -3,6 +3,7 @@
 #include <dnnl.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "../cpu_error.h"
 #include "onednn.h"
@@ -45,6 +46,15 @@ void gemm(ThreadPool& threads, bool trans_a, bool trans_b, int64_t m, int64_t n,
       const float* pb = trans_b ? b + c0 * ldb : b + c0;
       sgemm(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda, pb, ldb, beta, c + c0, ldc);
     });
+  }
+}
+
+void warm_up_gemm() {
+  std::vector<float> a(16 * 8, 0.f), b(8 * 8, 0.f), c(16 * 8);
+  for (bool trans_b : {false, true}) {
+    for (int64_t rows : {1, 16}) {
+      sgemm(false, trans_b, rows, 8, 8, 1.f, a.data(), 8, b.data(), 8, 0.f, c.data(), 8);
+    }
   }
 }
 
