@@ -14,7 +14,12 @@ void use_one_openmp_thread() {
 }
 
 const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static const dnnl::engine engine = [] {
+    // Each Conv node keeps its own primitives (KernelState) and drops them with its model;
+    // oneDNN's process-wide cache would keep up to 1024 more alive after models unload.
+    dnnl::set_primitive_cache_capacity(0);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
