@@ -97,6 +97,9 @@ dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
 // or has only its reference one, which is ~30× slower than im2col): the caller then uses
 // im2col.
 std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images) {
+  // Primitives size their work split for the creating thread's OpenMP threads: one, as
+  // they will run (whichever thread loads the model).
+  use_one_openmp_thread();
   const auto& engine = cpu_engine();
   const auto f32 = memory::data_type::f32;
   const int sp = p.w.spatial;
