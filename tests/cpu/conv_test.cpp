@@ -241,6 +241,22 @@ TEST(Conv, WeightsThatAreNotConstantAreReadOnEveryRun) {
                "second weights");
 }
 
+TEST(Conv, WeightsThatAreNotConstantMayChangeShapeBetweenRuns) {
+  // W is a graph input: one run may bring 3×3 kernels for 16 maps, the next 5×5 for 6
+  // over the same X. Primitives made for the first must not serve the second.
+  std::mt19937 rng(13);
+  ThreadPool threads(1);
+  auto state = conv_state(false);
+  Geometry g = geometries()[0];
+  for (auto [maps, k] : {std::pair<int64_t, int64_t>{16, 3}, {6, 5}, {16, 3}}) {
+    g.maps = maps;
+    g.kernel = {1, k, k};
+    Problem pr = make_problem(g, 4, rng);
+    expect_close(run_onednn(pr.plan, state.get(), threads, pr.expected.size()), pr.expected,
+                 std::to_string(maps) + " maps of " + std::to_string(k) + "x" + std::to_string(k));
+  }
+}
+
 TEST(Conv, InstancesSharingANodeStateRunConcurrently) {
   // Two instances of one model share the node's state: both make primitives for new batch
   // sizes and pack W at the same time, then run on them together.

@@ -48,8 +48,8 @@ using PackedWeights = std::vector<std::pair<memory::desc, memory>>;
 struct ConvState final : KernelState {
   bool constant_weights = false;
   std::mutex mutex;  // guards the containers; primitives themselves run concurrently
-  // (images, spatial input sizes) → primitives; null when oneDNN cannot do that shape.
-  std::map<std::array<int64_t, 4>, std::shared_ptr<const SlicePrimitives>> slices;
+  // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
+  std::map<std::array<int64_t, 9>, std::shared_ptr<const SlicePrimitives>> slices;
   PackedWeights packed_weights;  // when W is a constant
 };
 
@@ -268,7 +268,11 @@ struct Ready {
 Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& call_weights) {
   Ready r;
   if (state) {
-    const std::array<int64_t, 4> key{images, p.w.in[0], p.w.in[1], p.w.in[2]};
+    // Everything of the shapes a primitive is made for: X's and, since W need not be a
+    // constant, W's too (the attributes are the node's own and never change).
+    const std::array<int64_t, 9> key{images,        p.channels,    p.maps,
+                                     p.w.in[0],     p.w.in[1],     p.w.in[2],
+                                     p.w.kernel[0], p.w.kernel[1], p.w.kernel[2]};
     auto it = state->slices.find(key);
     if (it == state->slices.end()) {
       if (state->slices.size() >= kMaxShapes) state->slices.clear();
