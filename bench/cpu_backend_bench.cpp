@@ -15,36 +15,18 @@
 
 #include "plugin_host/backend.h"
 #include "plugin_host/log.h"
+#include "seed_models.h"
 
 namespace {
 
 using namespace mg::gateway;
+using mg::bench::read_file;
+using mg::bench::SeedModel;
 
 std::string env_or(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
   return value ? value : fallback;
 }
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-struct SeedModel {
-  const char* name;
-  const char* input;
-  DType dtype;
-  std::vector<int64_t> row_shape;  // one example
-  std::size_t row_bytes;
-};
-
-const SeedModel kModels[] = {
-    {"fashion-mlp", "image", DType::kFp32, {28, 28}, 28 * 28 * 4},
-    {"fashion-cnn", "image", DType::kFp32, {1, 28, 28}, 28 * 28 * 4},
-    {"text-classifier", "tokens", DType::kInt64, {32}, 32 * 8},
-};
 
 std::shared_ptr<Backend> backend() {
   static auto b = Backend::open(
@@ -69,10 +51,9 @@ void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, in
                 reference.data() + (static_cast<std::size_t>(r) % rows) * seed.row_bytes,
                 seed.row_bytes);
   }
-  std::vector<int64_t> shape{batch};
-  shape.insert(shape.end(), seed.row_shape.begin(), seed.row_shape.end());
   BatchInput in;
-  in.inputs.push_back({seed.input, seed.dtype, shape, input.data(), input.size()});
+  in.inputs.push_back(
+      {seed.input, seed.dtype, seed.batch_shape(batch), input.data(), input.size()});
   in.request_rows = {static_cast<uint64_t>(batch)};
   for (auto _ : state) {
     BatchOutput out = instance->execute(in);
@@ -89,7 +70,7 @@ void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, in
 
 int main(int argc, char** argv) {
   mg::gateway::set_log_sink([](LogLevel, std::string_view) {});
-  for (const auto& seed : kModels) {
+  for (const auto& seed : mg::bench::seed_models()) {
     for (int64_t batch : {1, 64}) {
       for (int threads : {1, 2}) {
         std::string name =

@@ -11,21 +11,16 @@
 
 #include "plugin_host/backend.h"
 #include "plugin_host/log.h"
+#include "seed_models.h"
 
 namespace {
 
 using namespace mg::gateway;
 using Clock = std::chrono::steady_clock;
+using mg::bench::read_file;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 }  // namespace
@@ -33,7 +28,7 @@ std::string read_file(const std::filesystem::path& path) {
 int main(int argc, char** argv) {
   set_log_sink([](LogLevel, std::string_view) {});
   const std::string name = argc > 1 ? argv[1] : "fashion-cnn";
-  const bool text = name == "text-classifier";
+  const mg::bench::SeedModel& seed = mg::bench::seed_model(name);
   const std::string bytes =
       read_file(std::filesystem::path(MG_DEFAULT_EXAMPLES_DIR) / "models" / (name + ".onnx"));
   auto start = Clock::now();
@@ -44,15 +39,11 @@ int main(int argc, char** argv) {
                            R"({"max_batch_size": 64})");
   auto instance = model->create_instance(0);
   std::printf(", model load %.1f ms", ms_since(start));
-  const std::size_t row = text ? 32 * 8 : 28 * 28 * 4;
-  std::string input(64 * row, '\0');
+  std::string input(64 * seed.row_bytes, '\0');
   for (uint64_t rows : {1, 8, 64}) {
     BatchInput batch;
-    auto shape = text                    ? std::vector<int64_t>{int64_t(rows), 32}
-                 : name == "fashion-cnn" ? std::vector<int64_t>{int64_t(rows), 1, 28, 28}
-                                         : std::vector<int64_t>{int64_t(rows), 28, 28};
-    batch.inputs.push_back({model->metadata().inputs[0].name, text ? DType::kInt64 : DType::kFp32,
-                            shape, input.data(), rows * row});
+    batch.inputs.push_back({seed.input, seed.dtype, seed.batch_shape(static_cast<int64_t>(rows)),
+                            input.data(), rows * seed.row_bytes});
     batch.request_rows = {rows};
     double first = 0, second = 0;
     for (double* took : {&first, &second}) {

@@ -15,10 +15,12 @@
 
 #include "plugin_host/backend.h"
 #include "plugin_host/log.h"
+#include "seed_models.h"
 
 namespace {
 
 using namespace mg::gateway;
+using mg::bench::read_file;
 
 // A "VmRSS:" (current) or "VmHWM:" (peak) figure of this process, in KiB.
 long status_kib(const char* field) {
@@ -32,13 +34,6 @@ long status_kib(const char* field) {
 
 long rss_kib() { return status_kib("VmRSS:"); }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,9 +45,8 @@ int main(int argc, char** argv) {
   const std::string name = argv[1];
   const std::filesystem::path models = std::filesystem::path(MG_DEFAULT_EXAMPLES_DIR) / "models";
   auto backend = Backend::open(std::filesystem::path(MG_DEFAULT_PLUGIN_DIR) / "libmg_cpu.so", "{}");
-  const bool text = name == "text-classifier";
-  const std::size_t row = text ? 32 * 8 : 28 * 28 * 4;
-  std::string input(64 * row, '\0');
+  const mg::bench::SeedModel& seed = mg::bench::seed_model(name);
+  std::string input(64 * seed.row_bytes, '\0');
   std::string bytes = read_file(models / (name + ".onnx"));
   long before = 0, loaded = 0, ran = 0;
   for (int round = 0; round < 2; ++round) {
@@ -63,11 +57,8 @@ int main(int argc, char** argv) {
     auto instance = model->create_instance(0);
     loaded = rss_kib();
     BatchInput batch;
-    std::vector<int64_t> shape = text                    ? std::vector<int64_t>{64, 32}
-                                 : name == "fashion-cnn" ? std::vector<int64_t>{64, 1, 28, 28}
-                                                         : std::vector<int64_t>{64, 28, 28};
-    batch.inputs.push_back({model->metadata().inputs[0].name, text ? DType::kInt64 : DType::kFp32,
-                            shape, input.data(), input.size()});
+    batch.inputs.push_back(
+        {seed.input, seed.dtype, seed.batch_shape(64), input.data(), input.size()});
     batch.request_rows = {64};
     BatchOutput out = instance->execute(batch);
     ran = rss_kib();
