@@ -11,9 +11,12 @@ source "$(dirname "$0")/../gateway/e2e_lib.sh"
 
 data=$work/data
 admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
-# Batches that wait up to 2 s for 64 rows: requests hold their handler thread a while.
+# Batches that wait up to 8 s for 64 rows: requests hold their handler thread (32 of them)
+# a while, so 60 requests cannot all be held or queued (4) however slowly they arrive. (With
+# 2 s, an ASan server on a loaded machine once took the 60 TLS handshakes slowly enough
+# that the first batch ran before the rest arrived, and nothing was shed.)
 "$modelgate" import --data-dir "$data" slow-mlp "$examples/models/fashion-mlp.onnx" \
-  --config '{"max_batch_size": 64, "preferred_batch_sizes": [64], "max_queue_delay_us": 2000000}' \
+  --config '{"max_batch_size": 64, "preferred_batch_sizes": [64], "max_queue_delay_us": 8000000}' \
   --promote >/dev/null
 printf 'access_log = "off"\nthreads = 2\n[limits]\nmax_queued_requests = 4\n' >"$work/config.toml"
 start_modelgate "$data" --config "$work/config.toml" || fail "server did not start"
