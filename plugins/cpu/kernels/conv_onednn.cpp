@@ -308,11 +308,11 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
   // constant W in their layout) are made now: JIT-compiling them takes milliseconds that
   // would otherwise land on the first requests.
   const auto known = [](const Value* v, std::size_t from) {
-    return v && v->shape_known &&
+    return v && v->shape_known && v->shape.size() > from &&
            std::all_of(v->shape.begin() + static_cast<std::ptrdiff_t>(from), v->shape.end(),
                        [](int64_t d) { return d >= 0; });
   };
-  if (!state->constant_weights || !known(x, 1) || x->shape.empty() || !known(w, 0)) return state;
+  if (!state->constant_weights || !known(x, 1) || !known(w, 0)) return state;
   try {
     Shape one_image = x->shape;
     one_image[0] = 1;
