@@ -91,7 +91,7 @@ for _ in 1 2 3 4 5; do
     fail "bad request not 400"
 done
 for _ in 1 2 3; do
-  [[ $(c -H "Authorization: Bearer ${admin_key%?}x" --data @"$request" "$infer") == 401 ]] ||
+  [[ $(c -H "Authorization: Bearer $(wrong_key "$admin_key")" --data @"$request" "$infer") == 401 ]] ||
     fail "wrong key not 401"
 done
 "$mgctl" tenant create acme --quota 2/day >/dev/null

@@ -14,6 +14,13 @@ expect() {  # expect NAME HAYSTACK NEEDLE
   echo "ok   $1"
 }
 
+# wrong_key KEY: KEY with its last character changed to a different one. (Replacing it with a
+# fixed letter gave back the right key whenever the key already ended in that letter.)
+wrong_key() {
+  local key=$1
+  if [[ ${key: -1} == x ]]; then echo "${key%?}y"; else echo "${key%?}x"; fi
+}
+
 # start_modelgate DATA_DIR [serve flags…]: `modelgate serve` on port 0 (API and metrics),
 # appending to $work/serve.log; waits for its new "listening on" line and sets pid, port
 # and metrics_port. Returns 1 if the server exits during start.

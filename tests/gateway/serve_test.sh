@@ -46,7 +46,7 @@ c() { anon -H "Authorization: Bearer $admin_key" "$@"; }
 expect "health live" "$(c $base/v2/health/live)" '{"live":true}'
 expect "health needs no key" "$(anon $base/v2/health/ready)" '{"ready":true}'
 expect "no key, no model" "$(anon $base/v2/models/fashion-mlp)" '"code":"missing_credentials"'
-expect "wrong key" "$(anon -H "Authorization: Bearer ${admin_key%?}x" $base/v2/models/fashion-mlp)" \
+expect "wrong key" "$(anon -H "Authorization: Bearer $(wrong_key "$admin_key")" $base/v2/models/fashion-mlp)" \
   '"code":"invalid_key"'
 expect "health ready" "$(c $base/v2/health/ready)" '{"ready":true}'
 expect "metadata" "$(c $base/v2/models/fashion-mlp)" '"shape":[-1,28,28]'
