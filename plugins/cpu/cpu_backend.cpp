@@ -1,5 +1,7 @@
 // libmg_cpu.so: the C ABI surface of the CPU reference backend. Every function converts
 // exceptions into MG_Error objects; nothing C++ crosses the boundary.
+#include <malloc.h>
+
 #include <cstring>
 #include <memory>
 #include <new>
@@ -47,6 +49,19 @@ MG_Error* guarded(Body&& body) noexcept {
   }
 }
 
+// A load parses the whole model into protobuf objects and runs ONNX's checks and shape
+// inference on them before the graph is built: transient memory about the size of the file,
+// freed by the time the load returns but kept by malloc as free heap, in RSS. Giving it back
+// right away makes a loaded model cost what it holds (measured by bench/cpu_model_memory:
+// fashion-mlp 2.04x its file before, ~1x after). Loads and unloads are rare and a trim is
+// cheap next to them: it walks the free heap, ~0.3 ms for 10 MB, 11 ms for a fragmented
+// 100 MB (measured on the 2-core CI machine), locking one malloc arena at a time.
+void release_freed_memory() noexcept {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 struct Instance {
   const CpuModel* model;
   Executor executor;
@@ -62,13 +77,18 @@ void backend_fini(MG_Backend*) {}
 
 MG_Error* model_load(MG_Backend*, const void* artifact, uint64_t size, const char* path,
                      const char* config_json, MG_Model** out) {
-  return guarded([&] {
+  MG_Error* error = guarded([&] {
     auto bytes = std::span(static_cast<const std::byte*>(artifact), static_cast<std::size_t>(size));
     *out = reinterpret_cast<MG_Model*>(CpuModel::load(bytes, path, config_json).release());
   });
+  release_freed_memory();
+  return error;
 }
 
-void model_unload(MG_Model* model) { delete reinterpret_cast<CpuModel*>(model); }
+void model_unload(MG_Model* model) {
+  delete reinterpret_cast<CpuModel*>(model);
+  release_freed_memory();
+}
 
 MG_Error* model_metadata(MG_Model* model, const MG_ModelMetadata** out) {
   *out = &reinterpret_cast<CpuModel*>(model)->metadata();
