@@ -37,6 +37,10 @@ struct Tensor {
   Shape shape;
   std::shared_ptr<void> holder;
   std::byte* bytes = nullptr;
+  // Set only between two Convs: the data is in channel-last order (N, spatial…, C), not
+  // ONNX's (N, C, spatial…), because the one Conv that reads it wants that order. See
+  // conv_hands_off_channels_last (kernels/conv_onednn.h).
+  bool channels_last = false;
 
   int64_t size() const { return num_elements(shape); }
   std::size_t byte_size() const { return static_cast<std::size_t>(size()) * elem_size(type); }

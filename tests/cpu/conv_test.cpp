@@ -2,7 +2,8 @@
 // seven-loop convolution written here, over the geometries ONNX allows: 1-D to 3-D, pads
 // (asymmetric), strides, dilations, groups (depthwise too), 1×1, no bias, the fused Relu
 // and 2×2 MaxPool; batches that cut into several slices with a remainder; 1 and 2
-// threads; weights constant (packed once and kept) or not (they change between runs).
+// threads; weights constant (packed once and kept) or not (they change between runs); X
+// and Y in channel-last order, as one Conv hands its output to the next.
 #include "kernels/conv.h"
 
 #include <gtest/gtest.h>
@@ -16,8 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "executor.h"
 #include "graph.h"
 #include "kernels/conv_onednn.h"
+#include "kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {
@@ -135,6 +138,21 @@ std::vector<float> reference(const ConvPlan& p) {
   return pooled;
 }
 
+// Each image's [C, pixels] data as [pixels, C] (channel-last), or back with the two swapped.
+std::vector<float> transposed(const std::vector<float>& v, int64_t images, int64_t rows,
+                              int64_t cols) {
+  std::vector<float> t(v.size());
+  for (int64_t n = 0; n < images; ++n) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        t[static_cast<std::size_t>((n * cols + c) * rows + r)] =
+            v[static_cast<std::size_t>((n * rows + r) * cols + c)];
+      }
+    }
+  }
+  return t;
+}
+
 void fill_random(std::vector<float>& v, std::mt19937& rng) {
   std::uniform_real_distribution<float> uniform(-1.f, 1.f);
   for (auto& e : v) e = uniform(rng);
@@ -221,6 +239,26 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
         }
         expect_close(run_onednn(pr.plan, nullptr, *threads, pr.expected.size()), pr.expected,
                      "oneDNN, no state, " + what);
+
+        // X, Y or both channel-last, through the same state: primitives made for one
+        // order must not serve another.
+        const std::vector<float> x_last = transposed(pr.x, batch, g.channels, pr.plan.w.in_size());
+        const std::vector<float> expected_last =
+            transposed(pr.expected, batch, g.maps, pr.plan.y_size);
+        for (auto [x_cl, y_cl] : {std::pair{true, false}, {false, true}, {true, true}}) {
+          const std::string order = std::string(x_cl ? "X" : "") + (x_cl && y_cl ? "+" : "") +
+                                    (y_cl ? "Y" : "") + " channel-last, " + what;
+          ConvPlan q = pr.plan;
+          q.x_channels_last = x_cl;
+          q.y_channels_last = y_cl;
+          if (x_cl) q.x = x_last.data();
+          const std::vector<float>& want = y_cl ? expected_last : pr.expected;
+          expect_close(run_onednn(q, kept.get(), *threads, want.size()), want, "oneDNN, " + order);
+          std::vector<float> y_im2col(want.size(), std::numeric_limits<float>::quiet_NaN());
+          q.y = y_im2col.data();
+          run_im2col_conv(q, *threads);
+          expect_close(y_im2col, want, "im2col, " + order);
+        }
       }
     }
   }
@@ -278,6 +316,120 @@ TEST(Conv, InstancesSharingANodeStateRunConcurrently) {
   std::thread a(instance, 0), b(instance, 1);
   a.join();
   b.join();
+}
+
+// Graphs of Convs for the hand-off between them: X [N, 3, 12, 12] → conv "a" (3×3, 8 maps,
+// Relu) → "mid" → conv "b" (3×3, 6 maps) → Y, with W and B constants. `mid_is_output`
+// makes "mid" a graph output too; `also_relu` gives it a second reader (a Relu).
+struct ConvChain {
+  Graph graph;
+  int mid = -1;
+};
+
+ConvChain conv_chain(bool mid_is_output, bool also_relu) {
+  ConvChain chain;
+  Graph& graph = chain.graph;
+  std::mt19937 rng(17);
+  auto add_value = [&](const std::string& name, Shape shape, bool constant) {
+    Value v{name};
+    v.type = ElemType::kFloat;
+    v.shape = shape;
+    v.shape_known = true;
+    if (constant) {
+      Tensor t = Tensor::owned(ElemType::kFloat, shape);
+      std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+      for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = uniform(rng);
+      v.constant = std::move(t);
+    }
+    graph.values.push_back(std::move(v));
+    return static_cast<int>(graph.values.size() - 1);
+  };
+  auto node = [&](const std::string& op, std::vector<int> in, int out, bool relu) {
+    Node n;
+    n.name = op + std::to_string(graph.nodes.size());
+    n.op_type = op;
+    n.opset = 13;
+    n.kernel = OpTable::instance().find(op)->kernel;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    if (op == "Conv") {
+      Attribute kernel;
+      kernel.name = "kernel_shape";
+      kernel.kind = Attribute::Kind::kInts;
+      kernel.ints = {3, 3};
+      n.attributes.push_back(kernel);
+    }
+    if (relu) {
+      Attribute fused;
+      fused.name = "_relu";
+      fused.i = 1;
+      n.attributes.push_back(fused);
+    }
+    graph.nodes.push_back(std::move(n));
+  };
+  const int x = add_value("x", {-1, 3, 12, 12}, false);
+  const int wa = add_value("wa", {8, 3, 3, 3}, true), ba = add_value("ba", {8}, true);
+  chain.mid = add_value("mid", {-1, 8, 10, 10}, false);
+  const int wb = add_value("wb", {6, 8, 3, 3}, true), bb = add_value("bb", {6}, true);
+  const int y = add_value("y", {-1, 6, 8, 8}, false);
+  node("Conv", {x, wa, ba}, chain.mid, true);
+  node("Conv", {chain.mid, wb, bb}, y, false);
+  graph.inputs = {x};
+  graph.outputs = {y};
+  if (mid_is_output) graph.outputs.push_back(chain.mid);
+  if (also_relu) {
+    const int r = add_value("r", {-1, 8, 10, 10}, false);
+    node("Relu", {chain.mid}, r, false);
+    graph.outputs.push_back(r);
+  }
+  return chain;
+}
+
+TEST(Conv, HandsOffChannelLastOnlyToTheOneConvThatReadsItsOutput) {
+  EXPECT_TRUE(conv_hands_off_channels_last(conv_chain(false, false).graph, 3));
+  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(true, false).graph, 3)) << "graph output";
+  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, true).graph, 3)) << "two readers";
+  ConvChain as_weights = conv_chain(false, false);
+  std::swap(as_weights.graph.nodes[1].inputs[0], as_weights.graph.nodes[1].inputs[1]);
+  EXPECT_FALSE(conv_hands_off_channels_last(as_weights.graph, 3)) << "read as W";
+  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, false).graph, 0)) << "graph input";
+  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, false).graph, 6)) << "graph output";
+}
+
+// The chain run with the hand-off (states from prepare_kernels) and without (no states):
+// the same Y, on batches that make whole slices and single images, 1 and 2 threads; and a
+// "mid" that is also a graph output or read by a Relu comes out in ONNX's order.
+TEST(Conv, ChainedConvsGiveTheSameResultsWithTheHandOff) {
+  for (auto [mid_is_output, also_relu] : {std::pair{false, false}, {true, false}, {false, true}}) {
+    ConvChain plain = conv_chain(mid_is_output, also_relu);
+    auto handed = std::make_shared<Graph>(plain.graph);
+    prepare_kernels(*handed);
+    EXPECT_EQ(conv_output_channels_last(handed->nodes[0].state.get()),
+              !mid_is_output && !also_relu);
+    auto unprepared = std::make_shared<Graph>(plain.graph);
+    for (int threads : {1, 2}) {
+      Executor with(handed, threads), without(unprepared, threads);
+      for (int64_t batch : {1, 7, 40}) {
+        Tensor x = Tensor::owned(ElemType::kFloat, {batch, 3, 12, 12});
+        for (int64_t i = 0; i < x.size(); ++i)
+          x.data<float>()[i] = static_cast<float>((i * 29) % 17) / 8 - 1;
+        std::vector<Tensor> got = with.run({x}), want = without.run({x});
+        ASSERT_EQ(got.size(), want.size());
+        for (std::size_t o = 0; o < want.size(); ++o) {
+          const std::string what = "output " + std::to_string(o) + ", batch " +
+                                   std::to_string(batch) + ", " + std::to_string(threads) +
+                                   " threads";
+          EXPECT_FALSE(got[o].channels_last) << what;
+          ASSERT_EQ(got[o].shape, want[o].shape) << what;
+          const float* g = got[o].data<const float>();
+          expect_close(std::vector<float>(g, g + got[o].size()),
+                       std::vector<float>(want[o].data<const float>(),
+                                          want[o].data<const float>() + want[o].size()),
+                       what);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "cpu_test_support.h"
 #include "executor.h"
+#include "kernels/conv_onednn.h"
 #include "kernels/kernels.h"
 #include "onnx_loader.h"
 
@@ -74,6 +75,20 @@ TEST(Optimizer, CnnPoolsInsideItsConvolutions) {
     pooled += node.attr_int("_maxpool2x2", 0) != 0;
   }
   EXPECT_EQ(pooled, 2);
+}
+
+// Its first convolution's pooled output goes to the second alone: passed channel-last,
+// with no reorder to NCHW and back between them. The second's goes to Flatten: NCHW.
+TEST(Optimizer, CnnHandsItsFirstConvolutionToTheSecondChannelLast) {
+  Graph graph = load_example("fashion-cnn");
+  optimize(graph);
+  prepare_kernels(graph);
+  std::vector<bool> channels_last;
+  for (const auto& node : graph.nodes) {
+    if (node.op_type == "Conv")
+      channels_last.push_back(conv_output_channels_last(node.state.get()));
+  }
+  EXPECT_EQ(channels_last, (std::vector<bool>{true, false}));
 }
 
 // Conv (+ Relu) → MaxPool built by hand: X [64, 3, 31, 30] with a 3×3 kernel gives

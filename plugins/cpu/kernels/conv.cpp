@@ -144,6 +144,16 @@ void store_map(const ConvPlan& p, const float* src, float bias, float* dst) {
   }
 }
 
+// Each of `images` [rows, cols] matrices from `from` transposed into `to`: channel-last
+// (rows = pixels) to channel-first, or back (rows = channels).
+void transpose_images(const float* from, float* to, int64_t images, int64_t rows, int64_t cols) {
+  for (int64_t n = 0; n < images; ++n, from += rows * cols, to += rows * cols) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) to[c * rows + r] = from[r * cols + c];
+    }
+  }
+}
+
 // A pool of one: the chunk-parallel path runs each chunk's kernels on a single thread
 // (ThreadPool with no workers is a plain loop, safe to share).
 ThreadPool& single_thread_pool() {
@@ -209,6 +219,8 @@ void conv(KernelContext& ctx) {
   if (plan.bias && ctx.input(2).size() != plan.maps) {
     ctx.fail("B must have one value per output map");
   }
+  plan.x_channels_last = x.channels_last;
+  plan.y_channels_last = y.channels_last = conv_output_channels_last(ctx.node.state.get());
   if (!run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) run_im2col_conv(plan, ctx.threads);
 }
 
@@ -255,6 +267,23 @@ void complete_plan(ConvPlan& plan) {
 
 void run_im2col_conv(const ConvPlan& p, ThreadPool& threads) {
   if (p.batch == 0) return;  // nothing to compute, and no chunk size to divide by
+  if (p.x_channels_last || p.y_channels_last) {
+    ConvPlan plain = p;
+    plain.x_channels_last = plain.y_channels_last = false;
+    std::vector<float> x, y;
+    if (p.x_channels_last) {
+      x.resize(static_cast<std::size_t>(p.batch * p.channels * p.w.in_size()));
+      transpose_images(p.x, x.data(), p.batch, p.w.in_size(), p.channels);
+      plain.x = x.data();
+    }
+    if (p.y_channels_last) {
+      y.resize(static_cast<std::size_t>(p.batch * p.maps * p.y_size));
+      plain.y = y.data();
+    }
+    run_im2col_conv(plain, threads);
+    if (p.y_channels_last) transpose_images(y.data(), p.y, p.batch, p.maps, p.y_size);
+    return;
+  }
   // Several images go through one GEMM, W [M, K] × [K, images · out_size] (small
   // per-image GEMMs waste most of their time packing), in chunks whose unfolded columns
   // stay in a core's L2 cache between im2col and the GEMM that reads them.

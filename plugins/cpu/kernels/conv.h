@@ -24,6 +24,9 @@ struct ConvPlan {
   int64_t batch = 0, channels = 0, maps = 0, group = 1;
   bool relu = false;
   bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
+  // x / y in channel-last order (N, spatial…, C) rather than (N, C, spatial…): how a Conv
+  // hands its output to the next Conv (conv_hands_off_channels_last).
+  bool x_channels_last = false, y_channels_last = false;
   // Derived by complete_plan:
   int64_t c_group = 0, m_group = 0;
   int64_t col_rows = 0, out_size = 0;  // of im2col: C / group · kernel size, output pixels
@@ -40,7 +43,8 @@ ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight);
 void complete_plan(ConvPlan& plan);
 
 // im2col + GEMM over chunks of images sized so the columns and the product stay in a
-// 512 KiB cache; with a chunk per thread or more, threads take whole chunks.
+// 512 KiB cache; with a chunk per thread or more, threads take whole chunks. Channel-last
+// x or y is transposed from or to a temporary (this path is the rare fallback).
 void run_im2col_conv(const ConvPlan& plan, ThreadPool& threads);
 
 }  // namespace mg::cpu

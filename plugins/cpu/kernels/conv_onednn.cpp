@@ -47,9 +47,10 @@ using PackedWeights = std::vector<std::pair<memory::desc, memory>>;
 
 struct ConvState final : KernelState {
   bool constant_weights = false;
-  std::mutex mutex;  // guards the containers; primitives themselves run concurrently
+  bool y_channels_last = false;  // the next Conv reads Y (conv_hands_off_channels_last)
+  std::mutex mutex;              // guards the containers; primitives themselves run concurrently
   // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
-  std::map<std::array<int64_t, 9>, std::shared_ptr<const SlicePrimitives>> slices;
+  std::map<std::array<int64_t, 11>, std::shared_ptr<const SlicePrimitives>> slices;
   PackedWeights packed_weights;  // when W is a constant
 };
 
@@ -62,6 +63,11 @@ memory::dims tail(const int64_t (&v)[3], int count, int64_t minus = 0) {
 
 Tag plain_data_tag(int spatial) {
   return spatial == 1 ? Tag::ncw : spatial == 2 ? Tag::nchw : Tag::ncdhw;
+}
+
+Tag data_tag(int spatial, bool channels_last) {
+  if (!channels_last) return plain_data_tag(spatial);
+  return spatial == 1 ? Tag::nwc : spatial == 2 ? Tag::nhwc : Tag::ndhwc;
 }
 
 Tag plain_weights_tag(int spatial, bool grouped) {
@@ -113,7 +119,7 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
   const memory::dims dst_dims = with_spatial(p.maps, tail(w.out, sp));
   try {
     auto s = std::make_shared<SlicePrimitives>();
-    s->user_src = memory::desc(src_dims, f32, plain_data_tag(sp));
+    s->user_src = memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last));
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (p.relu) {
       dnnl::post_ops relu;
@@ -122,10 +128,11 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
     }
     memory::desc weights_any = user_weights_desc(p);
     weights_any = memory::desc(weights_any.dims(), f32, Tag::any);
-    // With few input channels (a network's first layer) oneDNN's JIT kernels read NCHW
-    // directly and write a blocked layout; given the choice it takes a channel-last
-    // kernel that measured 25 % slower on the seed CNN's first layer.
-    const memory::desc src_any(src_dims, f32, p.c_group < 4 ? plain_data_tag(sp) : Tag::any);
+    // With few input channels (a network's first layer) oneDNN's JIT kernels read X as
+    // it is and write a blocked layout; given the choice it takes a channel-last kernel
+    // that measured 25 % slower on the seed CNN's first layer.
+    const memory::desc src_any =
+        p.c_group < 4 ? s->user_src : memory::desc(src_dims, f32, Tag::any);
     // oneDNN counts dilation from 0 (no gap), ONNX from 1.
     dnnl::convolution_forward::desc conv_desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
@@ -160,7 +167,7 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
       s->conv_dst_bytes = s->conv_dst.get_size();
       s->pool_dst = last = pool_pd.dst_desc();
     }
-    s->user_dst = memory::desc(last.dims(), f32, plain_data_tag(sp));
+    s->user_dst = memory::desc(last.dims(), f32, data_tag(sp, p.y_channels_last));
     if (last != s->user_dst) {
       s->dst_reorder = make_reorder(last, s->user_dst, s->scratchpad_bytes);
       (p.pool2x2 ? s->pool_dst_bytes : s->conv_dst_bytes) = last.get_size();
@@ -270,9 +277,9 @@ Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& 
   if (state) {
     // Everything of the shapes a primitive is made for: X's and, since W need not be a
     // constant, W's too (the attributes are the node's own and never change).
-    const std::array<int64_t, 9> key{images,        p.channels,    p.maps,
-                                     p.w.in[0],     p.w.in[1],     p.w.in[2],
-                                     p.w.kernel[0], p.w.kernel[1], p.w.kernel[2]};
+    const std::array<int64_t, 11> key{
+        images,        p.channels,    p.maps,        p.w.in[0],         p.w.in[1],        p.w.in[2],
+        p.w.kernel[0], p.w.kernel[1], p.w.kernel[2], p.x_channels_last, p.y_channels_last};
     auto it = state->slices.find(key);
     if (it == state->slices.end()) {
       if (state->slices.size() >= kMaxShapes) state->slices.clear();
@@ -304,6 +311,8 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
   const Value* x = value(0);
   const Value* w = value(1);
   state->constant_weights = w && w->constant.has_value();
+  state->y_channels_last =
+      !node.outputs.empty() && conv_hands_off_channels_last(graph, node.outputs[0]);
   // When X's channels and spatial sizes are known, the primitives for both slice sizes (and
   // constant W in their layout) are made now: JIT-compiling them takes milliseconds that
   // would otherwise land on the first requests.
@@ -318,6 +327,8 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     one_image[0] = 1;
     ConvPlan p = plan_conv(node, one_image, w->shape);
     p.weights = w->constant->data<const float>();
+    p.x_channels_last = conv_hands_off_channels_last(graph, node.inputs[0]);
+    p.y_channels_last = state->y_channels_last;
     const Value* b = value(2);
     static const float kNoBias = 0.f;  // only its presence shapes the primitives
     p.bias = b ? (b->constant ? b->constant->data<const float>() : &kNoBias) : nullptr;
@@ -327,6 +338,32 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     // A geometry that does not work: the first run reports it.
   }
   return state;
+}
+
+bool conv_hands_off_channels_last(const Graph& graph, int value) {
+  if (value < 0 ||
+      std::find(graph.outputs.begin(), graph.outputs.end(), value) != graph.outputs.end()) {
+    return false;
+  }
+  const Node* maker = nullptr;
+  const Node* reader = nullptr;
+  int reads = 0;
+  for (const Node& node : graph.nodes) {
+    if (std::find(node.outputs.begin(), node.outputs.end(), value) != node.outputs.end())
+      maker = &node;
+    const auto uses = std::count(node.inputs.begin(), node.inputs.end(), value);
+    if (uses > 0) {
+      reads += static_cast<int>(uses);
+      reader = &node;
+    }
+  }
+  return maker && maker->op_type == "Conv" && maker->outputs[0] == value && reads == 1 &&
+         reader->op_type == "Conv" && reader->inputs[0] == value;
+}
+
+bool conv_output_channels_last(const KernelState* state) {
+  const auto* conv = dynamic_cast<const ConvState*>(state);
+  return conv && conv->y_channels_last;
 }
 
 bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& threads) {

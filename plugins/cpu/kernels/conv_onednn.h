@@ -16,6 +16,15 @@ namespace mg::cpu {
 // once into the layout the primitives read.
 std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph);
 
+// True when `value` is the output of a Conv and nothing reads it but one other Conv, as
+// its X (and it is no graph output). The two then pass it in channel-last order, the
+// order oneDNN's fastest kernels read and write, instead of reordering it to ONNX's
+// channel-first order and back between them.
+bool conv_hands_off_channels_last(const Graph& graph, int value);
+
+// Whether the node whose state this is writes its Y channel-last (false for null).
+bool conv_output_channels_last(const KernelState* state);
+
 // Runs the plan. False when oneDNN has no implementation for it, so the caller computes
 // it another way. `state` may be null (a Conv folded at load): then nothing is kept.
 bool run_onednn_conv(const ConvPlan& plan, KernelState* state, ThreadPool& threads);
