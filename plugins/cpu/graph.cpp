@@ -1,5 +1,7 @@
 #include "graph.h"
 
+#include <algorithm>
+
 namespace mg::cpu {
 
 const Attribute* Node::attr(const std::string& key) const {
@@ -34,6 +36,30 @@ int Graph::find_value(const std::string& name) const {
     if (values[i].name == name) return static_cast<int>(i);
   }
   return -1;
+}
+
+std::vector<int> consumers_of(const Graph& graph, int value) {
+  std::vector<int> result;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto& inputs = graph.nodes[i].inputs;
+    if (std::find(inputs.begin(), inputs.end(), value) != inputs.end()) {
+      result.push_back(static_cast<int>(i));
+    }
+  }
+  return result;
+}
+
+const Node* producer_of(const Graph& graph, int value) {
+  for (const Node& node : graph.nodes) {
+    if (std::find(node.outputs.begin(), node.outputs.end(), value) != node.outputs.end()) {
+      return &node;
+    }
+  }
+  return nullptr;
+}
+
+bool is_graph_output(const Graph& graph, int value) {
+  return std::find(graph.outputs.begin(), graph.outputs.end(), value) != graph.outputs.end();
 }
 
 }  // namespace mg::cpu

@@ -72,4 +72,10 @@ struct Graph {
   int find_value(const std::string& name) const;  // -1 when absent
 };
 
+// Indices of the nodes that read `value` (each once, however many of its inputs it is).
+std::vector<int> consumers_of(const Graph& graph, int value);
+// The node that makes `value`; null for graph inputs and initializers.
+const Node* producer_of(const Graph& graph, int value);
+bool is_graph_output(const Graph& graph, int value);
+
 }  // namespace mg::cpu

@@ -12,23 +12,6 @@ namespace {
 // A node's folded result is kept only when small: big constants would cost memory twice.
 constexpr std::size_t kMaxFoldedBytes = 64 << 20;
 
-std::vector<int> consumers_of(const Graph& graph, int value) {
-  std::vector<int> result;
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    for (int in : graph.nodes[i].inputs) {
-      if (in == value) {
-        result.push_back(static_cast<int>(i));
-        break;
-      }
-    }
-  }
-  return result;
-}
-
-bool is_graph_output(const Graph& graph, int value) {
-  return std::find(graph.outputs.begin(), graph.outputs.end(), value) != graph.outputs.end();
-}
-
 void replace_uses(Graph& graph, int from, int to) {
   for (Node& node : graph.nodes) {
     std::replace(node.inputs.begin(), node.inputs.end(), from, to);

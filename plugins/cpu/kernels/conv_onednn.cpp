@@ -341,24 +341,15 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
 }
 
 bool conv_hands_off_channels_last(const Graph& graph, int value) {
-  if (value < 0 ||
-      std::find(graph.outputs.begin(), graph.outputs.end(), value) != graph.outputs.end()) {
+  if (value < 0 || is_graph_output(graph, value)) return false;
+  const Node* maker = producer_of(graph, value);
+  const std::vector<int> readers = consumers_of(graph, value);
+  if (!maker || maker->op_type != "Conv" || maker->outputs[0] != value || readers.size() != 1) {
     return false;
   }
-  const Node* maker = nullptr;
-  const Node* reader = nullptr;
-  int reads = 0;
-  for (const Node& node : graph.nodes) {
-    if (std::find(node.outputs.begin(), node.outputs.end(), value) != node.outputs.end())
-      maker = &node;
-    const auto uses = std::count(node.inputs.begin(), node.inputs.end(), value);
-    if (uses > 0) {
-      reads += static_cast<int>(uses);
-      reader = &node;
-    }
-  }
-  return maker && maker->op_type == "Conv" && maker->outputs[0] == value && reads == 1 &&
-         reader->op_type == "Conv" && reader->inputs[0] == value;
+  const Node& reader = graph.nodes[static_cast<std::size_t>(readers[0])];
+  return reader.op_type == "Conv" && reader.inputs[0] == value &&
+         std::count(reader.inputs.begin(), reader.inputs.end(), value) == 1;
 }
 
 bool conv_output_channels_last(const KernelState* state) {
