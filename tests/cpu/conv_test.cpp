@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <dnnl.hpp>
 #include <limits>
 #include <random>
 #include <string>
@@ -56,6 +57,11 @@ std::vector<Geometry> geometries() {
   g.back().pad_begin = g.back().pad_end = {0, 0, 2};
   g.push_back({"3-D", 3, 3, 4, 1, {5, 6, 7}, {2, 3, 3}});
   g.back().pad_begin = {1, 1, 0};
+  // oneDNN runs these with Winograd's algorithm (checked below).
+  g.push_back({"Winograd, relu, pool", 2, 32, 64, 1, {1, 13, 13}, {1, 3, 3}});
+  g.back().relu = g.back().pool = true;
+  g.push_back({"Winograd, pads 1", 2, 16, 32, 1, {1, 10, 9}, {1, 3, 3}});
+  g.back().pad_begin = g.back().pad_end = {0, 1, 1};
   return g;
 }
 
@@ -260,6 +266,28 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
           expect_close(y_im2col, want, "im2col, " + order);
         }
       }
+    }
+  }
+}
+
+// So that the geometries above cover it: Winograd runs those named for it, and never a
+// convolution it does not fit (strides, dilations, groups, other kernels or ranks).
+TEST(Conv, WinogradRunsThe3x3ConvolutionsItFits) {
+  if (dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core) {
+    GTEST_SKIP() << "oneDNN has Winograd convolutions for AVX-512 CPUs only";
+  }
+  std::mt19937 rng(3);
+  for (const Geometry& g : geometries()) {
+    const ConvPlan plan = make_problem(g, 8, rng).plan;
+    const bool fits = g.spatial == 2 && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 &&
+                      g.stride == std::array<int64_t, 3>{1, 1, 1} &&
+                      g.dilation == std::array<int64_t, 3>{1, 1, 1};
+    const bool winograd = onednn_conv_implementation(plan).find("wino") != std::string::npos;
+    if (g.name.starts_with("Winograd")) {
+      EXPECT_TRUE(winograd) << g.name;
+    }
+    if (!fits) {
+      EXPECT_FALSE(winograd) << g.name;
     }
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "../graph.h"
 #include "../thread_pool.h"
@@ -24,6 +25,10 @@ bool conv_hands_off_channels_last(const Graph& graph, int value);
 
 // Whether the node whose state this is writes its Y channel-last (false for null).
 bool conv_output_channels_last(const KernelState* state);
+
+// The name of the oneDNN implementation that runs the plan's whole slices ("" when oneDNN
+// has none): for tests, which must know the path they cover, and for diagnostics.
+std::string onednn_conv_implementation(const ConvPlan& plan);
 
 // Runs the plan. False when oneDNN has no implementation for it, so the caller computes
 // it another way. `state` may be null (a Conv folded at load): then nothing is kept.
