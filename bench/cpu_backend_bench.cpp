@@ -1,7 +1,8 @@
 // The CPU backend on the seed models, through the plugin host and the real libmg_cpu.so:
 // one execute per iteration (input already in memory, outputs copied into host buffers),
-// at batch 1 and 64 with 1 and 2 kernel threads. bench/cpu_vs_ort.js runs it beside
-// ONNX Runtime and prints the ratio.
+// at batch 1 and 64 with 1 and 2 kernel threads; the CNN also with Winograd convolutions
+// ("fashion-cnn+winograd", model config "conv_winograd": true). bench/cpu_vs_ort.js runs it
+// beside ONNX Runtime and prints the ratio.
 //
 // usage: cpu_backend_bench [google-benchmark flags]   (MG_PLUGIN_DIR, MG_EXAMPLES_DIR
 // override the build-time locations)
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "plugin_host/backend.h"
 #include "plugin_host/log.h"
@@ -34,14 +37,15 @@ std::shared_ptr<Backend> backend() {
   return b;
 }
 
-void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, int threads) {
+void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, int threads,
+               const std::string& more_config) {
   const std::filesystem::path models = env_or("MG_EXAMPLES_DIR", MG_DEFAULT_EXAMPLES_DIR);
   const std::string bytes = read_file(models / "models" / (std::string(seed.name) + ".onnx"));
   const std::string reference =
       read_file(models / "models" / (std::string(seed.name) + ".input.bin"));
-  auto model =
-      Model::load(backend(), seed.name, std::as_bytes(std::span(bytes.data(), bytes.size())), "",
-                  R"({"max_batch_size": 64, "threads": )" + std::to_string(threads) + "}");
+  auto model = Model::load(
+      backend(), seed.name, std::as_bytes(std::span(bytes.data(), bytes.size())), "",
+      R"({"max_batch_size": 64, "threads": )" + std::to_string(threads) + more_config + "}");
   auto instance = model->create_instance(0);
   // The 16 reference examples, repeated to fill the batch.
   std::string input(static_cast<std::size_t>(batch) * seed.row_bytes, '\0');
@@ -70,16 +74,26 @@ void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, in
 
 int main(int argc, char** argv) {
   mg::gateway::set_log_sink([](LogLevel, std::string_view) {});
+  struct Variant {
+    std::string suffix, more_config;  // more_config: `, "key": value` for the model config
+  };
   for (const auto& seed : mg::bench::seed_models()) {
-    for (int64_t batch : {1, 64}) {
-      for (int threads : {1, 2}) {
-        std::string name =
-            std::string(seed.name) + "/b" + std::to_string(batch) + "/t" + std::to_string(threads);
-        benchmark::RegisterBenchmark(
-            name.c_str(),
-            [&seed, batch, threads](benchmark::State& s) { run_model(s, seed, batch, threads); })
-            ->UseRealTime()
-            ->Unit(benchmark::kMicrosecond);
+    std::vector<Variant> variants{{"", ""}};
+    if (seed.name == std::string("fashion-cnn")) {
+      variants.push_back({"+winograd", R"(, "conv_winograd": true)"});
+    }
+    for (const Variant& variant : variants) {
+      for (int64_t batch : {1, 64}) {
+        for (int threads : {1, 2}) {
+          std::string name = std::string(seed.name) + variant.suffix + "/b" +
+                             std::to_string(batch) + "/t" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(),
+                                       [&seed, batch, threads, variant](benchmark::State& s) {
+                                         run_model(s, seed, batch, threads, variant.more_config);
+                                       })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }

@@ -3,7 +3,8 @@
 // pooled by the instance), against the model file's size. A first load and run, whose
 // memory is then released, takes the one-time costs out of the figures: ONNX's operator
 // schema registry, protobuf, oneDNN's JIT kernels and the OpenMP runtime.
-// usage: cpu_model_memory MODEL_NAME   (one model per process, so numbers do not mix)
+// usage: cpu_model_memory MODEL_NAME [MORE_CONFIG]   (one model per process, so numbers do
+// not mix; MORE_CONFIG adds to the model config, e.g. '"conv_winograd": true')
 #include <malloc.h>
 
 #include <cstdio>
@@ -37,10 +38,11 @@ long rss_kib() { return status_kib("VmRSS:"); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: cpu_model_memory MODEL_NAME\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: cpu_model_memory MODEL_NAME [MORE_CONFIG]\n");
     return 2;
   }
+  const std::string more_config = argc == 3 ? std::string(", ") + argv[2] : "";
   set_log_sink([](LogLevel, std::string_view) {});
   const std::string name = argv[1];
   const std::filesystem::path models = std::filesystem::path(MG_DEFAULT_EXAMPLES_DIR) / "models";
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
     malloc_trim(0);
     before = rss_kib();
     auto model = Model::load(backend, name, std::as_bytes(std::span(bytes.data(), bytes.size())),
-                             "", R"({"max_batch_size": 64})");
+                             "", R"({"max_batch_size": 64)" + more_config + "}");
     auto instance = model->create_instance(0);
     loaded = rss_kib();
     BatchInput batch;
@@ -64,7 +66,8 @@ int main(int argc, char** argv) {
     ran = rss_kib();
   }
   const double file_kib = static_cast<double>(bytes.size()) / 1024;
-  std::printf("| %s | %.0f | %ld | %.2f | %ld | %ld |\n", name.c_str(), file_kib, loaded - before,
+  const std::string label = argc == 3 ? name + " (" + argv[2] + ")" : name;
+  std::printf("| %s | %.0f | %ld | %.2f | %ld | %ld |\n", label.c_str(), file_kib, loaded - before,
               static_cast<double>(loaded - before) / file_kib, ran - loaded, status_kib("VmHWM:"));
   return 0;
 }

@@ -10,3 +10,4 @@ echo "| --- | --- | --- | --- | --- | --- |"
 for model in fashion-mlp fashion-cnn text-classifier; do
   "$build/bench/cpu_model_memory" "$model"
 done
+"$build/bench/cpu_model_memory" fashion-cnn '"conv_winograd": true'

@@ -2,7 +2,8 @@
 // (bench/cpu_backend_bench, Google Benchmark) in one run, with the same inputs, batch sizes
 // and thread counts, and prints a table of latency per call and the ratio. Each side is
 // measured ROUNDS times, alternating, and keeps its best mean: on a shared VM a single
-// pass can land in a slow minute for one side only.
+// pass can land in a slow minute for one side only. A variant of ours ("fashion-cnn+winograd",
+// another model config) is compared with the same ONNX Runtime figure as its model.
 //   usage: node bench/cpu_vs_ort.js BUILD_DIR        (run through bench/cpu_vs_ort.sh)
 'use strict';
 const fs = require('fs');
@@ -74,10 +75,15 @@ function modelgateLatencies() {
   }
   const rows = [];
   for (const model of models) {
-    for (const batch of [1, 64]) {
-      for (const threads of [1, 2]) {
-        const key = `${model.name}/b${batch}/t${threads}`;
-        rows.push([model.name, batch, threads, ours[key], theirs[key], ours[key] / theirs[key]]);
+    const variants = new Set(Object.keys(ours).map((key) => key.split('/')[0])
+      .filter((name) => name === model.name || name.startsWith(model.name + '+')));
+    for (const name of [...variants].sort()) {
+      for (const batch of [1, 64]) {
+        for (const threads of [1, 2]) {
+          const key = `/b${batch}/t${threads}`;
+          const mine = ours[name + key], ort = theirs[model.name + key];
+          rows.push([name, batch, threads, mine, ort, mine / ort]);
+        }
       }
     }
   }

@@ -58,6 +58,12 @@ ModelConfig parse_model_config(const std::string& json) {
   };
   config.max_batch_size = read_int("max_batch_size", 0, 1 << 20, 0);
   config.threads = static_cast<int>(read_int("threads", 1, 256, 1));
+  if (const boost::json::value* v = object.if_contains("conv_winograd")) {
+    if (!v->is_bool()) {
+      throw CpuError(CpuError::kInvalid, "model config: \"conv_winograd\" must be true or false");
+    }
+    config.kernels.conv_winograd = v->as_bool();
+  }
   return config;
 }
 
@@ -67,7 +73,7 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
   model->config_ = parse_model_config(config_json);
   auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
   model->stats_ = optimize(*graph);
-  prepare_kernels(*graph);
+  prepare_kernels(*graph, model->config_.kernels);
   model->graph_ = graph;
 
   const bool batching = model->config_.max_batch_size > 0;

@@ -8,6 +8,7 @@
 
 #include "executor.h"
 #include "graph.h"
+#include "kernels/kernels.h"
 #include "modelgate/plugin.h"
 #include "optimizer.h"
 
@@ -17,9 +18,11 @@ namespace mg::cpu {
 struct ModelConfig {
   int64_t max_batch_size = 0;  // > 0: the host may batch (every input/output needs dim 0 = -1)
   int threads = 1;             // kernel threads per instance
+  KernelOptions kernels;       // "conv_winograd": true|false
 };
 
-// Parses {"max_batch_size": N, "threads": T} (other keys are the host's and ignored).
+// Parses {"max_batch_size": N, "threads": T, "conv_winograd": B} (other keys are the
+// host's and ignored).
 ModelConfig parse_model_config(const std::string& json);
 
 // A loaded, optimised model and the metadata it declares through the C ABI.

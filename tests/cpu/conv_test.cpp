@@ -201,7 +201,7 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 }
 
 // A graph holding one Conv node whose W is (or is not) a constant, for its state.
-std::shared_ptr<KernelState> conv_state(bool constant_weights) {
+std::shared_ptr<KernelState> conv_state(bool constant_weights, bool winograd = false) {
   Graph graph;
   graph.values.resize(3);
   if (constant_weights) graph.values[1].constant = Tensor{};
@@ -209,7 +209,7 @@ std::shared_ptr<KernelState> conv_state(bool constant_weights) {
   node.op_type = "Conv";
   node.inputs = {0, 1};
   node.outputs = {2};
-  return prepare_onednn_conv(node, graph);
+  return prepare_onednn_conv(node, graph, KernelOptions{.conv_winograd = winograd});
 }
 
 std::vector<float> run_onednn(const ConvPlan& plan, KernelState* state, ThreadPool& threads,
@@ -245,6 +245,14 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
         }
         expect_close(run_onednn(pr.plan, nullptr, *threads, pr.expected.size()), pr.expected,
                      "oneDNN, no state, " + what);
+        // Winograd allowed (KernelOptions::conv_winograd), with and without a state.
+        auto winograd = conv_state(true, true);
+        expect_close(run_onednn(pr.plan, winograd.get(), *threads, pr.expected.size()), pr.expected,
+                     "oneDNN, Winograd allowed, " + what);
+        ConvPlan allowed = pr.plan;
+        allowed.winograd = true;
+        expect_close(run_onednn(allowed, nullptr, *threads, pr.expected.size()), pr.expected,
+                     "oneDNN, Winograd allowed, no state, " + what);
 
         // X, Y or both channel-last, through the same state: primitives made for one
         // order must not serve another.
@@ -260,6 +268,8 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
           if (x_cl) q.x = x_last.data();
           const std::vector<float>& want = y_cl ? expected_last : pr.expected;
           expect_close(run_onednn(q, kept.get(), *threads, want.size()), want, "oneDNN, " + order);
+          expect_close(run_onednn(q, winograd.get(), *threads, want.size()), want,
+                       "oneDNN, Winograd allowed, " + order);
           std::vector<float> y_im2col(want.size(), std::numeric_limits<float>::quiet_NaN());
           q.y = y_im2col.data();
           run_im2col_conv(q, *threads);
@@ -270,15 +280,18 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
   }
 }
 
-// So that the geometries above cover it: Winograd runs those named for it, and never a
-// convolution it does not fit (strides, dilations, groups, other kernels or ranks).
-TEST(Conv, WinogradRunsThe3x3ConvolutionsItFits) {
+// So that the geometries above cover it: when allowed, Winograd runs those named for it,
+// and never a convolution it does not fit (strides, dilations, groups, other kernels or
+// ranks); when not allowed, nothing.
+TEST(Conv, WinogradRunsThe3x3ConvolutionsItFitsWhenAllowed) {
   if (dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core) {
     GTEST_SKIP() << "oneDNN has Winograd convolutions for AVX-512 CPUs only";
   }
   std::mt19937 rng(3);
   for (const Geometry& g : geometries()) {
-    const ConvPlan plan = make_problem(g, 8, rng).plan;
+    ConvPlan plan = make_problem(g, 8, rng).plan;
+    EXPECT_EQ(onednn_conv_implementation(plan).find("wino"), std::string::npos) << g.name;
+    plan.winograd = true;
     const bool fits = g.spatial == 2 && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 &&
                       g.stride == std::array<int64_t, 3>{1, 1, 1} &&
                       g.dilation == std::array<int64_t, 3>{1, 1, 1};

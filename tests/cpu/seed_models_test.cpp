@@ -61,8 +61,10 @@ const FashionTest& fashion_test_set() {
   return set;
 }
 
-std::string config(int max_batch) {
-  return R"({"max_batch_size": )" + std::to_string(max_batch) + "}";
+// The model config: batching up to max_batch, plus `more` ("key": value, …) if given.
+std::string config(int max_batch, const std::string& more = "") {
+  return R"({"max_batch_size": )" + std::to_string(max_batch) + (more.empty() ? "" : ", ") + more +
+         "}";
 }
 
 BatchOutput run(gateway::Instance& instance, const std::string& input, DType dtype,
@@ -75,12 +77,18 @@ BatchOutput run(gateway::Instance& instance, const std::string& input, DType dty
   return out;
 }
 
-class SeedModel : public ::testing::TestWithParam<std::string> {};
+// A seed model's name, and more model config for it (Winograd for the CNN's convolutions).
+struct SeedCase {
+  std::string name, more_config;
+};
+
+class SeedModel : public ::testing::TestWithParam<SeedCase> {};
 
 TEST_P(SeedModel, MatchesTorchReferenceWithin1e4) {
-  const std::string name = GetParam();
+  const std::string name = GetParam().name;
   auto ref = boost::json::parse(testing::read_file(kModels + name + ".ref.json")).as_object();
-  auto model = testing::load_model(testing::read_file(kModels + name + ".onnx"), config(64));
+  auto model = testing::load_model(testing::read_file(kModels + name + ".onnx"),
+                                   config(64, GetParam().more_config));
   const auto& metadata = model->metadata();
   ASSERT_EQ(metadata.inputs.size(), 1u);
   EXPECT_EQ(metadata.inputs[0].name, ref["input"].as_string().c_str());
@@ -102,16 +110,47 @@ TEST_P(SeedModel, MatchesTorchReferenceWithin1e4) {
     worst = std::max(worst, static_cast<double>(std::fabs(actual[i] - expected[i])));
   }
   EXPECT_LE(worst, 1e-4) << name;
-  std::printf("%s: max |cpu - torch| = %.3g over %zu values\n", name.c_str(), worst,
-              expected.size());
+  std::printf("%s %s: max |cpu - torch| = %.3g over %zu values\n", name.c_str(),
+              GetParam().more_config.c_str(), worst, expected.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SeedModel,
-                         ::testing::Values("fashion-mlp", "fashion-cnn", "text-classifier"));
+                         ::testing::Values(SeedCase{"fashion-mlp", ""}, SeedCase{"fashion-cnn", ""},
+                                           SeedCase{"fashion-cnn", R"("conv_winograd": true)"},
+                                           SeedCase{"text-classifier", ""}),
+                         [](const auto& info) {
+                           std::string id = info.param.name +
+                                            (info.param.more_config.empty() ? "" : "_winograd");
+                           std::replace(id.begin(), id.end(), '-', '_');
+                           return id;
+                         });
 
-double fashion_accuracy(const std::string& name, std::vector<int64_t> image_shape) {
+// The backend's own keys in a model config are checked; a bad value fails the load and
+// names the key.
+TEST(SeedModelConfig, BadValuesFailTheLoadByName) {
+  const std::string bytes = testing::read_file(kModels + "fashion-mlp.onnx");
+  for (const auto& [json, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"threads": 0})", "threads"},
+           {R"({"max_batch_size": -1})", "max_batch_size"},
+           {R"({"conv_winograd": 1})", "conv_winograd"},
+           {R"({"conv_winograd": "yes"})", "conv_winograd"},
+           {"[1]", "JSON object"},
+           {"{oops", "JSON object"}}) {
+    try {
+      testing::load_model(bytes, json);
+      ADD_FAILURE() << json << " was accepted";
+    } catch (const gateway::BackendError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << json << ": " << e.what();
+    }
+  }
+  EXPECT_NO_THROW(testing::load_model(bytes, R"({"conv_winograd": false, "threads": 2})"));
+}
+
+double fashion_accuracy(const std::string& name, std::vector<int64_t> image_shape,
+                        const std::string& more_config = "") {
   const FashionTest& test = fashion_test_set();
-  auto model = testing::load_model(testing::read_file(kModels + name + ".onnx"), config(100));
+  auto model =
+      testing::load_model(testing::read_file(kModels + name + ".onnx"), config(100, more_config));
   auto instance = model->create_instance(0);
   constexpr int64_t kBatch = 100;
   const int64_t pixels = 28 * 28, count = static_cast<int64_t>(test.labels.size());
@@ -139,6 +178,10 @@ TEST(SeedModelAccuracy, MlpOnFashionMnistTestSet) {
 
 TEST(SeedModelAccuracy, CnnOnFashionMnistTestSet) {
   EXPECT_GE(fashion_accuracy("fashion-cnn", {1, 28, 28}), 0.88);
+}
+
+TEST(SeedModelAccuracy, CnnWithWinogradOnFashionMnistTestSet) {
+  EXPECT_GE(fashion_accuracy("fashion-cnn", {1, 28, 28}, R"("conv_winograd": true)"), 0.88);
 }
 
 TEST(SeedModelAccuracy, TextClassifierOnHeldOutSet) {

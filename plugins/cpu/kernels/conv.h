@@ -27,6 +27,9 @@ struct ConvPlan {
   // x / y in channel-last order (N, spatial…, C) rather than (N, C, spatial…): how a Conv
   // hands its output to the next Conv (conv_hands_off_channels_last).
   bool x_channels_last = false, y_channels_last = false;
+  // oneDNN may use Winograd where it fits; read when there is no node state (the node's
+  // state holds the model's KernelOptions).
+  bool winograd = false;
   // Derived by complete_plan:
   int64_t c_group = 0, m_group = 0;
   int64_t col_rows = 0, out_size = 0;  // of im2col: C / group · kernel size, output pixels

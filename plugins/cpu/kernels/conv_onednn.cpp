@@ -49,6 +49,7 @@ using PackedWeights = std::vector<std::pair<memory::desc, memory>>;
 struct ConvState final : KernelState {
   bool constant_weights = false;
   bool y_channels_last = false;  // the next Conv reads Y (conv_hands_off_channels_last)
+  bool winograd = false;         // KernelOptions::conv_winograd
   std::mutex mutex;              // guards the containers; primitives themselves run concurrently
   // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
   std::map<std::array<int64_t, 11>, std::shared_ptr<const SlicePrimitives>> slices;
@@ -100,6 +101,10 @@ dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
   return dnnl::reorder(pd);
 }
 
+// Winograd for slices of at least this many images: single images ran slower with it than
+// direct (seed CNN, batch 1: 63 vs 57 µs) and would hold W transformed once more.
+constexpr int64_t kMinWinogradImages = 4;
+
 // 3×3, stride 1, no dilation, no groups, 2-D: the convolutions Winograd's F(4×4, 3×3)
 // computes with ~4× fewer multiplications (oneDNN also wants channels and maps in
 // multiples of 16, and says so by having no implementation otherwise).
@@ -112,7 +117,8 @@ bool winograd_fits(const ConvPlan& p) {
 // Null when oneDNN has no implementation for this convolution (or refuses its geometry,
 // or has only its reference one, which is ~30× slower than im2col): the caller then uses
 // im2col.
-std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images) {
+std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images,
+                                                  bool winograd) {
   // Primitives size their work split for the creating thread's OpenMP threads: one, as
   // they will run (whichever thread loads the model).
   use_one_openmp_thread();
@@ -156,7 +162,7 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
       return std::string_view(pd.impl_info_str()).starts_with("ref");
     };
     dnnl::convolution_forward::primitive_desc conv_pd;
-    if (winograd_fits(p)) {
+    if (winograd && images >= kMinWinogradImages && winograd_fits(p)) {
       try {
         conv_pd = describe(dnnl::algorithm::convolution_winograd);
         if (conv_pd && is_ref(conv_pd)) conv_pd = {};
@@ -309,11 +315,11 @@ Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& 
     auto it = state->slices.find(key);
     if (it == state->slices.end()) {
       if (state->slices.size() >= kMaxShapes) state->slices.clear();
-      it = state->slices.emplace(key, make_slice(p, images)).first;
+      it = state->slices.emplace(key, make_slice(p, images, state->winograd)).first;
     }
     r.primitives = it->second;
   } else {
-    r.primitives = make_slice(p, images);
+    r.primitives = make_slice(p, images, p.winograd);
   }
   if (!r.primitives) return r;
   try {
@@ -327,8 +333,10 @@ Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& 
 
 }  // namespace
 
-std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph) {
+std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph,
+                                                 const KernelOptions& options) {
   auto state = std::make_shared<ConvState>();
+  state->winograd = options.conv_winograd;
   auto value = [&](std::size_t i) -> const Value* {
     return i < node.inputs.size() && node.inputs[i] >= 0
                ? &graph.values[static_cast<std::size_t>(node.inputs[i])]
@@ -379,7 +387,7 @@ bool conv_hands_off_channels_last(const Graph& graph, int value) {
 }
 
 std::string onednn_conv_implementation(const ConvPlan& plan) {
-  auto slice = make_slice(plan, slice_images(plan));
+  auto slice = make_slice(plan, slice_images(plan), plan.winograd);
   return slice ? slice->implementation : "";
 }
 

@@ -6,6 +6,7 @@
 #include "../graph.h"
 #include "../thread_pool.h"
 #include "conv.h"
+#include "kernels.h"
 
 namespace mg::cpu {
 
@@ -15,7 +16,8 @@ namespace mg::cpu {
 
 // The node's state: primitives per slice shape and, when W is a constant, W reordered
 // once into the layout the primitives read.
-std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph);
+std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph,
+                                                 const KernelOptions& options);
 
 // True when `value` is the output of a Conv and nothing reads it but one other Conv, as
 // its X (and it is no graph output). The two then pass it in channel-last order, the

@@ -26,10 +26,10 @@ const OpInfo* OpTable::find(const std::string& op_type) const {
   return it == ops_.end() ? nullptr : &it->second;
 }
 
-void prepare_kernels(Graph& graph) {
+void prepare_kernels(Graph& graph, const KernelOptions& options) {
   for (Node& node : graph.nodes) {
     const OpInfo* op = OpTable::instance().find(node.op_type);
-    if (op != nullptr && op->prepare != nullptr) node.state = op->prepare(node, graph);
+    if (op != nullptr && op->prepare != nullptr) node.state = op->prepare(node, graph, options);
   }
 }
 
