@@ -114,6 +114,19 @@ void model_create(modelgate::Client& client, const Output& out, const ModelCreat
   if (args.max_batch) config["max_batch_size"] = *args.max_batch;
   if (args.max_delay_us) config["max_queue_delay_us"] = *args.max_delay_us;
   if (args.instances) config["instances"] = *args.instances;
+  for (const std::string& entry : args.config) {
+    const std::size_t eq = entry.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      throw std::invalid_argument("--config '" + entry + "' must look like KEY=VALUE");
+    }
+    const std::string key = entry.substr(0, eq), text = entry.substr(eq + 1);
+    if (config.contains(key)) {
+      throw std::invalid_argument("--config sets '" + key + "' a second time");
+    }
+    boost::system::error_code ec;
+    json::value value = json::parse(text, ec);
+    config[key] = ec ? json::value(text) : std::move(value);
+  }
   json::object spec{{"name", args.name},
                     {"backend", args.backend},
                     {"description", args.description},

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modelgate/client.h"
 #include "output.h"
@@ -15,6 +16,9 @@ struct ModelCreateArgs {
   std::string name, backend = "cpu", description;
   std::optional<int64_t> max_batch, max_delay_us, instances;
   bool require_signature = false;
+  // More model config for the backend, "KEY=VALUE" each (e.g. threads=2,
+  // conv_winograd=true): VALUE as JSON if it parses, else as a string.
+  std::vector<std::string> config;
 };
 void model_create(modelgate::Client& client, const Output& out, const ModelCreateArgs& args);
 

@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   create_cmd->add_flag("--require-signature", create.require_signature,
                        "versions must carry a trusted signature");
+  create_cmd->add_option("--config", create.config,
+                         "KEY=VALUE for the backend's model config, repeatable (cpu: threads=N, "
+                         "conv_winograd=true); VALUE is JSON, or else a string");
   create_cmd->callback([&] { run = [&](auto& c) { model_create(c, out, create); }; });
 
   UploadArgs upload;

@@ -38,6 +38,24 @@ expect "unload" "$(m model unload fashion-mlp 1)" "registered"
 expect "load" "$(m model load fashion-mlp 1)" "ready"
 expect "retire" "$(m model retire fashion-mlp 1)" "retired"
 
+# Backend config through --config KEY=VALUE: the CNN with Winograd convolutions on two
+# threads loads and infers; a value the backend refuses fails the load, naming the key.
+expect "model create --config" \
+  "$(m model create fashion-cnn --max-batch 16 --config conv_winograd=true --config threads=2)" \
+  "created model fashion-cnn"
+expect "config stored as JSON" "$(m model show fashion-cnn)" '"conv_winograd":true,"threads":2'
+expect "Winograd CNN loads" "$(m --json model upload fashion-cnn "$examples/models/fashion-cnn.onnx" --promote)" \
+  '"state":"ready"'
+sed 's/"shape": \[1, 28, 28\]/"shape": [1, 1, 28, 28]/' "$examples/requests/fashion-mlp.json" >"$work/cnn.json"
+expect "Winograd CNN infers" "$(m infer fashion-cnn --input "$work/cnn.json")" "probabilities FP32 [1,10]"
+m model create bad-config --config conv_winograd=yes >/dev/null
+[[ $(status_of m model upload bad-config "$examples/models/fashion-cnn.onnx" --promote) == 1 ]] ||
+  fail "a model config the backend refuses loaded"
+expect "refused config named" "$(cat "$work/out" "$work/err")" "conv_winograd"
+[[ $(status_of m model create nothing --config threads) == 2 ]] || fail "--config without '=' accepted"
+[[ $(status_of m model create twice --config threads=1 --config threads=2) == 2 ]] ||
+  fail "--config setting a key twice accepted"
+
 # Exit codes: 1 refused by the server (with its code), 2 bad usage, 3 unreachable.
 [[ $(status_of m model show nope) == 1 ]] || fail "refusal exit status"
 expect "refusal line" "$(cat "$work/err")" "404 model_not_found"
