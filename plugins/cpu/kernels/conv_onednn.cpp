@@ -106,8 +106,8 @@ dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
 constexpr int64_t kMinWinogradImages = 4;
 
 // 3×3, stride 1, no dilation, no groups, 2-D: the convolutions Winograd's F(4×4, 3×3)
-// computes with ~4× fewer multiplications (oneDNN also wants channels and maps in
-// multiples of 16, and says so by having no implementation otherwise).
+// computes with ~4× fewer multiplications. oneDNN judges the rest (it has Winograd kernels
+// for AVX-512 only) by offering no implementation; then the direct one runs.
 bool winograd_fits(const ConvPlan& p) {
   const Window& w = p.w;
   return w.spatial == 2 && p.group == 1 && w.kernel[1] == 3 && w.kernel[2] == 3 &&
