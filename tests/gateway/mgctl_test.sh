@@ -116,7 +116,9 @@ expect "curl upload" "$out" '"notes":"curl upload"'
 curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $MG_KEY" --limit-rate 2M \
   --data-binary @"$work/big.bin" "$MG_SERVER/admin/v1/models/big/versions" >/dev/null 2>&1 &
 upload=$!
-sleep 2
+# Up to 10 s for the upload to start (a loaded ASan server may take seconds over the TLS
+# handshake and the key check); at 2 MB/s it then runs for 100 s.
+for _ in $(seq 1 100); do [[ -n "$(ls "$data/artifacts/tmp")" ]] && break; sleep 0.1; done
 [[ -n "$(ls "$data/artifacts/tmp")" ]] || fail "no temp file during an upload"
 kill "$upload"; wait "$upload" 2>/dev/null || true
 for _ in $(seq 1 50); do [[ -z "$(ls "$data/artifacts/tmp")" ]] && break; sleep 0.1; done
