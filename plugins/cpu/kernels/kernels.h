@@ -22,8 +22,8 @@ inline constexpr uint32_t kAllTypes =
 // What a model's config asks of its kernels.
 struct KernelOptions {
   // Winograd's algorithm for the 3×3 convolutions it fits: much faster (the seed CNN's
-  // second conv: −44 % at batch 64), but their weights are held transformed, ~4× their size
-  // (and per batch-slice size), so off unless the model config says "conv_winograd": true.
+  // second conv: −44 % at batch 64), but their weights are held transformed as well, ~4×
+  // their size, so off unless the model config says "conv_winograd": true.
   bool conv_winograd = false;
 };
 
