@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, and runs every test with ctest.
-# Four builds: build/ (RelWithDebInfo), build-asan/ (ASan + UBSan, every test), build-tsan/
+# Five builds: build/ (RelWithDebInfo), build-release/ (Release as a packager builds it:
+# built and installed, no tests), build-asan/ (ASan + UBSan, every test), build-tsan/
 # (TSan: the scheduler, batcher, limits and registry concurrency tests) and build-fuzz/
-# (clang: the libFuzzer targets under ASan + UBSan, a few seconds each). MG_SKIP_ASAN=1,
-# MG_SKIP_TSAN=1 and MG_SKIP_FUZZ=1 skip the last three while iterating locally.
+# (clang: the libFuzzer targets under ASan + UBSan, a few seconds each). MG_SKIP_RELEASE=1, MG_SKIP_ASAN=1,
+# MG_SKIP_TSAN=1 and MG_SKIP_FUZZ=1 skip the last four while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,15 @@ run_suite() {
 }
 
 run_suite default
+if [[ "${MG_SKIP_RELEASE:-0}" != 1 ]]; then
+  # The packager's build (the Dockerfile's command): Release, no tests, warnings not errors.
+  # It must build and install whatever the compiler warns about.
+  cmake --preset release
+  cmake --build --preset release -j "$jobs"
+  rm -rf build-release/install
+  DESTDIR="$PWD/build-release/install" cmake --install build-release --component server
+  DESTDIR="$PWD/build-release/install" cmake --install build-release --component cli
+fi
 if [[ "${MG_SKIP_ASAN:-0}" != 1 ]]; then
   run_suite asan
 fi

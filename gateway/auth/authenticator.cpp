@@ -2,11 +2,11 @@
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <stdexcept>
 
 #include "api/errors.h"
 #include "auth/api_key.h"
@@ -18,6 +18,13 @@ namespace {
 
 ApiError unauthorized(const std::string& code, const std::string& message) {
   return ApiError(401, code, message);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 }  // namespace
@@ -69,8 +76,50 @@ const registry::KeyRecord& Authenticator::live_key(std::string_view id) const {
   return *key;
 }
 
+namespace {
+
+bool is_signing_header(std::string_view name) {
+  for (std::string_view h : {"X-MG-Key-Id", "X-MG-Timestamp", "X-MG-Nonce", "X-MG-Signature"}) {
+    if (iequals(name, h)) return true;
+  }
+  return false;
+}
+
+// A request carries one set of credentials, each header once: a bearer key beside signing
+// headers, or a header sent twice, leaves which one counts to the parser (the first? the
+// last? a proxy's choice?), so it is refused rather than guessed.
+void refuse_ambiguous_credentials(const HttpRequest& request) {
+  int authorization = 0, signing = 0;
+  std::string_view seen[4];
+  for (const auto& [name, value] : request.headers) {
+    if (iequals(name, "Authorization")) {
+      ++authorization;
+    } else if (is_signing_header(name)) {
+      for (int i = 0; i < signing; ++i) {
+        if (iequals(seen[i], name)) {
+          throw unauthorized("ambiguous_credentials", "the header " + name + " is sent twice");
+        }
+      }
+      if (signing < 4) seen[signing] = name;
+      ++signing;
+    }
+  }
+  if (authorization > 1) {
+    throw unauthorized("ambiguous_credentials", "the Authorization header is sent twice");
+  }
+  if (authorization > 0 && signing > 0) {
+    throw unauthorized("ambiguous_credentials",
+                       "send either a bearer key (Authorization) or a signature (X-MG-*), not "
+                       "both");
+  }
+}
+
+}  // namespace
+
 HeadAuth Authenticator::authenticate_head(const HttpRequest& request) const {
-  if (!request.header("X-MG-Signature").empty() || !request.header("X-MG-Key-Id").empty()) {
+  refuse_ambiguous_credentials(request);
+  if (!request.header("X-MG-Signature").empty() || !request.header("X-MG-Key-Id").empty() ||
+      !request.header("X-MG-Timestamp").empty() || !request.header("X-MG-Nonce").empty()) {
     return signed_head(request);
   }
   const std::string_view authorization = request.header("Authorization");
@@ -141,26 +190,32 @@ HeadAuth Authenticator::signed_head(const HttpRequest& request) const {
   if (parts.signature.size() != 64 || !all_of_set(parts.signature, "0123456789abcdef")) {
     throw unauthorized("bad_signature", "X-MG-Signature must be 64 lowercase hex characters");
   }
-  Principal principal = principal_of(live_key(parts.key_id));
+  // Whether the key is revoked or expired is told only to a caller whose signature proves
+  // it holds the key (verify_body); before that, an unknown id is all anyone learns.
+  const registry::KeyRecord* key = registry_.snapshot().find_key(parts.key_id);
+  if (key == nullptr) throw unauthorized("invalid_key", "the API key is not valid");
+  Principal principal = principal_of(*key);
   return HeadAuth{std::move(principal), std::move(parts)};
 }
 
 void Authenticator::verify_body(const SignedParts& parts, std::string_view body_sha256_hex) {
-  const registry::KeyRecord& key = live_key(parts.key_id);
-  const auto secret = crypto_.open(key.secret_sealed, key.id);
+  const registry::KeyRecord* key = registry_.snapshot().find_key(parts.key_id);
+  if (key == nullptr) throw unauthorized("invalid_key", "the API key is not valid");
+  auto secret = crypto_.open(key->secret_sealed, key->id);
   if (!secret) throw unauthorized("invalid_key", "the API key is not valid");
   const std::string message =
       string_to_sign(parts.method, parts.target, parts.timestamp, parts.nonce, body_sha256_hex);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_size = 0;
-  HMAC(EVP_sha256(), secret->data(), static_cast<int>(secret->size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_size);
-  const std::string expected = registry::to_hex(mac, mac_size);
-  if (CRYPTO_memcmp(expected.data(), parts.signature.data(), expected.size()) != 0) {
+  const std::optional<std::string> expected = hmac_sha256_hex(*secret, message);
+  OPENSSL_cleanse(secret->data(), secret->size());
+  // A failed HMAC must refuse, never compare an empty MAC (which any signature matched).
+  if (!expected) throw std::runtime_error("HMAC-SHA256 failed while verifying a signature");
+  if (expected->size() != parts.signature.size() ||
+      CRYPTO_memcmp(expected->data(), parts.signature.data(), expected->size()) != 0) {
     throw unauthorized("bad_signature",
                        "the signature does not match the request (method, target, timestamp, "
                        "nonce and body hash as sent)");
   }
+  live_key(parts.key_id);  // the caller holds the key: it may learn why it no longer works
   const int64_t now = now_ms() / 1000;
   switch (nonces_.insert(parts.key_id, parts.nonce,
                          std::stoll(parts.timestamp) + kSignatureWindowSeconds, now)) {

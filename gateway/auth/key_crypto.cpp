@@ -15,12 +15,21 @@ namespace {
 
 constexpr std::size_t kNonce = 12, kTag = 16;
 
+// HMAC-SHA256 into `out`; false when OpenSSL fails (then `out` must not be used).
+bool hmac_into(const void* key, std::size_t key_size, std::string_view message,
+               std::array<unsigned char, 32>& out) {
+  unsigned int size = 0;
+  return key_size <= 1024 &&
+         HMAC(EVP_sha256(), key, static_cast<int>(key_size),
+              reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(),
+              &size) != nullptr &&
+         size == out.size();
+}
+
 std::array<unsigned char, 32> hmac(const unsigned char* key, std::size_t key_size,
                                    std::string_view message) {
   std::array<unsigned char, 32> out{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key, static_cast<int>(key_size),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &size);
+  if (!hmac_into(key, key_size, message, out)) throw std::runtime_error("HMAC-SHA256 failed");
   return out;
 }
 
@@ -38,6 +47,19 @@ int hex_digit(char c) {
 }
 
 }  // namespace
+
+std::optional<std::string> hmac_sha256_hex(std::string_view key, std::string_view message) {
+  std::array<unsigned char, 32> mac{};
+  if (!hmac_into(key.data(), key.size(), message, mac)) return std::nullopt;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(64);
+  for (unsigned char byte : mac) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 15];
+  }
+  return hex;
+}
 
 KeyCrypto::KeyCrypto(const std::array<unsigned char, 32>& master) {
   hash_key_ = hmac(master.data(), master.size(), "modelgate api-key hash v1");

@@ -8,6 +8,10 @@
 
 namespace mg::gateway {
 
+// HMAC-SHA256(key, message) as 64 lowercase hex characters; nullopt when OpenSSL fails
+// (the caller must then refuse, never compare).
+std::optional<std::string> hmac_sha256_hex(std::string_view key, std::string_view message);
+
 // Secrets derived from the data dir's master key (DESIGN.md "Authentication" and "Model
 // protection"): a keyed hash for API key checks and an AES-256-GCM key for sealing key
 // secrets. Without the master key file, neither can be computed, so a copy of the database
@@ -21,6 +25,7 @@ class KeyCrypto {
   static std::array<unsigned char, 32> read_master_key(const std::filesystem::path& path);
 
   // HMAC-SHA256 of a full API key under the hash key: 32 raw bytes.
+  // Throws std::runtime_error when OpenSSL fails.
   std::string hash_key(std::string_view full_key) const;
   // AES-256-GCM: 12-byte random nonce, ciphertext, 16-byte tag. `context` is
   // authenticated (the key id), so a sealed secret cannot be moved to another key.

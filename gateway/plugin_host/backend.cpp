@@ -285,7 +285,10 @@ BatchOutput Instance::execute(const BatchInput& batch) {
     result.request_failures = std::move(ctx.request_failures);
     return std::move(result);
   };
-  if (error != nullptr) return fail_remaining(take_error(error));
+  if (error != nullptr) {
+    result.batch_failure = take_error(error);
+    return fail_remaining(*result.batch_failure);
+  }
 
   bool any_succeeded = false;
   for (const auto& f : ctx.request_failures) any_succeeded = any_succeeded || !f;

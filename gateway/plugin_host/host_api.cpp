@@ -96,8 +96,10 @@ MG_Error* output_alloc(MG_ExecuteContext* ctx, const char* name, int32_t dtype, 
     std::vector<int64_t> dims(shape, shape + rank);
     std::lock_guard lock(ctx->mutex);
     if (MG_Error* error = check_output(*ctx, name, dtype, dims, byte_size)) return error;
+    // Zero-filled, not merely allocated: a plugin that leaves part of an output unwritten
+    // must return zeros, never old heap contents (another request's data).
     OutputTensor output{name, static_cast<DType>(dtype), std::move(dims),
-                        std::make_unique_for_overwrite<std::byte[]>(byte_size), byte_size};
+                        std::make_unique<std::byte[]>(byte_size), byte_size};
     *out_data = output.data.get();
     ctx->outputs.push_back(std::move(output));
     return nullptr;

@@ -62,6 +62,9 @@ struct BatchOutput {
   std::vector<OutputTensor> outputs;
   // One entry per request: nullopt when it succeeded.
   std::vector<std::optional<Failure>> request_failures;
+  // Set when the plugin failed the execute call as a whole (not request by request): the
+  // batcher cannot tell which request caused it (see DynamicBatcher's bisection).
+  std::optional<Failure> batch_failure;
 };
 
 }  // namespace mg::gateway

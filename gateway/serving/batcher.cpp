@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "plugin_host/backend_error.h"
+#include "plugin_host/log.h"
 
 namespace mg::gateway {
 
@@ -91,7 +93,7 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
   for (;;) {
     // Join every compatible queued request that fits.
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->outputs == batch[0].outputs && rows + it->rows <= static_cast<uint64_t>(max_rows_)) {
+      if (compatible(batch[0], *it) && rows + it->rows <= static_cast<uint64_t>(max_rows_)) {
         rows += it->rows;
         batch.push_back(std::move(*it));
         it = queue_.erase(it);
@@ -107,84 +109,187 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
   }
 }
 
-void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
-  const ModelMetadata& metadata = metadata_;
-  BatchInput input;
-  for (const auto& p : batch) input.request_rows.push_back(p.rows);
-  input.outputs = batch[0].outputs;
-  // Merge each input along dimension 0 (a single request is passed through as it is).
-  std::vector<std::vector<std::byte>> merged;
-  if (batch.size() == 1) {
-    input.inputs = batch[0].inputs;
-  } else {
-    for (const auto& declared : metadata.inputs) {
-      TensorRef joined{declared.name, declared.dtype, {}, nullptr, 0};
-      std::vector<std::byte> bytes;
-      int64_t rows = 0;
-      for (const auto& p : batch) {
-        for (const auto& t : p.inputs) {
-          if (t.name != declared.name) continue;
-          if (joined.shape.empty()) joined.shape = t.shape;
-          rows += t.shape[0];
-          const auto* data = static_cast<const std::byte*>(t.data);
-          bytes.insert(bytes.end(), data, data + t.byte_size);
-        }
-      }
-      joined.shape[0] = rows;
-      merged.push_back(std::move(bytes));
-      joined.data = merged.back().data();
-      joined.byte_size = merged.back().size();
-      input.inputs.push_back(std::move(joined));
+namespace {
+
+// Requests share a batch only when every input has the same dimensions after the batch
+// dimension: a model whose dimension 1 is dynamic (a sequence length) would otherwise
+// get byte-concatenated rows of different lengths, cut to the first request's shape, and
+// one request's answer computed on another's data.
+bool same_row_shapes(const std::vector<TensorRef>& a, const std::vector<TensorRef>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& x : a) {
+    auto y = std::find_if(b.begin(), b.end(), [&](const TensorRef& t) { return t.name == x.name; });
+    if (y == b.end() || y->shape.size() != x.shape.size() ||
+        !std::equal(x.shape.begin() + std::min<std::size_t>(1, x.shape.size()), x.shape.end(),
+                    y->shape.begin() + std::min<std::size_t>(1, y->shape.size()))) {
+      return false;
     }
   }
-  BatchOutput output;
-  const auto started = std::chrono::steady_clock::now();
-  try {
-    output = execute_(input);
-  } catch (const BackendError& e) {
-    output.request_failures.assign(batch.size(), Failure{e.code(), e.what()});
-  } catch (const std::exception& e) {
-    output.request_failures.assign(batch.size(), Failure{MG_ERROR_INTERNAL, e.what()});
+  return true;
+}
+
+// The whole-batch failure to answer every request of a part with.
+Failure failure_of(const std::exception& e) {
+  if (const auto* backend = dynamic_cast<const BackendError*>(&e)) {
+    return Failure{backend->code(), backend->what()};
   }
-  const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now() - started)
-                           .count();
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory running the batch"};
+  }
+  return Failure{MG_ERROR_INTERNAL, e.what()};
+}
+
+}  // namespace
+
+bool DynamicBatcher::compatible(const Pending& a, const Pending& b) {
+  return a.outputs == b.outputs && same_row_shapes(a.inputs, b.inputs);
+}
+
+BatchInput DynamicBatcher::merge(std::span<Pending> part,
+                                 std::vector<std::vector<std::byte>>& storage) const {
+  BatchInput input;
+  for (const auto& p : part) input.request_rows.push_back(p.rows);
+  input.outputs = part[0].outputs;
+  if (part.size() == 1) {  // a single request is passed through as it is
+    input.inputs = part[0].inputs;
+    return input;
+  }
+  storage.reserve(metadata_.inputs.size());
+  for (const auto& declared : metadata_.inputs) {
+    TensorRef joined{declared.name, declared.dtype, {}, nullptr, 0};
+    std::vector<std::byte> bytes;
+    int64_t rows = 0;
+    for (const auto& p : part) {
+      for (const auto& t : p.inputs) {
+        if (t.name != declared.name) continue;
+        if (joined.shape.empty()) joined.shape = t.shape;
+        if (!std::equal(t.shape.begin() + 1, t.shape.end(), joined.shape.begin() + 1,
+                        joined.shape.end())) {
+          // take_batch groups by shape: reaching this is a bug, never a merged answer.
+          throw BackendError(MG_ERROR_INTERNAL, "batcher: requests of different shapes met");
+        }
+        rows += t.shape[0];
+        const auto* data = static_cast<const std::byte*>(t.data);
+        bytes.insert(bytes.end(), data, data + t.byte_size);
+      }
+    }
+    joined.shape[0] = rows;
+    storage.push_back(std::move(bytes));
+    joined.data = storage.back().data();
+    joined.byte_size = storage.back().size();
+    input.inputs.push_back(std::move(joined));
+  }
+  return input;
+}
+
+void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> results) {
+  BatchOutput output;
+  std::chrono::nanoseconds took{0};
+  try {
+    std::vector<std::vector<std::byte>> storage;
+    const BatchInput input = merge(part, storage);
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      output = execute_(input);
+    } catch (const std::exception& e) {
+      output.batch_failure = failure_of(e);
+    }
+    took = std::chrono::steady_clock::now() - started;
+  } catch (const std::exception& e) {  // merging: out of memory, or the invariant above
+    output.batch_failure = failure_of(e);
+  }
+  if (output.batch_failure && output.batch_failure->code != MG_ERROR_INVALID_ARGUMENT) {
+    // The server's or the backend's failure, not a client's bad input: operators see it.
+    log(LogLevel::kWarn, "batch of " + std::to_string(part.size()) +
+                             " request(s) failed: " + output.batch_failure->message);
+  }
+  const int64_t took_ns = took.count();
   const int64_t before = recent_execute_ns_.load(std::memory_order_relaxed);
-  recent_execute_ns_.store(before < 0 ? took : (before * 7 + took) / 8, std::memory_order_relaxed);
+  recent_execute_ns_.store(before < 0 ? took_ns : (before * 7 + took_ns) / 8,
+                           std::memory_order_relaxed);
   ++batches_;
-  uint64_t batch_rows = 0;
-  for (const auto& p : batch) batch_rows += p.rows;
-  rows_ += batch_rows;
-  if (observer_) observer_(batch_rows, std::chrono::nanoseconds(took));
+  uint64_t part_rows = 0;
+  for (const auto& p : part) part_rows += p.rows;
+  rows_ += part_rows;
+  if (observer_) observer_(part_rows, took);
+  for (auto& result : results) result.compute_time += took;
+
+  // A whole-batch INVALID_ARGUMENT over several requests is one request's fault (a token
+  // id out of range, say), not everyone's: run each half again, down to the culprit, so
+  // only it fails, with its own message. One bad request among n costs ~2·log2(n) more
+  // executes, on the failure path only.
+  if (output.batch_failure && output.batch_failure->code == MG_ERROR_INVALID_ARGUMENT &&
+      part.size() > 1) {
+    const std::size_t half = part.size() / 2;
+    run_part(part.first(half), results.first(half));
+    run_part(part.subspan(half), results.subspan(half));
+    return;
+  }
+  if (output.request_failures.size() != part.size()) {  // a whole failure, or an execute
+    output.request_failures.assign(               // that answered the wrong count
+        part.size(), output.batch_failure.value_or(
+                         Failure{MG_ERROR_INTERNAL, "the backend answered the wrong count"}));
+  }
   // Split every output back by rows (fixed-size dtypes: dimension 0 is rows).
   uint64_t first_row = 0;
-  for (std::size_t r = 0; r < batch.size(); ++r) {
-    RequestResult result;
-    result.failure = output.request_failures.at(r);
-    result.queue_time = started - batch[r].arrived;
-    result.compute_time = std::chrono::nanoseconds(took);
-    if (!result.failure && batch.size() == 1) {
-      result.outputs = std::move(output.outputs);
-    } else if (!result.failure) {
-      for (const auto& out : output.outputs) {
-        if (out.dtype == DType::kBytes) {  // variable-size rows cannot be cut by count
-          result.failure = Failure{MG_ERROR_UNSUPPORTED, "BYTES outputs cannot be batched"};
-          result.outputs.clear();
-          break;
+  for (std::size_t r = 0; r < part.size(); ++r) {
+    RequestResult& result = results[r];
+    result.failure = output.request_failures[r];
+    try {
+      if (!result.failure && part.size() == 1) {
+        result.outputs = std::move(output.outputs);
+      } else if (!result.failure) {
+        for (const auto& out : output.outputs) {
+          if (out.dtype == DType::kBytes) {  // variable-size rows cannot be cut by count
+            result.failure = Failure{MG_ERROR_UNSUPPORTED, "BYTES outputs cannot be batched"};
+            result.outputs.clear();
+            break;
+          }
+          OutputTensor mine{out.name, out.dtype, out.shape, nullptr, 0};
+          const uint64_t total_rows = static_cast<uint64_t>(out.shape[0]);
+          const uint64_t row_bytes = total_rows ? out.byte_size / total_rows : 0;
+          mine.shape[0] = static_cast<int64_t>(part[r].rows);
+          mine.byte_size = row_bytes * part[r].rows;
+          mine.data = std::make_unique_for_overwrite<std::byte[]>(mine.byte_size);
+          std::memcpy(mine.data.get(), out.data.get() + first_row * row_bytes, mine.byte_size);
+          result.outputs.push_back(std::move(mine));
         }
-        OutputTensor mine{out.name, out.dtype, out.shape, nullptr, 0};
-        const uint64_t total_rows = static_cast<uint64_t>(out.shape[0]);
-        const uint64_t row_bytes = total_rows ? out.byte_size / total_rows : 0;
-        mine.shape[0] = static_cast<int64_t>(batch[r].rows);
-        mine.byte_size = row_bytes * batch[r].rows;
-        mine.data = std::make_unique_for_overwrite<std::byte[]>(mine.byte_size);
-        std::memcpy(mine.data.get(), out.data.get() + first_row * row_bytes, mine.byte_size);
-        result.outputs.push_back(std::move(mine));
+      }
+    } catch (const std::exception& e) {  // out of memory copying this request's rows
+      result.outputs.clear();
+      result.failure = failure_of(e);
+      log(LogLevel::kWarn, "a request's outputs could not be copied: " + result.failure->message);
+    }
+    first_row += part[r].rows;
+  }
+}
+
+void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<RequestResult> results;
+  try {
+    results.resize(batch.size());
+    run_part(batch, results);
+  } catch (const std::exception& e) {
+    // Only allocating the results can throw here: every request still gets an answer.
+    log(LogLevel::kError, std::string("batch could not run: ") + e.what());
+    for (auto& p : batch) {
+      --load_;
+      try {
+        RequestResult failed;
+        failed.failure = Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory running the batch"};
+        p.promise.set_value(std::move(failed));
+      } catch (...) {
+        // The promise could not even take its value: its future sees a broken promise
+        // when the Pending goes, which the caller answers as a failure.
       }
     }
-    first_row += batch[r].rows;
+    return;
+  }
+  for (std::size_t r = 0; r < batch.size(); ++r) {
+    results[r].queue_time = started - batch[r].arrived;
     --load_;
-    batch[r].promise.set_value(std::move(result));
+    batch[r].promise.set_value(std::move(results[r]));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -44,7 +45,10 @@ struct RequestResult {
 // The dynamic batcher of one loaded version: concurrent requests are queued, merged along
 // dimension 0 (up to the model's max batch size), run as one execute call on one of the
 // version's instances, and the outputs split back to each request. One worker thread per
-// instance. Requests that ask for different outputs never share a batch.
+// instance. Requests share a batch only when they ask for the same outputs and their inputs
+// agree on every dimension after the first (a dynamic sequence length groups by length).
+// When a batch of several requests fails as a whole with INVALID_ARGUMENT, it is run again
+// in halves so that only the offending request fails.
 class DynamicBatcher {
  public:
   using Execute = std::function<BatchOutput(const BatchInput&)>;
@@ -87,7 +91,15 @@ class DynamicBatcher {
 
   void work();
   std::vector<Pending> take_batch(std::unique_lock<std::mutex>& lock);
-  void run_batch(std::vector<Pending>& batch);
+  // Runs a batch and answers every request in it, whatever fails (never throws).
+  void run_batch(std::vector<Pending>& batch) noexcept;
+  // Runs `part` as one execute call and fills `results` (same length); bisects a
+  // whole-batch INVALID_ARGUMENT down to its culprit. Throws only std::bad_alloc.
+  void run_part(std::span<Pending> part, std::span<RequestResult> results);
+  // `part`'s inputs joined along dimension 0; `storage` holds the joined bytes.
+  BatchInput merge(std::span<Pending> part, std::vector<std::vector<std::byte>>& storage) const;
+  // Whether b may join a's batch: the same outputs and the same dimensions 1..n.
+  static bool compatible(const Pending& a, const Pending& b);
 
   const ModelMetadata& metadata_;
   Execute execute_;

@@ -145,3 +145,44 @@ TEST_F(BatcherTest, FullQueueRefuses) {
 
 }  // namespace
 }  // namespace mg::gateway
+
+namespace mg::gateway {
+namespace {
+
+// Running out of memory while a batch's outputs are split back to its requests fails
+// those requests (500 for the caller), never the process: before, the bad_alloc escaped
+// the worker thread and std::terminate took the server down. The execute function is
+// injected so that the split asks for an impossible allocation.
+TEST(BatcherOutOfMemory, AFailedSplitFailsTheRequestsNotTheProcess) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan reports an impossible allocation instead of throwing bad_alloc";
+#endif
+  ModelMetadata metadata;
+  metadata.max_batch_size = 8;
+  metadata.inputs.push_back(TensorDesc{"x", DType::kFp32, {-1, 4}});
+  metadata.outputs.push_back(TensorDesc{"y", DType::kFp32, {-1, 4}});
+  auto execute = [](const BatchInput& batch) {
+    BatchOutput output;
+    OutputTensor y{"y", DType::kFp32, {2, 4}, std::make_unique<std::byte[]>(32), 0};
+    y.byte_size = uint64_t{1} << 62;  // each request's half cannot be allocated
+    output.outputs.push_back(std::move(y));
+    output.request_failures.resize(batch.request_rows.size());
+    return output;
+  };
+  BatcherOptions options;
+  options.max_queue_delay = std::chrono::seconds(10);
+  options.preferred_batch_sizes = {2};
+  DynamicBatcher batcher(metadata, execute, options, 1);
+  const float row[4] = {1, 2, 3, 4};
+  TensorRef x{"x", DType::kFp32, {1, 4}, row, sizeof row};
+  auto first = batcher.submit({x}, {});
+  auto second = batcher.submit({x}, {});
+  for (auto* future : {&first, &second}) {
+    RequestResult result = future->get();
+    ASSERT_TRUE(result.failure);
+    EXPECT_EQ(result.failure->code, MG_ERROR_OUT_OF_MEMORY);
+  }
+}
+
+}  // namespace
+}  // namespace mg::gateway

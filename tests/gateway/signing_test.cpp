@@ -122,6 +122,61 @@ TEST_F(SignedRequests, KeysAreStillCheckedWhenSigned) {
                "invalid_key", "revoked");
 }
 
+// Whether a key is revoked or expired is the key holder's business: a forged signature
+// over a known key id learns only that the signature is bad, whatever the key's state.
+TEST_F(SignedRequests, AKeysStateIsToldOnlyAfterTheSignatureVerifies) {
+  KeySpec spec{"acme", registry::kScopeInfer};
+  spec.expires_at = now_ms_ + 1000;
+  const std::string expiring = auth_->issue_key(spec, "test").key;
+  registry_->revoke_key(std::string(parse_api_key(key_)->id), "test");
+  now_ms_ += 2000;
+  for (const std::string& key : {key_, expiring}) {
+    HttpRequest forged = signed_request(key, "GET", "/v2/models/fashion-mlp", "");
+    set(forged, "X-MG-Signature", std::string(64, '0'));
+    HttpResponse r = route(forged, *services_);
+    expect_error(r, 401, "bad_signature", "");
+    EXPECT_EQ(r.body.find("revoked"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("expired"), std::string::npos) << r.body;
+  }
+  expect_error(route(signed_request(key_, "GET", "/v2/models/fashion-mlp", ""), *services_), 401,
+               "invalid_key", "revoked");
+  expect_error(route(signed_request(expiring, "GET", "/v2/models/fashion-mlp", ""), *services_),
+               401, "invalid_key", "expired");
+}
+
+// One set of credentials, each header once: anything else is refused, not guessed at.
+TEST_F(SignedRequests, MixedOrDuplicatedCredentialsAreRefused) {
+  const std::string target = "/v2/models/fashion-mlp";
+  HttpRequest mixed = signed_request(key_, "GET", target, "");
+  mixed.headers.emplace_back("Authorization", "Bearer " + admin_key_);
+  expect_error(route(mixed, *services_), 401, "ambiguous_credentials", "not both");
+
+  HttpRequest bearer_twice{"GET",
+                           target,
+                           {{"Authorization", "Bearer " + key_}, {"authorization", "Bearer x"}},
+                           ""};
+  expect_error(route(bearer_twice, *services_), 401, "ambiguous_credentials", "twice");
+  HttpRequest bearer_twice_valid{
+      "GET", target, {{"Authorization", "Bearer " + key_}, {"Authorization", "Bearer " + key_}},
+      ""};
+  expect_error(route(bearer_twice_valid, *services_), 401, "ambiguous_credentials", "twice");
+
+  for (const char* header : {"X-MG-Key-Id", "X-MG-Timestamp", "X-MG-Nonce", "X-MG-Signature"}) {
+    SCOPED_TRACE(header);
+    HttpRequest twice = signed_request(key_, "GET", target, "");
+    std::string value;
+    for (const auto& [name, v] : twice.headers) {
+      if (name == header) value = v;
+    }
+    twice.headers.emplace_back(header, value);  // the same value again is still ambiguous
+    expect_error(route(twice, *services_), 401, "ambiguous_credentials", "twice");
+  }
+  // A signing header alone (no signature) is a signed request missing its parts.
+  expect_error(call("GET", target, "", {{"Authorization", "Bearer " + key_}, {"X-MG-Nonce", "n"}}),
+               401, "ambiguous_credentials", "");
+  EXPECT_EQ(route(signed_request(key_, "GET", target, ""), *services_).status, 200);
+}
+
 TEST_F(SignedRequests, SignedOnlyKeysWorkSigned) {
   KeySpec spec{"acme", registry::kScopeInfer};
   spec.signed_only = true;

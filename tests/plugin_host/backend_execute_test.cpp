@@ -85,6 +85,32 @@ TEST_F(BackendExecute, BatchErrorReachesEveryRequest) {
   EXPECT_TRUE(out.outputs.empty());
 }
 
+// A plugin that leaves an output unwritten returns zeros, never old heap contents: here
+// a normal batch's outputs are freed first, so their memory is what malloc hands out next
+// (and ASan fills fresh allocations with 0xbe).
+TEST_F(BackendExecute, UnwrittenOutputsAreZeros) {
+  auto normal = load_test_model(backend_)->create_instance(0);
+  auto lazy = load_test_model(backend_, R"({"mode": "leave_unwritten"})")->create_instance(0);
+  for (int round = 0; round < 4; ++round) {
+    TestBatch batch({2, 2});
+    { BatchOutput freed = normal->execute(batch.input); }
+    BatchOutput out = lazy->execute(batch.input);
+    ASSERT_EQ(out.outputs.size(), 2u);
+    for (const auto& output : out.outputs) {
+      for (float v : floats_of(output)) EXPECT_EQ(v, 0.0f) << output.name << " round " << round;
+    }
+  }
+}
+
+TEST_F(BackendExecute, WholeBatchErrorIsMarkedAsSuch) {
+  auto instance = load_test_model(backend_, R"({"mode": "fail_execute"})")->create_instance(0);
+  TestBatch batch({1, 1});
+  ASSERT_TRUE(instance->execute(batch.input).batch_failure);
+  auto good = load_test_model(backend_)->create_instance(0);
+  TestBatch per_request({1, 1}, {1});
+  EXPECT_FALSE(good->execute(per_request.input).batch_failure);  // failed request by request
+}
+
 TEST_F(BackendExecute, ExceptionInsidePluginComesBackAsAnError) {
   auto instance = load_test_model(backend_, R"({"mode": "throw"})")->create_instance(0);
   TestBatch batch({1});

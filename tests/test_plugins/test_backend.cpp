@@ -47,6 +47,7 @@ enum class Mode {
   kBadMetadata,     // "bad_metadata": declares a batch dimension that is not -1
   kThrow,           // "throw": a C++ exception inside execute (must not cross the ABI)
   kCrash,           // "crash": aborts the process inside execute (a backend bug)
+  kLeaveUnwritten,  // "leave_unwritten": allocates its outputs and writes nothing into them
 };
 
 // Reads "key": "value" from a flat JSON object; "" when absent. Enough for test configs.
@@ -70,6 +71,7 @@ Mode parse_mode(const std::string& name) {
   if (name == "bad_metadata") return Mode::kBadMetadata;
   if (name == "throw") return Mode::kThrow;
   if (name == "crash") return Mode::kCrash;
+  if (name == "leave_unwritten") return Mode::kLeaveUnwritten;
   return Mode::kNormal;
 }
 
@@ -169,6 +171,14 @@ MG_Error* compute(TestModel& model, const MG_Batch* batch, MG_ExecuteContext* ct
     return g_host->output_alloc(ctx, "y", MG_DTYPE_FP32, 2, shape, uint64_t{1} << 40, &data);
   }
   if (model.mode == Mode::kThrow) throw std::runtime_error("kernel exploded");
+  if (model.mode == Mode::kLeaveUnwritten) {
+    void* data = nullptr;
+    const int64_t y_shape[] = {rows, 4}, sum_shape[] = {rows, 1};
+    if (MG_Error* e = g_host->output_alloc(ctx, "y", MG_DTYPE_FP32, 2, y_shape, rows * 16, &data)) {
+      return e;
+    }
+    return g_host->output_alloc(ctx, "sum", MG_DTYPE_FP32, 2, sum_shape, rows * 4, &data);
+  }
 
   // Produce only what was asked for (everything when nothing was named).
   bool want_y = batch->output_count == 0, want_sum = batch->output_count == 0;
