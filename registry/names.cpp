@@ -32,6 +32,15 @@ void validate_name(std::string_view kind, std::string_view name) {
   }
 }
 
+bool is_reserved_model_name(std::string_view name) {
+  for (std::string_view reserved :
+       {"stats", "config", "ready", "versions", "infer", "index", "load", "unload", "trace",
+        "logging", "generate", "generate_stream", "repository"}) {
+    if (name == reserved) return true;
+  }
+  return false;
+}
+
 void validate_alias(std::string_view alias) {
   validate_name("alias", alias);
   if (std::all_of(alias.begin(), alias.end(), [](char c) { return c >= '0' && c <= '9'; })) {

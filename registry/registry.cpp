@@ -217,6 +217,11 @@ VersionState Registry::stored_state(int64_t model_id, const std::string& model, 
 
 ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& actor) {
   validate_name("model", spec.name);
+  if (is_reserved_model_name(spec.name)) {
+    throw RegistryError(RegistryError::Code::kInvalidArgument,
+                        "model name '" + spec.name +
+                            "' is reserved: KServe v2 and Triton paths use it under /v2/models/");
+  }
   validate_name("backend", spec.backend);
   validate_config_json(spec.name, spec.config_json);
   std::lock_guard lock(write_mutex_);

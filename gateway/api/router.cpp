@@ -18,6 +18,7 @@
 #include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/tensor_check.h"
+#include "registry/names.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "serving/model_repository.h"
@@ -133,10 +134,37 @@ HttpResponse model_metadata(Services& s, const ModelPath& path) {
                                     {"outputs", describe(loaded->metadata().outputs)}});
 }
 
+// KServe v2: readiness is the status code (tritonclient's is_model_ready reads 200 as
+// ready whatever the body says): 200 when loaded, 503 model_not_ready when not.
 HttpResponse model_ready(Services& s, const ModelPath& path) {
   const int64_t version = resolve_version(s, path);
-  const bool ready = s.models.find(path.model, version) != nullptr;
-  return json_response(json::object{{"name", path.model}, {"ready", ready}});
+  if (s.models.find(path.model, version) == nullptr) {
+    throw ApiError(
+        503, "model_not_ready",
+        "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
+  }
+  return json_response(json::object{{"name", path.model}, {"ready", true}});
+}
+
+// The server is ready when every version an alias points at is loaded: those are what
+// the server serves (it loads them at start), so one that failed to load makes a load
+// balancer keep traffic away. Model names are not listed: the endpoint needs no key.
+HttpResponse server_ready(Services& s) {
+  const registry::Catalog& catalog = s.registry.snapshot();
+  std::size_t missing = 0;
+  for (const auto& [name, entry] : catalog.models) {
+    for (const auto& [alias, version] : entry.aliases) {
+      if (s.models.find(name, version) == nullptr) ++missing;
+    }
+  }
+  if (missing == 0) return json_response(json::object{{"ready", true}});
+  return json_response(
+      json::object{{"ready", false},
+                   {"error", std::to_string(missing) +
+                                 " aliased model version(s) are not loaded (see the server log "
+                                 "and `mgctl model list`)"},
+                   {"code", "model_not_ready"}},
+      503);
 }
 
 // Checks every input against the model's metadata before it reaches the backend.
@@ -282,7 +310,7 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   if (parts.size() == 3 && parts[0] == "v2" && parts[1] == "health") {
     if (!get) throw ApiError(405, "bad_request", "use GET");
     if (parts[2] == "live") return json_response(json::object{{"live", true}});
-    if (parts[2] == "ready") return json_response(json::object{{"ready", true}});
+    if (parts[2] == "ready") return server_ready(s);
   }
   if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
     const Principal caller = s.auth.authenticate(request);
@@ -316,6 +344,14 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     return json_response(json::object{{"name", "modelgate"},
                                       {"version", s.server_version},
                                       {"extensions", json::array{"binary_tensor_data"}}});
+  }
+  if (parts.size() >= 3 && parts[1] == "models" && registry::is_reserved_model_name(parts[2])) {
+    // Triton's extensions (/v2/models/stats, …) that this server does not serve: never
+    // the metadata of a model of that name (no model may have one).
+    throw ApiError(404, "not_found",
+                   "no such endpoint: " + request.method + " " +
+                       std::string(request.target.substr(0, 200)) +
+                       " (this server does not serve that KServe/Triton extension)");
   }
   if (auto path = parse_model_path(parts)) {
     Authenticator::require_model(caller, path->model);

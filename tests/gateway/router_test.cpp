@@ -231,7 +231,43 @@ TEST_F(RouterTest, UnknownModelVersionAndUnloadedVersion) {
   models_->unload("fashion-mlp", 1, "test");
   expect_error(call("POST", "/v2/models/fashion-mlp/infer", mlp_request()), 503, "model_not_ready",
                "not loaded");
-  EXPECT_EQ(body_of(call("GET", "/v2/models/fashion-mlp/ready"))["ready"].as_bool(), false);
+  // KServe v2: readiness is the status code, which is all tritonclient's is_model_ready reads.
+  expect_error(call("GET", "/v2/models/fashion-mlp/ready"), 503, "model_not_ready", "not loaded");
+}
+
+// The server is not ready while a version an alias serves is not loaded (here: it failed
+// to load); it is again once it loads. The answer names no model (no key is needed).
+TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
+  EXPECT_EQ(call("GET", "/v2/health/ready", "", {{"X-None", ""}}).status, 200);
+  registry_->create_model({"broken", "cpu", "", "{}"}, "test");
+  const std::string garbage = "not an onnx model";
+  registry_->add_version(
+      "broken", registry_->artifacts().put(std::as_bytes(std::span(garbage.data(), garbage.size()))),
+      "", "test");
+  registry_->set_alias("broken", "default", 1, "test");
+  EXPECT_ANY_THROW(models_->load("broken", 1, "test"));
+  HttpResponse r = route(HttpRequest{"GET", "/v2/health/ready", {}, ""}, *services_);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(body_of(r)["ready"].as_bool(), false);
+  EXPECT_EQ(r.body.find("broken"), std::string::npos) << r.body;
+  EXPECT_EQ(call("GET", "/v2/health/live").status, 200);  // alive all the same
+  models_->unload("text-classifier", 1, "test");
+  EXPECT_EQ(body_of(call("GET", "/v2/health/ready"))["error"].as_string(),
+            "2 aliased model version(s) are not loaded (see the server log and `mgctl model "
+            "list`)");
+}
+
+// /v2/models/stats is Triton's statistics extension, never the metadata of a model named
+// "stats": the names KServe/Triton paths use cannot be model names.
+TEST_F(RouterTest, TritonExtensionPathsAreNotModelNames) {
+  for (const char* target : {"/v2/models/stats", "/v2/models/config", "/v2/models/ready"}) {
+    expect_error(call("GET", target), 404, "not_found", "extension");
+  }
+  for (const char* name : {"stats", "config", "ready", "versions", "infer"}) {
+    expect_error(admin("POST", "/admin/v1/models", std::string(R"({"name":")") + name + "\"}"),
+                 400, "bad_request", "reserved");
+  }
+  EXPECT_EQ(call("GET", "/v2/models/fashion-mlp").status, 200);
 }
 
 // DESIGN.md "Version switches": continuous inference while the default alias moves back
