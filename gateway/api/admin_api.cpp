@@ -12,6 +12,7 @@
 #include "limits/limits.h"
 #include "plugin_host/backend_error.h"
 #include "plugin_host/backend_manager.h"
+#include "plugin_host/log.h"
 #include "registry/artifact_signature.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
@@ -47,11 +48,12 @@ ApiError api_error(const RegistryError& e) {
     case Code::kConflict:
       return ApiError(409, "conflict", e.what());
     case Code::kIo:
-      return ApiError(507, "internal", "the server could not store the data (is its disk full?)");
+      return ApiError(507, "internal", "the server could not store the data (is its disk full?)")
+          .with_detail(e.what());
     case Code::kDatabase:
       break;
   }
-  return ApiError(500, "internal", "the registry failed");
+  return ApiError(500, "internal", "the registry failed").with_detail(e.what());
 }
 
 json::object parse_object(const std::string& body) {
@@ -291,7 +293,12 @@ class UploadSink : public BodySink {
     return signer;
   }
 
-  static HttpResponse respond(const ApiError& e) {
+  HttpResponse respond(const ApiError& e) const {
+    if (e.status() >= 500) {
+      log(LogLevel::kError, "upload of a version of model " + model_ + " answered " +
+                                std::to_string(e.status()) + " " + e.code() + ": " +
+                                (e.detail().empty() ? std::string(e.what()) : e.detail()));
+    }
     return error_response(e.status(), e.code(), e.what());
   }
 

@@ -22,11 +22,19 @@ class ApiError : public std::runtime_error {
   const std::string& code() const { return code_; }
   // Seconds for a Retry-After header (429, 503); 0: none given.
   int64_t retry_after() const { return retry_after_; }
+  // What an operator needs and a tenant must not see (a backend's or the registry's own
+  // message): written to the server log with the request id, never into the response.
+  const std::string& detail() const { return detail_; }
+  ApiError&& with_detail(std::string detail) && {
+    detail_ = std::move(detail);
+    return std::move(*this);
+  }
 
  private:
   int status_;
   std::string code_;
   int64_t retry_after_;
+  std::string detail_;
 };
 
 inline ApiError bad_request(const std::string& message) {

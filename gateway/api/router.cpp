@@ -17,6 +17,7 @@
 #include "metrics/access_log.h"
 #include "metrics/metrics.h"
 #include "plugin_host/backend_error.h"
+#include "plugin_host/log.h"
 #include "plugin_host/tensor_check.h"
 #include "registry/names.h"
 #include "registry/registry.h"
@@ -287,7 +288,9 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
   info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
-    throw ApiError(500, "internal", "the model failed to run this request");
+    throw ApiError(500, "internal", "the model failed to run this request")
+        .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
+                     failure->message);
   }
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
     info.items =
@@ -409,26 +412,30 @@ StreamDecision route_stream(const HttpRequest& head, Services& services) {
 namespace {
 
 // The router proper; `outcome` becomes "ok" or the error code of the answer.
+// `detail` receives what the server log gets for a server-side failure (never the client).
 HttpResponse answer(const HttpRequest& request, Services& services, InferenceInfo& info,
-                    std::string& outcome) {
+                    std::string& outcome, std::string& detail) {
   try {
     HttpResponse response = dispatch(request, services, info);
     outcome = "ok";
     return response;
   } catch (const ApiError& e) {
     outcome = e.code();
+    detail = e.detail();
     return refusal_of(e);
   } catch (const BackendError& e) {
     // A malformed batch the checks above missed is still the client's; anything else is
-    // the server's, and its details stay in the logs.
+    // the server's, and its details go to the log only.
     if (e.code() == MG_ERROR_INVALID_ARGUMENT) {
       outcome = "bad_request";
       return error_response(400, "bad_request", e.what());
     }
     outcome = "internal";
+    detail = e.what();
     return error_response(500, "internal", "the model failed to run this request");
   } catch (const std::exception& e) {
     outcome = "internal";
+    detail = e.what();
     return error_response(500, "internal", "internal error");
   }
 }
@@ -529,8 +536,17 @@ HttpResponse route(const HttpRequest& request, Services& services) {
   const std::string request_id = request_id_of(request);
   if (metrics) metrics->add_inflight(1);
   InferenceInfo info;
-  std::string outcome;
-  HttpResponse response = answer(request, services, info, outcome);
+  std::string outcome, detail;
+  HttpResponse response = answer(request, services, info, outcome, detail);
+  if (response.status >= 500 && response.status != 503) {
+    // The tenant got a generic message; the operator gets what failed, by request id.
+    const std::string_view target = request.target;
+    log(LogLevel::kError, "request " + request_id + " " + request.method + " " +
+                              std::string(target.substr(0, std::min<std::size_t>(
+                                                               target.find('?'), 200))) +
+                              " answered " + std::to_string(response.status) + " " + outcome +
+                              ": " + (detail.empty() ? std::string("(no detail)") : detail));
+  }
   if (info.limit) {
     response.headers.emplace_back("RateLimit-Limit", std::to_string(info.limit->limit));
     response.headers.emplace_back("RateLimit-Remaining", std::to_string(info.limit->remaining));
@@ -549,6 +565,7 @@ HttpResponse route(const HttpRequest& request, Services& services) {
   if (metrics == nullptr) return response;
   metrics->add_inflight(-1);
   if (response.status == 401 || response.status == 403) metrics->count_auth_failure(outcome);
+  if (response.status >= 400) metrics->count_refusal(outcome);
   if (info.version > 0) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count(),

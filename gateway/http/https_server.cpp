@@ -113,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   HttpResponse too_large(const std::string& what, uint64_t limit) {
+    if (server_.options.on_refusal) server_.options.on_refusal("payload_too_large");
     HttpResponse response;
     response.status = 413;
     response.body = boost::json::serialize(
@@ -261,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // connection's socket thread. A full pool backlog sheds the request instead.
     if (server_.queued.load() >= server_.options.max_queued_requests) {
       if (server_.options.on_shed) server_.options.on_shed();
+      if (server_.options.on_refusal) server_.options.on_refusal("overloaded");
       return write(overloaded(), keep_alive);
     }
     ++server_.queued;

@@ -36,6 +36,9 @@ struct HttpsServerOptions {
   // bounded by the connections instead.
   std::size_t max_queued_requests = 256;
   std::function<void()> on_shed;  // called for each request refused that way (metrics)
+  // Called with the error code of every answer the server gives on its own, before any
+  // router sees the request: "payload_too_large" (413), "overloaded" (503) (metrics).
+  std::function<void(const char* code)> on_refusal;
   bool stop_on_signals = false;   // SIGTERM / SIGINT call stop()
 };
 

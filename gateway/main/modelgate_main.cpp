@@ -285,6 +285,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   options.handler_threads = std::max(32, 4 * settings.threads);
   options.stop_on_signals = true;
   options.on_shed = [&metrics] { metrics.count_shed(); };
+  options.on_refusal = [&metrics](const char* code) { metrics.count_refusal(code); };
   HttpsServer server(
       options, [&services](const HttpRequest& r) { return route(r, services); },
       [&services](const HttpRequest& head) { return route_stream(head, services); },

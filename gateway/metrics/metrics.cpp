@@ -156,6 +156,15 @@ struct VersionKeyLess {
 
 }  // namespace
 
+// Every error code the server answers with (DESIGN.md "Errors" and the server's own).
+constexpr const char* kRefusalCodes[] = {
+    "bad_request",     "missing_credentials", "invalid_key",       "signature_required",
+    "bad_signature",   "stale_timestamp",     "replayed_nonce",    "ambiguous_credentials",
+    "forbidden",       "not_found",           "model_not_found",   "version_not_found",
+    "conflict",        "payload_too_large",   "unsupported_media_type", "rate_limited",
+    "quota_exceeded",  "model_not_ready",     "overloaded",        "internal",
+    "other"};
+
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::shared_ptr<StateCollector> state;
@@ -202,6 +211,11 @@ struct Metrics::Impl {
       prometheus::BuildCounter()
           .Name("modelgate_tenant_requests_total")
           .Help("Authenticated data-plane requests by tenant")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& refusals =
+      prometheus::BuildCounter()
+          .Name("modelgate_refused_requests_total")
+          .Help("Requests answered with an error, by error code (unknown routes: not_found)")
           .Register(*registry);
   prometheus::Counter& shed =
       prometheus::BuildCounter()
@@ -280,6 +294,14 @@ Metrics::Metrics(const std::string& server_version, const registry::Registry& re
       .Add({{"version", server_version}})
       .Set(1);
   impl_->state = std::make_shared<StateCollector>(registry, backends);
+  // Series of fixed label sets exist from the start at 0, so rate() and alerts have data
+  // before the first event (a series born at 1 has no increase()).
+  for (const char* reason :
+       {"missing_credentials", "invalid_key", "signature_required", "bad_signature",
+        "stale_timestamp", "replayed_nonce", "ambiguous_credentials", "forbidden"}) {
+    impl_->auth_failures.Add({{"reason", reason}});
+  }
+  for (const char* code : kRefusalCodes) impl_->refusals.Add({{"code", code}});
 }
 
 Metrics::~Metrics() = default;
@@ -327,6 +349,15 @@ void Metrics::count_tenant_request(const std::string& tenant) {
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
 
 void Metrics::count_shed() { impl_->shed.Increment(); }
+
+void Metrics::count_refusal(const std::string& code) {
+  // Codes come from the server's own fixed list; anything else is folded so that no
+  // unexpected string can grow the label set.
+  for (const char* known : kRefusalCodes) {
+    if (code == known) return impl_->refusals.Add({{"code", code}}).Increment();
+  }
+  impl_->refusals.Add({{"code", "other"}}).Increment();
+}
 
 uint16_t Metrics::listen(const std::string& host, uint16_t port) {
   try {

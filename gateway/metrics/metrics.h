@@ -39,6 +39,10 @@ class Metrics {
   void count_auth_failure(const std::string& reason);
   // A request the server refused with 503 overloaded before routing it (backlog full).
   void count_shed();
+  // Any request answered with an error, by its error code (DESIGN.md "Errors"): the
+  // router's answers and the HTTPS layer's own (413 payload_too_large, 503 overloaded).
+  // Every code of the contract is exported at 0 from the start.
+  void count_refusal(const std::string& code);
   // A request refused with 429 (reason: rate_limited or quota_exceeded).
   void count_rate_limited(const std::string& tenant, const std::string& reason);
   // An authenticated data-plane request of a tenant.

@@ -1,6 +1,7 @@
 // The router as a pure function: every endpoint and error of this stage, against a real
 // registry (temp dir), the real libmg_cpu.so and the seed models. No sockets.
 #include <cmath>
+#include <mutex>
 #include <thread>
 
 #include "api/errors.h"
@@ -255,6 +256,44 @@ TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
   EXPECT_EQ(body_of(call("GET", "/v2/health/ready"))["error"].as_string(),
             "2 aliased model version(s) are not loaded (see the server log and `mgctl model "
             "list`)");
+}
+
+// A 500 tells the tenant nothing of the cause; the server log gets the cause with the
+// request id, so an operator can find it from the client's X-Request-Id.
+TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
+  std::vector<std::string> lines;
+  std::mutex lines_mutex;
+  const LogSink previous = set_log_sink([&](LogLevel, std::string_view line) {
+    std::lock_guard lock(lines_mutex);
+    lines.emplace_back(line);
+  });
+  BackendManager test_backends;
+  test_backends.discover({MG_TEST_PLUGIN_DIR});
+  ModelRepository test_models(*registry_, test_backends);
+  registry_->create_model({"failing", "test_good", "", R"({"mode": "fail_execute"})"}, "test");
+  const std::string artifact = "TESTMODEL weights";
+  registry_->add_version(
+      "failing",
+      registry_->artifacts().put(std::as_bytes(std::span(artifact.data(), artifact.size()))), "",
+      "test");
+  registry_->set_alias("failing", "default", 1, "test");
+  test_models.load("failing", 1, "test");
+  Services services{*registry_, test_models, test_backends, *auth_, "test"};
+  HttpResponse r = route(
+      HttpRequest{"POST",
+                  "/v2/models/failing/infer",
+                  {{"Authorization", "Bearer " + key_}, {"X-Request-Id", "trace-500"}},
+                  R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})"},
+      services);
+  set_log_sink(previous);
+  expect_error(r, 500, "internal", "the model failed to run this request");
+  EXPECT_EQ(r.body.find("on purpose"), std::string::npos) << r.body;  // the cause stays inside
+  bool logged = false;
+  for (const auto& line : lines) {
+    logged = logged || (line.find("trace-500") != std::string::npos &&
+                        line.find("execute failed on purpose") != std::string::npos);
+  }
+  EXPECT_TRUE(logged) << "no log line with the request id and the cause";
 }
 
 // /v2/models/stats is Triton's statistics extension, never the metadata of a model named

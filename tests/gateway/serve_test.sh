@@ -42,6 +42,12 @@ start_server() {
 start_server
 anon() { curl -sS --cacert "$data/tls/cert.pem" "$@"; }
 c() { anon -H "Authorization: Bearer $admin_key" "$@"; }
+# Series of fixed label sets are exported at 0 before their first event (rate() needs them).
+metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
+expect "metrics: auth failures at 0 from the start" "$metrics" \
+  'modelgate_auth_failures_total{reason="bad_signature"} 0'
+expect "metrics: refusals at 0 from the start" "$metrics" \
+  'modelgate_refused_requests_total{code="payload_too_large"} 0'
 
 expect "health live" "$(c $base/v2/health/live)" '{"live":true}'
 expect "health needs no key" "$(anon $base/v2/health/ready)" '{"ready":true}'
@@ -64,6 +70,7 @@ code=$(head -c 70000000 /dev/zero | c -o "$work/big.out" -w '%{http_code}' --dat
   $base/v2/models/fashion-mlp/infer)
 [[ $code == 413 ]] || fail "huge body: status $code"
 expect "413 body" "$(cat "$work/big.out")" '"code":"payload_too_large"'
+expect "unknown route" "$(c $base/v3/nothing)" '"code":"not_found"'
 if curl -sS -m 5 "http://127.0.0.1:$port/v2/health/live" >/dev/null 2>&1; then
   fail "plain HTTP was answered"
 fi
@@ -107,6 +114,8 @@ expect "metrics: model state" "$metrics" 'modelgate_model_state{model="fashion-m
 expect "metrics: backend" "$metrics" 'modelgate_backend_info{abi="1.0",backend="cpu"'
 expect "metrics: auth failures" "$metrics" 'modelgate_auth_failures_total{reason="missing_credentials"}'
 expect "metrics: build" "$metrics" 'modelgate_build_info{version="0.1.0"} 1'
+expect "metrics: 413s counted" "$metrics" 'modelgate_refused_requests_total{code="payload_too_large"} 1'
+expect "metrics: unknown routes counted" "$metrics" 'modelgate_refused_requests_total{code="not_found"} 1'
 expect "metrics: queue time" "$metrics" 'modelgate_queue_duration_seconds_count{model="fashion-mlp",version="1"}'
 expect "metrics: compute time" "$metrics" 'modelgate_compute_duration_seconds_bucket{model="fashion-mlp"'
 expect "metrics: batch size" "$metrics" 'modelgate_batch_size_bucket{model="fashion-mlp"'
