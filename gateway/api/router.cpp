@@ -541,11 +541,11 @@ HttpResponse route(const HttpRequest& request, Services& services) {
   if (response.status >= 500 && response.status != 503) {
     // The tenant got a generic message; the operator gets what failed, by request id.
     const std::string_view target = request.target;
-    log(LogLevel::kError, "request " + request_id + " " + request.method + " " +
-                              std::string(target.substr(0, std::min<std::size_t>(
-                                                               target.find('?'), 200))) +
-                              " answered " + std::to_string(response.status) + " " + outcome +
-                              ": " + (detail.empty() ? std::string("(no detail)") : detail));
+    log(LogLevel::kError,
+        "request " + request_id + " " + request.method + " " +
+            std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 200))) +
+            " answered " + std::to_string(response.status) + " " + outcome + ": " +
+            (detail.empty() ? std::string("(no detail)") : detail));
   }
   if (info.limit) {
     response.headers.emplace_back("RateLimit-Limit", std::to_string(info.limit->limit));

@@ -39,7 +39,7 @@ struct HttpsServerOptions {
   // Called with the error code of every answer the server gives on its own, before any
   // router sees the request: "payload_too_large" (413), "overloaded" (503) (metrics).
   std::function<void(const char* code)> on_refusal;
-  bool stop_on_signals = false;   // SIGTERM / SIGINT call stop()
+  bool stop_on_signals = false;  // SIGTERM / SIGINT call stop()
 };
 
 // The HTTPS listener (Boost.Beast + OpenSSL, TLS 1.2+). One io_context per socket thread;

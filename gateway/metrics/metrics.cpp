@@ -157,13 +157,27 @@ struct VersionKeyLess {
 }  // namespace
 
 // Every error code the server answers with (DESIGN.md "Errors" and the server's own).
-constexpr const char* kRefusalCodes[] = {
-    "bad_request",     "missing_credentials", "invalid_key",       "signature_required",
-    "bad_signature",   "stale_timestamp",     "replayed_nonce",    "ambiguous_credentials",
-    "forbidden",       "not_found",           "model_not_found",   "version_not_found",
-    "conflict",        "payload_too_large",   "unsupported_media_type", "rate_limited",
-    "quota_exceeded",  "model_not_ready",     "overloaded",        "internal",
-    "other"};
+constexpr const char* kRefusalCodes[] = {"bad_request",
+                                         "missing_credentials",
+                                         "invalid_key",
+                                         "signature_required",
+                                         "bad_signature",
+                                         "stale_timestamp",
+                                         "replayed_nonce",
+                                         "ambiguous_credentials",
+                                         "forbidden",
+                                         "not_found",
+                                         "model_not_found",
+                                         "version_not_found",
+                                         "conflict",
+                                         "payload_too_large",
+                                         "unsupported_media_type",
+                                         "rate_limited",
+                                         "quota_exceeded",
+                                         "model_not_ready",
+                                         "overloaded",
+                                         "internal",
+                                         "other"};
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();

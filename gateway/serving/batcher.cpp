@@ -226,7 +226,7 @@ void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> 
     return;
   }
   if (output.request_failures.size() != part.size()) {  // a whole failure, or an execute
-    output.request_failures.assign(               // that answered the wrong count
+    output.request_failures.assign(                     // that answered the wrong count
         part.size(), output.batch_failure.value_or(
                          Failure{MG_ERROR_INTERNAL, "the backend answered the wrong count"}));
   }

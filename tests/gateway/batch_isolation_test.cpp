@@ -23,9 +23,8 @@ class BatchIsolation : public RouterTest {
     registry_->create_model({"dynlen", "cpu", "", config}, "test");
     std::string bytes = read_file(kTestModel);
     registry_->add_version(
-        "dynlen",
-        registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))), "",
-        "test");
+        "dynlen", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
+        "", "test");
     registry_->set_alias("dynlen", "default", 1, "test");
     models_->load("dynlen", 1, "test");
   }
@@ -87,7 +86,8 @@ TEST_F(BatchIsolation, RequestsOfTheSameLengthStillShareABatch) {
   add_dynamic_length_model(
       R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})");
   std::vector<std::future<HttpResponse>> calls;
-  for (int64_t r = 0; r < 4; ++r) calls.push_back(infer_async(r % 2 ? beta_key_ : key_, ids_from(r * 10, 3)));
+  for (int64_t r = 0; r < 4; ++r)
+    calls.push_back(infer_async(r % 2 ? beta_key_ : key_, ids_from(r * 10, 3)));
   for (int64_t r = 0; r < 4; ++r) {
     HttpResponse response = calls[r].get();
     ASSERT_EQ(response.status, 200) << response.body;

@@ -52,9 +52,8 @@ TEST_F(HmacFailure, ASignedRequestIsRefusedWhenTheMacCannotBeComputed) {
   // With HMAC working, the same forged signature is a bad signature, and the real one passes.
   expect_error(route(request, *services_), 401, "bad_signature", "");
   request.headers[2].second = "nonce-hmac-failure-2";
-  request.headers[3].second =
-      modelgate::sign_request(key_, "GET", target, ts, "nonce-hmac-failure-2",
-                              modelgate::sha256_hex(""));
+  request.headers[3].second = modelgate::sign_request(
+      key_, "GET", target, ts, "nonce-hmac-failure-2", modelgate::sha256_hex(""));
   EXPECT_EQ(route(request, *services_).status, 200);
 }
 

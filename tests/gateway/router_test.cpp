@@ -243,8 +243,9 @@ TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
   registry_->create_model({"broken", "cpu", "", "{}"}, "test");
   const std::string garbage = "not an onnx model";
   registry_->add_version(
-      "broken", registry_->artifacts().put(std::as_bytes(std::span(garbage.data(), garbage.size()))),
-      "", "test");
+      "broken",
+      registry_->artifacts().put(std::as_bytes(std::span(garbage.data(), garbage.size()))), "",
+      "test");
   registry_->set_alias("broken", "default", 1, "test");
   EXPECT_ANY_THROW(models_->load("broken", 1, "test"));
   HttpResponse r = route(HttpRequest{"GET", "/v2/health/ready", {}, ""}, *services_);
@@ -303,8 +304,8 @@ TEST_F(RouterTest, TritonExtensionPathsAreNotModelNames) {
     expect_error(call("GET", target), 404, "not_found", "extension");
   }
   for (const char* name : {"stats", "config", "ready", "versions", "infer"}) {
-    expect_error(admin("POST", "/admin/v1/models", std::string(R"({"name":")") + name + "\"}"),
-                 400, "bad_request", "reserved");
+    expect_error(admin("POST", "/admin/v1/models", std::string(R"({"name":")") + name + "\"}"), 400,
+                 "bad_request", "reserved");
   }
   EXPECT_EQ(call("GET", "/v2/models/fashion-mlp").status, 200);
 }

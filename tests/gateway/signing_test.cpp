@@ -151,13 +151,13 @@ TEST_F(SignedRequests, MixedOrDuplicatedCredentialsAreRefused) {
   mixed.headers.emplace_back("Authorization", "Bearer " + admin_key_);
   expect_error(route(mixed, *services_), 401, "ambiguous_credentials", "not both");
 
-  HttpRequest bearer_twice{"GET",
-                           target,
-                           {{"Authorization", "Bearer " + key_}, {"authorization", "Bearer x"}},
-                           ""};
+  HttpRequest bearer_twice{
+      "GET", target, {{"Authorization", "Bearer " + key_}, {"authorization", "Bearer x"}}, ""};
   expect_error(route(bearer_twice, *services_), 401, "ambiguous_credentials", "twice");
   HttpRequest bearer_twice_valid{
-      "GET", target, {{"Authorization", "Bearer " + key_}, {"Authorization", "Bearer " + key_}},
+      "GET",
+      target,
+      {{"Authorization", "Bearer " + key_}, {"Authorization", "Bearer " + key_}},
       ""};
   expect_error(route(bearer_twice_valid, *services_), 401, "ambiguous_credentials", "twice");
 
