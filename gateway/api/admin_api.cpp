@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "api/errors.h"
 #include "api/query.h"
@@ -79,16 +80,27 @@ bool bool_field(const json::object& o, const char* name, bool fallback) {
   return it->value().as_bool();
 }
 
-double number_field(const json::object& o, const char* name, double fallback) {
+// A number in [0, max]: the bound keeps every later conversion to an integer (and any
+// arithmetic on it, such as seconds to milliseconds) inside int64, where 1e300 would be
+// undefined behaviour.
+double number_field(const json::object& o, const char* name, double fallback, double max) {
   auto it = o.find(name);
   if (it == o.end() || it->value().is_null()) return fallback;
   if (!it->value().is_number()) throw bad_request(std::string("'") + name + "' must be a number");
   const double value = it->value().to_number<double>();
-  if (!std::isfinite(value) || value < 0) {
-    throw bad_request(std::string("'") + name + "' must be a non-negative number");
+  if (!std::isfinite(value) || value < 0 || value > max) {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%.0f", max);
+    throw bad_request(std::string("'") + name + "' must be a number from 0 to " + bound);
   }
   return value;
 }
+
+// Bounds of the admin API's numbers: far beyond any real use, well inside int64.
+constexpr double kMaxQuota = 1e15;                 // requests per period
+constexpr double kMaxRate = 1e9;                   // requests per second
+constexpr double kMaxBurst = 1e12;                 // requests
+constexpr double kMaxExpiresSeconds = 100 * 3.2e7;  // about a century
 
 int64_t parse_version(std::string_view text) {
   int64_t number = 0;
@@ -475,7 +487,7 @@ HttpResponse tenants_route(const HttpRequest& r, const std::vector<std::string_v
   const std::string period = string_field(body, "period", "month");
   const auto quota_period = registry::period_from_name(period);
   if (!quota_period) throw bad_request("'period' must be minute, hour, day or month");
-  const double quota = number_field(body, "quota", 0);
+  const double quota = number_field(body, "quota", 0, kMaxQuota);
   auto tenant = s.registry.create_tenant(string_field(body, "name", ""),
                                          static_cast<int64_t>(quota), *quota_period, caller.key_id);
   return json_response(tenant_json(tenant), 201);
@@ -501,10 +513,10 @@ HttpResponse keys_route(const HttpRequest& r, const std::vector<std::string_view
     if (!scopes || *scopes == 0) throw bad_request("'scopes' must be infer, admin or infer,admin");
     spec.scopes = *scopes;
     spec.models = string_field(body, "models", "*");
-    spec.rate = number_field(body, "rate", 0);
-    spec.burst = static_cast<int64_t>(number_field(body, "burst", 0));
+    spec.rate = number_field(body, "rate", 0, kMaxRate);
+    spec.burst = static_cast<int64_t>(number_field(body, "burst", 0, kMaxBurst));
     spec.signed_only = bool_field(body, "signed_only", false);
-    const double expires_in = number_field(body, "expires_in_seconds", 0);
+    const double expires_in = number_field(body, "expires_in_seconds", 0, kMaxExpiresSeconds);
     if (expires_in > 0) {
       spec.expires_at = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())

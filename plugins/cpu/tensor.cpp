@@ -48,8 +48,24 @@ std::string elem_name(ElemType type) {
 
 int64_t num_elements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
+      throw CpuError(CpuError::kInvalid, "shape " + shape_text(shape) +
+                                             " has a negative dimension or too many elements");
+    }
+  }
   return n;
+}
+
+std::size_t Tensor::byte_size() const {
+  const int64_t elements = size();
+  const auto width = static_cast<int64_t>(elem_size(type));
+  if (width > 0 && elements > kMaxTensorBytes / width) {
+    throw CpuError(CpuError::kInvalid,
+                   "a tensor of shape " + shape_text(shape) + " would exceed the backend's " +
+                       std::to_string(kMaxTensorBytes >> 30) + " GiB limit per tensor");
+  }
+  return static_cast<std::size_t>(elements * width);
 }
 
 std::string shape_text(const Shape& shape) {

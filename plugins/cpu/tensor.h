@@ -26,6 +26,12 @@ std::size_t elem_size(ElemType type);
 std::string elem_name(ElemType type);
 
 using Shape = std::vector<int64_t>;
+// The largest tensor the backend creates: 2^34 bytes (16 GiB). Shapes a model computes
+// from request values (ConstantOfShape, Expand, Reshape) must not wrap around int64 into
+// a small allocation that kernels then overrun, nor ask for more than the machine has.
+inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 34;
+// The product of the dimensions. Throws CpuError(kInvalid) when a dimension is negative
+// or the product does not fit in int64: a shape is never silently wrapped.
 int64_t num_elements(const Shape& shape);
 std::string shape_text(const Shape& shape);
 
@@ -43,7 +49,8 @@ struct Tensor {
   bool channels_last = false;
 
   int64_t size() const { return num_elements(shape); }
-  std::size_t byte_size() const { return static_cast<std::size_t>(size()) * elem_size(type); }
+  // Throws CpuError(kInvalid) past kMaxTensorBytes (and so never wraps).
+  std::size_t byte_size() const;
   template <typename T>
   T* data() const {
     return reinterpret_cast<T*>(bytes);

@@ -254,5 +254,67 @@ TEST(HostileInputs, OutOfRangeTokenIdIsARequestError) {
       << out.request_failures[0]->message;
 }
 
+// A model whose output shape is a request value: shape INT64 [2] -> ConstantOfShape (or
+// Expand of a [1] tensor to that shape) -> FLOAT. A hostile request asks for dimensions
+// whose product wraps around int64 to a tiny number, or that are merely enormous.
+std::string shape_from_request_model(const std::string& op) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(13);
+  auto* graph = model.mutable_graph();
+  graph->set_name("g");
+  auto* input = graph->add_input();
+  input->set_name("shape");
+  input->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  input->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+  auto* output = graph->add_output();
+  output->set_name("y");
+  output->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* dims = output->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->add_dim()->set_dim_param("rows");
+  dims->add_dim()->set_dim_param("columns");
+  auto* node = graph->add_node();
+  node->set_name("the_node");
+  node->set_op_type(op);
+  if (op == "Expand") {
+    auto* one = graph->add_initializer();
+    one->set_name("one");
+    one->set_data_type(onnx::TensorProto::FLOAT);
+    one->add_dims(1);
+    one->add_float_data(1.f);
+    node->add_input("one");
+  }
+  node->add_input("shape");
+  node->add_output("y");
+  return model.SerializeAsString();
+}
+
+TEST(HostileInputs, ShapesComputedFromRequestValuesAreCheckedBeforeAllocating) {
+  for (const std::string op : {"ConstantOfShape", "Expand"}) {
+    auto instance = load_model(shape_from_request_model(op))->create_instance(0);
+    // 3 x 6148914691236517206 = 2^64 + 2: wrapped, a 2-element buffer for a huge shape.
+    for (const std::vector<int64_t>& shape :
+         std::vector<std::vector<int64_t>>{{3, 6148914691236517206}, {1 << 20, 1 << 20},
+                                           {int64_t{1} << 62, 4}}) {
+      SCOPED_TRACE(op + " " + std::to_string(shape[0]) + "x" + std::to_string(shape[1]));
+      gateway::BatchInput batch;
+      batch.inputs.push_back({"shape", gateway::DType::kInt64, {2}, shape.data(), 16});
+      batch.request_rows = {1};
+      auto out = instance->execute(batch);
+      ASSERT_TRUE(out.request_failures[0]);
+      EXPECT_EQ(out.request_failures[0]->code, MG_ERROR_INVALID_ARGUMENT)
+          << out.request_failures[0]->message;
+      EXPECT_TRUE(out.outputs.empty());
+    }
+    const std::vector<int64_t> fine = {2, 3};
+    gateway::BatchInput batch;
+    batch.inputs.push_back({"shape", gateway::DType::kInt64, {2}, fine.data(), 16});
+    batch.request_rows = {1};
+    auto out = instance->execute(batch);
+    ASSERT_FALSE(out.request_failures[0]) << out.request_failures[0]->message;
+    EXPECT_EQ(out.outputs[0].shape, (std::vector<int64_t>{2, 3}));
+  }
+}
+
 }  // namespace
 }  // namespace mg::cpu

@@ -205,3 +205,26 @@ TEST_F(AdminApiTest, UploadsStreamThroughASink) {
 
 }  // namespace
 }  // namespace mg::gateway
+
+namespace mg::gateway {
+namespace {
+
+// Numbers past what an int64 holds (1e300 seconds is UB once converted) are refused with
+// a 400 naming the bound, and nothing is created.
+TEST_F(AdminApiTest, OutOfRangeNumbersAreRefused) {
+  for (const char* body :
+       {R"({"tenant":"acme","expires_in_seconds":1e300})", R"({"tenant":"acme","rate":1e300})",
+        R"({"tenant":"acme","burst":1e19})", R"({"tenant":"acme","expires_in_seconds":-1})"}) {
+    SCOPED_TRACE(body);
+    expect_error(admin("POST", "/admin/v1/keys", body), 400, "bad_request", "must be a number");
+  }
+  expect_error(admin("POST", "/admin/v1/tenants", R"({"name":"big","quota":1e300})"), 400,
+               "bad_request", "'quota' must be a number from 0 to");
+  EXPECT_FALSE(registry_->find_tenant("big"));
+  EXPECT_EQ(admin("POST", "/admin/v1/keys", R"({"tenant":"acme","expires_in_seconds":3600})")
+                .status,
+            201);
+}
+
+}  // namespace
+}  // namespace mg::gateway

@@ -55,8 +55,8 @@ void reshape(KernelContext& ctx) {
       infer = static_cast<int64_t>(i);
     } else if (target[i] < 0) {
       ctx.fail("invalid dimension " + std::to_string(target[i]) + " in shape");
-    } else {
-      known *= target[i];
+    } else if (__builtin_mul_overflow(known, target[i], &known)) {
+      ctx.fail("shape " + shape_text(target) + " has too many elements");
     }
   }
   if (infer >= 0) {
