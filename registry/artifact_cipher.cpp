@@ -17,6 +17,9 @@ namespace {
 
 constexpr char kMagic[8] = {'M', 'G', 'A', 'E', 'A', 'D', '0', '1'};
 constexpr std::size_t kNonceBytes = 12;
+// EVP's update calls take an int length: data goes through them in pieces of at most
+// this, so artifacts past 2 GiB (uploads allow 16 GiB) encrypt and decrypt too.
+constexpr std::size_t kCipherPieceBytes = std::size_t{1} << 30;
 
 RegistryError cipher_error(const std::string& message) {
   return RegistryError(RegistryError::Code::kInvalidArgument, message);
@@ -73,11 +76,15 @@ ArtifactEncryptor::~ArtifactEncryptor() { delete ctx_; }
 
 void ArtifactEncryptor::update(std::span<const std::byte> plain, std::vector<std::byte>& out) {
   out.resize(plain.size());
-  int n = 0;
-  if (!plain.empty() && EVP_EncryptUpdate(ctx_->ctx, reinterpret_cast<unsigned char*>(out.data()),
-                                          &n, reinterpret_cast<const unsigned char*>(plain.data()),
-                                          static_cast<int>(plain.size())) != 1) {
-    throw cipher_error("AES-256-GCM encryption failed");
+  for (std::size_t at = 0; at < plain.size(); at += kCipherPieceBytes) {
+    const std::size_t piece = std::min(kCipherPieceBytes, plain.size() - at);
+    int n = 0;
+    if (EVP_EncryptUpdate(ctx_->ctx, reinterpret_cast<unsigned char*>(out.data() + at), &n,
+                          reinterpret_cast<const unsigned char*>(plain.data() + at),
+                          static_cast<int>(piece)) != 1 ||
+        static_cast<std::size_t>(n) != piece) {
+      throw cipher_error("AES-256-GCM encryption failed");
+    }
   }
 }
 
@@ -117,8 +124,11 @@ void decrypt_artifact_in_place(std::vector<std::byte>& file, const std::vector<D
   // GCM decrypts in place (out == in); the plaintext then moves to the front.
   bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key->key.data(),
                                       raw + 16) == 1;
-  ok = ok &&
-       (size == 0 || EVP_DecryptUpdate(ctx.get(), data, &n, data, static_cast<int>(size)) == 1);
+  for (std::size_t at = 0; ok && at < size; at += kCipherPieceBytes) {
+    const std::size_t piece = std::min(kCipherPieceBytes, size - at);
+    ok = EVP_DecryptUpdate(ctx.get(), data + at, &n, data + at, static_cast<int>(piece)) == 1 &&
+         static_cast<std::size_t>(n) == piece;
+  }
   ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, sizeof tag, tag) == 1;
   unsigned char ignored[16];
   ok = ok && EVP_DecryptFinal_ex(ctx.get(), ignored, &n) == 1;

@@ -71,6 +71,31 @@ TEST(Encryption, StoredFilesHoldNoPlaintextAndReadBackExactly) {
   EXPECT_EQ(registry.artifacts().put(bytes(content)).digest, stored.digest);
 }
 
+// Past 2 GiB, EVP's int lengths would go negative: the artifact is decrypted in pieces.
+// One buffer of 2 GiB + 17 bytes, encrypted 1 MiB at a time as the store writes it, with a
+// pattern that shows any misplaced piece.
+TEST(Encryption, ArtifactsPastTwoGibibytesDecrypt) {
+  const DataKey key = derive_artifact_key(master(3));
+  const std::size_t size = (std::size_t{1} << 31) + 17;
+  ArtifactEncryptor encryptor(key);
+  std::vector<std::byte> file(kCipherHeaderBytes + size + kCipherTagBytes);
+  std::copy(encryptor.header().begin(), encryptor.header().end(), file.begin());
+  std::vector<std::byte> plain, cipher;
+  for (std::size_t at = 0; at < size; at += plain.size()) {
+    plain.assign(std::min<std::size_t>(1 << 20, size - at), std::byte{0});
+    for (std::size_t i = 0; i < plain.size(); i += 4096) plain[i] = std::byte((at + i) >> 12);
+    encryptor.update(plain, cipher);
+    std::copy(cipher.begin(), cipher.end(), file.begin() + kCipherHeaderBytes + at);
+  }
+  const auto tag = encryptor.finish();
+  std::copy(tag.begin(), tag.end(), file.end() - kCipherTagBytes);
+  decrypt_artifact_in_place(file, {key}, "big");
+  ASSERT_EQ(file.size(), size);
+  for (std::size_t i = 0; i < size; i += 4096) ASSERT_EQ(file[i], std::byte(i >> 12)) << i;
+  EXPECT_EQ(file[size - 1], std::byte{0});
+  EXPECT_EQ(file[4097], std::byte{0});
+}
+
 TEST(Encryption, AWrongKeyFailsClearlyAndChangesNothing) {
   testing::TempDir dir;
   std::string digest, before;
