@@ -97,9 +97,9 @@ double number_field(const json::object& o, const char* name, double fallback, do
 }
 
 // Bounds of the admin API's numbers: far beyond any real use, well inside int64.
-constexpr double kMaxQuota = 1e15;                 // requests per period
-constexpr double kMaxRate = 1e9;                   // requests per second
-constexpr double kMaxBurst = 1e12;                 // requests
+constexpr double kMaxQuota = 1e15;                  // requests per period
+constexpr double kMaxRate = 1e9;                    // requests per second
+constexpr double kMaxBurst = 1e12;                  // requests
 constexpr double kMaxExpiresSeconds = 100 * 3.2e7;  // about a century
 
 int64_t parse_version(std::string_view text) {
@@ -650,6 +650,12 @@ StreamDecision open_upload(const HttpRequest& head, const std::vector<std::strin
   try {
     HeadAuth auth = services.auth.authenticate_head(head);
     Authenticator::require_scope(auth.principal, registry::kScopeAdmin);
+    if (const auto encoding = head.header("Content-Encoding");
+        !encoding.empty() && encoding != "identity") {
+      // The artifact's digest and signature cover the file itself: upload it as it is.
+      throw ApiError(415, "unsupported_media_type",
+                     "uploads take the model file as it is, without Content-Encoding");
+    }
     decision.sink =
         make_upload(head, std::string(parts[3]), auth.principal, services, std::move(auth.pending));
   } catch (const ApiError& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/admin_api.h"
+#include "api/content_encoding.h"
 #include "api/errors.h"
 #include "api/kserve_codec.h"
 #include "auth/authenticator.h"
@@ -307,6 +308,18 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
   return encode_infer_response(path.model, version, request.id, outputs);
 }
 
+// The request with its body decompressed when it came with Content-Encoding (after
+// authentication: a signature covers the body as sent); `storage` holds the copy.
+const HttpRequest& decoded(const HttpRequest& request, const Services& s,
+                           std::optional<HttpRequest>& storage) {
+  const std::string_view encoding = request.header("Content-Encoding");
+  if (encoding.empty()) return request;
+  std::optional<std::string> body = decode_content(encoding, request.body, s.max_decoded_body);
+  if (!body) return request;
+  storage.emplace(HttpRequest{request.method, request.target, request.headers, std::move(*body)});
+  return *storage;
+}
+
 HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& info) {
   const auto parts = split_path(request.target);
   const bool get = request.method == "GET", post = request.method == "POST";
@@ -320,7 +333,8 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     info.tenant = caller.tenant;  // for the access log: who changed what
     info.key_id = caller.key_id;
     Authenticator::require_scope(caller, registry::kScopeAdmin);
-    return admin_route(request, parts, caller, s);
+    std::optional<HttpRequest> storage;
+    return admin_route(decoded(request, s, storage), parts, caller, s);
   }
   if (parts.empty() || parts[0] != "v2") {
     throw ApiError(
@@ -360,7 +374,10 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     Authenticator::require_model(caller, path->model);
     if (path->action.empty() && get) return model_metadata(s, *path);
     if (path->action == "ready" && get) return model_ready(s, *path);
-    if (path->action == "infer" && post) return infer(s, *path, request, info);
+    if (path->action == "infer" && post) {
+      std::optional<HttpRequest> storage;
+      return infer(s, *path, decoded(request, s, storage), info);
+    }
     if (path->action.empty() || path->action == "ready" || path->action == "infer") {
       throw ApiError(405, "bad_request", "method " + request.method + " is not allowed here");
     }

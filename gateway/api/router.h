@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "api/http_types.h"
@@ -27,6 +28,8 @@ struct Services {
   Metrics* metrics = nullptr;       // none in tests that do not look at metrics
   Limits* limits = nullptr;         // rate limits, quotas, usage; none: nothing is limited
   AccessLog* access_log = nullptr;  // none: no access log
+  // Largest body once decompressed (Content-Encoding gzip/deflate): the server's body limit.
+  std::size_t max_decoded_body = 64 << 20;
 };
 
 // The router: a pure function from a request to a response (no sockets), so every

@@ -269,6 +269,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
   Services services{registry, models,   backends, auth,
                     kVersion, &metrics, &limits,  access_log.get()};
+  services.max_decoded_body = settings.limits.body_limit;
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);
   auto [host, port] = split_host_port(settings.listen);

@@ -293,9 +293,8 @@ TEST(HostileInputs, ShapesComputedFromRequestValuesAreCheckedBeforeAllocating) {
   for (const std::string op : {"ConstantOfShape", "Expand"}) {
     auto instance = load_model(shape_from_request_model(op))->create_instance(0);
     // 3 x 6148914691236517206 = 2^64 + 2: wrapped, a 2-element buffer for a huge shape.
-    for (const std::vector<int64_t>& shape :
-         std::vector<std::vector<int64_t>>{{3, 6148914691236517206}, {1 << 20, 1 << 20},
-                                           {int64_t{1} << 62, 4}}) {
+    for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{
+             {3, 6148914691236517206}, {1 << 20, 1 << 20}, {int64_t{1} << 62, 4}}) {
       SCOPED_TRACE(op + " " + std::to_string(shape[0]) + "x" + std::to_string(shape[1]));
       gateway::BatchInput batch;
       batch.inputs.push_back({"shape", gateway::DType::kInt64, {2}, shape.data(), 16});

@@ -221,9 +221,9 @@ TEST_F(AdminApiTest, OutOfRangeNumbersAreRefused) {
   expect_error(admin("POST", "/admin/v1/tenants", R"({"name":"big","quota":1e300})"), 400,
                "bad_request", "'quota' must be a number from 0 to");
   EXPECT_FALSE(registry_->find_tenant("big"));
-  EXPECT_EQ(admin("POST", "/admin/v1/keys", R"({"tenant":"acme","expires_in_seconds":3600})")
-                .status,
-            201);
+  EXPECT_EQ(
+      admin("POST", "/admin/v1/keys", R"({"tenant":"acme","expires_in_seconds":3600})").status,
+      201);
 }
 
 }  // namespace
