@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "plugin_host/log.h"
+
 namespace mg::gateway {
 
 std::unique_ptr<AccessLog> AccessLog::open(const std::string& where) {
@@ -14,8 +16,8 @@ std::unique_ptr<AccessLog> AccessLog::open(const std::string& where) {
   return std::make_unique<AccessLog>(file, true);
 }
 
-AccessLog::AccessLog(std::FILE* out, bool owned)
-    : out_(out), owned_(owned), writer_([this] { flush_loop(); }) {}
+AccessLog::AccessLog(std::FILE* out, bool owned, std::size_t capacity)
+    : out_(out), owned_(owned), capacity_(capacity), writer_([this] { flush_loop(); }) {}
 
 AccessLog::~AccessLog() {
   {
@@ -28,9 +30,21 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::write(const std::string& line) {
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_.size() + line.size() + 1 <= capacity_) {
+      pending_ += line;
+      pending_ += '\n';
+      return;
+    }
+  }
+  ++dropped_;
+  if (on_drop_) on_drop_();
+}
+
+std::size_t AccessLog::pending_bytes() {
   std::lock_guard lock(mutex_);
-  pending_ += line;
-  pending_ += '\n';
+  return pending_.size();
 }
 
 void AccessLog::flush_loop() {
@@ -44,6 +58,11 @@ void AccessLog::flush_loop() {
     if (!batch.empty()) {
       std::fwrite(batch.data(), 1, batch.size(), out_);
       std::fflush(out_);
+    }
+    if (const uint64_t dropped = dropped_.load(); dropped != reported_) {
+      log(LogLevel::kWarn, "access log: " + std::to_string(dropped - reported_) +
+                               " lines dropped while its output was stalled");
+      reported_ = dropped;
     }
     if (last) return;
     lock.lock();

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,19 +12,26 @@
 
 namespace mg::gateway {
 
-// The structured access log: one JSON object per line per request (issue 7). Requests
-// append to a buffer; a background thread writes it out every 200 ms (and at exit), so a
-// request never waits on a write to disk or a pipe.
+// The structured access log: one JSON object per line per request. Requests append to a
+// buffer; a background thread writes it out every 200 ms (and at exit), so a request never
+// waits on a write to disk or a pipe. The buffer is bounded: while the output stalls (a
+// full pipe, a hung log collector) lines beyond `capacity` bytes are dropped and counted,
+// never held without bound, and the drop is reported once the output moves again.
 class AccessLog {
  public:
+  static constexpr std::size_t kDefaultCapacity = 16 << 20;
   // "stdout", "stderr", a file path (appended to), or "off" (nullptr).
   static std::unique_ptr<AccessLog> open(const std::string& where);
-  explicit AccessLog(std::FILE* out, bool owned);
+  explicit AccessLog(std::FILE* out, bool owned, std::size_t capacity = kDefaultCapacity);
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
   void write(const std::string& line);  // without the newline
+  // Called (on the request's thread, outside any lock) for each line dropped (metrics).
+  void on_drop(std::function<void()> callback) { on_drop_ = std::move(callback); }
+  uint64_t dropped() const { return dropped_.load(); }
+  std::size_t pending_bytes();
 
  private:
   void flush_loop();
@@ -31,6 +41,10 @@ class AccessLog {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::string pending_;
+  std::size_t capacity_;
+  std::atomic<uint64_t> dropped_{0};
+  uint64_t reported_ = 0;  // drops already reported (writer thread only)
+  std::function<void()> on_drop_;  // set before the first write
   bool stopping_ = false;
   std::thread writer_;  // last
 };

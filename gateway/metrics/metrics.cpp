@@ -231,6 +231,12 @@ struct Metrics::Impl {
           .Name("modelgate_refused_requests_total")
           .Help("Requests answered with an error, by error code (unknown routes: not_found)")
           .Register(*registry);
+  prometheus::Counter& access_log_drops =
+      prometheus::BuildCounter()
+          .Name("modelgate_access_log_dropped_lines_total")
+          .Help("Access log lines dropped because the log's output stalled past its buffer")
+          .Register(*registry)
+          .Add({});
   prometheus::Counter& shed =
       prometheus::BuildCounter()
           .Name("modelgate_shed_requests_total")
@@ -363,6 +369,8 @@ void Metrics::count_tenant_request(const std::string& tenant) {
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
 
 void Metrics::count_shed() { impl_->shed.Increment(); }
+
+void Metrics::count_access_log_drop() { impl_->access_log_drops.Increment(); }
 
 void Metrics::count_refusal(const std::string& code) {
   // Codes come from the server's own fixed list; anything else is folded so that no

@@ -43,6 +43,8 @@ class Metrics {
   // router's answers and the HTTPS layer's own (413 payload_too_large, 503 overloaded).
   // Every code of the contract is exported at 0 from the start.
   void count_refusal(const std::string& code);
+  // An access log line dropped because the log's output stalled (AccessLog's bound).
+  void count_access_log_drop();
   // A request refused with 429 (reason: rate_limited or quota_exceeded).
   void count_rate_limited(const std::string& tenant, const std::string& reason);
   // An authenticated data-plane request of a tenant.
