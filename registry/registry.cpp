@@ -382,6 +382,12 @@ void Registry::set_alias(const std::string& model, const std::string& alias, int
   reload_catalog();
 }
 
+void Registry::audit_refused_admin_request(const std::string& actor, const std::string& target,
+                                           const std::string& details_json) {
+  std::lock_guard lock(write_mutex_);
+  append_audit(actor, "admin.refused", target, details_json);
+}
+
 void Registry::remove_alias(const std::string& model, const std::string& alias,
                             const std::string& actor) {
   validate_alias(alias);

@@ -112,6 +112,11 @@ class Registry {
   void replace_key_secrets(const std::vector<KeyRecord>& keys, const std::string& actor);
   // Effective on the next lookup: the catalogue is rebuilt before this returns.
   void revoke_key(const std::string& id, const std::string& actor);
+  // Audits an admin request that was refused (401/403): action "admin.refused", the key id
+  // it named (or "anonymous") as actor, "METHOD path" as target, `details_json` the reason.
+  // Changes nothing else; the caller bounds how often this is called.
+  void audit_refused_admin_request(const std::string& actor, const std::string& target,
+                                   const std::string& details_json);
 
   // Usage metering (registry_usage.cpp): adds the deltas to their rows in one
   // transaction. Not audited: these are counters, not changes.

@@ -329,10 +329,16 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     if (parts[2] == "ready") return server_ready(s);
   }
   if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
-    const Principal caller = s.auth.authenticate(request);
-    info.tenant = caller.tenant;  // for the access log: who changed what
-    info.key_id = caller.key_id;
-    Authenticator::require_scope(caller, registry::kScopeAdmin);
+    Principal caller;
+    try {
+      caller = s.auth.authenticate(request);
+      info.tenant = caller.tenant;  // for the access log: who changed what
+      info.key_id = caller.key_id;
+      Authenticator::require_scope(caller, registry::kScopeAdmin);
+    } catch (const ApiError& e) {
+      if (e.status() == 401 || e.status() == 403) audit_refused_admin(s, request, e);
+      throw;
+    }
     std::optional<HttpRequest> storage;
     return admin_route(decoded(request, s, storage), parts, caller, s);
   }

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "api/http_types.h"
@@ -18,6 +21,13 @@ class BackendManager;
 class Metrics;
 class ModelRepository;
 
+// How many refused admin requests were audited in the current minute (admin_api.cpp).
+struct RefusalAuditBudget {
+  std::mutex mutex;
+  int64_t minute = 0;
+  int audited = 0, skipped = 0;
+};
+
 // What request handling needs from the rest of the server.
 struct Services {
   registry::Registry& registry;
@@ -30,6 +40,7 @@ struct Services {
   AccessLog* access_log = nullptr;  // none: no access log
   // Largest body once decompressed (Content-Encoding gzip/deflate): the server's body limit.
   std::size_t max_decoded_body = 64 << 20;
+  std::shared_ptr<RefusalAuditBudget> refusal_audit = std::make_shared<RefusalAuditBudget>();
 };
 
 // The router: a pure function from a request to a response (no sockets), so every

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/rand.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -209,7 +210,19 @@ void refuse_during_rotation(const DataDir& dir) {
   }
 }
 
+// The server holds decrypted models, sealed-key secrets opened for signature checks and
+// the master key's derivatives in memory: a core dump would write them to disk, where a
+// reader of crash files (or a support bundle) gets them. No dumps, and no ptrace attach
+// by other processes of the same user.
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0 || ::prctl(PR_SET_DUMPABLE, 0) != 0) {
+    log(LogLevel::kWarn, "could not switch core dumps off");
+  }
+}
+
 int serve(const DataDir& dir, ServeSettings settings) {
+  forbid_core_dumps();
   if (!dir.initialised()) {
     throw std::runtime_error("data dir " + dir.root.string() +
                              " is not initialised; run modelgate init");

@@ -43,7 +43,7 @@ class AccessLog {
   std::string pending_;
   std::size_t capacity_;
   std::atomic<uint64_t> dropped_{0};
-  uint64_t reported_ = 0;  // drops already reported (writer thread only)
+  uint64_t reported_ = 0;          // drops already reported (writer thread only)
   std::function<void()> on_drop_;  // set before the first write
   bool stopping_ = false;
   std::thread writer_;  // last

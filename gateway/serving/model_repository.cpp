@@ -1,5 +1,7 @@
 #include "serving/model_repository.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 #include "metrics/metrics.h"
@@ -92,6 +94,11 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
               "' has no valid signature from a trusted signer (artifact " +
               version_record->artifact + ")");
     }
+    // The decrypted model is wiped once the backend has it, whether or not it loaded.
+    struct Wipe {
+      std::vector<std::byte>& bytes;
+      ~Wipe() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+    } wipe{artifact};
     auto loaded = Model::load(backend, model + "/" + std::to_string(version), artifact,
                               registry_.artifacts().path_of(version_record->artifact).string(),
                               record->config_json);

@@ -228,3 +228,49 @@ TEST_F(AdminApiTest, OutOfRangeNumbersAreRefused) {
 
 }  // namespace
 }  // namespace mg::gateway
+
+namespace mg::gateway {
+namespace {
+
+// Refused admin attempts are audited with the key id they named (never a secret), at most
+// 60 a minute; what the budget left out is counted in the next minute's first entry.
+TEST_F(AdminApiTest, RefusedAdminAttemptsAreAuditedWithinABudget) {
+  const std::string infer_id(parse_api_key(key_)->id);
+  expect_error(call("POST", "/admin/v1/tenants", R"({"name":"evil"})"), 403, "forbidden", "");
+  expect_error(call("GET", "/admin/v1/keys", "", {{"Authorization", "Bearer " + wrong_key()}}), 401,
+               "invalid_key", "");
+  expect_error(route(HttpRequest{"GET", "/admin/v1/models", {}, ""}, *services_), 401,
+               "missing_credentials", "");
+  auto refused = [&] {
+    std::vector<registry::AuditEntry> entries;
+    for (auto& e : registry_->audit_log()) {
+      if (e.action == "admin.refused") entries.push_back(e);
+    }
+    return entries;
+  };
+  auto entries = refused();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].actor, infer_id);
+  EXPECT_EQ(entries[0].target, "POST /admin/v1/tenants");
+  EXPECT_NE(entries[0].details_json.find("\"code\":\"forbidden\""), std::string::npos);
+  EXPECT_EQ(entries[1].actor, std::string(parse_api_key(wrong_key())->id));
+  EXPECT_EQ(entries[2].actor, "anonymous");
+  EXPECT_NE(entries[1].details_json.find("invalid_key"), std::string::npos);
+  for (const auto& e : entries) {
+    EXPECT_EQ(e.details_json.find(std::string(parse_api_key(key_)->secret)), std::string::npos);
+  }
+  // A flood: 100 more in the same minute, only the budget's worth audited.
+  for (int i = 0; i < 100; ++i) call("DELETE", "/admin/v1/keys/" + infer_id);
+  EXPECT_EQ(refused().size(), 60u);
+  EXPECT_EQ(registry_->snapshot().find_key(infer_id)->revoked_at, 0);  // nothing was revoked
+  now_ms_ += 60'000;
+  call("DELETE", "/admin/v1/keys/" + infer_id);
+  entries = refused();
+  ASSERT_EQ(entries.size(), 61u);
+  EXPECT_NE(entries.back().details_json.find("\"earlier_refusals_not_audited\":43"),
+            std::string::npos)
+      << entries.back().details_json;
+}
+
+}  // namespace
+}  // namespace mg::gateway

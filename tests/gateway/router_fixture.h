@@ -95,6 +95,13 @@ class RouterTest : public ::testing::Test {
     return call(method, target, body, {{"Authorization", "Bearer " + admin_key_}});
   }
 
+  // The infer key with its last secret character changed: right shape, wrong secret.
+  std::string wrong_key() const {
+    std::string wrong = key_;
+    wrong.back() = wrong.back() == 'x' ? 'y' : 'x';
+    return wrong;
+  }
+
   static json::object body_of(const HttpResponse& r) { return json::parse(r.body).as_object(); }
 
   // Asserts an error response: status, code, and a message fragment.

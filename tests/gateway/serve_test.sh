@@ -71,6 +71,13 @@ code=$(head -c 70000000 /dev/zero | c -o "$work/big.out" -w '%{http_code}' --dat
 [[ $code == 413 ]] || fail "huge body: status $code"
 expect "413 body" "$(cat "$work/big.out")" '"code":"payload_too_large"'
 expect "unknown route" "$(c $base/v3/nothing)" '"code":"not_found"'
+# TLS 1.2 renegotiation is refused (a client-forced handshake costs the server a full one).
+out=$( (printf 'R\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 \
+  -CAfile "$data/tls/cert.pem" 2>&1 || true)
+expect "renegotiation attempted" "$out" "RENEGOTIATING"
+expect "renegotiation refused" "$out" "no renegotiation"
+# No core dumps: the process holds decrypted models and key material.
+expect "core dumps off" "$(grep '^Max core file size' /proc/$pid/limits)" "Max core file size        0                    0"
 if curl -sS -m 5 "http://127.0.0.1:$port/v2/health/live" >/dev/null 2>&1; then
   fail "plain HTTP was answered"
 fi
