@@ -16,13 +16,8 @@ cmake --build --preset default -j "${MG_JOBS:-2}"
 
 modelgate=$root/build/gateway/modelgate
 mgctl=$root/build/admin/mgctl
-# init prints the admin key once; keep it beside the data (mode 0600) for the examples.
-init_out=$("$modelgate" init --data-dir "$data")
-grep -v '^admin key:' <<<"$init_out" || true
-admin_key=$(sed -n 's/^admin key: //p' <<<"$init_out")
-if [[ -n "$admin_key" ]]; then
-  (umask 077 && printf '%s\n' "$admin_key" >"$data/admin.key")
-fi
+# init writes the first admin key to $data/admin.key (mode 0600); the examples read it there.
+"$modelgate" init --data-dir "$data"
 [[ -s "$data/admin.key" ]] || { echo "run: no admin key in $data/admin.key" >&2; exit 1; }
 for model in fashion-mlp fashion-cnn text-classifier; do
   if [[ ! -f "$data/.seeded-$model" ]]; then

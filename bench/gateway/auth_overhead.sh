@@ -16,7 +16,8 @@ work=$(mktemp -d)
 pid=
 trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 data=$work/data
-key=$(build/gateway/modelgate init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
+build/gateway/modelgate init --data-dir "$data" >/dev/null
+key=$(cat "$data/admin.key")
 build/gateway/modelgate import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
   --config '{"max_batch_size": 64, "instances": 2}' --promote >/dev/null
 # The measured key is rate limited (never refused) and its tenant has a quota, so every

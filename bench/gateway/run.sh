@@ -46,7 +46,8 @@ trap cleanup EXIT
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples
 modelgate=$build/gateway/modelgate
 data=$work/data
-key=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
+"$modelgate" init --data-dir "$data" >/dev/null
+key=$(cat "$data/admin.key")
 import() { "$modelgate" import --data-dir "$data" "$1" "$2" --config "$3" --promote >/dev/null; }
 seed='{"max_batch_size": 64, "instances": 2}'
 import fashion-mlp examples/models/fashion-mlp.onnx "$seed"

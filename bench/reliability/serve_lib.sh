@@ -5,7 +5,8 @@ work=$(mktemp -d)
 pid=
 trap '[[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 data=$work/data
-key=$("$build/gateway/modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
+"$build/gateway/modelgate" init --data-dir "$data" >/dev/null
+key=$(cat "$data/admin.key")
 import_model() {  # import_model NAME CONFIG_JSON
   "$build/gateway/modelgate" import --data-dir "$data" "$1" "$root/examples/models/$1.onnx" \
     --config "$2" --promote >/dev/null

@@ -8,6 +8,7 @@
 // See DESIGN.md "Server and bootstrap".
 #include <fcntl.h>
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -59,6 +60,7 @@ struct DataDir {
   fs::path private_key() const { return root / "tls" / "key.pem"; }
   fs::path master_key() const { return root / "master.key"; }
   fs::path new_master_key() const { return root / "master.key.new"; }  // during a rotation
+  fs::path admin_key() const { return root / "admin.key"; }            // init's first admin key
   // The registry, with artifacts encrypted at rest under the master key's data key (and
   // readable under the next one while a rotation is under way).
   mg::registry::RegistryOptions registry_options() const {
@@ -77,23 +79,31 @@ struct DataDir {
   bool initialised() const { return fs::exists(root / "registry.db") && fs::exists(master_key()); }
 };
 
-// A fresh master key, durable under `path` before this returns (temp file, fsync, rename,
-// directory fsync): what is encrypted under it must never outlive it.
-void write_master_key(const fs::path& path) {
-  unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) != 1)
-    throw std::runtime_error("no randomness for the master key");
-  std::string hex = mg::registry::to_hex(key, sizeof key) + "\n";
+// `text` in a file of mode 0600, durable under `path` before this returns (temp file,
+// fsync, rename, directory fsync).
+void write_secret_file(const fs::path& path, const std::string& text) {
   const fs::path temp = path.string() + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const bool ok = fd >= 0 &&
-                  ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+                  ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fsync(fd) == 0;
   if (fd >= 0) ::close(fd);
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     throw std::runtime_error("cannot write " + path.string());
   }
   sync_directory(path.parent_path());
+}
+
+// A fresh master key, durable before this returns: what is encrypted under it must never
+// outlive it.
+void write_master_key(const fs::path& path) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1)
+    throw std::runtime_error("no randomness for the master key");
+  std::string hex = mg::registry::to_hex(key, sizeof key) + "\n";
+  OPENSSL_cleanse(key, sizeof key);
+  write_secret_file(path, hex);
+  OPENSSL_cleanse(hex.data(), hex.size());
 }
 
 // Re-encrypts every artifact and re-seals every API key under a new master key, then
@@ -163,16 +173,23 @@ int init(const DataDir& dir, bool json) {
   spec.tenant = "admin";
   spec.scopes = mg::registry::kScopeAdmin | mg::registry::kScopeInfer;
   const IssuedKey admin = auth.issue_key(spec, "init");
+  // The key goes to a file only its owner reads, never to stdout unless that is a person's
+  // terminal: the container and the systemd unit send stdout to logs that are kept.
+  write_secret_file(dir.admin_key(), admin.key + "\n");
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   if (json) {
-    std::cout << boost::json::serialize(
-                     boost::json::object{{"initialised", true},
-                                         {"certificate", dir.certificate().string()},
-                                         {"admin_key", admin.key}})
-              << "\n";
+    boost::json::object out{{"initialised", true},
+                            {"certificate", dir.certificate().string()},
+                            {"admin_key_file", dir.admin_key().string()}};
+    if (terminal) out["admin_key"] = admin.key;
+    std::cout << boost::json::serialize(out) << "\n";
   } else {
     std::cout << "initialised " << dir.root.string()
-              << "\ncertificate: " << dir.certificate().string() << "\nadmin key: " << admin.key
-              << "\n(shown once: keep it; it is not stored)\n";
+              << "\ncertificate: " << dir.certificate().string() << "\nadmin key written to "
+              << dir.admin_key().string() << " (mode 0600)\n";
+    if (terminal) std::cout << "admin key: " << admin.key << "\n";
+    std::cout << "keep it elsewhere and delete the file, or replace it: create another admin key "
+                 "(mgctl key create --tenant admin --scope admin) and revoke this one\n";
   }
   return 0;
 }

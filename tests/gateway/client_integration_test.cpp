@@ -76,7 +76,10 @@ class ClientIntegrationTest : public ::testing::Test {
     const fs::path data = *dir_ / "data";
     const std::string modelgate = MG_MODELGATE;
     auto init = json::parse(run(modelgate + " init --json --data-dir " + data.string()));
-    admin_key_ = new std::string(init.as_object()["admin_key"].as_string());
+    std::ifstream key_file(std::string(init.as_object()["admin_key_file"].as_string()));
+    std::string key;
+    key_file >> key;
+    admin_key_ = new std::string(key);
     for (const char* model : {"fashion-mlp", "fashion-cnn", "text-classifier"}) {
       run(modelgate + " import --data-dir " + data.string() + " " + model + " " +
           (kModels / (std::string(model) + ".onnx")).string() + " --config '" + kConfig +

@@ -54,8 +54,9 @@ stop_modelgate() {
 # init_with_mlp DATA_DIR: initialises a data dir with the MLP seed model promoted (batches
 # of up to 8) and sets admin_key. Needs `examples`.
 init_with_mlp() {
-  admin_key=$("$modelgate" init --data-dir "$1" | sed -n 's/^admin key: //p')
-  [[ -n "$admin_key" ]] || fail "init printed no admin key"
+  "$modelgate" init --data-dir "$1" >/dev/null
+  admin_key=$(cat "$1/admin.key")
+  [[ -n "$admin_key" ]] || fail "init wrote no admin key"
   "$modelgate" import --data-dir "$1" fashion-mlp "$examples/models/fashion-mlp.onnx" \
     --config '{"max_batch_size": 8}' --promote >/dev/null
 }

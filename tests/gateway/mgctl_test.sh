@@ -13,8 +13,11 @@ source "$(dirname "$0")/e2e_lib.sh"
 status_of() { set +e; "$@" >"$work/out" 2>"$work/err"; echo $?; set -e; }
 
 data=$work/data
-MG_KEY=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
-[[ $MG_KEY == mg_* ]] || fail "init --json gave no admin_key"
+init_out=$("$modelgate" init --data-dir "$data" --json)
+expect "init --json names the key file" "$init_out" '"admin_key_file":"'"$data/admin.key"'"'
+[[ "$init_out" != *'"admin_key":'* ]] || fail "init --json printed the key to a pipe"
+MG_KEY=$(cat "$data/admin.key")
+[[ $MG_KEY == mg_* ]] || fail "init wrote no admin key"
 start_modelgate "$data" || fail "server exited during start"
 export MG_SERVER=https://localhost:$port MG_KEY MG_CACERT=$data/tls/cert.pem
 m() { "$mgctl" "$@"; }

@@ -11,7 +11,8 @@ modelgate=$1 plugins=$2 examples=$3
 source "$(dirname "$0")/e2e_lib.sh"
 
 data=$work/data
-key=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
+"$modelgate" init --data-dir "$data" --json >/dev/null
+key=$(cat "$data/admin.key")
 for m in fashion-mlp fashion-cnn text-classifier; do
   "$modelgate" import --data-dir "$data" "$m" "$examples/models/$m.onnx" --promote >/dev/null
 done

@@ -13,8 +13,15 @@ source "$(dirname "$0")/e2e_lib.sh"
 data=$work/data
 out=$("$modelgate" init --data-dir "$data")
 expect "init" "$out" "initialised $data"
-admin_key=$(sed -n 's/^admin key: \(mg_[a-z0-9]\{12\}_[A-Za-z0-9]\{40\}\)$/\1/p' <<<"$out")
-[[ -n "$admin_key" ]] || fail "init printed no admin key line: $out"
+# The first admin key goes to a 0600 file, never to a stdout that is not a terminal (logs).
+expect "init names the key file" "$out" "admin key written to $data/admin.key"
+[[ "$out" != *"mg_"* ]] || fail "init printed the admin key to a pipe: $out"
+admin_key=$(grep -x 'mg_[a-z0-9]\{12\}_[A-Za-z0-9]\{40\}' "$data/admin.key" || true)
+[[ -n "$admin_key" ]] || fail "no admin key in $data/admin.key"
+[[ $(stat -c %a "$data/admin.key") == 600 ]] || fail "admin key file mode"
+# On a terminal (script(1) gives init one), a person sees the key once as well.
+tty_out=$(script -qc "'$modelgate' init --data-dir '$work/data-tty'" /dev/null)
+expect "init on a terminal shows the key" "$tty_out" "admin key: $(cat "$work/data-tty/admin.key")"
 [[ $(stat -c %a "$data/master.key") == 600 ]] || fail "master key mode"
 [[ $(stat -c %a "$data/tls/key.pem") == 600 ]] || fail "TLS key mode"
 out=$("$modelgate" init --data-dir "$data")

@@ -12,7 +12,8 @@ modelgate=$1 mgctl=$2 plugins=$3 examples=$4 signed_curl=$5 post_lua=$6
 source "$(dirname "$0")/e2e_lib.sh"
 
 data=$work/data
-admin_key=$("$modelgate" init --data-dir "$data" --json | sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p')
+"$modelgate" init --data-dir "$data" --json >/dev/null
+admin_key=$(cat "$data/admin.key")
 "$modelgate" import --data-dir "$data" fashion-mlp "$examples/models/fashion-mlp.onnx" \
   --config '{"max_batch_size": 8}' --promote >/dev/null
 start_server() {

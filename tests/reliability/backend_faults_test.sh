@@ -17,7 +17,8 @@ ln -s "$cpu_plugin" "$test_plugins/libmg_test_good.so" "$test_plugins/libmg_test
   "$plugins/"
 
 data=$work/data
-admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
+"$modelgate" init --data-dir "$data" >/dev/null
+admin_key=$(cat "$data/admin.key")
 printf 'TESTMODEL' >"$work/test.model"
 import() {  # import NAME CONFIG
   "$modelgate" import --data-dir "$data" --backend test_good "$1" "$work/test.model" \

@@ -10,7 +10,8 @@ modelgate=$1 plugins=$2 examples=$3
 source "$(dirname "$0")/../gateway/e2e_lib.sh"
 
 data=$work/data
-admin_key=$("$modelgate" init --data-dir "$data" | sed -n 's/^admin key: //p')
+"$modelgate" init --data-dir "$data" >/dev/null
+admin_key=$(cat "$data/admin.key")
 # Batches that wait up to 8 s for 64 rows: requests hold their handler thread (32 of them)
 # a while, so 60 requests cannot all be held or queued (4) however slowly they arrive. (With
 # 2 s, an ASan server on a loaded machine once took the 60 TLS handshakes slowly enough
