@@ -355,13 +355,17 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     return infer(s, *path, request, info);
   }
 #endif
-  const Principal caller = s.auth.authenticate(request);
+  Authenticator::Deferred authenticated = s.auth.authenticate_deferring_nonce(request);
+  const Principal& caller = authenticated.principal;
   info.tenant = caller.tenant;
   info.key_id = caller.key_id;
   if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
   Authenticator::require_scope(caller, registry::kScopeInfer);
   const bool inference = parts.size() >= 4 && parts.back() == "infer" && post;
   admit(s, caller, inference, info);
+  // Only a request within its limits spends its nonce: one refused above uses up neither
+  // a nonce nor room in the replay cache (a low-rate key cannot fill it).
+  if (authenticated.nonce_to_spend) s.auth.spend_nonce(*authenticated.nonce_to_spend);
   if (parts.size() == 1) {
     if (!get) throw ApiError(405, "bad_request", "use GET");
     return json_response(json::object{{"name", "modelgate"},

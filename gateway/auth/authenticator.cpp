@@ -31,7 +31,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 Authenticator::Authenticator(registry::Registry& registry, KeyCrypto crypto,
                              std::function<int64_t()> clock_ms)
-    : registry_(registry), crypto_(std::move(crypto)), clock_ms_(std::move(clock_ms)) {}
+    : registry_(registry), crypto_(std::move(crypto)), clock_ms_(std::move(clock_ms)) {
+  not_before_s_ = now_ms() / 1000;
+}
 
 int64_t Authenticator::now_ms() const {
   if (clock_ms_) return clock_ms_();
@@ -182,6 +184,11 @@ HeadAuth Authenticator::signed_head(const HttpRequest& request) const {
                        "clock (" +
                            std::to_string(now) + ")");
   }
+  if (timestamp < not_before_s_) {
+    throw unauthorized("stale_timestamp", "X-MG-Timestamp is older than the server's start (" +
+                                              std::to_string(not_before_s_) +
+                                              "): sign the request again");
+  }
   if (parts.nonce.size() < 16 || parts.nonce.size() > 64 ||
       !all_of_set(parts.nonce,
                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")) {
@@ -198,7 +205,8 @@ HeadAuth Authenticator::signed_head(const HttpRequest& request) const {
   return HeadAuth{std::move(principal), std::move(parts)};
 }
 
-void Authenticator::verify_body(const SignedParts& parts, std::string_view body_sha256_hex) {
+void Authenticator::verify_signature(const SignedParts& parts,
+                                     std::string_view body_sha256_hex) const {
   const registry::KeyRecord* key = registry_.snapshot().find_key(parts.key_id);
   if (key == nullptr) throw unauthorized("invalid_key", "the API key is not valid");
   auto secret = crypto_.open(key->secret_sealed, key->id);
@@ -216,6 +224,9 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
                        "nonce and body hash as sent)");
   }
   live_key(parts.key_id);  // the caller holds the key: it may learn why it no longer works
+}
+
+void Authenticator::spend_nonce(const SignedParts& parts) {
   const int64_t now = now_ms() / 1000;
   switch (nonces_.insert(parts.key_id, parts.nonce,
                          std::stoll(parts.timestamp) + kSignatureWindowSeconds, now)) {
@@ -225,8 +236,26 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
       throw unauthorized("replayed_nonce",
                          "this nonce was already used; sign again with a new one");
     case NonceCache::Result::kFull:
-      throw ApiError(429, "rate_limited", "too many signed requests in the replay window");
+      throw ApiError(429, "rate_limited",
+                     "key " + parts.key_id + " has sent too many signed requests in the 300 s "
+                                             "replay window",
+                     5);
   }
+}
+
+void Authenticator::verify_body(const SignedParts& parts, std::string_view body_sha256_hex) {
+  verify_signature(parts, body_sha256_hex);
+  spend_nonce(parts);
+}
+
+Authenticator::Deferred Authenticator::authenticate_deferring_nonce(const HttpRequest& request) {
+  HeadAuth head = authenticate_head(request);
+  if (head.pending) {
+    verify_signature(
+        *head.pending,
+        registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size()))));
+  }
+  return Deferred{std::move(head.principal), std::move(head.pending)};
 }
 
 Principal Authenticator::authenticate(const HttpRequest& request) {

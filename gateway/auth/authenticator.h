@@ -65,13 +65,25 @@ class Authenticator {
 
   // A bearer key or a signed request (MG1-HMAC-SHA256, DESIGN.md "Authentication").
   // 401 missing_credentials | invalid_key | signature_required | bad_signature |
-  // stale_timestamp | replayed_nonce.
+  // stale_timestamp | replayed_nonce | ambiguous_credentials.
   Principal authenticate(const HttpRequest& request);
+  // The same, except that a signed request's nonce is returned unspent: the caller spends
+  // it (spend_nonce) once the request has passed its rate limit, so that requests refused
+  // there use up neither nonces nor the replay cache.
+  struct Deferred {
+    Principal principal;
+    std::optional<SignedParts> nonce_to_spend;
+  };
+  Deferred authenticate_deferring_nonce(const HttpRequest& request);
+  // 401 replayed_nonce; 429 rate_limited when the key's replay budget is spent.
+  void spend_nonce(const SignedParts& parts);
   // The same from the head alone; see HeadAuth.
   HeadAuth authenticate_head(const HttpRequest& head) const;
   // Checks a pending signature against the body's lowercase hex SHA-256, then spends its
   // nonce. 401 bad_signature | replayed_nonce.
   void verify_body(const SignedParts& parts, std::string_view body_sha256_hex);
+  // The signature check alone (verify_body without spending the nonce).
+  void verify_signature(const SignedParts& parts, std::string_view body_sha256_hex) const;
 
   // The string a signed request's HMAC covers.
   static std::string string_to_sign(std::string_view method, std::string_view target,
@@ -94,6 +106,10 @@ class Authenticator {
   registry::Registry& registry_;
   KeyCrypto crypto_;
   std::function<int64_t()> clock_ms_;
+  // Signed requests older than this (unix seconds: when the authenticator, so the process,
+  // started) are stale: the replay cache starts empty, and a request captured before a
+  // restart must not be accepted again after it.
+  int64_t not_before_s_ = 0;
   NonceCache nonces_;
 };
 

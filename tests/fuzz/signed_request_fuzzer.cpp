@@ -6,7 +6,9 @@
 //   Authorization, X-MG-Key-Id, X-MG-Timestamp, X-MG-Nonce, X-MG-Signature, method, target
 // An empty line omits that header. In the header lines "@KEY@" becomes the real key and
 // "@ID@" its id; a signature line "@SIG@" becomes the correct signature of the request,
-// so the fuzzer reaches the accepted and replayed-nonce paths, not only refusals.
+// so the fuzzer reaches the accepted and replayed-nonce paths, not only refusals. A header
+// line holding '|' sends that header once per part (duplicated credentials); a request
+// with a header twice, or a bearer beside signing headers, must never authenticate.
 #include <stdlib.h>
 
 #include <array>
@@ -88,16 +90,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const char* names[] = {"Authorization", "X-MG-Key-Id", "X-MG-Timestamp", "X-MG-Nonce",
                          "X-MG-Signature"};
+  bool ambiguous = false;
+  int signing_headers = 0;
   for (int i = 0; i < 5; ++i) {
-    if (!lines[i].empty()) request.headers.emplace_back(names[i], lines[i]);
+    if (lines[i].empty()) continue;
+    std::string_view value = lines[i];
+    int copies = 0;
+    for (;;) {
+      const auto bar = value.find('|');
+      request.headers.emplace_back(names[i], std::string(value.substr(0, bar)));
+      ++copies;
+      if (bar == std::string_view::npos) break;
+      value.remove_prefix(bar + 1);
+    }
+    ambiguous = ambiguous || copies > 1;
+    signing_headers += i > 0;
   }
+  ambiguous = ambiguous || (!lines[0].empty() && signing_headers > 0);
   try {
     const auto caller = world.auth->authenticate(request);
     if (caller.tenant != "acme" || caller.key_id != world.id) {
       mg::fuzz::finding("authenticated as someone other than the only key");
     }
+    if (ambiguous) mg::fuzz::finding("ambiguous credentials were accepted");
   } catch (const mg::gateway::ApiError& e) {
-    if (e.status() != 401 && e.status() != 403) mg::fuzz::finding("auth refusal not 401/403");
+    // 429: the key's replay budget is spent (the clock never moves, so nonces never expire).
+    const bool budget = e.status() == 429 && e.code() == "rate_limited";
+    if (e.status() != 401 && e.status() != 403 && !budget) {
+      mg::fuzz::finding("auth refusal not 401/403");
+    }
   }
   return 0;
 }

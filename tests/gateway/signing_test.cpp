@@ -61,6 +61,7 @@ TEST_F(SignedRequests, AValidSignatureAuthenticates) {
 }
 
 TEST_F(SignedRequests, EveryAlterationIsABadSignature) {
+  now_ms_ += 10'000;  // so that a timestamp a second earlier is still after the server's start
   const std::string target = "/v2/models/fashion-mlp/infer";
   const std::string body = mlp_request();
   auto expect_bad = [&](HttpRequest r, const std::string& what) {
@@ -175,6 +176,40 @@ TEST_F(SignedRequests, MixedOrDuplicatedCredentialsAreRefused) {
   expect_error(call("GET", target, "", {{"Authorization", "Bearer " + key_}, {"X-MG-Nonce", "n"}}),
                401, "ambiguous_credentials", "");
   EXPECT_EQ(route(signed_request(key_, "GET", target, ""), *services_).status, 200);
+}
+
+// The rate limit runs before a nonce is spent: a request it refuses leaves no entry in the
+// replay cache (so a low-rate key cannot fill the cache with refused requests) and may be
+// sent again as it is once the key has tokens.
+TEST_F(SignedRequests, RequestsRefusedByTheRateLimitDoNotSpendTheirNonce) {
+  KeySpec spec{"acme", registry::kScopeInfer};
+  spec.rate = 1;
+  spec.burst = 1;
+  const std::string slow = auth_->issue_key(spec, "test").key;
+  const std::string target = "/v2/models/fashion-mlp";
+  EXPECT_EQ(route(signed_request(slow, "GET", target, ""), *services_).status, 200);
+  HttpRequest refused = signed_request(slow, "GET", target, "");
+  expect_error(route(refused, *services_), 429, "rate_limited", "");
+  now_ms_ += 2000;  // a token again, same signature window
+  EXPECT_EQ(route(refused, *services_).status, 200) << route(refused, *services_).body;
+  now_ms_ += 2000;
+  expect_error(route(refused, *services_), 401, "replayed_nonce", "");  // spent once, by a 200
+}
+
+// The replay cache starts empty with the process: a request signed before a restart is
+// refused after it (its timestamp predates the server's start), not accepted a second time.
+TEST_F(SignedRequests, ARequestCapturedBeforeARestartIsNotAcceptedAfterIt) {
+  const std::string target = "/v2/models/fashion-mlp";
+  now_ms_ += 10'000;
+  HttpRequest captured = signed_request(key_, "GET", target, "");
+  EXPECT_EQ(route(captured, *services_).status, 200);
+  now_ms_ += 20'000;  // the server restarts 20 s later: a new authenticator, an empty cache
+  std::array<unsigned char, 32> master{};
+  master.fill(7);
+  Authenticator restarted(*registry_, KeyCrypto(master), [this] { return now_ms_; });
+  Services after{*registry_, *models_, backends_, restarted, "test"};
+  expect_error(route(captured, after), 401, "stale_timestamp", "server's start");
+  EXPECT_EQ(route(signed_request(key_, "GET", target, ""), after).status, 200);  // signed anew
 }
 
 TEST_F(SignedRequests, SignedOnlyKeysWorkSigned) {
