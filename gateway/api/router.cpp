@@ -426,8 +426,27 @@ StreamDecision route_stream(const HttpRequest& head, Services& services) {
   try {
     const auto parts = split_path(head.target);
     if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
-      return open_upload(head, parts, services);
+      StreamDecision upload = open_upload(head, parts, services);
+      if (upload.sink || upload.refusal) return upload;
     }
+    const bool health = parts.size() == 3 && parts[0] == "v2" && parts[1] == "health";
+#ifndef MG_BENCH_NO_AUTH
+    if (!health) {
+      // Credentials are checked from the head, before any byte of the body is read or
+      // buffered: a caller without a valid key cannot make the server hold 64 MiB for it.
+      // (A signed request's signature covers the body: checked once it has arrived.)
+      try {
+        services.auth.authenticate_head(head);
+      } catch (const ApiError& e) {
+        if (e.status() != 401 && e.status() != 403) throw;
+        // route() refuses it again from the same head, and so logs, counts and audits it
+        // as any other refusal; the body stays unread.
+        return StreamDecision{nullptr, route(head, services)};
+      }
+    }
+#else
+    (void)health;
+#endif
     return {};
   } catch (const ApiError& e) {
     return StreamDecision{nullptr, refusal_of(e)};

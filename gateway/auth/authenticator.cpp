@@ -237,8 +237,9 @@ void Authenticator::spend_nonce(const SignedParts& parts) {
                          "this nonce was already used; sign again with a new one");
     case NonceCache::Result::kFull:
       throw ApiError(429, "rate_limited",
-                     "key " + parts.key_id + " has sent too many signed requests in the 300 s "
-                                             "replay window",
+                     "key " + parts.key_id +
+                         " has sent too many signed requests in the 300 s "
+                         "replay window",
                      5);
   }
 }

@@ -9,8 +9,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <csignal>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace mg::gateway {
@@ -46,7 +49,34 @@ struct HttpsServer::Impl {
   std::atomic<int> in_flight{0};
   std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
-  net::steady_timer accept_pause;           // on contexts[0]: waits out a full table
+  std::atomic<std::size_t> buffered{0};     // body bytes reserved (options.buffered_body_budget)
+  std::mutex per_address_mutex;             // guards per_address
+  std::unordered_map<std::string, std::size_t> per_address;  // open sessions by client address
+
+  // Reserves `bytes` of the buffered-body budget; false when they do not fit.
+  bool reserve_body(std::size_t bytes) {
+    std::size_t now = buffered.load();
+    do {
+      if (now > 0 && now + bytes > options.buffered_body_budget) return false;
+    } while (!buffered.compare_exchange_weak(now, now + bytes));
+    return true;
+  }
+  // Counts a new connection from `address`; false when that address is at its cap.
+  bool admit_address(const std::string& address) {
+    if (options.max_connections_per_address == 0) return true;
+    std::lock_guard lock(per_address_mutex);
+    std::size_t& open = per_address[address];
+    if (open >= options.max_connections_per_address) return false;
+    ++open;
+    return true;
+  }
+  void release_address(const std::string& address) {
+    if (options.max_connections_per_address == 0) return;
+    std::lock_guard lock(per_address_mutex);
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
+  net::steady_timer accept_pause;  // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
   // Keep run() running while requests are with the handler pool and no socket operation
   // is pending (an io_context would otherwise return as soon as it has nothing to do).
@@ -79,11 +109,16 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, HttpsServer::Impl& server)
-      : stream_(std::move(socket), server.tls), server_(server) {
+  // `address` was admitted by admit_address (or is "" when no cap applies).
+  Session(tcp::socket&& socket, HttpsServer::Impl& server, std::string address)
+      : stream_(std::move(socket), server.tls), server_(server), address_(std::move(address)) {
     ++server_.connections;
   }
-  ~Session() { --server_.connections; }
+  ~Session() {
+    release_body();
+    if (!address_.empty()) server_.release_address(address_);
+    --server_.connections;
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
@@ -169,6 +204,20 @@ class Session : public std::enable_shared_from_this<Session> {
       upload_->body_limit(server_.options.upload_limit);
       piece_.resize(1 << 20);
       return continue_then(expect_continue, [](Session& s) { s.read_piece(); });
+    }
+    // Buffered bodies share one budget: past it, 503 before a byte of the body is read.
+    // (no Content-Length and not chunked: no body at all)
+    const std::size_t reserve = head_->content_length()
+                                    ? static_cast<std::size_t>(*head_->content_length())
+                                    : (head_->chunked() ? server_.options.body_limit : 0);
+    release_body();
+    if (reserve > 0) {
+      if (!server_.reserve_body(reserve)) {
+        ++server_.in_flight;
+        if (server_.options.on_refusal) server_.options.on_refusal("overloaded");
+        return write(overloaded(), false);
+      }
+      reserved_ = reserve;
     }
     body_.emplace(std::move(*head_));
     body_->body_limit(server_.options.body_limit);
@@ -276,7 +325,14 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Gives the current request's share of the buffered-body budget back.
+  void release_body() {
+    if (reserved_ > 0) server_.buffered -= reserved_;
+    reserved_ = 0;
+  }
+
   void write(HttpResponse response, bool keep_alive) {
+    release_body();  // the request (and its body) has been handled
     response_ = {};
     response_.version(11);
     response_.result(static_cast<unsigned>(response.status));
@@ -328,6 +384,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   HttpsServer::Impl& server_;
+  std::string address_;       // the client's, counted in server_.per_address
+  std::size_t reserved_ = 0;  // bytes of server_.buffered this request holds
   beast::flat_buffer buffer_;
   bool keep_alive_ = false;
   bool body_read_ = false;  // the current request's body was read to its end
@@ -355,13 +413,25 @@ void HttpsServer::Impl::accept() {
   if (connections.load() >= options.max_connections)
     return pause_then_accept(std::chrono::milliseconds(10));
   net::io_context& context = *contexts[next_context++ % contexts.size()];
-  acceptor.async_accept(context,
-                        [this, pause_then_accept](beast::error_code ec, tcp::socket socket) {
-                          if (stopping || !acceptor.is_open()) return;
-                          if (ec) return pause_then_accept(std::chrono::milliseconds(50));
-                          std::make_shared<Session>(std::move(socket), *this)->start();
-                          accept();
-                        });
+  acceptor.async_accept(
+      context, [this, pause_then_accept](beast::error_code ec, tcp::socket socket) {
+        if (stopping || !acceptor.is_open()) return;
+        if (ec) return pause_then_accept(std::chrono::milliseconds(50));
+        std::string address;
+        if (options.max_connections_per_address > 0) {
+          beast::error_code peer_error;
+          address = socket.remote_endpoint(peer_error).address().to_string();
+          if (peer_error || !admit_address(address)) {
+            // Over its address's cap: closed at once, unread, so one
+            // client's flood of idle connections cannot lock out others.
+            if (options.on_refusal) options.on_refusal("too_many_connections");
+            socket.close(peer_error);
+            return accept();
+          }
+        }
+        std::make_shared<Session>(std::move(socket), *this, std::move(address))->start();
+        accept();
+      });
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener,

@@ -21,7 +21,7 @@ struct HttpsServerOptions {
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 64 * 1024 * 1024;   // larger bodies get 413
   uint64_t upload_limit = uint64_t{16} << 30;  // streamed bodies (uploads): larger get 413
-  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds handshake_timeout{5};
   std::chrono::seconds read_timeout{
       30};  // per request (headers and body), keep-alive wait included
   std::chrono::seconds write_timeout{30};
@@ -35,6 +35,14 @@ struct HttpsServerOptions {
   // of queueing without bound; fast models run inline on the socket threads and are
   // bounded by the connections instead.
   std::size_t max_queued_requests = 256;
+  // Request bodies buffered at once, all connections together (each counted at its
+  // Content-Length, a chunked one at body_limit, from its head until its answer). A
+  // request that would pass it is answered 503 overloaded unread, unless nothing else is
+  // buffered (one request at a time always gets through).
+  std::size_t buffered_body_budget = std::size_t{512} << 20;
+  // Open connections from one client address (0: no cap). Behind a load balancer every
+  // connection comes from it: raise or switch off there.
+  std::size_t max_connections_per_address = 256;
   std::function<void()> on_shed;  // called for each request refused that way (metrics)
   // Called with the error code of every answer the server gives on its own, before any
   // router sees the request: "payload_too_large" (413), "overloaded" (503) (metrics).

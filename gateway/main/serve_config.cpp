@@ -41,6 +41,8 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.upload_bytes", {Kind::kCount, kTiB}},
       {"limits.max_connections", {Kind::kCount, 1 << 20}},
       {"limits.max_queued_requests", {Kind::kCount, 1 << 20}},
+      {"limits.buffered_body_bytes", {Kind::kCount, int64_t{1} << 40}},
+      {"limits.max_connections_per_address", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
   };
   return keys;
@@ -141,6 +143,12 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   settings.limits.max_queued_requests =
       static_cast<std::size_t>(config["limits"]["max_queued_requests"].value_or(
           int64_t(settings.limits.max_queued_requests)));
+  settings.limits.buffered_body_budget =
+      static_cast<std::size_t>(config["limits"]["buffered_body_bytes"].value_or(
+          int64_t(settings.limits.buffered_body_budget)));
+  settings.limits.max_connections_per_address =
+      static_cast<std::size_t>(config["limits"]["max_connections_per_address"].value_or(
+          int64_t(settings.limits.max_connections_per_address)));
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);

@@ -39,6 +39,7 @@ cat >"$work/config.toml" <<EOT
 [limits]
 handshake_timeout_seconds = 2
 read_timeout_seconds = 2
+buffered_body_bytes = 1000000
 EOT
 
 start_server() {
@@ -78,6 +79,32 @@ code=$(head -c 70000000 /dev/zero | c -o "$work/big.out" -w '%{http_code}' --dat
 [[ $code == 413 ]] || fail "huge body: status $code"
 expect "413 body" "$(cat "$work/big.out")" '"code":"payload_too_large"'
 expect "unknown route" "$(c $base/v3/nothing)" '"code":"not_found"'
+# Credentials are checked from the head: a wrong key announcing a 50 MB body is answered
+# 401 at once, before a byte of the body is sent (the client here never sends one).
+raw() {  # raw SECONDS: the request on stdin over TLS, held open SECONDS; prints the answer
+  { cat; sleep "$1"; } | timeout $(($1 + 5)) openssl s_client -quiet -connect "127.0.0.1:$port" \
+    -CAfile "$data/tls/cert.pem" 2>/dev/null || true
+}
+out=$(printf 'POST /v2/models/fashion-mlp/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 50000000\r\n\r\n' \
+  "$(wrong_key "$admin_key")" | raw 1)
+expect "wrong key refused from the head, body unread" "$out" "HTTP/1.1 401"
+expect "wrong key refused from the head: code" "$out" '"code":"invalid_key"'
+# Buffered bodies share a budget (1 MB here): while one request holds 900 kB of it (its
+# body still coming), another that would pass the budget is answered 503 unread.
+printf 'POST /v2/models/fashion-mlp/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 900000\r\n\r\n{' \
+  "$admin_key" | raw 2 >/dev/null &
+holder=$!
+sleep 0.7
+head -c 200000 /dev/zero | tr '\0' ' ' >"$work/200k.body"
+code=$(c -o "$work/budget.out" -w '%{http_code}' --data-binary @"$work/200k.body" \
+  $base/v2/models/fashion-mlp/infer)
+[[ $code == 503 ]] || fail "a body past the buffered budget: status $code, $(cat "$work/budget.out")"
+expect "buffered budget: overloaded" "$(cat "$work/budget.out")" '"code":"overloaded"'
+wait "$holder" || true
+code=$(c -o /dev/null -w '%{http_code}' --data-binary @"$work/200k.body" \
+  $base/v2/models/fashion-mlp/infer)
+[[ $code == 400 ]] || fail "the budget was not given back: status $code"
+echo "ok   buffered-body budget: 503 past it, given back after"
 # TLS 1.2 renegotiation is refused (a client-forced handshake costs the server a full one).
 out=$( (printf 'R\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 \
   -CAfile "$data/tls/cert.pem" 2>&1 || true)

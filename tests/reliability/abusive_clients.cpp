@@ -4,8 +4,10 @@
 //   slowloris N  TLS connections that send a request head one byte every 500 ms
 //   oversized    one connection at a time sending 64 KiB of headers (expects 413)
 // Every connection the server drops is reopened, so the pressure lasts the whole run.
-// Prints one line of counts at the end.
-// usage: mg-abuse PORT SECONDS IDLE HALF_TLS SLOWLORIS
+// Prints one line of counts at the end. With SOURCE (a loopback address such as
+// 127.0.0.2) the idle, half-TLS and slowloris connections come from that address, so the
+// server's per-address cap meets them while clients on 127.0.0.1 are unaffected.
+// usage: mg-abuse PORT SECONDS IDLE HALF_TLS SLOWLORIS [SOURCE]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -41,13 +43,22 @@ const char kSlowHead[] =
     "POST /v2/models/fashion-mlp/infer HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-int tcp_connect(int port) {
+in_addr g_source{htonl(INADDR_ANY)};  // the attackers' source address (any: the kernel's)
+
+int tcp_connect(int port, bool from_source = false) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd < 0) return -1;
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr = g_source;
+  if (from_source && ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+    ::close(fd);
+    return -1;
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     ::close(fd);
     return -1;
@@ -74,7 +85,7 @@ void close_conn(Conn& c) {
 }
 
 bool open_conn(Conn& c, SSL_CTX* ctx, int port, Counts& counts) {
-  c.fd = tcp_connect(port);
+  c.fd = tcp_connect(port, true);
   if (c.fd < 0) {
     ++counts.failed_connects;
     return false;
@@ -128,8 +139,12 @@ void oversized_once(SSL_CTX* ctx, int port, Counts& counts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: %s PORT SECONDS IDLE HALF_TLS SLOWLORIS\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: %s PORT SECONDS IDLE HALF_TLS SLOWLORIS [SOURCE]\n", argv[0]);
+    return 2;
+  }
+  if (argc == 7 && ::inet_pton(AF_INET, argv[6], &g_source) != 1) {
+    std::fprintf(stderr, "bad source address %s\n", argv[6]);
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);  // writes to connections the server closed
