@@ -37,7 +37,13 @@ struct InferRequest {
 // tensor extension (Inference-Header-Content-Length, parameters.binary_data_size).
 // Throws ApiError(400 bad_request) naming the input and what was expected. The result may
 // point into request.body, which must outlive it.
-InferRequest decode_infer_request(const HttpRequest& request);
+// 413 payload_too_large when the JSON part (the whole body, or the part
+// Inference-Header-Content-Length names) passes `max_json_bytes`: decoding JSON costs
+// ~13x its size in memory, so large tensors go in the binary extension instead.
+InferRequest decode_infer_request(const HttpRequest& request,
+                                  std::size_t max_json_bytes = std::size_t{8} << 20);
+// The length of the request's JSON part (see above); 400 when the header is malformed.
+std::size_t json_part_length(const HttpRequest& request);
 
 // A response's outputs, one per produced tensor, each already cut to this request.
 struct InferOutput {

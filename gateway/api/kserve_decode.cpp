@@ -358,8 +358,17 @@ dom::parser make_parser() {
 
 }  // namespace
 
-InferRequest decode_infer_request(const HttpRequest& request) {
+std::size_t json_part_length(const HttpRequest& request) { return header_length(request); }
+
+InferRequest decode_infer_request(const HttpRequest& request, std::size_t max_json_bytes) {
   const std::size_t json_length = header_length(request);
+  if (json_length > max_json_bytes) {
+    throw ApiError(413, "payload_too_large",
+                   "the request's JSON part is " + std::to_string(json_length) +
+                       " bytes, over the limit of " + std::to_string(max_json_bytes) +
+                       ": send large tensors with the binary tensor extension "
+                       "(Inference-Header-Content-Length, binary_data_size)");
+  }
   thread_local dom::parser reused = make_parser();
   std::optional<dom::parser> own;
   dom::parser& parser = json_length <= kReusedParserMaxBytes ? reused : own.emplace(make_parser());

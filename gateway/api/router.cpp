@@ -7,6 +7,7 @@
 #include <ctime>
 #include <optional>
 #include <random>
+#include <semaphore>
 #include <vector>
 
 #include "api/admin_api.h"
@@ -258,6 +259,24 @@ void admit(Services& s, const Principal& caller, bool inference, InferenceInfo& 
   }
 }
 
+// JSON parts over 1 MiB decode at most two at a time (a decode holds ~13x the text in
+// memory): many large requests at once wait here, on handler threads, whose bounded queue
+// sheds the rest with 503. Smaller ones decode at once; runs_inline keeps large bodies off
+// the socket threads.
+constexpr std::size_t kLargeJsonBytes = 1 << 20;
+std::counting_semaphore<2> large_decodes(2);
+
+InferRequest decode_large_bodies_few_at_a_time(const HttpRequest& http, const Services& s) {
+  if (json_part_length(http) <= kLargeJsonBytes) {
+    return decode_infer_request(http, s.max_json_bytes);
+  }
+  large_decodes.acquire();
+  struct Release {
+    ~Release() { large_decodes.release(); }
+  } release;
+  return decode_infer_request(http, s.max_json_bytes);
+}
+
 HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
                    InferenceInfo& info) {
   int64_t version = resolve_version(s, path);
@@ -265,7 +284,7 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
   info.version = version;
   auto loaded = ready_version(s, path, version);
   info.version = version;
-  InferRequest request = decode_infer_request(http);
+  InferRequest request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
   validate_inputs(metadata, request);
   if (metadata.max_batch_size > 0 && request.inputs[0].shape[0] == 0) {
@@ -407,11 +426,15 @@ HttpResponse refusal_of(const ApiError& e) {
   return response;
 }
 
+// Bodies larger than this never run on a socket thread, however fast their model.
+constexpr std::size_t kInlineBodyBytes = 64 << 10;
+
 }  // namespace
 
 bool runs_inline(const HttpRequest& request, Services& services) {
   if (request.method == "GET") return true;
-  if (request.method != "POST") return false;
+  // A large body's decode would hold a socket thread (and every connection on it).
+  if (request.method != "POST" || request.body.size() > kInlineBodyBytes) return false;
   const auto parts = split_path(request.target);
   const auto path = parse_model_path(parts);
   if (!path || path->action != "infer") return false;

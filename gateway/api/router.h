@@ -40,6 +40,8 @@ struct Services {
   AccessLog* access_log = nullptr;  // none: no access log
   // Largest body once decompressed (Content-Encoding gzip/deflate): the server's body limit.
   std::size_t max_decoded_body = 64 << 20;
+  // Largest JSON part of an infer request (limits.json_bytes); binary tensors may add more.
+  std::size_t max_json_bytes = std::size_t{8} << 20;
   std::shared_ptr<RefusalAuditBudget> refusal_audit = std::make_shared<RefusalAuditBudget>();
 };
 

@@ -300,6 +300,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   Services services{registry, models,   backends, auth,
                     kVersion, &metrics, &limits,  access_log.get()};
   services.max_decoded_body = settings.limits.body_limit;
+  services.max_json_bytes = settings.json_limit;
   if (access_log) access_log->on_drop([&metrics] { metrics.count_access_log_drop(); });
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);

@@ -42,6 +42,7 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.max_connections", {Kind::kCount, 1 << 20}},
       {"limits.max_queued_requests", {Kind::kCount, 1 << 20}},
       {"limits.buffered_body_bytes", {Kind::kCount, int64_t{1} << 40}},
+      {"limits.json_bytes", {Kind::kCount, int64_t{1} << 32}},
       {"limits.max_connections_per_address", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
   };
@@ -143,6 +144,8 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   settings.limits.max_queued_requests =
       static_cast<std::size_t>(config["limits"]["max_queued_requests"].value_or(
           int64_t(settings.limits.max_queued_requests)));
+  settings.json_limit = static_cast<std::size_t>(
+      config["limits"]["json_bytes"].value_or(int64_t(settings.json_limit)));
   settings.limits.buffered_body_budget =
       static_cast<std::size_t>(config["limits"]["buffered_body_bytes"].value_or(
           int64_t(settings.limits.buffered_body_budget)));

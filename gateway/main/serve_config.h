@@ -24,6 +24,7 @@ struct ServeSettings {
   std::string certificate, private_key;
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   HttpsServerOptions limits;  // timeouts and size limits; defaults in https_server.h
+  std::size_t json_limit = std::size_t{8} << 20;  // an infer request's JSON part (413 past it)
 };
 
 // Applies a TOML config to `settings`. Every key is optional; a key the server does not

@@ -297,6 +297,31 @@ TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
   EXPECT_TRUE(logged) << "no log line with the request id and the cause";
 }
 
+// The JSON part of an infer request is capped (JSON costs ~13x its size to decode); the
+// binary extension carries large tensors past the cap. Large bodies never run inline.
+TEST_F(RouterTest, JsonPartsAreCappedAndLargeBodiesNeverRunInline) {
+  services_->max_json_bytes = 1000;
+  const std::string json = mlp_request();  // ~5 kB of JSON
+  expect_error(call("POST", "/v2/models/fashion-mlp/infer", json), 413, "payload_too_large",
+               "binary tensor extension");
+  // The same image as binary data after a small JSON header passes.
+  std::string input = read_file(kModels / "fashion-mlp.input.bin").substr(0, 784 * 4);
+  const std::string header = R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,28,28],)"
+                             R"("parameters":{"binary_data_size":3136}}]})";
+  HttpResponse binary = call("POST", "/v2/models/fashion-mlp/infer", header + input,
+                             {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  EXPECT_EQ(binary.status, 200) << binary.body;
+  services_->max_json_bytes = std::size_t{8} << 20;
+  EXPECT_EQ(call("POST", "/v2/models/fashion-mlp/infer", json).status, 200);
+  // A fast model's small request may run on the socket thread; a large one never does.
+  ASSERT_EQ(call("POST", "/v2/models/fashion-mlp/infer", json).status, 200);  // measured
+  // (Whether the model counts as fast depends on this machine's speed: under a sanitizer it
+  // may not, and then neither request runs inline.)
+  HttpRequest small{"POST", "/v2/models/fashion-mlp/infer", {}, json};
+  HttpRequest large{"POST", "/v2/models/fashion-mlp/infer", {}, std::string(100 << 10, ' ')};
+  if (runs_inline(small, *services_)) EXPECT_FALSE(runs_inline(large, *services_));
+}
+
 // /v2/models/stats is Triton's statistics extension, never the metadata of a model named
 // "stats": the names KServe/Triton paths use cannot be model names.
 TEST_F(RouterTest, TritonExtensionPathsAreNotModelNames) {
