@@ -319,7 +319,9 @@ TEST_F(RouterTest, JsonPartsAreCappedAndLargeBodiesNeverRunInline) {
   // may not, and then neither request runs inline.)
   HttpRequest small{"POST", "/v2/models/fashion-mlp/infer", {}, json};
   HttpRequest large{"POST", "/v2/models/fashion-mlp/infer", {}, std::string(100 << 10, ' ')};
-  if (runs_inline(small, *services_)) EXPECT_FALSE(runs_inline(large, *services_));
+  if (runs_inline(small, *services_)) {
+    EXPECT_FALSE(runs_inline(large, *services_));
+  }
 }
 
 // /v2/models/stats is Triton's statistics extension, never the metadata of a model named
