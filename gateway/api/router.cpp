@@ -297,13 +297,23 @@ HttpResponse infer(Services& s, const ModelPath& path, const HttpRequest& http,
   }
   std::vector<std::string> wanted;
   for (const auto& output : request.outputs) wanted.push_back(output.name);
-  std::future<RequestResult> pending;
+  DynamicBatcher::Submitted pending;
   try {
-    pending = loaded->submit(std::move(inputs), std::move(wanted));
+    pending = loaded->submit_cancellable(std::move(inputs), std::move(wanted));
   } catch (const QueueFull&) {
     throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
   }
-  RequestResult result = pending.get();
+  if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
+    // Still queued: taken out and refused (it never runs). Already running: its batch ends
+    // when the backend returns, and its data must stay valid until then.
+    if (loaded->cancel(pending.ticket)) {
+      throw ApiError(503, "deadline_exceeded",
+                     "model '" + path.model + "' did not start this request within " +
+                         std::to_string(s.inference_timeout.count()) + " ms; retry later",
+                     1);
+    }
+  }
+  RequestResult result = pending.result.get();
   info.queue_seconds = std::chrono::duration<double>(result.queue_time).count();
   info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
@@ -382,6 +392,18 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   Authenticator::require_scope(caller, registry::kScopeInfer);
   const bool inference = parts.size() >= 4 && parts.back() == "infer" && post;
   admit(s, caller, inference, info);
+  std::optional<TenantConcurrency::Slot> slot;  // held until the answer is made
+  if (inference && s.limits != nullptr) {
+    slot = s.limits->concurrency.enter(caller.tenant);
+    if (!slot) {
+      if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "rate_limited");
+      throw ApiError(429, "rate_limited",
+                     "tenant '" + caller.tenant + "' has " +
+                         std::to_string(s.limits->concurrency.cap()) +
+                         " inference requests in flight, its limit while other tenants wait",
+                     1);
+    }
+  }
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
   if (authenticated.nonce_to_spend) s.auth.spend_nonce(*authenticated.nonce_to_spend);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,9 @@ struct Services {
   std::size_t max_decoded_body = 64 << 20;
   // Largest JSON part of an infer request (limits.json_bytes); binary tensors may add more.
   std::size_t max_json_bytes = std::size_t{8} << 20;
+  // Longest an inference request waits for its batch (limits.inference_timeout_ms); past
+  // it a request still queued is taken out and answered 503 deadline_exceeded.
+  std::chrono::milliseconds inference_timeout{60'000};
   std::shared_ptr<RefusalAuditBudget> refusal_audit = std::make_shared<RefusalAuditBudget>();
 };
 

@@ -46,6 +46,7 @@ struct HttpsServer::Impl {
   tcp::acceptor acceptor;   // on contexts[0]
   net::signal_set signals;  // on contexts[0]
   net::thread_pool handlers;
+  net::thread_pool control;  // is_control requests and upload completions: never shed
   std::atomic<int> in_flight{0};
   std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
@@ -98,6 +99,7 @@ struct HttpsServer::Impl {
         acceptor(*contexts[0]),
         signals(*contexts[0]),
         handlers(std::max(options.handler_threads, 1)),
+        control(std::max(options.control_threads, 1)),
         accept_pause(*contexts[0]) {
     for (auto& c : contexts) work.push_back(net::make_work_guard(*c));
   }
@@ -280,7 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_.in_flight;
     const bool keep_alive = complete && keep_alive_;
     piece_ = {};
-    net::post(server_.handlers, [self = shared_from_this(), complete, keep_alive] {
+    net::post(server_.control, [self = shared_from_this(), complete, keep_alive] {
       HttpResponse response = self->sink_->finish(complete);
       self->sink_.reset();
       net::post(self->stream_.get_executor(),
@@ -306,6 +308,16 @@ class Session : public std::enable_shared_from_this<Session> {
       // GETs (health, metadata, readiness) only read memory, and a fast model's inference
       // takes less than the two thread hand-offs it would cost to run it elsewhere.
       return write(server_.handler(r), keep_alive);
+    }
+    if (server_.options.is_control && server_.options.is_control(r)) {
+      net::post(server_.control, [self = shared_from_this(), r = std::move(r), keep_alive] {
+        HttpResponse response = self->server_.handler(r);
+        net::post(self->stream_.get_executor(),
+                  [self, response = std::move(response), keep_alive]() mutable {
+                    self->write(std::move(response), keep_alive);
+                  });
+      });
+      return;
     }
     // Handling (inference) runs on the handler pool; the answer comes back to this
     // connection's socket thread. A full pool backlog sheds the request instead.
@@ -484,6 +496,7 @@ HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpen
 HttpsServer::~HttpsServer() {
   stop();
   impl_->handlers.join();
+  impl_->control.join();
 }
 
 uint16_t HttpsServer::port() const { return impl_->acceptor.local_endpoint().port(); }

@@ -44,6 +44,10 @@ struct HttpsServerOptions {
   // connection comes from it: raise or switch off there.
   std::size_t max_connections_per_address = 256;
   std::function<void()> on_shed;  // called for each request refused that way (metrics)
+  // Requests it accepts (the admin API) run on their own small pool, never shed and never
+  // queued behind inference: an operator can revoke a key while the server is flooded.
+  std::function<bool(const HttpRequest&)> is_control;
+  int control_threads = 2;
   // Called with the error code of every answer the server gives on its own, before any
   // router sees the request: "payload_too_large" (413), "overloaded" (503) (metrics).
   std::function<void(const char* code)> on_refusal;

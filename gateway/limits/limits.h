@@ -6,6 +6,7 @@
 
 #include "limits/quota_tracker.h"
 #include "limits/rate_limiter.h"
+#include "limits/tenant_concurrency.h"
 #include "limits/usage_meter.h"
 
 namespace mg::gateway {
@@ -27,6 +28,7 @@ struct Limits {
 
   std::function<int64_t()> clock_ms;
   RateLimiter rates;
+  TenantConcurrency concurrency;  // inference requests in flight per tenant
   QuotaTracker quotas;
   UsageMeter usage;  // last: its flusher thread uses the quotas
 };

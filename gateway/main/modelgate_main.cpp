@@ -301,6 +301,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
                     kVersion, &metrics, &limits,  access_log.get()};
   services.max_decoded_body = settings.limits.body_limit;
   services.max_json_bytes = settings.json_limit;
+  services.inference_timeout = settings.inference_timeout;
   if (access_log) access_log->on_drop([&metrics] { metrics.count_access_log_drop(); });
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);
@@ -316,6 +317,14 @@ int serve(const DataDir& dir, ServeSettings settings) {
   // Handler threads wait while their request sits in a model's batch queue: enough of
   // them let concurrent requests meet there.
   options.handler_threads = std::max(32, 4 * settings.threads);
+  // One tenant may hold 3/4 of them while others wait for theirs (unless configured).
+  limits.concurrency.set_cap(settings.tenant_concurrency >= 0
+                                 ? static_cast<std::size_t>(settings.tenant_concurrency)
+                                 : static_cast<std::size_t>(options.handler_threads) * 3 / 4);
+  // Admin requests (revoking a key during a flood) run on their own threads, never shed.
+  options.is_control = [](const HttpRequest& request) {
+    return request.target.starts_with("/admin/");
+  };
   options.stop_on_signals = true;
   options.on_shed = [&metrics] { metrics.count_shed(); };
   options.on_refusal = [&metrics](const char* code) { metrics.count_refusal(code); };

@@ -43,6 +43,8 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.max_queued_requests", {Kind::kCount, 1 << 20}},
       {"limits.buffered_body_bytes", {Kind::kCount, int64_t{1} << 40}},
       {"limits.json_bytes", {Kind::kCount, int64_t{1} << 32}},
+      {"limits.inference_timeout_ms", {Kind::kCount, int64_t{24} * 3600 * 1000}},
+      {"limits.tenant_concurrency", {Kind::kCount, 1 << 20}},
       {"limits.max_connections_per_address", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
   };
@@ -144,6 +146,11 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   settings.limits.max_queued_requests =
       static_cast<std::size_t>(config["limits"]["max_queued_requests"].value_or(
           int64_t(settings.limits.max_queued_requests)));
+  settings.inference_timeout =
+      std::chrono::milliseconds(config["limits"]["inference_timeout_ms"].value_or(
+          int64_t{settings.inference_timeout.count()}));
+  settings.tenant_concurrency =
+      config["limits"]["tenant_concurrency"].value_or(settings.tenant_concurrency);
   settings.json_limit = static_cast<std::size_t>(
       config["limits"]["json_bytes"].value_or(int64_t(settings.json_limit)));
   settings.limits.buffered_body_budget =

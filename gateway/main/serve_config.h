@@ -25,6 +25,10 @@ struct ServeSettings {
   int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   HttpsServerOptions limits;  // timeouts and size limits; defaults in https_server.h
   std::size_t json_limit = std::size_t{8} << 20;  // an infer request's JSON part (413 past it)
+  std::chrono::milliseconds inference_timeout{60'000};  // wait for a batch: 503 past it
+  // Inference requests one tenant may have in flight while others wait: -1 picks 3/4 of
+  // the handler threads; 0: no cap.
+  int64_t tenant_concurrency = -1;
 };
 
 // Applies a TOML config to `settings`. Every key is optional; a key the server does not

@@ -177,6 +177,7 @@ constexpr const char* kRefusalCodes[] = {"bad_request",
                                          "model_not_ready",
                                          "overloaded",
                                          "internal",
+                                         "deadline_exceeded",
                                          "too_many_connections",
                                          "other"};
 

@@ -29,16 +29,38 @@ DynamicBatcher::~DynamicBatcher() {
 
 std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
                                                   std::vector<std::string> outputs) {
+  return submit_cancellable(std::move(inputs), std::move(outputs)).result;
+}
+
+bool DynamicBatcher::cancel(uint64_t ticket) {
+  std::lock_guard lock(mutex_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->ticket == ticket) {
+      queue_.erase(it);
+      --load_;
+      return true;
+    }
+  }
+  if (forming_.count(ticket) != 0) {  // in a batch still waiting for company: dropped there
+    cancelled_.insert(ticket);
+    return true;
+  }
+  return false;
+}
+
+DynamicBatcher::Submitted DynamicBatcher::submit_cancellable(std::vector<TensorRef> inputs,
+                                                             std::vector<std::string> outputs) {
   const bool batching = metadata_.max_batch_size > 0;
   uint64_t rows = batching && !inputs.empty() && !inputs[0].shape.empty()
                       ? static_cast<uint64_t>(inputs[0].shape[0])
                       : 1;
-  Pending pending{
-      std::move(inputs), std::move(outputs), rows, std::chrono::steady_clock::now(), {}};
-  auto future = pending.promise.get_future();
+  Pending pending{0, std::move(inputs), std::move(outputs), rows, std::chrono::steady_clock::now(),
+                  {}};
+  Submitted submitted{pending.promise.get_future(), 0};
   ++load_;
   {
     std::unique_lock lock(mutex_);
+    pending.ticket = submitted.ticket = ++next_ticket_;
     const bool run_here = options_.max_queue_delay.count() == 0 && queue_.empty() &&
                           busy_ < static_cast<int>(workers_.size()) && !stopping_;
     if (run_here) {
@@ -49,7 +71,7 @@ std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
       run_batch(batch);
       lock.lock();
       --busy_;
-      return future;
+      return submitted;
     }
     if (queue_.size() >= options_.max_queue) {
       --load_;
@@ -58,7 +80,7 @@ std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
     queue_.push_back(std::move(pending));
   }
   ready_.notify_one();
-  return future;
+  return submitted;
 }
 
 void DynamicBatcher::work() {
@@ -67,6 +89,7 @@ void DynamicBatcher::work() {
     ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything queued has been run
     std::vector<Pending> batch = take_batch(lock);
+    if (batch.empty()) continue;  // every request in it was cancelled while it formed
     ++busy_;
     lock.unlock();
     run_batch(batch);
@@ -85,6 +108,18 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
   queue_.pop_front();
   uint64_t rows = batch[0].rows;
   if (metadata_.max_batch_size <= 0) return batch;
+  forming_.insert(batch[0].ticket);
+  // Drops what was cancelled while the batch formed (cancel() told its caller it will not
+  // run), and stops tracking the rest.
+  auto finished = [&] {
+    std::erase_if(batch, [&](const Pending& p) {
+      forming_.erase(p.ticket);
+      if (cancelled_.erase(p.ticket) == 0) return false;
+      --load_;
+      return true;
+    });
+    return std::move(batch);
+  };
   const auto deadline = batch[0].arrived + options_.max_queue_delay;
   auto preferred = [&] {
     return std::find(options_.preferred_batch_sizes.begin(), options_.preferred_batch_sizes.end(),
@@ -95,6 +130,7 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
     for (auto it = queue_.begin(); it != queue_.end();) {
       if (compatible(batch[0], *it) && rows + it->rows <= static_cast<uint64_t>(max_rows_)) {
         rows += it->rows;
+        forming_.insert(it->ticket);
         batch.push_back(std::move(*it));
         it = queue_.erase(it);
       } else {
@@ -103,7 +139,7 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
     }
     if (rows >= static_cast<uint64_t>(max_rows_) || preferred() || stopping_ ||
         std::chrono::steady_clock::now() >= deadline) {
-      return batch;
+      return finished();
     }
     ready_.wait_until(lock, deadline);
   }

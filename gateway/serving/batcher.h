@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "plugin_host/tensor.h"
@@ -70,6 +71,19 @@ class DynamicBatcher {
   std::future<RequestResult> submit(std::vector<TensorRef> inputs,
                                     std::vector<std::string> outputs);
 
+  // submit() for a caller that may give up waiting: `ticket` names the request for
+  // cancel(). Until cancel() returns true or the future is ready, the inputs' data must
+  // stay valid.
+  struct Submitted {
+    std::future<RequestResult> result;
+    uint64_t ticket = 0;
+  };
+  Submitted submit_cancellable(std::vector<TensorRef> inputs, std::vector<std::string> outputs);
+  // Takes a request out of the queue if no batch has taken it yet: true, and it will never
+  // run (its future is never made ready). False when it is running or done: the caller
+  // must wait for its future.
+  bool cancel(uint64_t ticket);
+
   // True when a request would run at once and briefly: the model waits for no one
   // (max_queue_delay 0), a batch slot is free, and recent batches took at most `limit`
   // (an average over the last few; false until one has run). The HTTPS server then runs
@@ -82,6 +96,7 @@ class DynamicBatcher {
 
  private:
   struct Pending {
+    uint64_t ticket = 0;
     std::vector<TensorRef> inputs;
     std::vector<std::string> outputs;
     uint64_t rows;
@@ -112,6 +127,10 @@ class DynamicBatcher {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
+  uint64_t next_ticket_ = 0;  // under mutex_
+  // Tickets in batches a worker is still forming (waiting for more requests), and those of
+  // them cancelled meanwhile: dropped before the batch runs. Under mutex_.
+  std::unordered_set<uint64_t> forming_, cancelled_;
   BatchObserver observer_;                      // set before the first submit
   std::atomic<int> load_{0};                    // requests queued or running (a hint)
   std::atomic<int64_t> recent_execute_ns_{-1};  // moving average of execute time

@@ -35,6 +35,11 @@ class LoadedVersion {
                                     std::vector<std::string> outputs) {
     return batcher_->submit(std::move(inputs), std::move(outputs));
   }
+  DynamicBatcher::Submitted submit_cancellable(std::vector<TensorRef> inputs,
+                                               std::vector<std::string> outputs) {
+    return batcher_->submit_cancellable(std::move(inputs), std::move(outputs));
+  }
+  bool cancel(uint64_t ticket) { return batcher_->cancel(ticket); }
   const DynamicBatcher& batcher() const { return *batcher_; }
   void observe_batches(DynamicBatcher::BatchObserver observer) {
     batcher_->set_observer(std::move(observer));

@@ -1,6 +1,7 @@
 // The router as a pure function: every endpoint and error of this stage, against a real
 // registry (temp dir), the real libmg_cpu.so and the seed models. No sockets.
 #include <cmath>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -322,6 +323,76 @@ TEST_F(RouterTest, JsonPartsAreCappedAndLargeBodiesNeverRunInline) {
   if (runs_inline(small, *services_)) {
     EXPECT_FALSE(runs_inline(large, *services_));
   }
+}
+
+// An inference wait has a deadline: a request still waiting for its batch when it passes
+// is taken out of the queue (it never runs) and answered 503 deadline_exceeded.
+TEST_F(RouterTest, AnInferenceWaitHasADeadline) {
+  registry_->create_model(
+      {"waiting", "cpu", "",
+       R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000})"},
+      "test");
+  const std::string bytes = read_file(kModels / "fashion-mlp.onnx");
+  registry_->add_version(
+      "waiting", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
+      "", "test");
+  registry_->set_alias("waiting", "default", 1, "test");
+  models_->load("waiting", 1, "test");
+  services_->inference_timeout = std::chrono::milliseconds(300);
+  const auto started = std::chrono::steady_clock::now();
+  expect_error(call("POST", "/v2/models/waiting/infer", mlp_request()), 503, "deadline_exceeded",
+               "did not start this request within 300 ms");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(9));  // not 10 s
+  EXPECT_EQ(models_->find("waiting", 1)->batcher().batches_run(), 0u);  // and it never ran
+  // A model that answers in time is not affected by the deadline.
+  EXPECT_EQ(call("POST", "/v2/models/fashion-mlp/infer", mlp_request()).status, 200);
+}
+
+// While other tenants have requests in flight, one tenant holds at most its concurrency
+// cap; alone on the server it is not capped.
+TEST_F(RouterTest, OneTenantCannotHoldEveryWorkerWhileOthersWait) {
+  registry_->create_model(
+      {"waiting", "cpu", "",
+       R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})"},
+      "test");
+  const std::string bytes = read_file(kModels / "fashion-mlp.onnx");
+  registry_->add_version(
+      "waiting", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
+      "", "test");
+  registry_->set_alias("waiting", "default", 1, "test");
+  models_->load("waiting", 1, "test");
+  registry_->create_tenant("beta", 0, registry::QuotaPeriod::kMonth, "test");
+  const std::string beta = auth_->issue_key(KeySpec{"beta", registry::kScopeInfer}, "test").key;
+  limits_->concurrency.set_cap(2);
+  auto infer_as = [&](const std::string& key) {
+    return std::async(std::launch::async, [this, key] {
+      return call("POST", "/v2/models/waiting/infer", mlp_request(),
+                  {{"Authorization", "Bearer " + key}});
+    });
+  };
+  auto wait_for = [&](const std::string& tenant, std::size_t n) {
+    for (int i = 0; i < 1000 && limits_->concurrency.in_flight(tenant) < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(limits_->concurrency.in_flight(tenant), n);
+  };
+  // A tenant alone is not capped: three in flight (the batch waits for a fourth row).
+  std::vector<std::future<HttpResponse>> calls;
+  for (int i = 0; i < 3; ++i) calls.push_back(infer_as(key_));
+  wait_for("acme", 3);
+  calls.push_back(infer_as(beta));  // the fourth row: the batch runs
+  for (auto& c : calls) EXPECT_EQ(c.get().status, 200);
+  calls.clear();
+  EXPECT_EQ(limits_->concurrency.in_flight("acme"), 0u);
+  // Now with another tenant waiting: acme, at its cap of 2, is refused at once.
+  for (int i = 0; i < 2; ++i) calls.push_back(infer_as(key_));
+  wait_for("acme", 2);
+  calls.push_back(infer_as(beta));
+  wait_for("beta", 1);
+  expect_error(call("POST", "/v2/models/waiting/infer", mlp_request()), 429, "rate_limited",
+               "inference requests in flight");
+  calls.push_back(infer_as(beta));  // the fourth row: the batch runs, everyone is answered
+  for (auto& c : calls) EXPECT_EQ(c.get().status, 200);
 }
 
 // /v2/models/stats is Triton's statistics extension, never the metadata of a model named
