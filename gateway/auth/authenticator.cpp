@@ -255,6 +255,12 @@ Authenticator::Deferred Authenticator::authenticate_deferring_nonce(const HttpRe
     verify_signature(
         *head.pending,
         registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size()))));
+    // A replay is refused before the limits see it (it must not spend the tenant's quota);
+    // the nonce itself is spent after them.
+    if (nonces_.contains(head.pending->key_id, head.pending->nonce)) {
+      throw unauthorized("replayed_nonce",
+                         "this nonce was already used; sign again with a new one");
+    }
   }
   return Deferred{std::move(head.principal), std::move(head.pending)};
 }

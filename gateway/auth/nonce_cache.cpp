@@ -33,4 +33,11 @@ NonceCache::Result NonceCache::insert(const std::string& key_id, const std::stri
   return Result::kFresh;
 }
 
+bool NonceCache::contains(const std::string& key_id, const std::string& nonce) {
+  const uint64_t hash = std::hash<std::string>{}(key_id + ":" + nonce);
+  Shard& shard = shards_[std::hash<std::string>{}(key_id) % kShards];
+  std::lock_guard lock(shard.mutex);
+  return shard.seen.count(hash) != 0;
+}
+
 }  // namespace mg::gateway

@@ -29,6 +29,8 @@ class NonceCache {
   enum class Result { kFresh, kReplayed, kFull };
   // Records the nonce until `expires` (unix seconds); entries expire as time passes.
   Result insert(const std::string& key_id, const std::string& nonce, int64_t expires, int64_t now);
+  // Whether the nonce was already accepted (insert() returned kFresh for it, unexpired).
+  bool contains(const std::string& key_id, const std::string& nonce);
 
  private:
   static constexpr std::size_t kShards = 16;

@@ -20,13 +20,7 @@ class BatchIsolation : public RouterTest {
   }
 
   void add_dynamic_length_model(const std::string& config) {
-    registry_->create_model({"dynlen", "cpu", "", config}, "test");
-    std::string bytes = read_file(kTestModel);
-    registry_->add_version(
-        "dynlen", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
-        "", "test");
-    registry_->set_alias("dynlen", "default", 1, "test");
-    models_->load("dynlen", 1, "test");
+    add_model_file("dynlen", kTestModel, config, true);
   }
 
   // One request of one row: `ids`, as tenant `key`.

@@ -71,13 +71,23 @@ class RouterTest : public ::testing::Test {
   }
 
   void add_model(const std::string& name, const std::string& config, bool load) {
-    registry_->create_model({name, "cpu", "", config}, "test");
-    std::string bytes = read_file(kModels / (name + ".onnx"));
-    auto artifact =
-        registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size())));
-    registry_->add_version(name, artifact, "", "test");
-    registry_->set_alias(name, "default", 1, "test");
+    add_model_file(name, kModels / (name + ".onnx"), config, load);
+  }
+  // A model named `name` from `file` on the CPU backend, its version 1 the default.
+  void add_model_file(const std::string& name, const std::filesystem::path& file,
+                      const std::string& config, bool load) {
+    register_model(name, "cpu", read_file(file), config);
     if (load) models_->load(name, 1, "test");
+  }
+  // Registers `name` on `backend` with `artifact` as version 1, the default; not loaded.
+  void register_model(const std::string& name, const std::string& backend,
+                      const std::string& artifact, const std::string& config) {
+    registry_->create_model({name, backend, "", config}, "test");
+    registry_->add_version(
+        name,
+        registry_->artifacts().put(std::as_bytes(std::span(artifact.data(), artifact.size()))), "",
+        "test");
+    registry_->set_alias(name, "default", 1, "test");
   }
 
   // A request with the infer-scope key unless `headers` bring their own Authorization.

@@ -241,13 +241,7 @@ TEST_F(RouterTest, UnknownModelVersionAndUnloadedVersion) {
 // to load); it is again once it loads. The answer names no model (no key is needed).
 TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
   EXPECT_EQ(call("GET", "/v2/health/ready", "", {{"X-None", ""}}).status, 200);
-  registry_->create_model({"broken", "cpu", "", "{}"}, "test");
-  const std::string garbage = "not an onnx model";
-  registry_->add_version(
-      "broken",
-      registry_->artifacts().put(std::as_bytes(std::span(garbage.data(), garbage.size()))), "",
-      "test");
-  registry_->set_alias("broken", "default", 1, "test");
+  register_model("broken", "cpu", "not an onnx model", "{}");
   EXPECT_ANY_THROW(models_->load("broken", 1, "test"));
   HttpResponse r = route(HttpRequest{"GET", "/v2/health/ready", {}, ""}, *services_);
   EXPECT_EQ(r.status, 503) << r.body;
@@ -272,13 +266,7 @@ TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
   BackendManager test_backends;
   test_backends.discover({MG_TEST_PLUGIN_DIR});
   ModelRepository test_models(*registry_, test_backends);
-  registry_->create_model({"failing", "test_good", "", R"({"mode": "fail_execute"})"}, "test");
-  const std::string artifact = "TESTMODEL weights";
-  registry_->add_version(
-      "failing",
-      registry_->artifacts().put(std::as_bytes(std::span(artifact.data(), artifact.size()))), "",
-      "test");
-  registry_->set_alias("failing", "default", 1, "test");
+  register_model("failing", "test_good", "TESTMODEL weights", R"({"mode": "fail_execute"})");
   test_models.load("failing", 1, "test");
   Services services{*registry_, test_models, test_backends, *auth_, "test"};
   HttpResponse r = route(
@@ -328,16 +316,10 @@ TEST_F(RouterTest, JsonPartsAreCappedAndLargeBodiesNeverRunInline) {
 // An inference wait has a deadline: a request still waiting for its batch when it passes
 // is taken out of the queue (it never runs) and answered 503 deadline_exceeded.
 TEST_F(RouterTest, AnInferenceWaitHasADeadline) {
-  registry_->create_model(
-      {"waiting", "cpu", "",
-       R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000})"},
-      "test");
-  const std::string bytes = read_file(kModels / "fashion-mlp.onnx");
-  registry_->add_version(
-      "waiting", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
-      "", "test");
-  registry_->set_alias("waiting", "default", 1, "test");
-  models_->load("waiting", 1, "test");
+  add_model_file(
+      "waiting", kModels / "fashion-mlp.onnx",
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000})",
+      true);
   services_->inference_timeout = std::chrono::milliseconds(300);
   const auto started = std::chrono::steady_clock::now();
   expect_error(call("POST", "/v2/models/waiting/infer", mlp_request()), 503, "deadline_exceeded",
@@ -351,16 +333,10 @@ TEST_F(RouterTest, AnInferenceWaitHasADeadline) {
 // While other tenants have requests in flight, one tenant holds at most its concurrency
 // cap; alone on the server it is not capped.
 TEST_F(RouterTest, OneTenantCannotHoldEveryWorkerWhileOthersWait) {
-  registry_->create_model(
-      {"waiting", "cpu", "",
-       R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})"},
-      "test");
-  const std::string bytes = read_file(kModels / "fashion-mlp.onnx");
-  registry_->add_version(
-      "waiting", registry_->artifacts().put(std::as_bytes(std::span(bytes.data(), bytes.size()))),
-      "", "test");
-  registry_->set_alias("waiting", "default", 1, "test");
-  models_->load("waiting", 1, "test");
+  add_model_file(
+      "waiting", kModels / "fashion-mlp.onnx",
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})",
+      true);
   registry_->create_tenant("beta", 0, registry::QuotaPeriod::kMonth, "test");
   const std::string beta = auth_->issue_key(KeySpec{"beta", registry::kScopeInfer}, "test").key;
   limits_->concurrency.set_cap(2);
