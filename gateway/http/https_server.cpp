@@ -37,18 +37,8 @@ struct HttpsServer::Impl {
   Handler handler;
   StreamOpener opener;
   InlinePolicy inline_policy;
-  // One io_context per socket thread, each run by exactly that thread: a connection's
-  // handlers never run concurrently, so they need no strand, and threads share no
-  // scheduler lock. Connections are spread over the contexts round robin.
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::size_t next_context = 0;  // touched only by the acceptor's handler
-  ssl::context tls{ssl::context::tls_server};
-  tcp::acceptor acceptor;   // on contexts[0]
-  net::signal_set signals;  // on contexts[0]
-  net::thread_pool handlers;
-  net::thread_pool control;  // is_control requests and upload completions: never shed
-  std::atomic<int> in_flight{0};
-  std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
+  // Declared before the io_contexts: sessions still queued in a context when it is
+  // destroyed give their counts back here, so these must outlive the contexts.
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
   std::atomic<std::size_t> buffered{0};     // body bytes reserved (options.buffered_body_budget)
   std::mutex per_address_mutex;             // guards per_address
@@ -77,6 +67,18 @@ struct HttpsServer::Impl {
     auto it = per_address.find(address);
     if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
+  // One io_context per socket thread, each run by exactly that thread: a connection's
+  // handlers never run concurrently, so they need no strand, and threads share no
+  // scheduler lock. Connections are spread over the contexts round robin.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::size_t next_context = 0;  // touched only by the acceptor's handler
+  ssl::context tls{ssl::context::tls_server};
+  tcp::acceptor acceptor;   // on contexts[0]
+  net::signal_set signals;  // on contexts[0]
+  net::thread_pool handlers;
+  net::thread_pool control;  // is_control requests and upload completions: never shed
+  std::atomic<int> in_flight{0};
+  std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
   net::steady_timer accept_pause;  // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
   // Keep run() running while requests are with the handler pool and no socket operation
