@@ -78,8 +78,8 @@ struct HttpsServer::Impl {
   net::thread_pool handlers;
   net::thread_pool control;  // is_control requests and upload completions: never shed
   std::atomic<int> in_flight{0};
-  std::atomic<std::size_t> queued{0};       // posted to the handler pool, not started yet
-  net::steady_timer accept_pause;  // on contexts[0]: waits out a full table
+  std::atomic<std::size_t> queued{0};  // posted to the handler pool, not started yet
+  net::steady_timer accept_pause;      // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
   // Keep run() running while requests are with the handler pool and no socket operation
   // is pending (an io_context would otherwise return as soon as it has nothing to do).
