@@ -16,6 +16,10 @@ struct HttpRequest {
   std::string target;  // path and query, exactly as sent
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // What the StreamOpener decided from this request's head (StreamDecision::head_state),
+  // handed back with the whole request so that work done on the head (checking a bearer
+  // key) is not done twice. Opaque to the HTTP layer; null when there was none.
+  std::shared_ptr<const void> head_state;
 
   // The first header with this name (case-insensitive), or "".
   std::string_view header(std::string_view name) const;
@@ -47,6 +51,7 @@ class BodySink {
 struct StreamDecision {
   std::unique_ptr<BodySink> sink;
   std::optional<HttpResponse> refusal;
+  std::shared_ptr<const void> head_state;  // given back as HttpRequest::head_state
 };
 
 }  // namespace mg::gateway

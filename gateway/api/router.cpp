@@ -481,7 +481,9 @@ StreamDecision route_stream(const HttpRequest& head, Services& services) {
       // buffered: a caller without a valid key cannot make the server hold 64 MiB for it.
       // (A signed request's signature covers the body: checked once it has arrived.)
       try {
-        services.auth.authenticate_head(head);
+        StreamDecision checked;
+        checked.head_state = Authenticator::remember_head(services.auth.authenticate_head(head));
+        return checked;
       } catch (const ApiError& e) {
         if (e.status() != 401 && e.status() != 403) throw;
         // route() refuses it again from the same head, and so logs, counts and audits it

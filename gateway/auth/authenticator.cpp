@@ -20,10 +20,11 @@ ApiError unauthorized(const std::string& code, const std::string& message) {
   return ApiError(401, code, message);
 }
 
+// For header names (HTTP tokens) against names of letters, digits and '-' (see
+// HttpRequest::header).
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return (x | 0x20) == (y | 0x20);
          });
 }
 
@@ -89,8 +90,9 @@ bool is_signing_header(std::string_view name) {
 
 // A request carries one set of credentials, each header once: a bearer key beside signing
 // headers, or a header sent twice, leaves which one counts to the parser (the first? the
-// last? a proxy's choice?), so it is refused rather than guessed.
-void refuse_ambiguous_credentials(const HttpRequest& request) {
+// last? a proxy's choice?), so it is refused rather than guessed. Returns whether the
+// request carries signing headers (one scan of the headers serves both).
+bool refuse_ambiguous_credentials(const HttpRequest& request) {
   int authorization = 0, signing = 0;
   std::string_view seen[4];
   for (const auto& [name, value] : request.headers) {
@@ -114,16 +116,13 @@ void refuse_ambiguous_credentials(const HttpRequest& request) {
                        "send either a bearer key (Authorization) or a signature (X-MG-*), not "
                        "both");
   }
+  return signing > 0;
 }
 
 }  // namespace
 
 HeadAuth Authenticator::authenticate_head(const HttpRequest& request) const {
-  refuse_ambiguous_credentials(request);
-  if (!request.header("X-MG-Signature").empty() || !request.header("X-MG-Key-Id").empty() ||
-      !request.header("X-MG-Timestamp").empty() || !request.header("X-MG-Nonce").empty()) {
-    return signed_head(request);
-  }
+  if (refuse_ambiguous_credentials(request)) return signed_head(request);
   const std::string_view authorization = request.header("Authorization");
   if (authorization.empty()) {
     throw unauthorized("missing_credentials",
@@ -250,7 +249,7 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
 }
 
 Authenticator::Deferred Authenticator::authenticate_deferring_nonce(const HttpRequest& request) {
-  HeadAuth head = authenticate_head(request);
+  HeadAuth head = head_of(request);
   if (head.pending) {
     verify_signature(
         *head.pending,
@@ -265,8 +264,23 @@ Authenticator::Deferred Authenticator::authenticate_deferring_nonce(const HttpRe
   return Deferred{std::move(head.principal), std::move(head.pending)};
 }
 
+std::shared_ptr<const void> Authenticator::remember_head(HeadAuth head) {
+  if (head.pending) return nullptr;
+  return std::make_shared<const HeadAuth>(std::move(head));
+}
+
+HeadAuth Authenticator::head_of(const HttpRequest& request) const {
+  // Only the router's route_stream sets head_state, and only from remember_head.
+  if (const auto* remembered = static_cast<const HeadAuth*>(request.head_state.get())) {
+    // The secret was checked on this request's own head; the key may have been revoked or
+    // changed while the body arrived: its current record decides.
+    return HeadAuth{principal_of(live_key(remembered->principal.key_id)), std::nullopt};
+  }
+  return authenticate_head(request);
+}
+
 Principal Authenticator::authenticate(const HttpRequest& request) {
-  HeadAuth head = authenticate_head(request);
+  HeadAuth head = head_of(request);
   if (head.pending) {
     verify_body(
         *head.pending,

@@ -79,6 +79,11 @@ class Authenticator {
   void spend_nonce(const SignedParts& parts);
   // The same from the head alone; see HeadAuth.
   HeadAuth authenticate_head(const HttpRequest& head) const;
+  // authenticate_head's result for a bearer request, to be handed back with the whole
+  // request (HttpRequest::head_state): authenticate() then checks only that the key is
+  // still live, not its secret again. Null for signed requests (their signature covers
+  // the body, checked once it has arrived).
+  static std::shared_ptr<const void> remember_head(HeadAuth head);
   // Checks a pending signature against the body's lowercase hex SHA-256, then spends its
   // nonce. 401 bad_signature | replayed_nonce.
   void verify_body(const SignedParts& parts, std::string_view body_sha256_hex);
@@ -102,6 +107,9 @@ class Authenticator {
   // The key a request names, if live (not revoked, not expired); else 401 invalid_key.
   const registry::KeyRecord& live_key(std::string_view id) const;
   HeadAuth signed_head(const HttpRequest& head) const;
+  // The head's authentication: remembered from the head stage (re-checked for liveness)
+  // when the request carries it, else authenticate_head.
+  HeadAuth head_of(const HttpRequest& request) const;
 
   registry::Registry& registry_;
   KeyCrypto crypto_;

@@ -1,5 +1,6 @@
 #include "auth/key_crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -61,9 +62,29 @@ std::optional<std::string> hmac_sha256_hex(std::string_view key, std::string_vie
   return hex;
 }
 
+struct KeyCrypto::PreparedMac {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~PreparedMac() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+
 KeyCrypto::KeyCrypto(const std::array<unsigned char, 32>& master) {
   hash_key_ = hmac(master.data(), master.size(), "modelgate api-key hash v1");
   seal_key_ = hmac(master.data(), master.size(), "modelgate api-key seal v1");
+  auto prepared = std::make_shared<PreparedMac>();
+  prepared->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  prepared->ctx = prepared->mac ? EVP_MAC_CTX_new(prepared->mac) : nullptr;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (prepared->ctx == nullptr ||
+      EVP_MAC_init(prepared->ctx, hash_key_.data(), hash_key_.size(), params) != 1) {
+    throw std::runtime_error("HMAC-SHA256 setup failed");
+  }
+  hash_mac_ = std::move(prepared);
 }
 
 KeyCrypto KeyCrypto::from_file(const std::filesystem::path& path) {
@@ -92,8 +113,19 @@ std::array<unsigned char, 32> KeyCrypto::read_master_key(const std::filesystem::
 }
 
 std::string KeyCrypto::hash_key(std::string_view full_key) const {
-  auto digest = hmac(hash_key_.data(), hash_key_.size(), full_key);
-  return std::string(digest.begin(), digest.end());
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(hash_mac_->ctx),
+                                                                EVP_MAC_CTX_free);
+  std::string digest(32, '\0');
+  std::size_t size = 0;
+  if (!ctx ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(full_key.data()),
+                     full_key.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(digest.data()), &size,
+                    digest.size()) != 1 ||
+      size != digest.size()) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return digest;
 }
 
 std::string KeyCrypto::seal(std::string_view plaintext, std::string_view context) const {

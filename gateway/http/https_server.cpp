@@ -196,6 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ++server_.in_flight;
       return write(std::move(*decision.refusal), false);
     }
+    head_state_ = std::move(decision.head_state);
     const bool streamed = decision.sink != nullptr;
     const uint64_t limit = streamed ? server_.options.upload_limit : server_.options.body_limit;
     if (const auto length = head_->content_length(); length && *length > limit) {
@@ -304,6 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> request = body_->release();
     HttpRequest r = to_request(request.base());
     r.body = std::move(request.body());
+    r.head_state = std::move(head_state_);
     const bool keep_alive = keep_alive_;
     ++server_.in_flight;
     if (server_.inline_policy ? server_.inline_policy(r) : r.method == "GET") {
@@ -398,8 +400,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   HttpsServer::Impl& server_;
-  std::string address_;       // the client's, counted in server_.per_address
-  std::size_t reserved_ = 0;  // bytes of server_.buffered this request holds
+  std::string address_;                     // the client's, counted in server_.per_address
+  std::shared_ptr<const void> head_state_;  // the opener's, for the request being read
+  std::size_t reserved_ = 0;                // bytes of server_.buffered this request holds
   beast::flat_buffer buffer_;
   bool keep_alive_ = false;
   bool body_read_ = false;  // the current request's body was read to its end

@@ -176,3 +176,32 @@ TEST(ApiKeyTest, GeneratedKeysHaveTheDocumentedShape) {
 
 }  // namespace
 }  // namespace mg::gateway
+
+namespace mg::gateway {
+namespace {
+
+// A bearer key checked on the head (route_stream) is not hashed again when the whole
+// request arrives, but it is still live-checked then: revoked between head and body, the
+// request is refused.
+TEST_F(AuthTest, AKeyCheckedOnTheHeadIsCheckedForRevocationWithTheBody) {
+  HttpRequest request{
+      "POST", "/v2/models/fashion-mlp/infer", {{"Authorization", "Bearer " + key_}}, ""};
+  StreamDecision head = route_stream(request, *services_);
+  ASSERT_FALSE(head.refusal);
+  ASSERT_TRUE(head.head_state);  // the head's verified key, handed back with the body
+  request.body = mlp_request();
+  request.head_state = head.head_state;
+  EXPECT_EQ(route(request, *services_).status, 200);
+  registry_->revoke_key(std::string(parse_api_key(key_)->id), "test");
+  expect_error(route(request, *services_), 401, "invalid_key", "revoked");
+  // A wrong key never gets a head state: it is refused on the head, body unread.
+  HttpRequest wrong{
+      "POST", "/v2/models/fashion-mlp/infer", {{"Authorization", "Bearer " + wrong_key()}}, ""};
+  StreamDecision refused = route_stream(wrong, *services_);
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->status, 401);
+  EXPECT_FALSE(refused.head_state);
+}
+
+}  // namespace
+}  // namespace mg::gateway

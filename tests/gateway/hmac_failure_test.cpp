@@ -1,10 +1,10 @@
-// Fault injection: OpenSSL's HMAC() fails (out of memory, a provider without HMAC). A
-// signed request must then be refused: before, the unchecked call left a zero-length MAC
+// Fault injection: OpenSSL's HMAC() and EVP_MAC_final() fail (out of memory, a provider without
+// HMAC). A signed request must then be refused: before, the unchecked call left a zero-length MAC
 // and the comparison of zero bytes let any signature through.
 //
-// This executable defines HMAC itself. Its own calls (the authenticator is linked in
-// statically) bind to this definition, which forwards to libcrypto's unless a test has
-// switched failures on.
+// This executable defines HMAC and EVP_MAC_final itself. Its own calls (the authenticator is linked
+// in statically) bind to this definition, which forwards to libcrypto's unless a test has switched
+// failures on.
 #include <dlfcn.h>
 #include <openssl/hmac.h>
 
@@ -26,6 +26,15 @@ extern "C" unsigned char* HMAC(const EVP_MD* md, const void* key, int key_size,
                                   unsigned char*, unsigned int*);
   static const auto real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "HMAC"));
   return real(md, key, key_size, data, data_size, out, out_size);
+}
+
+// The bearer check's keyed hash (KeyCrypto::hash_key) runs through EVP_MAC.
+extern "C" int EVP_MAC_final(EVP_MAC_CTX* ctx, unsigned char* out, size_t* out_size,
+                             size_t out_capacity) {
+  if (g_fail_hmac) return 0;
+  using Real = int (*)(EVP_MAC_CTX*, unsigned char*, size_t*, size_t);
+  static const auto real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "EVP_MAC_final"));
+  return real(ctx, out, out_size, out_capacity);
 }
 
 namespace mg::gateway {

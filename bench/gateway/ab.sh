@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Same-run A/B of two modelgate builds under wrk over TLS (64 connections, 2 threads): both
+# servers run at once on the same seed MLP (`"max_batch_size": 64, "instances": 2`, access
+# log off), and each round measures A then B on each endpoint, so machine drift hits both
+# alike (the order alternates per round). Prints each run and, per endpoint, both medians and B/A.
+# Endpoints: health (/v2/health/ready), MLP batch-1 JSON, MLP batch-1 binary (bearer key).
+# usage: bench/gateway/ab.sh BUILD_A BUILD_B [ROUNDS] [SECONDS_PER_RUN]
+#   e.g. a build of the previous commit in /tmp/before/build against build/
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+/usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
+
+# start NAME BUILD: a server with the MLP; sets port_NAME and key_NAME.
+start() {
+  local name=$1 build=$2 data=$work/$1
+  local out
+  out=$("$build/gateway/modelgate" init --data-dir "$data" --json)
+  # builds before the admin key file printed the key in init's JSON
+  local key
+  key=$(cat "$data/admin.key" 2>/dev/null || sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p' <<<"$out")
+  "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
+    --config '{"max_batch_size": 64, "instances": 2}' --promote >/dev/null
+  printf 'access_log = "off"\n' >"$work/$name.toml"
+  "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/$name.toml" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do grep -q 'listening on' "$work/$name.log" && break; sleep 0.1; done
+  local port
+  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.log")
+  [[ -n "$port" ]] || { cat "$work/$name.log"; exit 1; }
+  printf -v "port_$name" '%s' "$port"
+  printf -v "key_$name" '%s' "$key"
+}
+start a "$build_a"
+start b "$build_b"
+sleep 1
+
+# run SIDE ENDPOINT: one wrk run; prints its rps
+run() {
+  local port_var=port_$1 key_var=key_$1
+  local base=https://127.0.0.1:${!port_var} key=${!key_var}
+  local line
+  case $2 in
+    health) line=$(wrk -t2 -c64 -d"${duration}s" -s bench/gateway/get.lua "$base/v2/health/ready") ;;
+    mlp-json)
+      line=$(BODY=examples/requests/fashion-mlp.json KEY=$key wrk -t2 -c64 -d"${duration}s" \
+        -s bench/gateway/post.lua "$base/v2/models/fashion-mlp/infer") ;;
+    mlp-binary)
+      line=$(BODY=$work/mlp.bin KEY=$key HEADER_LENGTH=$(cat "$work/mlp.bin.len") \
+        CONTENT_TYPE=application/octet-stream wrk -t2 -c64 -d"${duration}s" \
+        -s bench/gateway/post.lua "$base/v2/models/fashion-mlp/infer") ;;
+  esac
+  line=$(grep '^RESULT' <<<"$line")
+  [[ $line == *"non2xx=0 errors=0"* ]] || { echo "errors in $1 $2: $line" >&2; exit 1; }
+  sed 's/.*rps=\([0-9]*\).*/\1/' <<<"$line"
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "A = $build_a, B = $build_b; wrk -t2 -c64 -d${duration}s over TLS, $rounds rounds, $(nproc) cores, $(date -u +%FT%RZ)"
+for endpoint in health mlp-json mlp-binary; do
+  : >"$work/$endpoint.a"
+  : >"$work/$endpoint.b"
+  for round in $(seq 1 "$rounds"); do
+    if ((round % 2)); then  # the order alternates, so neither side always goes first
+      a=$(run a "$endpoint") b=$(run b "$endpoint")
+    else
+      b=$(run b "$endpoint") a=$(run a "$endpoint")
+    fi
+    echo "$a" >>"$work/$endpoint.a"
+    echo "$b" >>"$work/$endpoint.b"
+    echo "$endpoint round $round: A $a  B $b req/s"
+  done
+  ma=$(median <"$work/$endpoint.a") mb=$(median <"$work/$endpoint.b")
+  awk -v e="$endpoint" -v a="$ma" -v b="$mb" \
+    'BEGIN { printf "%-11s median A %7.0f  B %7.0f  B/A %.3f\n", e, a, b, b / a }' | tee -a "$work/summary"
+done
+echo
+cat "$work/summary"
