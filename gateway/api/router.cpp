@@ -154,12 +154,28 @@ HttpResponse model_ready(Services& s, const ModelPath& path) {
 // balancer keep traffic away. Model names are not listed: the endpoint needs no key.
 HttpResponse server_ready(Services& s) {
   const registry::Catalog& catalog = s.registry.snapshot();
-  std::size_t missing = 0;
-  for (const auto& [name, entry] : catalog.models) {
-    for (const auto& [alias, version] : entry.aliases) {
-      if (s.models.find(name, version) == nullptr) ++missing;
+  // Load balancers ask often: the count is kept per thread until the catalogue or the set
+  // of loaded versions changes.
+  struct Cached {
+    const void* registry = nullptr;
+    const void* models = nullptr;
+    uint64_t catalog_generation = 0, models_generation = 0;
+    std::size_t missing = 0;
+  };
+  thread_local Cached cached;
+  const uint64_t models_generation = s.models.generation();
+  if (cached.registry != &s.registry || cached.models != &s.models ||
+      cached.catalog_generation != catalog.generation ||
+      cached.models_generation != models_generation) {
+    std::size_t missing = 0;
+    for (const auto& [name, entry] : catalog.models) {
+      for (const auto& [alias, version] : entry.aliases) {
+        if (s.models.find(name, version) == nullptr) ++missing;
+      }
     }
+    cached = Cached{&s.registry, &s.models, catalog.generation, models_generation, missing};
   }
+  const std::size_t missing = cached.missing;
   if (missing == 0) return json_response(json::object{{"ready", true}});
   return json_response(
       json::object{{"ready", false},

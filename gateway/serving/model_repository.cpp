@@ -113,6 +113,7 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
     {
       std::lock_guard lock(mutex_);
       loaded_[{model, version}] = handle;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     registry_.set_version_state(model, version, registry::VersionState::kReady, "", actor);
     return handle;
@@ -130,6 +131,7 @@ void ModelRepository::unload(const std::string& model, int64_t version, const st
     if (it == loaded_.end()) return;
     handle = std::move(it->second);
     loaded_.erase(it);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   registry_.set_version_state(model, version, registry::VersionState::kRegistered, "", actor);
 }

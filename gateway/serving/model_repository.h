@@ -80,6 +80,8 @@ class ModelRepository {
   void switch_alias(const std::string& model, const std::string& alias, int64_t version,
                     const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
+  // Increases with every load and unload (readiness answers are cached against it).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Server-wide signature policy (config `require_signature`): every load then needs a
   // valid signature from a trusted signer, as models created with require_signature do.
@@ -96,6 +98,7 @@ class ModelRepository {
   std::mutex load_mutex_;     // serialises loads (taken inside switch_mutex_, never around it)
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
   std::atomic<bool> require_signature_{false};
+  std::atomic<uint64_t> generation_{0};
   Metrics* metrics_ = nullptr;
 };
 
