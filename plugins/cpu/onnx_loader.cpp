@@ -338,6 +338,64 @@ void check_window_attributes(const onnx::GraphProto& graph) {
   }
 }
 
+// ONNX's convolution and pooling shape inference (convPoolShapeInference) indexes the
+// kernel, strides, dilations and pads by X's spatial rank without checking the lengths it
+// was given: a Conv whose W has rank 2 for a rank-4 X and no kernel_shape reads past the
+// end and crashes inside libonnx (found by onnx_load_fuzzer). Where the ranks are declared
+// (graph inputs, initializers, value_info), the loader refuses such nodes first.
+void check_window_ranks(const onnx::GraphProto& graph) {
+  std::unordered_map<std::string, int> ranks;
+  auto declare = [&](const onnx::ValueInfoProto& value) {
+    if (value.type().has_tensor_type() && value.type().tensor_type().has_shape()) {
+      ranks[value.name()] = value.type().tensor_type().shape().dim_size();
+    }
+  };
+  for (const auto& value : graph.input()) declare(value);
+  for (const auto& value : graph.value_info()) declare(value);
+  for (const auto& tensor : graph.initializer()) ranks[tensor.name()] = tensor.dims_size();
+  auto rank_of = [&](const onnx::NodeProto& node, int input) {
+    if (node.input_size() <= input) return -1;
+    auto it = ranks.find(node.input(input));
+    return it == ranks.end() ? -1 : it->second;
+  };
+  int index = 0;
+  for (const auto& node : graph.node()) {
+    const std::string& op = node.op_type();
+    const bool conv = op == "Conv" || op == "ConvTranspose" || op == "ConvInteger";
+    const bool pool = op == "MaxPool" || op == "AveragePool" || op == "LpPool";
+    const std::string where =
+        "node '" + (node.name().empty() ? op + "#" + std::to_string(index) : node.name()) + "' (" +
+        op + ")";
+    ++index;
+    if (!conv && !pool) continue;
+    const int x_rank = rank_of(node, 0);
+    if (x_rank < 0) continue;
+    if (x_rank < 3)
+      invalid(where + ": X has rank " + std::to_string(x_rank) + ", at least 3 needed");
+    const int spatial = x_rank - 2;
+    if (conv) {
+      const int w_rank = rank_of(node, 1);
+      if (w_rank >= 0 && w_rank != x_rank) {
+        invalid(where + ": W has rank " + std::to_string(w_rank) + " but X has rank " +
+                std::to_string(x_rank));
+      }
+    }
+    bool has_kernel = false;
+    for (const auto& attribute : node.attribute()) {
+      const std::string& name = attribute.name();
+      const int wanted = name == "pads" ? 2 * spatial : spatial;
+      if ((name == "kernel_shape" || name == "strides" || name == "dilations" || name == "pads") &&
+          attribute.ints_size() != wanted) {
+        invalid(where + ": attribute " + name + " has " + std::to_string(attribute.ints_size()) +
+                " values; X's " + std::to_string(spatial) + " spatial dimensions need " +
+                std::to_string(wanted));
+      }
+      has_kernel = has_kernel || name == "kernel_shape";
+    }
+    if (pool && !has_kernel) invalid(where + ": attribute kernel_shape is required");
+  }
+}
+
 }  // namespace
 
 Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
@@ -380,6 +438,7 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
     }
   }
   check_window_attributes(model.graph());
+  check_window_ranks(model.graph());
   try {
     onnx::checker::check_model(model);
     onnx::ShapeInferenceOptions options{true, 1, false};

@@ -175,6 +175,19 @@ TEST(HostileModels, ZeroStridesDilationsKernelsAndGroupsAreRefusedNotFatal) {
   expect_load_error(with("group", {0}), MG_ERROR_INVALID_ARGUMENT, {"group"});
 }
 
+// A Conv whose W has rank 2 for a rank-4 X and no kernel_shape crashed libonnx's shape
+// inference (found by onnx_load_fuzzer; the corpus keeps the reproducer): refused first.
+TEST(HostileModels, WindowRanksThatDisagreeAreRefusedBeforeOnnxShapeInference) {
+  const std::string reproducer = testing::read_file(
+      std::string(MG_SOURCE_DIR) + "/tests/fuzz/corpus/onnx_load/regression-conv-weight-rank.onnx");
+  ASSERT_FALSE(reproducer.empty());
+  expect_load_error(reproducer, MG_ERROR_INVALID_ARGUMENT, {"W has rank 2 but X has rank 4"});
+  onnx::ModelProto pool = binary_model("MaxPool");
+  pool.mutable_graph()->mutable_node(0)->clear_input();
+  pool.mutable_graph()->mutable_node(0)->add_input("x");
+  expect_load_error(pool.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT, {"rank 2"});
+}
+
 TEST(HostileModels, MissingInitializerAndCyclesAreRefused) {
   onnx::ModelProto missing = binary_model("Add");
   missing.mutable_graph()->clear_initializer();  // "w" is now defined nowhere
