@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
-#include <mutex>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -11,32 +13,38 @@ namespace mg::gateway {
 // Per-tenant caps on inference requests in flight, so one tenant cannot hold every
 // worker of the server while others wait. The cap applies while more than one tenant has
 // requests in flight: a tenant alone on the server may use all of it (a single-tenant
-// deployment is never refused by its own concurrency). Thread-safe.
+// deployment is never refused by its own concurrency). Thread-safe; on the request path a
+// shared lock to find the tenant's counter, then atomics only (leaving takes no lock).
 class TenantConcurrency {
  public:
   // A request's place; leaving it (destruction) frees it. Movable, not copyable.
   class Slot {
    public:
-    Slot(Slot&& other) noexcept : owner_(other.owner_), tenant_(std::move(other.tenant_)) {
+    Slot(Slot&& other) noexcept : owner_(other.owner_), mine_(other.mine_) {
       other.owner_ = nullptr;
     }
     Slot& operator=(Slot&& other) noexcept {
       if (this != &other) {
-        if (owner_ != nullptr) owner_->leave(tenant_);
+        release();
         owner_ = other.owner_;
-        tenant_ = std::move(other.tenant_);
+        mine_ = other.mine_;
         other.owner_ = nullptr;
       }
       return *this;
     }
-    ~Slot();
+    ~Slot() { release(); }
 
    private:
     friend class TenantConcurrency;
-    Slot(TenantConcurrency* owner, std::string tenant)
-        : owner_(owner), tenant_(std::move(tenant)) {}
+    Slot(TenantConcurrency* owner, std::atomic<std::size_t>* mine) : owner_(owner), mine_(mine) {}
+    void release() {
+      if (owner_ == nullptr) return;
+      mine_->fetch_sub(1, std::memory_order_relaxed);
+      owner_->total_.fetch_sub(1, std::memory_order_relaxed);
+      owner_ = nullptr;
+    }
     TenantConcurrency* owner_;
-    std::string tenant_;
+    std::atomic<std::size_t>* mine_;
   };
 
   // 0: no cap.
@@ -48,12 +56,12 @@ class TenantConcurrency {
   std::size_t in_flight(const std::string& tenant);
 
  private:
-  void leave(const std::string& tenant);
+  std::atomic<std::size_t>& counter_of(const std::string& tenant);
 
   std::size_t cap_ = 0;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::size_t> by_tenant_;  // tenants with requests in flight
-  std::size_t total_ = 0;
+  std::shared_mutex mutex_;  // guards the map; counters are never removed (one per tenant)
+  std::unordered_map<std::string, std::unique_ptr<std::atomic<std::size_t>>> by_tenant_;
+  std::atomic<std::size_t> total_{0};
 };
 
 }  // namespace mg::gateway
