@@ -9,14 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=work_dir.sh
+source bench/gateway/work_dir.sh
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
 
 # start NAME BUILD: a server with the MLP; sets port_NAME and key_NAME.

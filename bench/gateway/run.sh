@@ -34,14 +34,8 @@ if [[ ! -d bench/.ort/node_modules/onnxruntime-node ]]; then
 fi
 cmake --build "$build" --target modelgate mg_cpu >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=work_dir.sh
+source bench/gateway/work_dir.sh
 
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples
 modelgate=$build/gateway/modelgate
