@@ -8,7 +8,7 @@
 #include "modelgate/client.h"
 #include "output.h"
 
-// One function per mgctl verb (DESIGN.md "Admin CLI"). Each prints its result (one JSON
+// One function per mgctl verb (docs/contracts.md "Admin CLI"). Each prints its result (one JSON
 // document with --json) and throws ServerError / TransportError / std::runtime_error.
 namespace mg::admin {
 

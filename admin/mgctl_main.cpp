@@ -1,4 +1,4 @@
-// mgctl: the ModelGate admin CLI (DESIGN.md "Admin CLI").
+// mgctl: the ModelGate admin CLI (docs/contracts.md "Admin CLI").
 // Exit status: 0 success; 1 the server refused (its code and message are printed);
 // 2 bad usage; 3 the server could not be reached (connection, TLS, certificate).
 #include <CLI/CLI.hpp>

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains the three seed models of DESIGN.md and exports them to ONNX, with reference data.
+"""Trains the three seed models (MLP, CNN, text classifier) and exports them to ONNX, with reference data.
 
 Run with Debian's python (torch, onnx, numpy from python3-torch / python3-onnx), never at
 serving time; its outputs are committed under examples/models/:

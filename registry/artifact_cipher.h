@@ -9,7 +9,7 @@
 
 namespace mg::registry {
 
-// Encryption at rest (DESIGN.md "Model protection"): artifacts are stored AES-256-GCM
+// Encryption at rest (docs/contracts.md "Model protection"): artifacts are stored AES-256-GCM
 // encrypted under a data key derived with HKDF-SHA256 from the data dir's master key. The
 // content address stays the plaintext's SHA-256. A stored file is
 //     "MGAEAD01" | key id (8 bytes) | nonce (12 bytes, random per artifact) | ciphertext | tag (16)

@@ -5,7 +5,7 @@
 
 namespace mg::registry {
 
-// Detached Ed25519 signatures over an artifact's SHA-256 digest (DESIGN.md "Model
+// Detached Ed25519 signatures over an artifact's SHA-256 digest (docs/contracts.md "Model
 // protection"). The signed message is the ASCII text
 //     "modelgate-artifact-v1\nsha256:" + lowercase hex digest
 // and a signature file (`mgctl sign FILE --key PRIV.pem > FILE.sig`) is five lines:

@@ -79,7 +79,7 @@ struct SignatureRecord {
   int64_t created_at = 0;
 };
 
-// Tenant quota periods (DESIGN.md "Rate limits, quotas, usage").
+// Tenant quota periods (docs/contracts.md "Rate limits, quotas, usage").
 enum class QuotaPeriod { kMinute, kHour, kDay, kMonth };
 std::string_view period_name(QuotaPeriod period);
 std::optional<QuotaPeriod> period_from_name(std::string_view name);

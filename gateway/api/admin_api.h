@@ -10,7 +10,7 @@
 
 namespace mg::gateway {
 
-// The admin API under /admin/v1/ (DESIGN.md "Admin CLI"; gateway/README.md lists every
+// The admin API under /admin/v1/ (docs/contracts.md "Admin CLI"; gateway/README.md lists every
 // route). The caller has authenticated the request and checked the admin scope. Every
 // change goes through the registry, which audits it under the caller's key id. Throws
 // ApiError; the router turns it into the error contract.

@@ -8,7 +8,7 @@
 
 namespace mg::gateway {
 
-// A refusal in the error contract of DESIGN.md "Errors": an HTTP status, a code from the
+// A refusal in the error contract of docs/contracts.md "Errors": an HTTP status, a code from the
 // table and a message a person can act on. Thrown inside request handling, turned into a
 // response by the router; never escapes it.
 class ApiError : public std::runtime_error {

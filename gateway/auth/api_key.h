@@ -7,7 +7,7 @@
 namespace mg::gateway {
 
 // API keys: "mg_<id>_<secret>", id 12 characters of [a-z0-9], secret 40 of base62
-// (DESIGN.md "Authentication"). The id is public (logs, metrics, audit); the secret is
+// (docs/contracts.md "Authentication"). The id is public (logs, metrics, audit); the secret is
 // shown once and never stored.
 struct ParsedKey {
   std::string_view id;

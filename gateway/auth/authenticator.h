@@ -54,7 +54,7 @@ struct IssuedKey {
   std::string key;  // the full key: shown once, never stored
 };
 
-// Authentication and authorisation on the request path (DESIGN.md "Authentication").
+// Authentication and authorisation on the request path (docs/contracts.md "Authentication").
 // Keys are looked up in the registry's in-memory catalogue, which every change rebuilds,
 // so a revocation applies to the very next request; secrets are checked by comparing a
 // keyed hash in constant time. Every refusal is an ApiError in the error contract.
@@ -63,7 +63,7 @@ class Authenticator {
   Authenticator(registry::Registry& registry, KeyCrypto crypto,
                 std::function<int64_t()> clock_ms = {});
 
-  // A bearer key or a signed request (MG1-HMAC-SHA256, DESIGN.md "Authentication").
+  // A bearer key or a signed request (MG1-HMAC-SHA256, docs/contracts.md "Authentication").
   // 401 missing_credentials | invalid_key | signature_required | bad_signature |
   // stale_timestamp | replayed_nonce | ambiguous_credentials.
   Principal authenticate(const HttpRequest& request);

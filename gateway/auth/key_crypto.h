@@ -13,7 +13,7 @@ namespace mg::gateway {
 // (the caller must then refuse, never compare).
 std::optional<std::string> hmac_sha256_hex(std::string_view key, std::string_view message);
 
-// Secrets derived from the data dir's master key (DESIGN.md "Authentication" and "Model
+// Secrets derived from the data dir's master key (docs/contracts.md "Authentication" and "Model
 // protection"): a keyed hash for API key checks and an AES-256-GCM key for sealing key
 // secrets. Without the master key file, neither can be computed, so a copy of the database
 // alone cannot authenticate. Each purpose has its own key, derived as

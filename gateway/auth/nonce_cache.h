@@ -11,7 +11,7 @@
 namespace mg::gateway {
 
 // Remembers (key id, nonce) pairs of signed requests for as long as their timestamp could
-// still be accepted, so each nonce is accepted once (DESIGN.md "Authentication"). Entries
+// still be accepted, so each nonce is accepted once (docs/contracts.md "Authentication"). Entries
 // are 64-bit hashes of the pair; a collision can only make a fresh request look replayed,
 // and the client signs again. Bounded twice: at most `capacity` entries in all, and at most
 // `per_key` for any one key, so one key (a leaked one, or a tenant without a rate limit)

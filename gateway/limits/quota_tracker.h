@@ -21,7 +21,7 @@ class Registry;
 
 namespace mg::gateway {
 
-// Per-tenant request quotas over UTC calendar periods (DESIGN.md "Rate limits, quotas"),
+// Per-tenant request quotas over UTC calendar periods (docs/contracts.md "Rate limits, quotas"),
 // shared by the tenant's keys. Counts start from what the registry persisted, so a restart
 // does not reset them; the usage meter persists what drain() hands it about once a second.
 // Sharded like RateLimiter: no global lock on the hot path.

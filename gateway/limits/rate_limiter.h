@@ -25,7 +25,7 @@ struct Admission {
   int64_t retry_after = 0;  // seconds, when refused
 };
 
-// Per-key token buckets (DESIGN.md "Rate limits"): `rate` tokens per second up to `burst`.
+// Per-key token buckets (docs/contracts.md "Rate limits"): `rate` tokens per second up to `burst`.
 // No global lock on the hot path: keys hash to one of 64 shards (a shared lock to find the
 // bucket, exclusive only the first time a key is seen) and each bucket has its own mutex.
 // Memory is one small bucket per key that has made a request.

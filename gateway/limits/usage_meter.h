@@ -18,7 +18,7 @@ class Registry;
 
 namespace mg::gateway {
 
-// Usage metering (DESIGN.md "Rate limits, quotas, usage"): requests, items (batch rows)
+// Usage metering (docs/contracts.md "Rate limits, quotas, usage"): requests, items (batch rows)
 // and errors per (hour, tenant, key, model, version), kept in memory and added to the
 // registry together with the quota counters in one transaction per flush. A background
 // thread flushes every `interval` (1 s: after kill -9 at most the last second is lost);

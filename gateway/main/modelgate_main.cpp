@@ -5,7 +5,7 @@
 //   modelgate rotate-master-key --data-dir DIR     (server stopped)
 //   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT]
 //                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
-// See DESIGN.md "Server and bootstrap".
+// See docs/contracts.md "Server and bootstrap".
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/crypto.h>

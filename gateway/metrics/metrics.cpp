@@ -156,7 +156,7 @@ struct VersionKeyLess {
 
 }  // namespace
 
-// Every error code the server answers with (DESIGN.md "Errors" and the server's own).
+// Every error code the server answers with (docs/contracts.md "Errors" and the server's own).
 constexpr const char* kRefusalCodes[] = {"bad_request",
                                          "missing_credentials",
                                          "invalid_key",

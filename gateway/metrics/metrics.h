@@ -12,7 +12,7 @@ namespace mg::gateway {
 
 class BackendManager;
 
-// The server's Prometheus metrics (DESIGN.md "Metrics", prefix modelgate_). Labels come
+// The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come
 // only from registered models and versions and from fixed code lists, never from request
 // data, so cardinality stays bounded. prometheus-cpp stays inside metrics.cpp.
 class Metrics {
@@ -39,7 +39,7 @@ class Metrics {
   void count_auth_failure(const std::string& reason);
   // A request the server refused with 503 overloaded before routing it (backlog full).
   void count_shed();
-  // Any request answered with an error, by its error code (DESIGN.md "Errors"): the
+  // Any request answered with an error, by its error code (docs/contracts.md "Errors"): the
   // router's answers and the HTTPS layer's own (413 payload_too_large, 503 overloaded).
   // Every code of the contract is exported at 0 from the start.
   void count_refusal(const std::string& code);

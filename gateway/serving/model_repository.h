@@ -72,7 +72,7 @@ class ModelRepository {
                                       const std::string& actor);
   void unload(const std::string& model, int64_t version, const std::string& actor);
 
-  // A version switch (DESIGN.md "Version switches"): loads `version` first, flips `alias`
+  // A version switch (docs/contracts.md "Version switches"): loads `version` first, flips `alias`
   // to it in one registry transaction, then unloads the version the alias left unless
   // another alias still holds it. Requests already holding the old version finish on it
   // (its handle drains them); new ones resolve to the new version. No request fails

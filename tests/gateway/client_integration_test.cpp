@@ -273,7 +273,7 @@ TEST_F(ClientIntegrationTest, RevocationOnAnOpenConnectionAndSignedRequests) {
   EXPECT_EQ(signer.model_metadata("text-classifier").status, 401);
 }
 
-// DESIGN.md "Version switches" over the wire: two clients infer continuously while the
+// docs/contracts.md "Version switches" over the wire: two clients infer continuously while the
 // default alias moves between two versions 20 times; no request fails.
 TEST_F(ClientIntegrationTest, PromotingUnderLoadFailsNoRequest) {
   const std::string request =

@@ -384,7 +384,7 @@ TEST_F(RouterTest, TritonExtensionPathsAreNotModelNames) {
   EXPECT_EQ(call("GET", "/v2/models/fashion-mlp").status, 200);
 }
 
-// DESIGN.md "Version switches": continuous inference while the default alias moves back
+// docs/contracts.md "Version switches": continuous inference while the default alias moves back
 // and forth 20 times between two versions; not one request may fail, and both versions
 // must have answered.
 TEST_F(RouterTest, PromotingUnderLoadFailsNoRequest) {

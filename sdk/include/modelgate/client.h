@@ -32,7 +32,7 @@ struct ClientOptions {
   bool sign = false;
 };
 
-// Request signing (DESIGN.md "Authentication"): lowercase hex SHA-256 of a body, and the
+// Request signing (docs/contracts.md "Authentication"): lowercase hex SHA-256 of a body, and the
 // X-MG-Signature value HMAC-SHA256(key = the full API key, msg = the string to sign).
 std::string sha256_hex(std::string_view data);
 std::string sign_request(std::string_view api_key, std::string_view method, std::string_view target,
@@ -76,7 +76,7 @@ class Client {
   Response upload(std::string_view target, const std::filesystem::path& file,
                   const Progress& progress = {}, const Headers& extra = {});
 
-  // ---- KServe v2 (DESIGN.md "Data plane") --------------------------------------------
+  // ---- KServe v2 (docs/contracts.md "Data plane") --------------------------------------------
   Response server_ready();
   // version: a number, an alias, or "" for the default alias.
   Response model_metadata(std::string_view model, std::string_view version = {});
