@@ -3,7 +3,6 @@
 #include <string_view>
 #include <vector>
 
-#include "api/errors.h"
 #include "api/http_types.h"
 #include "api/router.h"
 #include "auth/authenticator.h"
@@ -21,9 +20,5 @@ HttpResponse admin_route(const HttpRequest& request, const std::vector<std::stri
 // Refuses unread (401/403/404) before any byte of the body is taken.
 StreamDecision open_upload(const HttpRequest& head, const std::vector<std::string_view>& parts,
                            Services& services);
-
-// Audits a refused (401/403) admin request: the key id it named, its method and path, the
-// refusal's code; at most 60 a minute, the rest counted in the next entry. Never throws.
-void audit_refused_admin(Services& services, const HttpRequest& request, const ApiError& e);
 
 }  // namespace mg::gateway

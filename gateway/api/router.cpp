@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/admin_api.h"
+#include "api/admin_audit.h"
 #include "api/content_encoding.h"
 #include "api/errors.h"
 #include "api/kserve_codec.h"

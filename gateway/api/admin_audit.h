@@ -1,0 +1,13 @@
+#pragma once
+
+#include "api/errors.h"
+#include "api/http_types.h"
+#include "api/router.h"
+
+namespace mg::gateway {
+
+// Audits a refused (401/403) admin request: the key id it named, its method and path, the
+// refusal's code; at most 60 a minute, the rest counted in the next entry. Never throws.
+void audit_refused_admin(Services& services, const HttpRequest& request, const ApiError& e);
+
+}  // namespace mg::gateway
