@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "limits/rate_limiter.h"
+
+namespace mg::gateway {
+
+// What metrics, usage and the RateLimit headers learn about a request as it is handled.
+struct InferenceInfo {
+  std::string model;
+  int64_t version = 0;  // 0 until the path resolved to a registered version
+  uint64_t items = 0;
+  std::string tenant, key_id;                       // once authenticated
+  double queue_seconds = -1, compute_seconds = -1;  // once batched
+  std::optional<LimitState> limit;  // the tighter of the key's rate and the tenant's quota
+};
+
+}  // namespace mg::gateway
