@@ -1,4 +1,4 @@
-#include "commands.h"
+#include "admin/commands.h"
 
 #include <unistd.h>
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "admin/output.h"
 #include "modelgate/client.h"
-#include "output.h"
 
 // One function per mgctl verb (docs/contracts.md "Admin CLI"). Each prints its result (one JSON
 // document with --json) and throws ServerError / TransportError / std::runtime_error.

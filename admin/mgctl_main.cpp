@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "commands.h"
+#include "admin/commands.h"
 
 namespace {
 

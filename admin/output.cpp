@@ -1,4 +1,4 @@
-#include "output.h"
+#include "admin/output.h"
 
 #include <algorithm>
 #include <cstdio>

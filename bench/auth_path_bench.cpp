@@ -10,10 +10,10 @@
 #include <memory>
 #include <vector>
 
-#include "auth/authenticator.h"
-#include "limits/limits.h"
+#include "common/log.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/limits/limits.h"
 #include "modelgate/client.h"
-#include "plugin_host/log.h"
 #include "registry/registry.h"
 
 namespace {
@@ -31,7 +31,7 @@ struct World {
   std::string body = std::string(3200, 'x');  // about a batch-1 MLP request in binary
 
   World() {
-    set_log_sink([](LogLevel, std::string_view) {});
+    mg::set_log_sink([](mg::LogLevel, std::string_view) {});
     std::filesystem::remove_all(dir);
     reg = std::make_unique<registry::Registry>(registry::RegistryOptions{dir});
     std::array<unsigned char, 32> master{};

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/log.h"
-#include "seed_models.h"
+#include "bench/seed_models.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace {
 
@@ -73,7 +73,7 @@ void run_model(benchmark::State& state, const SeedModel& seed, int64_t batch, in
 }  // namespace
 
 int main(int argc, char** argv) {
-  mg::gateway::set_log_sink([](LogLevel, std::string_view) {});
+  mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   struct Variant {
     std::string suffix, more_config;  // more_config: `, "key": value` for the model config
   };

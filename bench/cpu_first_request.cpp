@@ -9,9 +9,9 @@
 #include <sstream>
 #include <string>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/log.h"
-#include "seed_models.h"
+#include "bench/seed_models.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace {
 
@@ -26,7 +26,7 @@ double ms_since(Clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  set_log_sink([](LogLevel, std::string_view) {});
+  mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   const std::string name = argc > 1 ? argv[1] : "fashion-cnn";
   const mg::bench::SeedModel& seed = mg::bench::seed_model(name);
   const std::string bytes =

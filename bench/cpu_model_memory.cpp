@@ -14,9 +14,9 @@
 #include <sstream>
 #include <string>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/log.h"
-#include "seed_models.h"
+#include "bench/seed_models.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace {
 
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string more_config = argc == 3 ? std::string(", ") + argv[2] : "";
-  set_log_sink([](LogLevel, std::string_view) {});
+  mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   const std::string name = argv[1];
   const std::filesystem::path models = std::filesystem::path(MG_DEFAULT_EXAMPLES_DIR) / "models";
   auto backend = Backend::open(std::filesystem::path(MG_DEFAULT_PLUGIN_DIR) / "libmg_cpu.so", "{}");

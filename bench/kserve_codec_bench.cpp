@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "api/kserve_codec.h"
+#include "gateway/api/kserve_codec.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin_host/backend.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace mg::bench {
 

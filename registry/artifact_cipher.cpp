@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "modelgate/hex.h"
 #include "registry/registry_error.h"
 #include "registry/sha256.h"
 
@@ -111,7 +112,8 @@ void decrypt_artifact_in_place(std::vector<std::byte>& file, const std::vector<D
     if (std::memcmp(k.id.data(), raw + 8, k.id.size()) == 0) key = &k;
   }
   if (key == nullptr) {
-    throw cipher_error("artifact " + digest + " is encrypted under key " + to_hex(raw + 8, 8) +
+    throw cipher_error("artifact " + digest + " is encrypted under key " +
+                       modelgate::to_hex(raw + 8, 8) +
                        ", which this data dir's master key does not give (wrong master.key?)");
   }
   const std::size_t size = file.size() - kCipherHeaderBytes - kCipherTagBytes;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "modelgate/hex.h"
 #include "registry/registry_error.h"
 #include "registry/sha256.h"
 
@@ -70,7 +71,7 @@ bool is_hex_digest(std::string_view text) {
 std::string format_signature(const ArtifactSignature& s) {
   return "modelgate-signature v1\nalgorithm ed25519\ndigest sha256:" + s.digest +
          "\npublic-key sha256:" + s.public_key + "\nsignature " +
-         to_hex(s.signature.data(), s.signature.size()) + "\n";
+         modelgate::to_hex(s.signature.data(), s.signature.size()) + "\n";
 }
 
 ArtifactSignature parse_signature(std::string_view text) {

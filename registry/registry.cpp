@@ -16,12 +16,6 @@ using Code = RegistryError::Code;
 
 std::atomic<uint64_t> next_registry_id{1};
 
-int64_t system_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string json_text(const boost::json::object& object) { return boost::json::serialize(object); }
 
 void validate_config_json(const std::string& model, const std::string& config) {
@@ -63,7 +57,7 @@ Registry::Registry(RegistryOptions options)
       store_(options_.data_dir / "artifacts"),
       db_(options_.data_dir / "registry.db"),
       id_(next_registry_id++) {
-  if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
+  if (!options_.clock_ms) options_.clock_ms = system_time_ms;
   store_.set_keys(options_.artifact_keys);
   migrate(db_);
   collect_garbage();  // also builds the first catalogue

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "registry/artifact_signature.h"
 #include "registry/artifact_store.h"
 #include "registry/data_dir_lock.h"
@@ -19,8 +20,8 @@
 namespace mg::registry {
 
 struct RegistryOptions {
-  std::filesystem::path data_dir;     // holds registry.db and artifacts/
-  std::function<int64_t()> clock_ms;  // unix milliseconds; defaults to the system clock
+  std::filesystem::path data_dir;  // holds registry.db and artifacts/
+  WallClock clock_ms;              // defaults to the system clock (common/clock.h)
   // Encryption at rest: new artifacts are encrypted under the first key, reads use any
   // (more than one only while a master key rotation is under way). Empty: plaintext.
   std::vector<DataKey> artifact_keys;
@@ -148,8 +149,11 @@ class Registry {
   // Runs at open; safe at any time since it takes the write lock.
   CollectReport collect_garbage();
 
- private:
+  // The clock every time-based decision of the server reads (common/clock.h), and its time.
+  const WallClock& clock() const { return options_.clock_ms; }
   int64_t now() const;
+
+ private:
   void append_audit(const std::string& actor, const std::string& action, const std::string& target,
                     const std::string& details_json);
   void reload_catalog();

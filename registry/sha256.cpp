@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "modelgate/hex.h"
 #include "registry/registry_error.h"
 
 namespace mg::registry {
@@ -33,19 +34,7 @@ std::string Sha256::hex_digest() {
   if (EVP_DigestFinal_ex(context_->ctx, digest, &length) != 1) {
     throw RegistryError(RegistryError::Code::kIo, "sha256: digest final failed");
   }
-  return to_hex(digest, length);
-}
-
-std::string to_hex(const void* data, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::string hex;
-  hex.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    hex.push_back(kHex[bytes[i] >> 4]);
-    hex.push_back(kHex[bytes[i] & 0xf]);
-  }
-  return hex;
+  return modelgate::to_hex(digest, length);
 }
 
 std::string Sha256::peek_hex_digest() const {

@@ -32,9 +32,6 @@ class Sha256 {
 
 std::string sha256_hex(std::span<const std::byte> data);
 
-// Lowercase hex of raw bytes (digests, MACs, keys, signatures).
-std::string to_hex(const void* data, std::size_t size);
-
 // True for 64 lowercase hex characters: the only digest form the registry accepts.
 bool is_sha256_hex(const std::string& text);
 

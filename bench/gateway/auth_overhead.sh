@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MLP batch-1 JSON inference under wrk with authentication, rate limit, quota and metering
-# on (the normal build) and off (a bench-only build with -DMG_BENCH_NO_AUTH=ON, in
-# build-noauth/), alternating, same settings, same run (issue 6 "Speed").
+# on (modelgate) and off (modelgate-bench-noauth, built only with -DMG_BENCH_NO_AUTH=ON, in
+# build-noauth/), alternating, same settings, same run.
 # usage: bench/gateway/auth_overhead.sh [SECONDS_PER_RUN] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +10,7 @@ rounds=${2:-3}
 cmake --build build --target modelgate mg_cpu >/dev/null
 cmake -S . -B build-noauth -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMG_BENCH_NO_AUTH=ON \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build build-noauth --target modelgate >/dev/null
+cmake --build build-noauth --target modelgate-bench-noauth >/dev/null
 
 work=$(mktemp -d)
 pid=
@@ -33,8 +33,8 @@ limited=$(build/admin/mgctl --json key create --tenant bench --rate 1000000/s |
   sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 kill "$pid"; wait "$pid" || true
 
-run() {  # run BUILD_DIR: prints the RESULT line of one wrk run
-  "$1/gateway/modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 \
+run() {  # run SERVER_BINARY: prints the RESULT line of one wrk run
+  "$1" serve --data-dir "$data" --listen 127.0.0.1:0 \
     --metrics-listen 127.0.0.1:0 --plugin-dir build/plugins >"$work/serve.log" 2>&1 &
   pid=$!
   until grep -q 'listening on' "$work/serve.log"; do sleep 0.1; done
@@ -45,6 +45,6 @@ run() {  # run BUILD_DIR: prints the RESULT line of one wrk run
   pid=
 }
 for r in $(seq 1 "$rounds"); do
-  echo "round $r auth-on  $(run build)"
-  echo "round $r auth-off $(run build-noauth)"
+  echo "round $r auth-on  $(run build/gateway/modelgate)"
+  echo "round $r auth-off $(run build-noauth/gateway/modelgate-bench-noauth)"
 done

@@ -1,4 +1,4 @@
-#include "api/access_line.h"
+#include "gateway/api/access_line.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <random>
 #include <string_view>
 
-#include "metrics/access_log.h"
+#include "gateway/metrics/access_log.h"
 
 namespace mg::gateway {
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "api/http_types.h"
-#include "api/inference_info.h"
+#include "gateway/api/inference_info.h"
+#include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 

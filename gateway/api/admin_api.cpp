@@ -1,4 +1,4 @@
-#include "api/admin_api.h"
+#include "gateway/api/admin_api.h"
 
 #include <openssl/evp.h>
 
@@ -8,17 +8,17 @@
 #include <cmath>
 #include <cstdio>
 
-#include "api/admin_audit.h"
-#include "api/errors.h"
-#include "api/query.h"
-#include "limits/limits.h"
-#include "plugin_host/backend_error.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/api/admin_audit.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/query.h"
+#include "gateway/limits/limits.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "gateway/serving/model_repository.h"
 #include "registry/artifact_signature.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
-#include "serving/model_repository.h"
 
 namespace mg::gateway {
 namespace {
@@ -264,7 +264,7 @@ class UploadSink : public BodySink {
       // A signed upload's signature covers the body's SHA-256, known only now: checked
       // before anything becomes durable.
       const std::string digest = writer_.digest();
-      if (signature_) s_.auth.verify_body(*signature_, digest);
+      if (signature_) authenticated([&] { s_.auth.verify_body(*signature_, digest); });
       if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
       const std::optional<std::string> signer = check_artifact_signature(digest);
       const registry::StoredArtifact artifact = writer_.commit(expected_);
@@ -519,10 +519,7 @@ HttpResponse keys_route(const HttpRequest& r, const std::vector<std::string_view
     spec.signed_only = bool_field(body, "signed_only", false);
     const double expires_in = number_field(body, "expires_in_seconds", 0, kMaxExpiresSeconds);
     if (expires_in > 0) {
-      spec.expires_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count() +
-                        static_cast<int64_t>(expires_in * 1000);
+      spec.expires_at = s.registry.now() + static_cast<int64_t>(expires_in * 1000);
     }
     IssuedKey issued = s.auth.issue_key(spec, caller.key_id);
     json::object shown = key_json(issued.record);
@@ -649,8 +646,11 @@ StreamDecision open_upload(const HttpRequest& head, const std::vector<std::strin
   StreamDecision decision;
   if (!is_upload(head, parts)) return decision;
   try {
-    HeadAuth auth = services.auth.authenticate_head(head);
-    Authenticator::require_scope(auth.principal, registry::kScopeAdmin);
+    HeadAuth auth = authenticated([&] {
+      HeadAuth head_auth = services.auth.authenticate_head(head);
+      Authenticator::require_scope(head_auth.principal, registry::kScopeAdmin);
+      return head_auth;
+    });
     if (const auto encoding = head.header("Content-Encoding");
         !encoding.empty() && encoding != "identity") {
       // The artifact's digest and signature cover the file itself: upload it as it is.

@@ -3,9 +3,9 @@
 #include <string_view>
 #include <vector>
 
-#include "api/http_types.h"
-#include "api/router.h"
-#include "auth/authenticator.h"
+#include "gateway/api/router.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 

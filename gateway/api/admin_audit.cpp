@@ -1,12 +1,12 @@
-#include "api/admin_audit.h"
+#include "gateway/api/admin_audit.h"
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <mutex>
 
-#include "auth/api_key.h"
-#include "limits/limits.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/auth/api_key.h"
+#include "gateway/limits/limits.h"
 #include "registry/registry.h"
 
 namespace mg::gateway {
@@ -36,10 +36,7 @@ constexpr int kRefusalsAuditedPerMinute = 60;
 
 void audit_refused_admin(Services& s, const HttpRequest& request, const ApiError& e) {
   RefusalAuditBudget& budget = *s.refusal_audit;
-  const int64_t now_ms = s.limits ? s.limits->clock_ms()
-                                  : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
+  const int64_t now_ms = s.registry.now();
   int left_out = 0;
   {
     std::lock_guard lock(budget.mutex);

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "api/errors.h"
-#include "api/http_types.h"
-#include "api/router.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/router.h"
+#include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 

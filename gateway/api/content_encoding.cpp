@@ -1,4 +1,4 @@
-#include "api/content_encoding.h"
+#include "gateway/api/content_encoding.h"
 
 #include <zlib.h>
 
@@ -6,7 +6,7 @@
 #include <cctype>
 #include <memory>
 
-#include "api/errors.h"
+#include "gateway/api/errors.h"
 
 namespace mg::gateway {
 namespace {

@@ -4,7 +4,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "api/http_types.h"
+#include "gateway/auth/auth_error.h"
+#include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 
@@ -39,6 +40,17 @@ class ApiError : public std::runtime_error {
 
 inline ApiError bad_request(const std::string& message) {
   return ApiError(400, "bad_request", message);
+}
+
+// The API edge of authentication: runs `step` (a call into the authenticator) and turns its
+// AuthError into the ApiError of the same status, code and message.
+template <class Step>
+decltype(auto) authenticated(Step&& step) {
+  try {
+    return step();
+  } catch (const AuthError& e) {
+    throw ApiError(e.status(), e.code(), e.what(), e.retry_after());
+  }
 }
 
 // {"error": message, "code": code} with the status.

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "limits/rate_limiter.h"
+#include "gateway/limits/rate_limiter.h"
 
 namespace mg::gateway {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "api/http_types.h"
-#include "plugin_host/tensor.h"
+#include "gateway/http/http_types.h"
+#include "gateway/plugin_host/tensor.h"
 
 namespace mg::gateway {
 

@@ -9,9 +9,9 @@
 #include <limits>
 #include <optional>
 
-#include "api/errors.h"
-#include "api/kserve_codec.h"
-#include "plugin_host/tensor_check.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/kserve_codec.h"
+#include "gateway/plugin_host/tensor_check.h"
 
 namespace mg::gateway {
 namespace {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "api/kserve_codec.h"
+#include "gateway/api/kserve_codec.h"
 
 namespace mg::gateway {
 namespace {

@@ -1,6 +1,6 @@
-#include "api/query.h"
+#include "gateway/api/query.h"
 
-#include "api/errors.h"
+#include "gateway/api/errors.h"
 
 namespace mg::gateway {
 namespace {

@@ -1,4 +1,4 @@
-#include "api/router.h"
+#include "gateway/api/router.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -7,23 +7,23 @@
 #include <semaphore>
 #include <vector>
 
-#include "api/access_line.h"
-#include "api/admin_api.h"
-#include "api/admin_audit.h"
-#include "api/content_encoding.h"
-#include "api/errors.h"
-#include "api/inference_info.h"
-#include "api/kserve_codec.h"
-#include "auth/authenticator.h"
-#include "limits/limits.h"
-#include "metrics/metrics.h"
-#include "plugin_host/backend_error.h"
-#include "plugin_host/log.h"
-#include "plugin_host/tensor_check.h"
+#include "common/log.h"
+#include "gateway/api/access_line.h"
+#include "gateway/api/admin_api.h"
+#include "gateway/api/admin_audit.h"
+#include "gateway/api/content_encoding.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/inference_info.h"
+#include "gateway/api/kserve_codec.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/limits/limits.h"
+#include "gateway/metrics/metrics.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/tensor_check.h"
+#include "gateway/serving/model_repository.h"
 #include "registry/names.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
-#include "serving/model_repository.h"
 
 namespace mg::gateway {
 namespace {
@@ -365,10 +365,10 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   if (parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1") {
     Principal caller;
     try {
-      caller = s.auth.authenticate(request);
+      caller = authenticated([&] { return s.auth.authenticate(request); });
       info.tenant = caller.tenant;  // for the access log: who changed what
       info.key_id = caller.key_id;
-      Authenticator::require_scope(caller, registry::kScopeAdmin);
+      authenticated([&] { Authenticator::require_scope(caller, registry::kScopeAdmin); });
     } catch (const ApiError& e) {
       if (e.status() == 401 || e.status() == 403) audit_refused_admin(s, request, e);
       throw;
@@ -389,12 +389,13 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
     return infer(s, *path, request, info);
   }
 #endif
-  Authenticator::Deferred authenticated = s.auth.authenticate_deferring_nonce(request);
-  const Principal& caller = authenticated.principal;
+  Authenticator::Deferred deferred =
+      authenticated([&] { return s.auth.authenticate_deferring_nonce(request); });
+  const Principal& caller = deferred.principal;
   info.tenant = caller.tenant;
   info.key_id = caller.key_id;
   if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
-  Authenticator::require_scope(caller, registry::kScopeInfer);
+  authenticated([&] { Authenticator::require_scope(caller, registry::kScopeInfer); });
   const bool inference = parts.size() >= 4 && parts.back() == "infer" && post;
   admit(s, caller, inference, info);
   std::optional<TenantConcurrency::Slot> slot;  // held until the answer is made
@@ -411,7 +412,9 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   }
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
-  if (authenticated.nonce_to_spend) s.auth.spend_nonce(*authenticated.nonce_to_spend);
+  if (deferred.nonce_to_spend) {
+    authenticated([&] { s.auth.spend_nonce(*deferred.nonce_to_spend); });
+  }
   if (parts.size() == 1) {
     if (!get) throw ApiError(405, "bad_request", "use GET");
     return json_response(json::object{{"name", "modelgate"},
@@ -427,7 +430,7 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
                        " (this server does not serve that KServe/Triton extension)");
   }
   if (auto path = parse_model_path(parts)) {
-    Authenticator::require_model(caller, path->model);
+    authenticated([&] { Authenticator::require_model(caller, path->model); });
     if (path->action.empty() && get) return model_metadata(s, *path);
     if (path->action == "ready" && get) return model_ready(s, *path);
     if (path->action == "infer" && post) {
@@ -487,7 +490,8 @@ StreamDecision route_stream(const HttpRequest& head, Services& services) {
       // (A signed request's signature covers the body: checked once it has arrived.)
       try {
         StreamDecision checked;
-        checked.head_state = Authenticator::remember_head(services.auth.authenticate_head(head));
+        checked.head_state = Authenticator::remember_head(
+            authenticated([&] { return services.auth.authenticate_head(head); }));
         return checked;
       } catch (const ApiError& e) {
         if (e.status() != 401 && e.status() != 403) throw;

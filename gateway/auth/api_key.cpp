@@ -1,4 +1,4 @@
-#include "auth/api_key.h"
+#include "gateway/auth/api_key.h"
 
 #include <openssl/rand.h>
 

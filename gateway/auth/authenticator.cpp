@@ -1,4 +1,4 @@
-#include "auth/authenticator.h"
+#include "gateway/auth/authenticator.h"
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
@@ -8,16 +8,17 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "api/errors.h"
-#include "auth/api_key.h"
+#include "gateway/auth/api_key.h"
+#include "gateway/auth/auth_error.h"
+#include "modelgate/signing.h"
 #include "registry/registry.h"
 #include "registry/sha256.h"
 
 namespace mg::gateway {
 namespace {
 
-ApiError unauthorized(const std::string& code, const std::string& message) {
-  return ApiError(401, code, message);
+AuthError unauthorized(const std::string& code, const std::string& message) {
+  return AuthError(401, code, message);
 }
 
 // For header names (HTTP tokens) against names of letters, digits and '-' (see
@@ -32,16 +33,13 @@ bool iequals(std::string_view a, std::string_view b) {
 
 Authenticator::Authenticator(registry::Registry& registry, KeyCrypto crypto,
                              std::function<int64_t()> clock_ms)
-    : registry_(registry), crypto_(std::move(crypto)), clock_ms_(std::move(clock_ms)) {
+    : registry_(registry),
+      crypto_(std::move(crypto)),
+      clock_ms_(clock_ms ? std::move(clock_ms) : registry.clock()) {
   not_before_s_ = now_ms() / 1000;
 }
 
-int64_t Authenticator::now_ms() const {
-  if (clock_ms_) return clock_ms_();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Authenticator::now_ms() const { return clock_ms_(); }
 
 namespace {
 
@@ -60,13 +58,7 @@ Principal principal_of(const registry::KeyRecord& key) {
 std::string Authenticator::string_to_sign(std::string_view method, std::string_view target,
                                           std::string_view timestamp, std::string_view nonce,
                                           std::string_view body_sha256_hex) {
-  std::string text = "MG1-HMAC-SHA256\n";
-  for (std::string_view part : {method, target, timestamp, nonce}) {
-    text += part;
-    text += '\n';
-  }
-  text += body_sha256_hex;
-  return text;
+  return modelgate::string_to_sign(method, target, timestamp, nonce, body_sha256_hex);
 }
 
 const registry::KeyRecord& Authenticator::live_key(std::string_view id) const {
@@ -235,11 +227,11 @@ void Authenticator::spend_nonce(const SignedParts& parts) {
       throw unauthorized("replayed_nonce",
                          "this nonce was already used; sign again with a new one");
     case NonceCache::Result::kFull:
-      throw ApiError(429, "rate_limited",
-                     "key " + parts.key_id +
-                         " has sent too many signed requests in the 300 s "
-                         "replay window",
-                     5);
+      throw AuthError(429, "rate_limited",
+                      "key " + parts.key_id +
+                          " has sent too many signed requests in the 300 s "
+                          "replay window",
+                      5);
   }
 }
 
@@ -291,7 +283,7 @@ Principal Authenticator::authenticate(const HttpRequest& request) {
 
 void Authenticator::require_scope(const Principal& principal, registry::KeyScope scope) {
   if ((principal.scopes & scope) == 0) {
-    throw ApiError(
+    throw AuthError(
         403, "forbidden",
         "key " + principal.key_id + " lacks the '" + registry::scopes_text(scope) + "' scope");
   }
@@ -303,8 +295,8 @@ bool Authenticator::may_use_model(const Principal& principal, const std::string&
 
 void Authenticator::require_model(const Principal& principal, const std::string& model) {
   if (!may_use_model(principal, model)) {
-    throw ApiError(403, "forbidden",
-                   "key " + principal.key_id + " may not use model '" + model + "'");
+    throw AuthError(403, "forbidden",
+                    "key " + principal.key_id + " may not use model '" + model + "'");
   }
 }
 

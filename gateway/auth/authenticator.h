@@ -5,9 +5,11 @@
 #include <optional>
 #include <string>
 
-#include "api/http_types.h"
-#include "auth/key_crypto.h"
-#include "auth/nonce_cache.h"
+#include "common/clock.h"
+#include "gateway/auth/auth_error.h"
+#include "gateway/auth/key_crypto.h"
+#include "gateway/auth/nonce_cache.h"
+#include "gateway/http/http_types.h"
 #include "registry/records.h"
 
 namespace mg::registry {
@@ -57,11 +59,11 @@ struct IssuedKey {
 // Authentication and authorisation on the request path (docs/contracts.md "Authentication").
 // Keys are looked up in the registry's in-memory catalogue, which every change rebuilds,
 // so a revocation applies to the very next request; secrets are checked by comparing a
-// keyed hash in constant time. Every refusal is an ApiError in the error contract.
+// keyed hash in constant time. Every refusal is an AuthError (auth_error.h).
 class Authenticator {
  public:
   Authenticator(registry::Registry& registry, KeyCrypto crypto,
-                std::function<int64_t()> clock_ms = {});
+                WallClock clock_ms = {});  // default: the registry's clock
 
   // A bearer key or a signed request (MG1-HMAC-SHA256, docs/contracts.md "Authentication").
   // 401 missing_credentials | invalid_key | signature_required | bad_signature |
@@ -113,7 +115,7 @@ class Authenticator {
 
   registry::Registry& registry_;
   KeyCrypto crypto_;
-  std::function<int64_t()> clock_ms_;
+  WallClock clock_ms_;
   // Signed requests older than this (unix seconds: when the authenticator, so the process,
   // started) are stale: the replay cache starts empty, and a request captured before a
   // restart must not be accepted again after it.

@@ -1,4 +1,4 @@
-#include "auth/key_crypto.h"
+#include "gateway/auth/key_crypto.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -10,6 +10,8 @@
 #include <fstream>
 #include <memory>
 #include <stdexcept>
+
+#include "modelgate/hex.h"
 
 namespace mg::gateway {
 namespace {
@@ -52,14 +54,7 @@ int hex_digit(char c) {
 std::optional<std::string> hmac_sha256_hex(std::string_view key, std::string_view message) {
   std::array<unsigned char, 32> mac{};
   if (!hmac_into(key.data(), key.size(), message, mac)) return std::nullopt;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(64);
-  for (unsigned char byte : mac) {
-    hex += kHex[byte >> 4];
-    hex += kHex[byte & 15];
-  }
-  return hex;
+  return modelgate::to_hex(mac.data(), mac.size());
 }
 
 struct KeyCrypto::PreparedMac {

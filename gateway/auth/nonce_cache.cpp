@@ -1,4 +1,4 @@
-#include "auth/nonce_cache.h"
+#include "gateway/auth/nonce_cache.h"
 
 #include <functional>
 #include <string_view>

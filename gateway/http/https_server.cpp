@@ -1,4 +1,4 @@
-#include "http/https_server.h"
+#include "gateway/http/https_server.h"
 
 #include <sys/resource.h>
 

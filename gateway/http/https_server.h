@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "api/http_types.h"
+#include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 

@@ -1,4 +1,4 @@
-#include "limits/periods.h"
+#include "gateway/limits/periods.h"
 
 #include <ctime>
 

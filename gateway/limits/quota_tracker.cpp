@@ -1,8 +1,8 @@
-#include "limits/quota_tracker.h"
+#include "gateway/limits/quota_tracker.h"
 
 #include <algorithm>
 
-#include "limits/periods.h"
+#include "gateway/limits/periods.h"
 #include "registry/registry.h"
 
 namespace mg::gateway {

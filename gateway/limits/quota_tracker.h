@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "limits/rate_limiter.h"
+#include "gateway/limits/rate_limiter.h"
 #include "registry/records.h"
 
 namespace mg::registry {

@@ -1,4 +1,4 @@
-#include "limits/rate_limiter.h"
+#include "gateway/limits/rate_limiter.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "limits/tenant_concurrency.h"
+#include "gateway/limits/tenant_concurrency.h"
 
 #include <mutex>
 

@@ -1,6 +1,6 @@
-#include "limits/usage_meter.h"
+#include "gateway/limits/usage_meter.h"
 
-#include "plugin_host/log.h"
+#include "common/log.h"
 #include "registry/registry.h"
 
 namespace mg::gateway {

@@ -10,7 +10,7 @@
 #include <thread>
 #include <tuple>
 
-#include "limits/quota_tracker.h"
+#include "gateway/limits/quota_tracker.h"
 
 namespace mg::registry {
 class Registry;

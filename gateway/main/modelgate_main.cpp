@@ -25,22 +25,26 @@
 #include <iostream>
 #include <thread>
 
-#include "api/router.h"
-#include "auth/authenticator.h"
-#include "http/https_server.h"
-#include "limits/limits.h"
-#include "main/self_signed.h"
-#include "main/serve_config.h"
-#include "metrics/access_log.h"
-#include "metrics/metrics.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/api/router.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/http/https_server.h"
+#include "gateway/limits/limits.h"
+#include "gateway/main/self_signed.h"
+#include "gateway/main/serve_config.h"
+#include "gateway/metrics/access_log.h"
+#include "gateway/metrics/metrics.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "gateway/serving/model_repository.h"
+#include "gateway/serving/server_state.h"
+#include "modelgate/hex.h"
 #include "registry/registry.h"
 #include "registry/sha256.h"
-#include "serving/model_repository.h"
 
 namespace fs = std::filesystem;
 using namespace mg::gateway;
+using mg::log;
+using mg::LogLevel;
 
 namespace {
 
@@ -100,7 +104,7 @@ void write_master_key(const fs::path& path) {
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) != 1)
     throw std::runtime_error("no randomness for the master key");
-  std::string hex = mg::registry::to_hex(key, sizeof key) + "\n";
+  std::string hex = modelgate::to_hex(key, sizeof key) + "\n";
   OPENSSL_cleanse(key, sizeof key);
   write_secret_file(path, hex);
   OPENSSL_cleanse(hex.data(), hex.size());
@@ -269,31 +273,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
   models.set_require_signature(settings.require_signature);
-  Metrics metrics(kVersion, registry, backends, settings.metrics_tenant_label);
+  const RegistryServerState state(registry, backends);
+  Metrics metrics(kVersion, state, settings.metrics_tenant_label);
   models.set_metrics(&metrics);  // before any load: batch metrics of every version
-  // States a previous process left (ready, loading) describe nothing loaded now.
-  for (const auto& model : registry.list_models()) {
-    for (const auto& v : registry.list_versions(model.name)) {
-      if (v.state == mg::registry::VersionState::kReady ||
-          v.state == mg::registry::VersionState::kLoading) {
-        registry.set_version_state(model.name, v.version, mg::registry::VersionState::kRegistered,
-                                   "", "system");
-      }
-    }
-  }
-  // Every version an alias points at is served.
-  for (const auto& model : registry.list_models()) {
-    for (const auto& alias : registry.list_aliases(model.name)) {
-      try {
-        models.load(model.name, alias.version, "system");
-        log(LogLevel::kInfo, "loaded " + model.name + "/" + std::to_string(alias.version) + " (" +
-                                 alias.alias + ")");
-      } catch (const std::exception& e) {
-        log(LogLevel::kError,
-            "cannot load " + model.name + "/" + std::to_string(alias.version) + ": " + e.what());
-      }
-    }
-  }
+  models.restore();
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);
   Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)

@@ -1,4 +1,4 @@
-#include "main/self_signed.h"
+#include "gateway/main/self_signed.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

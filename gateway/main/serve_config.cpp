@@ -1,4 +1,4 @@
-#include "main/serve_config.h"
+#include "gateway/main/serve_config.h"
 
 #include <toml++/toml.h>
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "http/https_server.h"
+#include "gateway/http/https_server.h"
 
 namespace mg::gateway {
 

@@ -1,9 +1,9 @@
-#include "metrics/access_log.h"
+#include "gateway/metrics/access_log.h"
 
 #include <chrono>
 #include <stdexcept>
 
-#include "plugin_host/log.h"
+#include "common/log.h"
 
 namespace mg::gateway {
 

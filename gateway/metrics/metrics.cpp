@@ -1,4 +1,4 @@
-#include "metrics/metrics.h"
+#include "gateway/metrics/metrics.h"
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
@@ -20,9 +20,6 @@
 #include <stdexcept>
 #include <string_view>
 #include <utility>
-
-#include "plugin_host/backend_manager.h"
-#include "registry/registry.h"
 
 namespace mg::gateway {
 namespace {
@@ -86,39 +83,32 @@ class ProcessCollector : public prometheus::Collectable {
   }
 };
 
-// Families whose members are the registry's and the plugin host's current state, built
-// at scrape time rather than kept in sync by every change.
+// Families whose members are the server's current state (models, backends), built at
+// scrape time rather than kept in sync by every change.
 class StateCollector : public prometheus::Collectable {
  public:
-  StateCollector(const registry::Registry& registry, const BackendManager& backends)
-      : registry_(registry), backends_(backends) {}
+  explicit StateCollector(const ServerState& state) : state_(state) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     prometheus::MetricFamily states{"modelgate_model_state",
                                     "1 for each model version's current state",
                                     prometheus::MetricType::Gauge,
                                     {}};
-    for (const auto& model : registry_.list_models()) {
-      for (const auto& v : registry_.list_versions(model.name)) {
-        if (v.state == registry::VersionState::kRetired) continue;
-        prometheus::ClientMetric metric;
-        metric.label = {{"model", model.name},
-                        {"state", std::string(registry::state_name(v.state))},
-                        {"version", std::to_string(v.version)}};
-        metric.gauge.value = 1;
-        states.metric.push_back(std::move(metric));
-      }
+    for (const auto& v : state_.versions()) {
+      prometheus::ClientMetric metric;
+      metric.label = {
+          {"model", v.model}, {"state", v.state}, {"version", std::to_string(v.version)}};
+      metric.gauge.value = 1;
+      states.metric.push_back(std::move(metric));
     }
     prometheus::MetricFamily backends{"modelgate_backend_info",
                                       "1 for each backend plugin found, with its state",
                                       prometheus::MetricType::Gauge,
                                       {}};
-    for (const auto& b : backends_.statuses()) {
+    for (const auto& b : state_.backends()) {
       prometheus::ClientMetric metric;
-      metric.label = {{"abi", std::to_string(b.abi_major) + "." + std::to_string(b.abi_minor)},
-                      {"backend", b.name},
-                      {"state", std::string(state_name(b.state))},
-                      {"version", b.version}};
+      metric.label = {
+          {"abi", b.abi}, {"backend", b.backend}, {"state", b.state}, {"version", b.version}};
       metric.gauge.value = 1;
       backends.metric.push_back(std::move(metric));
     }
@@ -126,8 +116,7 @@ class StateCollector : public prometheus::Collectable {
   }
 
  private:
-  const registry::Registry& registry_;
-  const BackendManager& backends_;
+  const ServerState& state_;
 };
 
 // The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
@@ -305,8 +294,7 @@ struct Metrics::Impl {
   }
 };
 
-Metrics::Metrics(const std::string& server_version, const registry::Registry& registry,
-                 const BackendManager& backends, bool tenant_label)
+Metrics::Metrics(const std::string& server_version, const ServerState& state, bool tenant_label)
     : impl_(std::make_unique<Impl>()) {
   impl_->tenant_label = tenant_label;
   prometheus::BuildGauge()
@@ -315,7 +303,7 @@ Metrics::Metrics(const std::string& server_version, const registry::Registry& re
       .Register(*impl_->registry)
       .Add({{"version", server_version}})
       .Set(1);
-  impl_->state = std::make_shared<StateCollector>(registry, backends);
+  impl_->state = std::make_shared<StateCollector>(state);
   // Series of fixed label sets exist from the start at 0, so rate() and alerts have data
   // before the first event (a series born at 1 has no increase()).
   for (const char* reason :

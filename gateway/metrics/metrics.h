@@ -3,14 +3,29 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-
-namespace mg::registry {
-class Registry;
-}
+#include <vector>
 
 namespace mg::gateway {
 
-class BackendManager;
+// The server's state as the scrape-time gauges show it (modelgate_model_state,
+// modelgate_backend_info). The server implements it over the registry and the plugin host,
+// so that metrics depends on neither.
+class ServerState {
+ public:
+  struct VersionState {
+    std::string model;
+    int64_t version = 0;
+    std::string state;  // "ready", "loading", …: registry::state_name
+  };
+  struct BackendState {
+    std::string backend, version, abi, state;  // abi: "major.minor"
+  };
+  virtual ~ServerState() = default;
+  // Every model version that is not retired.
+  virtual std::vector<VersionState> versions() const = 0;
+  // Every backend plugin file found, in discovery order.
+  virtual std::vector<BackendState> backends() const = 0;
+};
 
 // The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come
 // only from registered models and versions and from fixed code lists, never from request
@@ -20,8 +35,8 @@ class Metrics {
   // model_state and backend_info are computed at scrape time from these.
   // tenant_label false drops the tenant label (one series per metric instead of one per
   // tenant) for deployments with many tenants.
-  Metrics(const std::string& server_version, const registry::Registry& registry,
-          const BackendManager& backends, bool tenant_label = true);
+  // `state` must outlive the Metrics.
+  Metrics(const std::string& server_version, const ServerState& state, bool tenant_label = true);
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;

@@ -1,13 +1,13 @@
-#include "plugin_host/backend.h"
+#include "gateway/plugin_host/backend.h"
 
 #include <cstddef>
 #include <set>
 #include <utility>
 #include <vector>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/host_api.h"
-#include "plugin_host/tensor_check.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/host_api.h"
+#include "gateway/plugin_host/tensor_check.h"
 
 namespace mg::gateway {
 namespace {

@@ -9,9 +9,9 @@
 #include <span>
 #include <string>
 
+#include "gateway/plugin_host/plugin_library.h"
+#include "gateway/plugin_host/tensor.h"
 #include "modelgate/plugin.h"
-#include "plugin_host/plugin_library.h"
-#include "plugin_host/tensor.h"
 
 namespace mg::gateway {
 

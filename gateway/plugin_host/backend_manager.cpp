@@ -1,11 +1,11 @@
-#include "plugin_host/backend_manager.h"
+#include "gateway/plugin_host/backend_manager.h"
 
 #include <algorithm>
 #include <system_error>
 #include <utility>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend_error.h"
 
 namespace mg::gateway {
 std::string_view state_name(BackendStatus::State state) {

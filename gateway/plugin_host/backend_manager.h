@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin_host/backend.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace mg::gateway {
 

@@ -1,4 +1,4 @@
-#include "plugin_host/dtype.h"
+#include "gateway/plugin_host/dtype.h"
 
 #include <array>
 #include <utility>

@@ -1,12 +1,12 @@
-#include "plugin_host/host_api.h"
+#include "gateway/plugin_host/host_api.h"
 
 #include <algorithm>
 #include <exception>
 #include <memory>
 #include <new>
 
-#include "plugin_host/log.h"
-#include "plugin_host/tensor_check.h"
+#include "common/log.h"
+#include "gateway/plugin_host/tensor_check.h"
 
 namespace mg::gateway {
 namespace {

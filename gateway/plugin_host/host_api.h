@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/tensor.h"
 #include "modelgate/plugin.h"
-#include "plugin_host/backend_error.h"
-#include "plugin_host/tensor.h"
 
 // The host's side of the C ABI: the MG_HostApi table, the error objects it creates and the
 // per-call execute context its output callbacks fill. Internal to the plugin host.

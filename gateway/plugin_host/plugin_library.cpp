@@ -1,11 +1,11 @@
-#include "plugin_host/plugin_library.h"
+#include "gateway/plugin_host/plugin_library.h"
 
 #include <dlfcn.h>
 
 #include <utility>
 
+#include "gateway/plugin_host/backend_error.h"
 #include "modelgate/plugin.h"
-#include "plugin_host/backend_error.h"
 
 namespace mg::gateway {
 

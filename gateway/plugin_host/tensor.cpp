@@ -1,4 +1,4 @@
-#include "plugin_host/tensor.h"
+#include "gateway/plugin_host/tensor.h"
 
 namespace mg::gateway {
 

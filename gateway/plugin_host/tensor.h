@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/dtype.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/dtype.h"
 
 namespace mg::gateway {
 

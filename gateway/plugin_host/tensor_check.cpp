@@ -1,4 +1,4 @@
-#include "plugin_host/tensor_check.h"
+#include "gateway/plugin_host/tensor_check.h"
 
 #include <cstring>
 #include <set>

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "plugin_host/tensor.h"
+#include "gateway/plugin_host/tensor.h"
 
 namespace mg::gateway {
 

@@ -1,11 +1,11 @@
-#include "serving/batcher.h"
+#include "gateway/serving/batcher.h"
 
 #include <algorithm>
 #include <cstring>
 #include <new>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend_error.h"
 
 namespace mg::gateway {
 

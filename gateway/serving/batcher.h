@@ -16,7 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "plugin_host/tensor.h"
+#include "gateway/plugin_host/tensor.h"
 
 namespace mg::gateway {
 

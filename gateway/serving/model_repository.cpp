@@ -1,11 +1,12 @@
-#include "serving/model_repository.h"
+#include "gateway/serving/model_repository.h"
 
 #include <openssl/crypto.h>
 
 #include <boost/json.hpp>
 
-#include "metrics/metrics.h"
-#include "plugin_host/backend_error.h"
+#include "common/log.h"
+#include "gateway/metrics/metrics.h"
+#include "gateway/plugin_host/backend_error.h"
 #include "registry/registry_error.h"
 
 namespace mg::gateway {
@@ -154,6 +155,29 @@ std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
   std::lock_guard lock(mutex_);
   auto it = loaded_.find({model, version});
   return it == loaded_.end() ? nullptr : it->second;
+}
+
+void ModelRepository::restore() {
+  for (const auto& model : registry_.list_models()) {
+    for (const auto& v : registry_.list_versions(model.name)) {
+      if (v.state == registry::VersionState::kReady ||
+          v.state == registry::VersionState::kLoading) {
+        registry_.set_version_state(model.name, v.version, registry::VersionState::kRegistered, "",
+                                    "system");
+      }
+    }
+  }
+  for (const auto& model : registry_.list_models()) {
+    for (const auto& alias : registry_.list_aliases(model.name)) {
+      const std::string name = model.name + "/" + std::to_string(alias.version);
+      try {
+        load(model.name, alias.version, "system");
+        log(LogLevel::kInfo, "loaded " + name + " (" + alias.alias + ")");
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "cannot load " + name + ": " + e.what());
+      }
+    }
+  }
 }
 
 }  // namespace mg::gateway

@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/backend_manager.h"
+#include "gateway/plugin_host/backend.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "gateway/serving/batcher.h"
 #include "registry/registry.h"
-#include "serving/batcher.h"
 
 namespace mg::gateway {
 
@@ -80,6 +80,10 @@ class ModelRepository {
   void switch_alias(const std::string& model, const std::string& alias, int64_t version,
                     const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
+  // At start-up: versions a previous process left ready or loading go back to registered
+  // (nothing is loaded now), then every version an alias points at is loaded. A version
+  // that fails to load is logged and recorded as failed; the others still load.
+  void restore();
   // Increases with every load and unload (readiness answers are cached against it).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 

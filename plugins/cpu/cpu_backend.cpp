@@ -7,11 +7,11 @@
 #include <new>
 #include <string>
 
-#include "cpu_error.h"
-#include "cpu_model.h"
-#include "executor.h"
-#include "kernels/gemm.h"
 #include "modelgate/plugin.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/cpu_model.h"
+#include "plugins/cpu/executor.h"
+#include "plugins/cpu/kernels/gemm.h"
 
 namespace mg::cpu {
 namespace {

@@ -1,10 +1,10 @@
-#include "cpu_model.h"
+#include "plugins/cpu/cpu_model.h"
 
 #include <boost/json.hpp>
 
-#include "cpu_error.h"
-#include "kernels/kernels.h"
-#include "onnx_loader.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/onnx_loader.h"
 
 namespace mg::cpu {
 

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "executor.h"
-#include "graph.h"
-#include "kernels/kernels.h"
 #include "modelgate/plugin.h"
-#include "optimizer.h"
+#include "plugins/cpu/executor.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/optimizer.h"
 
 namespace mg::cpu {
 

@@ -1,8 +1,8 @@
-#include "executor.h"
+#include "plugins/cpu/executor.h"
 
 #include <algorithm>
 
-#include "cpu_error.h"
+#include "plugins/cpu/cpu_error.h"
 
 namespace mg::cpu {
 

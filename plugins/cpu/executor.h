@@ -3,9 +3,9 @@
 #include <memory>
 #include <vector>
 
-#include "graph.h"
-#include "kernel.h"
-#include "thread_pool.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/thread_pool.h"
 
 namespace mg::cpu {
 

@@ -1,4 +1,4 @@
-#include "graph.h"
+#include "plugins/cpu/graph.h"
 
 #include <algorithm>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor.h"
+#include "plugins/cpu/tensor.h"
 
 namespace mg::cpu {
 

@@ -1,4 +1,4 @@
-#include "kernel.h"
+#include "plugins/cpu/kernel.h"
 
 #include <new>
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "cpu_error.h"
-#include "graph.h"
-#include "tensor.h"
-#include "thread_pool.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/tensor.h"
+#include "plugins/cpu/thread_pool.h"
 
 namespace mg::cpu {
 

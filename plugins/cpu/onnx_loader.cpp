@@ -1,4 +1,4 @@
-#include "onnx_loader.h"
+#include "plugins/cpu/onnx_loader.h"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
-#include "cpu_error.h"
-#include "kernels/kernels.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "graph.h"
+#include "plugins/cpu/graph.h"
 
 namespace mg::cpu {
 

@@ -1,10 +1,10 @@
-#include "optimizer.h"
+#include "plugins/cpu/optimizer.h"
 
 #include <algorithm>
 #include <map>
 
-#include "kernel.h"
-#include "kernels/kernels.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

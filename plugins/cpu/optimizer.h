@@ -1,6 +1,6 @@
 #pragma once
 
-#include "graph.h"
+#include "plugins/cpu/graph.h"
 
 namespace mg::cpu {
 

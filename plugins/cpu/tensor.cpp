@@ -1,8 +1,8 @@
-#include "tensor.h"
+#include "plugins/cpu/tensor.h"
 
 #include <cstring>
 
-#include "cpu_error.h"
+#include "plugins/cpu/cpu_error.h"
 
 namespace mg::cpu {
 

@@ -1,4 +1,4 @@
-#include "thread_pool.h"
+#include "plugins/cpu/thread_pool.h"
 
 #include <immintrin.h>
 

@@ -19,6 +19,9 @@
 #include <fstream>
 #include <optional>
 
+#include "modelgate/hex.h"
+#include "modelgate/signing.h"
+
 namespace modelgate {
 namespace {
 
@@ -181,13 +184,6 @@ struct RequestHead {
   std::string_view body_sha256;  // when signing
 };
 
-std::string hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) out += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
-  return out;
-}
-
 std::string random_nonce() {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";  // 64: no bias
@@ -304,7 +300,7 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
     unsigned int size = 0;
     ok = ok && EVP_DigestFinal_ex(hasher.get(), digest, &size) == 1;
     if (!ok) throw std::runtime_error("cannot hash '" + file.string() + "'");
-    body_hash = hex(digest, size);
+    body_hash = to_hex(digest, size);
   }
   return exchange([&](Connection& c) {
     in.clear();
@@ -328,22 +324,18 @@ Response Client::upload(std::string_view target, const std::filesystem::path& fi
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return hex(digest, sizeof digest);
+  return to_hex(digest, sizeof digest);
 }
 
 std::string sign_request(std::string_view api_key, std::string_view method, std::string_view target,
                          std::string_view timestamp, std::string_view nonce,
                          std::string_view body_sha256_hex) {
-  std::string message = "MG1-HMAC-SHA256";
-  for (std::string_view part : {method, target, timestamp, nonce, body_sha256_hex}) {
-    message += '\n';
-    message += part;
-  }
+  const std::string message = string_to_sign(method, target, timestamp, nonce, body_sha256_hex);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   HMAC(EVP_sha256(), api_key.data(), static_cast<int>(api_key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &size);
-  return hex(mac, size);
+  return to_hex(mac, size);
 }
 
 std::string Client::url_encode(std::string_view text) {

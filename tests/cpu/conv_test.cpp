@@ -4,7 +4,7 @@
 // and 2×2 MaxPool; batches that cut into several slices with a remainder; 1 and 2
 // threads; weights constant (packed once and kept) or not (they change between runs); X
 // and Y in channel-last order, as one Conv hands its output to the next.
-#include "kernels/conv.h"
+#include "plugins/cpu/kernels/conv.h"
 
 #include <gtest/gtest.h>
 
@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "executor.h"
-#include "graph.h"
-#include "kernels/conv_onednn.h"
-#include "kernels/kernels.h"
+#include "plugins/cpu/executor.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/kernels/conv_onednn.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend.h"
+#include "gateway/plugin_host/backend_error.h"
 
 namespace mg::cpu::testing {
 

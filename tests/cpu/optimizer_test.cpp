@@ -1,14 +1,14 @@
 // Load-time graph work on real files: fusion, Identity/Dropout removal, constant folding,
 // and buffer reuse by the executor's memory plan.
-#include "optimizer.h"
+#include "plugins/cpu/optimizer.h"
 
 #include <gtest/gtest.h>
 
-#include "cpu_test_support.h"
-#include "executor.h"
-#include "kernels/conv_onednn.h"
-#include "kernels/kernels.h"
-#include "onnx_loader.h"
+#include "plugins/cpu/executor.h"
+#include "plugins/cpu/kernels/conv_onednn.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/onnx_loader.h"
+#include "tests/cpu/cpu_test_support.h"
 
 namespace mg::cpu {
 namespace {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "auth/api_key.h"
-#include "fuzz_finding.h"
+#include "gateway/auth/api_key.h"
+#include "tests/fuzz/fuzz_finding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string key(reinterpret_cast<const char*>(data), size);

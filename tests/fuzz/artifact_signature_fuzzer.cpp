@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "fuzz_finding.h"
 #include "registry/artifact_signature.h"
 #include "registry/registry_error.h"
+#include "tests/fuzz/fuzz_finding.h"
 
 namespace {
 constexpr char kPublic[] =

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "api/content_encoding.h"
-#include "api/errors.h"
+#include "gateway/api/content_encoding.h"
+#include "gateway/api/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

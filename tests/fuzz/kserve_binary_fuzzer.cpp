@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "api/errors.h"
-#include "api/kserve_codec.h"
-#include "kserve_check.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/kserve_codec.h"
+#include "tests/fuzz/kserve_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;

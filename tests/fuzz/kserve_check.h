@@ -3,10 +3,10 @@
 
 #include <cstdint>
 
-#include "api/errors.h"
-#include "api/kserve_codec.h"
-#include "fuzz_finding.h"
-#include "plugin_host/dtype.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/kserve_codec.h"
+#include "gateway/plugin_host/dtype.h"
+#include "tests/fuzz/fuzz_finding.h"
 
 namespace mg::fuzz {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <span>
 
-#include "cpu_error.h"
-#include "cpu_model.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/cpu_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

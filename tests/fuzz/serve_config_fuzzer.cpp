@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "fuzz_finding.h"
-#include "main/serve_config.h"
+#include "gateway/main/serve_config.h"
+#include "tests/fuzz/fuzz_finding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mg::gateway::ServeSettings settings;

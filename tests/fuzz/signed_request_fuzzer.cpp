@@ -20,11 +20,11 @@
 #include <string_view>
 #include <vector>
 
-#include "api/errors.h"
-#include "auth/authenticator.h"
-#include "fuzz_finding.h"
+#include "gateway/api/errors.h"
+#include "gateway/auth/authenticator.h"
 #include "modelgate/client.h"
 #include "registry/registry.h"
+#include "tests/fuzz/fuzz_finding.h"
 
 namespace {
 
@@ -113,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       mg::fuzz::finding("authenticated as someone other than the only key");
     }
     if (ambiguous) mg::fuzz::finding("ambiguous credentials were accepted");
-  } catch (const mg::gateway::ApiError& e) {
+  } catch (const mg::gateway::AuthError& e) {
     // 429: the key's replay budget is spent (the clock never moves, so nonces never expire).
     const bool budget = e.status() == 429 && e.code() == "rate_limited";
     if (e.status() != 401 && e.status() != 403 && !budget) {

@@ -1,7 +1,7 @@
 // The access log's buffer is bounded: when its output stalls (a pipe nobody reads), lines
 // past the bound are dropped and counted instead of growing the server's memory, and
 // everything kept is written whole once the output moves again.
-#include "metrics/access_log.h"
+#include "gateway/metrics/access_log.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,13 +9,13 @@
 #include <string>
 #include <thread>
 
-#include "plugin_host/log.h"
+#include "common/log.h"
 
 namespace mg::gateway {
 namespace {
 
 TEST(AccessLog, AStalledOutputDropsLinesPastTheBoundAndCountsThem) {
-  set_log_sink([](LogLevel, std::string_view) {});
+  mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   constexpr std::size_t kCapacity = 256 << 10;

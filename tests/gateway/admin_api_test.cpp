@@ -1,8 +1,8 @@
 // The admin API through the router: models, uploads, versions, aliases, load/unload/retire,
 // backends, tenants, keys and the audit log, with a real registry and the real CPU backend.
-#include "auth/api_key.h"
+#include "gateway/auth/api_key.h"
 #include "registry/sha256.h"
-#include "router_fixture.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

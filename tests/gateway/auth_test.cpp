@@ -3,9 +3,9 @@
 // that the database alone cannot authenticate.
 #include <array>
 
-#include "api/errors.h"
-#include "auth/api_key.h"
-#include "router_fixture.h"
+#include "gateway/api/errors.h"
+#include "gateway/auth/api_key.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {
@@ -139,7 +139,7 @@ TEST_F(AuthTest, TheDatabaseAloneCannotAuthenticate) {
   other.fill(8);
   Authenticator stranger(*registry_, KeyCrypto(other));
   HttpRequest request{"GET", kMeta, {{"Authorization", "Bearer " + key_}}, ""};
-  EXPECT_THROW(stranger.authenticate(request), ApiError);
+  EXPECT_THROW(stranger.authenticate(request), AuthError);
   EXPECT_NO_THROW(auth_->authenticate(request));
 }
 

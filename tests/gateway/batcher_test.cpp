@@ -1,7 +1,7 @@
 // The dynamic batcher on the real CPU backend and the seed MLP: concurrent requests are
 // merged into one execute call and each gets exactly its own rows back; a full queue
 // refuses. Batch formation is driven by preferred sizes, not by timing.
-#include "serving/batcher.h"
+#include "gateway/serving/batcher.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,10 +13,10 @@
 #include <sstream>
 #include <thread>
 
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
-#include "serving/model_repository.h"
 
 namespace mg::gateway {
 namespace {
@@ -33,7 +33,7 @@ std::string read_file(const std::filesystem::path& path) {
 class BatcherTest : public ::testing::Test {
  protected:
   std::shared_ptr<LoadedVersion> load_mlp(const std::string& config) {
-    set_log_sink([](LogLevel, std::string_view) {});
+    mg::set_log_sink([](mg::LogLevel, std::string_view) {});
     std::string pattern = (std::filesystem::temp_directory_path() / "mg_batch_XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
     registry_ = std::make_unique<registry::Registry>(registry::RegistryOptions{dir_});

@@ -20,9 +20,9 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.h"
+#include "gateway/plugin_host/backend_manager.h"
 #include "modelgate/client.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
 
 namespace mg::gateway {
 namespace {
@@ -70,7 +70,7 @@ Sample sample_of(const std::string& model) {
 class ClientIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    set_log_sink([](LogLevel, std::string_view) {});
+    mg::set_log_sink([](mg::LogLevel, std::string_view) {});
     std::string pattern = (fs::temp_directory_path() / "mg_client_XXXXXX").string();
     dir_ = new fs::path(mkdtemp(pattern.data()));
     const fs::path data = *dir_ / "data";

@@ -1,12 +1,12 @@
 // Content-Encoding on request bodies: gzip and deflate (zlib or raw) are decompressed
 // within the body limit, a zip bomb gets 413 without allocating past it, a corrupt stream
 // 400, any other encoding 415; through the router, a gzip'd inference matches the plain one.
-#include "api/content_encoding.h"
+#include "gateway/api/content_encoding.h"
 
 #include <zlib.h>
 
-#include "api/errors.h"
-#include "router_fixture.h"
+#include "gateway/api/errors.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

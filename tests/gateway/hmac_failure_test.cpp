@@ -10,9 +10,9 @@
 
 #include <atomic>
 
-#include "auth/api_key.h"
+#include "gateway/auth/api_key.h"
 #include "modelgate/client.h"
-#include "router_fixture.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace {
 std::atomic<bool> g_fail_hmac{false};

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "api/errors.h"
-#include "api/kserve_codec.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/kserve_codec.h"
 
 namespace {
 

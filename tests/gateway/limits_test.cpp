@@ -3,9 +3,9 @@
 #include <atomic>
 #include <thread>
 
-#include "auth/api_key.h"
-#include "limits/periods.h"
-#include "router_fixture.h"
+#include "gateway/auth/api_key.h"
+#include "gateway/limits/periods.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -3,10 +3,10 @@
 // serving version keeps serving, signer removal, the signers routes.
 #include <openssl/evp.h>
 
-#include "../registry/test_keys.h"
 #include "registry/artifact_signature.h"
 #include "registry/sha256.h"
-#include "router_fixture.h"
+#include "tests/gateway/router_fixture.h"
+#include "tests/registry/test_keys.h"
 
 namespace mg::gateway {
 namespace {

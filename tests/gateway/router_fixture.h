@@ -10,13 +10,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "api/router.h"
-#include "auth/authenticator.h"
-#include "limits/limits.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/api/router.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/limits/limits.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
-#include "serving/model_repository.h"
 
 namespace mg::gateway {
 
@@ -34,21 +34,22 @@ inline const std::filesystem::path kModels = std::filesystem::path(MG_EXAMPLES_D
 class RouterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    set_log_sink([](LogLevel, std::string_view) {});
+    mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   }
 
   RouterTest() {
     std::string pattern = (std::filesystem::temp_directory_path() / "mg_router_XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
-    registry_ = std::make_unique<registry::Registry>(registry::RegistryOptions{dir_});
+    // One clock for everything that reads the time (common/clock.h): the registry's.
+    registry_ = std::make_unique<registry::Registry>(
+        registry::RegistryOptions{dir_, [this] { return now_ms_; }});
     backends_.discover({MG_PLUGIN_DIR});
     models_ = std::make_unique<ModelRepository>(*registry_, backends_);
     add_model("fashion-mlp", R"({"max_batch_size": 8})", true);
     add_model("text-classifier", R"({"max_batch_size": 8})", true);
     std::array<unsigned char, 32> master{};
     master.fill(7);
-    auth_ =
-        std::make_unique<Authenticator>(*registry_, KeyCrypto(master), [this] { return now_ms_; });
+    auth_ = std::make_unique<Authenticator>(*registry_, KeyCrypto(master));
     registry_->create_tenant("ops", 0, registry::QuotaPeriod::kMonth, "test");
     registry_->create_tenant("acme", 0, registry::QuotaPeriod::kMonth, "test");
     KeySpec admin{"ops", registry::kScopeAdmin | registry::kScopeInfer};
@@ -56,8 +57,7 @@ class RouterTest : public ::testing::Test {
     KeySpec infer{"acme", registry::kScopeInfer};
     key_ = auth_->issue_key(infer, "test").key;
     // The meter flushes only when a test says so (its clock is now_ms_, not time).
-    limits_ = std::make_unique<Limits>(
-        *registry_, [this] { return now_ms_; }, std::chrono::hours(1));
+    limits_ = std::make_unique<Limits>(*registry_, WallClock{}, std::chrono::hours(1));
     services_ = std::make_unique<Services>(
         Services{*registry_, *models_, backends_, *auth_, "test", nullptr, limits_.get()});
   }
@@ -156,7 +156,7 @@ class RouterTest : public ::testing::Test {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Limits> limits_;
   std::unique_ptr<Services> services_;
-  int64_t now_ms_ = 1'700'000'000'000;  // the authenticator's clock
+  int64_t now_ms_ = 1'700'000'000'000;  // the registry's clock, so everyone's
   std::string admin_key_, key_;
 };
 

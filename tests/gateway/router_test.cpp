@@ -5,9 +5,9 @@
 #include <mutex>
 #include <thread>
 
-#include "api/errors.h"
-#include "api/kserve_codec.h"
-#include "router_fixture.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/kserve_codec.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {
@@ -259,7 +259,7 @@ TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
 TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
   std::vector<std::string> lines;
   std::mutex lines_mutex;
-  const LogSink previous = set_log_sink([&](LogLevel, std::string_view line) {
+  const mg::LogSink previous = mg::set_log_sink([&](mg::LogLevel, std::string_view line) {
     std::lock_guard lock(lines_mutex);
     lines.emplace_back(line);
   });
@@ -275,7 +275,7 @@ TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
                   {{"Authorization", "Bearer " + key_}, {"X-Request-Id", "trace-500"}},
                   R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})"},
       services);
-  set_log_sink(previous);
+  mg::set_log_sink(previous);
   expect_error(r, 500, "internal", "the model failed to run this request");
   EXPECT_EQ(r.body.find("on purpose"), std::string::npos) << r.body;  // the cause stays inside
   bool logged = false;

@@ -1,5 +1,5 @@
 // The serve config file: schema (unknown keys, types, ranges) and HOST:PORT parsing.
-#include "main/serve_config.h"
+#include "gateway/main/serve_config.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // Signed requests (MG1-HMAC-SHA256) through the router: fixed test vectors shared with
 // sdk/README.md, acceptance, every failure code, replay, signed-only keys, and signed
 // streamed uploads whose body hash is known only at the end.
-#include "api/kserve_codec.h"
-#include "auth/api_key.h"
+#include "gateway/api/kserve_codec.h"
+#include "gateway/auth/api_key.h"
 #include "modelgate/client.h"
-#include "router_fixture.h"
+#include "tests/gateway/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/test_support.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "tests/plugin_host/test_support.h"
 
 namespace mg::gateway {
 namespace {

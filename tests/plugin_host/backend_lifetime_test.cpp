@@ -2,9 +2,9 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/test_support.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "tests/plugin_host/test_support.h"
 
 namespace mg::gateway {
 namespace {

@@ -5,9 +5,9 @@
 #include <map>
 #include <string>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/test_support.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "tests/plugin_host/test_support.h"
 
 namespace mg::gateway {
 namespace {

@@ -1,5 +1,5 @@
 // Shape, size and BYTES-layout checks: the host's guard on data crossing the ABI.
-#include "plugin_host/tensor_check.h"
+#include "gateway/plugin_host/tensor_check.h"
 
 #include <gtest/gtest.h>
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "plugin_host/backend.h"
-#include "plugin_host/log.h"
+#include "common/log.h"
+#include "gateway/plugin_host/backend.h"
 
 namespace mg::gateway::testing {
 
@@ -23,12 +23,12 @@ inline std::filesystem::path test_plugin(const std::string& name) {
 class LogCapture {
  public:
   LogCapture() {
-    previous_ = set_log_sink([this](LogLevel, std::string_view line) {
+    previous_ = mg::set_log_sink([this](mg::LogLevel, std::string_view line) {
       std::lock_guard lock(mutex_);
       lines_.emplace_back(line);
     });
   }
-  ~LogCapture() { set_log_sink(previous_); }
+  ~LogCapture() { mg::set_log_sink(previous_); }
 
   bool contains(std::string_view fragment) const {
     std::lock_guard lock(mutex_);
@@ -41,7 +41,7 @@ class LogCapture {
  private:
   mutable std::mutex mutex_;
   std::vector<std::string> lines_;
-  LogSink previous_;
+  mg::LogSink previous_;
 };
 
 inline std::span<const std::byte> bytes_of(std::string_view text) {

@@ -7,8 +7,8 @@
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "registry/sha256.h"
-#include "temp_dir.h"
-#include "test_keys.h"
+#include "tests/registry/temp_dir.h"
+#include "tests/registry/test_keys.h"
 
 namespace mg::registry {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "registry/background_hasher.h"
 #include "registry/registry_error.h"
-#include "temp_dir.h"
+#include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
 namespace {

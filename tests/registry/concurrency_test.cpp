@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "registry/registry.h"
-#include "temp_dir.h"
+#include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
 namespace {

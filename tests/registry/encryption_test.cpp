@@ -11,7 +11,7 @@
 #include "registry/artifact_cipher.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
-#include "temp_dir.h"
+#include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
 namespace {

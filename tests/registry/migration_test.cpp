@@ -5,7 +5,7 @@
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "registry/schema.h"
-#include "temp_dir.h"
+#include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "registry/registry_error.h"
 #include "registry/schema.h"
-#include "temp_dir.h"
-#include "test_keys.h"
+#include "tests/registry/temp_dir.h"
+#include "tests/registry/test_keys.h"
 
 namespace mg::registry {
 namespace {

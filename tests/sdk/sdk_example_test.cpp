@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "plugin_host/backend_error.h"
-#include "plugin_host/backend_manager.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend_manager.h"
 
 namespace mg::gateway {
 namespace {

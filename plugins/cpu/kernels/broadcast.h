@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../tensor.h"
+#include "plugins/cpu/tensor.h"
 
 namespace mg::cpu {
 

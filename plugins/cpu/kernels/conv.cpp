@@ -2,19 +2,19 @@
 // ("_relu") and 2×2 stride-2 MaxPool ("_maxpool2x2") the optimizer may attach: on oneDNN's
 // convolution primitive (conv_onednn.cpp), or, for what oneDNN has no implementation of,
 // as im2col + GEMM here.
-#include "conv.h"
+#include "plugins/cpu/kernels/conv.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-#include "../cpu_error.h"
-#include "../kernel.h"
-#include "conv_onednn.h"
-#include "gemm.h"
-#include "kernels.h"
-#include "spatial.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/conv_onednn.h"
+#include "plugins/cpu/kernels/gemm.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/kernels/spatial.h"
 
 namespace mg::cpu {
 namespace {

@@ -2,10 +2,10 @@
 
 #include <cstdint>
 
-#include "../graph.h"
-#include "../tensor.h"
-#include "../thread_pool.h"
-#include "spatial.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/kernels/spatial.h"
+#include "plugins/cpu/tensor.h"
+#include "plugins/cpu/thread_pool.h"
 
 namespace mg::cpu {
 

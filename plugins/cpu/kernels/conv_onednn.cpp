@@ -1,4 +1,4 @@
-#include "conv_onednn.h"
+#include "plugins/cpu/kernels/conv_onednn.h"
 
 #include <algorithm>
 #include <array>
@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "../cpu_error.h"
-#include "onednn.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernels/onednn.h"
 
 namespace mg::cpu {
 namespace {

@@ -3,10 +3,10 @@
 #include <memory>
 #include <string>
 
-#include "../graph.h"
-#include "../thread_pool.h"
-#include "conv.h"
-#include "kernels.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/kernels/conv.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/thread_pool.h"
 
 namespace mg::cpu {
 

@@ -1,12 +1,12 @@
-#include "gemm.h"
+#include "plugins/cpu/kernels/gemm.h"
 
 #include <dnnl.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "../cpu_error.h"
-#include "onednn.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernels/onednn.h"
 
 namespace mg::cpu {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "../thread_pool.h"
+#include "plugins/cpu/thread_pool.h"
 
 namespace mg::cpu {
 

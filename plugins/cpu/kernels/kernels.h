@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "../graph.h"
-#include "../tensor.h"
+#include "plugins/cpu/graph.h"
+#include "plugins/cpu/tensor.h"
 
 namespace mg::cpu {
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../kernel.h"
-#include "broadcast.h"
-#include "gemm.h"
-#include "kernels.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/broadcast.h"
+#include "plugins/cpu/kernels/gemm.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

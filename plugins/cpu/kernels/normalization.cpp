@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "../kernel.h"
-#include "kernels.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

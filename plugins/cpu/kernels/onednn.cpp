@@ -1,4 +1,4 @@
-#include "onednn.h"
+#include "plugins/cpu/kernels/onednn.h"
 
 #include <omp.h>
 

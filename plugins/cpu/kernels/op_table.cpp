@@ -1,4 +1,4 @@
-#include "kernels.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 

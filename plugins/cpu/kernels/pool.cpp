@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <limits>
 
-#include "../kernel.h"
-#include "kernels.h"
-#include "spatial.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/kernels/spatial.h"
 
 namespace mg::cpu {
 namespace {

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "../kernel.h"
-#include "kernels.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../kernel.h"
-#include "broadcast.h"
-#include "kernels.h"
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/broadcast.h"
+#include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
 namespace {

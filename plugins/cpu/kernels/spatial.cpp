@@ -1,7 +1,7 @@
-#include "spatial.h"
+#include "plugins/cpu/kernels/spatial.h"
 
-#include "../cpu_error.h"
-#include "../tensor.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/tensor.h"
 
 namespace mg::cpu {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "../graph.h"
+#include "plugins/cpu/graph.h"
 
 namespace mg::cpu {
 

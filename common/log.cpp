@@ -1,11 +1,11 @@
-#include "plugin_host/log.h"
+#include "common/log.h"
 
 #include <cstdio>
 #include <mutex>
 #include <string>
 #include <utility>
 
-namespace mg::gateway {
+namespace mg {
 namespace {
 
 std::string_view level_name(LogLevel level) {
@@ -53,4 +53,4 @@ void log(LogLevel level, std::string_view message) {
   current_sink()(level, message);
 }
 
-}  // namespace mg::gateway
+}  // namespace mg

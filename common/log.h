@@ -3,7 +3,7 @@
 #include <functional>
 #include <string_view>
 
-namespace mg::gateway {
+namespace mg {
 
 enum class LogLevel { kError = 1, kWarn = 2, kInfo = 3, kDebug = 4 };
 
@@ -16,4 +16,4 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 LogSink set_log_sink(LogSink sink);
 void log(LogLevel level, std::string_view message);
 
-}  // namespace mg::gateway
+}  // namespace mg

@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "cpu_error.h"
-#include "cpu_model.h"
-#include "onnx_loader.h"
-#include "plugin_host/backend_error.h"
-#include "plugin_host/backend_manager.h"
-#include "plugin_host/log.h"
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/cpu_model.h"
+#include "plugins/cpu/onnx_loader.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "common/log.h"
 
 namespace fs = std::filesystem;
 using mg::cpu::ElemType;
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (plugin_dirs.empty()) plugin_dirs.push_back(MG_DEFAULT_PLUGIN_DIR);
-  if (!verbose) mg::gateway::set_log_sink([](mg::gateway::LogLevel, std::string_view) {});
+  if (!verbose) mg::set_log_sink([](mg::LogLevel, std::string_view) {});
   gw::BackendManager manager;
   manager.discover(plugin_dirs);
   auto backend = manager.find(backend_name);

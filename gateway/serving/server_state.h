@@ -1,0 +1,23 @@
+#pragma once
+
+#include "gateway/metrics/metrics.h"
+#include "gateway/plugin_host/backend_manager.h"
+#include "registry/registry.h"
+
+namespace mg::gateway {
+
+// The metrics' view of the server (ServerState) read from the registry's catalogue and the
+// plugin host's backend list. Both must outlive it.
+class RegistryServerState : public ServerState {
+ public:
+  RegistryServerState(const registry::Registry& registry, const BackendManager& backends)
+      : registry_(registry), backends_(backends) {}
+  std::vector<VersionState> versions() const override;
+  std::vector<BackendState> backends() const override;
+
+ private:
+  const registry::Registry& registry_;
+  const BackendManager& backends_;
+};
+
+}  // namespace mg::gateway
