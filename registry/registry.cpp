@@ -94,7 +94,7 @@ std::optional<VersionRecord> Registry::find_version(const std::string& model,
 
 std::vector<VersionRecord> Registry::list_versions(const std::string& model) const {
   const Catalog::Entry* entry = cached_catalog().find(model);
-  if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
+  if (entry == nullptr) throw RegistryError(Code::kModelNotFound, "no model '" + model + "'");
   std::vector<VersionRecord> versions;
   for (const auto& [number, version] : entry->versions) versions.push_back(version);
   return versions;
@@ -102,7 +102,7 @@ std::vector<VersionRecord> Registry::list_versions(const std::string& model) con
 
 std::vector<AliasRecord> Registry::list_aliases(const std::string& model) const {
   const Catalog::Entry* entry = cached_catalog().find(model);
-  if (entry == nullptr) throw RegistryError(Code::kNotFound, "no model '" + model + "'");
+  if (entry == nullptr) throw RegistryError(Code::kModelNotFound, "no model '" + model + "'");
   std::vector<AliasRecord> aliases;
   for (const auto& [alias, version] : entry->aliases) {
     aliases.push_back(AliasRecord{model, alias, version, 0});
@@ -195,7 +195,7 @@ void Registry::append_audit(const std::string& actor, const std::string& action,
 int64_t Registry::model_id(const std::string& name) {
   auto statement = db_.prepare("SELECT id FROM models WHERE name = ?");
   statement.bind(1, name);
-  if (!statement.step()) throw RegistryError(Code::kNotFound, "no model '" + name + "'");
+  if (!statement.step()) throw RegistryError(Code::kModelNotFound, "no model '" + name + "'");
   return statement.column_int(0);
 }
 

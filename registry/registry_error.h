@@ -11,7 +11,8 @@ class RegistryError : public std::runtime_error {
  public:
   enum class Code {
     kInvalidArgument,  // a bad name, bad JSON, bad state transition request
-    kNotFound,         // unknown model, version, alias, signer, artifact
+    kModelNotFound,    // no model of that name
+    kNotFound,         // unknown version, alias, signer, artifact, tenant, key
     kAlreadyExists,    // duplicate model or signer name
     kConflict,         // refused because of current state (e.g. retiring an aliased version)
     kDigestMismatch,   // content does not hash to what was expected

@@ -3,18 +3,22 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/api/route_table.h"
 #include "gateway/api/router.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/http/http_types.h"
 
 namespace mg::gateway {
 
-// The admin API under /admin/v1/ (docs/contracts.md "Admin CLI"; gateway/README.md lists every
-// route). The caller has authenticated the request and checked the admin scope. Every
-// change goes through the registry, which audits it under the caller's key id. Throws
-// ApiError; the router turns it into the error contract.
+// The admin API under /admin/v1/ (docs/admin-api.openapi.yaml lists every route). The caller has
+// authenticated the request and checked the admin scope. Every change goes through the registry,
+// which audits it under the caller's key id. Throws ApiError; the router turns it into the error
+// contract.
 HttpResponse admin_route(const HttpRequest& request, const std::vector<std::string_view>& parts,
                          const Principal& caller, Services& services);
+
+// Every admin route (method and path pattern), for the OpenAPI document check.
+std::vector<RouteSpec> admin_route_specs();
 
 // POST /admin/v1/models/{m}/versions: the artifact streams into the store as it arrives.
 // Refuses unread (401/403/404) before any byte of the body is taken.

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "gateway/api/route_table.h"
 #include "gateway/http/http_types.h"
 
 namespace mg::registry {
@@ -53,6 +54,9 @@ struct Services {
 // endpoint is testable without a network. Never throws: every refusal becomes a response
 // in the error contract.
 HttpResponse route(const HttpRequest& request, Services& services);
+
+// Every data-plane route (method and path pattern), for the documentation checks.
+std::vector<RouteSpec> data_route_specs();
 
 // Whether a request may be handled on the socket thread that read it: reads of memory
 // (GETs) and inference on a loaded version whose batches run at once and briefly

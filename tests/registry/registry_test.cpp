@@ -158,7 +158,7 @@ TEST_F(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
       Code::kAlreadyExists, [&] { registry_->create_model({"m"}, "admin1"); },
       "model 'm' already exists");
   expect_code(
-      Code::kNotFound, [&] { registry_->add_version("nope", upload("x"), "", "a"); },
+      Code::kModelNotFound, [&] { registry_->add_version("nope", upload("x"), "", "a"); },
       "no model 'nope'");
   expect_code(
       Code::kNotFound, [&] { registry_->set_alias("m", "default", 7, "a"); }, "has no version 7");
@@ -167,7 +167,7 @@ TEST_F(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
       [&] { registry_->set_version_state("m", 9, VersionState::kLoading, "", "a"); },
       "has no version 9");
   expect_code(
-      Code::kNotFound, [&] { registry_->list_versions("nope"); }, "no model 'nope'");
+      Code::kModelNotFound, [&] { registry_->list_versions("nope"); }, "no model 'nope'");
   EXPECT_EQ(registry_->find_version("m", 1), std::nullopt);
   // A version needs its artifact in the store first.
   StoredArtifact ghost{"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", 11};

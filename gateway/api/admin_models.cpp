@@ -1,0 +1,362 @@
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+
+#include "common/log.h"
+#include "gateway/api/admin_routes.h"
+#include "gateway/api/errors.h"
+#include "gateway/api/json_body.h"
+#include "gateway/api/query.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/serving/model_repository.h"
+#include "registry/artifact_signature.h"
+#include "registry/registry.h"
+
+// Models, their versions and aliases, and version uploads.
+namespace mg::gateway {
+namespace {
+
+namespace json = boost::json;
+using registry::RegistryError;
+
+json::object model_json(Services& s, const registry::ModelRecord& m) {
+  json::object aliases;
+  for (const auto& a : s.registry.list_aliases(m.name)) aliases[a.alias] = a.version;
+  boost::system::error_code ec;
+  json::value config = json::parse(m.config_json, ec);
+  return json::object{{"name", m.name},
+                      {"backend", m.backend},
+                      {"description", m.description},
+                      {"config", ec ? json::value(json::object{}) : config},
+                      {"require_signature", m.require_signature},
+                      {"next_version", m.next_version},
+                      {"created_at", m.created_at},
+                      {"aliases", aliases}};
+}
+
+json::object version_json(Services& s, const registry::VersionRecord& v) {
+  json::array aliases;
+  for (const auto& a : s.registry.list_aliases(v.model)) {
+    if (a.version == v.version) aliases.emplace_back(a.alias);
+  }
+  return json::object{{"model", v.model},
+                      {"version", v.version},
+                      {"artifact", v.artifact},
+                      {"size", v.size},
+                      {"encrypted", v.encrypted},
+                      {"state", std::string(registry::state_name(v.state))},
+                      {"reason", v.state_reason},
+                      {"notes", v.notes},
+                      {"loaded", s.models.find(v.model, v.version) != nullptr},
+                      {"aliases", aliases},
+                      {"created_at", v.created_at},
+                      {"updated_at", v.updated_at}};
+}
+
+// A model load failing is the model's fault (a bad file, an unsupported operator): its
+// reason goes back to the operator who asked.
+ApiError load_failure(const std::string& model, int64_t version, const std::exception& e) {
+  return ApiError(400, "bad_request",
+                  "version " + std::to_string(version) + " of model '" + model +
+                      "' failed to load: " + e.what());
+}
+
+// A registry refusal met while loading: a corrupt artifact or a missing signature.
+bool is_load_refusal(const RegistryError& e) {
+  return e.code() == RegistryError::Code::kDigestMismatch ||
+         e.code() == RegistryError::Code::kInvalidArgument;
+}
+
+void switch_alias(Services& s, const std::string& model, const std::string& alias, int64_t version,
+                  const std::string& actor) {
+  try {
+    s.models.switch_alias(model, alias, version, actor);
+  } catch (const BackendError& e) {
+    throw load_failure(model, version, e);
+  } catch (const RegistryError& e) {
+    if (!is_load_refusal(e)) throw;
+    throw load_failure(model, version, e);
+  }
+}
+
+// The artifact signature file sent with an upload, base64 in X-MG-Artifact-Signature.
+std::optional<registry::ArtifactSignature> artifact_signature_of(const HttpRequest& head) {
+  const std::string_view encoded = head.header("X-MG-Artifact-Signature");
+  if (encoded.empty()) return std::nullopt;
+  if (encoded.size() > 4096 || encoded.size() % 4 != 0) {
+    throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
+  }
+  std::string text(encoded.size() / 4 * 3, '\0');
+  const int size = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                   reinterpret_cast<const unsigned char*>(encoded.data()),
+                                   static_cast<int>(encoded.size()));
+  if (size < 0) throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
+  text.resize(static_cast<std::size_t>(size));
+  while (!text.empty() && text.back() == '\0') text.pop_back();  // base64 padding
+  try {
+    return registry::parse_signature(text);
+  } catch (const RegistryError& e) {
+    throw bad_request(std::string("the artifact signature file: ") + e.what());
+  }
+}
+
+// Streams an upload into the artifact store; registers the version once it is durable.
+class UploadSink : public BodySink {
+ public:
+  UploadSink(Services& s, std::string model, std::string notes, bool promote,
+             std::optional<std::string> expected, std::string actor,
+             std::optional<SignedParts> signature,
+             std::optional<registry::ArtifactSignature> artifact_signature)
+      : s_(s),
+        model_(std::move(model)),
+        notes_(std::move(notes)),
+        promote_(promote),
+        expected_(std::move(expected)),
+        actor_(std::move(actor)),
+        signature_(std::move(signature)),
+        artifact_signature_(std::move(artifact_signature)),
+        writer_(s.registry.artifacts().begin_write()) {}
+
+  bool write(std::span<const char> piece) override {
+    try {
+      writer_.write(std::as_bytes(piece));
+      return true;
+    } catch (const RegistryError& e) {
+      failure_ = e;
+      return false;
+    }
+  }
+
+  HttpResponse finish(bool complete) override {
+    try {
+      if (!complete)
+        throw api_error(failure_.value_or(RegistryError(RegistryError::Code::kIo, "")));
+      // A signed upload's signature covers the body's SHA-256, known only now: checked
+      // before anything becomes durable.
+      const std::string digest = writer_.digest();
+      if (signature_) authenticated([&] { s_.auth.verify_body(*signature_, digest); });
+      if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
+      const std::optional<std::string> signer = check_artifact_signature(digest);
+      const registry::StoredArtifact artifact = writer_.commit(expected_);
+      const registry::VersionRecord v = s_.registry.add_version(model_, artifact, notes_, actor_);
+      if (signer) {
+        s_.registry.add_signature(artifact.digest, *signer, artifact_signature_->signature, actor_);
+      }
+      if (promote_) switch_alias(s_, model_, "default", v.version, actor_);
+      return json_response(version_json(s_, *s_.registry.find_version(model_, v.version)), 201);
+    } catch (const RegistryError& e) {
+      return respond(api_error(e));
+    } catch (const ApiError& e) {
+      return respond(e);
+    }
+  }
+
+ private:
+  // The trusted signer of the upload's signature, checked before anything is stored;
+  // refuses unsigned uploads of models (or servers) that require a signature.
+  std::optional<std::string> check_artifact_signature(const std::string& digest) {
+    const auto model = s_.registry.find_model(model_);
+    const bool required = s_.models.require_signature() || (model && model->require_signature);
+    if (!artifact_signature_) {
+      if (!required) return std::nullopt;
+      throw bad_request("model '" + model_ +
+                        "' requires a signature from a trusted signer: upload with "
+                        "--signature FILE.sig (mgctl sign)");
+    }
+    if (artifact_signature_->digest != digest) {
+      throw bad_request("the signature is for other content (digest " +
+                        artifact_signature_->digest + ", upload " + digest + ")");
+    }
+    auto signer = s_.registry.trusted_signer(*artifact_signature_);
+    if (!signer) {
+      throw bad_request(
+          "the signature does not verify with any trusted signer's key "
+          "(mgctl signer list)");
+    }
+    return signer;
+  }
+
+  HttpResponse respond(const ApiError& e) const {
+    if (e.status() >= 500) {
+      log(LogLevel::kError, "upload of a version of model " + model_ + " answered " +
+                                std::to_string(e.status()) + " " + e.code() + ": " +
+                                (e.detail().empty() ? std::string(e.what()) : e.detail()));
+    }
+    return error_response(e.status(), e.code(), e.what());
+  }
+
+  Services& s_;
+  std::string model_, notes_;
+  bool promote_;
+  std::optional<std::string> expected_;
+  std::string actor_;
+  std::optional<SignedParts> signature_;
+  std::optional<registry::ArtifactSignature> artifact_signature_;
+  registry::ArtifactStore::Writer writer_;
+  std::optional<RegistryError> failure_;
+};
+
+}  // namespace
+
+std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string& model,
+                                      const Principal& caller, Services& s,
+                                      std::optional<SignedParts> signature) {
+  require_model(s, model);
+  std::optional<std::string> expected = query_param(head.target, "sha256");
+  if (expected && (expected->size() != 64 ||
+                   expected->find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    throw bad_request("'sha256' must be 64 lowercase hex characters");
+  }
+  const std::string promote = query_param(head.target, "promote").value_or("false");
+  if (promote != "true" && promote != "false" && promote != "1" && promote != "0") {
+    throw bad_request("'promote' must be true or false");
+  }
+  try {
+    return std::make_unique<UploadSink>(s, model, query_param(head.target, "notes").value_or(""),
+                                        promote == "true" || promote == "1", std::move(expected),
+                                        caller.key_id, std::move(signature),
+                                        artifact_signature_of(head));
+  } catch (const RegistryError& e) {
+    throw api_error(e);
+  }
+}
+
+HttpResponse list_models(const AdminCall& call) {
+  json::array list;
+  for (const auto& m : call.services.registry.list_models()) {
+    list.emplace_back(model_json(call.services, m));
+  }
+  return json_response(json::object{{"models", list}});
+}
+
+HttpResponse create_model(const AdminCall& call) {
+  const json::object body = parse_object(call.request.body);
+  registry::ModelSpec spec;
+  spec.name = string_field(body, "name", "");
+  spec.backend = string_field(body, "backend", "cpu");
+  spec.description = string_field(body, "description", "");
+  spec.require_signature = bool_field(body, "require_signature", false);
+  if (auto it = body.find("config"); it != body.end()) {
+    if (!it->value().is_object()) throw bad_request("'config' must be a JSON object");
+    spec.config_json = json::serialize(it->value());
+  }
+  Services& s = call.services;
+  return json_response(model_json(s, s.registry.create_model(spec, call.caller.key_id)), 201);
+}
+
+HttpResponse show_model(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  require_model(s, model);
+  json::object shown = model_json(s, *s.registry.find_model(model));
+  json::array versions;
+  for (const auto& v : s.registry.list_versions(model)) versions.emplace_back(version_json(s, v));
+  shown["versions"] = versions;
+  return json_response(shown);
+}
+
+HttpResponse list_versions(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  require_model(s, model);
+  json::array versions;
+  for (const auto& v : s.registry.list_versions(model)) versions.emplace_back(version_json(s, v));
+  return json_response(json::object{{"versions", versions}});
+}
+
+// A buffered upload (the server streams real ones through open_upload).
+HttpResponse upload_version(const AdminCall& call) {
+  const HttpRequest& r = call.request;
+  auto sink = make_upload(r, call.params.str("model"), call.caller, call.services, std::nullopt);
+  const bool written = sink->write(std::span<const char>(r.body.data(), r.body.size()));
+  return sink->finish(written);
+}
+
+HttpResponse show_version(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  const int64_t version = existing_version(s, model, call.params["version"]);
+  return json_response(version_json(s, *s.registry.find_version(model, version)));
+}
+
+HttpResponse load_version(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  const int64_t version = existing_version(s, model, call.params["version"]);
+  try {
+    s.models.load(model, version, call.caller.key_id);
+  } catch (const BackendError& e) {
+    throw load_failure(model, version, e);
+  } catch (const RegistryError& e) {
+    if (!is_load_refusal(e)) throw;
+    throw load_failure(model, version, e);
+  }
+  return json_response(version_json(s, *s.registry.find_version(model, version)));
+}
+
+HttpResponse unload_version(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  const int64_t version = existing_version(s, model, call.params["version"]);
+  s.models.unload(model, version, call.caller.key_id);
+  return json_response(version_json(s, *s.registry.find_version(model, version)));
+}
+
+HttpResponse retire_version(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  const int64_t version = existing_version(s, model, call.params["version"]);
+  for (const auto& a : s.registry.list_aliases(model)) {
+    if (a.version == version) {
+      throw ApiError(409, "conflict",
+                     "version " + std::to_string(version) + " is aliased as '" + a.alias +
+                         "'; move the alias first");
+    }
+  }
+  s.models.unload(model, version, call.caller.key_id);
+  s.registry.set_version_state(model, version, registry::VersionState::kRetired, "",
+                               call.caller.key_id);
+  return json_response(version_json(s, *s.registry.find_version(model, version)));
+}
+
+HttpResponse list_aliases(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  require_model(s, model);
+  json::object aliases;
+  for (const auto& a : s.registry.list_aliases(model)) aliases[a.alias] = a.version;
+  return json_response(json::object{{"aliases", aliases}});
+}
+
+HttpResponse set_alias(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model"), alias = call.params.str("alias");
+  require_model(s, model);
+  const json::object body = parse_object(call.request.body);
+  auto it = body.find("version");
+  if (it == body.end() || !it->value().is_int64()) {
+    throw bad_request("the body must be {\"version\": N}");
+  }
+  const int64_t version = existing_version(s, model, std::to_string(it->value().as_int64()));
+  switch_alias(s, model, alias, version, call.caller.key_id);
+  return json_response(json::object{{"model", model}, {"alias", alias}, {"version", version}});
+}
+
+HttpResponse remove_alias(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model"), alias = call.params.str("alias");
+  require_model(s, model);
+  if (alias == "default") {
+    throw ApiError(409, "conflict", "the default alias can be moved but not removed");
+  }
+  const auto previous = s.registry.resolve(model, alias);
+  s.registry.remove_alias(model, alias, call.caller.key_id);
+  bool still_aliased = false;
+  for (const auto& a : s.registry.list_aliases(model)) {
+    still_aliased = still_aliased || (previous && a.version == *previous);
+  }
+  if (previous && !still_aliased) s.models.unload(model, *previous, call.caller.key_id);
+  return json_response(json::object{{"model", model}, {"alias", alias}, {"removed", true}});
+}
+
+}  // namespace mg::gateway

@@ -1,0 +1,72 @@
+#pragma once
+
+// The admin API's handlers, one per route (admin_api.cpp holds the table), split by
+// resource: admin_models.cpp (models, versions, aliases, uploads), admin_tenants.cpp
+// (tenants, keys), admin_operations.cpp (signers, backends, usage, audit).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/api/route_table.h"
+#include "gateway/api/router.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/http/http_types.h"
+#include "registry/registry_error.h"
+
+namespace mg::gateway {
+
+class ApiError;
+
+// One admin request, authenticated with the admin scope.
+struct AdminCall {
+  const HttpRequest& request;
+  const PathParams& params;
+  const Principal& caller;
+  Services& services;
+};
+
+// Registry refusals in the error contract. Messages name models, versions and aliases,
+// never files: kIo and kDatabase details stay in the server's log.
+ApiError api_error(const registry::RegistryError& e);
+// A positive version number; 400 otherwise.
+int64_t parse_version(std::string_view text);
+// 404 model_not_found / version_not_found.
+void require_model(Services& s, const std::string& model);
+int64_t existing_version(Services& s, const std::string& model, std::string_view text);
+
+// The upload of a new version, streamed (open_upload) or buffered (upload_version).
+std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string& model,
+                                      const Principal& caller, Services& s,
+                                      std::optional<SignedParts> signature);
+
+// admin_models.cpp
+HttpResponse list_models(const AdminCall& call);
+HttpResponse create_model(const AdminCall& call);
+HttpResponse show_model(const AdminCall& call);
+HttpResponse list_versions(const AdminCall& call);
+HttpResponse upload_version(const AdminCall& call);
+HttpResponse show_version(const AdminCall& call);
+HttpResponse load_version(const AdminCall& call);
+HttpResponse unload_version(const AdminCall& call);
+HttpResponse retire_version(const AdminCall& call);
+HttpResponse list_aliases(const AdminCall& call);
+HttpResponse set_alias(const AdminCall& call);
+HttpResponse remove_alias(const AdminCall& call);
+// admin_tenants.cpp
+HttpResponse list_tenants(const AdminCall& call);
+HttpResponse create_tenant(const AdminCall& call);
+HttpResponse list_keys(const AdminCall& call);
+HttpResponse create_key(const AdminCall& call);
+HttpResponse revoke_key(const AdminCall& call);
+// admin_operations.cpp
+HttpResponse list_signers(const AdminCall& call);
+HttpResponse add_signer(const AdminCall& call);
+HttpResponse remove_signer(const AdminCall& call);
+HttpResponse list_backends(const AdminCall& call);
+HttpResponse usage_report(const AdminCall& call);
+HttpResponse audit_log(const AdminCall& call);
+
+}  // namespace mg::gateway

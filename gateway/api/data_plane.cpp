@@ -1,0 +1,228 @@
+#include "gateway/api/data_plane.h"
+
+#include <boost/json.hpp>
+#include <optional>
+#include <semaphore>
+#include <vector>
+
+#include "gateway/api/errors.h"
+#include "gateway/api/input_validation.h"
+#include "gateway/api/json_body.h"
+#include "gateway/api/kserve_codec.h"
+#include "gateway/plugin_host/backend_error.h"
+#include "gateway/serving/model_repository.h"
+#include "registry/registry.h"
+
+namespace mg::gateway {
+
+namespace json = boost::json;
+
+ModelRef model_ref(const PathParams& params) {
+  return ModelRef{params.str("model"), params.str("version")};
+}
+
+// The version a path names, resolved against the registry: 404s when unknown.
+int64_t resolve_version(Services& s, const ModelRef& path) {
+  if (!s.registry.find_model(path.model)) {
+    throw ApiError(404, "model_not_found", "no model '" + path.model + "'");
+  }
+  const std::string ref = path.version.empty() ? "default" : path.version;
+  auto version = s.registry.resolve(path.model, ref);
+  if (!version) {
+    throw ApiError(404, "version_not_found",
+                   path.version.empty()
+                       ? "model '" + path.model + "' has no default version"
+                       : "model '" + path.model + "' has no version or alias '" + ref + "'");
+  }
+  return *version;
+}
+
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version) {
+  auto loaded = s.models.find(path.model, version);
+  if (!loaded) {
+    // A version switch may have moved the alias and unloaded the old version between
+    // resolving and this lookup: resolve once more.
+    const int64_t again = resolve_version(s, path);
+    if (again != version) {
+      version = again;
+      loaded = s.models.find(path.model, version);
+    }
+  }
+  if (!loaded) {
+    throw ApiError(
+        503, "model_not_ready",
+        "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
+  }
+  return loaded;
+}
+
+namespace {
+
+// JSON parts over 1 MiB decode at most two at a time (a decode holds ~13x the text in
+// memory): many large requests at once wait here, on handler threads, whose bounded queue
+// sheds the rest with 503. Smaller ones decode at once; runs_inline keeps large bodies off
+// the socket threads.
+constexpr std::size_t kLargeJsonBytes = 1 << 20;
+std::counting_semaphore<2> large_decodes(2);
+
+InferRequest decode_large_bodies_few_at_a_time(const HttpRequest& http, const Services& s) {
+  if (json_part_length(http) <= kLargeJsonBytes) {
+    return decode_infer_request(http, s.max_json_bytes);
+  }
+  large_decodes.acquire();
+  struct Release {
+    ~Release() { large_decodes.release(); }
+  } release;
+  return decode_infer_request(http, s.max_json_bytes);
+}
+
+json::array describe(const std::vector<TensorDesc>& tensors) {
+  json::array list;
+  for (const auto& t : tensors) {
+    json::array shape;
+    for (int64_t d : t.shape) shape.emplace_back(d);
+    list.emplace_back(json::object{
+        {"name", t.name}, {"datatype", std::string(dtype_name(t.dtype))}, {"shape", shape}});
+  }
+  return list;
+}
+
+}  // namespace
+
+HttpResponse model_metadata(DataCall& call) {
+  Services& s = call.services;
+  const ModelRef path = model_ref(call.params);
+  int64_t version = resolve_version(s, path);
+  auto loaded = ready_version(s, path, version);
+  json::array versions;
+  for (const auto& v : s.registry.list_versions(path.model)) {
+    if (s.models.find(path.model, v.version)) versions.emplace_back(std::to_string(v.version));
+  }
+  return json_response(json::object{{"name", path.model},
+                                    {"versions", versions},
+                                    {"platform", loaded->backend()},
+                                    {"inputs", describe(loaded->metadata().inputs)},
+                                    {"outputs", describe(loaded->metadata().outputs)}});
+}
+
+// KServe v2: readiness is the status code (tritonclient's is_model_ready reads 200 as
+// ready whatever the body says): 200 when loaded, 503 model_not_ready when not.
+HttpResponse model_ready(DataCall& call) {
+  Services& s = call.services;
+  const ModelRef path = model_ref(call.params);
+  const int64_t version = resolve_version(s, path);
+  if (s.models.find(path.model, version) == nullptr) {
+    throw ApiError(
+        503, "model_not_ready",
+        "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
+  }
+  return json_response(json::object{{"name", path.model}, {"ready", true}});
+}
+
+// The server is ready when every version an alias points at is loaded: those are what
+// the server serves (it loads them at start), so one that failed to load makes a load
+// balancer keep traffic away. Model names are not listed: the endpoint needs no key.
+HttpResponse server_ready(DataCall& call) {
+  Services& s = call.services;
+  const registry::Catalog& catalog = s.registry.snapshot();
+  // Load balancers ask often: the count is kept per thread until the catalogue or the set
+  // of loaded versions changes.
+  struct Cached {
+    const void* registry = nullptr;
+    const void* models = nullptr;
+    uint64_t catalog_generation = 0, models_generation = 0;
+    std::size_t missing = 0;
+  };
+  thread_local Cached cached;
+  const uint64_t models_generation = s.models.generation();
+  if (cached.registry != &s.registry || cached.models != &s.models ||
+      cached.catalog_generation != catalog.generation ||
+      cached.models_generation != models_generation) {
+    std::size_t missing = 0;
+    for (const auto& [name, entry] : catalog.models) {
+      for (const auto& [alias, version] : entry.aliases) {
+        if (s.models.find(name, version) == nullptr) ++missing;
+      }
+    }
+    cached = Cached{&s.registry, &s.models, catalog.generation, models_generation, missing};
+  }
+  const std::size_t missing = cached.missing;
+  if (missing == 0) return json_response(json::object{{"ready", true}});
+  return json_response(
+      json::object{{"ready", false},
+                   {"error", std::to_string(missing) +
+                                 " aliased model version(s) are not loaded (see the server log "
+                                 "and `mgctl model list`)"},
+                   {"code", "model_not_ready"}},
+      503);
+}
+
+HttpResponse server_live(DataCall&) { return json_response(json::object{{"live", true}}); }
+
+HttpResponse server_metadata(DataCall& call) {
+  return json_response(json::object{{"name", "modelgate"},
+                                    {"version", call.services.server_version},
+                                    {"extensions", json::array{"binary_tensor_data"}}});
+}
+
+HttpResponse infer(DataCall& call) {
+  Services& s = call.services;
+  const ModelRef path = model_ref(call.params);
+  InferenceInfo& info = call.info;
+  const HttpRequest& http = call.request;  // decompressed by the router
+  int64_t version = resolve_version(s, path);
+  info.model = path.model;
+  info.version = version;
+  auto loaded = ready_version(s, path, version);
+  info.version = version;
+  InferRequest request = decode_large_bodies_few_at_a_time(http, s);
+  const ModelMetadata& metadata = loaded->metadata();
+  validate_inputs(metadata, request);
+  std::vector<TensorRef> inputs;
+  for (const auto& input : request.inputs) {
+    inputs.push_back(
+        TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
+  }
+  std::vector<std::string> wanted;
+  for (const auto& output : request.outputs) wanted.push_back(output.name);
+  DynamicBatcher::Submitted pending;
+  try {
+    pending = loaded->submit_cancellable(std::move(inputs), std::move(wanted));
+  } catch (const QueueFull&) {
+    throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
+  }
+  if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
+    // Still queued: taken out and refused (it never runs). Already running: its batch ends
+    // when the backend returns, and its data must stay valid until then.
+    if (loaded->cancel(pending.ticket)) {
+      throw ApiError(503, "deadline_exceeded",
+                     "model '" + path.model + "' did not start this request within " +
+                         std::to_string(s.inference_timeout.count()) + " ms; retry later",
+                     1);
+    }
+  }
+  RequestResult result = pending.result.get();
+  info.queue_seconds = std::chrono::duration<double>(result.queue_time).count();
+  info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
+  if (const auto& failure = result.failure) {
+    if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
+    throw ApiError(500, "internal", "the model failed to run this request")
+        .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
+                     failure->message);
+  }
+  if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
+    info.items =
+        metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
+  }
+  std::vector<InferOutput> outputs;
+  for (const auto& out : result.outputs) {
+    bool binary = request.binary_outputs;
+    for (const auto& wanted : request.outputs)
+      binary = binary || (wanted.name == out.name && wanted.binary);
+    outputs.push_back(InferOutput{out.name, out.dtype, out.shape,
+                                  std::span(out.data.get(), out.byte_size), binary});
+  }
+  return encode_infer_response(path.model, version, request.id, outputs);
+}
+
+}  // namespace mg::gateway

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/api/inference_info.h"
+#include "gateway/api/route_table.h"
+#include "gateway/api/router.h"
+#include "gateway/http/http_types.h"
+
+namespace mg::gateway {
+
+class LoadedVersion;
+
+// One data-plane request (KServe v2), past authentication and admission for the routes
+// that need a key.
+struct DataCall {
+  const HttpRequest& request;
+  const PathParams& params;
+  Services& services;
+  InferenceInfo& info;
+};
+
+// The model a path names: {model} and, when given, {version} (a number or an alias);
+// no version means the "default" alias.
+struct ModelRef {
+  std::string model;
+  std::string version;
+};
+ModelRef model_ref(const PathParams& params);
+
+// The version a path names, resolved against the registry: 404 model_not_found |
+// version_not_found.
+int64_t resolve_version(Services& s, const ModelRef& path);
+// Its loaded handle: 503 model_not_ready when it is not loaded. `version` is updated when a
+// version switch moved the alias in between.
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version);
+
+// GET /v2/health/live, /v2/health/ready (no key needed).
+HttpResponse server_live(DataCall& call);
+HttpResponse server_ready(DataCall& call);
+// GET /v2
+HttpResponse server_metadata(DataCall& call);
+// GET /v2/models/{model}[/versions/{version}]
+HttpResponse model_metadata(DataCall& call);
+// GET /v2/models/{model}[/versions/{version}]/ready
+HttpResponse model_ready(DataCall& call);
+// POST /v2/models/{model}[/versions/{version}]/infer
+HttpResponse infer(DataCall& call);
+
+}  // namespace mg::gateway

@@ -1,0 +1,43 @@
+#include "gateway/api/route_table.h"
+
+namespace mg::gateway {
+
+std::vector<std::string_view> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string_view> parts;
+  parts.reserve(8);
+  while (!target.empty()) {
+    if (target.front() == '/') {
+      target.remove_prefix(1);
+      continue;
+    }
+    std::size_t end = target.find('/');
+    parts.push_back(target.substr(0, end));
+    target = end == std::string_view::npos ? std::string_view() : target.substr(end);
+  }
+  return parts;
+}
+
+std::string_view PathParams::operator[](std::string_view name) const {
+  for (const auto& [key, value] : values_) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
+                   PathParams& params) {
+  std::size_t i = 0;
+  for (std::string_view segment : split_path(pattern)) {
+    if (i == parts.size()) return false;
+    if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') {
+      params.add(segment.substr(1, segment.size() - 2), parts[i]);
+    } else if (segment != parts[i]) {
+      return false;
+    }
+    ++i;
+  }
+  return i == parts.size();
+}
+
+}  // namespace mg::gateway
