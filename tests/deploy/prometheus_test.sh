@@ -12,8 +12,8 @@
 set -euo pipefail
 src=$1 modelgate=$2 mgctl=$3 plugins=$4
 deploy=$src/deploy
-# shellcheck source=../gateway/e2e_lib.sh
-source "$src/tests/gateway/e2e_lib.sh"
+# shellcheck source=../e2e_lib.sh
+source "$src/tests/e2e_lib.sh"
 prom_pid=
 trap '[[ -n "$prom_pid" ]] && kill -KILL "$prom_pid" 2>/dev/null; cleanup' EXIT
 py() { /usr/bin/python3 "$@"; }

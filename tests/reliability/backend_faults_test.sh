@@ -11,7 +11,7 @@
 set -euo pipefail
 modelgate=$1 mgctl=$2 cpu_plugin=$3 test_plugins=$4
 plugins=$(mktemp -d)
-source "$(dirname "$0")/../gateway/e2e_lib.sh"
+source "$(dirname "$0")/../e2e_lib.sh"
 trap 'cleanup; rm -rf "$plugins"' EXIT
 ln -s "$cpu_plugin" "$test_plugins/libmg_test_good.so" "$test_plugins/libmg_test_init_fails.so" \
   "$plugins/"

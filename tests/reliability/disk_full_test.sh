@@ -8,7 +8,7 @@
 # usage: disk_full_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4
-source "$(dirname "$0")/../gateway/e2e_lib.sh"
+source "$(dirname "$0")/../e2e_lib.sh"
 disk=$work/disk
 mkdir -p "$disk"
 if ! mount -t tmpfs -o size=16m tmpfs "$disk" 2>/dev/null; then

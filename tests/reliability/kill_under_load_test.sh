@@ -6,7 +6,7 @@
 # usage: kill_under_load_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR POST_LUA
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4 post_lua=$5
-source "$(dirname "$0")/../gateway/e2e_lib.sh"
+source "$(dirname "$0")/../e2e_lib.sh"
 
 data=$work/data
 init_with_mlp "$data"

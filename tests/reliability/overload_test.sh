@@ -8,7 +8,7 @@
 # usage: overload_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 plugins=$2 examples=$3
-source "$(dirname "$0")/../gateway/e2e_lib.sh"
+source "$(dirname "$0")/../e2e_lib.sh"
 
 data=$work/data
 "$modelgate" init --data-dir "$data" >/dev/null

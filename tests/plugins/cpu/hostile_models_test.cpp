@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/cpu/cpu_test_support.h"
+#include "tests/plugins/cpu/cpu_test_support.h"
 
 namespace mg::cpu {
 namespace {

@@ -8,7 +8,7 @@
 #include "plugins/cpu/kernels/conv_onednn.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/onnx_loader.h"
-#include "tests/cpu/cpu_test_support.h"
+#include "tests/plugins/cpu/cpu_test_support.h"
 
 namespace mg::cpu {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "gateway/auth/api_key.h"
 #include "gateway/limits/periods.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "registry/artifact_signature.h"
 #include "registry/sha256.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 #include "tests/registry/test_keys.h"
 
 namespace mg::gateway {

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "gateway/plugin_host/backend_error.h"
-#include "tests/plugin_host/test_support.h"
+#include "tests/gateway/plugin_host/test_support.h"
 
 namespace mg::gateway {
 namespace {

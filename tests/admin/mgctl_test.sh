@@ -8,8 +8,8 @@
 # usage: mgctl_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4
-# shellcheck source=e2e_lib.sh
-source "$(dirname "$0")/e2e_lib.sh"
+# shellcheck source=../e2e_lib.sh
+source "$(dirname "$0")/../e2e_lib.sh"
 status_of() { set +e; "$@" >"$work/out" 2>"$work/err"; echo $?; set -e; }
 
 data=$work/data

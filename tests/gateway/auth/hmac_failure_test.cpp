@@ -12,7 +12,7 @@
 
 #include "gateway/auth/api_key.h"
 #include "modelgate/client.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace {
 std::atomic<bool> g_fail_hmac{false};

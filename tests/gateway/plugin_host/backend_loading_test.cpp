@@ -7,7 +7,7 @@
 
 #include "gateway/plugin_host/backend_error.h"
 #include "gateway/plugin_host/backend_manager.h"
-#include "tests/plugin_host/test_support.h"
+#include "tests/gateway/plugin_host/test_support.h"
 
 namespace mg::gateway {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "gateway/api/errors.h"
 #include "gateway/api/kserve_codec.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -4,7 +4,7 @@
 #include <future>
 #include <thread>
 
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -7,8 +7,8 @@
 # usage: serve_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
 set -euo pipefail
 modelgate=$1 plugins=$2 examples=$3
-# shellcheck source=e2e_lib.sh
-source "$(dirname "$0")/e2e_lib.sh"
+# shellcheck source=../../e2e_lib.sh
+source "$(dirname "$0")/../../e2e_lib.sh"
 
 data=$work/data
 out=$("$modelgate" init --data-dir "$data")

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "tests/cpu/cpu_test_support.h"
+#include "tests/plugins/cpu/cpu_test_support.h"
 
 namespace mg::cpu {
 namespace {

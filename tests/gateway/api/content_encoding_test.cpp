@@ -6,7 +6,7 @@
 #include <zlib.h>
 
 #include "gateway/api/errors.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -8,8 +8,8 @@
 # usage: tenancy_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR SIGNED_CURL POST_LUA
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4 signed_curl=$5 post_lua=$6
-# shellcheck source=e2e_lib.sh
-source "$(dirname "$0")/e2e_lib.sh"
+# shellcheck source=../../e2e_lib.sh
+source "$(dirname "$0")/../../e2e_lib.sh"
 
 data=$work/data
 "$modelgate" init --data-dir "$data" --json >/dev/null

@@ -2,7 +2,7 @@
 // backends, tenants, keys and the audit log, with a real registry and the real CPU backend.
 #include "gateway/auth/api_key.h"
 #include "registry/sha256.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {

@@ -4,7 +4,7 @@
 #include "gateway/api/kserve_codec.h"
 #include "gateway/auth/api_key.h"
 #include "modelgate/client.h"
-#include "tests/gateway/router_fixture.h"
+#include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
 namespace {
