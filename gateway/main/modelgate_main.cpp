@@ -30,6 +30,7 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/http/https_server.h"
 #include "gateway/limits/limits.h"
+#include "gateway/main/data_dir.h"
 #include "gateway/main/self_signed.h"
 #include "gateway/main/serve_config.h"
 #include "gateway/metrics/access_log.h"
@@ -49,106 +50,6 @@ using mg::LogLevel;
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
-
-void sync_directory(const fs::path& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-struct DataDir {
-  fs::path root;
-  fs::path certificate() const { return root / "tls" / "cert.pem"; }
-  fs::path private_key() const { return root / "tls" / "key.pem"; }
-  fs::path master_key() const { return root / "master.key"; }
-  fs::path new_master_key() const { return root / "master.key.new"; }  // during a rotation
-  fs::path admin_key() const { return root / "admin.key"; }            // init's first admin key
-  // The registry, with artifacts encrypted at rest under the master key's data key (and
-  // readable under the next one while a rotation is under way).
-  mg::registry::RegistryOptions registry_options() const {
-    mg::registry::RegistryOptions options{root, {}, {}};
-    if (fs::exists(new_master_key())) {
-      options.artifact_keys.push_back(
-          mg::registry::derive_artifact_key(KeyCrypto::read_master_key(new_master_key())));
-    }
-    if (fs::exists(master_key())) {
-      options.artifact_keys.push_back(
-          mg::registry::derive_artifact_key(KeyCrypto::read_master_key(master_key())));
-    }
-    return options;
-  }
-  // The registry is created last by init, after the master key and the certificate.
-  bool initialised() const { return fs::exists(root / "registry.db") && fs::exists(master_key()); }
-};
-
-// `text` in a file of mode 0600, durable under `path` before this returns (temp file,
-// fsync, rename, directory fsync).
-void write_secret_file(const fs::path& path, const std::string& text) {
-  const fs::path temp = path.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const bool ok = fd >= 0 &&
-                  ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot write " + path.string());
-  }
-  sync_directory(path.parent_path());
-}
-
-// A fresh master key, durable before this returns: what is encrypted under it must never
-// outlive it.
-void write_master_key(const fs::path& path) {
-  unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) != 1)
-    throw std::runtime_error("no randomness for the master key");
-  std::string hex = modelgate::to_hex(key, sizeof key) + "\n";
-  OPENSSL_cleanse(key, sizeof key);
-  write_secret_file(path, hex);
-  OPENSSL_cleanse(hex.data(), hex.size());
-}
-
-// Re-encrypts every artifact and re-seals every API key under a new master key, then
-// makes it the master key. Crash-safe and resumable: master.key.new is durable before it
-// is used; each artifact is replaced atomically, so it is readable under the old or the
-// new key; the keys change in one transaction (skipped when already done); the final
-// rename is atomic. While master.key.new exists the server refuses to start.
-int rotate_master_key(const DataDir& dir) {
-  if (!dir.initialised()) throw std::runtime_error("data dir is not initialised");
-  if (!fs::exists(dir.new_master_key())) write_master_key(dir.new_master_key());
-  const auto old_master = KeyCrypto::read_master_key(dir.master_key());
-  const auto new_master = KeyCrypto::read_master_key(dir.new_master_key());
-  mg::registry::Registry registry(dir.registry_options());  // writes under the new key
-  const auto new_id = mg::registry::derive_artifact_key(new_master).id;
-  const char* crash_after = std::getenv("MG_TEST_ROTATE_CRASH_AFTER");  // tests only
-  int artifacts = 0;
-  for (const auto& digest : registry.artifacts().list()) {
-    if (registry.artifacts().key_id_of(digest) == new_id) continue;
-    registry.artifacts().reencrypt(digest);
-    ++artifacts;
-    if (crash_after && artifacts == std::atoi(crash_after)) ::_exit(137);
-  }
-  KeyCrypto old_crypto(old_master), new_crypto(new_master);
-  std::vector<mg::registry::KeyRecord> resealed;
-  for (auto key : registry.list_keys()) {
-    if (new_crypto.open(key.secret_sealed, key.id)) continue;  // done by an earlier run
-    const auto full = old_crypto.open(key.secret_sealed, key.id);
-    if (!full) throw std::runtime_error("key " + key.id + " opens with neither master key");
-    key.secret_hash = new_crypto.hash_key(*full);
-    key.secret_sealed = new_crypto.seal(*full, key.id);
-    resealed.push_back(std::move(key));
-  }
-  registry.replace_key_secrets(resealed, "rotate");
-  if (::rename(dir.new_master_key().c_str(), dir.master_key().c_str()) != 0) {
-    throw std::runtime_error("cannot move master.key.new into place");
-  }
-  sync_directory(dir.root);
-  std::cout << "master key rotated: " << artifacts << " artifacts re-encrypted, " << resealed.size()
-            << " API keys re-sealed\n";
-  return 0;
-}
 
 int init(const DataDir& dir, bool json) {
   // Initialised means an admin key was issued: an init interrupted before that finishes
@@ -200,11 +101,7 @@ int init(const DataDir& dir, bool json) {
 
 int import_model(const DataDir& dir, const std::string& name, const fs::path& file,
                  const std::string& backend, const std::string& config, bool promote) {
-  if (fs::exists(dir.new_master_key())) {
-    throw std::runtime_error(
-        "a master key rotation is incomplete: run modelgate "
-        "rotate-master-key again first");
-  }
+  refuse_during_rotation(dir);
   mg::registry::Registry registry(dir.registry_options());
   if (!registry.find_model(name)) registry.create_model({name, backend, "", config}, "import");
   std::ifstream in(file, std::ios::binary);
@@ -220,15 +117,6 @@ int import_model(const DataDir& dir, const std::string& name, const fs::path& fi
   if (promote) registry.set_alias(name, "default", version.version, "import");
   std::cout << name << " version " << version.version << (promote ? " (default)" : "") << "\n";
   return 0;
-}
-
-void refuse_during_rotation(const DataDir& dir) {
-  if (fs::exists(dir.new_master_key())) {
-    throw std::runtime_error(
-        "a master key rotation is incomplete: run modelgate "
-        "rotate-master-key --data-dir " +
-        dir.root.string() + " again");
-  }
 }
 
 // The server holds decrypted models, sealed-key secrets opened for signature checks and
@@ -366,7 +254,12 @@ int main(int argc, char** argv) {
     DataDir dir{data_dir};
     if (init_cmd->parsed()) return init(dir, json);
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
-    if (rotate_cmd->parsed()) return rotate_master_key(dir);
+    if (rotate_cmd->parsed()) {
+      const RotationReport done = rotate_master_key(dir);
+      std::cout << "master key rotated: " << done.artifacts << " artifacts re-encrypted, "
+                << done.keys << " API keys re-sealed\n";
+      return 0;
+    }
     if (!config_file.empty()) apply_config_file(config_file, settings);
     if (!listen.empty()) settings.listen = listen;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
