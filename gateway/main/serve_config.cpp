@@ -166,6 +166,12 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   }
 }
 
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  for (const auto& [key, rule] : schema()) keys.emplace_back(key);
+  return keys;
+}
+
 void apply_config_file(const std::string& path, ServeSettings& settings) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("config " + path + ": cannot be read");

@@ -36,6 +36,10 @@ struct ServeSettings {
 // std::runtime_error naming `source` and the key (a typo is never ignored silently).
 void apply_config_text(std::string_view toml_text, const std::string& source,
                        ServeSettings& settings);
+// Every key the config file may set, by dotted path ("limits.body_bytes"), sorted. The
+// test command checks docs/operations.md "Config reference" against it.
+std::vector<std::string> config_keys();
+
 // The same for a file (its path is the source).
 void apply_config_file(const std::string& path, ServeSettings& settings);
 
