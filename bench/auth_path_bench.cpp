@@ -1,5 +1,5 @@
 // What authentication, rate limiting, the tenant quota and usage metering cost per request
-// (issue 6 "Speed"): the exact calls the router makes, without HTTP or a model, with 1 and
+// (the speed targets): the exact calls the router makes, without HTTP or a model, with 1 and
 // 2 threads. Bearer keys hash the presented key (HMAC-SHA256); signed requests also hash a
 // 3 KB body and check an HMAC and a nonce. Run: build/bench/auth_path_bench
 #include <benchmark/benchmark.h>

@@ -1,4 +1,4 @@
-// What the KServe v2 JSON codec costs per request (issue 5 "Speed"): decoding a batch-1
+// What the KServe v2 JSON codec costs per request (the speed targets): decoding a batch-1
 // MLP request (the committed Fashion-MNIST example, mostly "0.0", and the same shape with
 // 784 dense random floats) and encoding its 10-float response, without HTTP or a model.
 // Reference in the same run: Boost.JSON (the decoder before simdjson) only parsing the

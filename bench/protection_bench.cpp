@@ -1,4 +1,4 @@
-// What model protection costs at load (issue 8 "Speed"): reading an artifact from the
+// What model protection costs at load (the speed targets): reading an artifact from the
 // store with digest verification, plaintext vs AES-256-GCM encrypted (decrypt in memory,
 // then SHA-256), and checking its Ed25519 signature, for the three seed models and a
 // 200 MB artifact. Prints MB/s (medians of 5). Run: build/bench/protection_bench

@@ -1,5 +1,5 @@
 // Registry: trusted signers and artifact signatures. Verification itself belongs to model
-// protection (issue 8); here they are stored, listed and audited.
+// protection; here they are stored, listed and audited.
 #include <boost/json.hpp>
 
 #include "registry/artifact_signature.h"

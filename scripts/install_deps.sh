@@ -12,7 +12,7 @@ packages=(
   clang libclang-rt-14-dev libomp-14-dev llvm
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # registry: SQLite, OpenSSL (SHA-256, later signing and encryption), Boost.JSON
+  # registry: SQLite, OpenSSL (SHA-256, Ed25519 signatures, AES-256-GCM), Boost.JSON
   libsqlite3-dev sqlite3 libssl-dev libboost1.81-dev libboost-json1.81-dev
   # cpu backend: ONNX parsing and checking, protobuf, oneDNN (GEMM); ONNX node tests
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The gateway under wrk load over TLS (64 connections, 2 threads), with two references
-# measured in the same run and the same settings (issue 5 "Speed"):
+# measured in the same run and the same settings (the speed targets):
 #   - the machine's ceiling: Debian's nginx serving a static 200-byte JSON over TLS,
 #     keep-alive, 2 workers;
 #   - the alternative a user would write: node:https, cluster of 2 workers, the same ONNX

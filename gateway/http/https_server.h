@@ -60,9 +60,10 @@ struct HttpsServerOptions {
 // requests over the header or body limit are answered 413 and the connection closed; keep-alive is
 // honoured, and so is Connection: close. Requests are handled one at a time per connection;
 // "Expect: 100-continue" is answered once the head is accepted. Streamed bodies arrive in 1 MiB
-// pieces under the same per-read deadline, so memory per upload stays at one piece. GETs, which
-// only read memory, are answered on the socket thread; everything else (inference) runs on the
-// handler pool. Beast and Asio stay inside https_server.cpp.
+// pieces under the same per-read deadline, so memory per upload stays at one piece. The
+// InlinePolicy decides which requests are answered on the socket thread that read them (by
+// default GETs, which only read memory); the rest run on the handler pool. Beast and Asio
+// stay inside https_server.cpp.
 class HttpsServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
@@ -70,12 +71,12 @@ class HttpsServer {
   // stream or refuse it unread; see StreamDecision.
   using StreamOpener = std::function<StreamDecision(const HttpRequest& head)>;
 
-  // Binds and listens; throws std::runtime_error when the address, certificate or key
-  // cannot be used.
   // Whether a (buffered) request may be handled on the socket thread that read it rather
   // than on the handler pool; without one, only GETs are.
   using InlinePolicy = std::function<bool(const HttpRequest&)>;
 
+  // Binds and listens; throws std::runtime_error when the address, certificate or key
+  // cannot be used.
   HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener = nullptr,
               InlinePolicy inline_policy = nullptr);
   ~HttpsServer();

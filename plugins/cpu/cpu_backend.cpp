@@ -52,10 +52,9 @@ MG_Error* guarded(Body&& body) noexcept {
 // A load parses the whole model into protobuf objects and runs ONNX's checks and shape
 // inference on them before the graph is built: transient memory about the size of the file,
 // freed by the time the load returns but kept by malloc as free heap, in RSS. Giving it back
-// right away makes a loaded model cost what it holds (measured by bench/cpu_model_memory:
-// fashion-mlp 2.04x its file before, ~1x after). Loads and unloads are rare and a trim is
-// cheap next to them: it walks the free heap, ~0.3 ms for 10 MB, 11 ms for a fragmented
-// 100 MB (measured on the 2-core CI machine), locking one malloc arena at a time.
+// right away makes a loaded model cost what it holds (bench/cpu_model_memory measures it;
+// bench/RESULTS.md has the numbers). Loads and unloads are rare and a trim is cheap next
+// to them: it walks the free heap, locking one malloc arena at a time.
 void release_freed_memory() noexcept {
 #ifdef __GLIBC__
   malloc_trim(0);

@@ -106,8 +106,8 @@ TEST(Docs, SigningTestVectorsAreWhatTheSdkComputes) {
   }
   EXPECT_GE(vectors, 2);
   // The string-to-sign example in the document is the SDK's.
-  EXPECT_NE(doc.find(modelgate::string_to_sign("POST", "/v2/models/fashion-mlp/infer",
-                                               "1700000000", "0123456789abcdef",
+  EXPECT_NE(doc.find(modelgate::string_to_sign("POST", "/v2/models/fashion-mlp/infer", "1700000000",
+                                               "0123456789abcdef",
                                                modelgate::sha256_hex("{\"inputs\":[]}"))),
             std::string::npos);
 }

@@ -6,7 +6,7 @@
  * function tables: MG_BackendApi (the plugin's, returned by the entry) and MG_HostApi (the
  * host's, handed to backend_init).
  *
- * Rules that keep this ABI stable (see sdk/README.md for the author's guide):
+ * Rules that keep this ABI stable (docs/plugin-abi.md is the author's guide):
  *   - C99, no C++ types, no exceptions may propagate out of any function in either table.
  *   - Both tables only ever grow at the end; each appended block is tagged with the ABI
  *     version that added it. Enum values are never reused or renumbered.

@@ -1,5 +1,5 @@
 // Signed requests (MG1-HMAC-SHA256) through the router: fixed test vectors shared with
-// sdk/README.md, acceptance, every failure code, replay, signed-only keys, and signed
+// docs/signing.md, acceptance, every failure code, replay, signed-only keys, and signed
 // streamed uploads whose body hash is known only at the end.
 #include "gateway/api/kserve_codec.h"
 #include "gateway/auth/api_key.h"
@@ -11,7 +11,7 @@ namespace {
 
 using SigningTest = RouterTest;
 
-// The vectors of sdk/README.md, computed independently with `openssl dgst -hmac`.
+// The vectors of docs/signing.md, computed independently with `openssl dgst -hmac`.
 TEST(SigningVectors, MatchTheDocumentedValues) {
   const std::string key = "mg_abcdefghijkl_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn";
   const std::string body_hash = modelgate::sha256_hex(R"({"inputs":[]})");

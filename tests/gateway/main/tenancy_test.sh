@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end, issue 6: the real server over real TLS.
+# End to end: the real server over real TLS.
 #   signed requests from a shell client using only openssl + curl (another implementation
 #   of the scheme) and from mgctl --signed; tampering refused; quota exhaustion that a
 #   restart does not reset; rate-limit accuracy under wrk load (admitted rate within 10%
