@@ -60,3 +60,20 @@ init_with_mlp() {
   "$modelgate" import --data-dir "$1" fashion-mlp "$examples/models/fashion-mlp.onnx" \
     --config '{"max_batch_size": 8}' --promote >/dev/null
 }
+
+# wait_until SECONDS COMMAND…: runs COMMAND every 0.1 s until it succeeds (0), or returns 1
+# after SECONDS. Tests wait for the state they need, never for a guessed duration.
+wait_until() {
+  local tries=$(($1 * 10)) i
+  shift
+  for ((i = 0; i < tries; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# metric NAME: the value of an unlabelled series on the server's /metrics (empty if absent).
+metric() {
+  curl -sS "http://127.0.0.1:$metrics_port/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}

@@ -1,31 +1,34 @@
 #!/usr/bin/env bash
 # Overload, short form (bench/reliability/overload.sh is the long one): with at most 4
-# requests allowed to wait for a handler thread and a model whose batches take a while,
-# 60 concurrent requests get either their answer or an immediate 503 overloaded with
-# Retry-After — nothing else, nothing lost — the shed ones are counted in
+# requests allowed to wait for a handler thread (32 of them) and a model whose batches
+# are held until the test opens a gate, 60 concurrent requests get either their answer or
+# an immediate 503 overloaded with Retry-After — nothing else, nothing lost: exactly 36
+# held (32 handler threads, 4 queued) and 24 shed — the shed ones are counted in
 # modelgate_shed_requests_total, and the server serves normally afterwards. Admin requests
 # have their own executor: in the middle of the flood an operator still revokes a key.
-# usage: overload_test.sh MODELGATE PLUGIN_DIR EXAMPLES_DIR
+# Nothing here depends on timing: the gate (the test backend's "gate" mode) holds the
+# batches for as long as the test needs.
+# usage: overload_test.sh MODELGATE PLUGIN_DIR TEST_PLUGIN_DIR
 set -euo pipefail
-modelgate=$1 plugins=$2 examples=$3
+modelgate=$1 plugins=$2 test_plugins=$3
 source "$(dirname "$0")/../e2e_lib.sh"
 
 data=$work/data
 "$modelgate" init --data-dir "$data" >/dev/null
 admin_key=$(cat "$data/admin.key")
-# Batches that wait up to 8 s for 64 rows: requests hold their handler thread (32 of them)
-# a while, so 60 requests cannot all be held or queued (4) however slowly they arrive. (With
-# 2 s, an ASan server on a loaded machine once took the 60 TLS handshakes slowly enough
-# that the first batch ran before the rest arrived, and nothing was shed.)
-"$modelgate" import --data-dir "$data" slow-mlp "$examples/models/fashion-mlp.onnx" \
-  --config '{"max_batch_size": 64, "preferred_batch_sizes": [64], "max_queue_delay_us": 8000000}' \
+gate=$work/gate
+printf 'TESTMODEL' >"$work/test.model"
+"$modelgate" import --data-dir "$data" --backend test_good gated "$work/test.model" \
+  --config '{"max_batch_size": 8, "max_queue_delay_us": 1000, "mode": "gate", "gate_file": "'"$gate"'"}' \
   --promote >/dev/null
+printf '{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}' >"$work/request.json"
 printf 'access_log = "off"\nthreads = 2\n[limits]\nmax_queued_requests = 4\n' >"$work/config.toml"
-start_modelgate "$data" --config "$work/config.toml" || fail "server did not start"
-url=https://localhost:$port/v2/models/slow-mlp/infer
+start_modelgate "$data" --config "$work/config.toml" --plugin-dir "$test_plugins" ||
+  fail "server did not start"
+url=https://localhost:$port/v2/models/gated/infer
 one() {
   curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $admin_key" \
-    -D "$work/h.$1" -o "$work/b.$1" -w '%{http_code}\n' --data @"$examples/requests/fashion-mlp.json" "$url"
+    -D "$work/h.$1" -o "$work/b.$1" -w '%{http_code}\n' --data @"$work/request.json" "$url"
 }
 admin() {  # admin METHOD PATH [BODY]: prints the status
   curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $admin_key" -X "$1" \
@@ -35,19 +38,21 @@ admin() {  # admin METHOD PATH [BODY]: prints the status
 [[ $(admin POST /keys '{"tenant":"suspect"}') == 201 ]] || fail "key: $(cat "$work/admin.out")"
 suspect_id=$(sed -n 's/.*"id":"\([a-z0-9]*\)".*/\1/p' "$work/admin.out")
 export -f one
-export work data admin_key url examples
+export work data admin_key url
 seq 1 60 | xargs -P 60 -I{} bash -c 'one {}' >"$work/codes" &
 flood=$!
-sleep 2  # the flood holds every handler thread and fills the queue (batches wait 8 s)
+# Every request is placed once 24 have been shed: the other 36 are held behind the gate.
+shed_so_far() { (($(grep -c '^503$' "$work/codes" || true) >= 24)); }
+wait_until 60 shed_so_far || fail "not shed: $(sort "$work/codes" | uniq -c)"
 status=$(admin DELETE "/keys/$suspect_id")
 [[ $status == 200 ]] || fail "revoking a key during the flood: $status $(cat "$work/admin.out")"
 echo "ok   a key revoked in the middle of the flood"
+touch "$gate"
 wait "$flood"
 ok=$(grep -c '^200$' "$work/codes" || true) shed=$(grep -c '^503$' "$work/codes" || true)
 echo "60 concurrent requests: $ok answered, $shed shed"
 ((ok + shed == 60)) || fail "other answers: $(sort "$work/codes" | uniq -c)"
-((shed > 0)) || fail "nothing was shed with 4 queued requests allowed"
-((ok >= 8)) || fail "too few answered: $ok"
+((ok == 36 && shed == 24)) || fail "expected 36 answered (32 handler threads + 4 queued), 24 shed"
 for i in $(seq 1 60); do
   grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
   grep -qi '^Retry-After: 1' "$work/h.$i" || fail "503 without Retry-After"

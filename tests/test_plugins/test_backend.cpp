@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <new>
 #include <string>
 #include <thread>
@@ -48,6 +49,7 @@ enum class Mode {
   kThrow,           // "throw": a C++ exception inside execute (must not cross the ABI)
   kCrash,           // "crash": aborts the process inside execute (a backend bug)
   kLeaveUnwritten,  // "leave_unwritten": allocates its outputs and writes nothing into them
+  kGate,            // "gate": waits until the file "gate_file" exists, then computes
 };
 
 // Reads "key": "value" from a flat JSON object; "" when absent. Enough for test configs.
@@ -72,6 +74,7 @@ Mode parse_mode(const std::string& name) {
   if (name == "throw") return Mode::kThrow;
   if (name == "crash") return Mode::kCrash;
   if (name == "leave_unwritten") return Mode::kLeaveUnwritten;
+  if (name == "gate") return Mode::kGate;
   return Mode::kNormal;
 }
 
@@ -81,6 +84,7 @@ const int64_t kFixedShape4[] = {8, 4};
 
 struct TestModel {
   Mode mode = Mode::kNormal;
+  std::string gate_file;  // kGate: executes wait until this file exists
   MG_Tensor inputs[1];
   MG_Tensor outputs[2];
   MG_ModelMetadata metadata;
@@ -122,6 +126,7 @@ MG_Error* model_load(MG_Backend* /*backend*/, const void* artifact, uint64_t art
   auto* model = new (std::nothrow) TestModel;
   if (model == nullptr) return error(MG_ERROR_OUT_OF_MEMORY, "out of memory");
   model->mode = parse_mode(config_string(config, "mode"));
+  model->gate_file = config_string(config, "gate_file");
   const int64_t* x_shape = model->mode == Mode::kBadMetadata ? kFixedShape4 : kBatchedShape4;
   model->inputs[0] = MG_Tensor{"x", MG_DTYPE_FP32, 2, x_shape, nullptr, 0};
   model->outputs[0] = MG_Tensor{"y", MG_DTYPE_FP32, 2, kBatchedShape4, nullptr, 0};
@@ -242,6 +247,14 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
       case Mode::kBarrier:
         if (!wait_for_concurrency(model.arrived, 2)) {
           return error(MG_ERROR_UNAVAILABLE, "no concurrent execute within 10 s");
+        }
+        break;
+      case Mode::kGate:
+        // Held until the test opens the gate (creates the file): the end-to-end tests
+        // decide when batches finish instead of guessing how long they take.
+        for (int i = 0; !std::filesystem::exists(model.gate_file); ++i) {
+          if (i == 12000) return error(MG_ERROR_UNAVAILABLE, "the gate stayed shut for 120 s");
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
         break;
       case Mode::kOverlapCheck:

@@ -91,19 +91,27 @@ expect "wrong key refused from the head, body unread" "$out" "HTTP/1.1 401"
 expect "wrong key refused from the head: code" "$out" '"code":"invalid_key"'
 # Buffered bodies share a budget (1 MB here): while one request holds 900 kB of it (its
 # body still coming), another that would pass the budget is answered 503 unread.
-printf 'POST /v2/models/fashion-mlp/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 900000\r\n\r\n{' \
-  "$admin_key" | raw 2 >/dev/null &
+# The holder is openssl reading a fifo this script keeps open (fd 7): no process sleeps,
+# and killing it closes the connection.
+mkfifo "$work/holder.in"
+openssl s_client -quiet -connect "127.0.0.1:$port" -CAfile "$data/tls/cert.pem" \
+  <"$work/holder.in" >/dev/null 2>&1 &
 holder=$!
-sleep 0.7
+exec 7>"$work/holder.in"
+printf 'POST /v2/models/fashion-mlp/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 900000\r\n\r\n{' \
+  "$admin_key" >&7
 head -c 200000 /dev/zero | tr '\0' ' ' >"$work/200k.body"
-code=$(c -o "$work/budget.out" -w '%{http_code}' --data-binary @"$work/200k.body" \
-  $base/v2/models/fashion-mlp/infer)
-[[ $code == 503 ]] || fail "a body past the buffered budget: status $code, $(cat "$work/budget.out")"
+status_is() {  # status_is CODE: the 200 kB request is answered CODE
+  [[ $(c -o "$work/budget.out" -w '%{http_code}' --data-binary @"$work/200k.body" \
+    $base/v2/models/fashion-mlp/infer) == "$1" ]]
+}
+# Refused as soon as the holder's head has been read (before it, it would pass: 400).
+wait_until 30 status_is 503 || fail "a body past the buffered budget: $(cat "$work/budget.out")"
 expect "buffered budget: overloaded" "$(cat "$work/budget.out")" '"code":"overloaded"'
-wait "$holder" || true
-code=$(c -o /dev/null -w '%{http_code}' --data-binary @"$work/200k.body" \
-  $base/v2/models/fashion-mlp/infer)
-[[ $code == 400 ]] || fail "the budget was not given back: status $code"
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+exec 7>&-
+wait_until 30 status_is 400 || fail "the budget was not given back: $(cat "$work/budget.out")"
 echo "ok   buffered-body budget: 503 past it, given back after"
 # TLS 1.2 renegotiation is refused (a client-forced handshake costs the server a full one).
 out=$( (printf 'R\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 \
@@ -128,19 +136,20 @@ out=$(c -D - -H 'X-Request-Id: trace-42' --data @"$examples/requests/fashion-mlp
   $base/v2/models/fashion-mlp/infer)
 expect "request id echoed" "$out" "X-Request-Id: trace-42"
 expect "request id made up" "$(c -D - -o /dev/null $base/v2/health/live)" "X-Request-Id: "
-sleep 0.5  # the access log is written every 200 ms
+logged() { grep -q "\"request_id\":\"$1\"" "$work/serve.log"; }  # written every 200 ms
+wait_until 10 logged trace-42 || fail "trace-42 not in the access log"
 line=$(grep '"request_id":"trace-42"' "$work/serve.log" || true)
 expect "access log line" "$line" '"method":"POST","path":"/v2/models/fashion-mlp/infer","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
 expect "access log model" "$line" '"model":"fashion-mlp","version":1,"total_ms":'
 expect "access log durations" "$line" '"queue_ms":'
 # Refused requests are logged too, with the path as sent (percent-encoding kept).
 c -o /dev/null -H 'X-Request-Id: trace-43' "$base/v2/models/a%22b%5C%0A/infer" -d '{}'
-sleep 0.5
+wait_until 10 logged trace-43 || fail "trace-43 not in the access log"
 line=$(grep '"request_id":"trace-43"' "$work/serve.log" || true)
 expect "access log: a 404 with its path as sent" "$line" '"path":"/v2/models/a%22b%5C%0A/infer"'
 # Admin calls name who made them.
 c -o /dev/null -H 'X-Request-Id: trace-44' "$base/admin/v1/models"
-sleep 0.5
+wait_until 10 logged trace-44 || fail "trace-44 not in the access log"
 line=$(grep '"request_id":"trace-44"' "$work/serve.log" || true)
 expect "access log: admin call with its key id" "$line" \
   '"path":"/admin/v1/models","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
@@ -192,7 +201,8 @@ for i in 1 2 3; do
     $base/v2/models/slow-mlp/infer >"$work/inflight$i.code" &
   inflight+=($!)
 done
-sleep 1  # let them reach the server's queue (they wait there 3 s)
+inflight_is() { [[ $(metric modelgate_inflight_requests) == "$1" ]]; }
+wait_until 30 inflight_is 3 || fail "the three requests did not reach the server"
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGTERM"

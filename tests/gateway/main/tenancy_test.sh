@@ -72,16 +72,19 @@ stop_modelgate
 start_server
 expect "quota survives a restart" "$(sc POST "$infer_url" "$request")" '"code":"quota_exceeded"'
 
-# Rate-limit accuracy: 50/s, hammered by wrk for 8 s: at most 8·50 + 5 admitted (55/s
-# would be 10 % over). The burst of 5 (0.1 s of tokens) and the 8 s are for the measure,
-# not the limiter: with a burst of 1 every pause of the server over 20 ms (an ASan build
-# beside another test on 2 cores) threw tokens away, and wrk's TLS handshakes before the
-# first request count in its duration — 4 s with a burst of 1 once measured 44.7/s.
-out=$(BODY=$request KEY=$fast_key wrk -t1 -c4 -d8s -s "$post_lua" "$infer_url" | grep '^RESULT')
+# The rate limit through the real server: 50/s with a burst of 5, hammered by wrk for 4 s.
+# What holds whatever the machine's load: never more than 50/s (the server's window is
+# inside wrk's, so at most 50·4 + 5 admitted: 51.25/s), and both admitted and refused
+# requests. How close to 50/s a limiter gets is a property of the bucket, measured exactly
+# on an injected clock (RateLimiterTest.AdmittedRateMatchesTheConfiguredRate), not here,
+# where a paused server (ASan, a busy CI machine) would only lose tokens.
+out=$(BODY=$request KEY=$fast_key wrk -t1 -c4 -d4s -s "$post_lua" "$infer_url" | grep '^RESULT')
 admitted=$(sed 's/.*admitted_rps=\([0-9.]*\).*/\1/' <<<"$out")
+refused=$(sed 's/.*non2xx=\([0-9]*\).*/\1/' <<<"$out")
 echo "     wrk: $out"
-awk -v r="$admitted" 'BEGIN { exit !(r >= 45 && r <= 55) }' || fail "admitted $admitted/s, configured 50/s"
-echo "ok   rate limit: admitted $admitted requests/s of 50/s"
+awk -v r="$admitted" 'BEGIN { exit !(r > 0 && r <= 51.25) }' || fail "admitted $admitted/s, configured 50/s"
+((refused > 0)) || fail "nothing refused at wrk's rate"
+echo "ok   rate limit: admitted $admitted requests/s of 50/s, $refused refused"
 
 # A slow key: one request, then 429 rate_limited with the wait until its next token.
 slow=$(m --json key create --tenant admin --scope infer --rate 0.1/s --burst 1 |
@@ -95,7 +98,8 @@ expect "rate_limited Retry-After" "$out" "Retry-After: 10"
 brief=$(m --json key create --tenant admin --scope infer --expires 1s |
   sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 expect "expiring key works" "$(bearer "$brief" "$MG_SERVER/v2/models/fashion-mlp")" '"name"'
-sleep 1.2
+expired() { [[ $(bearer "$brief" "$MG_SERVER/v2/models/fashion-mlp") == *expired* ]]; }
+wait_until 10 expired || fail "the 1 s key still works after 10 s"
 expect "expired key" "$(bearer "$brief" "$MG_SERVER/v2/models/fashion-mlp")" 'expired'
 # Tenant isolation: an infer key bound to other models sees 403 for this one.
 other=$(m --json key create --tenant acme --scope infer --models 'text-*' |
@@ -105,7 +109,10 @@ expect "admin scope" "$(bearer "$other" "$MG_SERVER/admin/v1/keys")" '"code":"fo
 
 # Usage: after kill -9, what was flushed a second before is all there.
 for _ in $(seq 1 7); do m infer fashion-mlp --input "$request" >/dev/null; done
-sleep 1.5  # the meter flushes every second
+flushed() {  # the meter flushes every second
+  [[ $(sqlite3 "$data/registry.db" "SELECT coalesce(sum(requests), 0) FROM usage WHERE key_id = '${admin_key:3:12}' AND model = 'fashion-mlp'") == 7 ]]
+}
+wait_until 30 flushed || fail "the 7 requests were not flushed"
 kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
 pid=
 [[ $(sqlite3 "$data/registry.db" 'PRAGMA integrity_check') == ok ]] || fail "database damaged by kill -9"
