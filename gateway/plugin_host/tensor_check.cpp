@@ -106,6 +106,44 @@ std::optional<std::string> check_tensor(const TensorDesc& declared, const Tensor
   return std::nullopt;
 }
 
+std::optional<std::string> check_batch_rows(const ModelMetadata& metadata, uint64_t rows) {
+  if (metadata.max_batch_size > 0 && rows > static_cast<uint64_t>(metadata.max_batch_size)) {
+    return "batch of " + std::to_string(rows) + " rows exceeds the model's max batch size " +
+           std::to_string(metadata.max_batch_size);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_request(const ModelMetadata& metadata,
+                                         const std::vector<TensorRef>& inputs,
+                                         const std::vector<std::string>& outputs,
+                                         std::optional<uint64_t> batch_rows) {
+  std::set<std::string_view> seen;
+  for (const auto& input : inputs) {
+    const TensorDesc* declared = metadata.find_input(input.name);
+    if (declared == nullptr) {
+      std::string names;
+      for (const auto& i : metadata.inputs) names += (names.empty() ? "'" : ", '") + i.name + "'";
+      return "input '" + input.name + "' is not an input of this model (inputs: " + names + ")";
+    }
+    if (!seen.insert(input.name).second) return "input '" + input.name + "' given twice";
+    if (auto why = check_tensor(*declared, input, batch_rows)) {
+      return "input " + why->substr(std::string_view("tensor ").size());
+    }
+  }
+  for (const auto& declared : metadata.inputs) {
+    if (!seen.count(declared.name)) return "missing input '" + declared.name + "'";
+  }
+  std::set<std::string_view> wanted;
+  for (const auto& output : outputs) {
+    if (metadata.find_output(output) == nullptr) {
+      return "output '" + output + "' is not an output of this model";
+    }
+    if (!wanted.insert(output).second) return "output '" + output + "' requested twice";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_batch(const ModelMetadata& metadata, const BatchInput& batch) {
   if (batch.request_rows.empty()) return "batch has no requests";
   std::optional<uint64_t> rows;
@@ -115,30 +153,12 @@ std::optional<std::string> check_batch(const ModelMetadata& metadata, const Batc
       if (r == 0) return "batch has a request with no rows";
       total += r;
     }
-    if (total > static_cast<uint64_t>(metadata.max_batch_size)) {
-      return "batch of " + std::to_string(total) + " rows exceeds the model's max batch size " +
-             std::to_string(metadata.max_batch_size);
-    }
+    if (auto why = check_batch_rows(metadata, total)) return why;
     rows = total;
   } else if (batch.request_rows.size() != 1 || batch.request_rows[0] != 1) {
     return "model does not batch: a batch must hold exactly one request";
   }
-  std::set<std::string> seen;
-  for (const auto& input : batch.inputs) {
-    const TensorDesc* declared = metadata.find_input(input.name);
-    if (declared == nullptr) return "unknown input '" + input.name + "'";
-    if (!seen.insert(input.name).second) return "input '" + input.name + "' given twice";
-    if (auto error = check_tensor(*declared, input, rows)) return error;
-  }
-  for (const auto& declared : metadata.inputs) {
-    if (!seen.count(declared.name)) return "missing input '" + declared.name + "'";
-  }
-  std::set<std::string> wanted;
-  for (const auto& output : batch.outputs) {
-    if (metadata.find_output(output) == nullptr) return "unknown output '" + output + "'";
-    if (!wanted.insert(output).second) return "output '" + output + "' requested twice";
-  }
-  return std::nullopt;
+  return check_request(metadata, batch.inputs, batch.outputs, rows);
 }
 
 }  // namespace mg::gateway

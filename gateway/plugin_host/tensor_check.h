@@ -33,8 +33,20 @@ std::optional<std::string> check_shape(const TensorDesc& declared, DType dtype,
 std::optional<std::string> check_tensor(const TensorDesc& declared, const TensorRef& actual,
                                         std::optional<uint64_t> batch_rows);
 
-// A whole batch against a model's metadata: every input present once, no unknown input,
-// request rows consistent with the batch dimension and max batch size, outputs known.
+// A request's (or a batch's) tensors against a model's metadata: every declared input
+// present once and no other, each passing check_tensor with `batch_rows` as its dimension
+// 0, every requested output known and named once. The one set of messages for inputs:
+// the API answers a request with them (400) and the host refuses a batch with them.
+std::optional<std::string> check_request(const ModelMetadata& metadata,
+                                         const std::vector<TensorRef>& inputs,
+                                         const std::vector<std::string>& outputs,
+                                         std::optional<uint64_t> batch_rows);
+
+// "batch of N rows exceeds the model's max batch size M" when it does.
+std::optional<std::string> check_batch_rows(const ModelMetadata& metadata, uint64_t rows);
+
+// A whole batch: request rows consistent with the batch dimension and max batch size, then
+// check_request.
 std::optional<std::string> check_batch(const ModelMetadata& metadata, const BatchInput& batch);
 
 }  // namespace mg::gateway

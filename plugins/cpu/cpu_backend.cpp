@@ -61,9 +61,16 @@ void release_freed_memory() noexcept {
 #endif
 }
 
+// Per graph output, for one execute: requested, allocated through output_alloc, where.
+struct OutputSlots {
+  std::vector<char> wanted, allocated;
+  std::vector<std::byte*> buffers;
+};
+
 struct Instance {
   const CpuModel* model;
   Executor executor;
+  OutputSlots slots;  // reused by every execute (an instance runs one at a time)
 };
 
 MG_Error* backend_init(const MG_HostApi* host, const char*, MG_Backend** out) {
@@ -120,24 +127,57 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
         t.bytes = static_cast<std::byte*>(const_cast<void*>(in.data));  // read-only use
       }
     }
-    std::vector<Tensor> outputs = instance.executor.run(std::move(inputs));
-    for (std::size_t k = 0; k < outputs.size(); ++k) {
-      const Value& v = graph.values[static_cast<std::size_t>(graph.outputs[k])];
-      bool wanted = batch->output_count == 0;
+    // Requested outputs are computed straight into the host's buffers: the node that
+    // produces one allocates it through output_alloc (Executor::OutputPlacer). Outputs that
+    // are views, inputs or constants are copied in at the end.
+    const std::size_t count = graph.outputs.size();
+    OutputSlots& slots = instance.slots;
+    slots.wanted.assign(count, batch->output_count == 0);
+    slots.allocated.assign(count, 0);
+    slots.buffers.assign(count, nullptr);
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::string& name = graph.values[static_cast<std::size_t>(graph.outputs[k])].name;
       for (uint32_t j = 0; j < batch->output_count; ++j) {
-        wanted = wanted || v.name == batch->output_names[j];
+        slots.wanted[k] = slots.wanted[k] || name == batch->output_names[j];
       }
-      if (!wanted) continue;
-      const Tensor& t = outputs[k];
+    }
+    struct Call {
+      const Graph& graph;
+      OutputSlots& slots;
+      MG_ExecuteContext* ctx;
+    } call{graph, slots, ctx};
+    auto allocate = [](Call& c, std::size_t k, ElemType type, const Shape& shape,
+                       std::size_t bytes) {
+      const Graph& graph = c.graph;
+      MG_ExecuteContext* ctx = c.ctx;
+      const std::string& name = graph.values[static_cast<std::size_t>(graph.outputs[k])].name;
       void* data = nullptr;
-      if (MG_Error* e = g_host->output_alloc(ctx, v.name.c_str(), to_mg_dtype(t.type),
-                                             static_cast<uint32_t>(t.shape.size()), t.shape.data(),
-                                             t.byte_size(), &data)) {
+      if (MG_Error* e = g_host->output_alloc(ctx, name.c_str(), to_mg_dtype(type),
+                                             static_cast<uint32_t>(shape.size()), shape.data(),
+                                             bytes, &data)) {
         std::string message = g_host->error_message(e);
         g_host->error_delete(e);
-        throw CpuError(CpuError::kInternal, "output '" + v.name + "': " + message);
+        throw CpuError(CpuError::kInternal, "output '" + name + "': " + message);
       }
-      if (t.byte_size() > 0) std::memcpy(data, t.bytes, t.byte_size());
+      c.slots.allocated[k] = 1;
+      c.slots.buffers[k] = static_cast<std::byte*>(data);
+      return c.slots.buffers[k];
+    };
+    Call* placing = &call;  // captured alone: the placer allocates nothing
+    const Executor::OutputPlacer place = [placing, allocate](std::size_t k, ElemType type,
+                                                             const Shape& shape,
+                                                             std::size_t bytes) -> std::byte* {
+      if (!placing->slots.wanted[k] || placing->slots.allocated[k]) return nullptr;
+      return allocate(*placing, k, type, shape, bytes);
+    };
+    std::vector<Tensor> outputs = instance.executor.run(std::move(inputs), place);
+    for (std::size_t k = 0; k < count; ++k) {
+      if (!slots.wanted[k]) continue;
+      const Tensor& t = outputs[k];
+      if (!slots.allocated[k]) allocate(call, k, t.type, t.shape, t.byte_size());
+      if (t.byte_size() > 0 && t.bytes != slots.buffers[k]) {
+        std::memcpy(slots.buffers[k], t.bytes, t.byte_size());
+      }
     }
   });
 }

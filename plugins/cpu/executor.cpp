@@ -30,9 +30,13 @@ Executor::Executor(std::shared_ptr<const Graph> graph, int threads)
     }
   }
   values_.resize(g.values.size());
+  output_index_.assign(g.values.size(), -1);
+  for (std::size_t k = g.outputs.size(); k-- > 0;) {
+    output_index_[static_cast<std::size_t>(g.outputs[k])] = static_cast<int>(k);
+  }
 }
 
-std::vector<Tensor> Executor::run(std::vector<Tensor> inputs) {
+std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer& place) {
   const Graph& g = *graph_;
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     if (g.values[v].constant) values_[v] = *g.values[v].constant;
@@ -46,6 +50,17 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs) {
       for (auto& v : values) v = Tensor{};
     }
   } clear{values_};
+  // Values → graph outputs → the caller's placer.
+  struct Placing {
+    const std::vector<int>& output_index;
+    const OutputPlacer& place;
+  } placing{output_index_, place};
+  auto place_value = [](const void* state, int value, ElemType type, const Shape& shape,
+                        std::size_t bytes) -> std::byte* {
+    const auto& p = *static_cast<const Placing*>(state);
+    const int k = p.output_index[static_cast<std::size_t>(value)];
+    return k < 0 ? nullptr : p.place(static_cast<std::size_t>(k), type, shape, bytes);
+  };
   std::vector<const Tensor*> node_inputs;
   std::vector<Tensor> node_outputs;
   for (std::size_t n = 0; n < g.nodes.size(); ++n) {
@@ -56,6 +71,10 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs) {
     }
     node_outputs.assign(node.outputs.size(), Tensor{});
     KernelContext ctx{node, node_inputs, node_outputs, pool_, threads_};
+    if (place) {
+      ctx.place_value = place_value;
+      ctx.place_state = &placing;
+    }
     try {
       node.kernel(ctx);
     } catch (const std::bad_alloc&) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -16,9 +18,17 @@ class Executor {
  public:
   Executor(std::shared_ptr<const Graph> graph, int threads);
 
+  // Where graph output k is written: a buffer of `bytes` bytes the caller owns (the
+  // host's output buffer), or nullptr to leave it in a pooled one. Called at most once per
+  // output, when the node that computes it allocates it; outputs that are views of other
+  // values, inputs or constants are never placed.
+  using OutputPlacer =
+      std::function<std::byte*(std::size_t k, ElemType type, const Shape& shape, std::size_t bytes)>;
+
   // inputs: one per graph input, in order, with their actual shapes. Returns one tensor
-  // per graph output; they hold pooled buffers, so use them before the next run.
-  std::vector<Tensor> run(std::vector<Tensor> inputs);
+  // per graph output; pooled ones must be used before the next run, placed ones point into
+  // the caller's buffers.
+  std::vector<Tensor> run(std::vector<Tensor> inputs, const OutputPlacer& place = {});
 
   std::size_t pooled_bytes() const { return pool_.bytes_held(); }
 
@@ -27,6 +37,7 @@ class Executor {
   ThreadPool threads_;
   BufferPool pool_;
   std::vector<std::vector<int>> release_after_;  // per node: values whose last use it is
+  std::vector<int> output_index_;  // per value: its index in graph.outputs (first), or -1
   std::vector<Tensor> values_;
 };
 

@@ -45,6 +45,14 @@ Tensor& KernelContext::output(std::size_t i, ElemType type, Shape shape) {
   for (int64_t d : t.shape) {
     if (d < 0) fail("computed a negative dimension " + shape_text(t.shape));
   }
+  if (place_value != nullptr && node.outputs[i] >= 0) {
+    if (std::byte* placed =
+            place_value(place_state, node.outputs[i], t.type, t.shape, t.byte_size())) {
+      t.holder.reset();  // not ours: valid until the run's caller is done with it
+      t.bytes = placed;
+      return t;
+    }
+  }
   t.holder = pool.get(t.byte_size());
   t.bytes = static_cast<std::byte*>(t.holder.get());
   return t;

@@ -42,12 +42,19 @@ struct KernelContext {
   std::vector<Tensor>& outputs;  // one per node output
   BufferPool& pool;
   ThreadPool& threads;
+  // Where a value that is a graph output goes: a caller-owned buffer of the given size
+  // (the host's output buffer), or nullptr for a pooled one. Null: always pooled. Set by
+  // the Executor when its caller places outputs (a plain function and its state: building
+  // a context costs nothing).
+  std::byte* (*place_value)(const void* state, int value, ElemType, const Shape&,
+                            std::size_t bytes) = nullptr;
+  const void* place_state = nullptr;
 
   std::size_t input_count() const { return inputs.size(); }
   bool has_input(std::size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
   const Tensor& input(std::size_t i) const;
   bool wants_output(std::size_t i) const { return i < node.outputs.size() && node.outputs[i] >= 0; }
-  // A new output tensor with an uninitialised pooled buffer.
+  // A new output tensor with an uninitialised buffer: pooled, or the caller's (place_output).
   Tensor& output(std::size_t i, ElemType type, Shape shape);
   // An output that shares `source`'s bytes (Reshape, Squeeze, Identity, …).
   Tensor& alias_output(std::size_t i, const Tensor& source, Shape shape);

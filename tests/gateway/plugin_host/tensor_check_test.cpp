@@ -79,7 +79,7 @@ TEST(TensorCheck, BatchNeedsEveryInputOnceAndKnownOutputs) {
   batch.inputs.pop_back();
   EXPECT_EQ(check_batch(metadata, batch), std::nullopt);
   batch.outputs = {"logits"};
-  EXPECT_EQ(*check_batch(metadata, batch), "unknown output 'logits'");
+  EXPECT_EQ(*check_batch(metadata, batch), "output 'logits' is not an output of this model");
   batch.outputs.clear();
   batch.request_rows = {};
   EXPECT_EQ(*check_batch(metadata, batch), "batch has no requests");
