@@ -13,8 +13,8 @@ void validate_inputs(const ModelMetadata& metadata, const InferRequest& request)
   // A batching model's requests carry their rows in dimension 0: the first input's is the
   // request's, and every other input must agree (check_tensor's batch_rows).
   std::optional<uint64_t> rows;
-  if (metadata.max_batch_size > 0 && !request.inputs.empty() &&
-      !request.inputs[0].shape.empty() && request.inputs[0].shape[0] >= 0) {
+  if (metadata.max_batch_size > 0 && !request.inputs.empty() && !request.inputs[0].shape.empty() &&
+      request.inputs[0].shape[0] >= 0) {
     rows = static_cast<uint64_t>(request.inputs[0].shape[0]);
     if (*rows == 0) throw bad_request("the batch (dimension 0) is empty");
     if (auto why = check_batch_rows(metadata, *rows)) throw bad_request(*why);

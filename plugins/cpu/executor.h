@@ -22,8 +22,8 @@ class Executor {
   // host's output buffer), or nullptr to leave it in a pooled one. Called at most once per
   // output, when the node that computes it allocates it; outputs that are views of other
   // values, inputs or constants are never placed.
-  using OutputPlacer =
-      std::function<std::byte*(std::size_t k, ElemType type, const Shape& shape, std::size_t bytes)>;
+  using OutputPlacer = std::function<std::byte*(std::size_t k, ElemType type, const Shape& shape,
+                                                std::size_t bytes)>;
 
   // inputs: one per graph input, in order, with their actual shapes. Returns one tensor
   // per graph output; pooled ones must be used before the next run, placed ones point into

@@ -31,8 +31,8 @@ Tensor images(int64_t batch, Shape shape) {
 // The outputs are computed into the caller's buffers (the host's, in the backend): the
 // same values as pooled outputs, and nothing copied afterwards.
 TEST(Executor, GraphOutputsAreComputedIntoTheCallersBuffers) {
-  for (const auto& [model, shape] : {std::pair<std::string, Shape>{"fashion-mlp", {1, 28, 28}},
-                                     {"fashion-cnn", {1, 28, 28}}}) {
+  for (const auto& [model, shape] :
+       {std::pair<std::string, Shape>{"fashion-mlp", {1, 28, 28}}, {"fashion-cnn", {1, 28, 28}}}) {
     const auto graph = example(model);
     Executor pooled(graph, 1), placed(graph, 1);
     const Tensor input = images(64, shape);
@@ -59,8 +59,8 @@ TEST(Executor, GraphOutputsAreComputedIntoTheCallersBuffers) {
 TEST(Executor, DeclinedOutputsStayPooled) {
   const auto graph = example("fashion-mlp");
   Executor executor(graph, 1);
-  const std::vector<Tensor> out = executor.run(
-      {images(2, {1, 28, 28})}, [](std::size_t, ElemType, const Shape&, std::size_t) {
+  const std::vector<Tensor> out =
+      executor.run({images(2, {1, 28, 28})}, [](std::size_t, ElemType, const Shape&, std::size_t) {
         return static_cast<std::byte*>(nullptr);
       });
   ASSERT_EQ(out.size(), 1u);
