@@ -143,7 +143,7 @@ StreamDecision open_upload(const HttpRequest& head, const std::vector<std::strin
         make_upload(head, std::string(parts[3]), auth.principal, services, std::move(auth.pending));
   } catch (const ApiError& e) {
     if (e.status() == 401 || e.status() == 403) audit_refused_admin(services, head, e);
-    decision.refusal = error_response(e.status(), e.code(), e.what());
+    throw;
   }
   return decision;
 }

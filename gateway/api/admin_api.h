@@ -21,7 +21,8 @@ HttpResponse admin_route(const HttpRequest& request, const std::vector<std::stri
 std::vector<RouteSpec> admin_route_specs();
 
 // POST /admin/v1/models/{m}/versions: the artifact streams into the store as it arrives.
-// Refuses unread (401/403/404) before any byte of the body is taken.
+// Refuses unread before any byte of the body is taken: throws ApiError (401/403 audited,
+// 404, 400, 415); route_stream answers, logs and counts it.
 StreamDecision open_upload(const HttpRequest& head, const std::vector<std::string_view>& parts,
                            Services& services);
 

@@ -179,42 +179,6 @@ bool runs_inline(const HttpRequest& request, Services& services) {
   return loaded && loaded->batcher().runs_fast(std::chrono::microseconds(250));
 }
 
-StreamDecision route_stream(const HttpRequest& head, Services& services) {
-  try {
-    const auto parts = split_path(head.target);
-    if (is_admin(parts)) {
-      StreamDecision upload = open_upload(head, parts, services);
-      if (upload.sink || upload.refusal) return upload;
-    }
-    const bool health = parts.size() == 3 && parts[0] == "v2" && parts[1] == "health";
-#ifndef MG_BENCH_NO_AUTH
-    if (!health) {
-      // Credentials are checked from the head, before any byte of the body is read or
-      // buffered: a caller without a valid key cannot make the server hold 64 MiB for it.
-      // (A signed request's signature covers the body: checked once it has arrived.)
-      try {
-        StreamDecision checked;
-        checked.head_state = Authenticator::remember_head(
-            authenticated([&] { return services.auth.authenticate_head(head); }));
-        return checked;
-      } catch (const ApiError& e) {
-        if (e.status() != 401 && e.status() != 403) throw;
-        // route() refuses it again from the same head, and so logs, counts and audits it
-        // as any other refusal; the body stays unread.
-        return StreamDecision{nullptr, route(head, services)};
-      }
-    }
-#else
-    (void)health;
-#endif
-    return {};
-  } catch (const ApiError& e) {
-    return StreamDecision{nullptr, refusal_of(e)};
-  } catch (const std::exception& e) {
-    return StreamDecision{nullptr, error_response(500, "internal", "internal error")};
-  }
-}
-
 namespace {
 
 // The router proper; `outcome` becomes "ok" or the error code of the answer.
@@ -248,14 +212,16 @@ HttpResponse answer(const HttpRequest& request, Services& services, InferenceInf
 
 }  // namespace
 
-HttpResponse route(const HttpRequest& request, Services& services) {
+namespace {
+
+// What every answer gets once it is made, whether routed or refused from the head: the
+// request id, the RateLimit headers, the 5xx log line, the access log line, usage and
+// metrics. The request was counted in flight when it started.
+HttpResponse finish(const HttpRequest& request, HttpResponse response, Services& services,
+                    const InferenceInfo& info, const std::string& request_id,
+                    const std::string& outcome, const std::string& detail,
+                    std::chrono::steady_clock::time_point start) {
   Metrics* metrics = services.metrics;
-  const auto start = std::chrono::steady_clock::now();
-  const std::string request_id = request_id_of(request);
-  if (metrics) metrics->add_inflight(1);
-  InferenceInfo info;
-  std::string outcome, detail;
-  HttpResponse response = answer(request, services, info, outcome, detail);
   if (response.status >= 500 && response.status != 503) {
     // The tenant got a generic message; the operator gets what failed, by request id.
     const std::string_view target = request.target;
@@ -292,6 +258,59 @@ HttpResponse route(const HttpRequest& request, Services& services) {
     metrics->count_unknown_model();  // counted, but its name never becomes a label
   }
   return response;
+}
+
+}  // namespace
+
+HttpResponse route(const HttpRequest& request, Services& services) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = request_id_of(request);
+  if (services.metrics) services.metrics->add_inflight(1);
+  InferenceInfo info;
+  std::string outcome, detail;
+  HttpResponse response = answer(request, services, info, outcome, detail);
+  return finish(request, std::move(response), services, info, request_id, outcome, detail, start);
+}
+
+StreamDecision route_stream(const HttpRequest& head, Services& services) {
+  try {
+    const auto parts = split_path(head.target);
+    if (is_admin(parts)) {
+      StreamDecision upload = open_upload(head, parts, services);  // throws its refusals
+      if (upload.sink) return upload;
+    }
+    const bool health = parts.size() == 3 && parts[0] == "v2" && parts[1] == "health";
+#ifndef MG_BENCH_NO_AUTH
+    if (!health) {
+      // Credentials are checked from the head, before any byte of the body is read or
+      // buffered: a caller without a valid key cannot make the server hold 64 MiB for it.
+      // (A signed request's signature covers the body: checked once it has arrived.)
+      try {
+        StreamDecision checked;
+        checked.head_state = Authenticator::remember_head(
+            authenticated([&] { return services.auth.authenticate_head(head); }));
+        return checked;
+      } catch (const ApiError& e) {
+        if (e.status() != 401 && e.status() != 403) throw;
+        // route() refuses it again from the same head, and so logs, counts and audits it
+        // as any other refusal; the body stays unread.
+        return StreamDecision{nullptr, route(head, services)};
+      }
+    }
+#else
+    (void)health;
+#endif
+    return {};
+  } catch (const ApiError& e) {
+    // Refused from the head (an upload's key, model or encoding): logged and counted as
+    // any routed answer.
+    const auto start = std::chrono::steady_clock::now();
+    if (services.metrics) services.metrics->add_inflight(1);
+    return StreamDecision{nullptr, finish(head, refusal_of(e), services, InferenceInfo{},
+                                          request_id_of(head), e.code(), e.detail(), start)};
+  } catch (const std::exception& e) {
+    return StreamDecision{nullptr, error_response(500, "internal", "internal error")};
+  }
 }
 
 }  // namespace mg::gateway

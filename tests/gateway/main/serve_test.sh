@@ -153,6 +153,20 @@ wait_until 10 logged trace-44 || fail "trace-44 not in the access log"
 line=$(grep '"request_id":"trace-44"' "$work/serve.log" || true)
 expect "access log: admin call with its key id" "$line" \
   '"path":"/admin/v1/models","status":200,"code":"ok","tenant":"admin","key_id":"'"${admin_key:3:12}"'"'
+# Uploads refused from their head (never streamed) are logged and answered like the rest.
+out=$(anon -D - -H 'X-Request-Id: trace-45' -H "Authorization: Bearer $(wrong_key "$admin_key")" \
+  --data-binary @"$examples/models/fashion-mlp.onnx" "$base/admin/v1/models/fashion-mlp/versions")
+expect "refused upload: 401" "$out" '"code":"invalid_key"'
+expect "refused upload: request id echoed" "$out" "X-Request-Id: trace-45"
+out=$(c -D - -H 'X-Request-Id: trace-46' -H 'Content-Encoding: gzip' \
+  --data-binary @"$examples/models/fashion-mlp.onnx" "$base/admin/v1/models/fashion-mlp/versions")
+expect "refused upload: 415" "$out" '"code":"unsupported_media_type"'
+wait_until 10 logged trace-45 || fail "the refused upload trace-45 is not in the access log"
+expect "access log: refused upload" "$(grep '"request_id":"trace-45"' "$work/serve.log")" \
+  '"path":"/admin/v1/models/fashion-mlp/versions","status":401,"code":"invalid_key"'
+wait_until 10 logged trace-46 || fail "the refused upload trace-46 is not in the access log"
+expect "access log: refused upload, admin named" "$(grep '"request_id":"trace-46"' "$work/serve.log")" \
+  '"status":415,"code":"unsupported_media_type"'
 [[ "$(cat "$work/serve.log")" != *"${admin_key:16}"* ]] || fail "a key secret is in the log"
 
 # The metrics listener: plain HTTP, counts what was just served.
