@@ -45,9 +45,9 @@ const RouteTable<AdminHandler>& admin_routes() {
 }
 
 bool is_upload(const HttpRequest& request, const std::vector<std::string_view>& parts) {
+  static const PathPattern uploads("/admin/v1/models/{model}/versions");
   PathParams ignored;
-  return request.method == "POST" &&
-         match_pattern("/admin/v1/models/{model}/versions", parts, ignored);
+  return request.method == "POST" && uploads.match(parts, ignored);
 }
 
 }  // namespace

@@ -177,17 +177,10 @@ HttpResponse infer(DataCall& call) {
   info.version = version;
   InferRequest request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
-  validate_inputs(metadata, request);
-  std::vector<TensorRef> inputs;
-  for (const auto& input : request.inputs) {
-    inputs.push_back(
-        TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
-  }
-  std::vector<std::string> wanted;
-  for (const auto& output : request.outputs) wanted.push_back(output.name);
+  CheckedRequest checked = validate_inputs(metadata, request);
   DynamicBatcher::Submitted pending;
   try {
-    pending = loaded->submit_cancellable(std::move(inputs), std::move(wanted));
+    pending = loaded->submit_cancellable(std::move(checked.inputs), std::move(checked.outputs));
   } catch (const QueueFull&) {
     throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
   }

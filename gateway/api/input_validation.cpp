@@ -9,7 +9,7 @@
 
 namespace mg::gateway {
 
-void validate_inputs(const ModelMetadata& metadata, const InferRequest& request) {
+CheckedRequest validate_inputs(const ModelMetadata& metadata, const InferRequest& request) {
   // A batching model's requests carry their rows in dimension 0: the first input's is the
   // request's, and every other input must agree (check_tensor's batch_rows).
   std::optional<uint64_t> rows;
@@ -19,17 +19,19 @@ void validate_inputs(const ModelMetadata& metadata, const InferRequest& request)
     if (*rows == 0) throw bad_request("the batch (dimension 0) is empty");
     if (auto why = check_batch_rows(metadata, *rows)) throw bad_request(*why);
   }
-  std::vector<TensorRef> inputs;
-  inputs.reserve(request.inputs.size());
+  CheckedRequest checked;
+  checked.inputs.reserve(request.inputs.size());
   for (const auto& input : request.inputs) {
-    inputs.push_back(
+    checked.inputs.push_back(
         TensorRef{input.name, input.dtype, input.shape, input.data.data(), input.data.size()});
   }
-  std::vector<std::string> outputs;
-  outputs.reserve(request.outputs.size());
-  for (const auto& output : request.outputs) outputs.push_back(output.name);
+  checked.outputs.reserve(request.outputs.size());
+  for (const auto& output : request.outputs) checked.outputs.push_back(output.name);
   // The host checks the merged batch with the same function: one set of messages.
-  if (auto why = check_request(metadata, inputs, outputs, rows)) throw bad_request(*why);
+  if (auto why = check_request(metadata, checked.inputs, checked.outputs, rows)) {
+    throw bad_request(*why);
+  }
+  return checked;
 }
 
 }  // namespace mg::gateway

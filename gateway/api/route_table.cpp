@@ -25,19 +25,22 @@ std::string_view PathParams::operator[](std::string_view name) const {
   return {};
 }
 
-bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
-                   PathParams& params) {
-  std::size_t i = 0;
-  for (std::string_view segment : split_path(pattern)) {
-    if (i == parts.size()) return false;
+bool PathPattern::match(const std::vector<std::string_view>& parts, PathParams& params) const {
+  if (parts.size() != segments_.size()) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string_view segment = segments_[i];
     if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') {
       params.add(segment.substr(1, segment.size() - 2), parts[i]);
     } else if (segment != parts[i]) {
       return false;
     }
-    ++i;
   }
-  return i == parts.size();
+  return true;
+}
+
+bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
+                   PathParams& params) {
+  return PathPattern(pattern).match(parts, params);
 }
 
 }  // namespace mg::gateway

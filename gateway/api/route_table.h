@@ -30,7 +30,20 @@ struct RouteSpec {
   std::string_view pattern;
 };
 
-// Whether `parts` (split_path of a target) match `pattern`; fills `params` when they do.
+// A path pattern split into its segments once, so that matching a request allocates
+// nothing for the routes it does not take. The pattern's text must outlive it (routes are
+// string literals).
+class PathPattern {
+ public:
+  explicit PathPattern(std::string_view pattern) : segments_(split_path(pattern)) {}
+  // Whether `parts` (split_path of a target) match; fills `params` when they do.
+  bool match(const std::vector<std::string_view>& parts, PathParams& params) const;
+
+ private:
+  std::vector<std::string_view> segments_;
+};
+
+// PathPattern(pattern).match(parts, params), for a pattern used once.
 bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
                    PathParams& params);
 
@@ -44,7 +57,9 @@ class RouteTable {
     RouteSpec spec;
     Handler handler;
   };
-  RouteTable(std::initializer_list<Route> routes) : routes_(routes) {}
+  RouteTable(std::initializer_list<Route> routes) : routes_(routes) {
+    for (const Route& route : routes_) patterns_.emplace_back(route.spec.pattern);
+  }
 
   struct Found {
     const Handler* handler = nullptr;       // null: no route for this method
@@ -55,9 +70,10 @@ class RouteTable {
   Found find(std::string_view method, const std::vector<std::string_view>& parts,
              PathParams& params) const {
     Found found;
-    for (const Route& route : routes_) {
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+      const Route& route = routes_[i];
       PathParams candidate;
-      if (!match_pattern(route.spec.pattern, parts, candidate)) continue;
+      if (!patterns_[i].match(parts, candidate)) continue;
       if (route.spec.method == method) {
         params = std::move(candidate);
         found.handler = &route.handler;
@@ -77,6 +93,7 @@ class RouteTable {
 
  private:
   std::vector<Route> routes_;
+  std::vector<PathPattern> patterns_;  // routes_[i]'s, split once
 };
 
 }  // namespace mg::gateway

@@ -63,8 +63,26 @@ void release_freed_memory() noexcept {
 
 // Per graph output, for one execute: requested, allocated through output_alloc, where.
 struct OutputSlots {
+  const Graph* graph = nullptr;
+  MG_ExecuteContext* ctx = nullptr;
   std::vector<char> wanted, allocated;
   std::vector<std::byte*> buffers;
+
+  // The host's buffer for graph output k (output_alloc checks it against the metadata).
+  std::byte* allocate(std::size_t k, ElemType type, const Shape& shape, std::size_t bytes) {
+    const std::string& name = graph->values[static_cast<std::size_t>(graph->outputs[k])].name;
+    void* data = nullptr;
+    if (MG_Error* e =
+            g_host->output_alloc(ctx, name.c_str(), to_mg_dtype(type),
+                                 static_cast<uint32_t>(shape.size()), shape.data(), bytes, &data)) {
+      std::string message = g_host->error_message(e);
+      g_host->error_delete(e);
+      throw CpuError(CpuError::kInternal, "output '" + name + "': " + message);
+    }
+    allocated[k] = 1;
+    buffers[k] = static_cast<std::byte*>(data);
+    return buffers[k];
+  }
 };
 
 struct Instance {
@@ -132,6 +150,8 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
     // are views, inputs or constants are copied in at the end.
     const std::size_t count = graph.outputs.size();
     OutputSlots& slots = instance.slots;
+    slots.graph = &graph;
+    slots.ctx = ctx;
     slots.wanted.assign(count, batch->output_count == 0);
     slots.allocated.assign(count, 0);
     slots.buffers.assign(count, nullptr);
@@ -141,40 +161,17 @@ MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_Execut
         slots.wanted[k] = slots.wanted[k] || name == batch->output_names[j];
       }
     }
-    struct Call {
-      const Graph& graph;
-      OutputSlots& slots;
-      MG_ExecuteContext* ctx;
-    } call{graph, slots, ctx};
-    auto allocate = [](Call& c, std::size_t k, ElemType type, const Shape& shape,
-                       std::size_t bytes) {
-      const Graph& graph = c.graph;
-      MG_ExecuteContext* ctx = c.ctx;
-      const std::string& name = graph.values[static_cast<std::size_t>(graph.outputs[k])].name;
-      void* data = nullptr;
-      if (MG_Error* e = g_host->output_alloc(ctx, name.c_str(), to_mg_dtype(type),
-                                             static_cast<uint32_t>(shape.size()), shape.data(),
-                                             bytes, &data)) {
-        std::string message = g_host->error_message(e);
-        g_host->error_delete(e);
-        throw CpuError(CpuError::kInternal, "output '" + name + "': " + message);
-      }
-      c.slots.allocated[k] = 1;
-      c.slots.buffers[k] = static_cast<std::byte*>(data);
-      return c.slots.buffers[k];
-    };
-    Call* placing = &call;  // captured alone: the placer allocates nothing
-    const Executor::OutputPlacer place = [placing, allocate](std::size_t k, ElemType type,
-                                                             const Shape& shape,
-                                                             std::size_t bytes) -> std::byte* {
-      if (!placing->slots.wanted[k] || placing->slots.allocated[k]) return nullptr;
-      return allocate(*placing, k, type, shape, bytes);
+    OutputSlots* placing = &slots;  // captured alone: the placer allocates nothing
+    const Executor::OutputPlacer place = [placing](std::size_t k, ElemType type, const Shape& shape,
+                                                   std::size_t bytes) -> std::byte* {
+      if (!placing->wanted[k] || placing->allocated[k]) return nullptr;
+      return placing->allocate(k, type, shape, bytes);
     };
     std::vector<Tensor> outputs = instance.executor.run(std::move(inputs), place);
     for (std::size_t k = 0; k < count; ++k) {
       if (!slots.wanted[k]) continue;
       const Tensor& t = outputs[k];
-      if (!slots.allocated[k]) allocate(call, k, t.type, t.shape, t.byte_size());
+      if (!slots.allocated[k]) slots.allocate(k, t.type, t.shape, t.byte_size());
       if (t.byte_size() > 0 && t.bytes != slots.buffers[k]) {
         std::memcpy(slots.buffers[k], t.bytes, t.byte_size());
       }
