@@ -99,6 +99,46 @@ StoredArtifact ArtifactStore::put(std::span<const std::byte> content,
   return writer.commit(expected_digest);
 }
 
+void ArtifactStore::install_stored(const std::string& digest,
+                                   const std::function<bool(std::string&)>& next_chunk) {
+  const std::filesystem::path final_path = path_of(digest);
+  std::filesystem::path temp = root_ / "tmp" / ("fetch-" + random_suffix());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) io_error("create " + temp.string(), errno);
+  auto fail = [&](const std::string& what, int error) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    io_error(what, error);
+  };
+  try {
+    std::string chunk;
+    while (next_chunk(chunk)) {
+      const char* data = chunk.data();
+      std::size_t left = chunk.size();
+      while (left > 0) {
+        const ssize_t n = ::write(fd, data, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("write " + temp.string(), errno);
+        data += n;
+        left -= static_cast<std::size_t>(n);
+      }
+    }
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::fsync(fd) != 0 || ::fchmod(fd, 0444) != 0) fail("sync artifact", errno);
+  ::close(fd);
+  create_directory_durably(final_path.parent_path());
+  if (::rename(temp.c_str(), final_path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    io_error("rename artifact into place", error);
+  }
+  fsync_directory(final_path.parent_path());
+}
+
 std::vector<std::byte> ArtifactStore::read(const std::string& digest) const {
   if (is_encrypted(digest)) {
     const std::filesystem::path path = path_of(digest);

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -52,6 +53,13 @@ class ArtifactStore {
   // Writes a whole buffer (begin_write + write + commit).
   StoredArtifact put(std::span<const std::byte> content,
                      const std::optional<std::string>& expected_digest = std::nullopt);
+
+  // Stores an artifact file exactly as another store wrote it (encryption header and all),
+  // from chunks next_chunk fills until it returns false: how a cluster replica fills its
+  // local cache from the shared database. Not verified here: read() and open() verify the
+  // digest on use, as for every file. Crash-safe like a write (temp file, fsync, rename).
+  void install_stored(const std::string& digest,
+                      const std::function<bool(std::string&)>& next_chunk);
 
   // The final path for a digest (which must be lowercase hex SHA-256).
   std::filesystem::path path_of(const std::string& digest) const;

@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "registry/names.h"
+#include "registry/postgres.h"
 #include "registry/registry_error.h"
 #include "registry/schema.h"
+#include "registry/sqlite.h"
 
 namespace mg::registry {
 namespace {
@@ -49,21 +51,38 @@ std::string target_of(const std::string& model, int64_t version) {
   return model + "/" + std::to_string(version);
 }
 
+std::unique_ptr<sql::Database> open_database(const RegistryOptions& options) {
+  if (!options.postgres_url.empty()) {
+    return std::make_unique<sql::PostgresDatabase>(options.postgres_url);
+  }
+  return std::make_unique<sql::SqliteDatabase>(options.data_dir / "registry.db");
+}
+
 }  // namespace
 
 Registry::Registry(RegistryOptions options)
     : options_(std::move(options)),
       lock_(options_.data_dir),
       store_(options_.data_dir / "artifacts"),
-      db_(options_.data_dir / "registry.db"),
+      db_(open_database(options_)),
       id_(next_registry_id++) {
   if (!options_.clock_ms) options_.clock_ms = system_time_ms;
   store_.set_keys(options_.artifact_keys);
-  migrate(db_);
+  migrate(*db_);
   collect_garbage();  // also builds the first catalogue
+  if (clustered()) watcher_ = std::thread([this] { watch_catalog(); });
 }
 
-Registry::~Registry() = default;
+Registry::~Registry() {
+  if (watcher_.joinable()) {
+    {
+      std::lock_guard lock(stop_mutex_);
+      stopping_ = true;
+    }
+    stop_cv_.notify_all();
+    watcher_.join();
+  }
+}
 
 int64_t Registry::now() const { return options_.clock_ms(); }
 
@@ -119,8 +138,15 @@ std::optional<int64_t> Registry::resolve(const std::string& model,
 
 void Registry::reload_catalog() {
   auto next = std::make_shared<Catalog>();
+  // One snapshot of every table (a change committed meanwhile is seen whole or not at all).
+  sql::Transaction snapshot(*db_, sql::Transaction::Kind::kRead);
+  int64_t catalog_version = 0;
+  if (clustered()) {
+    auto version = db_->prepare("SELECT version FROM catalog_version");
+    if (version.step()) catalog_version = version.column_int(0);
+  }
   std::map<int64_t, std::string> names;
-  auto models = db_.prepare(
+  auto models = db_->prepare(
       "SELECT id, name, backend, description, config, require_signature, next_version, "
       "created_at FROM models");
   while (models.step()) {
@@ -130,7 +156,7 @@ void Registry::reload_catalog() {
     names[m.id] = m.name;
     next->models[m.name].model = std::move(m);
   }
-  auto versions = db_.prepare(
+  auto versions = db_->prepare(
       "SELECT v.model_id, v.version, v.artifact, a.size, a.encrypted, v.state, v.state_reason, "
       "v.notes, v.created_at, v.updated_at FROM versions v JOIN artifacts a ON a.digest = "
       "v.artifact");
@@ -149,12 +175,14 @@ void Registry::reload_catalog() {
     v.updated_at = versions.column_int(9);
     next->models[model].versions[v.version] = std::move(v);
   }
-  auto aliases = db_.prepare("SELECT model_id, alias, version FROM aliases");
+  auto aliases = db_->prepare("SELECT model_id, alias, version FROM aliases");
   while (aliases.step()) {
     next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
         aliases.column_int(2);
   }
   load_tenants_and_keys(*next);
+  snapshot.commit();
+  catalog_version_ = catalog_version;
   next->generation = generation_.load() + 1;
   const uint64_t generation = next->generation;
   {
@@ -183,24 +211,26 @@ const Catalog& Registry::cached_catalog() const {
 
 void Registry::append_audit(const std::string& actor, const std::string& action,
                             const std::string& target, const std::string& details_json) {
-  db_.prepare("INSERT INTO audit_log (time, actor, action, target, details) VALUES (?,?,?,?,?)")
+  db_->prepare("INSERT INTO audit_log (time, actor, action, target, details) VALUES (?,?,?,?,?)")
       .bind(1, now())
       .bind(2, actor)
       .bind(3, action)
       .bind(4, target)
       .bind(5, details_json)
       .run();
+  // Every audited change is a catalogue change but a refused request, which changes nothing.
+  if (action != "admin.refused") announce_change();
 }
 
 int64_t Registry::model_id(const std::string& name) {
-  auto statement = db_.prepare("SELECT id FROM models WHERE name = ?");
+  auto statement = db_->prepare("SELECT id FROM models WHERE name = ?");
   statement.bind(1, name);
   if (!statement.step()) throw RegistryError(Code::kModelNotFound, "no model '" + name + "'");
   return statement.column_int(0);
 }
 
 VersionState Registry::stored_state(int64_t model_id, const std::string& model, int64_t version) {
-  auto statement = db_.prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
+  auto statement = db_->prepare("SELECT state FROM versions WHERE model_id = ? AND version = ?");
   statement.bind(1, model_id).bind(2, version);
   if (!statement.step()) {
     throw RegistryError(Code::kNotFound,
@@ -220,13 +250,13 @@ ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& act
   validate_config_json(spec.name, spec.config_json);
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
-    auto existing = db_.prepare("SELECT 1 FROM models WHERE name = ?");
+    sql::Transaction transaction(*db_);
+    auto existing = db_->prepare("SELECT 1 FROM models WHERE name = ?");
     existing.bind(1, spec.name);
     if (existing.step()) {
       throw RegistryError(Code::kAlreadyExists, "model '" + spec.name + "' already exists");
     }
-    db_.prepare(
+    db_->prepare(
            "INSERT INTO models (name, backend, description, config, require_signature, "
            "created_at) VALUES (?,?,?,?,?,?)")
         .bind(1, spec.name)
@@ -252,14 +282,14 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
   std::lock_guard lock(write_mutex_);
   int64_t version = 0;
   {
-    sql::Transaction transaction(db_);
+    sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
     // The file must already be durable: a version row never exists without its artifact.
     if (!store_.contains(artifact.digest)) {
       throw RegistryError(Code::kNotFound,
                           "artifact " + artifact.digest + " is not in the store; upload it first");
     }
-    auto known = db_.prepare("SELECT size FROM artifacts WHERE digest = ?");
+    auto known = db_->prepare("SELECT size FROM artifacts WHERE digest = ?");
     known.bind(1, artifact.digest);
     if (known.step() && static_cast<uint64_t>(known.column_int(0)) != artifact.size) {
       throw RegistryError(Code::kConflict,
@@ -268,7 +298,7 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
     // What the file is, whatever the caller believes (identical content may have been
     // stored before, encrypted or not).
     encrypted = store_.is_encrypted(artifact.digest);
-    db_.prepare(
+    db_->prepare(
            "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
            "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
            "encrypted = excluded.encrypted")
@@ -277,12 +307,12 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
         .bind(3, int64_t{encrypted})
         .bind(4, now())
         .run();
-    auto next = db_.prepare("SELECT next_version FROM models WHERE id = ?");
+    auto next = db_->prepare("SELECT next_version FROM models WHERE id = ?");
     next.bind(1, id);
     next.step();
     version = next.column_int(0);
     int64_t at = now();
-    db_.prepare(
+    db_->prepare(
            "INSERT INTO versions (model_id, version, artifact, state, notes, created_at, "
            "updated_at) VALUES (?,?,?,'registered',?,?,?)")
         .bind(1, id)
@@ -292,7 +322,8 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
         .bind(5, at)
         .bind(6, at)
         .run();
-    db_.prepare("UPDATE models SET next_version = ? WHERE id = ?")
+    push_artifact(artifact.digest);
+    db_->prepare("UPDATE models SET next_version = ? WHERE id = ?")
         .bind(1, version + 1)
         .bind(2, id)
         .run();
@@ -311,7 +342,7 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
                                  const std::string& reason, const std::string& actor) {
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
+    sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
     const VersionState from = stored_state(id, model, version);
     if (!transition_allowed(from, state)) {
@@ -321,7 +352,7 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
                                                std::string(state_name(state)));
     }
     if (state == VersionState::kRetired) {
-      auto aliased = db_.prepare("SELECT alias FROM aliases WHERE model_id = ? AND version = ?");
+      auto aliased = db_->prepare("SELECT alias FROM aliases WHERE model_id = ? AND version = ?");
       aliased.bind(1, id).bind(2, version);
       if (aliased.step()) {
         throw RegistryError(Code::kConflict, "alias '" + aliased.column_text(0) + "' of model '" +
@@ -329,7 +360,7 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
                                                  std::to_string(version) + "; move it first");
       }
     }
-    db_.prepare(
+    db_->prepare(
            "UPDATE versions SET state = ?, state_reason = ?, updated_at = ? "
            "WHERE model_id = ? AND version = ?")
         .bind(1, state_name(state))
@@ -352,16 +383,16 @@ void Registry::set_alias(const std::string& model, const std::string& alias, int
   validate_alias(alias);
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
+    sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
     if (stored_state(id, model, version) == VersionState::kRetired) {
       throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is retired");
     }
-    auto previous = db_.prepare("SELECT version FROM aliases WHERE model_id = ? AND alias = ?");
+    auto previous = db_->prepare("SELECT version FROM aliases WHERE model_id = ? AND alias = ?");
     previous.bind(1, id).bind(2, alias);
     boost::json::object details{{"version", version}};
     if (previous.step()) details["previous"] = previous.column_int(0);
-    db_.prepare(
+    db_->prepare(
            "INSERT INTO aliases (model_id, alias, version, updated_at) VALUES (?,?,?,?) "
            "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version, "
            "updated_at = excluded.updated_at")
@@ -387,13 +418,13 @@ void Registry::remove_alias(const std::string& model, const std::string& alias,
   validate_alias(alias);
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
+    sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
-    db_.prepare("DELETE FROM aliases WHERE model_id = ? AND alias = ?")
+    db_->prepare("DELETE FROM aliases WHERE model_id = ? AND alias = ?")
         .bind(1, id)
         .bind(2, alias)
         .run();
-    if (db_.changes() == 0) {
+    if (db_->changes() == 0) {
       throw RegistryError(Code::kNotFound, "model '" + model + "' has no alias '" + alias + "'");
     }
     append_audit(actor, "alias.remove", model + ":" + alias, "{}");
@@ -405,15 +436,20 @@ void Registry::remove_alias(const std::string& model, const std::string& alias,
 // ---- Maintenance ------------------------------------------------------------------------
 
 int Registry::release_unreferenced_blobs() {
+  // Cluster mode: the rows describe the database's copies, released there; the files
+  // below are only this replica's cache.
+  if (clustered()) release_shared_blobs();
   std::set<std::string> live;
-  auto referenced = db_.prepare("SELECT DISTINCT artifact FROM versions WHERE state != 'retired'");
+  auto referenced = db_->prepare("SELECT DISTINCT artifact FROM versions WHERE state != 'retired'");
   while (referenced.step()) live.insert(referenced.column_text(0));
   int removed = 0;
   for (const std::string& digest : store_.list()) {
     if (live.count(digest)) continue;
     // Row first (present=0), then the file: a crash between leaves a file that the next
     // collection removes, never a row claiming a file that is gone.
-    db_.prepare("UPDATE artifacts SET present = 0 WHERE digest = ?").bind(1, digest).run();
+    if (!clustered()) {
+      db_->prepare("UPDATE artifacts SET present = 0 WHERE digest = ?").bind(1, digest).run();
+    }
     store_.remove(digest);
     ++removed;
   }
@@ -431,7 +467,7 @@ CollectReport Registry::collect_garbage() {
 
 std::vector<AuditEntry> Registry::audit_log(int64_t after_id, int limit) const {
   std::lock_guard lock(write_mutex_);
-  auto statement = db_.prepare(
+  auto statement = db_->prepare(
       "SELECT id, time, actor, action, target, details FROM audit_log WHERE id > ? "
       "ORDER BY id LIMIT ?");
   statement.bind(1, after_id).bind(2, int64_t{limit});

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -8,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -15,16 +17,21 @@
 #include "registry/artifact_store.h"
 #include "registry/data_dir_lock.h"
 #include "registry/records.h"
-#include "registry/sqlite.h"
+#include "registry/sql.h"
 
 namespace mg::registry {
 
 struct RegistryOptions {
-  std::filesystem::path data_dir;  // holds registry.db and artifacts/
-  WallClock clock_ms;              // defaults to the system clock (common/clock.h)
+  // Embedded mode: holds registry.db and artifacts/. Cluster mode: this replica's own
+  // directory, holding only the local cache of artifacts/.
+  std::filesystem::path data_dir;
+  WallClock clock_ms;  // defaults to the system clock (common/clock.h)
   // Encryption at rest: new artifacts are encrypted under the first key, reads use any
   // (more than one only while a master key rotation is under way). Empty: plaintext.
   std::vector<DataKey> artifact_keys;
+  // Cluster mode when not empty: the catalogue (and the artifacts' bytes) live in this
+  // PostgreSQL database, shared by every replica (docs/operations.md "Cluster mode").
+  std::string postgres_url;
 };
 
 // What collect_garbage() removed.
@@ -46,6 +53,13 @@ struct CollectReport {
 // next open collects (see collect_garbage for the policy).
 //
 // Errors are RegistryError; names are validated (registry/names.h) before any use.
+//
+// Cluster mode (options.postgres_url): the same registry on PostgreSQL, one catalogue
+// shared by every replica. Writers on different replicas take turns (an advisory lock per
+// transaction); every change bumps a catalogue version and NOTIFYs the others, whose
+// watcher thread reloads their snapshot (and checks the version every second, since a
+// NOTIFY sent while a connection is down is lost). Artifacts' bytes are stored in the
+// database too; artifacts() is then this replica's local cache of them (fetch_artifact).
 class Registry {
  public:
   explicit Registry(RegistryOptions options);
@@ -149,6 +163,21 @@ class Registry {
   // Runs at open; safe at any time since it takes the write lock.
   CollectReport collect_garbage();
 
+  // ---- Cluster mode (registry_cluster.cpp) ---------------------------------------------
+  bool clustered() const { return !options_.postgres_url.empty(); }
+  // Makes sure the artifact's file is in the local store (cluster mode: fetched from the
+  // database when missing; embedded: nothing to do). Verification happens on read.
+  void fetch_artifact(const std::string& digest);
+  // Called (on the watcher thread) after the snapshot was reloaded because another replica
+  // changed the catalogue. One callback; set it before relying on it.
+  void on_remote_change(std::function<void()> callback);
+  // Whether this replica's snapshot is known to match the shared catalogue: the last
+  // version check succeeded (always true in embedded mode).
+  bool synced() const { return synced_.load(std::memory_order_acquire); }
+  // Re-reads the catalogue version and reloads the snapshot when another replica moved
+  // it; returns whether it did. The watcher calls this; tests may too.
+  bool refresh();
+
   // The clock every time-based decision of the server reads (common/clock.h), and its time.
   const WallClock& clock() const { return options_.clock_ms; }
   int64_t now() const;
@@ -170,8 +199,18 @@ class Registry {
   RegistryOptions options_;
   DataDirLock lock_;  // first: held before anything in the data dir is touched
   ArtifactStore store_;
+  // Cluster mode: inside a change's transaction, bumps the catalogue version and
+  // notifies the other replicas (delivered when the transaction commits).
+  void announce_change();
+  // Cluster mode: copies a stored artifact's file into the database (inside add_version's
+  // transaction) unless it is there already.
+  void push_artifact(const std::string& digest);
+  // Cluster mode: deletes the database's copies of artifacts no live version needs.
+  void release_shared_blobs();
+  void watch_catalog();
+
   mutable std::mutex write_mutex_;  // one change at a time; also guards db_
-  mutable sql::Database db_;
+  std::unique_ptr<sql::Database> db_;
   // A mutex rather than std::atomic<std::shared_ptr>: GCC 12's implementation of the
   // latter releases its internal lock with relaxed ordering after a load, a data race
   // ThreadSanitizer reports (tsan preset). Taken only when the catalogue changed.
@@ -179,6 +218,16 @@ class Registry {
   std::shared_ptr<const Catalog> catalog_;
   std::atomic<uint64_t> generation_{0};  // catalog_'s generation, readable without contention
   const uint64_t id_;                    // tells this registry's cache entries from another's
+
+  // Cluster mode: the catalogue version the snapshot was read at, and the watcher.
+  int64_t catalog_version_ = 0;  // guarded by write_mutex_
+  std::atomic<bool> synced_{true};
+  std::mutex callback_mutex_;
+  std::function<void()> remote_change_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread watcher_;  // last: started once everything above exists
 };
 
 }  // namespace mg::registry

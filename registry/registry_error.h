@@ -17,7 +17,8 @@ class RegistryError : public std::runtime_error {
     kConflict,         // refused because of current state (e.g. retiring an aliased version)
     kDigestMismatch,   // content does not hash to what was expected
     kIo,               // the file system failed (disk full, permissions)
-    kDatabase,         // SQLite failed
+    kDatabase,         // the database failed a statement
+    kUnavailable,      // the database server cannot be reached (cluster mode)
   };
 
   RegistryError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}

@@ -22,13 +22,13 @@ void Registry::add_signer(const std::string& name, const std::string& public_key
     throw RegistryError(Code::kInvalidArgument, "signer '" + name + "': " + e.what());
   }
   std::lock_guard lock(write_mutex_);
-  sql::Transaction transaction(db_);
-  auto existing = db_.prepare("SELECT 1 FROM signers WHERE name = ?");
+  sql::Transaction transaction(*db_);
+  auto existing = db_->prepare("SELECT 1 FROM signers WHERE name = ?");
   existing.bind(1, name);
   if (existing.step()) {
     throw RegistryError(Code::kAlreadyExists, "signer '" + name + "' already exists");
   }
-  db_.prepare("INSERT INTO signers (name, public_key, created_at) VALUES (?,?,?)")
+  db_->prepare("INSERT INTO signers (name, public_key, created_at) VALUES (?,?,?)")
       .bind(1, name)
       .bind(2, public_key_pem)
       .bind(3, now())
@@ -40,9 +40,9 @@ void Registry::add_signer(const std::string& name, const std::string& public_key
 void Registry::remove_signer(const std::string& name, const std::string& actor) {
   validate_name("signer", name);
   std::lock_guard lock(write_mutex_);
-  sql::Transaction transaction(db_);
-  db_.prepare("DELETE FROM signers WHERE name = ?").bind(1, name).run();
-  if (db_.changes() == 0) throw RegistryError(Code::kNotFound, "no signer '" + name + "'");
+  sql::Transaction transaction(*db_);
+  db_->prepare("DELETE FROM signers WHERE name = ?").bind(1, name).run();
+  if (db_->changes() == 0) throw RegistryError(Code::kNotFound, "no signer '" + name + "'");
   append_audit(actor, "signer.remove", name, "{}");
   transaction.commit();
 }
@@ -50,7 +50,7 @@ void Registry::remove_signer(const std::string& name, const std::string& actor) 
 std::vector<SignerRecord> Registry::list_signers() const {
   std::lock_guard lock(write_mutex_);
   auto statement =
-      db_.prepare("SELECT name, algorithm, public_key, created_at FROM signers ORDER BY name");
+      db_->prepare("SELECT name, algorithm, public_key, created_at FROM signers ORDER BY name");
   std::vector<SignerRecord> signers;
   while (statement.step()) {
     signers.push_back(SignerRecord{statement.column_text(0), statement.column_text(1),
@@ -66,11 +66,11 @@ void Registry::add_signature(const std::string& artifact, const std::string& sig
   }
   validate_name("signer", signer);
   std::lock_guard lock(write_mutex_);
-  sql::Transaction transaction(db_);
-  auto known = db_.prepare("SELECT 1 FROM artifacts WHERE digest = ?");
+  sql::Transaction transaction(*db_);
+  auto known = db_->prepare("SELECT 1 FROM artifacts WHERE digest = ?");
   known.bind(1, artifact);
   if (!known.step()) throw RegistryError(Code::kNotFound, "no artifact " + artifact);
-  db_.prepare(
+  db_->prepare(
          "INSERT INTO signatures (artifact, signer, signature, created_at) VALUES (?,?,?,?) "
          "ON CONFLICT(artifact, signer) DO UPDATE SET signature = excluded.signature, "
          "created_at = excluded.created_at")
@@ -86,7 +86,7 @@ void Registry::add_signature(const std::string& artifact, const std::string& sig
 
 std::vector<SignatureRecord> Registry::list_signatures(const std::string& artifact) const {
   std::lock_guard lock(write_mutex_);
-  auto statement = db_.prepare(
+  auto statement = db_->prepare(
       "SELECT artifact, signer, signature, created_at FROM signatures WHERE artifact = ? "
       "ORDER BY signer");
   statement.bind(1, artifact);

@@ -60,13 +60,13 @@ TenantRecord Registry::create_tenant(const std::string& name, int64_t quota_limi
   }
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
-    auto existing = db_.prepare("SELECT 1 FROM tenants WHERE name = ?");
+    sql::Transaction transaction(*db_);
+    auto existing = db_->prepare("SELECT 1 FROM tenants WHERE name = ?");
     existing.bind(1, name);
     if (existing.step()) {
       throw RegistryError(Code::kAlreadyExists, "tenant '" + name + "' already exists");
     }
-    db_.prepare(
+    db_->prepare(
            "INSERT INTO tenants (name, quota_limit, quota_period, created_at) VALUES (?,?,?,?)")
         .bind(1, name)
         .bind(2, quota_limit)
@@ -90,13 +90,13 @@ void Registry::set_tenant_quota(const std::string& name, int64_t quota_limit, Qu
   }
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
-    db_.prepare("UPDATE tenants SET quota_limit = ?, quota_period = ? WHERE name = ?")
+    sql::Transaction transaction(*db_);
+    db_->prepare("UPDATE tenants SET quota_limit = ?, quota_period = ? WHERE name = ?")
         .bind(1, quota_limit)
         .bind(2, period_name(period))
         .bind(3, name)
         .run();
-    if (db_.changes() == 0) throw RegistryError(Code::kNotFound, "no tenant '" + name + "'");
+    if (db_->changes() == 0) throw RegistryError(Code::kNotFound, "no tenant '" + name + "'");
     append_audit(actor, "tenant.quota", name,
                  boost::json::serialize(boost::json::object{
                      {"quota", quota_limit}, {"period", std::string(period_name(period))}}));
@@ -124,17 +124,17 @@ KeyRecord Registry::add_key(const KeyRecord& key, const std::string& actor) {
   }
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
-    auto tenant = db_.prepare("SELECT id FROM tenants WHERE name = ?");
+    sql::Transaction transaction(*db_);
+    auto tenant = db_->prepare("SELECT id FROM tenants WHERE name = ?");
     tenant.bind(1, key.tenant);
     if (!tenant.step()) throw RegistryError(Code::kNotFound, "no tenant '" + key.tenant + "'");
     const int64_t tenant_id = tenant.column_int(0);
-    auto existing = db_.prepare("SELECT 1 FROM api_keys WHERE id = ?");
+    auto existing = db_->prepare("SELECT 1 FROM api_keys WHERE id = ?");
     existing.bind(1, key.id);
     if (existing.step()) {
       throw RegistryError(Code::kAlreadyExists, "key '" + key.id + "' already exists");
     }
-    auto insert = db_.prepare(
+    auto insert = db_->prepare(
         "INSERT INTO api_keys (id, tenant_id, scopes, models, rate, burst, signed_only, "
         "expires_at, secret_hash, secret_sealed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     insert.bind(1, key.id)
@@ -166,15 +166,15 @@ KeyRecord Registry::add_key(const KeyRecord& key, const std::string& actor) {
 void Registry::replace_key_secrets(const std::vector<KeyRecord>& keys, const std::string& actor) {
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
+    sql::Transaction transaction(*db_);
     auto update =
-        db_.prepare("UPDATE api_keys SET secret_hash = ?, secret_sealed = ? WHERE id = ?");
+        db_->prepare("UPDATE api_keys SET secret_hash = ?, secret_sealed = ? WHERE id = ?");
     for (const auto& key : keys) {
       update.bind_blob(1, bytes(key.secret_hash))
           .bind_blob(2, bytes(key.secret_sealed))
           .bind(3, key.id);
       update.run();
-      if (db_.changes() == 0) throw RegistryError(Code::kNotFound, "no key '" + key.id + "'");
+      if (db_->changes() == 0) throw RegistryError(Code::kNotFound, "no key '" + key.id + "'");
       update.reset();
     }
     append_audit(actor, "keys.reseal", "*",
@@ -188,13 +188,13 @@ void Registry::revoke_key(const std::string& id, const std::string& actor) {
   if (!valid_key_id(id)) throw RegistryError(Code::kNotFound, "no key '" + id.substr(0, 64) + "'");
   std::lock_guard lock(write_mutex_);
   {
-    sql::Transaction transaction(db_);
-    db_.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0")
+    sql::Transaction transaction(*db_);
+    db_->prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0")
         .bind(1, now())
         .bind(2, id)
         .run();
-    if (db_.changes() == 0) {
-      auto existing = db_.prepare("SELECT 1 FROM api_keys WHERE id = ?");
+    if (db_->changes() == 0) {
+      auto existing = db_->prepare("SELECT 1 FROM api_keys WHERE id = ?");
       existing.bind(1, id);
       if (!existing.step()) throw RegistryError(Code::kNotFound, "no key '" + id + "'");
       return;  // already revoked: nothing changes, nothing to audit
@@ -206,14 +206,15 @@ void Registry::revoke_key(const std::string& id, const std::string& actor) {
 }
 
 void Registry::load_tenants_and_keys(Catalog& catalog) {
-  auto tenants = db_.prepare("SELECT id, name, quota_limit, quota_period, created_at FROM tenants");
+  auto tenants =
+      db_->prepare("SELECT id, name, quota_limit, quota_period, created_at FROM tenants");
   while (tenants.step()) {
     TenantRecord t{tenants.column_int(0), tenants.column_text(1), tenants.column_int(2),
                    period_from_name(tenants.column_text(3)).value_or(QuotaPeriod::kMonth),
                    tenants.column_int(4)};
     catalog.tenants[t.name] = std::move(t);
   }
-  auto keys = db_.prepare(
+  auto keys = db_->prepare(
       "SELECT k.id, t.name, k.scopes, k.models, k.rate, k.burst, k.signed_only, k.expires_at, "
       "k.secret_hash, k.secret_sealed, k.created_at, k.revoked_at FROM api_keys k "
       "JOIN tenants t ON t.id = k.tenant_id");

@@ -7,12 +7,12 @@ namespace mg::registry {
 void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<QuotaRow>& quota) {
   if (usage.empty() && quota.empty()) return;
   std::lock_guard lock(write_mutex_);
-  sql::Transaction transaction(db_);
-  auto add_row = db_.prepare(
+  sql::Transaction transaction(*db_);
+  auto add_row = db_->prepare(
       "INSERT INTO usage (hour, tenant, key_id, model, version, requests, items, errors) "
       "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (hour, tenant, key_id, model, version) DO UPDATE "
-      "SET requests = requests + excluded.requests, items = items + excluded.items, "
-      "errors = errors + excluded.errors");
+      "SET requests = usage.requests + excluded.requests, items = usage.items + excluded.items, "
+      "errors = usage.errors + excluded.errors");
   for (const auto& row : usage) {
     add_row.bind(1, row.hour)
         .bind(2, row.tenant)
@@ -25,9 +25,9 @@ void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<Q
         .run();
     add_row.reset();
   }
-  auto add_quota = db_.prepare(
+  auto add_quota = db_->prepare(
       "INSERT INTO quota_usage (tenant, period_start, used) VALUES (?,?,?) "
-      "ON CONFLICT (tenant, period_start) DO UPDATE SET used = used + excluded.used");
+      "ON CONFLICT (tenant, period_start) DO UPDATE SET used = quota_usage.used + excluded.used");
   for (const auto& row : quota) {
     add_quota.bind(1, row.tenant).bind(2, row.period_start).bind(3, row.used).run();
     add_quota.reset();
@@ -38,7 +38,7 @@ void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<Q
 std::vector<UsageRow> Registry::usage(const std::string& tenant, int64_t since,
                                       int64_t until) const {
   std::lock_guard lock(write_mutex_);
-  auto statement = db_.prepare(
+  auto statement = db_->prepare(
       "SELECT hour, tenant, key_id, model, version, requests, items, errors FROM usage "
       "WHERE hour >= ? AND (? = 0 OR hour < ?) AND (? = '' OR tenant = ?) "
       "ORDER BY hour, tenant, key_id, model, version");
@@ -56,7 +56,7 @@ std::vector<UsageRow> Registry::usage(const std::string& tenant, int64_t since,
 std::vector<QuotaRow> Registry::quota_usage(int64_t since) const {
   std::lock_guard lock(write_mutex_);
   auto statement =
-      db_.prepare("SELECT tenant, period_start, used FROM quota_usage WHERE period_start >= ?");
+      db_->prepare("SELECT tenant, period_start, used FROM quota_usage WHERE period_start >= ?");
   statement.bind(1, since);
   std::vector<QuotaRow> rows;
   while (statement.step()) {

@@ -24,6 +24,8 @@ packages=(
   libsimdjson-dev
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
+  # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start
+  libpq-dev postgresql libhiredis-dev redis-server nginx
   # deploy/ tests: a real Prometheus + promtool, systemd-analyze, YAML parsing, openssl
   prometheus systemd python3-yaml openssl
 )

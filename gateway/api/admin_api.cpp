@@ -70,6 +70,11 @@ ApiError api_error(const RegistryError& e) {
     case Code::kIo:
       return ApiError(507, "internal", "the server could not store the data (is its disk full?)")
           .with_detail(e.what());
+    case Code::kUnavailable:
+      return ApiError(503, "registry_unavailable",
+                      "the registry database cannot be reached; inference goes on from the "
+                      "replica's snapshot, changes are refused until it is back")
+          .with_detail(e.what());
     case Code::kDatabase:
       break;
   }

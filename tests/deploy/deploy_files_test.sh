@@ -90,7 +90,8 @@ score=$(systemd-analyze security --offline=yes "$work/modelgate.service" 2>&1 |
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "systemd exposure $score > 2.0"
 ok "systemd-analyze security exposure $score (<= 2.0)"
 
-# Dockerfile: the runtime stage's packages provide every library the binaries need.
+# Dockerfile: the runtime stage names the package of every library the binaries link
+# directly (NEEDED); apt brings those packages' own dependencies.
 packages=$(sed -n '/^FROM debian:12-slim/,$p' "$deploy/docker/Dockerfile" |
   sed -n '/apt-get install/,/rm -rf/p' | tr ' \\' '\n\n' | grep -E '^lib|^zlib|^ocl' | sort -u)
 [[ -n "$packages" ]] || fail "no runtime packages found in the Dockerfile"
@@ -100,8 +101,11 @@ while read -r lib; do
   owner=${owner%%:*}
   [[ -z "$owner" || $owner == libc6 || $owner == libstdc++6 || $owner == libgcc-s1 ]] && continue
   grep -qx "$owner" <<<"$packages" || missing+=("$owner ($lib)")
-done < <(for f in "$modelgate" "$mgctl" "$plugin"; do ldd "$f"; done |
-  awk '$3 ~ /^\// { print $3 }' | sort -u)
+done < <(for f in "$modelgate" "$mgctl" "$plugin"; do
+  needed=$(objdump -p "$f" | awk '$1 == "NEEDED" { print $2 }')
+  ldd "$f" | awk -v needed="$needed" 'BEGIN { n = split(needed, list, "\n"); for (i = 1; i <= n; i++) want[list[i]] = 1 }
+    $3 ~ /^\// && ($1 in want) { print $3 }'
+done | sort -u)
 ((${#missing[@]} == 0)) || fail "Dockerfile runtime stage lacks: ${missing[*]}"
 for p in $packages; do
   apt-cache show "$p" >/dev/null 2>&1 || fail "no Debian package $p"

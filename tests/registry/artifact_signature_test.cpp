@@ -8,6 +8,7 @@
 #include "registry/registry_error.h"
 #include "registry/sha256.h"
 #include "tests/registry/temp_dir.h"
+#include "tests/registry/test_engines.h"
 #include "tests/registry/test_keys.h"
 
 namespace mg::registry {
@@ -61,9 +62,16 @@ TEST(ArtifactSignature, TheFileRoundTripsAndBadFilesAreNamed) {
   refused(file + "extra\n", "unexpected");
 }
 
-TEST(ArtifactSignature, TheRegistryTrustsOnlyCurrentSigners) {
+class RegistrySigners : public ::testing::TestWithParam<testing::Engine> {};
+INSTANTIATE_TEST_SUITE_P(Engines, RegistrySigners,
+                         ::testing::Values(testing::Engine::kSqlite, testing::Engine::kPostgres),
+                         testing::engine_name);
+
+TEST_P(RegistrySigners, TheRegistryTrustsOnlyCurrentSigners) {
   testing::TempDir dir;
-  Registry registry({dir.path()});
+  testing::EngineDatabase database(GetParam());
+  if (!database.available()) GTEST_SKIP() << "no PostgreSQL test server";
+  Registry registry(database.with({dir.path()}));
   registry.create_model({"m"}, "a");
   const std::string content = "weights";
   const StoredArtifact artifact =

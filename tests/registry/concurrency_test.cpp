@@ -7,13 +7,21 @@
 
 #include "registry/registry.h"
 #include "tests/registry/temp_dir.h"
+#include "tests/registry/test_engines.h"
 
 namespace mg::registry {
 namespace {
 
-TEST(RegistryConcurrency, ReadersNeverSeeErrorsOrTornReads) {
+class RegistryConcurrency : public ::testing::TestWithParam<testing::Engine> {};
+INSTANTIATE_TEST_SUITE_P(Engines, RegistryConcurrency,
+                         ::testing::Values(testing::Engine::kSqlite, testing::Engine::kPostgres),
+                         testing::engine_name);
+
+TEST_P(RegistryConcurrency, ReadersNeverSeeErrorsOrTornReads) {
   testing::TempDir dir;
-  Registry registry({dir.path()});
+  testing::EngineDatabase database(GetParam());
+  if (!database.available()) GTEST_SKIP() << "no PostgreSQL test server";
+  Registry registry(database.with({dir.path()}));
   registry.create_model({"m"}, "t");
   std::string first = "version 1";
   registry.add_version("m", registry.artifacts().put(testing::bytes_of(first)), "", "t");

@@ -15,6 +15,7 @@
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "registry/schema.h"
+#include "registry/sqlite.h"
 #include "tests/registry/temp_dir.h"
 
 extern char** environ;
@@ -61,7 +62,7 @@ std::vector<std::string> check_invariants(const std::filesystem::path& dir) {
     }
   }
   // 2. The database is intact and consistent.
-  sql::Database db(dir / "registry.db");
+  sql::SqliteDatabase db(dir / "registry.db");
   auto integrity = db.prepare("PRAGMA integrity_check");
   integrity.step();
   if (integrity.column_text(0) != "ok") broken.push_back("integrity: " + integrity.column_text(0));

@@ -10,6 +10,7 @@
 
 #include "registry/registry.h"
 #include "registry/registry_error.h"
+#include "registry/sqlite.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
@@ -69,7 +70,7 @@ TEST(RegistryDiskFull, FailsCleanlyAndRecoversWhenSpaceReturns) {
   for (const auto& v : registry->list_versions("m")) {
     EXPECT_NO_THROW(registry->artifacts().read(v.artifact));
   }
-  sql::Database db(data_dir / "registry.db");
+  sql::SqliteDatabase db(data_dir / "registry.db");
   auto integrity = db.prepare("PRAGMA integrity_check");
   integrity.step();
   EXPECT_EQ(integrity.column_text(0), "ok");

@@ -5,6 +5,7 @@
 #include "registry/registry.h"
 #include "registry/registry_error.h"
 #include "registry/schema.h"
+#include "registry/sqlite.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::registry {
@@ -12,7 +13,7 @@ namespace {
 
 using testing::TempDir;
 
-std::vector<std::string> tables(sql::Database& db) {
+std::vector<std::string> tables(sql::SqliteDatabase& db) {
   std::vector<std::string> names;
   auto statement = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   while (statement.step()) names.push_back(statement.column_text(0));
@@ -21,7 +22,7 @@ std::vector<std::string> tables(sql::Database& db) {
 
 TEST(Migrations, EmptyFileReachesTheLatestSchema) {
   TempDir dir;
-  sql::Database db(dir.path() / "registry.db");
+  sql::SqliteDatabase db(dir.path() / "registry.db");
   EXPECT_EQ(schema_version(db), 0);
   migrate(db);
   EXPECT_EQ(schema_version(db), latest_schema_version());
@@ -40,7 +41,7 @@ TEST(Migrations, EveryEarlierVersionMigratesWithItsData) {
   for (int from = 1; from < latest_schema_version(); ++from) {
     TempDir dir;
     {
-      sql::Database db(dir.path() / "registry.db");
+      sql::SqliteDatabase db(dir.path() / "registry.db");
       migrate(db, from);
       ASSERT_EQ(schema_version(db), from);
       db.exec(
@@ -71,7 +72,7 @@ TEST(Migrations, EveryEarlierVersionMigratesWithItsData) {
 TEST(Migrations, NewerDatabaseIsRefusedUntouched) {
   TempDir dir;
   {
-    sql::Database db(dir.path() / "registry.db");
+    sql::SqliteDatabase db(dir.path() / "registry.db");
     db.exec("PRAGMA user_version = 999");
   }
   try {
@@ -80,7 +81,7 @@ TEST(Migrations, NewerDatabaseIsRefusedUntouched) {
   } catch (const RegistryError& e) {
     EXPECT_NE(std::string(e.what()).find("999 is newer than this build"), std::string::npos);
   }
-  sql::Database db(dir.path() / "registry.db");
+  sql::SqliteDatabase db(dir.path() / "registry.db");
   EXPECT_EQ(schema_version(db), 999);
   EXPECT_TRUE(tables(db).empty());
 }

@@ -8,7 +8,9 @@
 
 #include "registry/registry_error.h"
 #include "registry/schema.h"
+#include "registry/sqlite.h"
 #include "tests/registry/temp_dir.h"
+#include "tests/registry/test_engines.h"
 #include "tests/registry/test_keys.h"
 
 namespace mg::registry {
@@ -18,10 +20,15 @@ using testing::bytes_of;
 using testing::TempDir;
 using Code = RegistryError::Code;
 
-class RegistryTest : public ::testing::Test {
+// Every test runs on both engines: embedded SQLite and cluster PostgreSQL.
+class RegistryTest : public ::testing::TestWithParam<testing::Engine> {
  protected:
+  void SetUp() override {
+    if (!database_.available()) GTEST_SKIP() << "no PostgreSQL test server";
+    registry_ = std::make_unique<Registry>(options());
+  }
   RegistryOptions options() {
-    return RegistryOptions{dir_.path(), [this] { return clock_ += 1000; }};
+    return database_.with(RegistryOptions{dir_.path(), [this] { return clock_ += 1000; }});
   }
   StoredArtifact upload(const std::string& content) {
     return registry_->artifacts().put(bytes_of(content));
@@ -38,10 +45,15 @@ class RegistryTest : public ::testing::Test {
 
   TempDir dir_;
   int64_t clock_ = 1'700'000'000'000;
-  std::unique_ptr<Registry> registry_ = std::make_unique<Registry>(options());
+  testing::EngineDatabase database_{GetParam()};
+  std::unique_ptr<Registry> registry_;
 };
 
-TEST_F(RegistryTest, ModelRoundTripSurvivesReopen) {
+INSTANTIATE_TEST_SUITE_P(Engines, RegistryTest,
+                         ::testing::Values(testing::Engine::kSqlite, testing::Engine::kPostgres),
+                         testing::engine_name);
+
+TEST_P(RegistryTest, ModelRoundTripSurvivesReopen) {
   ModelSpec spec{"fashion-mlp", "cpu", "784-64-64-10", R"({"max_batch_size": 32})", true};
   ModelRecord created = registry_->create_model(spec, "admin1");
   EXPECT_EQ(created.name, "fashion-mlp");
@@ -58,7 +70,7 @@ TEST_F(RegistryTest, ModelRoundTripSurvivesReopen) {
   EXPECT_EQ(registry_->list_models().size(), 1u);
 }
 
-TEST_F(RegistryTest, VersionsAreMonotonicAndNeverReused) {
+TEST_P(RegistryTest, VersionsAreMonotonicAndNeverReused) {
   registry_->create_model({"m"}, "admin1");
   auto v1 = registry_->add_version("m", upload("one"), "first", "admin1");
   auto v2 = registry_->add_version("m", upload("two"), "", "admin1");
@@ -79,7 +91,7 @@ TEST_F(RegistryTest, VersionsAreMonotonicAndNeverReused) {
   EXPECT_EQ(versions[1].state, VersionState::kRetired);
 }
 
-TEST_F(RegistryTest, StateMachineAllowsOnlyDocumentedTransitions) {
+TEST_P(RegistryTest, StateMachineAllowsOnlyDocumentedTransitions) {
   registry_->create_model({"m"}, "admin1");
   registry_->add_version("m", upload("one"), "", "admin1");
   registry_->set_version_state("m", 1, VersionState::kLoading, "", "gw");
@@ -101,7 +113,7 @@ TEST_F(RegistryTest, StateMachineAllowsOnlyDocumentedTransitions) {
       "is retired");
 }
 
-TEST_F(RegistryTest, AliasesFlipAndResolve) {
+TEST_P(RegistryTest, AliasesFlipAndResolve) {
   registry_->create_model({"m"}, "admin1");
   registry_->add_version("m", upload("one"), "", "admin1");
   registry_->add_version("m", upload("two"), "", "admin1");
@@ -126,7 +138,7 @@ TEST_F(RegistryTest, AliasesFlipAndResolve) {
       "no alias 'canary'");
 }
 
-TEST_F(RegistryTest, RetiringAnAliasedVersionIsRefused) {
+TEST_P(RegistryTest, RetiringAnAliasedVersionIsRefused) {
   registry_->create_model({"m"}, "admin1");
   registry_->add_version("m", upload("one"), "", "admin1");
   registry_->set_alias("m", "default", 1, "admin1");
@@ -140,7 +152,7 @@ TEST_F(RegistryTest, RetiringAnAliasedVersionIsRefused) {
       Code::kConflict, [&] { registry_->set_alias("m", "default", 2, "admin1"); }, "is retired");
 }
 
-TEST_F(RegistryTest, RetirementReleasesTheArtifactUnlessStillUsed) {
+TEST_P(RegistryTest, RetirementReleasesTheArtifactUnlessStillUsed) {
   registry_->create_model({"a"}, "admin1");
   registry_->create_model({"b"}, "admin1");
   StoredArtifact shared = upload("shared weights");
@@ -152,7 +164,7 @@ TEST_F(RegistryTest, RetirementReleasesTheArtifactUnlessStillUsed) {
   EXPECT_FALSE(registry_->artifacts().contains(shared.digest));
 }
 
-TEST_F(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
+TEST_P(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
   registry_->create_model({"m"}, "admin1");
   expect_code(
       Code::kAlreadyExists, [&] { registry_->create_model({"m"}, "admin1"); },
@@ -175,7 +187,7 @@ TEST_F(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
       Code::kNotFound, [&] { registry_->add_version("m", ghost, "", "a"); }, "upload it first");
 }
 
-TEST_F(RegistryTest, BadNamesAndConfigsAreRefusedBeforeAnyChange) {
+TEST_P(RegistryTest, BadNamesAndConfigsAreRefusedBeforeAnyChange) {
   for (const char* bad : {"", "Upper", "-lead", "has space", "../etc", "a/b", "x\n",
                           "sixty-five-characters-is-one-too-many-for-a-name-in-this-registry-x"}) {
     expect_code(
@@ -203,7 +215,7 @@ TEST_F(RegistryTest, BadNamesAndConfigsAreRefusedBeforeAnyChange) {
   EXPECT_EQ(registry_->list_models().size(), 1u);
 }
 
-TEST_F(RegistryTest, EveryChangeIsAuditedInOrder) {
+TEST_P(RegistryTest, EveryChangeIsAuditedInOrder) {
   registry_->create_model({"m"}, "admin1");
   registry_->add_version("m", upload("one"), "v1", "admin1");
   registry_->set_alias("m", "default", 1, "key42");
@@ -225,15 +237,15 @@ TEST_F(RegistryTest, EveryChangeIsAuditedInOrder) {
   EXPECT_EQ(registry_->audit_log(log[3].id).size(), 1u);
 }
 
-TEST_F(RegistryTest, AuditLogIsAppendOnlyInTheDatabase) {
+TEST_P(RegistryTest, AuditLogIsAppendOnlyInTheDatabase) {
   registry_->create_model({"m"}, "admin1");
   registry_.reset();
-  sql::Database db(dir_.path() / "registry.db");
-  EXPECT_THROW(db.exec("UPDATE audit_log SET actor = 'someone else'"), RegistryError);
-  EXPECT_THROW(db.exec("DELETE FROM audit_log"), RegistryError);
+  auto db = database_.open(dir_.path());
+  EXPECT_THROW(db->exec("UPDATE audit_log SET actor = 'someone else'"), RegistryError);
+  EXPECT_THROW(db->exec("DELETE FROM audit_log"), RegistryError);
 }
 
-TEST_F(RegistryTest, SignersAndSignaturesRoundTrip) {
+TEST_P(RegistryTest, SignersAndSignaturesRoundTrip) {
   const std::string pem = test_keys::kPublic1;
   registry_->add_signer("release", pem, "admin1");
   expect_code(
@@ -267,12 +279,12 @@ TEST_F(RegistryTest, SignersAndSignaturesRoundTrip) {
       Code::kNotFound, [&] { registry_->remove_signer("release", "a"); }, "no signer");
 }
 
-TEST_F(RegistryTest, SecondProcessCannotOpenTheSameDataDir) {
+TEST_P(RegistryTest, SecondProcessCannotOpenTheSameDataDir) {
   expect_code(
       Code::kConflict, [&] { Registry second(options()); }, "in use");
 }
 
-TEST_F(RegistryTest, OpenCollectsLeftoversOfACrash) {
+TEST_P(RegistryTest, OpenCollectsLeftoversOfACrash) {
   registry_->create_model({"m"}, "a");
   registry_->add_version("m", upload("kept"), "", "a");
   StoredArtifact orphan = upload("uploaded, but the version row never came");
@@ -284,7 +296,7 @@ TEST_F(RegistryTest, OpenCollectsLeftoversOfACrash) {
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "artifacts" / "tmp"));
 }
 
-TEST_F(RegistryTest, CatalogSnapshotsAreImmutableAndVersioned) {
+TEST_P(RegistryTest, CatalogSnapshotsAreImmutableAndVersioned) {
   registry_->create_model({"m"}, "a");
   auto before = registry_->catalog();
   registry_->add_version("m", upload("one"), "", "a");
