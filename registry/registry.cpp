@@ -137,10 +137,16 @@ std::optional<int64_t> Registry::resolve(const std::string& model,
 // ---- Catalogue --------------------------------------------------------------------------
 
 void Registry::reload_catalog() {
+  int64_t catalog_version = 0;
+  auto next = read_catalog(catalog_version);
+  publish_catalog(std::move(next), catalog_version);
+}
+
+std::shared_ptr<Catalog> Registry::read_catalog(int64_t& catalog_version) {
   auto next = std::make_shared<Catalog>();
   // One snapshot of every table (a change committed meanwhile is seen whole or not at all).
   sql::Transaction snapshot(*db_, sql::Transaction::Kind::kRead);
-  int64_t catalog_version = 0;
+  catalog_version = 0;
   if (clustered()) {
     auto version = db_->prepare("SELECT version FROM catalog_version");
     if (version.step()) catalog_version = version.column_int(0);
@@ -182,6 +188,10 @@ void Registry::reload_catalog() {
   }
   load_tenants_and_keys(*next);
   snapshot.commit();
+  return next;
+}
+
+void Registry::publish_catalog(std::shared_ptr<Catalog> next, int64_t catalog_version) {
   catalog_version_ = catalog_version;
   next->generation = generation_.load() + 1;
   const uint64_t generation = next->generation;

@@ -168,9 +168,16 @@ class Registry {
   // Makes sure the artifact's file is in the local store (cluster mode: fetched from the
   // database when missing; embedded: nothing to do). Verification happens on read.
   void fetch_artifact(const std::string& digest);
-  // Called (on the watcher thread) after the snapshot was reloaded because another replica
-  // changed the catalogue. One callback; set it before relying on it.
-  void on_remote_change(std::function<void()> callback);
+  // Told (on the watcher thread) of a catalogue another replica changed: prepare() with
+  // the new catalogue before it becomes this replica's snapshot (so the serving layer
+  // loads what it will route to before any request is routed there), settled() after.
+  class Follower {
+   public:
+    virtual ~Follower() = default;
+    virtual void prepare(const Catalog& next) = 0;
+    virtual void settled() = 0;
+  };
+  void set_follower(Follower* follower);
   // Whether this replica's snapshot is known to match the shared catalogue: the last
   // version check succeeded (always true in embedded mode).
   bool synced() const { return synced_.load(std::memory_order_acquire); }
@@ -186,6 +193,9 @@ class Registry {
   void append_audit(const std::string& actor, const std::string& action, const std::string& target,
                     const std::string& details_json);
   void reload_catalog();
+  // Reads the whole catalogue in one snapshot, with the catalogue version it was read at.
+  std::shared_ptr<Catalog> read_catalog(int64_t& catalog_version);
+  void publish_catalog(std::shared_ptr<Catalog> next, int64_t catalog_version);
   void load_tenants_and_keys(Catalog& catalog);
   // This thread's cached snapshot, refreshed when generation_ moved. Valid until this
   // thread's next call into the registry.
@@ -222,8 +232,8 @@ class Registry {
   // Cluster mode: the catalogue version the snapshot was read at, and the watcher.
   int64_t catalog_version_ = 0;  // guarded by write_mutex_
   std::atomic<bool> synced_{true};
-  std::mutex callback_mutex_;
-  std::function<void()> remote_change_;
+  std::mutex follower_mutex_;  // held while the follower runs: set_follower waits for it
+  Follower* follower_ = nullptr;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

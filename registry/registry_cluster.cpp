@@ -100,40 +100,42 @@ void Registry::fetch_artifact(const std::string& digest) {
   }
 }
 
-void Registry::on_remote_change(std::function<void()> callback) {
-  std::lock_guard lock(callback_mutex_);
-  remote_change_ = std::move(callback);
+void Registry::set_follower(Follower* follower) {
+  std::lock_guard lock(follower_mutex_);
+  follower_ = follower;
 }
 
 bool Registry::refresh() {
   if (!clustered()) return false;
-  bool reloaded = false;
+  // One refresh at a time, and the follower stays set while it runs.
+  std::lock_guard following(follower_mutex_);
+  std::shared_ptr<Catalog> next;
+  int64_t next_version = 0;
   try {
     std::lock_guard lock(write_mutex_);
     auto version = db_->prepare("SELECT version FROM catalog_version");
     const int64_t current = version.step() ? version.column_int(0) : 0;
-    if (!synced_.load())
+    if (!synced_.load()) {
       log(LogLevel::kInfo, "registry: the catalogue database is reachable again");
-    if (current != catalog_version_) {
-      reload_catalog();
-      reloaded = true;
     }
     synced_.store(true, std::memory_order_release);
+    if (current == catalog_version_) return false;
+    next = read_catalog(next_version);
   } catch (const RegistryError& e) {
     if (synced_.exchange(false)) {
       log(LogLevel::kWarn, std::string("registry: the catalogue cannot be checked: ") + e.what());
     }
     return false;
   }
-  if (reloaded) {
-    std::function<void()> callback;
-    {
-      std::lock_guard lock(callback_mutex_);
-      callback = remote_change_;
-    }
-    if (callback) callback();
+  // Without the lock: preparing may load models, which fetches artifacts.
+  if (follower_ != nullptr) follower_->prepare(*next);
+  {
+    std::lock_guard lock(write_mutex_);
+    // A change of this replica's own may have published a newer catalogue meanwhile.
+    if (next_version > catalog_version_) publish_catalog(std::move(next), next_version);
   }
-  return reloaded;
+  if (follower_ != nullptr) follower_->settled();
+  return true;
 }
 
 void Registry::watch_catalog() {

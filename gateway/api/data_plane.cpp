@@ -122,6 +122,10 @@ HttpResponse model_ready(DataCall& call) {
 // The server is ready when every version an alias points at is loaded: those are what
 // the server serves (it loads them at start), so one that failed to load makes a load
 // balancer keep traffic away. Model names are not listed: the endpoint needs no key.
+// Cluster mode: a replica has synced its catalogue before it listens (it reads it at
+// start or exits); a later PostgreSQL outage does not make it unready, since it keeps
+// serving from its snapshot (unready replicas everywhere would turn an outage of admin
+// writes into an outage of inference).
 HttpResponse server_ready(DataCall& call) {
   Services& s = call.services;
   const registry::Catalog& catalog = s.registry.snapshot();

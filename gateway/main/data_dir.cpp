@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 
 registry::RegistryOptions DataDir::registry_options() const {
   registry::RegistryOptions options{root, {}, {}};
+  options.postgres_url = postgres_url;
   if (fs::exists(new_master_key())) {
     options.artifact_keys.push_back(
         registry::derive_artifact_key(KeyCrypto::read_master_key(new_master_key())));
@@ -31,6 +32,7 @@ registry::RegistryOptions DataDir::registry_options() const {
 }
 
 bool DataDir::initialised() const {
+  if (clustered()) return fs::exists(certificate()) && fs::exists(master_key());
   return fs::exists(root / "registry.db") && fs::exists(master_key());
 }
 

@@ -10,11 +10,20 @@ namespace mg::gateway {
 // The data directory and its secrets: where every file lives, the master key (created,
 // read, rotated), the first admin key's file, and the durability rules for all of them
 // (temp file, fsync, rename, directory fsync). docs/operations.md "Data directory".
+//
+// Cluster mode (postgres_url set): the catalogue lives in PostgreSQL and the directory is
+// this replica's own (TLS files, the local artifact cache). Every replica is given the
+// same master key file (master_key_file: how a Kubernetes Secret is mounted).
 struct DataDir {
   std::filesystem::path root;
+  std::string postgres_url;               // empty: embedded SQLite registry in root
+  std::filesystem::path master_key_file;  // empty: root/master.key
+  bool clustered() const { return !postgres_url.empty(); }
   std::filesystem::path certificate() const { return root / "tls" / "cert.pem"; }
   std::filesystem::path private_key() const { return root / "tls" / "key.pem"; }
-  std::filesystem::path master_key() const { return root / "master.key"; }
+  std::filesystem::path master_key() const {
+    return master_key_file.empty() ? root / "master.key" : master_key_file;
+  }
   // Exists only while a master key rotation is under way (or was interrupted).
   std::filesystem::path new_master_key() const { return root / "master.key.new"; }
   std::filesystem::path admin_key() const { return root / "admin.key"; }  // init's first key
@@ -22,6 +31,7 @@ struct DataDir {
   // readable under the next one while a rotation is under way).
   registry::RegistryOptions registry_options() const;
   // The registry is created last by init, after the master key and the certificate.
+  // Cluster mode: this replica's files are there (the catalogue is checked by opening it).
   bool initialised() const;
 };
 

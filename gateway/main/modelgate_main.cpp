@@ -5,6 +5,7 @@
 //   modelgate rotate-master-key --data-dir DIR     (server stopped)
 //   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT]
 //                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
+// init, import and serve also take --postgres URL --master-key FILE (cluster mode).
 // See docs/contracts.md "Server and bootstrap".
 #include <fcntl.h>
 #include <malloc.h>
@@ -53,8 +54,9 @@ constexpr char kVersion[] = "0.1.0";
 
 int init(const DataDir& dir, bool json) {
   // Initialised means an admin key was issued: an init interrupted before that finishes
-  // on the next run.
-  if (dir.initialised() &&
+  // on the next run. Cluster mode: the catalogue is the cluster's; a replica's directory
+  // (certificate, cache) is prepared on each replica, the first admin key issued once.
+  if (!dir.clustered() && dir.initialised() &&
       !mg::registry::Registry(dir.registry_options()).list_keys("admin").empty()) {
     if (json) {
       std::cout << R"({"initialised":false,"reason":"already initialised"})"
@@ -70,6 +72,17 @@ int init(const DataDir& dir, bool json) {
   // The master key comes first: the admin key's hash and sealed secret derive from it.
   if (!fs::exists(dir.master_key())) write_master_key(dir.master_key());
   mg::registry::Registry registry(dir.registry_options());
+  if (dir.clustered() && !registry.list_keys("admin").empty()) {
+    if (json) {
+      std::cout
+          << R"({"initialised":false,"reason":"the cluster's catalogue is already initialised"})"
+          << "\n";
+    } else {
+      std::cout << "the cluster's catalogue is already initialised; this replica's directory "
+                << dir.root.string() << " is ready\n";
+    }
+    return 0;
+  }
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   if (!registry.find_tenant("admin")) {
     registry.create_tenant("admin", 0, mg::registry::QuotaPeriod::kMonth, "init");
@@ -218,10 +231,19 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string data_dir;
   bool json = false;
+  std::string postgres, master_key;
+  // Cluster mode flags, on every verb that opens the registry.
+  auto cluster_options = [&](CLI::App* command) {
+    command->add_option("--postgres", postgres,
+                        "PostgreSQL URL of the cluster's registry (cluster mode)");
+    command->add_option("--master-key", master_key,
+                        "master key file (default DATA_DIR/master.key; the same on every replica)");
+  };
   auto* init_cmd =
       app.add_subcommand("init", "create a data dir: registry, TLS certificate, master key");
   init_cmd->add_option("--data-dir", data_dir, "data directory")->required();
   init_cmd->add_flag("--json", json, "print one JSON document");
+  cluster_options(init_cmd);
 
   std::string name, file, backend = "cpu", config = "{}";
   bool promote = false;
@@ -233,6 +255,7 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--backend", backend, "backend name");
   import_cmd->add_option("--config", config, "model config JSON (new models only)");
   import_cmd->add_flag("--promote", promote, "point the default alias at the new version");
+  cluster_options(import_cmd);
 
   ServeSettings settings;
   std::string config_file, listen, metrics_listen;
@@ -248,19 +271,21 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--metrics-listen", metrics_listen,
                         "HOST:PORT for Prometheus metrics over plain HTTP (port 0: any)");
   serve_cmd->add_option("--plugin-dir", plugin_dirs, "plugin directory (repeatable)");
+  cluster_options(serve_cmd);
   CLI11_PARSE(app, argc, argv);
 
   try {
-    DataDir dir{data_dir};
+    if (!config_file.empty()) apply_config_file(config_file, settings);
+    DataDir dir{data_dir, postgres.empty() ? settings.postgres : postgres, master_key};
     if (init_cmd->parsed()) return init(dir, json);
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
     if (rotate_cmd->parsed()) {
+      if (dir.clustered()) throw std::runtime_error("rotate-master-key works on a data dir only");
       const RotationReport done = rotate_master_key(dir);
       std::cout << "master key rotated: " << done.artifacts << " artifacts re-encrypted, "
                 << done.keys << " API keys re-sealed\n";
       return 0;
     }
-    if (!config_file.empty()) apply_config_file(config_file, settings);
     if (!listen.empty()) settings.listen = listen;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
     if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;

@@ -47,6 +47,7 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.tenant_concurrency", {Kind::kCount, 1 << 20}},
       {"limits.max_connections_per_address", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
+      {"cluster.postgres", {Kind::kString}},
   };
   return keys;
 }
@@ -85,7 +86,7 @@ std::string describe(const KeyRule& rule) {
 }
 
 bool is_section(std::string_view key) {
-  return key == "tls" || key == "limits" || key == "metrics";
+  return key == "tls" || key == "limits" || key == "metrics" || key == "cluster";
 }
 
 void check_table(const toml::table& table, const std::string& prefix, const std::string& source) {
@@ -126,6 +127,7 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   settings.metrics_tenant_label =
       config["metrics"]["tenant_label"].value_or(settings.metrics_tenant_label);
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
+  settings.postgres = config["cluster"]["postgres"].value_or(settings.postgres);
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
   auto seconds = [&](const char* key, std::chrono::seconds& value) {

@@ -29,6 +29,8 @@ struct ServeSettings {
   // Inference requests one tenant may have in flight while others wait: -1 picks 3/4 of
   // the handler threads; 0: no cap.
   int64_t tenant_concurrency = -1;
+  // Cluster mode (docs/operations.md "Cluster mode"): the shared PostgreSQL registry.
+  std::string postgres;
 };
 
 // Applies a TOML config to `settings`. Every key is optional; a key the server does not

@@ -63,13 +63,30 @@ BatchOutput LoadedVersion::execute(const BatchInput& batch) {
   return instance.execute(batch);
 }
 
+namespace {
+
+// Cluster mode: what every replica loads (see ModelRepository).
+bool wanted(const registry::Catalog::Entry& entry, const registry::VersionRecord& version) {
+  if (version.state == registry::VersionState::kReady) return true;
+  for (const auto& [alias, number] : entry.aliases) {
+    if (number == version.version) return version.state != registry::VersionState::kRetired;
+  }
+  return false;
+}
+
+}  // namespace
+
 ModelRepository::ModelRepository(registry::Registry& registry, BackendManager& backends)
-    : registry_(registry), backends_(backends) {}
+    : registry_(registry), backends_(backends) {
+  if (registry_.clustered()) registry_.set_follower(this);
+}
+
+ModelRepository::~ModelRepository() {
+  if (registry_.clustered()) registry_.set_follower(nullptr);
+}
 
 std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, int64_t version,
                                                      const std::string& actor) {
-  if (auto existing = find(model, version)) return existing;
-  std::lock_guard loading(load_mutex_);  // two callers never load the same version twice
   if (auto existing = find(model, version)) return existing;
   auto record = registry_.find_model(model);
   auto version_record = registry_.find_version(model, version);
@@ -78,22 +95,38 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
         registry::RegistryError::Code::kNotFound,
         "no version " + std::to_string(version) + " of model '" + model + "'");
   }
-  registry_.set_version_state(model, version, registry::VersionState::kLoading, "", actor);
+  // Cluster mode: a version another replica loaded is ready already; this one follows.
+  const bool record_state =
+      !(registry_.clustered() && version_record->state == registry::VersionState::kReady);
+  return load_version(*record, *version_record, actor, record_state);
+}
+
+std::shared_ptr<LoadedVersion> ModelRepository::load_version(
+    const registry::ModelRecord& record, const registry::VersionRecord& version_record,
+    const std::string& actor, bool record_state) {
+  const std::string& model = record.name;
+  const int64_t version = version_record.version;
+  std::lock_guard loading(load_mutex_);  // two callers never load the same version twice
+  if (auto existing = find(model, version)) return existing;
+  if (record_state) {
+    registry_.set_version_state(model, version, registry::VersionState::kLoading, "", actor);
+  }
   try {
-    auto backend = backends_.find(record->backend);
+    auto backend = backends_.find(record.backend);
     if (!backend) {
-      throw BackendError(MG_ERROR_NOT_FOUND, "backend '" + record->backend + "' is not available");
+      throw BackendError(MG_ERROR_NOT_FOUND, "backend '" + record.backend + "' is not available");
     }
     // The store checks the digest as it reads; the signature is checked here, on every
     // load, against the signers trusted now.
-    std::vector<std::byte> artifact = registry_.artifacts().read(version_record->artifact);
-    if ((record->require_signature || require_signature_) &&
-        !registry_.verified_signer(version_record->artifact)) {
+    registry_.fetch_artifact(version_record.artifact);  // cluster mode: into the local cache
+    std::vector<std::byte> artifact = registry_.artifacts().read(version_record.artifact);
+    if ((record.require_signature || require_signature_) &&
+        !registry_.verified_signer(version_record.artifact)) {
       throw registry::RegistryError(
           registry::RegistryError::Code::kInvalidArgument,
           "version " + std::to_string(version) + " of model '" + model +
               "' has no valid signature from a trusted signer (artifact " +
-              version_record->artifact + ")");
+              version_record.artifact + ")");
     }
     // The decrypted model is wiped once the backend has it, whether or not it loaded.
     struct Wipe {
@@ -101,10 +134,10 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
       ~Wipe() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
     } wipe{artifact};
     auto loaded = Model::load(backend, model + "/" + std::to_string(version), artifact,
-                              registry_.artifacts().path_of(version_record->artifact).string(),
-                              record->config_json);
+                              registry_.artifacts().path_of(version_record.artifact).string(),
+                              record.config_json);
     auto handle =
-        std::make_shared<LoadedVersion>(model, version, std::move(loaded), record->config_json);
+        std::make_shared<LoadedVersion>(model, version, std::move(loaded), record.config_json);
     if (metrics_ != nullptr) {
       Metrics* metrics = metrics_;
       handle->observe_batches([metrics, model, version](uint64_t rows, std::chrono::nanoseconds t) {
@@ -116,10 +149,14 @@ std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, i
       loaded_[{model, version}] = handle;
       generation_.fetch_add(1, std::memory_order_release);
     }
-    registry_.set_version_state(model, version, registry::VersionState::kReady, "", actor);
+    if (record_state) {
+      registry_.set_version_state(model, version, registry::VersionState::kReady, "", actor);
+    }
     return handle;
   } catch (const std::exception& e) {
-    registry_.set_version_state(model, version, registry::VersionState::kFailed, e.what(), actor);
+    if (record_state) {
+      registry_.set_version_state(model, version, registry::VersionState::kFailed, e.what(), actor);
+    }
     throw;
   }
 }
@@ -157,7 +194,54 @@ std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
   return it == loaded_.end() ? nullptr : it->second;
 }
 
+void ModelRepository::load_wanted(const registry::Catalog& catalog) {
+  std::size_t failures = 0;
+  for (const auto& [name, entry] : catalog.models) {
+    for (const auto& [number, version] : entry.versions) {
+      if (!wanted(entry, version) || find(name, number) != nullptr) continue;
+      const std::string label = name + "/" + std::to_string(number);
+      try {
+        load_version(entry.model, version, "system", false);
+        log(LogLevel::kInfo, "loaded " + label + " (following the cluster's catalogue)");
+      } catch (const std::exception& e) {
+        ++failures;
+        log(LogLevel::kError, "cannot load " + label + ": " + e.what());
+      }
+    }
+  }
+  follow_failures_.store(failures);
+}
+
+void ModelRepository::prepare(const registry::Catalog& next) { load_wanted(next); }
+
+void ModelRepository::settled() {
+  const registry::Catalog& catalog = registry_.snapshot();
+  std::vector<std::shared_ptr<LoadedVersion>> dropped;  // released outside the lock
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = loaded_.begin(); it != loaded_.end();) {
+      const auto* entry = catalog.find(it->first.first);
+      const bool keep = entry != nullptr && entry->versions.count(it->first.second) > 0 &&
+                        wanted(*entry, entry->versions.at(it->first.second));
+      if (keep) {
+        ++it;
+        continue;
+      }
+      log(LogLevel::kInfo, "unloading " + it->first.first + "/" + std::to_string(it->first.second) +
+                               " (following the cluster's catalogue)");
+      dropped.push_back(std::move(it->second));
+      it = loaded_.erase(it);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+  }
+}
+
 void ModelRepository::restore() {
+  // Cluster mode: the states are the cluster's, not this process's leftovers.
+  if (registry_.clustered()) {
+    load_wanted(*registry_.catalog());
+    return;
+  }
   for (const auto& model : registry_.list_models()) {
     for (const auto& v : registry_.list_versions(model.name)) {
       if (v.state == registry::VersionState::kReady ||

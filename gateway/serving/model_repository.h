@@ -63,9 +63,18 @@ class LoadedVersion {
 // records the state in the registry (loading → ready | failed, with the reason).
 // Thread-safe; lookups take a short lock and return a shared handle, so a version being
 // unloaded finishes the requests that hold it.
-class ModelRepository {
+//
+// Cluster mode (a registry on PostgreSQL): the registry's version states are shared by the
+// replicas. A version is wanted on every replica when an alias points at it or its state
+// is ready (loaded through the admin API of any replica). The repository follows the
+// other replicas' changes: it loads what a new catalogue wants before that catalogue
+// becomes the replica's snapshot, so a promote elsewhere never routes a request here to a
+// version not loaded yet, and unloads what is no longer wanted once it is published.
+// Loads and unloads done while following do not write states: the replica that acted did.
+class ModelRepository : private registry::Registry::Follower {
  public:
   ModelRepository(registry::Registry& registry, BackendManager& backends);
+  ~ModelRepository() override;
 
   // Throws BackendError / RegistryError; the registry records a failure's reason.
   std::shared_ptr<LoadedVersion> load(const std::string& model, int64_t version,
@@ -84,6 +93,8 @@ class ModelRepository {
   // (nothing is loaded now), then every version an alias points at is loaded. A version
   // that fails to load is logged and recorded as failed; the others still load.
   void restore();
+  // Cluster mode: how many wanted versions this replica could not load (readiness).
+  std::size_t failed_follower_loads() const { return follow_failures_.load(); }
   // Increases with every load and unload (readiness answers are cached against it).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -95,6 +106,17 @@ class ModelRepository {
   bool require_signature() const { return require_signature_; }
 
  private:
+  // Registry::Follower (cluster mode).
+  void prepare(const registry::Catalog& next) override;
+  void settled() override;
+  // Loads one version described by `model`/`version`; record_state: write the
+  // loading → ready | failed states (not when following another replica's change).
+  std::shared_ptr<LoadedVersion> load_version(const registry::ModelRecord& model,
+                                              const registry::VersionRecord& version,
+                                              const std::string& actor, bool record_state);
+  // Cluster mode: loads every version `catalog` wants that is not loaded here.
+  void load_wanted(const registry::Catalog& catalog);
+
   registry::Registry& registry_;
   BackendManager& backends_;
   mutable std::mutex mutex_;  // guards loaded_
@@ -103,6 +125,7 @@ class ModelRepository {
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<LoadedVersion>> loaded_;
   std::atomic<bool> require_signature_{false};
   std::atomic<uint64_t> generation_{0};
+  std::atomic<std::size_t> follow_failures_{0};
   Metrics* metrics_ = nullptr;
 };
 

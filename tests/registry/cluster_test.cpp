@@ -53,8 +53,21 @@ class RegistryCluster : public ::testing::Test {
 };
 
 TEST_F(RegistryCluster, ChangesOnOneReplicaReachTheOtherThroughNotify) {
-  std::atomic<int> remote_changes{0};
-  b_->on_remote_change([&] { ++remote_changes; });
+  struct Counting : Registry::Follower {
+    std::atomic<int> prepared{0}, settled_count{0};
+    std::atomic<bool> saw_alias_before_publish{false};
+    Registry* registry = nullptr;
+    void prepare(const Catalog& next) override {
+      ++prepared;
+      // The new catalogue is handed over before the replica's snapshot shows it.
+      if (next.resolve("m", "default") == 1 && !registry->resolve("m", "default")) {
+        saw_alias_before_publish = true;
+      }
+    }
+    void settled() override { ++settled_count; }
+  } follower;
+  follower.registry = b_.get();
+  b_->set_follower(&follower);
   a_->create_model({"m", "cpu"}, "admin");
   a_->add_version("m", a_->artifacts().put(bytes_of("weights one")), "", "admin");
   a_->set_alias("m", "default", 1, "admin");
@@ -62,8 +75,11 @@ TEST_F(RegistryCluster, ChangesOnOneReplicaReachTheOtherThroughNotify) {
   EXPECT_EQ(b_->resolve("m", "default"), 1);
   // The fallback check runs every second; a NOTIFY arrives well before it.
   EXPECT_LT(waited, std::chrono::milliseconds(900)) << "seen after " << waited.count() << " ms";
-  EXPECT_GE(remote_changes.load(), 1);
+  EXPECT_GE(follower.prepared.load(), 1);
+  EXPECT_EQ(follower.prepared.load(), follower.settled_count.load());
+  EXPECT_TRUE(follower.saw_alias_before_publish.load());
   EXPECT_TRUE(b_->synced());
+  b_->set_follower(nullptr);
 }
 
 TEST_F(RegistryCluster, ARevokedKeyIsRevokedOnTheOtherReplica) {

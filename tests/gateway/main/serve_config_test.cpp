@@ -41,6 +41,8 @@ body_bytes = 1024
 upload_bytes = 2048
 [metrics]
 tenant_label = false
+[cluster]
+postgres = "postgresql://modelgate@db:5432/modelgate"
 )",
                     "t.toml", s);
   EXPECT_EQ(s.listen, "0.0.0.0:1");
@@ -59,6 +61,7 @@ tenant_label = false
   EXPECT_EQ(s.limits.body_limit, 1024u);
   EXPECT_EQ(s.limits.upload_limit, 2048u);
   EXPECT_FALSE(s.metrics_tenant_label);
+  EXPECT_EQ(s.postgres, "postgresql://modelgate@db:5432/modelgate");
 }
 
 TEST(ServeConfig, MistakesAreRefusedByName) {
