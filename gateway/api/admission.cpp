@@ -1,5 +1,8 @@
 #include "gateway/api/admission.h"
 
+#include <atomic>
+
+#include "common/log.h"
 #include "gateway/api/errors.h"
 #include "gateway/limits/limits.h"
 #include "gateway/metrics/metrics.h"
@@ -8,47 +11,113 @@
 namespace mg::gateway {
 namespace {
 
+struct Quota {
+  int64_t limit = 0;  // 0: none
+  registry::QuotaPeriod period = registry::QuotaPeriod::kMonth;
+};
+
+Quota quota_of(Services& s, const Principal& caller, bool inference) {
+  if (!inference) return {};
+  const registry::Catalog& catalog = s.registry.snapshot();
+  auto tenant = catalog.tenants.find(caller.tenant);
+  if (tenant == catalog.tenants.end()) return {};
+  return {tenant->second.quota_limit, tenant->second.quota_period};
+}
+
+void check_rate(Services& s, const Principal& caller, const std::optional<Admission>& rate,
+                InferenceInfo& info) {
+  if (!rate) return;
+  info.limit = rate->state;
+  if (!rate->allowed) {
+    if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "rate_limited");
+    throw ApiError(429, "rate_limited",
+                   "key " + caller.key_id + " is over its rate limit of " +
+                       std::to_string(caller.rate) + " requests/s",
+                   rate->retry_after);
+  }
+}
+
+void check_quota(Services& s, const Principal& caller, const Quota& q,
+                 const std::optional<Admission>& quota, InferenceInfo& info) {
+  if (!quota) return;
+  if (!info.limit || quota->state.remaining < info.limit->remaining) info.limit = quota->state;
+  if (!quota->allowed) {
+    if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "quota_exceeded");
+    throw ApiError(429, "quota_exceeded",
+                   "tenant '" + caller.tenant + "' has used its quota of " +
+                       std::to_string(q.limit) + " requests per " +
+                       std::string(registry::period_name(q.period)),
+                   quota->retry_after);
+  }
+}
+
 void take_rate_and_quota(Services& s, const Principal& caller, bool inference,
                          InferenceInfo& info) {
   Limits& limits = *s.limits;
   const int64_t now_ms = limits.clock_ms();
-  if (auto rate = limits.rates.take(caller.key_id, caller.rate, caller.burst, now_ms * 1'000'000)) {
-    info.limit = rate->state;
-    if (!rate->allowed) {
-      if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "rate_limited");
-      throw ApiError(429, "rate_limited",
-                     "key " + caller.key_id + " is over its rate limit of " +
-                         std::to_string(caller.rate) + " requests/s",
-                     rate->retry_after);
-    }
+  check_rate(s, caller,
+             limits.rates.take(caller.key_id, caller.rate, caller.burst, now_ms * 1'000'000), info);
+  const Quota q = quota_of(s, caller, inference);
+  check_quota(s, caller, q, limits.quotas.take(caller.tenant, q.limit, q.period, now_ms / 1000),
+              info);
+}
+
+// Cluster mode: the same decisions, shared by the replicas, in one Redis round trip.
+// Returns false when Redis cannot answer and the failure mode is open.
+bool take_shared(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
+                 const SignedParts* nonce) {
+  Limits& limits = *s.limits;
+  const Quota q = quota_of(s, caller, inference);
+  SharedAdmitRequest request;
+  request.key_id = caller.key_id;
+  request.rate = caller.rate;
+  request.burst = caller.burst;
+  request.tenant = caller.tenant;
+  request.quota_limit = q.limit;
+  request.period = q.period;
+  request.now = limits.clock_ms() / 1000;
+  if (nonce != nullptr) {
+    request.nonce = nonce->nonce;
+    request.nonce_expires = Authenticator::nonce_expiry(*nonce);
   }
-  if (!inference) return;
-  const registry::Catalog& catalog = s.registry.snapshot();
-  auto tenant = catalog.tenants.find(caller.tenant);
-  if (tenant == catalog.tenants.end()) return;
-  const int64_t limit = tenant->second.quota_limit;
-  const registry::QuotaPeriod period = tenant->second.quota_period;
-  if (auto quota = limits.quotas.take(caller.tenant, limit, period, now_ms / 1000)) {
-    if (!info.limit || quota->state.remaining < info.limit->remaining) info.limit = quota->state;
-    if (!quota->allowed) {
-      if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "quota_exceeded");
-      throw ApiError(429, "quota_exceeded",
-                     "tenant '" + caller.tenant + "' has used its quota of " +
-                         std::to_string(limit) + " requests per " +
-                         std::string(registry::period_name(period)),
-                     quota->retry_after);
+  SharedAdmission admission;
+  try {
+    admission = limits.shared->admit(request);
+  } catch (const RedisUnavailable& e) {
+    static std::atomic<int64_t> last_logged_ms{0};
+    const int64_t now_ms = limits.clock_ms();
+    if (now_ms - last_logged_ms.exchange(now_ms) >= 10'000) {
+      log(LogLevel::kError, std::string("shared limits unavailable: ") + e.what());
     }
+    if (limits.open_on_redis_failure) return false;
+    if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "limits_unavailable");
+    throw ApiError(503, "limits_unavailable",
+                   "the cluster's rate limits cannot be checked (Redis is unreachable); try "
+                   "again shortly",
+                   1);
   }
+  if (admission.refusal == SharedAdmission::Refusal::kReplayed) {
+    throw ApiError(401, "replayed_nonce", "this nonce was already used; sign again with a new one");
+  }
+  check_rate(s, caller, admission.rate, info);
+  check_quota(s, caller, q, admission.quota, info);
+  return true;
 }
 
 }  // namespace
 
-std::optional<TenantConcurrency::Slot> admit(Services& s, const Principal& caller, bool inference,
-                                             InferenceInfo& info) {
-  if (s.limits == nullptr) return std::nullopt;
-  take_rate_and_quota(s, caller, inference, info);
-  if (!inference) return std::nullopt;
-  std::optional<TenantConcurrency::Slot> slot = s.limits->concurrency.enter(caller.tenant);
+Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
+               const SignedParts* nonce) {
+  Admitted admitted;
+  if (s.limits == nullptr) return admitted;
+  if (s.limits->shared && take_shared(s, caller, inference, info, nonce)) {
+    admitted.nonce_spent = true;
+  } else {
+    take_rate_and_quota(s, caller, inference, info);
+  }
+  if (!inference) return admitted;
+  admitted.slot = s.limits->concurrency.enter(caller.tenant);
+  std::optional<TenantConcurrency::Slot>& slot = admitted.slot;
   if (!slot) {
     if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "rate_limited");
     throw ApiError(429, "rate_limited",
@@ -57,7 +126,7 @@ std::optional<TenantConcurrency::Slot> admit(Services& s, const Principal& calle
                        " inference requests in flight, its limit while other tenants wait",
                    1);
   }
-  return slot;
+  return admitted;
 }
 
 }  // namespace mg::gateway

@@ -9,11 +9,18 @@
 
 namespace mg::gateway {
 
+struct Admitted {
+  std::optional<TenantConcurrency::Slot> slot;  // held until the answer is made
+  bool nonce_spent = false;                     // the shared limits spent it already
+};
+
 // Whether an authenticated data-plane request may go on: the key's rate limit (every
 // request), the tenant's quota and its share of the inference slots (inference requests).
 // Throws 429 rate_limited | quota_exceeded; records the tighter limit in `info` for the
-// RateLimit headers. The slot, when one is taken, is held until the answer is made.
-std::optional<TenantConcurrency::Slot> admit(Services& s, const Principal& caller, bool inference,
-                                             InferenceInfo& info);
+// RateLimit headers. With shared limits (cluster mode, Redis) a signed request's nonce is
+// checked and spent in the same round trip (401 replayed_nonce), and Redis unreachable is
+// 503 limits_unavailable unless the failure mode is open.
+Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
+               const SignedParts* nonce);
 
 }  // namespace mg::gateway

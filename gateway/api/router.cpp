@@ -124,10 +124,11 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
   authenticated([&] { Authenticator::require_scope(caller, registry::kScopeInfer); });
   const bool inference = found.handler != nullptr && found.handler->inference;
-  const auto slot = admit(s, caller, inference, info);  // held until the answer is made
+  const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
+  const Admitted admitted = admit(s, caller, inference, info, nonce);  // slot held until the answer
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
-  if (deferred.nonce_to_spend) {
+  if (deferred.nonce_to_spend && !admitted.nonce_spent) {
     authenticated([&] { s.auth.spend_nonce(*deferred.nonce_to_spend); });
   }
   if (parts.size() >= 3 && parts[1] == "models" && registry::is_reserved_model_name(parts[2])) {

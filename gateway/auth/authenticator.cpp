@@ -217,6 +217,10 @@ void Authenticator::verify_signature(const SignedParts& parts,
   live_key(parts.key_id);  // the caller holds the key: it may learn why it no longer works
 }
 
+int64_t Authenticator::nonce_expiry(const SignedParts& parts) {
+  return std::stoll(parts.timestamp) + kSignatureWindowSeconds;
+}
+
 void Authenticator::spend_nonce(const SignedParts& parts) {
   const int64_t now = now_ms() / 1000;
   switch (nonces_.insert(parts.key_id, parts.nonce,

@@ -77,6 +77,9 @@ class Authenticator {
     std::optional<SignedParts> nonce_to_spend;
   };
   Deferred authenticate_deferring_nonce(const HttpRequest& request);
+  // Until when (unix seconds) a signed request's nonce must stay spent: as long as its
+  // timestamp could still be accepted.
+  static int64_t nonce_expiry(const SignedParts& parts);
   // 401 replayed_nonce; 429 rate_limited when the key's replay budget is spent.
   void spend_nonce(const SignedParts& parts);
   // The same from the head alone; see HeadAuth.

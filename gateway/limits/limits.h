@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "common/clock.h"
 #include "gateway/limits/quota_tracker.h"
 #include "gateway/limits/rate_limiter.h"
+#include "gateway/limits/redis_limits.h"
 #include "gateway/limits/tenant_concurrency.h"
 #include "gateway/limits/usage_meter.h"
 #include "registry/registry.h"
@@ -23,6 +25,11 @@ struct Limits {
         usage(registry, quotas, flush_interval) {}
 
   WallClock clock_ms;
+  // Cluster mode: rate limits, quotas and nonces shared by the replicas through Redis
+  // (null: the per-process counters below decide). When Redis cannot answer, "closed"
+  // refuses with 503 limits_unavailable and "open" falls back to this replica's counters.
+  std::unique_ptr<RedisLimits> shared;
+  bool open_on_redis_failure = false;
   RateLimiter rates;
   TenantConcurrency concurrency;  // inference requests in flight per tenant
   QuotaTracker quotas;

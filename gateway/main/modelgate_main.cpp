@@ -181,6 +181,12 @@ int serve(const DataDir& dir, ServeSettings settings) {
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);
   Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
+  if (!settings.redis.empty()) {
+    limits.shared = std::make_unique<RedisLimits>(parse_redis_url(settings.redis));
+    limits.open_on_redis_failure = settings.limits_on_redis_failure == "open";
+    log(LogLevel::kInfo, "rate limits, quotas and nonces shared through " + settings.redis +
+                             " (on failure: " + settings.limits_on_redis_failure + ")");
+  }
   Services services{registry, models,   backends, auth,
                     kVersion, &metrics, &limits,  access_log.get()};
   services.max_decoded_body = settings.limits.body_limit;
@@ -272,6 +278,9 @@ int main(int argc, char** argv) {
                         "HOST:PORT for Prometheus metrics over plain HTTP (port 0: any)");
   serve_cmd->add_option("--plugin-dir", plugin_dirs, "plugin directory (repeatable)");
   cluster_options(serve_cmd);
+  std::string redis;
+  serve_cmd->add_option("--redis", redis,
+                        "Redis URL (redis://host:port/db): limits shared by the replicas");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -287,6 +296,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!listen.empty()) settings.listen = listen;
+    if (!redis.empty()) settings.redis = redis;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
     if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;
     return serve(dir, settings);

@@ -48,6 +48,8 @@ const std::map<std::string_view, KeyRule>& schema() {
       {"limits.max_connections_per_address", {Kind::kCount, 1 << 20}},
       {"metrics.tenant_label", {Kind::kBool}},
       {"cluster.postgres", {Kind::kString}},
+      {"cluster.redis", {Kind::kString}},
+      {"cluster.limits_on_redis_failure", {Kind::kString}},
   };
   return keys;
 }
@@ -128,6 +130,13 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
       config["metrics"]["tenant_label"].value_or(settings.metrics_tenant_label);
   settings.threads = static_cast<int>(config["threads"].value_or(int64_t{settings.threads}));
   settings.postgres = config["cluster"]["postgres"].value_or(settings.postgres);
+  settings.redis = config["cluster"]["redis"].value_or(settings.redis);
+  settings.limits_on_redis_failure =
+      config["cluster"]["limits_on_redis_failure"].value_or(settings.limits_on_redis_failure);
+  if (settings.limits_on_redis_failure != "closed" && settings.limits_on_redis_failure != "open") {
+    throw std::runtime_error("config " + source +
+                             ": 'cluster.limits_on_redis_failure' must be \"closed\" or \"open\"");
+  }
   settings.certificate = config["tls"]["certificate"].value_or(settings.certificate);
   settings.private_key = config["tls"]["private_key"].value_or(settings.private_key);
   auto seconds = [&](const char* key, std::chrono::seconds& value) {

@@ -31,6 +31,10 @@ struct ServeSettings {
   int64_t tenant_concurrency = -1;
   // Cluster mode (docs/operations.md "Cluster mode"): the shared PostgreSQL registry.
   std::string postgres;
+  // Rate limits, quotas and nonces shared through this Redis (empty: per replica), and
+  // what happens when it cannot be reached: "closed" (503) or "open" (per replica).
+  std::string redis;
+  std::string limits_on_redis_failure = "closed";
 };
 
 // Applies a TOML config to `settings`. Every key is optional; a key the server does not

@@ -1,0 +1,131 @@
+#include "gateway/limits/redis_client.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+
+namespace mg::gateway {
+namespace {
+
+constexpr std::size_t kMaxIdle = 64;
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+int parse_int(std::string_view text, const std::string& url, const char* what) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw std::invalid_argument("redis URL '" + url + "': bad " + what);
+  }
+  return value;
+}
+
+}  // namespace
+
+void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+RedisAddress parse_redis_url(const std::string& url) {
+  constexpr std::string_view kScheme = "redis://";
+  if (!url.starts_with(kScheme)) {
+    throw std::invalid_argument("redis URL '" + url + "' must start with redis://");
+  }
+  std::string_view rest = std::string_view(url).substr(kScheme.size());
+  RedisAddress address;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view user_info = rest.substr(0, at);
+    if (auto colon = user_info.find(':'); colon != std::string_view::npos) {
+      address.password = std::string(user_info.substr(colon + 1));
+    }
+    rest = rest.substr(at + 1);
+  }
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (slash + 1 < rest.size()) address.db = parse_int(rest.substr(slash + 1), url, "database");
+    rest = rest.substr(0, slash);
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    address.port = parse_int(rest.substr(colon + 1), url, "port");
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) address.host = std::string(rest);
+  return address;
+}
+
+RedisPool::RedisPool(RedisAddress address, std::chrono::milliseconds timeout)
+    : address_(std::move(address)), timeout_(timeout) {}
+
+RedisPool::~RedisPool() {
+  for (redisContext* c : idle_) redisFree(c);
+}
+
+redisContext* RedisPool::connect() {
+  redisContext* c =
+      redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(timeout_));
+  if (c == nullptr || c->err != 0) {
+    const std::string why = c != nullptr ? c->errstr : "out of memory";
+    if (c != nullptr) redisFree(c);
+    throw RedisUnavailable("redis " + address_.host + ":" + std::to_string(address_.port) +
+                           " unreachable: " + why);
+  }
+  redisSetTimeout(c, to_timeval(timeout_));
+  redisEnableKeepAlive(c);
+  auto setup = [&](const std::vector<std::string>& argv) {
+    std::vector<const char*> args;
+    std::vector<size_t> lengths;
+    for (const auto& a : argv) {
+      args.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    RedisReplyPtr reply(static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lengths.data())));
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+      const std::string why = reply ? std::string(reply->str, reply->len) : c->errstr;
+      redisFree(c);
+      throw RedisUnavailable("redis: " + why);
+    }
+  };
+  if (!address_.password.empty()) setup({"AUTH", address_.password});
+  if (address_.db != 0) setup({"SELECT", std::to_string(address_.db)});
+  return c;
+}
+
+RedisReplyPtr RedisPool::command(const std::vector<std::string>& argv) {
+  redisContext* c = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      c = idle_.back();
+      idle_.pop_back();
+    }
+  }
+  if (c == nullptr) c = connect();
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  args.reserve(argv.size());
+  lengths.reserve(argv.size());
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  RedisReplyPtr reply(static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lengths.data())));
+  if (!reply) {
+    // The connection is broken (or timed out mid-reply): never reuse it.
+    const std::string why = c->errstr;
+    redisFree(c);
+    throw RedisUnavailable("redis: " + why);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < kMaxIdle) {
+      idle_.push_back(c);
+      c = nullptr;
+    }
+  }
+  if (c != nullptr) redisFree(c);
+  return reply;
+}
+
+}  // namespace mg::gateway

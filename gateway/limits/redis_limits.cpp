@@ -1,0 +1,154 @@
+#include "gateway/limits/redis_limits.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gateway/limits/periods.h"
+#include "modelgate/hex.h"
+
+namespace mg::gateway {
+namespace {
+
+// KEYS: 1 the key's GCRA state, 2 the tenant's quota counter for this period, 3 the nonce.
+// ARGV: 1 rate (requests/s, 0: none), 2 burst, 3 quota limit (0: none), 4 quota period end
+// (unix s), 5 nonce lifetime in ms (0: no nonce).
+// Returns {refusal, rate remaining, rate reset s, rate retry s, quota used, quota retry s}:
+// refusal 0 admitted, 1 rate, 2 quota, 3 replayed nonce.
+constexpr const char* kAdmitScript = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local nonce_ms = tonumber(ARGV[5])
+if nonce_ms > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  return {3, 0, 0, 0, 0, 0}
+end
+local rate_remaining, rate_reset = -1, 0
+local rate = tonumber(ARGV[1])
+local new_tat = 0
+if rate > 0 then
+  local burst = tonumber(ARGV[2])
+  local interval = 1000000 / rate
+  local tolerance = interval * burst
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < now then tat = now end
+  new_tat = tat + interval
+  if new_tat - now > tolerance then
+    local retry = math.ceil((new_tat - now - tolerance) / 1000000)
+    return {1, 0, math.ceil((tat - now) / 1000000), retry, 0, 0}
+  end
+  rate_remaining = math.floor((tolerance - (new_tat - now)) / interval)
+  rate_reset = math.ceil((new_tat - now) / 1000000)
+end
+local used = -1
+local limit = tonumber(ARGV[3])
+local period_end = tonumber(ARGV[4])
+if limit > 0 then
+  used = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if used >= limit then
+    return {2, rate_remaining, rate_reset, 0, used, math.max(1, period_end - tonumber(time[1]))}
+  end
+  used = redis.call('INCR', KEYS[2])
+  -- A day past the period's end (by Redis's clock, should the replica's be far off).
+  redis.call('EXPIREAT', KEYS[2], math.max(period_end, tonumber(time[1])) + 86400)
+end
+if rate > 0 then
+  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
+             math.ceil((new_tat - now) / 1000) + 1000)
+end
+if nonce_ms > 0 then
+  redis.call('SET', KEYS[3], '1', 'PX', nonce_ms, 'NX')
+end
+return {0, rate_remaining, rate_reset, 0, used, 0}
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return modelgate::to_hex(digest, sizeof digest);
+}
+
+int64_t integer_at(const redisReply& reply, std::size_t i) {
+  return i < reply.elements && reply.element[i]->type == REDIS_REPLY_INTEGER
+             ? reply.element[i]->integer
+             : 0;
+}
+
+}  // namespace
+
+RedisLimits::RedisLimits(RedisAddress address)
+    : pool_(std::move(address)), sha_(sha1_hex(kAdmitScript)) {}
+
+SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
+  const bool has_rate = request.rate > 0;
+  const int64_t burst = request.burst > 0
+                            ? request.burst
+                            : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(request.rate)));
+  const bool has_quota = request.quota_limit > 0;
+  const int64_t start = period_start(request.period, request.now);
+  const int64_t end = period_end(request.period, request.now);
+  const int64_t nonce_ms =
+      request.nonce.empty() ? 0
+                            : std::max<int64_t>(1000, (request.nonce_expires - request.now) * 1000);
+  // Key names: mg: + kind + the id; a key id is 12 characters of [a-z0-9], tenant names
+  // and nonces are validated before they get here.
+  std::vector<std::string> argv = {"EVALSHA",
+                                   sha_,
+                                   "3",
+                                   "mg:rate:" + request.key_id,
+                                   "mg:quota:" + request.tenant + ":" + std::to_string(start),
+                                   "mg:nonce:" + request.key_id + ":" + request.nonce,
+                                   has_rate ? std::to_string(request.rate) : "0",
+                                   std::to_string(burst),
+                                   has_quota ? std::to_string(request.quota_limit) : "0",
+                                   std::to_string(end),
+                                   std::to_string(nonce_ms)};
+  RedisReplyPtr reply = pool_.command(argv);
+  if (reply->type == REDIS_REPLY_ERROR &&
+      std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+    // Redis restarted (its script cache is empty): EVAL runs and caches it again.
+    argv[0] = "EVAL";
+    argv[1] = kAdmitScript;
+    reply = pool_.command(argv);
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 6) {
+    const std::string why =
+        reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "unexpected reply";
+    throw RedisUnavailable("redis admit script: " + why);
+  }
+  SharedAdmission out;
+  switch (integer_at(*reply, 0)) {
+    case 1:
+      out.refusal = SharedAdmission::Refusal::kRate;
+      break;
+    case 2:
+      out.refusal = SharedAdmission::Refusal::kQuota;
+      break;
+    case 3:
+      out.refusal = SharedAdmission::Refusal::kReplayed;
+      return out;
+    default:
+      break;
+  }
+  if (has_rate) {
+    Admission rate;
+    rate.allowed = out.refusal != SharedAdmission::Refusal::kRate;
+    rate.state =
+        LimitState{burst, std::max<int64_t>(0, integer_at(*reply, 1)), integer_at(*reply, 2)};
+    rate.retry_after = std::max<int64_t>(1, integer_at(*reply, 3));
+    out.rate = rate;
+  }
+  if (has_quota && out.refusal != SharedAdmission::Refusal::kRate) {
+    Admission quota;
+    const int64_t used = integer_at(*reply, 4);
+    quota.allowed = out.refusal != SharedAdmission::Refusal::kQuota;
+    quota.state = LimitState{request.quota_limit, std::max<int64_t>(0, request.quota_limit - used),
+                             end - request.now};
+    quota.retry_after = std::max<int64_t>(1, integer_at(*reply, 5));
+    out.quota = quota;
+  }
+  return out;
+}
+
+}  // namespace mg::gateway

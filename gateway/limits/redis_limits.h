@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "gateway/limits/rate_limiter.h"
+#include "gateway/limits/redis_client.h"
+#include "registry/records.h"
+
+namespace mg::gateway {
+
+// One request's whole admit step, for limits shared by every replica.
+struct SharedAdmitRequest {
+  std::string key_id;
+  double rate = 0;  // requests/s; <= 0: no rate limit
+  int64_t burst = 0;
+  std::string tenant;
+  int64_t quota_limit = 0;  // <= 0 (or not an inference request): no quota
+  registry::QuotaPeriod period = registry::QuotaPeriod::kMonth;
+  std::string nonce;          // a signed request's nonce; empty: none
+  int64_t nonce_expires = 0;  // unix seconds: until when the nonce must stay spent
+  int64_t now = 0;            // unix seconds (this replica's clock: quota periods only)
+};
+
+struct SharedAdmission {
+  enum class Refusal { kNone, kRate, kQuota, kReplayed };
+  Refusal refusal = Refusal::kNone;
+  std::optional<Admission> rate;   // when the key has a rate limit
+  std::optional<Admission> quota;  // when the tenant has a quota
+};
+
+// Rate limits, tenant quotas and signed-request nonces in Redis, shared by every replica
+// (docs/operations.md "Cluster mode"), decided by one Lua script in one round trip
+// (EVALSHA) per request, so they hold across replicas as they do on one:
+// - a replayed nonce is refused before anything is counted (SET NX PX, per key);
+// - the rate limit is GCRA on Redis's clock (TIME), not the replicas': one stored
+//   "theoretical arrival time" per key, `burst` requests at once, then `rate` per second;
+// - the quota is a counter per tenant and UTC calendar period (INCR, expiring after the
+//   period), checked before it is incremented, so N concurrent clients get exactly the
+//   quota's worth of successes;
+// - the nonce is spent only by a request that passed both.
+// Throws RedisUnavailable when Redis cannot answer; the caller applies the configured
+// failure mode.
+class RedisLimits {
+ public:
+  explicit RedisLimits(RedisAddress address);
+  SharedAdmission admit(const SharedAdmitRequest& request);
+  // The script's SHA-1 (what EVALSHA names).
+  const std::string& script_sha() const { return sha_; }
+
+ private:
+  RedisPool pool_;
+  std::string sha_;
+};
+
+}  // namespace mg::gateway
