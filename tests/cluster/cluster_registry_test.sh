@@ -8,46 +8,20 @@
 # - PostgreSQL stopped: inference goes on, admin writes get 503 registry_unavailable;
 #   PostgreSQL back: writes succeed again, with no restart of the replicas.
 set -euo pipefail
-modelgate=$1 mgctl=$2 plugins=$3 examples=$4 postgres_server=$5
+modelgate=$1 mgctl=$2 plugins=$3 examples=$4
 # shellcheck source=../e2e_lib.sh
 source "$(dirname "$0")/../e2e_lib.sh"
 
-pids=()
-stop_all() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$postgres_server" stop "$work/pg" >/dev/null 2>&1 || true
-}
-trap 'stop_all; cleanup' EXIT
+cluster_dir=$(dirname "$0")
+# shellcheck source=cluster_lib.sh
+source "$cluster_dir/cluster_lib.sh"
 
-"$postgres_server" start "$work/pg" >/dev/null
-url=$(cat "$work/pg/url")
-master=$work/master.key  # one master key file for every replica, as a mounted Secret
-
-out=$("$modelgate" init --data-dir "$work/a" --postgres "$url" --master-key "$master")
-expect "first init issues the admin key" "$out" "admin key written to $work/a/admin.key"
-out=$("$modelgate" init --data-dir "$work/b" --postgres "$url" --master-key "$master")
-expect "second init only prepares the replica" "$out" "already initialised"
-admin_key=$(cat "$work/a/admin.key")
-cp "$work/a/tls/cert.pem" "$work/b/tls/cert.pem"  # one certificate for the cluster's name
-cp "$work/a/tls/key.pem" "$work/b/tls/key.pem"
-
-# start_replica NAME: starts a replica, sets port_NAME and pid_NAME.
-start_replica() {
-  local name=$1 log=$work/$1.log
-  "$modelgate" serve --data-dir "$work/$name" --postgres "$url" --master-key "$master" \
-    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$plugins" \
-    --config <(echo 'access_log = "off"') >"$log" 2>&1 &
-  local p=$!
-  pids+=("$p")
-  wait_until 30 grep -qs 'listening on https://' "$log" || { cat "$log"; fail "replica $name did not start"; }
-  printf -v "port_$name" '%s' "$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
-  printf -v "pid_$name" '%s' "$p"
-}
+start_engines
+init_replicas a b
+expect "first init issues the admin key" "$(cat "$work/init-a.out")" "admin key written to $work/a/admin.key"
+expect "second init only prepares the replica" "$(cat "$work/init-b.out")" "already initialised"
 start_replica a
 start_replica b
-export MG_CACERT=$work/a/tls/cert.pem MG_KEY=$admin_key
-on() { local replica=$1; shift; MG_SERVER=https://localhost:$(eval echo "\$port_$replica") "$mgctl" "$@"; }
 request=$examples/requests/fashion-mlp.json
 # infer REPLICA [KEY]: the HTTP status and body of one inference.
 infer() {
@@ -108,12 +82,12 @@ echo "key revoked through A refused by B after ${revoke_ms} ms"
 ((revoke_ms <= 1000)) || fail "the revocation took ${revoke_ms} ms to reach B (more than 1 s)"
 
 # PostgreSQL stopped: B keeps serving from its snapshot; admin writes fail clearly.
-"$postgres_server" pause "$work/pg"
+"$cluster_dir/postgres_server.sh" pause "$work/pg"
 expect "inference while PostgreSQL is down" "$(infer b)" $'\n200'
 out=$(on a --json tenant create during-outage 2>&1 || true)
 expect "admin write while PostgreSQL is down" "$out" "registry_unavailable"
 # PostgreSQL back: the same replicas accept writes again, and B follows them.
-"$postgres_server" resume "$work/pg"
+"$cluster_dir/postgres_server.sh" resume "$work/pg"
 wait_until 15 bash -c "MG_SERVER=https://localhost:$port_a '$mgctl' tenant create after-outage >/dev/null 2>&1" ||
   fail "admin writes did not recover after PostgreSQL came back"
 wait_until 5 bash -c "MG_SERVER=https://localhost:$port_b '$mgctl' tenant list | grep -q after-outage" ||

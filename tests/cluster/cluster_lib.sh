@@ -1,0 +1,65 @@
+# Shared by the cluster end-to-end tests (source it after tests/e2e_lib.sh): engines and
+# replicas as processes on 127.0.0.1, stopped by PID when the test exits.
+# Needs: modelgate, mgctl, plugins, work; cluster_dir (this directory).
+
+replica_pids=()
+stop_cluster() {
+  for p in "${replica_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${replica_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$cluster_dir/nginx_balancer.sh" stop "$work/nginx" >/dev/null 2>&1 || true
+  "$cluster_dir/redis_server.sh" stop "$work/redis" >/dev/null 2>&1 || true
+  "$cluster_dir/postgres_server.sh" stop "$work/pg" >/dev/null 2>&1 || true
+}
+trap 'stop_cluster; cleanup' EXIT
+
+# start_engines [redis]: a PostgreSQL (url) and, when asked, a Redis (redis_url).
+start_engines() {
+  "$cluster_dir/postgres_server.sh" start "$work/pg" >/dev/null
+  url=$(cat "$work/pg/url")
+  if [[ ${1:-} == redis ]]; then
+    "$cluster_dir/redis_server.sh" start "$work/redis" >/dev/null
+    redis_url=$(cat "$work/redis/url")
+  fi
+  master=$work/master.key  # one master key file for every replica, as a mounted Secret
+}
+
+# init_replicas NAME…: init on each (the first issues the admin key), one certificate for
+# all (the cluster's name). Sets admin_key, MG_CACERT, MG_KEY.
+init_replicas() {
+  local first=$1 name
+  for name in "$@"; do
+    "$modelgate" init --data-dir "$work/$name" --postgres "$url" --master-key "$master" >"$work/init-$name.out"
+    if [[ $name != "$first" ]]; then
+      cp "$work/$first/tls/cert.pem" "$work/$first/tls/key.pem" "$work/$name/tls/"
+    fi
+  done
+  admin_key=$(cat "$work/$first/admin.key")
+  export MG_CACERT=$work/$first/tls/cert.pem MG_KEY=$admin_key
+}
+
+# start_replica NAME [serve flags…]: sets port_NAME and pid_NAME.
+start_replica() {
+  local name=$1 log=$work/$1.log
+  shift
+  "$modelgate" serve --data-dir "$work/$name" --postgres "$url" --master-key "$master" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$plugins" \
+    --config <(echo 'access_log = "off"') "$@" >"$log" 2>&1 &
+  local p=$!
+  replica_pids+=("$p")
+  wait_until 30 grep -qs 'listening on https://' "$log" || { cat "$log"; fail "replica $name did not start"; }
+  printf -v "port_$name" '%s' "$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
+  printf -v "pid_$name" '%s' "$p"
+}
+
+port_of() { eval echo "\$port_$1"; }
+# on REPLICA mgctl-args…: mgctl against one replica.
+on() {
+  local replica=$1
+  shift
+  MG_SERVER=https://localhost:$(port_of "$replica") "$mgctl" "$@"
+}
+# status_of REPLICA KEY: the HTTP status of one inference (request: $request).
+status_of() {
+  curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $2" --data @"$request" -o /dev/null \
+    -w '%{http_code}' "https://localhost:$(port_of "$1")/v2/models/fashion-mlp/infer"
+}
