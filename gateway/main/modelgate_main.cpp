@@ -3,6 +3,7 @@
 //   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu] [--promote]
 //                                                  register a model version offline
 //   modelgate rotate-master-key --data-dir DIR     (server stopped)
+//   modelgate migrate-to-postgres --data-dir DIR --postgres URL   (server stopped)
 //   modelgate serve  --data-dir DIR [--config FILE] [--listen HOST:PORT]
 //                    [--metrics-listen HOST:PORT] [--plugin-dir DIR]...
 // init, import and serve also take --postgres URL --master-key FILE (cluster mode).
@@ -40,6 +41,7 @@
 #include "gateway/serving/model_repository.h"
 #include "gateway/serving/server_state.h"
 #include "modelgate/hex.h"
+#include "registry/copy_to_postgres.h"
 #include "registry/registry.h"
 #include "registry/sha256.h"
 
@@ -270,6 +272,13 @@ int main(int argc, char** argv) {
       "rotate-master-key", "re-encrypt artifacts and re-seal keys under a new master key");
   rotate_cmd->add_option("--data-dir", data_dir, "data directory")->required();
 
+  auto* migrate_cmd =
+      app.add_subcommand("migrate-to-postgres",
+                         "copy a data dir's registry into an empty PostgreSQL (server stopped)");
+  migrate_cmd->add_option("--data-dir", data_dir, "data directory")->required();
+  migrate_cmd->add_option("--postgres", postgres, "PostgreSQL URL of the new cluster registry")
+      ->required();
+
   auto* serve_cmd = app.add_subcommand("serve", "serve the API over HTTPS");
   serve_cmd->add_option("--data-dir", data_dir, "data directory")->required();
   serve_cmd->add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
@@ -288,6 +297,16 @@ int main(int argc, char** argv) {
     DataDir dir{data_dir, postgres.empty() ? settings.postgres : postgres, master_key};
     if (init_cmd->parsed()) return init(dir, json);
     if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
+    if (migrate_cmd->parsed()) {
+      refuse_during_rotation(dir);
+      const auto copied = mg::registry::copy_to_postgres(dir.root, postgres);
+      std::cout << "copied " << copied.models << " models, " << copied.versions << " versions, "
+                << copied.artifacts << " artifacts, " << copied.tenants << " tenants, "
+                << copied.keys << " keys, " << copied.audit_entries
+                << " audit entries\nstart the replicas with --postgres URL --master-key "
+                << dir.master_key().string() << " (the same key file on every replica)\n";
+      return 0;
+    }
     if (rotate_cmd->parsed()) {
       if (dir.clustered()) throw std::runtime_error("rotate-master-key works on a data dir only");
       const RotationReport done = rotate_master_key(dir);
