@@ -276,7 +276,6 @@ int schema_version(sql::Database& db) {
     statement.step();
     return static_cast<int>(statement.column_int(0));
   }
-  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)");
   sql::Statement statement = db.prepare("SELECT max(version) FROM schema_version");
   return statement.step() ? static_cast<int>(statement.column_int(0)) : 0;
 }
@@ -294,6 +293,12 @@ void set_schema_version(sql::Database& db, int version) {
 void migrate(sql::Database& db, int target) {
   const int latest = latest_schema_version(db.engine());
   if (target < 0) target = latest;
+  if (db.engine() == sql::Engine::kPostgres) {
+    // Under the writers' lock: replicas starting together create it once.
+    sql::Transaction transaction(db);
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)");
+    transaction.commit();
+  }
   int current = schema_version(db);
   if (current > latest) {
     throw RegistryError(RegistryError::Code::kDatabase,

@@ -7,10 +7,23 @@
 #                              the data dir's key, rotated with `modelgate rotate-master-key`
 #   MODELGATE_SEED_MODELS=1    import and promote the three seed models on first start
 #   MODELGATE_SEED_DIR         where their .onnx files are (default /usr/local/share/modelgate/models)
+#   MODELGATE_POSTGRES_URL     cluster mode: the registry in this PostgreSQL; the data dir is
+#                              then only this replica's cache and the master key is read
+#                              where MODELGATE_MASTER_KEY_FILE is mounted (never copied)
+#   MODELGATE_REDIS_URL        cluster mode: rate limits, quotas and nonces shared through Redis
 set -eu
 data=${MODELGATE_DATA_DIR:-/var/lib/modelgate}
 seeds=${MODELGATE_SEED_DIR:-/usr/local/share/modelgate/models}
 mkdir -p "$data"
+if [ -n "${MODELGATE_POSTGRES_URL:-}" ]; then
+  # Cluster mode: the first replica to start creates the catalogue and its admin key (in
+  # its data dir: fetch it with kubectl cp or read the log); the others only their dir.
+  set -- --postgres "$MODELGATE_POSTGRES_URL" --master-key "$MODELGATE_MASTER_KEY_FILE" "$@"
+  [ -n "${MODELGATE_REDIS_URL:-}" ] && set -- --redis "$MODELGATE_REDIS_URL" "$@"
+  modelgate init --data-dir "$data" --postgres "$MODELGATE_POSTGRES_URL" \
+    --master-key "$MODELGATE_MASTER_KEY_FILE"
+  exec modelgate serve --data-dir "$data" "$@"
+fi
 if [ -n "${MODELGATE_MASTER_KEY_FILE:-}" ] && [ ! -f "$data/master.key" ]; then
   key=$(tr -d ' \n\r' <"$MODELGATE_MASTER_KEY_FILE")
   case $key in

@@ -49,9 +49,46 @@ assert f'listen = "0.0.0.0:{ports["https"]}"' in config, "API port mismatch"
 mon = k8s["ServiceMonitor"]["spec"]["endpoints"][0]["port"]
 assert mon in {p["name"] for p in k8s["Service"]["spec"]["ports"]}, "ServiceMonitor port"
 print("ok   k8s manifests: kinds, probes, security context, ports agree")
+cluster = {}
+for path in (deploy / "k8s-cluster").glob("*.yaml"):
+    for doc in yaml.safe_load_all(path.read_text()):
+        cluster.setdefault(doc["kind"], []).append(doc)
+want = {"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget",
+        "HorizontalPodAutoscaler", "Kustomization"}
+assert want <= cluster.keys(), f"k8s-cluster kinds missing: {want - cluster.keys()}"
+listed = set(cluster["Kustomization"][0]["resources"])
+assert listed == {p.name for p in (deploy / "k8s-cluster").glob("*.yaml")} - {"kustomization.yaml"}, listed
+deployment = cluster["Deployment"][0]
+assert deployment["spec"]["replicas"] == 3
+assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+pod = deployment["spec"]["template"]["spec"]
+c = pod["containers"][0]
+env = {e["name"]: e for e in c["env"]}
+secrets = {s["metadata"]["name"]: s for s in cluster["Secret"]}
+for name in ("MODELGATE_POSTGRES_URL", "MODELGATE_REDIS_URL"):
+    ref = env[name]["valueFrom"]["secretKeyRef"]
+    assert ref["key"] in secrets[ref["name"]]["stringData"], name
+volumes = {v["name"]: v for v in pod["volumes"]}
+assert "emptyDir" in volumes["cache"], "a replica's data dir is a cache"
+assert volumes["master-key"]["secret"]["secretName"] in secrets
+assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+labels = deployment["spec"]["selector"]["matchLabels"]
+assert cluster["PodDisruptionBudget"][0]["spec"]["selector"]["matchLabels"] == labels
+assert cluster["PodDisruptionBudget"][0]["spec"]["minAvailable"] == 2
+hpa = cluster["HorizontalPodAutoscaler"][0]["spec"]
+assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"] and hpa["minReplicas"] == 3
+(pathlib.Path(sys.argv[2]) / "cluster.toml").write_text(cluster["ConfigMap"][0]["data"]["modelgate.toml"])
+print("ok   k8s-cluster manifests: 3 replicas, rolling update, PDB, HPA, Secrets wired")
 compose = yaml.safe_load((deploy / "docker/compose.yml").read_text())
 assert {"modelgate", "prometheus", "grafana"} <= compose["services"].keys()
-print("ok   compose services")
+profile = {n for n, svc in compose["services"].items() if "cluster" in svc.get("profiles", [])}
+assert {"postgres", "redis", "modelgate-a", "modelgate-b", "lb"} <= profile, profile
+for replica in ("modelgate-a", "modelgate-b"):
+    assert "MODELGATE_POSTGRES_URL" in compose["services"][replica]["environment"]
+    assert "MODELGATE_REDIS_URL" in compose["services"][replica]["environment"]
+(pathlib.Path(sys.argv[2]) / "compose-cluster.toml").write_text(compose["configs"]["cluster_config"]["content"])
+print("ok   compose services, cluster profile: postgres, redis, two replicas, nginx")
 (pathlib.Path(sys.argv[2]) / "configmap.toml").write_text(k8s["ConfigMap"]["data"]["modelgate.toml"])
 PY
 
@@ -64,7 +101,9 @@ check_config() {  # check_config FILE EXPECTED_MESSAGE
 }
 check_config "$deploy/modelgate.example.toml" "is not initialised"
 check_config "$work/configmap.toml" "is not initialised"
-ok "modelgate.example.toml and the ConfigMap's config pass the server's schema"
+check_config "$work/cluster.toml" "is not initialised"
+check_config "$work/compose-cluster.toml" "is not initialised"
+ok "modelgate.example.toml, the ConfigMaps' and compose's configs pass the server's schema"
 printf '[limits]\nread_timeout = 5\n' >"$work/typo.toml"
 check_config "$work/typo.toml" "unknown key 'limits.read_timeout'"
 printf 'threads = "2"\n' >"$work/type.toml"
