@@ -43,6 +43,8 @@ upload_bytes = 2048
 tenant_label = false
 [cluster]
 postgres = "postgresql://modelgate@db:5432/modelgate"
+redis = "redis://cache:6379/1"
+limits_on_redis_failure = "open"
 )",
                     "t.toml", s);
   EXPECT_EQ(s.listen, "0.0.0.0:1");
@@ -62,6 +64,8 @@ postgres = "postgresql://modelgate@db:5432/modelgate"
   EXPECT_EQ(s.limits.upload_limit, 2048u);
   EXPECT_FALSE(s.metrics_tenant_label);
   EXPECT_EQ(s.postgres, "postgresql://modelgate@db:5432/modelgate");
+  EXPECT_EQ(s.redis, "redis://cache:6379/1");
+  EXPECT_EQ(s.limits_on_redis_failure, "open");
 }
 
 TEST(ServeConfig, MistakesAreRefusedByName) {
@@ -81,6 +85,8 @@ TEST(ServeConfig, MistakesAreRefusedByName) {
   EXPECT_EQ(error_of("plugin_dirs = [\"a\", 1]"),
             "config t.toml: 'plugin_dirs' must be an array of strings");
   EXPECT_NE(error_of("listen = "), "");  // TOML syntax error
+  EXPECT_EQ(error_of("[cluster]\nlimits_on_redis_failure = \"maybe\""),
+            "config t.toml: 'cluster.limits_on_redis_failure' must be \"closed\" or \"open\"");
 }
 
 // Found by serve_config_fuzzer: a float where a count belongs went through toml++'s
