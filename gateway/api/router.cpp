@@ -166,6 +166,14 @@ constexpr std::size_t kInlineBodyBytes = 64 << 10;
 std::vector<RouteSpec> data_route_specs() { return data_routes().specs(); }
 
 bool runs_inline(const HttpRequest& request, Services& services) {
+  // Shared limits (cluster mode) wait for a Redis round trip in admission: on a socket
+  // thread that wait would stall every connection of the thread (measured: 0.4x the
+  // throughput, bench/RESULTS.md "Scale-out"). Only what needs no key stays inline.
+  if (services.limits != nullptr && services.limits->shared) {
+    PathParams params;
+    const auto found = data_routes().find(request.method, split_path(request.target), params);
+    return found.handler != nullptr && !found.handler->needs_key;
+  }
   if (request.method == "GET") return true;
   // A large body's decode would hold a socket thread (and every connection on it).
   if (request.method != "POST" || request.body.size() > kInlineBodyBytes) return false;

@@ -128,4 +128,91 @@ RedisReplyPtr RedisPool::command(const std::vector<std::string>& argv) {
   return reply;
 }
 
+RedisPipeline::RedisPipeline(RedisAddress address, std::chrono::milliseconds timeout)
+    : connector_(std::move(address), timeout), timeout_(timeout) {
+  writer_ = std::thread([this] { run(); });
+}
+
+RedisPipeline::~RedisPipeline() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+  if (context_ != nullptr) redisFree(context_);
+}
+
+RedisReplyPtr RedisPipeline::command(std::vector<std::string> argv) {
+  std::future<RedisReplyPtr> reply;
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Call{std::move(argv), {}});
+    reply = queue_.back().reply.get_future();
+  }
+  wake_.notify_one();
+  // The writer answers every call (a reply or an error) within its own timeouts; this
+  // bound only guards against a writer stuck behind a slow connect.
+  if (reply.wait_for(timeout_ * 4) != std::future_status::ready) {
+    throw RedisUnavailable("redis: no answer within " + std::to_string((timeout_ * 4).count()) +
+                           " ms");
+  }
+  return reply.get();
+}
+
+void RedisPipeline::run() {
+  std::vector<Call> calls;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      calls.clear();
+      while (!queue_.empty() && calls.size() < 512) {
+        calls.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    send(calls);
+  }
+}
+
+void RedisPipeline::send(std::vector<Call>& calls) {
+  auto fail_from = [&](std::size_t first, const std::string& why) {
+    for (std::size_t i = first; i < calls.size(); ++i) {
+      calls[i].reply.set_exception(std::make_exception_ptr(RedisUnavailable(why)));
+    }
+  };
+  if (context_ == nullptr) {
+    try {
+      context_ = connector_.connect();
+    } catch (const RedisUnavailable& e) {
+      fail_from(0, e.what());
+      return;
+    }
+  }
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  for (Call& call : calls) {
+    args.clear();
+    lengths.clear();
+    for (const auto& a : call.argv) {
+      args.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+      const std::string why = std::string("redis: ") + context_->errstr;
+      redisFree(context_);
+      context_ = nullptr;
+      fail_from(i, why);
+      return;
+    }
+    calls[i].reply.set_value(RedisReplyPtr(static_cast<redisReply*>(raw)));
+  }
+}
+
 }  // namespace mg::gateway

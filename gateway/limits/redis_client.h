@@ -1,11 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct redisContext;
@@ -49,14 +53,50 @@ class RedisPool {
   // Runs one command. Throws RedisUnavailable when Redis cannot be reached; an error reply
   // is returned as it is (REDIS_REPLY_ERROR), for the caller to read.
   RedisReplyPtr command(const std::vector<std::string>& argv);
-
- private:
+  // A new connection, authenticated and on the right database (the caller frees it).
   redisContext* connect();
 
+ private:
   RedisAddress address_;
   std::chrono::milliseconds timeout_;
   std::mutex mutex_;
   std::vector<redisContext*> idle_;
+};
+
+// One connection to Redis shared by every request thread, pipelined: a thread of its own
+// sends all the commands waiting at that moment in one write and reads their replies in
+// order, so under load N requests cost Redis one wake-up and a few system calls instead
+// of N of each (what a blocking connection per request costs on a small machine is in
+// bench/RESULTS.md "Scale-out"). Each caller still waits for its own reply, at most
+// `timeout`. A connection that fails fails the commands in flight on it (RedisUnavailable)
+// and the next batch connects again.
+class RedisPipeline {
+ public:
+  explicit RedisPipeline(RedisAddress address,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+  ~RedisPipeline();
+  RedisPipeline(const RedisPipeline&) = delete;
+  RedisPipeline& operator=(const RedisPipeline&) = delete;
+
+  // Same contract as RedisPool::command.
+  RedisReplyPtr command(std::vector<std::string> argv);
+
+ private:
+  struct Call {
+    std::vector<std::string> argv;
+    std::promise<RedisReplyPtr> reply;
+  };
+  void run();
+  void send(std::vector<Call>& calls);
+
+  RedisPool connector_;  // makes (and owns while idle) the connection
+  std::chrono::milliseconds timeout_;
+  redisContext* context_ = nullptr;  // the writer thread's only
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Call> queue_;
+  bool stopping_ = false;
+  std::thread writer_;  // last: started once everything above exists
 };
 
 }  // namespace mg::gateway

@@ -78,7 +78,7 @@ int64_t integer_at(const redisReply& reply, std::size_t i) {
 }  // namespace
 
 RedisLimits::RedisLimits(RedisAddress address)
-    : pool_(std::move(address)), sha_(sha1_hex(kAdmitScript)) {}
+    : redis_(std::move(address)), sha_(sha1_hex(kAdmitScript)) {}
 
 SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
   const bool has_rate = request.rate > 0;
@@ -104,13 +104,13 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
                                    has_quota ? std::to_string(request.quota_limit) : "0",
                                    std::to_string(end),
                                    std::to_string(nonce_ms)};
-  RedisReplyPtr reply = pool_.command(argv);
+  RedisReplyPtr reply = redis_.command(argv);
   if (reply->type == REDIS_REPLY_ERROR &&
       std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
     // Redis restarted (its script cache is empty): EVAL runs and caches it again.
     argv[0] = "EVAL";
     argv[1] = kAdmitScript;
-    reply = pool_.command(argv);
+    reply = redis_.command(argv);
   }
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 6) {
     const std::string why =

@@ -50,7 +50,7 @@ class RedisLimits {
   const std::string& script_sha() const { return sha_; }
 
  private:
-  RedisPool pool_;
+  RedisPipeline redis_;
   std::string sha_;
 };
 
