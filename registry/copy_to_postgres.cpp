@@ -1,9 +1,9 @@
 #include "registry/copy_to_postgres.h"
 
-#include <fstream>
 #include <set>
 #include <vector>
 
+#include "registry/artifact_chunks.h"
 #include "registry/postgres.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
@@ -107,27 +107,11 @@ CopyReport copy_to_postgres(const std::filesystem::path& data_dir, const std::st
   }
   // The bytes of every artifact a live version may load.
   auto present = source.prepare("SELECT digest FROM artifacts WHERE present = 1");
-  auto chunk = target.prepare("INSERT INTO artifact_chunks (digest, seq, data) VALUES (?,?,?)");
   ArtifactStore& store = embedded.artifacts();
   while (present.step()) {
     const std::string digest = present.column_text(0);
     if (!store.contains(digest)) continue;
-    std::ifstream in(store.path_of(digest), std::ios::binary);
-    std::string buffer(1 << 20, '\0');
-    for (int64_t seq = 0;; ++seq) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      const auto got = static_cast<std::size_t>(in.gcount());
-      if (got == 0 && seq > 0) break;
-      chunk.bind(1, digest)
-          .bind(2, seq)
-          .bind_blob(3, std::as_bytes(std::span(buffer.data(), got)))
-          .run();
-      chunk.reset();
-      if (got < buffer.size()) break;
-    }
-    if (!in.eof() && in.fail()) {
-      throw RegistryError(RegistryError::Code::kIo, "cannot read artifact " + digest);
-    }
+    insert_artifact_chunks(target, digest, store.path_of(digest));
     ++report.artifacts;
   }
   target.exec("UPDATE catalog_version SET version = version + 1");

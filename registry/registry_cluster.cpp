@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "registry/artifact_chunks.h"
 #include "registry/postgres.h"
 #include "registry/registry.h"
 #include "registry/registry_error.h"
@@ -34,14 +35,18 @@ void Registry::push_artifact(const std::string& digest) {
   auto known = db_->prepare("SELECT 1 FROM artifact_chunks WHERE digest = ? AND seq = 0");
   known.bind(1, digest);
   if (known.step()) return;
-  const auto path = store_.path_of(digest);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  insert_artifact_chunks(*db_, digest, store_.path_of(digest));
+}
+
+void insert_artifact_chunks(sql::Database& db, const std::string& digest,
+                            const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw RegistryError(RegistryError::Code::kIo,
                         "open artifact " + digest + ": " + std::strerror(errno));
   }
   std::string chunk(kChunkBytes, '\0');
-  auto insert = db_->prepare("INSERT INTO artifact_chunks (digest, seq, data) VALUES (?,?,?)");
+  auto insert = db.prepare("INSERT INTO artifact_chunks (digest, seq, data) VALUES (?,?,?)");
   try {
     for (int64_t seq = 0;; ++seq) {
       std::size_t filled = 0;

@@ -25,7 +25,7 @@ ALLOWED = {
     "gateway/http": ["common/"],
     "gateway/auth": ["gateway/http/", "registry/", "common/", "modelgate/hex.h",
                      "modelgate/signing.h"],
-    "gateway/limits": ["registry/", "common/"],
+    "gateway/limits": ["registry/", "common/", "modelgate/hex.h"],
     "gateway/serving": ["gateway/plugin_host/", "gateway/metrics/", "registry/", "common/"],
     "gateway/api": ["gateway/auth/", "gateway/limits/", "gateway/serving/", "gateway/metrics/",
                     "gateway/http/", "gateway/plugin_host/", "registry/", "common/"],
