@@ -5,6 +5,8 @@
 # then the same at 1 connection for the admit step's added p50 latency, then Redis's own
 # INFO commandstats for the round trips per request. The key has a rate limit and its
 # tenant a quota, so every step of the admit path runs in both modes.
+# MG_BENCH_NO_REDIS=1: the replica without Redis (PostgreSQL alone). MG_BENCH_ALT_BINARY=PATH:
+# each round also runs the cluster mode with that modelgate binary (a same-run A/B).
 # usage: bench/gateway/cluster_overhead.sh [SECONDS_PER_RUN] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,10 +30,11 @@ admin=$(cat "$data/admin.key")
 build/gateway/modelgate import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
   --config '{"max_batch_size": 64, "instances": 2}' --promote >/dev/null
 
+binary=build/gateway/modelgate
 serve() {  # serve [FLAGS…]: starts the server on $data or the replica dir, sets pid and port
   local log=$work/serve.log
   : >"$log"
-  build/gateway/modelgate serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+  "$binary" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
     --plugin-dir build/plugins --config <(echo 'access_log = "off"') "$@" >"$log" 2>&1 &
   pid=$!
   until grep -q 'listening on' "$log"; do sleep 0.1; done
@@ -60,13 +63,21 @@ run() {  # run CONNECTIONS MODE_FLAGS…: the RESULT line of one wrk run
     -s bench/gateway/post.lua "https://127.0.0.1:$port/v2/models/fashion-mlp/infer" | grep '^RESULT'
   stop
 }
+alt() {  # alt CONNECTIONS: the cluster run with the alternative binary, if one is given
+  [[ -n ${MG_BENCH_ALT_BINARY:-} ]] || return 0
+  binary=$MG_BENCH_ALT_BINARY
+  echo "round $r cluster-alt c$1 $(run "$1" "${cluster[@]}")"
+  binary=build/gateway/modelgate
+}
 for r in $(seq 1 "$rounds"); do
   echo "round $r embedded c64 $(run 64 "${embedded[@]}")"
   echo "round $r cluster  c64 $(run 64 "${cluster[@]}")"
+  alt 64
 done
 for r in $(seq 1 "$rounds"); do
   echo "round $r embedded c1  $(run 1 "${embedded[@]}")"
   echo "round $r cluster  c1  $(run 1 "${cluster[@]}")"
+  alt 1
 done
 redis-cli -u "$redis" CONFIG RESETSTAT >/dev/null
 out=$(run 64 "${cluster[@]}")
