@@ -90,7 +90,6 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
       log(LogLevel::kError, std::string("shared limits unavailable: ") + e.what());
     }
     if (limits.open_on_redis_failure) return false;
-    if (s.metrics) s.metrics->count_rate_limited(caller.tenant, "limits_unavailable");
     throw ApiError(503, "limits_unavailable",
                    "the cluster's rate limits cannot be checked (Redis is unreachable); try "
                    "again shortly",

@@ -28,7 +28,7 @@ struct Limits {
   // Cluster mode: rate limits, quotas and nonces shared by the replicas through Redis
   // (null: the per-process counters below decide). When Redis cannot answer, "closed"
   // refuses with 503 limits_unavailable and "open" falls back to this replica's counters.
-  std::unique_ptr<RedisLimits> shared;
+  std::shared_ptr<RedisLimits> shared;  // shared with the metrics' probe
   bool open_on_redis_failure = false;
   RateLimiter rates;
   TenantConcurrency concurrency;  // inference requests in flight per tenant

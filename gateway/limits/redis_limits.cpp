@@ -104,7 +104,13 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
                                    has_quota ? std::to_string(request.quota_limit) : "0",
                                    std::to_string(end),
                                    std::to_string(nonce_ms)};
-  RedisReplyPtr reply = redis_.command(argv);
+  RedisReplyPtr reply;
+  try {
+    reply = redis_.command(argv);
+  } catch (const RedisUnavailable&) {
+    up_.store(false, std::memory_order_relaxed);
+    throw;
+  }
   if (reply->type == REDIS_REPLY_ERROR &&
       std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
     // Redis restarted (its script cache is empty): EVAL runs and caches it again.
@@ -117,6 +123,7 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
         reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "unexpected reply";
     throw RedisUnavailable("redis admit script: " + why);
   }
+  up_.store(true, std::memory_order_relaxed);
   SharedAdmission out;
   switch (integer_at(*reply, 0)) {
     case 1:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,12 +47,15 @@ class RedisLimits {
  public:
   explicit RedisLimits(RedisAddress address);
   SharedAdmission admit(const SharedAdmitRequest& request);
+  // Whether the last admit got an answer from Redis (the modelgate_dependency_up gauge).
+  bool up() const { return up_.load(std::memory_order_relaxed); }
   // The script's SHA-1 (what EVALSHA names).
   const std::string& script_sha() const { return sha_; }
 
  private:
   RedisPipeline redis_;
   std::string sha_;
+  std::atomic<bool> up_{true};
 };
 
 }  // namespace mg::gateway

@@ -176,7 +176,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
   models.set_require_signature(settings.require_signature);
-  const RegistryServerState state(registry, backends);
+  RegistryServerState state(registry, backends);
   Metrics metrics(kVersion, state, settings.metrics_tenant_label);
   models.set_metrics(&metrics);  // before any load: batch metrics of every version
   models.restore();
@@ -184,8 +184,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);
   Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
   if (!settings.redis.empty()) {
-    limits.shared = std::make_unique<RedisLimits>(parse_redis_url(settings.redis));
+    limits.shared = std::make_shared<RedisLimits>(parse_redis_url(settings.redis));
     limits.open_on_redis_failure = settings.limits_on_redis_failure == "open";
+    // The probe holds the limiter: the metrics listener may scrape until it is gone.
+    state.set_redis_probe([shared = limits.shared] { return shared->up(); });
     log(LogLevel::kInfo, "rate limits, quotas and nonces shared through " + settings.redis +
                              " (on failure: " + settings.limits_on_redis_failure + ")");
   }

@@ -112,7 +112,23 @@ class StateCollector : public prometheus::Collectable {
       metric.gauge.value = 1;
       backends.metric.push_back(std::move(metric));
     }
-    return {std::move(states), std::move(backends)};
+    prometheus::MetricFamily dependencies{
+        "modelgate_dependency_up",
+        "Cluster mode: 1 while the service answers (postgres: the catalogue check; redis: the "
+        "shared limits), 0 while it does not",
+        prometheus::MetricType::Gauge,
+        {}};
+    for (const auto& d : state_.dependencies()) {
+      prometheus::ClientMetric metric;
+      metric.label = {{"dependency", d.name}};
+      metric.gauge.value = d.up ? 1 : 0;
+      dependencies.metric.push_back(std::move(metric));
+    }
+    std::vector<prometheus::MetricFamily> families;
+    families.push_back(std::move(states));
+    families.push_back(std::move(backends));
+    if (!dependencies.metric.empty()) families.push_back(std::move(dependencies));
+    return families;
   }
 
  private:

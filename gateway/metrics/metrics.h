@@ -20,11 +20,19 @@ class ServerState {
   struct BackendState {
     std::string backend, version, abi, state;  // abi: "major.minor"
   };
+  // A service the server depends on (cluster mode: "postgres", "redis") and whether its
+  // last use succeeded.
+  struct Dependency {
+    std::string name;
+    bool up = true;
+  };
   virtual ~ServerState() = default;
   // Every model version that is not retired.
   virtual std::vector<VersionState> versions() const = 0;
   // Every backend plugin file found, in discovery order.
   virtual std::vector<BackendState> backends() const = 0;
+  // Embedded mode: none.
+  virtual std::vector<Dependency> dependencies() const { return {}; }
 };
 
 // The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come

@@ -23,4 +23,11 @@ std::vector<ServerState::BackendState> RegistryServerState::backends() const {
   return out;
 }
 
+std::vector<ServerState::Dependency> RegistryServerState::dependencies() const {
+  std::vector<Dependency> out;
+  if (registry_.clustered()) out.push_back({"postgres", registry_.synced()});
+  if (redis_up_) out.push_back({"redis", redis_up_()});
+  return out;
+}
+
 }  // namespace mg::gateway

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "gateway/metrics/metrics.h"
 #include "gateway/plugin_host/backend_manager.h"
 #include "registry/registry.h"
@@ -14,8 +16,12 @@ class RegistryServerState : public ServerState {
       : registry_(registry), backends_(backends) {}
   std::vector<VersionState> versions() const override;
   std::vector<BackendState> backends() const override;
+  // postgres (cluster mode: the registry's catalogue check) and, once set, redis.
+  std::vector<Dependency> dependencies() const override;
+  void set_redis_probe(std::function<bool()> up) { redis_up_ = std::move(up); }
 
  private:
+  std::function<bool()> redis_up_;
   const registry::Registry& registry_;
   const BackendManager& backends_;
 };

@@ -37,7 +37,7 @@ init_replicas() {
   export MG_CACERT=$work/$first/tls/cert.pem MG_KEY=$admin_key
 }
 
-# start_replica NAME [serve flags…]: sets port_NAME and pid_NAME.
+# start_replica NAME [serve flags…]: sets port_NAME, metrics_NAME and pid_NAME.
 start_replica() {
   local name=$1 log=$work/$1.log
   shift
@@ -48,7 +48,14 @@ start_replica() {
   replica_pids+=("$p")
   wait_until 30 grep -qs 'listening on https://' "$log" || { cat "$log"; fail "replica $name did not start"; }
   printf -v "port_$name" '%s' "$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
+  printf -v "metrics_$name" '%s' "$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
   printf -v "pid_$name" '%s' "$p"
+}
+
+# dependency_up REPLICA DEPENDENCY: the replica's modelgate_dependency_up gauge (0 or 1).
+dependency_up() {
+  curl -sS "http://127.0.0.1:$(eval echo "\$metrics_$1")/metrics" |
+    awk -v d="dependency=\"$2\"" 'index($0, "modelgate_dependency_up{") == 1 && index($0, d) { print $2 }'
 }
 
 port_of() { eval echo "\$port_$1"; }

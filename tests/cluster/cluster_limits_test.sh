@@ -102,8 +102,10 @@ body=$(curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $admin_key" --da
   -w '\n%{http_code}' "https://localhost:$port_a$infer_path")
 expect "Redis down: refused" "$body" '"code":"limits_unavailable"'
 expect "Redis down: 503" "$body" $'\n503'
+[[ $(dependency_up a redis) == 0 ]] || fail "modelgate_dependency_up{dependency=\"redis\"} is not 0 while Redis is down"
 "$cluster_dir/redis_server.sh" resume "$work/redis"
 wait_until 10 bash -c "[[ \$(curl -sS --cacert '$MG_CACERT' -H 'Authorization: Bearer $admin_key' --data @'$request' -o /dev/null -w '%{http_code}' 'https://localhost:$port_a$infer_path') == 200 ]]" ||
   fail "A did not recover when Redis came back"
+[[ $(dependency_up a redis) == 1 ]] || fail "modelgate_dependency_up{dependency=\"redis\"} is not back to 1"
 kill -0 "$pid_a" && kill -0 "$pid_b" || fail "a replica died"
 echo "PASS cluster limits: rate, quota and nonces shared through Redis; Redis outage and recovery"

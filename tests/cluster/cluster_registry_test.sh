@@ -86,6 +86,8 @@ echo "key revoked through A refused by B after ${revoke_ms} ms"
 expect "inference while PostgreSQL is down" "$(infer b)" $'\n200'
 out=$(on a --json tenant create during-outage 2>&1 || true)
 expect "admin write while PostgreSQL is down" "$out" "registry_unavailable"
+wait_until 5 bash -c "[[ \$($(declare -f dependency_up); metrics_b=$metrics_b dependency_up b postgres) == 0 ]]" ||
+  fail "modelgate_dependency_up{dependency=\"postgres\"} stayed 1 on B while PostgreSQL was down"
 # PostgreSQL back: the same replicas accept writes again, and B follows them.
 "$cluster_dir/postgres_server.sh" resume "$work/pg"
 wait_until 15 bash -c "MG_SERVER=https://localhost:$port_a '$mgctl' tenant create after-outage >/dev/null 2>&1" ||
@@ -93,5 +95,6 @@ wait_until 15 bash -c "MG_SERVER=https://localhost:$port_a '$mgctl' tenant creat
 wait_until 5 bash -c "MG_SERVER=https://localhost:$port_b '$mgctl' tenant list | grep -q after-outage" ||
   fail "B did not follow a change made after the outage"
 expect "inference after the outage" "$(infer b)" $'\n200'
+[[ $(dependency_up b postgres) == 1 ]] || fail "modelgate_dependency_up{dependency=\"postgres\"} is not back to 1"
 kill -0 "$pid_a" && kill -0 "$pid_b" || fail "a replica died"
 echo "PASS cluster registry: shared catalogue, promote under load, revocation, PostgreSQL outage"

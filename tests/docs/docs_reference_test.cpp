@@ -57,6 +57,7 @@ class OneOfEach : public ServerState {
  public:
   std::vector<VersionState> versions() const override { return {{"m", 1, "ready"}}; }
   std::vector<BackendState> backends() const override { return {{"cpu", "1", "1.0", "ready"}}; }
+  std::vector<Dependency> dependencies() const override { return {{"redis", true}}; }
 };
 
 TEST(Docs, MetricsReferenceListsExactlyTheMetricsTheServerExports) {
