@@ -13,21 +13,12 @@ cluster_dir=$(dirname "$0")
 # shellcheck source=cluster_lib.sh
 source "$cluster_dir/cluster_lib.sh"
 request=$examples/requests/fashion-mlp.json
-infer_path=/v2/models/fashion-mlp/infer
 
-start_engines redis
-init_replicas a b
-start_replica a --redis "$redis_url"
-start_replica b --redis "$redis_url"
-"$cluster_dir/nginx_balancer.sh" start "$work/nginx" "$work/a/tls/cert.pem" "$work/a/tls/key.pem" \
-  "$port_a" "$port_b"
-lb=https://localhost:$(cat "$work/nginx/port")
-on a model create fashion-mlp --backend cpu --max-batch 8 >/dev/null
-on a model upload fashion-mlp "$examples/models/fashion-mlp.onnx" --promote >/dev/null
+start_balanced_cluster
 on a tenant create load >/dev/null
 key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$(on a --json key create --tenant load --scope infer)")
 wait_until 10 bash -c "[[ \$(curl -sS --cacert '$MG_CACERT' -H 'Authorization: Bearer $key' --data @'$request' -o /dev/null -w '%{http_code}' 'https://localhost:$port_b$infer_path') == 200 ]]" ||
-  fail "B does not serve the model"
+  fail "B does not accept the new key"
 # (that probe was one request of the tenant: counted below)
 
 BODY=$request KEY=$key wrk -t1 -c8 -d6s -s "$post_lua" "$lb$infer_path" >"$work/wrk.out" &

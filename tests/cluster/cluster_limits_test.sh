@@ -19,19 +19,7 @@ cluster_dir=$(dirname "$0")
 source "$cluster_dir/cluster_lib.sh"
 request=$examples/requests/fashion-mlp.json
 
-start_engines redis
-init_replicas a b
-start_replica a --redis "$redis_url"
-start_replica b --redis "$redis_url"
-"$cluster_dir/nginx_balancer.sh" start "$work/nginx" "$work/a/tls/cert.pem" "$work/a/tls/key.pem" \
-  "$port_a" "$port_b"
-lb=https://localhost:$(cat "$work/nginx/port")
-infer_path=/v2/models/fashion-mlp/infer
-
-on a model create fashion-mlp --backend cpu --max-batch 8 >/dev/null
-on a model upload fashion-mlp "$examples/models/fashion-mlp.onnx" --promote >/dev/null
-wait_until 10 bash -c "[[ \$(curl -sS --cacert '$MG_CACERT' -H 'Authorization: Bearer $admin_key' --data @'$request' -o /dev/null -w '%{http_code}' 'https://localhost:$port_b$infer_path') == 200 ]]" ||
-  fail "B does not serve the model"
+start_balanced_cluster
 
 key_of() { sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$1"; }
 
