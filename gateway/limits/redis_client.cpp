@@ -129,52 +129,43 @@ RedisReplyPtr RedisPool::command(const std::vector<std::string>& argv) {
 }
 
 RedisPipeline::RedisPipeline(RedisAddress address, std::chrono::milliseconds timeout)
-    : connector_(std::move(address), timeout), timeout_(timeout) {
-  writer_ = std::thread([this] { run(); });
-}
+    : connector_(std::move(address), timeout), timeout_(timeout) {}
 
 RedisPipeline::~RedisPipeline() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  writer_.join();
   if (context_ != nullptr) redisFree(context_);
 }
 
 RedisReplyPtr RedisPipeline::command(std::vector<std::string> argv) {
   std::future<RedisReplyPtr> reply;
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(Call{std::move(argv), {}});
-    reply = queue_.back().reply.get_future();
-  }
-  wake_.notify_one();
-  // The writer answers every call (a reply or an error) within its own timeouts; this
-  // bound only guards against a writer stuck behind a slow connect.
-  if (reply.wait_for(timeout_ * 4) != std::future_status::ready) {
-    throw RedisUnavailable("redis: no answer within " + std::to_string((timeout_ * 4).count()) +
-                           " ms");
-  }
-  return reply.get();
-}
-
-void RedisPipeline::run() {
-  std::vector<Call> calls;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
+  std::unique_lock lock(mutex_);
+  queue_.push_back(Call{std::move(argv), {}});
+  reply = queue_.back().reply.get_future();
+  if (!leading_) {
+    // Lead: send what is waiting (this call included), until nothing is. A call queued
+    // while leading_ is true is always sent, since the queue is checked under the lock
+    // before leading_ goes back to false.
+    leading_ = true;
+    std::vector<Call> calls;
+    while (!queue_.empty()) {
       calls.clear();
       while (!queue_.empty() && calls.size() < 512) {
         calls.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      lock.unlock();
+      send(calls);
+      lock.lock();
     }
-    send(calls);
+    leading_ = false;
+    lock.unlock();
+    return reply.get();
   }
+  lock.unlock();
+  const auto bound = timeout_ * 4;
+  if (reply.wait_for(bound) != std::future_status::ready) {
+    throw RedisUnavailable("redis: no answer within " + std::to_string(bound.count()) + " ms");
+  }
+  return reply.get();
 }
 
 void RedisPipeline::send(std::vector<Call>& calls) {

@@ -63,13 +63,14 @@ class RedisPool {
   std::vector<redisContext*> idle_;
 };
 
-// One connection to Redis shared by every request thread, pipelined: a thread of its own
-// sends all the commands waiting at that moment in one write and reads their replies in
-// order, so under load N requests cost Redis one wake-up and a few system calls instead
-// of N of each (what a blocking connection per request costs on a small machine is in
-// bench/RESULTS.md "Scale-out"). Each caller still waits for its own reply, at most
-// `timeout`. A connection that fails fails the commands in flight on it (RedisUnavailable)
-// and the next batch connects again.
+// One connection to Redis shared by every request thread, pipelined without a thread of
+// its own: the first caller to find the connection free becomes the leader, sends every
+// command waiting at that moment in one write, reads their replies in order and hands them
+// out, and goes on while more are waiting; the others wait for their reply. Alone, a
+// caller does its own round trip (no thread hand-off); under load N requests cost Redis
+// one wake-up and a few system calls instead of N of each (bench/RESULTS.md "Scale-out").
+// Each caller waits at most `timeout` per batch ahead of it. A connection that fails fails
+// the commands in flight on it (RedisUnavailable) and the next batch connects again.
 class RedisPipeline {
  public:
   explicit RedisPipeline(RedisAddress address,
@@ -86,17 +87,14 @@ class RedisPipeline {
     std::vector<std::string> argv;
     std::promise<RedisReplyPtr> reply;
   };
-  void run();
   void send(std::vector<Call>& calls);
 
-  RedisPool connector_;  // makes (and owns while idle) the connection
+  RedisPool connector_;  // makes the connection
   std::chrono::milliseconds timeout_;
-  redisContext* context_ = nullptr;  // the writer thread's only
+  redisContext* context_ = nullptr;  // used by the leader only
   std::mutex mutex_;
-  std::condition_variable wake_;
   std::deque<Call> queue_;
-  bool stopping_ = false;
-  std::thread writer_;  // last: started once everything above exists
+  bool leading_ = false;  // a caller is sending and reading
 };
 
 }  // namespace mg::gateway
