@@ -136,6 +136,11 @@ class Registry {
   // Usage metering (registry_usage.cpp): adds the deltas to their rows in one
   // transaction. Not audited: these are counters, not changes.
   void add_usage(const std::vector<UsageRow>& usage, const std::vector<QuotaRow>& quota);
+  // Adds one batch of usage deltas named by `batch_id` exactly once: returns false (and
+  // adds nothing) when a batch of that id was added before, by this replica or another.
+  // Ids are remembered for kUsageBatchMemorySeconds.
+  bool add_usage_batch(const std::string& batch_id, const std::vector<UsageRow>& usage);
+  static constexpr int64_t kUsageBatchMemorySeconds = 30 * 86400;
   // Rows with since <= hour < until (unix seconds; until 0 = no end), of one tenant when
   // not empty, ordered by hour, tenant, key, model, version.
   std::vector<UsageRow> usage(const std::string& tenant, int64_t since, int64_t until) const;
@@ -203,6 +208,8 @@ class Registry {
   // Deletes artifact files no live version needs. Caller holds write_mutex_.
   int release_unreferenced_blobs();
   int64_t model_id(const std::string& name);
+  // Adds usage deltas to their rows. Caller holds write_mutex_ and a write transaction.
+  void add_usage_rows(const std::vector<UsageRow>& usage);
   // A version's state as stored; throws kNotFound naming model and version.
   VersionState stored_state(int64_t model_id, const std::string& model, int64_t version);
 

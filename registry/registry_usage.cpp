@@ -4,10 +4,7 @@
 
 namespace mg::registry {
 
-void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<QuotaRow>& quota) {
-  if (usage.empty() && quota.empty()) return;
-  std::lock_guard lock(write_mutex_);
-  sql::Transaction transaction(*db_);
+void Registry::add_usage_rows(const std::vector<UsageRow>& usage) {
   auto add_row = db_->prepare(
       "INSERT INTO usage (hour, tenant, key_id, model, version, requests, items, errors) "
       "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (hour, tenant, key_id, model, version) DO UPDATE "
@@ -25,6 +22,13 @@ void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<Q
         .run();
     add_row.reset();
   }
+}
+
+void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<QuotaRow>& quota) {
+  if (usage.empty() && quota.empty()) return;
+  std::lock_guard lock(write_mutex_);
+  sql::Transaction transaction(*db_);
+  add_usage_rows(usage);
   auto add_quota = db_->prepare(
       "INSERT INTO quota_usage (tenant, period_start, used) VALUES (?,?,?) "
       "ON CONFLICT (tenant, period_start) DO UPDATE SET used = quota_usage.used + excluded.used");
@@ -33,6 +37,27 @@ void Registry::add_usage(const std::vector<UsageRow>& usage, const std::vector<Q
     add_quota.reset();
   }
   transaction.commit();
+}
+
+bool Registry::add_usage_batch(const std::string& batch_id, const std::vector<UsageRow>& usage) {
+  const int64_t now = options_.clock_ms() / 1000;
+  std::lock_guard lock(write_mutex_);
+  // The write transaction serialises this with every other replica's (PostgreSQL: the
+  // registry's advisory lock), so "seen before?" and "remember it" cannot interleave.
+  sql::Transaction transaction(*db_);
+  auto seen = db_->prepare("SELECT 1 FROM usage_batches WHERE id = ?");
+  seen.bind(1, batch_id);
+  if (seen.step()) return false;
+  db_->prepare("INSERT INTO usage_batches (id, applied_at) VALUES (?, ?)")
+      .bind(1, batch_id)
+      .bind(2, now)
+      .run();
+  db_->prepare("DELETE FROM usage_batches WHERE applied_at < ?")
+      .bind(1, now - kUsageBatchMemorySeconds)
+      .run();
+  add_usage_rows(usage);
+  transaction.commit();
+  return true;
 }
 
 std::vector<UsageRow> Registry::usage(const std::string& tenant, int64_t since,

@@ -129,6 +129,14 @@ CREATE TABLE quota_usage (
   PRIMARY KEY (tenant, period_start)
 );
 )sql",
+      // 5: usage batches already added to the ledger (a batch of shared counters is
+      // applied once however many replicas try, or retry after dying half-way).
+      R"sql(
+CREATE TABLE usage_batches (
+  id         TEXT PRIMARY KEY,                   -- random, chosen when the batch was cut
+  applied_at INTEGER NOT NULL                    -- unix seconds
+);
+)sql",
   };
   return kMigrations;
 }
@@ -253,6 +261,13 @@ CREATE TABLE artifact_chunks (
   seq    BIGINT NOT NULL,                        -- 0, 1, ...
   data   BYTEA NOT NULL,                         -- the stored file's bytes (encrypted as stored)
   PRIMARY KEY (digest, seq)
+);
+)sql",
+      // 2: usage batches already added to the ledger (as SQLite's migration 5).
+      R"sql(
+CREATE TABLE usage_batches (
+  id         TEXT PRIMARY KEY,
+  applied_at BIGINT NOT NULL
 );
 )sql",
   };

@@ -19,10 +19,11 @@ namespace mg::gateway {
 // on one clock (the registry's unless another is given).
 struct Limits {
   Limits(registry::Registry& registry, WallClock clock = {},
-         std::chrono::milliseconds flush_interval = std::chrono::seconds(1))
+         std::chrono::milliseconds flush_interval = std::chrono::seconds(1),
+         std::shared_ptr<RedisUsage> shared_usage = nullptr)
       : clock_ms(clock ? std::move(clock) : registry.clock()),
         quotas(registry, clock_ms() / 1000),
-        usage(registry, quotas, flush_interval) {}
+        usage(registry, quotas, flush_interval, std::move(shared_usage)) {}
 
   WallClock clock_ms;
   // Cluster mode: rate limits, quotas and nonces shared by the replicas through Redis

@@ -1,8 +1,11 @@
 #include "gateway/limits/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include <charconv>
+
+#include "modelgate/hex.h"
 
 namespace mg::gateway {
 namespace {
@@ -204,6 +207,34 @@ void RedisPipeline::send(std::vector<Call>& calls) {
     }
     calls[i].reply.set_value(RedisReplyPtr(static_cast<redisReply*>(raw)));
   }
+}
+
+RedisScript::RedisScript(std::string text) : text_(std::move(text)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), digest);
+  sha_ = modelgate::to_hex(digest, sizeof digest);
+}
+
+RedisReplyPtr RedisScript::run(RedisPipeline& redis, const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args) const {
+  std::vector<std::string> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(sha_);
+  argv.push_back(std::to_string(keys.size()));
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  RedisReplyPtr reply = redis.command(argv);
+  if (reply->type == REDIS_REPLY_ERROR &&
+      std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+    argv[0] = "EVAL";
+    argv[1] = text_;
+    reply = redis.command(std::move(argv));
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    throw RedisUnavailable("redis script: " + std::string(reply->str, reply->len));
+  }
+  return reply;
 }
 
 }  // namespace mg::gateway

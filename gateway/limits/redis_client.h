@@ -95,4 +95,20 @@ class RedisPipeline {
   bool leading_ = false;  // a caller is sending and reading
 };
 
+// A Lua script run by its SHA-1 (EVALSHA): one round trip, the script text sent again
+// (EVAL) only when Redis does not know it, after a restart emptied its script cache.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string text);
+  // Runs the script with `keys` then `args`. Throws RedisUnavailable when Redis cannot be
+  // reached or the script fails (its error in the message).
+  RedisReplyPtr run(RedisPipeline& redis, const std::vector<std::string>& keys,
+                    const std::vector<std::string>& args) const;
+  const std::string& sha() const { return sha_; }
+
+ private:
+  std::string text_;
+  std::string sha_;
+};
+
 }  // namespace mg::gateway

@@ -1,13 +1,11 @@
 #include "gateway/limits/redis_limits.h"
 
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "gateway/limits/periods.h"
-#include "modelgate/hex.h"
 
 namespace mg::gateway {
 namespace {
@@ -63,12 +61,6 @@ end
 return {0, rate_remaining, rate_reset, 0, used, 0}
 )lua";
 
-std::string sha1_hex(std::string_view text) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return modelgate::to_hex(digest, sizeof digest);
-}
-
 int64_t integer_at(const redisReply& reply, std::size_t i) {
   return i < reply.elements && reply.element[i]->type == REDIS_REPLY_INTEGER
              ? reply.element[i]->integer
@@ -77,8 +69,8 @@ int64_t integer_at(const redisReply& reply, std::size_t i) {
 
 }  // namespace
 
-RedisLimits::RedisLimits(RedisAddress address)
-    : redis_(std::move(address)), sha_(sha1_hex(kAdmitScript)) {}
+RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis)
+    : redis_(std::move(redis)), script_(kAdmitScript) {}
 
 SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
   const bool has_rate = request.rate > 0;
@@ -93,35 +85,23 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
                             : std::max<int64_t>(1000, (request.nonce_expires - request.now) * 1000);
   // Key names: mg: + kind + the id; a key id is 12 characters of [a-z0-9], tenant names
   // and nonces are validated before they get here.
-  std::vector<std::string> argv = {"EVALSHA",
-                                   sha_,
-                                   "3",
-                                   "mg:rate:" + request.key_id,
-                                   "mg:quota:" + request.tenant + ":" + std::to_string(start),
-                                   "mg:nonce:" + request.key_id + ":" + request.nonce,
-                                   has_rate ? std::to_string(request.rate) : "0",
-                                   std::to_string(burst),
-                                   has_quota ? std::to_string(request.quota_limit) : "0",
-                                   std::to_string(end),
-                                   std::to_string(nonce_ms)};
+  const std::vector<std::string> keys = {"mg:rate:" + request.key_id,
+                                         "mg:quota:" + request.tenant + ":" + std::to_string(start),
+                                         "mg:nonce:" + request.key_id + ":" + request.nonce};
+  const std::vector<std::string> args = {has_rate ? std::to_string(request.rate) : "0",
+                                         std::to_string(burst),
+                                         has_quota ? std::to_string(request.quota_limit) : "0",
+                                         std::to_string(end), std::to_string(nonce_ms)};
   RedisReplyPtr reply;
   try {
-    reply = redis_.command(argv);
+    reply = script_.run(*redis_, keys, args);
   } catch (const RedisUnavailable&) {
     up_.store(false, std::memory_order_relaxed);
     throw;
   }
-  if (reply->type == REDIS_REPLY_ERROR &&
-      std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
-    // Redis restarted (its script cache is empty): EVAL runs and caches it again.
-    argv[0] = "EVAL";
-    argv[1] = kAdmitScript;
-    reply = redis_.command(argv);
-  }
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 6) {
-    const std::string why =
-        reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "unexpected reply";
-    throw RedisUnavailable("redis admit script: " + why);
+    up_.store(false, std::memory_order_relaxed);
+    throw RedisUnavailable("redis admit script: unexpected reply");
   }
   up_.store(true, std::memory_order_relaxed);
   SharedAdmission out;

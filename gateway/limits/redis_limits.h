@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -45,16 +46,16 @@ struct SharedAdmission {
 // failure mode.
 class RedisLimits {
  public:
-  explicit RedisLimits(RedisAddress address);
+  explicit RedisLimits(std::shared_ptr<RedisPipeline> redis);
   SharedAdmission admit(const SharedAdmitRequest& request);
   // Whether the last admit got an answer from Redis (the modelgate_dependency_up gauge).
   bool up() const { return up_.load(std::memory_order_relaxed); }
   // The script's SHA-1 (what EVALSHA names).
-  const std::string& script_sha() const { return sha_; }
+  const std::string& script_sha() const { return script_.sha(); }
 
  private:
-  RedisPipeline redis_;
-  std::string sha_;
+  std::shared_ptr<RedisPipeline> redis_;
+  RedisScript script_;
   std::atomic<bool> up_{true};
 };
 

@@ -6,8 +6,8 @@
 namespace mg::gateway {
 
 UsageMeter::UsageMeter(registry::Registry& registry, QuotaTracker& quotas,
-                       std::chrono::milliseconds interval)
-    : registry_(registry), quotas_(quotas), flusher_([this, interval] {
+                       std::chrono::milliseconds interval, std::shared_ptr<RedisUsage> shared)
+    : registry_(registry), quotas_(quotas), shared_(std::move(shared)), flusher_([this, interval] {
         std::unique_lock lock(stop_mutex_);
         while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
           lock.unlock();
@@ -30,16 +30,42 @@ void UsageMeter::record(const std::string& tenant, const std::string& key_id,
                         const std::string& model, int64_t version, uint64_t items, bool error,
                         int64_t now) {
   Key key{now - now % 3600, tenant, key_id, model, version};
-  Shard& shard = shards_[std::hash<std::string>{}(key_id) % shards_.size()];
+  const Counts delta{1, static_cast<int64_t>(items), error ? 1 : 0};
+  if (shared_) {
+    try {
+      shared_->record(registry::UsageRow{std::get<0>(key), tenant, key_id, model, version,
+                                         delta.requests, delta.items, delta.errors});
+      return;
+    } catch (const RedisUnavailable& e) {
+      // Counted here instead, and added to the ledger by this replica's next flush.
+      const int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+      if (seconds - last_redis_error_log_.exchange(seconds) >= 10) {
+        log(LogLevel::kError,
+            std::string("usage kept in memory while Redis cannot be reached: ") + e.what());
+      }
+    }
+  }
+  count_in_memory(key, delta);
+}
+
+void UsageMeter::count_in_memory(const Key& key, const Counts& delta) {
+  Shard& shard = shards_[std::hash<std::string>{}(std::get<2>(key)) % shards_.size()];
   std::lock_guard lock(shard.mutex);
   Counts& counts = shard.counts[key];
-  ++counts.requests;
-  counts.items += static_cast<int64_t>(items);
-  counts.errors += error ? 1 : 0;
+  counts.requests += delta.requests;
+  counts.items += delta.items;
+  counts.errors += delta.errors;
 }
 
 bool UsageMeter::flush() {
   std::lock_guard flushing(flush_mutex_);
+  const bool memory = flush_memory();
+  return flush_shared() && memory;
+}
+
+bool UsageMeter::flush_memory() {
   std::vector<registry::UsageRow> rows;
   for (Shard& shard : shards_) {
     std::map<Key, Counts> taken;
@@ -62,13 +88,27 @@ bool UsageMeter::flush() {
     log(LogLevel::kError, std::string("usage flush failed, retrying next time: ") + e.what());
     quotas_.restore(quota);
     for (const auto& row : rows) {
-      Shard& shard = shards_[std::hash<std::string>{}(row.key_id) % shards_.size()];
-      std::lock_guard lock(shard.mutex);
-      Counts& counts = shard.counts[Key{row.hour, row.tenant, row.key_id, row.model, row.version}];
-      counts.requests += row.requests;
-      counts.items += row.items;
-      counts.errors += row.errors;
+      count_in_memory(Key{row.hour, row.tenant, row.key_id, row.model, row.version},
+                      Counts{row.requests, row.items, row.errors});
     }
+    return false;
+  }
+}
+
+bool UsageMeter::flush_shared() {
+  if (!shared_) return true;
+  try {
+    const std::optional<RedisUsage::Batch> batch = shared_->claim();
+    if (!batch) return true;  // nothing to add, or another replica is adding it
+    // A batch the ledger already has (a flusher died before deleting it) is only deleted.
+    registry_.add_usage_batch(batch->id, batch->rows);
+    shared_->settle(*batch);
+    return true;
+  } catch (const std::exception& e) {
+    // The batch stays pending in Redis under its id: the next flush, here or on another
+    // replica, adds it (or finds it added) then.
+    log(LogLevel::kError,
+        std::string("shared usage flush failed, retrying next time: ") + e.what());
     return false;
   }
 }

@@ -1,16 +1,19 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
 
 #include "gateway/limits/quota_tracker.h"
+#include "gateway/limits/redis_usage.h"
 
 namespace mg::registry {
 class Registry;
@@ -24,10 +27,14 @@ namespace mg::gateway {
 // thread flushes every `interval` (1 s: after kill -9 at most the last second is lost);
 // the destructor flushes what is left (SIGTERM). A failed write keeps the deltas for the
 // next flush.
+// In cluster mode with Redis (`shared`), each request is counted in Redis before its
+// answer is sent and the flusher hands Redis's batches to the ledger exactly once
+// (RedisUsage); the memory above then only holds what arrived while Redis was down.
 class UsageMeter {
  public:
   UsageMeter(registry::Registry& registry, QuotaTracker& quotas,
-             std::chrono::milliseconds interval = std::chrono::seconds(1));
+             std::chrono::milliseconds interval = std::chrono::seconds(1),
+             std::shared_ptr<RedisUsage> shared = nullptr);
   ~UsageMeter();
   UsageMeter(const UsageMeter&) = delete;
   UsageMeter& operator=(const UsageMeter&) = delete;
@@ -48,10 +55,16 @@ class UsageMeter {
     std::map<Key, Counts> counts;
   };
 
+  void count_in_memory(const Key& key, const Counts& delta);
+  bool flush_memory();
+  bool flush_shared();
+
   registry::Registry& registry_;
   QuotaTracker& quotas_;
+  std::shared_ptr<RedisUsage> shared_;
   std::array<Shard, 16> shards_;
-  std::mutex flush_mutex_;  // one flush at a time
+  std::mutex flush_mutex_;                        // one flush at a time
+  std::atomic<int64_t> last_redis_error_log_{0};  // steady seconds: Redis errors logged 1/10 s
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -182,13 +182,20 @@ int serve(const DataDir& dir, ServeSettings settings) {
   models.restore();
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);
-  Limits limits(registry);  // outlives the server: its destructor flushes usage (SIGTERM)
+  // Cluster mode: one pipelined Redis connection for the limits and the usage counters.
+  std::shared_ptr<RedisPipeline> redis;
   if (!settings.redis.empty()) {
-    limits.shared = std::make_shared<RedisLimits>(parse_redis_url(settings.redis));
+    redis = std::make_shared<RedisPipeline>(parse_redis_url(settings.redis));
+  }
+  // Outlives the server: its destructor flushes usage (SIGTERM).
+  Limits limits(registry, {}, std::chrono::seconds(1),
+                redis ? std::make_shared<RedisUsage>(redis) : nullptr);
+  if (redis) {
+    limits.shared = std::make_shared<RedisLimits>(redis);
     limits.open_on_redis_failure = settings.limits_on_redis_failure == "open";
     // The probe holds the limiter: the metrics listener may scrape until it is gone.
     state.set_redis_probe([shared = limits.shared] { return shared->up(); });
-    log(LogLevel::kInfo, "rate limits, quotas and nonces shared through " + settings.redis +
+    log(LogLevel::kInfo, "rate limits, quotas, nonces and usage shared through " + settings.redis +
                              " (on failure: " + settings.limits_on_redis_failure + ")");
   }
   Services services{registry, models,   backends, auth,

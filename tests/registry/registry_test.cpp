@@ -306,5 +306,30 @@ TEST_P(RegistryTest, CatalogSnapshotsAreImmutableAndVersioned) {
   EXPECT_EQ(after->find("m")->versions.size(), 1u);
 }
 
+TEST_P(RegistryTest, AUsageBatchIsAddedOnceHoweverOftenItIsOffered) {
+  const std::vector<UsageRow> rows = {{1'700'000'000, "acme", "k1", "mlp", 1, 5, 7, 1},
+                                      {1'700'000'000, "acme", "k2", "mlp", 1, 2, 2, 0}};
+  EXPECT_TRUE(registry_->add_usage_batch("batch-a", rows));
+  // A second replica (or a retry after a crash) offering the same batch adds nothing.
+  EXPECT_FALSE(registry_->add_usage_batch("batch-a", rows));
+  if (GetParam() == testing::Engine::kPostgres) {  // another replica, its own directory
+    TempDir other_dir;
+    RegistryOptions other_options = options();
+    other_options.data_dir = other_dir.path();
+    Registry other(other_options);
+    EXPECT_FALSE(other.add_usage_batch("batch-a", rows));
+    EXPECT_TRUE(other.add_usage_batch("batch-b", {rows[0]}));
+  } else {
+    EXPECT_TRUE(registry_->add_usage_batch("batch-b", {rows[0]}));
+  }
+  const std::vector<UsageRow> ledger = registry_->usage("acme", 0, 0);
+  ASSERT_EQ(ledger.size(), 2u);
+  EXPECT_EQ(ledger[0].key_id, "k1");
+  EXPECT_EQ(ledger[0].requests, 10);
+  EXPECT_EQ(ledger[0].items, 14);
+  EXPECT_EQ(ledger[0].errors, 2);
+  EXPECT_EQ(ledger[1].requests, 2);
+}
+
 }  // namespace
 }  // namespace mg::registry

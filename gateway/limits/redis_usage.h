@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/limits/redis_client.h"
+#include "registry/records.h"
+
+namespace mg::gateway {
+
+// Usage counters shared by the replicas in Redis, and their hand-over to the registry's
+// ledger exactly once (docs/operations.md "Cluster mode", usage).
+//
+// Each answered request adds its deltas to one live hash (`record`, one script call) before
+// its answer is sent, so a replica killed after answering has already counted it. About
+// once a second a replica that takes the flush lock cuts the live hash into a pending
+// batch with a random id (`claim`: rename, atomic in Redis), adds the batch to the ledger
+// in one registry transaction that also remembers the id (Registry::add_usage_batch), and
+// only then deletes the batch (`settle`). A replica that dies anywhere in between leaves
+// the batch pending under the same id: the next flusher adds it if the ledger has not got
+// it, or only deletes it if it has — never lost, never counted twice.
+class RedisUsage {
+ public:
+  // `prefix` names the keys ("<prefix>:{usage}:live", …): replicas of one cluster share
+  // it; tests give each their own.
+  explicit RedisUsage(std::shared_ptr<RedisPipeline> redis,
+                      std::chrono::milliseconds lock_time = std::chrono::seconds(10),
+                      const std::string& prefix = "mg");
+
+  // Adds one request's deltas. Throws RedisUnavailable.
+  void record(const registry::UsageRow& delta);
+
+  struct Batch {
+    std::string id;
+    std::vector<registry::UsageRow> rows;  // sorted by (hour, tenant, key, model, version)
+  };
+  // The pending batch (cut from the live counters if none is pending), or nullopt when
+  // there is nothing to add or another replica holds the flush lock. Throws
+  // RedisUnavailable.
+  std::optional<Batch> claim();
+  // Deletes the batch once the ledger has it, and gives the lock back.
+  void settle(const Batch& batch);
+
+ private:
+  std::shared_ptr<RedisPipeline> redis_;
+  std::chrono::milliseconds lock_time_;
+  std::string live_, pending_, pending_id_, lock_;  // the keys
+  std::string token_;                               // this replica's name on the lock: random
+  RedisScript record_, claim_, settle_;
+};
+
+}  // namespace mg::gateway
