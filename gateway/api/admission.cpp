@@ -65,7 +65,7 @@ void take_rate_and_quota(Services& s, const Principal& caller, bool inference,
 // Cluster mode: the same decisions, shared by the replicas, in one Redis round trip.
 // Returns false when Redis cannot answer and the failure mode is open.
 bool take_shared(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-                 const SignedParts* nonce) {
+                 const SignedParts* nonce, const UsageTarget& target) {
   Limits& limits = *s.limits;
   const Quota q = quota_of(s, caller, inference);
   SharedAdmitRequest request;
@@ -79,6 +79,21 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
   if (nonce != nullptr) {
     request.nonce = nonce->nonce;
     request.nonce_expires = Authenticator::nonce_expiry(*nonce);
+  }
+  if (inference && !target.model.empty()) {
+    // A request on a version that does not resolve is not metered (it fails as 404).
+    const auto version = s.registry.resolve(
+        target.model, target.version.empty() ? std::string("default") : target.version);
+    if (version) {
+      request.usage = registry::UsageRow{request.now - request.now % 3600,
+                                         caller.tenant,
+                                         caller.key_id,
+                                         target.model,
+                                         *version,
+                                         1,
+                                         1,
+                                         0};
+    }
   }
   SharedAdmission admission;
   try {
@@ -100,16 +115,17 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
   }
   check_rate(s, caller, admission.rate, info);
   check_quota(s, caller, q, admission.quota, info);
+  info.counted_usage = std::move(request.usage);  // admitted: the script counted it
   return true;
 }
 
 }  // namespace
 
 Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-               const SignedParts* nonce) {
+               const SignedParts* nonce, const UsageTarget& target) {
   Admitted admitted;
   if (s.limits == nullptr) return admitted;
-  if (s.limits->shared && take_shared(s, caller, inference, info, nonce)) {
+  if (s.limits->shared && take_shared(s, caller, inference, info, nonce, target)) {
     admitted.nonce_spent = true;
   } else {
     take_rate_and_quota(s, caller, inference, info);

@@ -19,8 +19,13 @@ struct Admitted {
 // Throws 429 rate_limited | quota_exceeded; records the tighter limit in `info` for the
 // RateLimit headers. With shared limits (cluster mode, Redis) a signed request's nonce is
 // checked and spent in the same round trip (401 replayed_nonce), and Redis unreachable is
-// 503 limits_unavailable unless the failure mode is open.
+// 503 limits_unavailable unless the failure mode is open. The same round trip counts an
+// inference request's usage on the version `target` resolves to (info.counted_usage).
+struct UsageTarget {
+  std::string model;
+  std::string version;  // a number or an alias; empty: the default
+};
 Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-               const SignedParts* nonce);
+               const SignedParts* nonce, const UsageTarget& target);
 
 }  // namespace mg::gateway

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gateway/limits/rate_limiter.h"
+#include "registry/records.h"
 
 namespace mg::gateway {
 
@@ -16,6 +17,9 @@ struct InferenceInfo {
   std::string tenant, key_id;                       // once authenticated
   double queue_seconds = -1, compute_seconds = -1;  // once batched
   std::optional<LimitState> limit;  // the tighter of the key's rate and the tenant's quota
+  // Cluster mode: the usage the shared admit step already counted for this request (one
+  // request of one item on the version its path resolved to), corrected by the answer.
+  std::optional<registry::UsageRow> counted_usage;
 };
 
 }  // namespace mg::gateway

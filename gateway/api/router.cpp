@@ -125,7 +125,9 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   authenticated([&] { Authenticator::require_scope(caller, registry::kScopeInfer); });
   const bool inference = found.handler != nullptr && found.handler->inference;
   const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
-  const Admitted admitted = admit(s, caller, inference, info, nonce);  // slot held until the answer
+  const UsageTarget target{std::string(params["model"]), std::string(params["version"])};
+  const Admitted admitted =
+      admit(s, caller, inference, info, nonce, target);  // slot held until the answer
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
   if (deferred.nonce_to_spend && !admitted.nonce_spent) {
@@ -251,9 +253,25 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
     write_access_log(*services.access_log, request, response, info, request_id, outcome,
                      elapsed.count());
   }
-  if (services.limits && info.version > 0 && !info.tenant.empty()) {
-    services.limits->usage.record(info.tenant, info.key_id, info.model, info.version, info.items,
-                                  response.status >= 400, services.limits->clock_ms() / 1000);
+  if (services.limits && !info.tenant.empty()) {
+    // Before the answer is sent: a replica killed after answering has counted it.
+    const int64_t now = services.limits->clock_ms() / 1000;
+    std::optional<registry::UsageRow> outcome;
+    if (info.version > 0) {
+      outcome = registry::UsageRow{now - now % 3600,
+                                   info.tenant,
+                                   info.key_id,
+                                   info.model,
+                                   info.version,
+                                   1,
+                                   static_cast<int64_t>(info.items),
+                                   response.status >= 400 ? 1 : 0};
+    }
+    if (info.counted_usage) {
+      services.limits->usage.correct(*info.counted_usage, outcome);
+    } else if (outcome) {
+      services.limits->usage.record(*outcome);
+    }
   }
   if (metrics == nullptr) return response;
   metrics->add_inflight(-1);

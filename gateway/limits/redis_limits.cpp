@@ -6,13 +6,16 @@
 #include <cmath>
 
 #include "gateway/limits/periods.h"
+#include "gateway/limits/redis_usage.h"
 
 namespace mg::gateway {
 namespace {
 
-// KEYS: 1 the key's GCRA state, 2 the tenant's quota counter for this period, 3 the nonce.
+// KEYS: 1 the key's GCRA state, 2 the tenant's quota counter for this period, 3 the nonce,
+// 4 the live usage hash (RedisUsage).
 // ARGV: 1 rate (requests/s, 0: none), 2 burst, 3 quota limit (0: none), 4 quota period end
-// (unix s), 5 nonce lifetime in ms (0: no nonce).
+// (unix s), 5 nonce lifetime in ms (0: no nonce), 6 the usage row to count the request on
+// (usage_field; empty: none), 7 its items.
 // Returns {refusal, rate remaining, rate reset s, rate retry s, quota used, quota retry s}:
 // refusal 0 admitted, 1 rate, 2 quota, 3 replayed nonce.
 constexpr const char* kAdmitScript = R"lua(
@@ -58,6 +61,10 @@ end
 if nonce_ms > 0 then
   redis.call('SET', KEYS[3], '1', 'PX', nonce_ms, 'NX')
 end
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', KEYS[4], 'r ' .. ARGV[6], 1)
+  redis.call('HINCRBY', KEYS[4], 'i ' .. ARGV[6], ARGV[7])
+end
 return {0, rate_remaining, rate_reset, 0, used, 0}
 )lua";
 
@@ -69,8 +76,8 @@ int64_t integer_at(const redisReply& reply, std::size_t i) {
 
 }  // namespace
 
-RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis)
-    : redis_(std::move(redis)), script_(kAdmitScript) {}
+RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key)
+    : redis_(std::move(redis)), usage_key_(std::move(usage_key)), script_(kAdmitScript) {}
 
 SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
   const bool has_rate = request.rate > 0;
@@ -85,13 +92,17 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
                             : std::max<int64_t>(1000, (request.nonce_expires - request.now) * 1000);
   // Key names: mg: + kind + the id; a key id is 12 characters of [a-z0-9], tenant names
   // and nonces are validated before they get here.
-  const std::vector<std::string> keys = {"mg:rate:" + request.key_id,
-                                         "mg:quota:" + request.tenant + ":" + std::to_string(start),
-                                         "mg:nonce:" + request.key_id + ":" + request.nonce};
-  const std::vector<std::string> args = {has_rate ? std::to_string(request.rate) : "0",
-                                         std::to_string(burst),
-                                         has_quota ? std::to_string(request.quota_limit) : "0",
-                                         std::to_string(end), std::to_string(nonce_ms)};
+  const std::vector<std::string> keys = {
+      "mg:rate:" + request.key_id, "mg:quota:" + request.tenant + ":" + std::to_string(start),
+      "mg:nonce:" + request.key_id + ":" + request.nonce, usage_key_};
+  const std::vector<std::string> args = {
+      has_rate ? std::to_string(request.rate) : "0",
+      std::to_string(burst),
+      has_quota ? std::to_string(request.quota_limit) : "0",
+      std::to_string(end),
+      std::to_string(nonce_ms),
+      request.usage ? usage_field(*request.usage) : "",
+      request.usage ? std::to_string(request.usage->items) : "0"};
   RedisReplyPtr reply;
   try {
     reply = script_.run(*redis_, keys, args);

@@ -23,6 +23,8 @@ struct SharedAdmitRequest {
   std::string nonce;          // a signed request's nonce; empty: none
   int64_t nonce_expires = 0;  // unix seconds: until when the nonce must stay spent
   int64_t now = 0;            // unix seconds (this replica's clock: quota periods only)
+  // An inference request is counted as usage when admitted: this row (requests 1).
+  std::optional<registry::UsageRow> usage;
 };
 
 struct SharedAdmission {
@@ -41,12 +43,14 @@ struct SharedAdmission {
 // - the quota is a counter per tenant and UTC calendar period (INCR, expiring after the
 //   period), checked before it is incremented, so N concurrent clients get exactly the
 //   quota's worth of successes;
-// - the nonce is spent only by a request that passed both.
+// - the nonce is spent only by a request that passed both;
+// - an admitted inference request is counted as usage (RedisUsage's live hash).
 // Throws RedisUnavailable when Redis cannot answer; the caller applies the configured
 // failure mode.
 class RedisLimits {
  public:
-  explicit RedisLimits(std::shared_ptr<RedisPipeline> redis);
+  // `usage_key`: RedisUsage::live_key() of the replica's usage counters.
+  RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key);
   SharedAdmission admit(const SharedAdmitRequest& request);
   // Whether the last admit got an answer from Redis (the modelgate_dependency_up gauge).
   bool up() const { return up_.load(std::memory_order_relaxed); }
@@ -55,6 +59,7 @@ class RedisLimits {
 
  private:
   std::shared_ptr<RedisPipeline> redis_;
+  std::string usage_key_;
   RedisScript script_;
   std::atomic<bool> up_{true};
 };

@@ -12,13 +12,15 @@
 namespace mg::gateway {
 namespace {
 
-// Fields are "<counter> <hour> <tenant> <key id> <model> <version>", counter r (requests),
-// i (items) or e (errors): names are [a-z0-9._-], so a space cannot occur inside one.
-// ARGV: 1 the row, 2 requests, 3 items, 4 errors.
+// Fields are "<counter> <usage_field>", counter r (requests), i (items) or e (errors).
+// ARGV: row, requests, items, errors; repeated for each row.
 constexpr const char* kRecordScript = R"lua(
-redis.call('HINCRBY', KEYS[1], 'r ' .. ARGV[1], ARGV[2])
-if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'i ' .. ARGV[1], ARGV[3]) end
-if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'e ' .. ARGV[1], ARGV[4]) end
+for i = 1, #ARGV, 4 do
+  local row = ARGV[i]
+  if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', KEYS[1], 'r ' .. row, ARGV[i + 1]) end
+  if ARGV[i + 2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'i ' .. row, ARGV[i + 2]) end
+  if ARGV[i + 3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'e ' .. row, ARGV[i + 3]) end
+end
 return 1
 )lua";
 
@@ -95,6 +97,11 @@ bool parse_field(std::string_view field, char& counter, RowKey& key) {
 
 }  // namespace
 
+std::string usage_field(const registry::UsageRow& row) {
+  return std::to_string(row.hour) + " " + row.tenant + " " + row.key_id + " " + row.model + " " +
+         std::to_string(row.version);
+}
+
 // One hash tag for every key: a Redis Cluster keeps them in one slot, as scripts need.
 RedisUsage::RedisUsage(std::shared_ptr<RedisPipeline> redis, std::chrono::milliseconds lock_time,
                        const std::string& prefix)
@@ -109,12 +116,16 @@ RedisUsage::RedisUsage(std::shared_ptr<RedisPipeline> redis, std::chrono::millis
       claim_(kClaimScript),
       settle_(kSettleScript) {}
 
-void RedisUsage::record(const registry::UsageRow& delta) {
-  const std::string row = std::to_string(delta.hour) + " " + delta.tenant + " " + delta.key_id +
-                          " " + delta.model + " " + std::to_string(delta.version);
-  record_.run(*redis_, {live_},
-              {row, std::to_string(delta.requests), std::to_string(delta.items),
-               std::to_string(delta.errors)});
+void RedisUsage::record(const std::vector<registry::UsageRow>& deltas) {
+  if (deltas.empty()) return;
+  std::vector<std::string> args;
+  for (const registry::UsageRow& delta : deltas) {
+    args.push_back(usage_field(delta));
+    args.push_back(std::to_string(delta.requests));
+    args.push_back(std::to_string(delta.items));
+    args.push_back(std::to_string(delta.errors));
+  }
+  record_.run(*redis_, {live_}, args);
 }
 
 std::optional<RedisUsage::Batch> RedisUsage::claim() {
@@ -145,7 +156,11 @@ std::optional<RedisUsage::Batch> RedisUsage::claim() {
     std::tie(row.hour, row.tenant, row.key_id, row.model, row.version) = key;
     (counter == 'r' ? row.requests : counter == 'i' ? row.items : row.errors) += value;
   }
-  for (auto& [key, row] : rows) batch.rows.push_back(std::move(row));
+  for (auto& [key, row] : rows) {
+    // A correction can cancel a row out (counted on one version, answered by another).
+    if (row.requests != 0 || row.items != 0 || row.errors != 0)
+      batch.rows.push_back(std::move(row));
+  }
   return batch;
 }
 

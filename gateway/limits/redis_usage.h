@@ -11,11 +11,18 @@
 
 namespace mg::gateway {
 
+// A row's field name in the live hash, after the counter letter: "<hour> <tenant> <key id>
+// <model> <version>" (names are [a-z0-9._-]: a space cannot occur inside one).
+std::string usage_field(const registry::UsageRow& row);
+
 // Usage counters shared by the replicas in Redis, and their hand-over to the registry's
 // ledger exactly once (docs/operations.md "Cluster mode", usage).
 //
-// Each answered request adds its deltas to one live hash (`record`, one script call) before
-// its answer is sent, so a replica killed after answering has already counted it. About
+// A request is counted in one live hash when it is admitted (by the admit script, in the
+// same round trip: RedisLimits), as one request of one item on the version its path
+// resolves to; when its answer says otherwise (an error, more items, another version) the
+// difference is recorded (`record`, one script call) before the answer is sent. So a
+// replica killed after answering has already counted the answer. About
 // once a second a replica that takes the flush lock cuts the live hash into a pending
 // batch with a random id (`claim`: rename, atomic in Redis), adds the batch to the ledger
 // in one registry transaction that also remembers the id (Registry::add_usage_batch), and
@@ -30,8 +37,11 @@ class RedisUsage {
                       std::chrono::milliseconds lock_time = std::chrono::seconds(10),
                       const std::string& prefix = "mg");
 
-  // Adds one request's deltas. Throws RedisUnavailable.
-  void record(const registry::UsageRow& delta);
+  // Adds deltas (negative ones correct what admission counted), in one script call.
+  // Throws RedisUnavailable.
+  void record(const std::vector<registry::UsageRow>& deltas);
+  // The live hash, which the admit script also adds to (RedisLimits).
+  const std::string& live_key() const { return live_; }
 
   struct Batch {
     std::string id;

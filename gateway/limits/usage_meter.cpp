@@ -29,12 +29,39 @@ UsageMeter::~UsageMeter() {
 void UsageMeter::record(const std::string& tenant, const std::string& key_id,
                         const std::string& model, int64_t version, uint64_t items, bool error,
                         int64_t now) {
-  Key key{now - now % 3600, tenant, key_id, model, version};
-  const Counts delta{1, static_cast<int64_t>(items), error ? 1 : 0};
+  add({registry::UsageRow{now - now % 3600, tenant, key_id, model, version, 1,
+                          static_cast<int64_t>(items), error ? 1 : 0}});
+}
+
+void UsageMeter::correct(const registry::UsageRow& counted,
+                         const std::optional<registry::UsageRow>& outcome) {
+  auto same_row = [&](const registry::UsageRow& r) {
+    return r.tenant == counted.tenant && r.key_id == counted.key_id && r.model == counted.model &&
+           r.version == counted.version;
+  };
+  std::vector<registry::UsageRow> deltas;
+  if (outcome && same_row(*outcome)) {
+    registry::UsageRow delta = counted;  // counted's hour: one request, one row
+    delta.requests = outcome->requests - counted.requests;
+    delta.items = outcome->items - counted.items;
+    delta.errors = outcome->errors - counted.errors;
+    if (delta.requests == 0 && delta.items == 0 && delta.errors == 0) return;
+    deltas.push_back(delta);
+  } else {
+    registry::UsageRow undo = counted;
+    undo.requests = -counted.requests;
+    undo.items = -counted.items;
+    undo.errors = -counted.errors;
+    deltas.push_back(undo);
+    if (outcome) deltas.push_back(*outcome);
+  }
+  add(deltas);
+}
+
+void UsageMeter::add(const std::vector<registry::UsageRow>& deltas) {
   if (shared_) {
     try {
-      shared_->record(registry::UsageRow{std::get<0>(key), tenant, key_id, model, version,
-                                         delta.requests, delta.items, delta.errors});
+      shared_->record(deltas);
       return;
     } catch (const RedisUnavailable& e) {
       // Counted here instead, and added to the ledger by this replica's next flush.
@@ -47,7 +74,10 @@ void UsageMeter::record(const std::string& tenant, const std::string& key_id,
       }
     }
   }
-  count_in_memory(key, delta);
+  for (const registry::UsageRow& d : deltas) {
+    count_in_memory(Key{d.hour, d.tenant, d.key_id, d.model, d.version},
+                    Counts{d.requests, d.items, d.errors});
+  }
 }
 
 void UsageMeter::count_in_memory(const Key& key, const Counts& delta) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -27,9 +28,10 @@ namespace mg::gateway {
 // thread flushes every `interval` (1 s: after kill -9 at most the last second is lost);
 // the destructor flushes what is left (SIGTERM). A failed write keeps the deltas for the
 // next flush.
-// In cluster mode with Redis (`shared`), each request is counted in Redis before its
-// answer is sent and the flusher hands Redis's batches to the ledger exactly once
-// (RedisUsage); the memory above then only holds what arrived while Redis was down.
+// In cluster mode with Redis (`shared`), each request is counted in Redis when admitted
+// and corrected (`correct`) before its answer is sent, and the flusher hands Redis's
+// batches to the ledger exactly once (RedisUsage); the memory above then only holds what
+// arrived while Redis was down.
 class UsageMeter {
  public:
   UsageMeter(registry::Registry& registry, QuotaTracker& quotas,
@@ -42,6 +44,12 @@ class UsageMeter {
   // One inference request; `now` is unix seconds.
   void record(const std::string& tenant, const std::string& key_id, const std::string& model,
               int64_t version, uint64_t items, bool error, int64_t now);
+  void record(const registry::UsageRow& request) { add({request}); }
+  // One answered request that admission already counted in Redis as `counted` (cluster
+  // mode): only the difference from `outcome` is recorded (nothing when the answer was one
+  // success of `counted.items` items on that version). `outcome` is nullopt for a request
+  // that never reached a version (it is not metered).
+  void correct(const registry::UsageRow& counted, const std::optional<registry::UsageRow>& outcome);
   // Writes everything recorded so far. Returns false (and keeps it) when the write failed.
   bool flush();
 
@@ -56,6 +64,8 @@ class UsageMeter {
   };
 
   void count_in_memory(const Key& key, const Counts& delta);
+  // Adds the deltas in Redis, or in memory while Redis cannot be reached.
+  void add(const std::vector<registry::UsageRow>& deltas);
   bool flush_memory();
   bool flush_shared();
 

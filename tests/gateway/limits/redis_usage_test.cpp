@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/limits/limits.h"
+#include "gateway/limits/redis_limits.h"
 #include "registry/registry.h"
 #include "tests/registry/temp_dir.h"
 
@@ -64,9 +65,9 @@ class RedisUsageTest : public ::testing::Test {
 
 TEST_F(RedisUsageTest, WhatReplicasRecordReachesTheLedgerOnce) {
   auto a = replica(), b = replica();
-  a->record(row("k1", 4));
-  b->record(row("k1", 2, 1));
-  b->record(row("k2"));
+  a->record({row("k1", 4)});
+  b->record({row("k1", 2, 1)});
+  b->record({row("k2")});
   const auto batch = a->claim();
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->rows.size(), 2u);  // sorted by key
@@ -86,7 +87,7 @@ TEST_F(RedisUsageTest, WhatReplicasRecordReachesTheLedgerOnce) {
 
 TEST_F(RedisUsageTest, OnlyTheLockHolderFlushesUntilItsLockExpires) {
   auto a = replica(300ms), b = replica(300ms);
-  a->record(row("k1"));
+  a->record({row("k1")});
   const auto held = a->claim();
   ASSERT_TRUE(held);
   EXPECT_FALSE(b->claim());  // A holds the lock
@@ -98,12 +99,12 @@ TEST_F(RedisUsageTest, OnlyTheLockHolderFlushesUntilItsLockExpires) {
 
 TEST_F(RedisUsageTest, AFlusherDyingAfterTheLedgerWriteCountsNothingTwice) {
   auto a = replica(200ms), b = replica(200ms);
-  for (int i = 0; i < 5; ++i) a->record(row("k1"));
+  for (int i = 0; i < 5; ++i) a->record({row("k1")});
   const auto batch = a->claim();
   ASSERT_TRUE(batch);
   EXPECT_TRUE(registry_->add_usage_batch(batch->id, batch->rows));
   // A dies here, before settle. Meanwhile more requests are counted.
-  b->record(row("k1"));
+  b->record({row("k1")});
   std::this_thread::sleep_for(300ms);
   const auto again = b->claim();
   ASSERT_TRUE(again);
@@ -122,7 +123,7 @@ TEST_F(RedisUsageTest, AFlusherDyingAfterTheLedgerWriteCountsNothingTwice) {
 
 TEST_F(RedisUsageTest, AFlusherDyingBeforeTheLedgerWriteLosesNothing) {
   auto a = replica(200ms), b = replica(200ms);
-  for (int i = 0; i < 3; ++i) a->record(row("k1"));
+  for (int i = 0; i < 3; ++i) a->record({row("k1")});
   ASSERT_TRUE(a->claim());  // cut, then A dies before writing the ledger
   std::this_thread::sleep_for(300ms);
   const auto batch = b->claim();
@@ -164,6 +165,49 @@ TEST_F(RedisUsageTest, ConcurrentReplicasMeterExactly) {
   }
   EXPECT_EQ(items, 2 * kThreads * kPerThread);
   EXPECT_EQ(errors, kThreads * kPerThread / 10);
+}
+
+// The admit step counts an admitted inference request in the same script call; the answer
+// corrects it when it differs (more items, an error, another version).
+TEST_F(RedisUsageTest, AdmissionCountsTheRequestAndTheAnswerCorrectsIt) {
+  auto pipeline = std::make_shared<RedisPipeline>(address_);
+  auto usage = std::make_shared<RedisUsage>(pipeline, 10s, prefix_);
+  RedisLimits limits(pipeline, usage->live_key());
+  Limits meter(*registry_, {}, 1h, usage);
+  auto admit = [&](const std::string& key, int64_t version) {
+    SharedAdmitRequest request;
+    request.key_id = key;
+    request.tenant = "acme";
+    request.now = 1'700'000'000;
+    request.usage = UsageRow{1'700'000'000, "acme", key, "mlp", version, 1, 1, 0};
+    EXPECT_EQ(limits.admit(request).refusal, SharedAdmission::Refusal::kNone);
+    return *request.usage;
+  };
+  const UsageRow plain = admit("k1", 3);  // answered as counted: nothing to correct
+  meter.usage.correct(plain, plain);
+  const UsageRow batch = admit("k2", 3);  // answered with 8 items and an error
+  UsageRow answered = batch;
+  answered.items = 8;
+  answered.errors = 1;
+  meter.usage.correct(batch, answered);
+  const UsageRow moved = admit("k3", 3);  // the alias moved: answered by version 4
+  UsageRow by_four = moved;
+  by_four.version = 4;
+  meter.usage.correct(moved, by_four);
+  const UsageRow lost = admit("k4", 3);  // never reached a version (e.g. a 404)
+  meter.usage.correct(lost, std::nullopt);
+  const auto batch_rows = usage->claim();
+  ASSERT_TRUE(batch_rows);
+  ASSERT_EQ(batch_rows->rows.size(), 3u) << "k3 on version 3 and k4 cancel out";
+  EXPECT_EQ(batch_rows->rows[0].key_id, "k1");
+  EXPECT_EQ(batch_rows->rows[0].requests, 1);
+  EXPECT_EQ(batch_rows->rows[0].items, 1);
+  EXPECT_EQ(batch_rows->rows[1].key_id, "k2");
+  EXPECT_EQ(batch_rows->rows[1].items, 8);
+  EXPECT_EQ(batch_rows->rows[1].errors, 1);
+  EXPECT_EQ(batch_rows->rows[2].key_id, "k3");
+  EXPECT_EQ(batch_rows->rows[2].version, 4);
+  EXPECT_EQ(batch_rows->rows[2].requests, 1);
 }
 
 TEST_F(RedisUsageTest, WhileRedisIsDownUsageIsKeptInMemoryAndStillReachesTheLedger) {
