@@ -62,11 +62,10 @@ void take_rate_and_quota(Services& s, const Principal& caller, bool inference,
               info);
 }
 
-// Cluster mode: the same decisions, shared by the replicas, in one Redis round trip.
-// Returns false when Redis cannot answer and the failure mode is open.
-bool take_shared(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-                 const SignedParts* nonce, const UsageTarget& target) {
-  Limits& limits = *s.limits;
+}  // namespace
+
+SharedAdmitRequest shared_request(Services& s, const Principal& caller, bool inference,
+                                  const SignedParts* nonce, const UsageTarget& target) {
   const Quota q = quota_of(s, caller, inference);
   SharedAdmitRequest request;
   request.key_id = caller.key_id;
@@ -75,7 +74,7 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
   request.tenant = caller.tenant;
   request.quota_limit = q.limit;
   request.period = q.period;
-  request.now = limits.clock_ms() / 1000;
+  request.now = s.limits->clock_ms() / 1000;
   if (nonce != nullptr) {
     request.nonce = nonce->nonce;
     request.nonce_expires = Authenticator::nonce_expiry(*nonce);
@@ -95,9 +94,30 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
                                          0};
     }
   }
+  return request;
+}
+
+namespace {
+
+// Cluster mode: the same decisions, shared by the replicas, in one Redis round trip (or
+// the one taken before: `decided`). Returns false when Redis cannot answer and the failure
+// mode is open.
+bool take_shared(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
+                 const SignedParts* nonce, const UsageTarget& target,
+                 const SharedDecision* decided) {
+  Limits& limits = *s.limits;
+  const Quota q = quota_of(s, caller, inference);
+  SharedAdmitRequest request =
+      decided ? decided->request : shared_request(s, caller, inference, nonce, target);
   SharedAdmission admission;
   try {
-    admission = limits.shared->admit(request);
+    if (decided == nullptr) {
+      admission = limits.shared->admit(request);
+    } else if (decided->failure) {
+      std::rethrow_exception(decided->failure);
+    } else {
+      admission = *decided->admission;
+    }
   } catch (const RedisUnavailable& e) {
     static std::atomic<int64_t> last_logged_ms{0};
     const int64_t now_ms = limits.clock_ms();
@@ -122,10 +142,10 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
 }  // namespace
 
 Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-               const SignedParts* nonce, const UsageTarget& target) {
+               const SignedParts* nonce, const UsageTarget& target, const SharedDecision* decided) {
   Admitted admitted;
   if (s.limits == nullptr) return admitted;
-  if (s.limits->shared && take_shared(s, caller, inference, info, nonce, target)) {
+  if (s.limits->shared && take_shared(s, caller, inference, info, nonce, target, decided)) {
     admitted.nonce_spent = true;
   } else {
     take_rate_and_quota(s, caller, inference, info);

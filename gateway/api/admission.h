@@ -1,10 +1,12 @@
 #pragma once
 
+#include <exception>
 #include <optional>
 
 #include "gateway/api/inference_info.h"
 #include "gateway/api/router.h"
 #include "gateway/auth/authenticator.h"
+#include "gateway/limits/redis_limits.h"
 #include "gateway/limits/tenant_concurrency.h"
 
 namespace mg::gateway {
@@ -25,7 +27,18 @@ struct UsageTarget {
   std::string model;
   std::string version;  // a number or an alias; empty: the default
 };
+// The shared limits' decision when it was taken before (asynchronously, on a socket
+// thread: route_async): the request sent and Redis's answer or failure.
+struct SharedDecision {
+  SharedAdmitRequest request;
+  std::optional<SharedAdmission> admission;
+  std::exception_ptr failure;  // RedisUnavailable
+};
 Admitted admit(Services& s, const Principal& caller, bool inference, InferenceInfo& info,
-               const SignedParts* nonce, const UsageTarget& target);
+               const SignedParts* nonce, const UsageTarget& target,
+               const SharedDecision* decided = nullptr);
+// What the shared admit step asks Redis for this request.
+SharedAdmitRequest shared_request(Services& s, const Principal& caller, bool inference,
+                                  const SignedParts* nonce, const UsageTarget& target);
 
 }  // namespace mg::gateway

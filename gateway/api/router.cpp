@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/event_loop.h"
 #include "common/log.h"
 #include "gateway/api/access_line.h"
 #include "gateway/api/admin_api.h"
@@ -94,7 +95,8 @@ HttpResponse admin(const HttpRequest& request, const std::vector<std::string_vie
 
 // Every request goes: the route table → (health: answered) → the key → its scope → the
 // limits (admission) → the nonce spent → the model's access → the handler.
-HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& info) {
+HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& info,
+                      const SharedDecision* decided) {
   const auto parts = split_path(request.target);
   if (is_admin(parts)) return admin(request, parts, s, info);
   PathParams params;
@@ -127,7 +129,7 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
   const UsageTarget target{std::string(params["model"]), std::string(params["version"])};
   const Admitted admitted =
-      admit(s, caller, inference, info, nonce, target);  // slot held until the answer
+      admit(s, caller, inference, info, nonce, target, decided);  // slot held until the answer
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
   if (deferred.nonce_to_spend && !admitted.nonce_spent) {
@@ -168,14 +170,8 @@ constexpr std::size_t kInlineBodyBytes = 64 << 10;
 std::vector<RouteSpec> data_route_specs() { return data_routes().specs(); }
 
 bool runs_inline(const HttpRequest& request, Services& services) {
-  // Shared limits (cluster mode) wait for a Redis round trip in admission: on a socket
-  // thread that wait would stall every connection of the thread (measured: 0.4x the
-  // throughput, bench/RESULTS.md "Scale-out"). Only what needs no key stays inline.
-  if (services.limits != nullptr && services.limits->shared) {
-    PathParams params;
-    const auto found = data_routes().find(request.method, split_path(request.target), params);
-    return found.handler != nullptr && !found.handler->needs_key;
-  }
+  // Shared limits (cluster mode): a request answered on its socket thread waits for Redis
+  // without holding the thread (route_async), so the same requests run inline.
   if (request.method == "GET") return true;
   // A large body's decode would hold a socket thread (and every connection on it).
   if (request.method != "POST" || request.body.size() > kInlineBodyBytes) return false;
@@ -195,9 +191,9 @@ namespace {
 // The router proper; `outcome` becomes "ok" or the error code of the answer.
 // `detail` receives what the server log gets for a server-side failure (never the client).
 HttpResponse answer(const HttpRequest& request, Services& services, InferenceInfo& info,
-                    std::string& outcome, std::string& detail) {
+                    std::string& outcome, std::string& detail, const SharedDecision* decided) {
   try {
-    HttpResponse response = dispatch(request, services, info);
+    HttpResponse response = dispatch(request, services, info, decided);
     outcome = "ok";
     return response;
   } catch (const ApiError& e) {
@@ -289,14 +285,66 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
 
 }  // namespace
 
-HttpResponse route(const HttpRequest& request, Services& services) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+HttpResponse route_decided(const HttpRequest& request, Services& services,
+                           const SharedDecision* decided,
+                           std::chrono::steady_clock::time_point start) {
   const std::string request_id = request_id_of(request);
   if (services.metrics) services.metrics->add_inflight(1);
   InferenceInfo info;
   std::string outcome, detail;
-  HttpResponse response = answer(request, services, info, outcome, detail);
+  HttpResponse response = answer(request, services, info, outcome, detail, decided);
   return finish(request, std::move(response), services, info, request_id, outcome, detail, start);
+}
+
+// The shared admit step's request for one that goes through it (a data-plane request
+// with a valid key of the infer scope); nullopt for any other, which route() answers
+// without Redis or with its refusal.
+std::optional<SharedAdmitRequest> shared_admission_of(const HttpRequest& request, Services& s) {
+  const auto parts = split_path(request.target);
+  if (is_admin(parts)) return std::nullopt;
+  PathParams params;
+  const auto found = data_routes().find(request.method, parts, params);
+  if (found.handler != nullptr && !found.handler->needs_key) return std::nullopt;
+  if (found.path_handler != nullptr && !found.path_handler->needs_key) return std::nullopt;
+  if (parts.empty() || parts[0] != "v2") return std::nullopt;
+  try {
+    const Authenticator::Deferred deferred = s.auth.authenticate_deferring_nonce(request);
+    Authenticator::require_scope(deferred.principal, registry::kScopeInfer);
+    const bool inference = found.handler != nullptr && found.handler->inference;
+    return shared_request(s, deferred.principal, inference,
+                          deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr,
+                          UsageTarget{params.str("model"), params.str("version")});
+  } catch (const std::exception&) {
+    return std::nullopt;  // refused: route() says why
+  }
+}
+
+}  // namespace
+
+HttpResponse route(const HttpRequest& request, Services& services) {
+  return route_decided(request, services, nullptr, std::chrono::steady_clock::now());
+}
+
+void route_async(HttpRequest request, Services& services,
+                 std::function<void(HttpResponse)> respond) {
+  const auto start = std::chrono::steady_clock::now();
+  EventLoop* loop = EventLoop::current();
+  std::optional<SharedAdmitRequest> shared;
+  if (loop != nullptr && services.limits != nullptr && services.limits->shared) {
+    shared = shared_admission_of(request, services);
+  }
+  if (!shared) return respond(route_decided(request, services, nullptr, start));
+  auto held = std::make_shared<HttpRequest>(std::move(request));
+  SharedAdmitRequest sent = *shared;
+  services.limits->shared->admit_async(
+      sent, *loop,
+      [held, &services, respond = std::move(respond), sent, start](
+          std::optional<SharedAdmission> admission, std::exception_ptr failure) {
+        const SharedDecision decided{sent, std::move(admission), failure};
+        respond(route_decided(*held, services, &decided, start));
+      });
 }
 
 StreamDecision route_stream(const HttpRequest& head, Services& services) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,12 @@ struct Services {
 // endpoint is testable without a network. Never throws: every refusal becomes a response
 // in the error contract.
 HttpResponse route(const HttpRequest& request, Services& services);
+
+// route() for a request answered on a socket thread: `respond` gets the answer, at once
+// or — when the shared limits must ask Redis (cluster mode) — later on the same thread,
+// which meanwhile serves its other connections instead of waiting. Never throws.
+void route_async(HttpRequest request, Services& services,
+                 std::function<void(HttpResponse)> respond);
 
 // Every data-plane route (method and path pattern), for the documentation checks.
 std::vector<RouteSpec> data_route_specs();

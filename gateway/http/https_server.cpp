@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/http/asio_event_loop.h"
+
 namespace mg::gateway {
 namespace {
 
@@ -37,6 +39,7 @@ struct HttpsServer::Impl {
   Handler handler;
   StreamOpener opener;
   InlinePolicy inline_policy;
+  InlineHandler inline_handler;
   // Declared before the io_contexts: sessions still queued in a context when it is
   // destroyed give their counts back here, so these must outlive the contexts.
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
@@ -311,7 +314,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_.inline_policy ? server_.inline_policy(r) : r.method == "GET") {
       // GETs (health, metadata, readiness) only read memory, and a fast model's inference
       // takes less than the two thread hand-offs it would cost to run it elsewhere.
-      return write(server_.handler(r), keep_alive);
+      if (!server_.inline_handler) return write(server_.handler(r), keep_alive);
+      return server_.inline_handler(std::move(r),
+                                    [self = shared_from_this(), keep_alive](HttpResponse response) {
+                                      self->write(std::move(response), keep_alive);
+                                    });
     }
     if (server_.options.is_control && server_.options.is_control(r)) {
       net::post(server_.control, [self = shared_from_this(), r = std::move(r), keep_alive] {
@@ -452,9 +459,10 @@ void HttpsServer::Impl::accept() {
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener,
-                         InlinePolicy inline_policy)
+                         InlinePolicy inline_policy, InlineHandler inline_handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(opener),
                                    std::move(inline_policy))) {
+  impl_->inline_handler = std::move(inline_handler);
   Impl& s = *impl_;
   s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
@@ -510,10 +518,17 @@ void HttpsServer::run() {
   Impl& s = *impl_;
   s.accept();
   std::vector<std::thread> threads;
+  // Each socket thread runs its context as this thread's EventLoop (route_async waits on it).
+  auto serve = [](net::io_context& context) {
+    std::unique_ptr<EventLoop> loop = make_event_loop(context);
+    EventLoop::set_current(loop.get());
+    context.run();
+    EventLoop::set_current(nullptr);
+  };
   for (std::size_t i = 1; i < s.contexts.size(); ++i) {
-    threads.emplace_back([&s, i] { s.contexts[i]->run(); });
+    threads.emplace_back([&s, i, serve] { serve(*s.contexts[i]); });
   }
-  s.contexts[0]->run();
+  serve(*s.contexts[0]);
   for (auto& t : threads) t.join();
 }
 

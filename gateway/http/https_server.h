@@ -74,11 +74,16 @@ class HttpsServer {
   // Whether a (buffered) request may be handled on the socket thread that read it rather
   // than on the handler pool; without one, only GETs are.
   using InlinePolicy = std::function<bool(const HttpRequest&)>;
+  // Answers a request the InlinePolicy keeps on its socket thread: calls `respond` once,
+  // at once or later from that thread's EventLoop (EventLoop::current() while it runs).
+  // Without one, Handler answers them.
+  using InlineHandler =
+      std::function<void(HttpRequest request, std::function<void(HttpResponse)> respond)>;
 
   // Binds and listens; throws std::runtime_error when the address, certificate or key
   // cannot be used.
   HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener = nullptr,
-              InlinePolicy inline_policy = nullptr);
+              InlinePolicy inline_policy = nullptr, InlineHandler inline_handler = nullptr);
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;

@@ -215,21 +215,24 @@ RedisScript::RedisScript(std::string text) : text_(std::move(text)) {
   sha_ = modelgate::to_hex(digest, sizeof digest);
 }
 
-RedisReplyPtr RedisScript::run(RedisPipeline& redis, const std::vector<std::string>& keys,
-                               const std::vector<std::string>& args) const {
+std::vector<std::string> RedisScript::argv(const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args, bool text) const {
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(sha_);
+  argv.push_back(text ? "EVAL" : "EVALSHA");
+  argv.push_back(text ? text_ : sha_);
   argv.push_back(std::to_string(keys.size()));
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  RedisReplyPtr reply = redis.command(argv);
+  return argv;
+}
+
+RedisReplyPtr RedisScript::run(RedisPipeline& redis, const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args) const {
+  RedisReplyPtr reply = redis.command(argv(keys, args, false));
   if (reply->type == REDIS_REPLY_ERROR &&
       std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
-    argv[0] = "EVAL";
-    argv[1] = text_;
-    reply = redis.command(std::move(argv));
+    reply = redis.command(argv(keys, args, true));
   }
   if (reply->type == REDIS_REPLY_ERROR) {
     throw RedisUnavailable("redis script: " + std::string(reply->str, reply->len));

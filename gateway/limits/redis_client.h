@@ -105,6 +105,9 @@ class RedisScript {
   RedisReplyPtr run(RedisPipeline& redis, const std::vector<std::string>& keys,
                     const std::vector<std::string>& args) const;
   const std::string& sha() const { return sha_; }
+  // EVALSHA (or, `text`, EVAL) with `keys` then `args`: a command's argv.
+  std::vector<std::string> argv(const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args, bool text) const;
 
  private:
   std::string text_;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "gateway/limits/periods.h"
+#include "gateway/limits/redis_async.h"
 #include "gateway/limits/redis_usage.h"
 
 namespace mg::gateway {
@@ -74,17 +75,21 @@ int64_t integer_at(const redisReply& reply, std::size_t i) {
              : 0;
 }
 
+int64_t burst_of(const SharedAdmitRequest& request) {
+  return request.burst > 0 ? request.burst
+                           : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(request.rate)));
+}
+
 }  // namespace
 
-RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key)
-    : redis_(std::move(redis)), usage_key_(std::move(usage_key)), script_(kAdmitScript) {}
+RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis, RedisAddress address,
+                         std::string usage_key)
+    : redis_(std::move(redis)),
+      address_(std::move(address)),
+      usage_key_(std::move(usage_key)),
+      script_(kAdmitScript) {}
 
-SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
-  const bool has_rate = request.rate > 0;
-  const int64_t burst = request.burst > 0
-                            ? request.burst
-                            : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(request.rate)));
-  const bool has_quota = request.quota_limit > 0;
+RedisLimits::Call RedisLimits::call_for(const SharedAdmitRequest& request) const {
   const int64_t start = period_start(request.period, request.now);
   const int64_t end = period_end(request.period, request.now);
   const int64_t nonce_ms =
@@ -92,31 +97,75 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
                             : std::max<int64_t>(1000, (request.nonce_expires - request.now) * 1000);
   // Key names: mg: + kind + the id; a key id is 12 characters of [a-z0-9], tenant names
   // and nonces are validated before they get here.
-  const std::vector<std::string> keys = {
-      "mg:rate:" + request.key_id, "mg:quota:" + request.tenant + ":" + std::to_string(start),
-      "mg:nonce:" + request.key_id + ":" + request.nonce, usage_key_};
-  const std::vector<std::string> args = {
-      has_rate ? std::to_string(request.rate) : "0",
-      std::to_string(burst),
-      has_quota ? std::to_string(request.quota_limit) : "0",
-      std::to_string(end),
-      std::to_string(nonce_ms),
-      request.usage ? usage_field(*request.usage) : "",
-      request.usage ? std::to_string(request.usage->items) : "0"};
+  Call call;
+  call.keys = {"mg:rate:" + request.key_id,
+               "mg:quota:" + request.tenant + ":" + std::to_string(start),
+               "mg:nonce:" + request.key_id + ":" + request.nonce, usage_key_};
+  call.args = {request.rate > 0 ? std::to_string(request.rate) : "0",
+               std::to_string(burst_of(request)),
+               request.quota_limit > 0 ? std::to_string(request.quota_limit) : "0",
+               std::to_string(end),
+               std::to_string(nonce_ms),
+               request.usage ? usage_field(*request.usage) : "",
+               request.usage ? std::to_string(request.usage->items) : "0"};
+  return call;
+}
+
+SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
+  const Call call = call_for(request);
   RedisReplyPtr reply;
   try {
-    reply = script_.run(*redis_, keys, args);
+    reply = script_.run(*redis_, call.keys, call.args);
   } catch (const RedisUnavailable&) {
     up_.store(false, std::memory_order_relaxed);
     throw;
   }
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 6) {
+  return decide(request, *reply);
+}
+
+void RedisLimits::admit_async(const SharedAdmitRequest& request, EventLoop& loop,
+                              AdmitCallback done) {
+  std::shared_ptr<void>& slot = loop.local(this);
+  if (!slot) slot = std::make_shared<AsyncRedis>(address_, loop);
+  AsyncRedis& redis = *std::static_pointer_cast<AsyncRedis>(slot);
+  Call call = call_for(request);
+  auto finish = [this, request, done](RedisReplyPtr reply, const std::string& error) {
+    std::optional<SharedAdmission> admission;
+    std::exception_ptr failure;
+    try {
+      if (!reply) throw RedisUnavailable(error);
+      if (reply->type == REDIS_REPLY_ERROR) {
+        throw RedisUnavailable("redis script: " + std::string(reply->str, reply->len));
+      }
+      admission = decide(request, *reply);
+    } catch (const RedisUnavailable&) {
+      up_.store(false, std::memory_order_relaxed);
+      failure = std::current_exception();
+    }
+    done(std::move(admission), failure);
+  };
+  std::vector<std::string> argv = script_.argv(call.keys, call.args, false);
+  redis.command(argv, [&redis, this, call = std::move(call), finish = std::move(finish)](
+                          RedisReplyPtr reply, const std::string& error) mutable {
+    if (reply && reply->type == REDIS_REPLY_ERROR &&
+        std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+      // Redis restarted (its script cache is empty): EVAL runs and caches it again.
+      return redis.command(script_.argv(call.keys, call.args, true), std::move(finish));
+    }
+    finish(std::move(reply), error);
+  });
+}
+
+SharedAdmission RedisLimits::decide(const SharedAdmitRequest& request, const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 6) {
     up_.store(false, std::memory_order_relaxed);
     throw RedisUnavailable("redis admit script: unexpected reply");
   }
   up_.store(true, std::memory_order_relaxed);
+  const int64_t burst = burst_of(request);
+  const int64_t end = period_end(request.period, request.now);
   SharedAdmission out;
-  switch (integer_at(*reply, 0)) {
+  switch (integer_at(reply, 0)) {
     case 1:
       out.refusal = SharedAdmission::Refusal::kRate;
       break;
@@ -129,21 +178,21 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
     default:
       break;
   }
-  if (has_rate) {
+  if (request.rate > 0) {
     Admission rate;
     rate.allowed = out.refusal != SharedAdmission::Refusal::kRate;
     rate.state =
-        LimitState{burst, std::max<int64_t>(0, integer_at(*reply, 1)), integer_at(*reply, 2)};
-    rate.retry_after = std::max<int64_t>(1, integer_at(*reply, 3));
+        LimitState{burst, std::max<int64_t>(0, integer_at(reply, 1)), integer_at(reply, 2)};
+    rate.retry_after = std::max<int64_t>(1, integer_at(reply, 3));
     out.rate = rate;
   }
-  if (has_quota && out.refusal != SharedAdmission::Refusal::kRate) {
+  if (request.quota_limit > 0 && out.refusal != SharedAdmission::Refusal::kRate) {
     Admission quota;
-    const int64_t used = integer_at(*reply, 4);
+    const int64_t used = integer_at(reply, 4);
     quota.allowed = out.refusal != SharedAdmission::Refusal::kQuota;
     quota.state = LimitState{request.quota_limit, std::max<int64_t>(0, request.quota_limit - used),
                              end - request.now};
-    quota.retry_after = std::max<int64_t>(1, integer_at(*reply, 5));
+    quota.retry_after = std::max<int64_t>(1, integer_at(reply, 5));
     out.quota = quota;
   }
   return out;

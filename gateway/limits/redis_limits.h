@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "common/event_loop.h"
 #include "gateway/limits/rate_limiter.h"
 #include "gateway/limits/redis_client.h"
 #include "registry/records.h"
@@ -49,16 +52,29 @@ struct SharedAdmission {
 // failure mode.
 class RedisLimits {
  public:
-  // `usage_key`: RedisUsage::live_key() of the replica's usage counters.
-  RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key);
+  // `redis` serves threads that may block; socket threads get a connection of their own
+  // to `address`. `usage_key`: RedisUsage::live_key() of the replica's usage counters.
+  RedisLimits(std::shared_ptr<RedisPipeline> redis, RedisAddress address, std::string usage_key);
   SharedAdmission admit(const SharedAdmitRequest& request);
+  // The same without blocking, on the calling socket thread's loop: `done` runs later on
+  // that thread with the admission, or with the RedisUnavailable failure.
+  using AdmitCallback =
+      std::function<void(std::optional<SharedAdmission> admission, std::exception_ptr failure)>;
+  void admit_async(const SharedAdmitRequest& request, EventLoop& loop, AdmitCallback done);
   // Whether the last admit got an answer from Redis (the modelgate_dependency_up gauge).
   bool up() const { return up_.load(std::memory_order_relaxed); }
   // The script's SHA-1 (what EVALSHA names).
   const std::string& script_sha() const { return script_.sha(); }
 
  private:
+  struct Call {
+    std::vector<std::string> keys, args;
+  };
+  Call call_for(const SharedAdmitRequest& request) const;
+  SharedAdmission decide(const SharedAdmitRequest& request, const redisReply& reply);
+
   std::shared_ptr<RedisPipeline> redis_;
+  RedisAddress address_;
   std::string usage_key_;
   RedisScript script_;
   std::atomic<bool> up_{true};

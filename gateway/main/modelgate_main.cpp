@@ -191,7 +191,8 @@ int serve(const DataDir& dir, ServeSettings settings) {
   std::shared_ptr<RedisUsage> shared_usage = redis ? std::make_shared<RedisUsage>(redis) : nullptr;
   Limits limits(registry, {}, std::chrono::seconds(1), shared_usage);
   if (redis) {
-    limits.shared = std::make_shared<RedisLimits>(redis, shared_usage->live_key());
+    limits.shared = std::make_shared<RedisLimits>(redis, parse_redis_url(settings.redis),
+                                                  shared_usage->live_key());
     limits.open_on_redis_failure = settings.limits_on_redis_failure == "open";
     // The probe holds the limiter: the metrics listener may scrape until it is gone.
     state.set_redis_probe([shared = limits.shared] { return shared->up(); });
@@ -232,7 +233,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
   HttpsServer server(
       options, [&services](const HttpRequest& r) { return route(r, services); },
       [&services](const HttpRequest& head) { return route_stream(head, services); },
-      [&services](const HttpRequest& request) { return runs_inline(request, services); });
+      [&services](const HttpRequest& request) { return runs_inline(request, services); },
+      [&services](HttpRequest request, std::function<void(HttpResponse)> respond) {
+        route_async(std::move(request), services, std::move(respond));
+      });
   std::cout << "metrics on http://" << metrics_host << ":" << metrics_port << "\n"
             << "listening on https://" << host << ":" << server.port() << std::endl;
   server.run();

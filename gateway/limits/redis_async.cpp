@@ -1,0 +1,147 @@
+#include "gateway/limits/redis_async.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mg::gateway {
+
+AsyncRedis::AsyncRedis(RedisAddress address, EventLoop& loop, std::chrono::milliseconds timeout)
+    : connector_(std::move(address), timeout), loop_(loop), timeout_(timeout) {}
+
+AsyncRedis::~AsyncRedis() {
+  if (context_ == nullptr) return;
+  loop_.forget(context_->fd);
+  redisFree(context_);
+}
+
+void AsyncRedis::command(const std::vector<std::string>& argv, Callback done) {
+  if (context_ == nullptr) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry_at_) return done(nullptr, "redis: unreachable (retrying within a second)");
+    try {
+      context_ = connector_.connect();
+    } catch (const RedisUnavailable& e) {
+      retry_at_ = now + std::chrono::seconds(1);
+      return done(nullptr, e.what());
+    }
+    // From here on the loop waits, not the thread: hiredis reads and writes without
+    // blocking once its context no longer says it blocks.
+    ::fcntl(context_->fd, F_SETFL, ::fcntl(context_->fd, F_GETFL) | O_NONBLOCK);
+    context_->flags &= ~REDIS_BLOCK;
+    ++generation_;
+    answered_ = 0;
+  }
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  args.reserve(argv.size());
+  lengths.reserve(argv.size());
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
+  waiting_.push_back(std::move(done));
+  if (waiting_.size() == 1) check_deadline(generation_, answered_ + 1);
+  if (!flush_posted_) {
+    // Sent once the handlers ready now have run: the commands they issue share the write.
+    flush_posted_ = true;
+    loop_.post([weak = weak_from_this(), generation = generation_] {
+      if (auto self = weak.lock(); self && self->generation_ == generation) self->flush();
+    });
+  }
+}
+
+void AsyncRedis::flush() {
+  flush_posted_ = false;
+  if (context_ == nullptr) return;
+  int done = 0;
+  if (redisBufferWrite(context_, &done) == REDIS_ERR) {
+    return fail_all(std::string("redis: ") + context_->errstr);
+  }
+  if (!done && !writing_) {
+    writing_ = true;
+    loop_.when_writable(context_->fd, [weak = weak_from_this(), generation = generation_] {
+      auto self = weak.lock();
+      if (!self || self->generation_ != generation) return;
+      self->writing_ = false;
+      self->flush();
+    });
+  }
+  wait_readable();
+}
+
+void AsyncRedis::wait_readable() {
+  if (reading_ || waiting_.empty()) return;
+  reading_ = true;
+  loop_.when_readable(context_->fd, [weak = weak_from_this(), generation = generation_] {
+    if (auto self = weak.lock()) self->on_readable(generation);
+  });
+}
+
+void AsyncRedis::on_readable(uint64_t generation) {
+  if (generation != generation_ || context_ == nullptr) return;
+  reading_ = false;
+  // Read until the socket is empty: the loop is told of new data, not of data left over.
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(context_->fd, buffer, sizeof buffer);
+    if (n > 0) {
+      if (redisReaderFeed(context_->reader, buffer, static_cast<size_t>(n)) != REDIS_OK) {
+        return fail_all("redis: unreadable reply");
+      }
+      if (static_cast<size_t>(n) < sizeof buffer) break;
+      continue;
+    }
+    if (n == 0) return fail_all("redis: the server closed the connection");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    return fail_all(std::string("redis: ") + std::strerror(errno));
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(context_->reader, &raw) != REDIS_OK) {
+      return fail_all("redis: unreadable reply");
+    }
+    if (raw == nullptr || waiting_.empty()) {
+      if (raw != nullptr) freeReplyObject(raw);
+      break;
+    }
+    ++answered_;
+    Callback done = std::move(waiting_.front());
+    waiting_.pop_front();
+    done(RedisReplyPtr(static_cast<redisReply*>(raw)), {});
+    if (generation != generation_ || context_ == nullptr) return;  // failed meanwhile
+  }
+  wait_readable();
+}
+
+void AsyncRedis::check_deadline(uint64_t generation, uint64_t first_waiting) {
+  loop_.after(timeout_, [weak = weak_from_this(), generation, first_waiting] {
+    auto self = weak.lock();
+    if (!self || self->generation_ != generation || self->waiting_.empty()) return;
+    if (self->answered_ < first_waiting) {
+      return self->fail_all("redis: no answer within " + std::to_string(self->timeout_.count()) +
+                            " ms");
+    }
+    self->check_deadline(generation, self->answered_ + 1);
+  });
+}
+
+void AsyncRedis::fail_all(const std::string& why) {
+  if (context_ != nullptr) {
+    loop_.forget(context_->fd);
+    redisFree(context_);
+    context_ = nullptr;
+  }
+  ++generation_;
+  flush_posted_ = reading_ = writing_ = false;
+  std::deque<Callback> failed;
+  failed.swap(waiting_);
+  for (Callback& done : failed) done(nullptr, why);
+}
+
+}  // namespace mg::gateway
