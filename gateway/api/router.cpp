@@ -227,7 +227,8 @@ namespace {
 HttpResponse finish(const HttpRequest& request, HttpResponse response, Services& services,
                     const InferenceInfo& info, const std::string& request_id,
                     const std::string& outcome, const std::string& detail,
-                    std::chrono::steady_clock::time_point start) {
+                    std::chrono::steady_clock::time_point start,
+                    std::vector<registry::UsageRow>* deferred_usage = nullptr) {
   Metrics* metrics = services.metrics;
   if (response.status >= 500 && response.status != 503) {
     // The tenant got a generic message; the operator gets what failed, by request id.
@@ -263,10 +264,14 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
                                    static_cast<int64_t>(info.items),
                                    response.status >= 400 ? 1 : 0};
     }
-    if (info.counted_usage) {
-      services.limits->usage.correct(*info.counted_usage, outcome);
-    } else if (outcome) {
-      services.limits->usage.record(*outcome);
+    std::vector<registry::UsageRow> deltas =
+        info.counted_usage ? UsageMeter::correction(*info.counted_usage, outcome)
+        : outcome          ? std::vector<registry::UsageRow>{*outcome}
+                           : std::vector<registry::UsageRow>{};
+    if (deferred_usage != nullptr) {
+      *deferred_usage = std::move(deltas);  // the caller adds them without blocking
+    } else {
+      services.limits->usage.add(deltas);
     }
   }
   if (metrics == nullptr) return response;
@@ -287,15 +292,19 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
 
 namespace {
 
+// `deferred_usage`: where the usage to record goes instead of being recorded (null:
+// recorded here, blocking on Redis in cluster mode).
 HttpResponse route_decided(const HttpRequest& request, Services& services,
                            const SharedDecision* decided,
-                           std::chrono::steady_clock::time_point start) {
+                           std::chrono::steady_clock::time_point start,
+                           std::vector<registry::UsageRow>* deferred_usage = nullptr) {
   const std::string request_id = request_id_of(request);
   if (services.metrics) services.metrics->add_inflight(1);
   InferenceInfo info;
   std::string outcome, detail;
   HttpResponse response = answer(request, services, info, outcome, detail, decided);
-  return finish(request, std::move(response), services, info, request_id, outcome, detail, start);
+  return finish(request, std::move(response), services, info, request_id, outcome, detail, start,
+                deferred_usage);
 }
 
 // The shared admit step's request for one that goes through it (a data-plane request
@@ -340,10 +349,16 @@ void route_async(HttpRequest request, Services& services,
   SharedAdmitRequest sent = *shared;
   services.limits->shared->admit_async(
       sent, *loop,
-      [held, &services, respond = std::move(respond), sent, start](
+      [held, &services, loop, respond = std::move(respond), sent, start](
           std::optional<SharedAdmission> admission, std::exception_ptr failure) {
         const SharedDecision decided{sent, std::move(admission), failure};
-        respond(route_decided(*held, services, &decided, start));
+        std::vector<registry::UsageRow> usage;
+        HttpResponse response = route_decided(*held, services, &decided, start, &usage);
+        if (usage.empty()) return respond(std::move(response));
+        // Counted (in Redis) before the answer leaves, still without holding the thread.
+        auto answer = std::make_shared<HttpResponse>(std::move(response));
+        services.limits->usage.add_async(std::move(usage), *loop,
+                                         [answer, respond] { respond(std::move(*answer)); });
       });
 }
 

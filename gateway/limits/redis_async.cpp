@@ -144,4 +144,26 @@ void AsyncRedis::fail_all(const std::string& why) {
   for (Callback& done : failed) done(nullptr, why);
 }
 
+void run_script_async(AsyncRedis& redis, const RedisScript& script, std::vector<std::string> keys,
+                      std::vector<std::string> args, AsyncRedis::Callback done) {
+  std::vector<std::string> argv = script.argv(keys, args, false);
+  redis.command(
+      argv, [&redis, &script, keys = std::move(keys), args = std::move(args),
+             done = std::move(done)](RedisReplyPtr reply, const std::string& error) mutable {
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+          const std::string text(reply->str, reply->len);
+          if (!text.starts_with("NOSCRIPT")) return done(nullptr, "redis script: " + text);
+          return redis.command(
+              script.argv(keys, args, true),
+              [done = std::move(done)](RedisReplyPtr again, const std::string& why) {
+                if (again && again->type == REDIS_REPLY_ERROR) {
+                  return done(nullptr, "redis script: " + std::string(again->str, again->len));
+                }
+                done(std::move(again), why);
+              });
+        }
+        done(std::move(reply), error);
+      });
+}
+
 }  // namespace mg::gateway

@@ -55,4 +55,9 @@ class AsyncRedis : public std::enable_shared_from_this<AsyncRedis> {
   bool flush_posted_ = false, reading_ = false, writing_ = false;
 };
 
+// EVALSHA of `script` on `redis`, EVAL when Redis does not know it (its script cache was
+// emptied by a restart). `done` gets the reply, or null and why (an error reply included).
+void run_script_async(AsyncRedis& redis, const RedisScript& script, std::vector<std::string> keys,
+                      std::vector<std::string> args, AsyncRedis::Callback done);
+
 }  // namespace mg::gateway

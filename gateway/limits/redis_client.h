@@ -53,6 +53,7 @@ class RedisPool {
   RedisReplyPtr command(const std::vector<std::string>& argv);
   // A new connection, authenticated and on the right database (the caller frees it).
   redisContext* connect();
+  const RedisAddress& address() const { return address_; }
 
  private:
   RedisAddress address_;
@@ -79,6 +80,7 @@ class RedisPipeline {
 
   // Same contract as RedisPool::command.
   RedisReplyPtr command(std::vector<std::string> argv);
+  const RedisAddress& address() const { return connector_.address(); }
 
  private:
   struct Call {

@@ -82,12 +82,8 @@ int64_t burst_of(const SharedAdmitRequest& request) {
 
 }  // namespace
 
-RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis, RedisAddress address,
-                         std::string usage_key)
-    : redis_(std::move(redis)),
-      address_(std::move(address)),
-      usage_key_(std::move(usage_key)),
-      script_(kAdmitScript) {}
+RedisLimits::RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key)
+    : redis_(std::move(redis)), usage_key_(std::move(usage_key)), script_(kAdmitScript) {}
 
 RedisLimits::Call RedisLimits::call_for(const SharedAdmitRequest& request) const {
   const int64_t start = period_start(request.period, request.now);
@@ -126,34 +122,23 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
 void RedisLimits::admit_async(const SharedAdmitRequest& request, EventLoop& loop,
                               AdmitCallback done) {
   std::shared_ptr<void>& slot = loop.local(this);
-  if (!slot) slot = std::make_shared<AsyncRedis>(address_, loop);
+  if (!slot) slot = std::make_shared<AsyncRedis>(redis_->address(), loop);
   AsyncRedis& redis = *std::static_pointer_cast<AsyncRedis>(slot);
   Call call = call_for(request);
-  auto finish = [this, request, done](RedisReplyPtr reply, const std::string& error) {
-    std::optional<SharedAdmission> admission;
-    std::exception_ptr failure;
-    try {
-      if (!reply) throw RedisUnavailable(error);
-      if (reply->type == REDIS_REPLY_ERROR) {
-        throw RedisUnavailable("redis script: " + std::string(reply->str, reply->len));
-      }
-      admission = decide(request, *reply);
-    } catch (const RedisUnavailable&) {
-      up_.store(false, std::memory_order_relaxed);
-      failure = std::current_exception();
-    }
-    done(std::move(admission), failure);
-  };
-  std::vector<std::string> argv = script_.argv(call.keys, call.args, false);
-  redis.command(argv, [&redis, this, call = std::move(call), finish = std::move(finish)](
-                          RedisReplyPtr reply, const std::string& error) mutable {
-    if (reply && reply->type == REDIS_REPLY_ERROR &&
-        std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
-      // Redis restarted (its script cache is empty): EVAL runs and caches it again.
-      return redis.command(script_.argv(call.keys, call.args, true), std::move(finish));
-    }
-    finish(std::move(reply), error);
-  });
+  run_script_async(
+      redis, script_, std::move(call.keys), std::move(call.args),
+      [this, request, done = std::move(done)](RedisReplyPtr reply, const std::string& error) {
+        std::optional<SharedAdmission> admission;
+        std::exception_ptr failure;
+        try {
+          if (!reply) throw RedisUnavailable(error);
+          admission = decide(request, *reply);
+        } catch (const RedisUnavailable&) {
+          up_.store(false, std::memory_order_relaxed);
+          failure = std::current_exception();
+        }
+        done(std::move(admission), failure);
+      });
 }
 
 SharedAdmission RedisLimits::decide(const SharedAdmitRequest& request, const redisReply& reply) {

@@ -53,8 +53,8 @@ struct SharedAdmission {
 class RedisLimits {
  public:
   // `redis` serves threads that may block; socket threads get a connection of their own
-  // to `address`. `usage_key`: RedisUsage::live_key() of the replica's usage counters.
-  RedisLimits(std::shared_ptr<RedisPipeline> redis, RedisAddress address, std::string usage_key);
+  // to the same server. `usage_key`: RedisUsage::live_key() of the replica's usage counters.
+  RedisLimits(std::shared_ptr<RedisPipeline> redis, std::string usage_key);
   SharedAdmission admit(const SharedAdmitRequest& request);
   // The same without blocking, on the calling socket thread's loop: `done` runs later on
   // that thread with the admission, or with the RedisUnavailable failure.
@@ -74,7 +74,6 @@ class RedisLimits {
   SharedAdmission decide(const SharedAdmitRequest& request, const redisReply& reply);
 
   std::shared_ptr<RedisPipeline> redis_;
-  RedisAddress address_;
   std::string usage_key_;
   RedisScript script_;
   std::atomic<bool> up_{true};

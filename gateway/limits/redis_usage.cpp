@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "gateway/limits/redis_async.h"
 #include "modelgate/hex.h"
 
 namespace mg::gateway {
@@ -106,6 +107,7 @@ std::string usage_field(const registry::UsageRow& row) {
 RedisUsage::RedisUsage(std::shared_ptr<RedisPipeline> redis, std::chrono::milliseconds lock_time,
                        const std::string& prefix)
     : redis_(std::move(redis)),
+      address_(redis_->address()),
       lock_time_(lock_time),
       live_(prefix + ":{usage}:live"),
       pending_(prefix + ":{usage}:pending"),
@@ -116,8 +118,8 @@ RedisUsage::RedisUsage(std::shared_ptr<RedisPipeline> redis, std::chrono::millis
       claim_(kClaimScript),
       settle_(kSettleScript) {}
 
-void RedisUsage::record(const std::vector<registry::UsageRow>& deltas) {
-  if (deltas.empty()) return;
+std::vector<std::string> RedisUsage::record_args(
+    const std::vector<registry::UsageRow>& deltas) const {
   std::vector<std::string> args;
   for (const registry::UsageRow& delta : deltas) {
     args.push_back(usage_field(delta));
@@ -125,7 +127,23 @@ void RedisUsage::record(const std::vector<registry::UsageRow>& deltas) {
     args.push_back(std::to_string(delta.items));
     args.push_back(std::to_string(delta.errors));
   }
-  record_.run(*redis_, {live_}, args);
+  return args;
+}
+
+void RedisUsage::record(const std::vector<registry::UsageRow>& deltas) {
+  if (deltas.empty()) return;
+  record_.run(*redis_, {live_}, record_args(deltas));
+}
+
+void RedisUsage::record_async(const std::vector<registry::UsageRow>& deltas, EventLoop& loop,
+                              std::function<void(const std::string& error)> done) {
+  std::shared_ptr<void>& slot = loop.local(this);
+  if (!slot) slot = std::make_shared<AsyncRedis>(address_, loop);
+  run_script_async(*std::static_pointer_cast<AsyncRedis>(slot), record_, {live_},
+                   record_args(deltas),
+                   [done = std::move(done)](RedisReplyPtr reply, const std::string& error) {
+                     done(reply ? std::string() : error);
+                   });
 }
 
 std::optional<RedisUsage::Batch> RedisUsage::claim() {

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/event_loop.h"
 #include "gateway/limits/redis_client.h"
 #include "registry/records.h"
 
@@ -40,6 +42,10 @@ class RedisUsage {
   // Adds deltas (negative ones correct what admission counted), in one script call.
   // Throws RedisUnavailable.
   void record(const std::vector<registry::UsageRow>& deltas);
+  // The same on a socket thread's loop without blocking it: `done` gets "" once they are
+  // counted, or why they could not be.
+  void record_async(const std::vector<registry::UsageRow>& deltas, EventLoop& loop,
+                    std::function<void(const std::string& error)> done);
   // The live hash, which the admit script also adds to (RedisLimits).
   const std::string& live_key() const { return live_; }
 
@@ -55,7 +61,10 @@ class RedisUsage {
   void settle(const Batch& batch);
 
  private:
+  std::vector<std::string> record_args(const std::vector<registry::UsageRow>& deltas) const;
+
   std::shared_ptr<RedisPipeline> redis_;
+  RedisAddress address_;  // of the socket threads' own connections
   std::chrono::milliseconds lock_time_;
   std::string live_, pending_, pending_id_, lock_;  // the keys
   std::string token_;                               // this replica's name on the lock: random

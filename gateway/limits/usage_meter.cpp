@@ -33,8 +33,8 @@ void UsageMeter::record(const std::string& tenant, const std::string& key_id,
                           static_cast<int64_t>(items), error ? 1 : 0}});
 }
 
-void UsageMeter::correct(const registry::UsageRow& counted,
-                         const std::optional<registry::UsageRow>& outcome) {
+std::vector<registry::UsageRow> UsageMeter::correction(
+    const registry::UsageRow& counted, const std::optional<registry::UsageRow>& outcome) {
   auto same_row = [&](const registry::UsageRow& r) {
     return r.tenant == counted.tenant && r.key_id == counted.key_id && r.model == counted.model &&
            r.version == counted.version;
@@ -45,33 +45,54 @@ void UsageMeter::correct(const registry::UsageRow& counted,
     delta.requests = outcome->requests - counted.requests;
     delta.items = outcome->items - counted.items;
     delta.errors = outcome->errors - counted.errors;
-    if (delta.requests == 0 && delta.items == 0 && delta.errors == 0) return;
-    deltas.push_back(delta);
-  } else {
-    registry::UsageRow undo = counted;
-    undo.requests = -counted.requests;
-    undo.items = -counted.items;
-    undo.errors = -counted.errors;
-    deltas.push_back(undo);
-    if (outcome) deltas.push_back(*outcome);
+    if (delta.requests != 0 || delta.items != 0 || delta.errors != 0) deltas.push_back(delta);
+    return deltas;
   }
-  add(deltas);
+  registry::UsageRow undo = counted;
+  undo.requests = -counted.requests;
+  undo.items = -counted.items;
+  undo.errors = -counted.errors;
+  deltas.push_back(undo);
+  if (outcome) deltas.push_back(*outcome);
+  return deltas;
 }
 
 void UsageMeter::add(const std::vector<registry::UsageRow>& deltas) {
+  if (deltas.empty()) return;
   if (shared_) {
     try {
       shared_->record(deltas);
       return;
     } catch (const RedisUnavailable& e) {
-      // Counted here instead, and added to the ledger by this replica's next flush.
-      const int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::steady_clock::now().time_since_epoch())
-                                  .count();
-      if (seconds - last_redis_error_log_.exchange(seconds) >= 10) {
-        log(LogLevel::kError,
-            std::string("usage kept in memory while Redis cannot be reached: ") + e.what());
-      }
+      return count_in_memory(deltas, e.what());
+    }
+  }
+  count_in_memory(deltas, {});
+}
+
+void UsageMeter::add_async(std::vector<registry::UsageRow> deltas, EventLoop& loop,
+                           std::function<void()> done) {
+  if (!shared_ || deltas.empty()) {
+    add(deltas);
+    return done();
+  }
+  auto counted = std::make_shared<std::vector<registry::UsageRow>>(std::move(deltas));
+  shared_->record_async(*counted, loop,
+                        [this, counted, done = std::move(done)](const std::string& error) {
+                          if (!error.empty()) count_in_memory(*counted, error);
+                          done();
+                        });
+}
+
+void UsageMeter::count_in_memory(const std::vector<registry::UsageRow>& deltas,
+                                 const std::string& why) {
+  if (!why.empty()) {
+    // Counted here instead of in Redis, and added to the ledger by this replica's next flush.
+    const int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count();
+    if (seconds - last_redis_error_log_.exchange(seconds) >= 10) {
+      log(LogLevel::kError, "usage kept in memory while Redis cannot be reached: " + why);
     }
   }
   for (const registry::UsageRow& d : deltas) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "common/event_loop.h"
 #include "gateway/limits/quota_tracker.h"
 #include "gateway/limits/redis_usage.h"
 
@@ -45,11 +47,23 @@ class UsageMeter {
   void record(const std::string& tenant, const std::string& key_id, const std::string& model,
               int64_t version, uint64_t items, bool error, int64_t now);
   void record(const registry::UsageRow& request) { add({request}); }
-  // One answered request that admission already counted in Redis as `counted` (cluster
-  // mode): only the difference from `outcome` is recorded (nothing when the answer was one
+  // For one answered request that admission already counted in Redis as `counted`
+  // (cluster mode): the deltas from there to `outcome` (none when the answer was one
   // success of `counted.items` items on that version). `outcome` is nullopt for a request
   // that never reached a version (it is not metered).
-  void correct(const registry::UsageRow& counted, const std::optional<registry::UsageRow>& outcome);
+  static std::vector<registry::UsageRow> correction(
+      const registry::UsageRow& counted, const std::optional<registry::UsageRow>& outcome);
+  void correct(const registry::UsageRow& counted,
+               const std::optional<registry::UsageRow>& outcome) {
+    add(correction(counted, outcome));
+  }
+  // Adds the deltas in Redis (cluster mode), or in memory (embedded, or while Redis cannot
+  // be reached).
+  void add(const std::vector<registry::UsageRow>& deltas);
+  // The same from a socket thread without blocking it: `done` runs on `loop` once they are
+  // counted.
+  void add_async(std::vector<registry::UsageRow> deltas, EventLoop& loop,
+                 std::function<void()> done);
   // Writes everything recorded so far. Returns false (and keeps it) when the write failed.
   bool flush();
 
@@ -64,8 +78,7 @@ class UsageMeter {
   };
 
   void count_in_memory(const Key& key, const Counts& delta);
-  // Adds the deltas in Redis, or in memory while Redis cannot be reached.
-  void add(const std::vector<registry::UsageRow>& deltas);
+  void count_in_memory(const std::vector<registry::UsageRow>& deltas, const std::string& why);
   bool flush_memory();
   bool flush_shared();
 

@@ -191,8 +191,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   std::shared_ptr<RedisUsage> shared_usage = redis ? std::make_shared<RedisUsage>(redis) : nullptr;
   Limits limits(registry, {}, std::chrono::seconds(1), shared_usage);
   if (redis) {
-    limits.shared = std::make_shared<RedisLimits>(redis, parse_redis_url(settings.redis),
-                                                  shared_usage->live_key());
+    limits.shared = std::make_shared<RedisLimits>(redis, shared_usage->live_key());
     limits.open_on_redis_failure = settings.limits_on_redis_failure == "open";
     // The probe holds the limiter: the metrics listener may scrape until it is gone.
     state.set_redis_probe([shared = limits.shared] { return shared->up(); });

@@ -46,19 +46,8 @@ for i in $(seq 1 20); do
 done
 seen_ok=$((seen_ok + 20))
 kill -0 "$pid_b" || fail "B died"
-# The ledger's successful requests (requests - errors).
-ledger_ok() {
-  on b --json usage --tenant load |
-    python3 -c 'import json,sys; rows=json.load(sys.stdin)["usage"]; print(sum(r["requests"]-r["errors"] for r in rows))'
-}
-# Everything is in the ledger once Redis holds no usage counters, live or pending.
-redis_port=${redis_url##*:}
-redis_port=${redis_port%%/*}
-for _ in $(seq 1 60); do
-  [[ $(redis-cli -p "$redis_port" exists 'mg:{usage}:live' 'mg:{usage}:pending') == 0 ]] && break
-  sleep 0.5
-done
-ledger=$(ledger_ok)
+wait_usage_flushed
+ledger=$(ledger_sum b load 'r["requests"] - r["errors"]')
 echo "usage ledger: $ledger successful requests; 200 responses seen by the clients: $seen_ok; failed at the kill: $failed; counted but never delivered: $((ledger - seen_ok))"
 ((ledger >= seen_ok)) || fail "the usage ledger ($ledger) lost some of the $seen_ok 200 responses"
 ((ledger <= seen_ok + failed)) ||

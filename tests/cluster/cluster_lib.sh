@@ -88,3 +88,20 @@ start_balanced_cluster() {
   wait_until 10 bash -c "[[ \$(curl -sS --cacert '$MG_CACERT' -H 'Authorization: Bearer $admin_key' --data @'$request' -o /dev/null -w '%{http_code}' 'https://localhost:$port_b$infer_path') == 200 ]]" ||
     fail "B does not serve the model"
 }
+
+# wait_usage_flushed: until Redis holds no usage counters, live or pending (everything
+# counted is in the PostgreSQL ledger; a flush lock a dead replica held expires in 10 s).
+wait_usage_flushed() {
+  for _ in $(seq 1 60); do
+    [[ $(redis-cli -u "$redis_url" exists 'mg:{usage}:live' 'mg:{usage}:pending') == 0 ]] && return 0
+    sleep 0.5
+  done
+  fail "usage counters still in Redis after 30 s"
+}
+
+# ledger_sum REPLICA TENANT EXPRESSION: the sum over the tenant's ledger rows of a Python
+# expression of a row r (r["requests"], r["items"], r["errors"]).
+ledger_sum() {
+  on "$1" --json usage --tenant "$2" |
+    python3 -c 'import json,sys; print(sum(eval(sys.argv[1]) for r in json.load(sys.stdin)["usage"]))' "$3"
+}

@@ -84,6 +84,34 @@ wait_until 5 bash -c "$(declare -f signed); MG_CACERT=$MG_CACERT signed_key=$sig
 expect "signed request on A" "$(signed "$port_a")" '"model_name":"fashion-mlp"'
 expect "the same request replayed on B" "$(signed "$port_b")" '"code":"replayed_nonce"'
 
+# Usage: each inference is counted by the admit script as one request of one item, and the
+# answer corrects what differs (a batch of 4, a refused input) before it is sent.
+on a tenant create billed >/dev/null
+billed_key=$(key_of "$(on a --json key create --tenant billed --scope infer)")
+wait_until 10 bash -c "[[ \$(curl -sS --cacert '$MG_CACERT' -H 'Authorization: Bearer $billed_key' -o /dev/null -w '%{http_code}' 'https://localhost:$port_b/v2/models/fashion-mlp') == 200 ]]" ||
+  fail "B does not accept the billed tenant's key"
+python3 - "$request" "$work/batch4.json" "$work/bad.json" <<'PY'
+import json, sys
+body = json.load(open(sys.argv[1]))
+image = body["inputs"][0]
+batch = dict(image, shape=[4] + image["shape"][1:], data=image["data"] * 4)
+json.dump({"inputs": [batch]}, open(sys.argv[2], "w"))
+bad = dict(image, shape=[1, 27, 28], data=image["data"][:27 * 28])
+json.dump({"inputs": [bad]}, open(sys.argv[3], "w"))
+PY
+infer_status() {  # infer_status PORT BODY_FILE
+  curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $billed_key" --data @"$2" \
+    -o /dev/null -w '%{http_code}' "https://localhost:$1$infer_path"
+}
+statuses="$(infer_status "$port_b" "$request") $(infer_status "$port_a" "$request")"
+statuses+=" $(infer_status "$port_b" "$request") $(infer_status "$port_a" "$work/batch4.json")"
+statuses+=" $(infer_status "$port_b" "$work/batch4.json") $(infer_status "$port_b" "$work/bad.json")"
+[[ $statuses == "200 200 200 200 200 400" ]] || fail "billed requests answered $statuses"
+wait_usage_flushed
+billed="$(ledger_sum a billed 'r["requests"]') $(ledger_sum a billed 'r["items"]') $(ledger_sum a billed 'r["errors"]')"
+echo "usage ledger of 3 single requests, 2 batches of 4 and 1 refused input: requests items errors = $billed"
+[[ $billed == "6 11 1" ]] || fail "the ledger says $billed, not 6 11 1"
+
 # Redis stopped: closed by default, 503 limits_unavailable; back: admitted again.
 "$cluster_dir/redis_server.sh" pause "$work/redis"
 body=$(curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $admin_key" --data @"$request" \

@@ -33,12 +33,10 @@ class RedisLimitsTest : public ::testing::Test {
   void SetUp() override {
     url_ = test_redis_url();
     if (url_.empty()) GTEST_SKIP() << "no Redis test server";
-    replica_a_ =
-        std::make_unique<RedisLimits>(std::make_shared<RedisPipeline>(parse_redis_url(url_)),
-                                      parse_redis_url(url_), "mg-test:{usage}:live");
-    replica_b_ =
-        std::make_unique<RedisLimits>(std::make_shared<RedisPipeline>(parse_redis_url(url_)),
-                                      parse_redis_url(url_), "mg-test:{usage}:live");
+    replica_a_ = std::make_unique<RedisLimits>(
+        std::make_shared<RedisPipeline>(parse_redis_url(url_)), "mg-test:{usage}:live");
+    replica_b_ = std::make_unique<RedisLimits>(
+        std::make_shared<RedisPipeline>(parse_redis_url(url_)), "mg-test:{usage}:live");
   }
   // Names unique to this process and test: tests share the server.
   std::string unique(const std::string& prefix) {
@@ -153,7 +151,7 @@ TEST_F(RedisLimitsTest, AnEmptiedScriptCacheIsRefilled) {
 
 TEST(RedisLimits, AnUnreachableRedisIsReportedAsSuch) {
   RedisAddress nowhere = parse_redis_url("redis://127.0.0.1:1/0");  // nothing listens on port 1
-  RedisLimits limits(std::make_shared<RedisPipeline>(nowhere), nowhere, "mg-test:{usage}:live");
+  RedisLimits limits(std::make_shared<RedisPipeline>(nowhere), "mg-test:{usage}:live");
   SharedAdmitRequest r;
   r.key_id = "abcdefabcdef";
   r.rate = 1;

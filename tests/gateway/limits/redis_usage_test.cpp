@@ -172,7 +172,7 @@ TEST_F(RedisUsageTest, ConcurrentReplicasMeterExactly) {
 TEST_F(RedisUsageTest, AdmissionCountsTheRequestAndTheAnswerCorrectsIt) {
   auto pipeline = std::make_shared<RedisPipeline>(address_);
   auto usage = std::make_shared<RedisUsage>(pipeline, 10s, prefix_);
-  RedisLimits limits(pipeline, address_, usage->live_key());
+  RedisLimits limits(pipeline, usage->live_key());
   Limits meter(*registry_, {}, 1h, usage);
   auto admit = [&](const std::string& key, int64_t version) {
     SharedAdmitRequest request;
