@@ -45,7 +45,7 @@ void AsyncRedis::command(const std::vector<std::string>& argv, Callback done) {
   }
   redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
   waiting_.push_back(std::move(done));
-  if (waiting_.size() == 1) check_deadline(generation_, answered_ + 1);
+  arm_deadline();
   if (!flush_posted_) {
     // Sent once the handlers ready now have run: the commands they issue share the write.
     flush_posted_ = true;
@@ -119,16 +119,22 @@ void AsyncRedis::on_readable(uint64_t generation) {
   wait_readable();
 }
 
-void AsyncRedis::check_deadline(uint64_t generation, uint64_t first_waiting) {
-  loop_.after(timeout_, [weak = weak_from_this(), generation, first_waiting] {
-    auto self = weak.lock();
-    if (!self || self->generation_ != generation || self->waiting_.empty()) return;
-    if (self->answered_ < first_waiting) {
-      return self->fail_all("redis: no answer within " + std::to_string(self->timeout_.count()) +
-                            " ms");
-    }
-    self->check_deadline(generation, self->answered_ + 1);
-  });
+void AsyncRedis::arm_deadline() {
+  if (deadline_armed_) return;  // one timer at a time, however many commands wait
+  deadline_armed_ = true;
+  loop_.after(timeout_,
+              [weak = weak_from_this(), generation = generation_, oldest = answered_ + 1] {
+                auto self = weak.lock();
+                if (!self || self->generation_ != generation) return;
+                self->deadline_armed_ = false;
+                if (self->waiting_.empty()) return;
+                if (self->answered_ < oldest) {
+                  // The command that was oldest a timeout ago is still unanswered.
+                  return self->fail_all("redis: no answer within " +
+                                        std::to_string(self->timeout_.count()) + " ms");
+                }
+                self->arm_deadline();
+              });
 }
 
 void AsyncRedis::fail_all(const std::string& why) {
@@ -138,7 +144,7 @@ void AsyncRedis::fail_all(const std::string& why) {
     context_ = nullptr;
   }
   ++generation_;
-  flush_posted_ = reading_ = writing_ = false;
+  flush_posted_ = reading_ = writing_ = deadline_armed_ = false;
   std::deque<Callback> failed;
   failed.swap(waiting_);
   for (Callback& done : failed) done(nullptr, why);

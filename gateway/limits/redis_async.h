@@ -21,9 +21,10 @@ namespace mg::gateway {
 // the same thread, in order. Use it from the loop's thread only (one per loop:
 // RedisLimits keeps it in EventLoop::local).
 //
-// A command not answered within `timeout` fails with every other in flight, and the
-// connection is dropped; the next command connects again, at most once a second while
-// Redis cannot be reached (connecting blocks the thread for up to `timeout`).
+// A command not answered within `timeout` (checked by one timer, so at the latest after
+// twice that) fails with every other in flight, and the connection is dropped; the next command
+// connects again, at most once a second while Redis cannot be reached (connecting blocks the thread
+// for up to `timeout`).
 class AsyncRedis : public std::enable_shared_from_this<AsyncRedis> {
  public:
   // `reply` is null when Redis could not answer; `error` then says why.
@@ -41,7 +42,7 @@ class AsyncRedis : public std::enable_shared_from_this<AsyncRedis> {
   void flush();
   void on_readable(uint64_t generation);
   void wait_readable();
-  void check_deadline(uint64_t generation, uint64_t first_waiting);
+  void arm_deadline();
   void fail_all(const std::string& why);
 
   RedisPool connector_;  // makes the connection (AUTH, SELECT, timeouts)
@@ -52,7 +53,7 @@ class AsyncRedis : public std::enable_shared_from_this<AsyncRedis> {
   std::chrono::steady_clock::time_point retry_at_{};  // no connecting before this
   std::deque<Callback> waiting_;                      // in the order their commands were sent
   uint64_t answered_ = 0;                             // replies received on this connection
-  bool flush_posted_ = false, reading_ = false, writing_ = false;
+  bool flush_posted_ = false, reading_ = false, writing_ = false, deadline_armed_ = false;
 };
 
 // EVALSHA of `script` on `redis`, EVAL when Redis does not know it (its script cache was
