@@ -35,15 +35,7 @@ void AsyncRedis::command(const std::vector<std::string>& argv, Callback done) {
     ++generation_;
     answered_ = 0;
   }
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
+  append_command(context_, argv);
   waiting_.push_back(std::move(done));
   arm_deadline();
   if (!flush_posted_) {

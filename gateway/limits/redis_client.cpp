@@ -26,7 +26,33 @@ int parse_int(std::string_view text, const std::string& url, const char* what) {
   return value;
 }
 
+// One command for hiredis: its argv as pointers and lengths (binary-safe).
+struct ArgvView {
+  explicit ArgvView(const std::vector<std::string>& argv) {
+    args.reserve(argv.size());
+    lengths.reserve(argv.size());
+    for (const auto& a : argv) {
+      args.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+  }
+  int count() const { return static_cast<int>(args.size()); }
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+};
+
+RedisReplyPtr run_command(redisContext* c, const std::vector<std::string>& argv) {
+  ArgvView view(argv);
+  return RedisReplyPtr(static_cast<redisReply*>(
+      redisCommandArgv(c, view.count(), view.args.data(), view.lengths.data())));
+}
+
 }  // namespace
+
+void append_command(redisContext* c, const std::vector<std::string>& argv) {
+  ArgvView view(argv);
+  redisAppendCommandArgv(c, view.count(), view.args.data(), view.lengths.data());
+}
 
 void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
@@ -75,14 +101,7 @@ redisContext* RedisPool::connect() {
   redisSetTimeout(c, to_timeval(timeout_));
   redisEnableKeepAlive(c);
   auto setup = [&](const std::vector<std::string>& argv) {
-    std::vector<const char*> args;
-    std::vector<size_t> lengths;
-    for (const auto& a : argv) {
-      args.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    RedisReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lengths.data())));
+    RedisReplyPtr reply = run_command(c, argv);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
       const std::string why = reply ? std::string(reply->str, reply->len) : c->errstr;
       redisFree(c);
@@ -104,16 +123,7 @@ RedisReplyPtr RedisPool::command(const std::vector<std::string>& argv) {
     }
   }
   if (c == nullptr) c = connect();
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  RedisReplyPtr reply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lengths.data())));
+  RedisReplyPtr reply = run_command(c, argv);
   if (!reply) {
     // The connection is broken (or timed out mid-reply): never reuse it.
     const std::string why = c->errstr;
@@ -185,17 +195,7 @@ void RedisPipeline::send(std::vector<Call>& calls) {
       return;
     }
   }
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (Call& call : calls) {
-    args.clear();
-    lengths.clear();
-    for (const auto& a : call.argv) {
-      args.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data());
-  }
+  for (Call& call : calls) append_command(context_, call.argv);
   for (std::size_t i = 0; i < calls.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {

@@ -31,6 +31,9 @@ struct RedisAddress {
 // Throws std::invalid_argument naming what is wrong.
 RedisAddress parse_redis_url(const std::string& url);
 
+// Queues one command on a hiredis context (binary-safe), to be sent with its next write.
+void append_command(redisContext* c, const std::vector<std::string>& argv);
+
 struct RedisReplyDeleter {
   void operator()(redisReply* reply) const;
 };

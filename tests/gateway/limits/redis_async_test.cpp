@@ -13,19 +13,14 @@
 
 #include "gateway/http/asio_event_loop.h"
 #include "gateway/limits/redis_limits.h"
+#include "tests/gateway/limits/test_redis.h"
 
 namespace mg::gateway {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string test_redis_url() {
-  const char* file = std::getenv("MG_TEST_REDIS_URL_FILE");
-  if (file == nullptr) return {};
-  std::string url;
-  std::ifstream(file) >> url;
-  return url;
-}
+using testing::test_redis_url;
 
 class AsyncRedisTest : public ::testing::Test {
  protected:

@@ -13,20 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/gateway/limits/test_redis.h"
+
 namespace mg::gateway {
 namespace {
 
 using Refusal = SharedAdmission::Refusal;
 
-// The URL from the file MG_TEST_REDIS_URL_FILE names; without the variable (a binary run
-// by hand) the tests skip, with it an unreachable server fails them.
-std::string test_redis_url() {
-  const char* file = std::getenv("MG_TEST_REDIS_URL_FILE");
-  if (file == nullptr) return {};
-  std::string url;
-  std::ifstream(file) >> url;
-  return url;
-}
+using testing::test_redis_url;
 
 class RedisLimitsTest : public ::testing::Test {
  protected:

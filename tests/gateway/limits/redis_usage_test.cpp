@@ -16,6 +16,7 @@
 #include "gateway/limits/limits.h"
 #include "gateway/limits/redis_limits.h"
 #include "registry/registry.h"
+#include "tests/gateway/limits/test_redis.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
@@ -24,13 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using registry::UsageRow;
 
-std::string test_redis_url() {
-  const char* file = std::getenv("MG_TEST_REDIS_URL_FILE");
-  if (file == nullptr) return {};
-  std::string url;
-  std::ifstream(file) >> url;
-  return url;
-}
+using testing::test_redis_url;
 
 class RedisUsageTest : public ::testing::Test {
  protected:
