@@ -250,7 +250,7 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
     write_access_log(*services.access_log, request, response, info, request_id, outcome,
                      elapsed.count());
   }
-  if (services.limits && !info.tenant.empty()) {
+  if (services.limits && (!info.tenant.empty() || info.counted_usage)) {
     // Before the answer is sent: a replica killed after answering has counted it.
     const int64_t now = services.limits->clock_ms() / 1000;
     std::optional<registry::UsageRow> outcome;
@@ -301,6 +301,12 @@ HttpResponse route_decided(const HttpRequest& request, Services& services,
   const std::string request_id = request_id_of(request);
   if (services.metrics) services.metrics->add_inflight(1);
   InferenceInfo info;
+  if (decided != nullptr && decided->admission &&
+      decided->admission->refusal == SharedAdmission::Refusal::kNone) {
+    // Redis counted it when it admitted it: whatever happens now, the answer corrects that
+    // (a key revoked in between included).
+    info.counted_usage = decided->request.usage;
+  }
   std::string outcome, detail;
   HttpResponse response = answer(request, services, info, outcome, detail, decided);
   return finish(request, std::move(response), services, info, request_id, outcome, detail, start,
