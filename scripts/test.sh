@@ -12,25 +12,10 @@ scripts/install_deps.sh
 
 jobs=${MG_JOBS:-2}
 run_suite() {
-  local preset=$1 log
+  local preset=$1
   cmake --preset "$preset"
   cmake --build --preset "$preset" -j "$jobs"
-  log=$(mktemp)
-  if ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log"; then
-    rm -f "$log"
-    return 0
-  fi
-  # LeakSanitizer's exit-time tracer sometimes crashes by itself ("Tracer caught signal 11
-  # ... LeakSanitizer has encountered a fatal error", a known sanitizer bug) after
-  # a test passed. Only then are the failed tests run once more; any other failure stands.
-  if grep -q 'LeakSanitizer has encountered a fatal error' "$log"; then
-    rm -f "$log"
-    echo "LeakSanitizer's tracer crashed: running the failed tests once more"
-    ctest --preset "$preset" -j "$jobs" --rerun-failed
-    return
-  fi
-  rm -f "$log"
-  return 1
+  ctest --preset "$preset" -j "$jobs"
 }
 
 run_suite default
