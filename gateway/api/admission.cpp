@@ -84,14 +84,8 @@ SharedAdmitRequest shared_request(Services& s, const Principal& caller, bool inf
     const auto version = s.registry.resolve(
         target.model, target.version.empty() ? std::string("default") : target.version);
     if (version) {
-      request.usage = registry::UsageRow{request.now - request.now % 3600,
-                                         caller.tenant,
-                                         caller.key_id,
-                                         target.model,
-                                         *version,
-                                         1,
-                                         1,
-                                         0};
+      request.usage = usage_of_request(caller.tenant, caller.key_id, target.model, *version, 1,
+                                       false, request.now);
     }
   }
   return request;
@@ -106,9 +100,9 @@ bool take_shared(Services& s, const Principal& caller, bool inference, Inference
                  const SignedParts* nonce, const UsageTarget& target,
                  const SharedDecision* decided) {
   Limits& limits = *s.limits;
-  const Quota q = quota_of(s, caller, inference);
   SharedAdmitRequest request =
       decided ? decided->request : shared_request(s, caller, inference, nonce, target);
+  const Quota q{request.quota_limit, request.period};  // as shared_request found it
   SharedAdmission admission;
   try {
     if (decided == nullptr) {

@@ -255,14 +255,8 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
     const int64_t now = services.limits->clock_ms() / 1000;
     std::optional<registry::UsageRow> outcome;
     if (info.version > 0) {
-      outcome = registry::UsageRow{now - now % 3600,
-                                   info.tenant,
-                                   info.key_id,
-                                   info.model,
-                                   info.version,
-                                   1,
-                                   static_cast<int64_t>(info.items),
-                                   response.status >= 400 ? 1 : 0};
+      outcome = usage_of_request(info.tenant, info.key_id, info.model, info.version,
+                                 static_cast<int64_t>(info.items), response.status >= 400, now);
     }
     std::vector<registry::UsageRow> deltas =
         info.counted_usage ? UsageMeter::correction(*info.counted_usage, outcome)

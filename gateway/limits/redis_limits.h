@@ -63,8 +63,6 @@ class RedisLimits {
   void admit_async(const SharedAdmitRequest& request, EventLoop& loop, AdmitCallback done);
   // Whether the last admit got an answer from Redis (the modelgate_dependency_up gauge).
   bool up() const { return up_.load(std::memory_order_relaxed); }
-  // The script's SHA-1 (what EVALSHA names).
-  const std::string& script_sha() const { return script_.sha(); }
 
  private:
   struct Call {

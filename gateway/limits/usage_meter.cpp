@@ -29,8 +29,7 @@ UsageMeter::~UsageMeter() {
 void UsageMeter::record(const std::string& tenant, const std::string& key_id,
                         const std::string& model, int64_t version, uint64_t items, bool error,
                         int64_t now) {
-  add({registry::UsageRow{now - now % 3600, tenant, key_id, model, version, 1,
-                          static_cast<int64_t>(items), error ? 1 : 0}});
+  add({usage_of_request(tenant, key_id, model, version, static_cast<int64_t>(items), error, now)});
 }
 
 std::vector<registry::UsageRow> UsageMeter::correction(

@@ -24,6 +24,14 @@ class Registry;
 
 namespace mg::gateway {
 
+// One inference request as a usage row: requests 1, in the UTC hour of `now` (unix s).
+inline registry::UsageRow usage_of_request(const std::string& tenant, const std::string& key_id,
+                                           const std::string& model, int64_t version, int64_t items,
+                                           bool error, int64_t now) {
+  return registry::UsageRow{now - now % 3600, tenant, key_id, model,
+                            version,          1,      items,  error ? 1 : 0};
+}
+
 // Usage metering (docs/contracts.md "Rate limits, quotas, usage"): requests, items (batch rows)
 // and errors per (hour, tenant, key, model, version), kept in memory and added to the
 // registry together with the quota counters in one transaction per flush. A background
