@@ -18,6 +18,12 @@ AsyncRedis::~AsyncRedis() {
   redisFree(context_);
 }
 
+AsyncRedis& AsyncRedis::of(EventLoop& loop, const void* owner, const RedisAddress& address) {
+  std::shared_ptr<void>& slot = loop.local(owner);
+  if (!slot) slot = std::make_shared<AsyncRedis>(address, loop);
+  return *std::static_pointer_cast<AsyncRedis>(slot);
+}
+
 void AsyncRedis::command(const std::vector<std::string>& argv, Callback done) {
   if (context_ == nullptr) {
     const auto now = std::chrono::steady_clock::now();

@@ -38,6 +38,9 @@ class AsyncRedis : public std::enable_shared_from_this<AsyncRedis> {
 
   void command(const std::vector<std::string>& argv, Callback done);
 
+  // The connection `owner` keeps on `loop` (made on first use), to `address`.
+  static AsyncRedis& of(EventLoop& loop, const void* owner, const RedisAddress& address);
+
  private:
   void flush();
   void on_readable(uint64_t generation);

@@ -121,9 +121,7 @@ SharedAdmission RedisLimits::admit(const SharedAdmitRequest& request) {
 
 void RedisLimits::admit_async(const SharedAdmitRequest& request, EventLoop& loop,
                               AdmitCallback done) {
-  std::shared_ptr<void>& slot = loop.local(this);
-  if (!slot) slot = std::make_shared<AsyncRedis>(redis_->address(), loop);
-  AsyncRedis& redis = *std::static_pointer_cast<AsyncRedis>(slot);
+  AsyncRedis& redis = AsyncRedis::of(loop, this, redis_->address());
   Call call = call_for(request);
   run_script_async(
       redis, script_, std::move(call.keys), std::move(call.args),

@@ -107,7 +107,6 @@ std::string usage_field(const registry::UsageRow& row) {
 RedisUsage::RedisUsage(std::shared_ptr<RedisPipeline> redis, std::chrono::milliseconds lock_time,
                        const std::string& prefix)
     : redis_(std::move(redis)),
-      address_(redis_->address()),
       lock_time_(lock_time),
       live_(prefix + ":{usage}:live"),
       pending_(prefix + ":{usage}:pending"),
@@ -137,9 +136,7 @@ void RedisUsage::record(const std::vector<registry::UsageRow>& deltas) {
 
 void RedisUsage::record_async(const std::vector<registry::UsageRow>& deltas, EventLoop& loop,
                               std::function<void(const std::string& error)> done) {
-  std::shared_ptr<void>& slot = loop.local(this);
-  if (!slot) slot = std::make_shared<AsyncRedis>(address_, loop);
-  run_script_async(*std::static_pointer_cast<AsyncRedis>(slot), record_, {live_},
+  run_script_async(AsyncRedis::of(loop, this, redis_->address()), record_, {live_},
                    record_args(deltas),
                    [done = std::move(done)](RedisReplyPtr reply, const std::string& error) {
                      done(reply ? std::string() : error);

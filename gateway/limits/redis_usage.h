@@ -64,7 +64,6 @@ class RedisUsage {
   std::vector<std::string> record_args(const std::vector<registry::UsageRow>& deltas) const;
 
   std::shared_ptr<RedisPipeline> redis_;
-  RedisAddress address_;  // of the socket threads' own connections
   std::chrono::milliseconds lock_time_;
   std::string live_, pending_, pending_id_, lock_;  // the keys
   std::string token_;                               // this replica's name on the lock: random
