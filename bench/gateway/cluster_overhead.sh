@@ -84,5 +84,9 @@ out=$(run 64 "${cluster[@]}")
 requests=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$out")
 stats=$(redis-cli -u "$redis" INFO commandstats)
 evalsha=$(sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p' <<<"$stats")
-echo "redis: $requests requests, $evalsha EVALSHA calls from clients ($(awk -v e="$evalsha" -v r="$requests" 'BEGIN { printf "%.3f", e / r }') per request); all commands incl. the script's:"
+usec=$(sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\),.*/\1/p' <<<"$stats")
+# Socket reads Redis made (every client, redis-cli's own included): how many commands
+# one write from the replica carries.
+reads=$(redis-cli -u "$redis" INFO stats | sed -n 's/^total_reads_processed:\([0-9]*\).*/\1/p')
+echo "redis: $requests requests, $evalsha EVALSHA calls from clients ($(awk -v e="$evalsha" -v r="$requests" 'BEGIN { printf "%.3f", e / r }') per request, $usec us each inside Redis), $reads socket reads ($(awk -v e="$evalsha" -v r="$reads" 'BEGIN { printf "%.2f", e / r }') calls per read); all commands incl. the script's:"
 grep '^cmdstat' <<<"$stats" | sed 's/^/  /'

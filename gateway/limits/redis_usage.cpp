@@ -13,7 +13,8 @@
 namespace mg::gateway {
 namespace {
 
-// Fields are "<counter> <usage_field>", counter r (requests), i (items) or e (errors).
+// Fields are "<counter> <usage_field>", counter r (requests), i (items), e (errors) or n
+// (requests of one item each: admitted_usage_field).
 // ARGV: row, requests, items, errors; repeated for each row.
 constexpr const char* kRecordScript = R"lua(
 for i = 1, #ARGV, 4 do
@@ -85,7 +86,7 @@ bool parse_field(std::string_view field, char& counter, RowKey& key) {
     start = end + 1;
   }
   if (parts.size() != 6 || parts[0].size() != 1 ||
-      std::string_view("rie").find(parts[0][0]) == std::string_view::npos) {
+      std::string_view("rien").find(parts[0][0]) == std::string_view::npos) {
     return false;
   }
   counter = parts[0][0];
@@ -101,6 +102,13 @@ bool parse_field(std::string_view field, char& counter, RowKey& key) {
 std::string usage_field(const registry::UsageRow& row) {
   return std::to_string(row.hour) + " " + row.tenant + " " + row.key_id + " " + row.model + " " +
          std::to_string(row.version);
+}
+
+std::string admitted_usage_field(const registry::UsageRow& row) {
+  if (row.requests != 1 || row.items != 1 || row.errors != 0) {
+    throw std::logic_error("an admitted request is counted as one request of one item");
+  }
+  return "n " + usage_field(row);
 }
 
 // One hash tag for every key: a Redis Cluster keeps them in one slot, as scripts need.
@@ -169,7 +177,9 @@ std::optional<RedisUsage::Batch> RedisUsage::claim() {
     }
     registry::UsageRow& row = rows[key];
     std::tie(row.hour, row.tenant, row.key_id, row.model, row.version) = key;
-    (counter == 'r' ? row.requests : counter == 'i' ? row.items : row.errors) += value;
+    if (counter == 'r' || counter == 'n') row.requests += value;
+    if (counter == 'i' || counter == 'n') row.items += value;
+    if (counter == 'e') row.errors += value;
   }
   for (auto& [key, row] : rows) {
     // A correction can cancel a row out (counted on one version, answered by another).

@@ -16,6 +16,9 @@ namespace mg::gateway {
 // A row's field name in the live hash, after the counter letter: "<hour> <tenant> <key id>
 // <model> <version>" (names are [a-z0-9._-]: a space cannot occur inside one).
 std::string usage_field(const registry::UsageRow& row);
+// The live hash's field the admit script increments for an admitted request: counter 'n',
+// one request of one item (one HINCRBY where 'r' and 'i' would take two).
+std::string admitted_usage_field(const registry::UsageRow& row);
 
 // Usage counters shared by the replicas in Redis, and their hand-over to the registry's
 // ledger exactly once (docs/operations.md "Cluster mode", usage).

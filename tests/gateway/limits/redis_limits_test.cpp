@@ -4,6 +4,7 @@
 #include "gateway/limits/redis_limits.h"
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/limits/periods.h"
 #include "tests/gateway/limits/test_redis.h"
 
 namespace mg::gateway {
@@ -130,6 +132,24 @@ TEST_F(RedisLimitsTest, ARefusedRequestSpendsNeitherItsNonceNorTheQuota) {
   ASSERT_TRUE(a.quota);
   EXPECT_EQ(a.quota->state.remaining, 3);
   EXPECT_EQ(replica_b_->admit(r).refusal, Refusal::kReplayed);
+}
+
+TEST_F(RedisLimitsTest, AQuotaCounterExpiresADayAfterItsPeriod) {
+  // The script sets the expiry when the counter is created and leaves it alone after.
+  SharedAdmitRequest r = request(unique("e"));
+  r.quota_limit = 100;
+  r.period = registry::QuotaPeriod::kDay;
+  const std::string counter =
+      "mg:quota:" + r.tenant + ":" + std::to_string(period_start(r.period, r.now));
+  const int64_t expires = period_end(r.period, r.now) + 86400;
+  RedisPool redis(parse_redis_url(url_));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(replica_a_->admit(r).refusal, Refusal::kNone);
+    const auto at = redis.command({"EXPIRETIME", counter});
+    ASSERT_EQ(at->type, REDIS_REPLY_INTEGER);
+    EXPECT_EQ(at->integer, expires) << "after request " << i + 1;
+  }
+  EXPECT_EQ(std::string(redis.command({"GET", counter})->str), "3");
 }
 
 TEST_F(RedisLimitsTest, AnEmptiedScriptCacheIsRefilled) {
