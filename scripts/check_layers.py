@@ -21,6 +21,8 @@ ALLOWED = {
     "common": [],
     "registry": ["common/", "modelgate/hex.h"],
     "gateway/plugin_host": ["common/", "modelgate/plugin.h"],
+    # modelgate-worker: a plugin's model in its own process, with the plugin host only.
+    "gateway/worker": ["gateway/plugin_host/", "common/", "modelgate/plugin.h"],
     "gateway/metrics": ["common/"],
     "gateway/http": ["common/"],
     "gateway/auth": ["gateway/http/", "registry/", "common/", "modelgate/hex.h",

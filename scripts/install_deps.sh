@@ -26,6 +26,8 @@ packages=(
   prometheus-cpp-dev
   # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start
   libpq-dev postgresql libhiredis-dev redis-server nginx
+  # backends out of process: the worker's system call filter
+  libseccomp-dev
   # deploy/ tests: a real Prometheus + promtool, systemd-analyze, YAML parsing, openssl
   prometheus systemd python3-yaml openssl
 )

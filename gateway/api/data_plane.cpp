@@ -37,6 +37,18 @@ int64_t resolve_version(Services& s, const ModelRef& path) {
   return *version;
 }
 
+namespace {
+
+// A version whose backend worker is being restarted (or whose restarts gave up).
+ApiError not_ready_worker(const std::string& model, int64_t version) {
+  return ApiError(503, "model_not_ready",
+                  "version " + std::to_string(version) + " of model '" + model +
+                      "' is not ready: its backend worker is restarting after a failure",
+                  1);
+}
+
+}  // namespace
+
 std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version) {
   auto loaded = s.models.find(path.model, version);
   if (!loaded) {
@@ -53,6 +65,7 @@ std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, 
         503, "model_not_ready",
         "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
   }
+  if (!loaded->ready()) throw not_ready_worker(path.model, version);
   return loaded;
 }
 
@@ -111,11 +124,13 @@ HttpResponse model_ready(DataCall& call) {
   Services& s = call.services;
   const ModelRef path = model_ref(call.params);
   const int64_t version = resolve_version(s, path);
-  if (s.models.find(path.model, version) == nullptr) {
+  const auto loaded = s.models.find(path.model, version);
+  if (loaded == nullptr) {
     throw ApiError(
         503, "model_not_ready",
         "version " + std::to_string(version) + " of model '" + path.model + "' is not loaded");
   }
+  if (!loaded->ready()) throw not_ready_worker(path.model, version);
   return json_response(json::object{{"name", path.model}, {"ready", true}});
 }
 
@@ -145,7 +160,8 @@ HttpResponse server_ready(DataCall& call) {
     std::size_t missing = 0;
     for (const auto& [name, entry] : catalog.models) {
       for (const auto& [alias, version] : entry.aliases) {
-        if (s.models.find(name, version) == nullptr) ++missing;
+        const auto loaded = s.models.find(name, version);
+        if (loaded == nullptr || !loaded->ready()) ++missing;
       }
     }
     cached = Cached{&s.registry, &s.models, catalog.generation, models_generation, missing};
@@ -155,8 +171,8 @@ HttpResponse server_ready(DataCall& call) {
   return json_response(
       json::object{{"ready", false},
                    {"error", std::to_string(missing) +
-                                 " aliased model version(s) are not loaded (see the server log "
-                                 "and `mgctl model list`)"},
+                                 " aliased model version(s) are not loaded or not ready (see the "
+                                 "server log and `mgctl model list`)"},
                    {"code", "model_not_ready"}},
       503);
 }
@@ -203,6 +219,12 @@ HttpResponse infer(DataCall& call) {
   info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
+    if (failure->code == kWorkerFailedCode) {
+      // Only this batch failed; the worker is restarted (the model is not ready until then).
+      throw ApiError(503, "backend_failed", failure->message, 1)
+          .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
+                       failure->message);
+    }
     throw ApiError(500, "internal", "the model failed to run this request")
         .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
                      failure->message);

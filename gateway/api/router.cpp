@@ -230,8 +230,9 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
                     std::chrono::steady_clock::time_point start,
                     std::vector<registry::UsageRow>* deferred_usage = nullptr) {
   Metrics* metrics = services.metrics;
-  if (response.status >= 500 && response.status != 503) {
-    // The tenant got a generic message; the operator gets what failed, by request id.
+  if ((response.status >= 500 && response.status != 503) || outcome == "backend_failed") {
+    // The tenant got a generic message; the operator gets what failed, by request id (a
+    // dead backend worker too: every request of its batch is logged).
     const std::string_view target = request.target;
     log(LogLevel::kError,
         "request " + request_id + " " + request.method + " " +

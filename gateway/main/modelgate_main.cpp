@@ -145,6 +145,26 @@ void forbid_core_dumps() {
   }
 }
 
+// [backends.NAME] of the config file, as the plugin host takes it.
+std::map<std::string, BackendSettings> backend_settings(
+    const std::map<std::string, BackendConfig>& configs) {
+  std::map<std::string, BackendSettings> out;
+  for (const auto& [name, c] : configs) {
+    BackendSettings& b = out[name];
+    if (c.isolation == "inline") b.isolation = Isolation::kInline;
+    if (c.isolation == "process") b.isolation = Isolation::kProcess;
+    b.sandbox.memory_bytes = static_cast<uint64_t>(c.memory_mb) << 20;
+    b.sandbox.cpu_seconds = static_cast<uint64_t>(c.cpu_seconds);
+    b.sandbox.open_files = static_cast<uint64_t>(c.open_files);
+    b.sandbox.allow_network = c.allow_network;
+    b.sandbox.allow_exec = c.allow_exec;
+    b.batch_timeout = std::chrono::milliseconds(c.batch_timeout_ms);
+    b.restarts.max_failures = static_cast<int>(c.max_restarts);
+    b.restarts.window = std::chrono::seconds(c.restart_window_seconds);
+  }
+  return out;
+}
+
 int serve(const DataDir& dir, ServeSettings settings) {
   forbid_core_dumps();
   if (!dir.initialised()) {
@@ -172,6 +192,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   }
   mg::registry::Registry registry(dir.registry_options());
   BackendManager backends;
+  backends.set_settings(backend_settings(settings.backends));
   backends.discover(
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);
@@ -179,6 +200,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   RegistryServerState state(registry, backends);
   Metrics metrics(kVersion, state, settings.metrics_tenant_label);
   models.set_metrics(&metrics);  // before any load: batch metrics of every version
+  state.set_worker_probe([&models] { return models.workers(); });
   models.restore();
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -54,6 +55,22 @@ const std::map<std::string_view, KeyRule>& schema() {
   return keys;
 }
 
+// Keys of each [backends.NAME] table.
+const std::map<std::string_view, KeyRule>& backend_schema() {
+  static const std::map<std::string_view, KeyRule> keys = {
+      {"isolation", {Kind::kString}},
+      {"memory_mb", {Kind::kCount, 1 << 24}},
+      {"cpu_seconds", {Kind::kCount, int64_t{365} * kDay}},
+      {"open_files", {Kind::kCount, 1 << 20}},
+      {"batch_timeout_ms", {Kind::kCount, kDay * 1000}},
+      {"max_restarts", {Kind::kCount, 1000}},
+      {"restart_window_seconds", {Kind::kCount, kDay}},
+      {"allow_network", {Kind::kBool}},
+      {"allow_exec", {Kind::kBool}},
+  };
+  return keys;
+}
+
 bool fits(const toml::node& node, const KeyRule& rule) {
   switch (rule.kind) {
     case Kind::kString:
@@ -91,9 +108,45 @@ bool is_section(std::string_view key) {
   return key == "tls" || key == "limits" || key == "metrics" || key == "cluster";
 }
 
+void check_rules(const toml::table& table, const std::string& prefix,
+                 const std::map<std::string_view, KeyRule>& rules, const std::string& source) {
+  for (const auto& [key, node] : table) {
+    const std::string path = prefix + std::string(key.str());
+    const auto found = rules.find(key.str());
+    if (found == rules.end()) {
+      throw std::runtime_error("config " + source + ": unknown key '" + path + "'");
+    }
+    if (!fits(node, found->second)) {
+      throw std::runtime_error("config " + source + ": '" + path + "' must be " +
+                               describe(found->second));
+    }
+  }
+}
+
+// [backends]: a table of backend names, each a table of backend_schema() keys.
+void check_backends(const toml::node& node, const std::string& source) {
+  if (!node.is_table())
+    throw std::runtime_error("config " + source + ": [backends] must be a table");
+  for (const auto& [name, backend] : *node.as_table()) {
+    const std::string path = "backends." + std::string(name.str());
+    if (!backend.is_table())
+      throw std::runtime_error("config " + source + ": [" + path + "] must be a table");
+    check_rules(*backend.as_table(), path + ".", backend_schema(), source);
+    const std::string isolation = (*backend.as_table())["isolation"].value_or(std::string());
+    if (!isolation.empty() && isolation != "inline" && isolation != "process") {
+      throw std::runtime_error("config " + source + ": '" + path +
+                               ".isolation' must be \"inline\" or \"process\"");
+    }
+  }
+}
+
 void check_table(const toml::table& table, const std::string& prefix, const std::string& source) {
   for (const auto& [key, node] : table) {
     const std::string path = prefix + std::string(key.str());
+    if (prefix.empty() && path == "backends") {
+      check_backends(node, source);
+      continue;
+    }
     if (prefix.empty() && is_section(path)) {
       if (!node.is_table())
         throw std::runtime_error("config " + source + ": [" + path + "] must be a table");
@@ -170,6 +223,21 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   settings.limits.max_connections_per_address =
       static_cast<std::size_t>(config["limits"]["max_connections_per_address"].value_or(
           int64_t(settings.limits.max_connections_per_address)));
+  if (const auto* backends = config["backends"].as_table()) {
+    for (const auto& [name, node] : *backends) {
+      const toml::table& t = *node.as_table();
+      BackendConfig& b = settings.backends[std::string(name.str())];
+      b.isolation = t["isolation"].value_or(b.isolation);
+      b.memory_mb = t["memory_mb"].value_or(b.memory_mb);
+      b.cpu_seconds = t["cpu_seconds"].value_or(b.cpu_seconds);
+      b.open_files = t["open_files"].value_or(b.open_files);
+      b.batch_timeout_ms = t["batch_timeout_ms"].value_or(b.batch_timeout_ms);
+      b.max_restarts = t["max_restarts"].value_or(b.max_restarts);
+      b.restart_window_seconds = t["restart_window_seconds"].value_or(b.restart_window_seconds);
+      b.allow_network = t["allow_network"].value_or(b.allow_network);
+      b.allow_exec = t["allow_exec"].value_or(b.allow_exec);
+    }
+  }
   if (auto dirs = config["plugin_dirs"].as_array()) {
     for (const auto& d : *dirs) {
       if (auto s = d.value<std::string>()) settings.plugin_dirs.push_back(*s);
@@ -180,6 +248,9 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
 std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
   for (const auto& [key, rule] : schema()) keys.emplace_back(key);
+  for (const auto& [key, rule] : backend_schema())
+    keys.push_back("backends.NAME." + std::string(key));
+  std::sort(keys.begin(), keys.end());
   return keys;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -13,6 +14,16 @@
 #include "gateway/http/https_server.h"
 
 namespace mg::gateway {
+
+// [backends.NAME]: how the server runs one backend's models (docs/operations.md
+// "Backend isolation"). Unset fields keep the server's defaults.
+struct BackendConfig {
+  std::string isolation;  // "inline", "process" or "" (cpu inline, other plugins process)
+  int64_t memory_mb = 0, cpu_seconds = 0, open_files = 0;  // 0: no limit / inherited
+  int64_t batch_timeout_ms = 30'000;
+  int64_t max_restarts = 5, restart_window_seconds = 300;
+  bool allow_network = false, allow_exec = false;
+};
 
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";
@@ -35,6 +46,7 @@ struct ServeSettings {
   // what happens when it cannot be reached: "closed" (503) or "open" (per replica).
   std::string redis;
   std::string limits_on_redis_failure = "closed";
+  std::map<std::string, BackendConfig> backends;
 };
 
 // Applies a TOML config to `settings`. Every key is optional; a key the server does not

@@ -124,7 +124,19 @@ class StateCollector : public prometheus::Collectable {
       metric.gauge.value = d.up ? 1 : 0;
       dependencies.metric.push_back(std::move(metric));
     }
+    prometheus::MetricFamily workers{
+        "modelgate_worker_resident_bytes",
+        "Resident memory of each model version's backend worker process (0 while restarting)",
+        prometheus::MetricType::Gauge,
+        {}};
+    for (const auto& w : state_.workers()) {
+      prometheus::ClientMetric metric;
+      metric.label = {{"model", w.model}, {"version", std::to_string(w.version)}};
+      metric.gauge.value = static_cast<double>(w.resident_bytes);
+      workers.metric.push_back(std::move(metric));
+    }
     std::vector<prometheus::MetricFamily> families;
+    if (!workers.metric.empty()) families.push_back(std::move(workers));
     families.push_back(std::move(states));
     families.push_back(std::move(backends));
     if (!dependencies.metric.empty()) families.push_back(std::move(dependencies));
@@ -184,7 +196,13 @@ constexpr const char* kRefusalCodes[] = {"bad_request",
                                          "internal",
                                          "deadline_exceeded",
                                          "too_many_connections",
+                                         "backend_failed",
                                          "other"};
+
+// Why a worker process died: the signals a plugin bug or a limit brings, and the rest.
+constexpr const char* kWorkerDeathCauses[] = {"sigsegv",  "sigabrt",  "sigbus",  "sigill",
+                                              "sigfpe",   "sigkill",  "sigxcpu", "exit",
+                                              "deadline", "protocol", "other"};
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
@@ -237,6 +255,16 @@ struct Metrics::Impl {
       prometheus::BuildCounter()
           .Name("modelgate_refused_requests_total")
           .Help("Requests answered with an error, by error code (unknown routes: not_found)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& worker_deaths =
+      prometheus::BuildCounter()
+          .Name("modelgate_worker_deaths_total")
+          .Help("Backend worker processes that died or were killed, by cause")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& worker_restarts =
+      prometheus::BuildCounter()
+          .Name("modelgate_worker_restarts_total")
+          .Help("Backend worker processes restarted after a death, with the model loaded again")
           .Register(*registry);
   prometheus::Counter& access_log_drops =
       prometheus::BuildCounter()
@@ -375,6 +403,21 @@ void Metrics::count_tenant_request(const std::string& tenant) {
 void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
 
 void Metrics::count_shed() { impl_->shed.Increment(); }
+
+void Metrics::count_worker_death(const std::string& model, int64_t version,
+                                 const std::string& cause) {
+  std::string_view label = "other";
+  for (const char* known : kWorkerDeathCauses) {
+    if (cause == known) label = known;
+  }
+  impl_->worker_deaths
+      .Add({{"model", model}, {"version", std::to_string(version)}, {"cause", std::string(label)}})
+      .Increment();
+}
+
+void Metrics::count_worker_restart(const std::string& model, int64_t version) {
+  impl_->worker_restarts.Add({{"model", model}, {"version", std::to_string(version)}}).Increment();
+}
 
 void Metrics::count_access_log_drop() { impl_->access_log_drops.Increment(); }
 

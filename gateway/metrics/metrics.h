@@ -26,6 +26,12 @@ class ServerState {
     std::string name;
     bool up = true;
   };
+  // A model version served by a worker process (isolation "process").
+  struct WorkerState {
+    std::string model;
+    int64_t version = 0;
+    uint64_t resident_bytes = 0;  // 0 while no worker runs
+  };
   virtual ~ServerState() = default;
   // Every model version that is not retired.
   virtual std::vector<VersionState> versions() const = 0;
@@ -33,6 +39,8 @@ class ServerState {
   virtual std::vector<BackendState> backends() const = 0;
   // Embedded mode: none.
   virtual std::vector<Dependency> dependencies() const { return {}; }
+  // Versions run out of process; none when every backend runs inline.
+  virtual std::vector<WorkerState> workers() const { return {}; }
 };
 
 // The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come
@@ -72,6 +80,10 @@ class Metrics {
   void count_rate_limited(const std::string& tenant, const std::string& reason);
   // An authenticated data-plane request of a tenant.
   void count_tenant_request(const std::string& tenant);
+  // A version's worker process died (cause: a signal name such as "sigsegv", "exit",
+  // "deadline"; anything outside the fixed list counts as "other"), or came back.
+  void count_worker_death(const std::string& model, int64_t version, const std::string& cause);
+  void count_worker_restart(const std::string& model, int64_t version);
   // Requests inside the router now.
   void add_inflight(int delta);
 

@@ -19,6 +19,11 @@ class BackendError : public std::runtime_error {
   int32_t code_;
 };
 
+// A host-side failure code (never crosses the plugin ABI, whose codes stay below 1000):
+// the worker process running the batch died or missed its deadline (WorkerFailed). The
+// API answers it 503 backend_failed.
+constexpr int32_t kWorkerFailedCode = 1001;
+
 // A per-request outcome of an execute call: the plugin's code and message.
 struct Failure {
   int32_t code;

@@ -20,6 +20,30 @@ std::string_view state_name(BackendStatus::State state) {
   return "unknown";
 }
 
+Isolation default_isolation(const std::string& backend) {
+  return backend == "cpu" ? Isolation::kInline : Isolation::kProcess;
+}
+
+void BackendManager::set_settings(std::map<std::string, BackendSettings> settings) {
+  std::lock_guard lock(mutex_);
+  settings_ = std::move(settings);
+}
+
+std::string BackendManager::init_config(const std::string& name) const {
+  std::string config = config_for_ ? config_for_(name) : "{}";
+  return config.empty() ? "{}" : config;
+}
+
+BackendSettings BackendManager::settings_for(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const auto found = settings_.find(name);
+  return found == settings_.end() ? BackendSettings{} : found->second;
+}
+
+Isolation BackendManager::isolation_for(const std::string& name) const {
+  return settings_for(name).isolation.value_or(default_isolation(name));
+}
+
 BackendManager::BackendManager(ConfigFor config_for) : config_for_(std::move(config_for)) {}
 
 void BackendManager::discover(const std::vector<std::filesystem::path>& directories) {

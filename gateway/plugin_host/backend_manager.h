@@ -6,10 +6,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/plugin_host/backend.h"
+#include "gateway/plugin_host/model_runner.h"
 
 namespace mg::gateway {
 
@@ -26,6 +28,18 @@ struct BackendStatus {
 };
 
 std::string_view state_name(BackendStatus::State state);
+
+// How the server runs a backend's models (server config [backends.NAME]; a model's config
+// may override `isolation` and `batch_timeout_ms`). docs/operations.md "Backend isolation".
+struct BackendSettings {
+  std::optional<Isolation> isolation;  // nullopt: default_isolation(name)
+  worker::Sandbox sandbox;
+  std::chrono::milliseconds batch_timeout{30'000};
+  RestartPolicy restarts;
+};
+
+// The reference CPU backend runs inline; any other plugin in a worker process.
+Isolation default_isolation(const std::string& backend);
 
 // Finds, loads and tracks backends. A plugin that cannot be used is recorded as failed
 // with its reason and logged; the host carries on. Thread-safe.
@@ -50,6 +64,14 @@ class BackendManager {
   // Every plugin file seen, in discovery order.
   std::vector<BackendStatus> statuses() const;
 
+  // The JSON config backend_init gets ("{}" when none).
+  std::string init_config(const std::string& name) const;
+  // Settings per backend name (those not named get the defaults).
+  void set_settings(std::map<std::string, BackendSettings> settings);
+  BackendSettings settings_for(const std::string& name) const;
+  // The isolation a backend's models get unless their config says otherwise.
+  Isolation isolation_for(const std::string& name) const;
+
   // Drops the host's reference to a ready backend so it is finalised and closed. Refused
   // (BackendError, MG_ERROR_UNAVAILABLE) while any of its models is loaded.
   void unload(const std::string& name);
@@ -61,6 +83,7 @@ class BackendManager {
   mutable std::mutex mutex_;
   std::vector<BackendStatus> statuses_;
   std::map<std::string, std::shared_ptr<Backend>> ready_;
+  std::map<std::string, BackendSettings> settings_;
 };
 
 }  // namespace mg::gateway

@@ -44,23 +44,41 @@ Scheduling scheduling_of(const std::string& config_json) {
   return s;
 }
 
-}  // namespace
-
-LoadedVersion::LoadedVersion(std::string model, int64_t version, std::shared_ptr<Model> loaded,
-                             const std::string& config_json)
-    : model_(std::move(model)), version_(version), loaded_(std::move(loaded)) {
-  Scheduling scheduling = scheduling_of(config_json);
-  for (int i = 0; i < scheduling.instances; ++i) {
-    instances_.push_back(loaded_->create_instance(static_cast<uint32_t>(i)));
+// A model config's overrides of its backend's settings: "isolation" ("inline" or
+// "process") and "batch_timeout_ms". Anything else, or a malformed value, keeps the
+// backend's (the admin API checks configs when they are set).
+BackendSettings with_model_overrides(BackendSettings settings, const std::string& config_json) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(config_json, ec);
+  if (ec || !value.is_object()) return settings;
+  const auto& o = value.as_object();
+  if (const auto* v = o.if_contains("isolation"); v && v->is_string()) {
+    if (v->as_string() == "inline") settings.isolation = Isolation::kInline;
+    if (v->as_string() == "process") settings.isolation = Isolation::kProcess;
   }
-  batcher_ = std::make_unique<DynamicBatcher>(
-      loaded_->metadata(), [this](const BatchInput& batch) { return execute(batch); },
-      scheduling.batcher, scheduling.instances);
+  if (const auto* v = o.if_contains("batch_timeout_ms");
+      v && v->is_int64() && v->as_int64() > 0 && v->as_int64() <= 86'400'000) {
+    settings.batch_timeout = std::chrono::milliseconds(v->as_int64());
+  }
+  return settings;
 }
 
-BatchOutput LoadedVersion::execute(const BatchInput& batch) {
-  Instance& instance = *instances_[next_.fetch_add(1) % instances_.size()];
-  return instance.execute(batch);
+}  // namespace
+
+int instances_of(const std::string& config_json) { return scheduling_of(config_json).instances; }
+
+LoadedVersion::LoadedVersion(std::string model, int64_t version, std::string backend,
+                             std::unique_ptr<ModelRunner> runner, const std::string& config_json)
+    : model_(std::move(model)),
+      version_(version),
+      backend_(std::move(backend)),
+      runner_(std::move(runner)) {
+  Scheduling scheduling = scheduling_of(config_json);
+  ModelRunner* runner_ptr = runner_.get();
+  batcher_ = std::make_unique<DynamicBatcher>(
+      runner_->metadata(),
+      [runner_ptr](const BatchInput& batch) { return runner_ptr->execute(batch); },
+      scheduling.batcher, scheduling.instances);
 }
 
 namespace {
@@ -75,6 +93,72 @@ bool wanted(const registry::Catalog::Entry& entry, const registry::VersionRecord
 }
 
 }  // namespace
+
+std::unique_ptr<ModelRunner> ModelRepository::start_in_worker(
+    const Backend& backend, const std::string& label, const std::string& artifact_digest,
+    std::span<const std::byte> artifact, const std::string& artifact_path,
+    const std::string& config_json, const BackendSettings& settings, const std::string& model,
+    int64_t version) {
+  WorkerProcess::Options options;
+  options.binary = worker_binary_;
+  options.backend = backend.name();
+  options.batch_timeout = settings.batch_timeout;
+  worker::LoadRequest request;
+  request.plugin_path = backend.path().string();
+  request.backend_config = backends_.init_config(backend.name());
+  request.model_name = label;
+  request.artifact_path = artifact_path;
+  request.model_config = config_json;
+  request.instances = static_cast<uint32_t>(instances_of(config_json));
+  request.sandbox = settings.sandbox;
+  // A restart reads the model again (verified against its digest as it is read).
+  registry::Registry* registry = &registry_;
+  auto source = [registry, artifact_digest] {
+    registry->fetch_artifact(artifact_digest);
+    return registry->artifacts().read(artifact_digest);
+  };
+  // The first start uses the bytes already read and checked.
+  bool first = true;
+  std::vector<std::byte> first_bytes(artifact.begin(), artifact.end());
+  auto artifact_source = [source, first, first_bytes]() mutable {
+    if (first) {
+      first = false;
+      return std::move(first_bytes);
+    }
+    return source();
+  };
+  return std::make_unique<ProcessRunner>(
+      options, request, std::move(artifact_source), settings.restarts,
+      [this, model, version](const WorkerEvent& event) { on_worker_event(model, version, event); });
+}
+
+void ModelRepository::on_worker_event(const std::string& model, int64_t version,
+                                      const WorkerEvent& event) {
+  switch (event.kind) {
+    case WorkerEvent::Kind::kDied:
+      log(LogLevel::kError, event.message + "; restarting it");
+      if (metrics_ != nullptr) metrics_->count_worker_death(model, version, event.cause);
+      break;
+    case WorkerEvent::Kind::kRestarted:
+      log(LogLevel::kInfo, event.message);
+      if (metrics_ != nullptr) metrics_->count_worker_restart(model, version);
+      break;
+    case WorkerEvent::Kind::kGaveUp:
+      log(LogLevel::kError, event.message);
+      // One replica's crashing worker does not fail the version for the whole cluster.
+      if (!registry_.clustered()) {
+        try {
+          registry_.set_version_state(model, version, registry::VersionState::kFailed,
+                                      event.message, "system");
+        } catch (const std::exception& e) {
+          log(LogLevel::kError, "cannot record the failure of " + model + "/" +
+                                    std::to_string(version) + ": " + e.what());
+        }
+      }
+      break;
+  }
+  generation_.fetch_add(1, std::memory_order_release);  // readiness changed
+}
 
 ModelRepository::ModelRepository(registry::Registry& registry, BackendManager& backends)
     : registry_(registry), backends_(backends) {
@@ -133,11 +217,23 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
       std::vector<std::byte>& bytes;
       ~Wipe() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
     } wipe{artifact};
-    auto loaded = Model::load(backend, model + "/" + std::to_string(version), artifact,
-                              registry_.artifacts().path_of(version_record.artifact).string(),
-                              record.config_json);
-    auto handle =
-        std::make_shared<LoadedVersion>(model, version, std::move(loaded), record.config_json);
+    const std::string label = model + "/" + std::to_string(version);
+    const std::string artifact_path =
+        registry_.artifacts().path_of(version_record.artifact).string();
+    BackendSettings settings =
+        with_model_overrides(backends_.settings_for(record.backend), record.config_json);
+    const Isolation isolation = settings.isolation.value_or(default_isolation(record.backend));
+    std::unique_ptr<ModelRunner> runner;
+    if (isolation == Isolation::kInline) {
+      runner = std::make_unique<InlineRunner>(
+          Model::load(backend, label, artifact, artifact_path, record.config_json),
+          instances_of(record.config_json));
+    } else {
+      runner = start_in_worker(*backend, label, version_record.artifact, artifact, artifact_path,
+                               record.config_json, settings, model, version);
+    }
+    auto handle = std::make_shared<LoadedVersion>(model, version, record.backend, std::move(runner),
+                                                  record.config_json);
     if (metrics_ != nullptr) {
       Metrics* metrics = metrics_;
       handle->observe_batches([metrics, model, version](uint64_t rows, std::chrono::nanoseconds t) {
@@ -192,6 +288,20 @@ std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
   std::lock_guard lock(mutex_);
   auto it = loaded_.find({model, version});
   return it == loaded_.end() ? nullptr : it->second;
+}
+
+std::vector<ServerState::WorkerState> ModelRepository::workers() const {
+  std::vector<std::shared_ptr<LoadedVersion>> loaded;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, handle] : loaded_) loaded.push_back(handle);
+  }
+  std::vector<ServerState::WorkerState> out;
+  for (const auto& handle : loaded) {  // /proc reads outside the lock
+    if (handle->isolation() != Isolation::kProcess) continue;
+    out.push_back({handle->model(), handle->version(), handle->worker_rss_bytes()});
+  }
+  return out;
 }
 
 void ModelRepository::load_wanted(const registry::Catalog& catalog) {

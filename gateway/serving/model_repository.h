@@ -2,15 +2,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "gateway/metrics/metrics.h"
 #include "gateway/plugin_host/backend.h"
 #include "gateway/plugin_host/backend_manager.h"
+#include "gateway/plugin_host/model_runner.h"
 #include "gateway/serving/batcher.h"
 #include "registry/registry.h"
 
@@ -21,14 +25,18 @@ class Metrics;
 // One model version loaded on its backend, with its execution instances.
 class LoadedVersion {
  public:
-  // config_json: the model config; "instances", "max_queue_delay_us",
-  // "preferred_batch_sizes" and "max_queue" shape the scheduling.
-  LoadedVersion(std::string model, int64_t version, std::shared_ptr<Model> loaded,
-                const std::string& config_json);
+  // config_json: the model config; "max_queue_delay_us", "preferred_batch_sizes" and
+  // "max_queue" shape the scheduling ("instances" is the runner's: instances_of).
+  LoadedVersion(std::string model, int64_t version, std::string backend,
+                std::unique_ptr<ModelRunner> runner, const std::string& config_json);
   const std::string& model() const { return model_; }
   int64_t version() const { return version_; }
-  const ModelMetadata& metadata() const { return loaded_->metadata(); }
-  const std::string& backend() const { return loaded_->backend().name(); }
+  const ModelMetadata& metadata() const { return runner_->metadata(); }
+  const std::string& backend() const { return backend_; }
+  Isolation isolation() const { return runner_->isolation(); }
+  // False while its worker restarts, or after restarts gave up (then it is failed).
+  bool ready() const { return runner_->ready(); }
+  uint64_t worker_rss_bytes() const { return runner_->worker_rss_bytes(); }
 
   // Queues one request on the dynamic batcher (see DynamicBatcher::submit).
   std::future<RequestResult> submit(std::vector<TensorRef> inputs,
@@ -48,15 +56,13 @@ class LoadedVersion {
  private:
   std::string model_;
   int64_t version_;
-  std::shared_ptr<Model> loaded_;
-  std::vector<std::unique_ptr<Instance>> instances_;
-  std::atomic<uint64_t> next_{0};
-  std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the instances go
-
-  // Runs one batch on the next instance (round robin; each instance serialises its own
-  // calls when the backend is not reentrant).
-  BatchOutput execute(const BatchInput& batch);
+  std::string backend_;
+  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the runner goes
 };
+
+// The "instances" of a model config (1 to 64; 1 when absent or malformed).
+int instances_of(const std::string& config_json);
 
 // The versions this server has loaded, keyed by (model, version). Loading reads the
 // artifact from the registry (digest verified), loads it on the model's backend, and
@@ -93,6 +99,8 @@ class ModelRepository : private registry::Registry::Follower {
   // (nothing is loaded now), then every version an alias points at is loaded. A version
   // that fails to load is logged and recorded as failed; the others still load.
   void restore();
+  // Every loaded version run out of process, with its worker's resident memory.
+  std::vector<ServerState::WorkerState> workers() const;
   // Cluster mode: how many wanted versions this replica could not load (readiness).
   std::size_t failed_follower_loads() const { return follow_failures_.load(); }
   // Increases with every load and unload (readiness answers are cached against it).
@@ -103,6 +111,8 @@ class ModelRepository : private registry::Registry::Follower {
   void set_require_signature(bool required) { require_signature_ = required; }
   // Batch sizes and compute times of versions loaded from now on go to these metrics.
   void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+  // The modelgate-worker binary for backends run out of process.
+  void set_worker_binary(std::filesystem::path binary) { worker_binary_ = std::move(binary); }
   bool require_signature() const { return require_signature_; }
 
  private:
@@ -114,6 +124,16 @@ class ModelRepository : private registry::Registry::Follower {
   std::shared_ptr<LoadedVersion> load_version(const registry::ModelRecord& model,
                                               const registry::VersionRecord& version,
                                               const std::string& actor, bool record_state);
+  // A version whose backend runs out of process: its runner with a worker started.
+  std::unique_ptr<ModelRunner> start_in_worker(const Backend& backend, const std::string& label,
+                                               const std::string& artifact_digest,
+                                               std::span<const std::byte> artifact,
+                                               const std::string& artifact_path,
+                                               const std::string& config_json,
+                                               const BackendSettings& settings,
+                                               const std::string& model, int64_t version);
+  // A worker died, came back, or its restarts stopped: log, metrics, readiness.
+  void on_worker_event(const std::string& model, int64_t version, const WorkerEvent& event);
   // Cluster mode: loads every version `catalog` wants that is not loaded here.
   void load_wanted(const registry::Catalog& catalog);
 
@@ -127,6 +147,7 @@ class ModelRepository : private registry::Registry::Follower {
   std::atomic<uint64_t> generation_{0};
   std::atomic<std::size_t> follow_failures_{0};
   Metrics* metrics_ = nullptr;
+  std::filesystem::path worker_binary_ = default_worker_binary();
 };
 
 }  // namespace mg::gateway

@@ -19,9 +19,16 @@ class RegistryServerState : public ServerState {
   // postgres (cluster mode: the registry's catalogue check) and, once set, redis.
   std::vector<Dependency> dependencies() const override;
   void set_redis_probe(std::function<bool()> up) { redis_up_ = std::move(up); }
+  std::vector<WorkerState> workers() const override {
+    return workers_ ? workers_() : std::vector<WorkerState>{};
+  }
+  void set_worker_probe(std::function<std::vector<WorkerState>()> workers) {
+    workers_ = std::move(workers);
+  }
 
  private:
   std::function<bool()> redis_up_;
+  std::function<std::vector<WorkerState>()> workers_;
   const registry::Registry& registry_;
   const BackendManager& backends_;
 };

@@ -9,7 +9,14 @@
 // outputs "y" = 2x (FP32 [-1, 4]) and "sum" = row sums (FP32 [-1, 1]); max batch 8.
 // A request whose first value is negative fails alone. The model config JSON selects a
 // behaviour with "mode" (see Mode below); "fail_load" makes model_load fail with its text.
+// A batch whose first value is one of the magic numbers below misbehaves as the plugins a
+// worker process must survive do (see misbehave()).
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -227,9 +234,60 @@ MG_Error* compute(TestModel& model, const MG_Batch* batch, MG_ExecuteContext* ct
   return nullptr;
 }
 
+// The magic first values: 1001 segfault, 1002 abort, 1003 exit(3), 1004 leak memory
+// until allocation fails (then write through the null pointer, as careless C code does),
+// 1005 spin forever, 1006 open an IPv4 socket, 1007 run /bin/true. Returns an error for
+// 1006/1007 when the system refused, nullptr when the batch is an ordinary one (or the
+// socket / exec worked: the batch is then computed as usual).
+MG_Error* misbehave(float first) {
+  const int magic = static_cast<int>(first);
+  if (first != static_cast<float>(magic) || magic < 1001 || magic > 1007) return nullptr;
+  switch (magic) {
+    case 1001: {
+      volatile int* nowhere = nullptr;
+      *nowhere = 1;
+      break;
+    }
+    case 1002:
+      std::abort();
+    case 1003:
+      std::exit(3);
+    case 1004:
+      for (;;) {
+        auto* block = static_cast<char*>(std::malloc(64 << 20));
+        for (std::size_t i = 0; i < (64 << 20); i += 4096) block[i] = 1;
+      }
+    case 1005:
+      for (std::atomic<uint64_t> spin{0};; spin.fetch_add(1, std::memory_order_relaxed)) {
+      }
+    case 1006: {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0)
+        return error(MG_ERROR_UNAVAILABLE, std::string("socket: ") + std::strerror(errno));
+      ::close(fd);
+      return nullptr;
+    }
+    case 1007: {
+      const pid_t child = ::fork();
+      if (child == 0) {
+        ::execl("/bin/true", "true", static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return nullptr;
+      return error(MG_ERROR_UNAVAILABLE, "exec: refused");
+    }
+  }
+  return nullptr;
+}
+
 MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_ExecuteContext* ctx) {
   // No exception may cross the C ABI: everything below is inside this try.
   try {
+    if (batch->input_count > 0 && batch->inputs[0].byte_size >= sizeof(float)) {
+      if (MG_Error* e = misbehave(*static_cast<const float*>(batch->inputs[0].data))) return e;
+    }
     auto& instance = *reinterpret_cast<TestInstance*>(handle);
     TestModel& model = *instance.model;
     struct InFlight {
