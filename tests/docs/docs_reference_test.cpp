@@ -58,6 +58,7 @@ class OneOfEach : public ServerState {
   std::vector<VersionState> versions() const override { return {{"m", 1, "ready"}}; }
   std::vector<BackendState> backends() const override { return {{"cpu", "1", "1.0", "ready"}}; }
   std::vector<Dependency> dependencies() const override { return {{"redis", true}}; }
+  std::vector<WorkerState> workers() const override { return {{"m", 1, 1 << 20}}; }
 };
 
 TEST(Docs, MetricsReferenceListsExactlyTheMetricsTheServerExports) {
@@ -74,6 +75,8 @@ TEST(Docs, MetricsReferenceListsExactlyTheMetricsTheServerExports) {
   metrics.count_rate_limited("t", "rate_limited");
   metrics.count_tenant_request("t");
   metrics.add_inflight(1);
+  metrics.count_worker_death("m", 1, "sigsegv");
+  metrics.count_worker_restart("m", 1);
   std::set<std::string> exported;
   std::istringstream lines(metrics.scrape());
   for (std::string line; std::getline(lines, line);) {
