@@ -167,6 +167,8 @@ void model_show(modelgate::Client& client, const Output& out, const std::string&
   const auto& o = body.as_object();
   std::cout << "name:               " << cell(o.at("name")) << "\n"
             << "backend:            " << cell(o.at("backend")) << "\n"
+            << "isolation:          " << (o.contains("isolation") ? cell(o.at("isolation")) : "-")
+            << "\n"
             << "description:        " << cell(o.at("description")) << "\n"
             << "config:             " << cell(o.at("config")) << "\n"
             << "require signature:  " << cell(o.at("require_signature")) << "\n"
@@ -201,9 +203,11 @@ void backend_list(modelgate::Client& client, const Output& out) {
   for (const auto& b : body.as_object().at("backends").as_array()) {
     const auto& o = b.as_object();
     rows.push_back({cell(o.at("name")), cell(o.at("state")), cell(o.at("version")),
-                    cell(o.at("abi")), cell(o.at("reason"))});
+                    cell(o.at("abi")),
+                    o.contains("isolation") ? cell(o.at("isolation")) : std::string("-"),
+                    cell(o.at("reason"))});
   }
-  print_table({"NAME", "STATE", "VERSION", "ABI", "REASON"}, rows);
+  print_table({"NAME", "STATE", "VERSION", "ABI", "ISOLATION", "REASON"}, rows);
 }
 
 void infer(modelgate::Client& client, const Output& out, const std::string& name,

@@ -9,8 +9,9 @@
 
 namespace mg::registry {
 
-// registered → loading → ready | failed → retired (see Registry::set_version_state for
-// every allowed transition).
+// registered → loading → ready | failed → retired; ready → failed when a loaded version's
+// backend worker stops being restarted (see transition_allowed in registry.cpp for every
+// allowed transition).
 enum class VersionState { kRegistered, kLoading, kReady, kFailed, kRetired };
 
 std::string_view state_name(VersionState state);

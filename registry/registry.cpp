@@ -38,7 +38,9 @@ bool transition_allowed(VersionState from, VersionState to) {
     case S::kLoading:
       return to == S::kReady || to == S::kFailed || to == S::kRegistered;
     case S::kReady:
-      return to == S::kRegistered || to == S::kRetired;
+      // failed: a loaded version that can no longer serve (its backend worker's restarts
+      // gave up).
+      return to == S::kRegistered || to == S::kRetired || to == S::kFailed;
     case S::kFailed:
       return to == S::kLoading || to == S::kRegistered || to == S::kRetired;
     case S::kRetired:

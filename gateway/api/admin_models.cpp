@@ -248,7 +248,10 @@ HttpResponse show_model(const AdminCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model");
   require_model(s, model);
-  json::object shown = model_json(s, *s.registry.find_model(model));
+  const auto record = s.registry.find_model(model);
+  json::object shown = model_json(s, *record);
+  shown["isolation"] = std::string(
+      isolation_name(isolation_for_model(s.backends, record->backend, record->config_json)));
   json::array versions;
   for (const auto& v : s.registry.list_versions(model)) versions.emplace_back(version_json(s, v));
   shown["versions"] = versions;

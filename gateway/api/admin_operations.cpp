@@ -48,12 +48,13 @@ HttpResponse remove_signer(const AdminCall& call) {
 HttpResponse list_backends(const AdminCall& call) {
   json::array list;
   for (const auto& b : call.services.backends.statuses()) {
-    list.emplace_back(
-        json::object{{"name", b.name},
-                     {"state", std::string(state_name(b.state))},
-                     {"reason", b.reason},
-                     {"version", b.version},
-                     {"abi", std::to_string(b.abi_major) + "." + std::to_string(b.abi_minor)}});
+    list.emplace_back(json::object{
+        {"name", b.name},
+        {"state", std::string(state_name(b.state))},
+        {"reason", b.reason},
+        {"isolation", std::string(isolation_name(call.services.backends.isolation_for(b.name)))},
+        {"version", b.version},
+        {"abi", std::to_string(b.abi_major) + "." + std::to_string(b.abi_minor)}});
   }
   return json_response(json::object{{"backends", list}});
 }

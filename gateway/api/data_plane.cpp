@@ -219,6 +219,7 @@ HttpResponse infer(DataCall& call) {
   info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
+    if (failure->code == kWorkerRestartingCode) throw not_ready_worker(path.model, version);
     if (failure->code == kWorkerFailedCode) {
       // Only this batch failed; the worker is restarted (the model is not ready until then).
       throw ApiError(503, "backend_failed", failure->message, 1)

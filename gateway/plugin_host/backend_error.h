@@ -23,6 +23,8 @@ class BackendError : public std::runtime_error {
 // the worker process running the batch died or missed its deadline (WorkerFailed). The
 // API answers it 503 backend_failed.
 constexpr int32_t kWorkerFailedCode = 1001;
+// The model's worker is being restarted (or restarts gave up): 503 model_not_ready.
+constexpr int32_t kWorkerRestartingCode = 1002;
 
 // A per-request outcome of an execute call: the plugin's code and message.
 struct Failure {

@@ -75,9 +75,9 @@ BatchOutput ProcessRunner::execute(const BatchInput& batch) {
     process = current_;
   }
   if (!process) {
-    throw WorkerFailed("backend '" + options_.backend + "' has no worker for model '" +
-                           request_.model_name + "' right now (restarting after a failure)",
-                       "unavailable");
+    throw BackendError(kWorkerRestartingCode,
+                       "backend '" + options_.backend + "' has no worker for model '" +
+                           request_.model_name + "' right now (restarting after a failure)");
   }
   try {
     return process->execute(next_.fetch_add(1), batch);
@@ -159,6 +159,11 @@ void ProcessRunner::supervise() {
 bool ProcessRunner::ready() const {
   std::lock_guard lock(mutex_);
   return current_ != nullptr;
+}
+
+bool ProcessRunner::failed() const {
+  std::lock_guard lock(mutex_);
+  return gave_up_;
 }
 
 uint64_t ProcessRunner::worker_rss_bytes() const {

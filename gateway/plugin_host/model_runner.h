@@ -31,6 +31,8 @@ class ModelRunner {
   virtual Isolation isolation() const = 0;
   // False while a worker is being restarted or after restarts gave up.
   virtual bool ready() const { return true; }
+  // True once a worker's restarts gave up: only loading the version again brings it back.
+  virtual bool failed() const { return false; }
   // Resident memory of the model's worker; 0 inline.
   virtual uint64_t worker_rss_bytes() const { return 0; }
 };
@@ -84,6 +86,7 @@ class ProcessRunner : public ModelRunner {
   BatchOutput execute(const BatchInput& batch) override;
   Isolation isolation() const override { return Isolation::kProcess; }
   bool ready() const override;
+  bool failed() const override;
   uint64_t worker_rss_bytes() const override;
   // The current worker's pid (0 while none runs): for tests.
   pid_t worker_pid() const;

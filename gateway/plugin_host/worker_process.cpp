@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 namespace mg::gateway {
 namespace {
@@ -131,7 +132,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const Options& options,
                             std::to_string(options.load_timeout.count()) + " ms and was killed",
                         "deadline");
   }
-  if (!received) throw process->fail("died while loading the model", "exit");
+  if (!received) throw process->fail_once_exited("died while loading the model", "exit");
   worker::LoadReply loaded = worker::decode_loaded(reply);
   if (loaded.failure) throw BackendError(loaded.failure->code, loaded.failure->message);
   process->metadata_ = std::move(loaded.metadata);
@@ -181,6 +182,21 @@ WorkerFailed WorkerProcess::fail(const std::string& why_if_alive,
   return WorkerFailed(label() + " " + death_, death_cause_);
 }
 
+WorkerFailed WorkerProcess::fail_once_exited(const std::string& why_if_alive,
+                                             const std::string& cause_if_alive) {
+  // Its descriptors close while it exits, a moment before it can be reaped: wait for
+  // that (up to a second) so the failure names the signal or the status.
+  for (int i = 0; i < 1000; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid_) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return fail(why_if_alive, cause_if_alive);
+}
+
 BatchOutput WorkerProcess::execute(std::size_t index, const BatchInput& batch) {
   Lane& lane = *lanes_.at(index % lanes_.size());
   std::lock_guard lock(lane.mutex);
@@ -210,7 +226,7 @@ BatchOutput WorkerProcess::execute(std::size_t index, const BatchInput& batch) {
     worker::send_message(lane.socket, request,
                          new_region ? std::span<const int>(&region_fd, 1) : std::span<const int>());
   } catch (const worker::ProtocolError&) {
-    throw fail("stopped answering", "exit");
+    throw fail_once_exited("stopped answering and was killed", "exit");
   }
   if (!wait_readable(lane.socket, options_.batch_timeout)) {
     throw fail("missed its " + std::to_string(options_.batch_timeout.count()) +
@@ -225,9 +241,9 @@ BatchOutput WorkerProcess::execute(std::size_t index, const BatchInput& batch) {
   } catch (const worker::ProtocolError&) {
     received = false;
   }
-  if (!received) {
+  if (!received) {  // the worker closed its end: it is exiting, or dead
     for (int fd : fds) ::close(fd);
-    throw fail("broke the protocol and was killed", "exit");
+    throw fail_once_exited("closed its socket and was killed", "exit");
   }
   worker::ExecuteReply decoded;
   try {

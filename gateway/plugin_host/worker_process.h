@@ -77,6 +77,8 @@ class WorkerProcess {
   WorkerProcess(const Options& options, pid_t pid, int control);
   // Kills the worker if it still runs, reaps it once, and returns the failure to throw.
   WorkerFailed fail(const std::string& why_if_alive, const std::string& cause_if_alive);
+  // The same for a worker whose socket closed: waits briefly for it to be reapable first.
+  WorkerFailed fail_once_exited(const std::string& why_if_alive, const std::string& cause_if_alive);
   std::string label() const;
 
   Options options_;

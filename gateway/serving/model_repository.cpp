@@ -44,10 +44,14 @@ Scheduling scheduling_of(const std::string& config_json) {
   return s;
 }
 
+}  // namespace
+
 // A model config's overrides of its backend's settings: "isolation" ("inline" or
 // "process") and "batch_timeout_ms". Anything else, or a malformed value, keeps the
 // backend's (the admin API checks configs when they are set).
-BackendSettings with_model_overrides(BackendSettings settings, const std::string& config_json) {
+BackendSettings settings_for_model(const BackendManager& backends, const std::string& backend,
+                                   const std::string& config_json) {
+  BackendSettings settings = backends.settings_for(backend);
   boost::system::error_code ec;
   auto value = boost::json::parse(config_json, ec);
   if (ec || !value.is_object()) return settings;
@@ -63,7 +67,11 @@ BackendSettings with_model_overrides(BackendSettings settings, const std::string
   return settings;
 }
 
-}  // namespace
+Isolation isolation_for_model(const BackendManager& backends, const std::string& backend,
+                              const std::string& config_json) {
+  return settings_for_model(backends, backend, config_json)
+      .isolation.value_or(default_isolation(backend));
+}
 
 int instances_of(const std::string& config_json) { return scheduling_of(config_json).instances; }
 
@@ -171,7 +179,14 @@ ModelRepository::~ModelRepository() {
 
 std::shared_ptr<LoadedVersion> ModelRepository::load(const std::string& model, int64_t version,
                                                      const std::string& actor) {
-  if (auto existing = find(model, version)) return existing;
+  if (auto existing = find(model, version)) {
+    if (!existing->failed()) return existing;
+    // Its worker's restarts gave up: loading it again starts afresh.
+    std::lock_guard lock(mutex_);
+    const auto it = loaded_.find({model, version});
+    if (it != loaded_.end() && it->second == existing) loaded_.erase(it);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
   auto record = registry_.find_model(model);
   auto version_record = registry_.find_version(model, version);
   if (!record || !version_record) {
@@ -220,8 +235,8 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
     const std::string label = model + "/" + std::to_string(version);
     const std::string artifact_path =
         registry_.artifacts().path_of(version_record.artifact).string();
-    BackendSettings settings =
-        with_model_overrides(backends_.settings_for(record.backend), record.config_json);
+    const BackendSettings settings =
+        settings_for_model(backends_, record.backend, record.config_json);
     const Isolation isolation = settings.isolation.value_or(default_isolation(record.backend));
     std::unique_ptr<ModelRunner> runner;
     if (isolation == Isolation::kInline) {

@@ -36,6 +36,8 @@ class LoadedVersion {
   Isolation isolation() const { return runner_->isolation(); }
   // False while its worker restarts, or after restarts gave up (then it is failed).
   bool ready() const { return runner_->ready(); }
+  // Its worker's restarts gave up: load() replaces it.
+  bool failed() const { return runner_->failed(); }
   uint64_t worker_rss_bytes() const { return runner_->worker_rss_bytes(); }
 
   // Queues one request on the dynamic batcher (see DynamicBatcher::submit).
@@ -60,6 +62,14 @@ class LoadedVersion {
   std::unique_ptr<ModelRunner> runner_;
   std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the runner goes
 };
+
+// A backend's settings with a model config's overrides: "isolation" ("inline" or
+// "process") and "batch_timeout_ms".
+BackendSettings settings_for_model(const BackendManager& backends, const std::string& backend,
+                                   const std::string& config_json);
+// Where a model's plugin code runs (shown by `mgctl model show`).
+Isolation isolation_for_model(const BackendManager& backends, const std::string& backend,
+                              const std::string& config_json);
 
 // The "instances" of a model config (1 to 64; 1 when absent or malformed).
 int instances_of(const std::string& config_json);

@@ -5,10 +5,12 @@ wrk stops at its deadline with one request in flight per connection: the server 
 (and meters) those, wrk never sees them. This client finishes every request it sends, so
 its count of 200 responses can be compared with the usage ledger exactly.
 
-usage: exact_load.py URL KEY BODY_FILE CACERT SECONDS CONNECTIONS
+usage: exact_load.py URL KEY BODY_FILE CACERT SECONDS CONNECTIONS [STOP_FILE]
+(STOP_FILE: also stop, after the requests in flight, once this file exists)
 prints: ok=N failed=M
 """
 import http.client
+import os
 import ssl
 import sys
 import threading
@@ -18,6 +20,7 @@ import urllib.parse
 
 def main():
     url, key, body_file, cacert, seconds, connections = sys.argv[1:7]
+    stop_file = sys.argv[7] if len(sys.argv) > 7 else None
     target = urllib.parse.urlsplit(url)
     body = open(body_file, "rb").read()
     context = ssl.create_default_context(cafile=cacert)
@@ -29,7 +32,7 @@ def main():
     def worker():
         ok = failed = 0
         connection = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop_file and os.path.exists(stop_file)):
             if connection is None:
                 connection = http.client.HTTPSConnection(
                     target.hostname, target.port, context=context, timeout=10)

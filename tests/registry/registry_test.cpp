@@ -102,10 +102,14 @@ TEST_P(RegistryTest, StateMachineAllowsOnlyDocumentedTransitions) {
   registry_->set_version_state("m", 1, VersionState::kLoading, "", "gw");
   registry_->set_version_state("m", 1, VersionState::kReady, "", "gw");
   EXPECT_EQ(registry_->find_version("m", 1)->state_reason, "");
+  // A ready version whose backend worker gave up is failed; loading it again is allowed.
+  registry_->set_version_state("m", 1, VersionState::kFailed, "worker gave up", "gw");
+  EXPECT_EQ(registry_->find_version("m", 1)->state_reason, "worker gave up");
+  registry_->set_version_state("m", 1, VersionState::kRegistered, "", "gw");
   expect_code(
       Code::kConflict,
       [&] { registry_->set_version_state("m", 1, VersionState::kFailed, "", "gw"); },
-      "is ready and cannot become failed");
+      "is registered and cannot become failed");
   registry_->set_version_state("m", 1, VersionState::kRetired, "", "gw");
   expect_code(
       Code::kConflict,

@@ -3,10 +3,12 @@
 # fails, a model whose execute returns errors, one that throws inside execute, and one
 # that aborts the process. The server stays up and reports the first four (backend list,
 # model state and reason, 500 internal without internals, metrics) while good models keep
-# serving. The crash takes the process down — documented behaviour: nothing in-process
-# can survive a plugin's abort() or segfault; the service manager restarts it
-# (deploy/systemd Restart=on-failure, the k8s Deployment) and the restarted server
-# serves again from the same data dir.
+# serving. The abort, in a worker process (the default for any plugin but cpu), fails its
+# batch with 503 backend_failed and the server carries on (worker_faults_test.sh has the
+# rest). The same abort with isolation "inline" takes the server down — documented: nothing
+# in-process survives a plugin's abort() or segfault; the service manager restarts it
+# (deploy/systemd Restart=on-failure, the k8s Deployment) and the restarted server serves
+# again from the same data dir.
 # usage: backend_faults_test.sh MODELGATE MGCTL CPU_PLUGIN TEST_PLUGIN_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 cpu_plugin=$3 test_plugins=$4
@@ -29,6 +31,7 @@ import broken-load '{"fail_load": "weights are corrupted"}'
 import failing-exec '{"mode": "fail_execute"}'
 import thrower '{"mode": "throw"}'
 import crasher '{"mode": "crash"}'
+import inline-crasher '{"mode": "crash", "isolation": "inline"}'
 # A model on the backend that failed to initialise.
 "$modelgate" import --data-dir "$data" --backend test_init_fails orphan "$work/test.model" \
   --promote >/dev/null
@@ -63,9 +66,15 @@ expect "metrics: failed backend, with what it declared" "$metrics" \
 expect "metrics: failed model" "$metrics" 'modelgate_model_state{model="broken-load",state="failed",version="1"} 1'
 expect "metrics: execute errors" "$metrics" 'modelgate_inference_requests_total{model="failing-exec",outcome="internal",version="1"} 1'
 
-# The crash: the request's connection drops and the process dies by SIGABRT.
+# The crash in a worker: that batch fails, the server serves on.
+out=$(infer crasher)
+expect "abort in a worker: 503 backend_failed" "$out" '"code":"backend_failed"'
+expect "abort in a worker: the signal" "$out" "signal 6"
+expect "the server survived the worker's abort" "$(infer good)" " 200"
+
+# The crash inline: the request's connection drops and the process dies by SIGABRT.
 status=0
-infer crasher >/dev/null 2>&1 || status=$?
+infer inline-crasher >/dev/null 2>&1 || status=$?
 ((status != 0)) || fail "the crashing request got an answer"
 wait "$pid" && fail "the server survived abort()" || exit_status=$?
 pid=

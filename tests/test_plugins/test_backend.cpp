@@ -9,8 +9,8 @@
 // outputs "y" = 2x (FP32 [-1, 4]) and "sum" = row sums (FP32 [-1, 1]); max batch 8.
 // A request whose first value is negative fails alone. The model config JSON selects a
 // behaviour with "mode" (see Mode below); "fail_load" makes model_load fail with its text.
-// A batch whose first value is one of the magic numbers below misbehaves as the plugins a
-// worker process must survive do (see misbehave()).
+// A batch with a request whose first value is one of the magic numbers below misbehaves
+// as the plugins a worker process must survive do (see misbehave()).
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,7 +254,8 @@ MG_Error* misbehave(float first) {
       std::exit(3);
     case 1004:
       for (;;) {
-        auto* block = static_cast<char*>(std::malloc(64 << 20));
+        // Volatile: the compiler may not drop an allocation nobody reads.
+        auto* block = static_cast<volatile char*>(std::malloc(64 << 20));
         for (std::size_t i = 0; i < (64 << 20); i += 4096) block[i] = 1;
       }
     case 1005:
@@ -285,8 +286,13 @@ MG_Error* misbehave(float first) {
 MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_ExecuteContext* ctx) {
   // No exception may cross the C ABI: everything below is inside this try.
   try {
-    if (batch->input_count > 0 && batch->inputs[0].byte_size >= sizeof(float)) {
-      if (MG_Error* e = misbehave(*static_cast<const float*>(batch->inputs[0].data))) return e;
+    // Any request of the batch may carry the magic value (batches merge requests).
+    const MG_Tensor& x = batch->inputs[0];
+    uint64_t row = 0;
+    for (uint32_t r = 0; r < batch->request_count; ++r) {
+      if ((row * 4 + 1) * sizeof(float) > x.byte_size) break;
+      if (MG_Error* e = misbehave(static_cast<const float*>(x.data)[row * 4])) return e;
+      row += batch->request_rows[r];
     }
     auto& instance = *reinterpret_cast<TestInstance*>(handle);
     TestModel& model = *instance.model;
