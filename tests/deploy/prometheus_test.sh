@@ -153,21 +153,25 @@ import json, sys
 rules = [r for g in json.loads(sys.argv[1])["data"]["groups"] for r in g["rules"]]
 bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
 firing = sorted(r["name"] for r in rules if r["state"] != "inactive")
-if len(rules) != 7 or bad or firing != ["ModelGateQuotaExhausted"]:
+if len(rules) != 8 or bad or firing != ["ModelGateQuotaExhausted"]:
     sys.exit(f"{len(rules)} rules, unhealthy {bad}, active {firing}")
 PY
 }
 for _ in $(seq 1 40); do check_rules 2>/dev/null && break; sleep 0.5; done
 check_rules || fail "alert rules"
-echo "ok   7 alert rules evaluated and healthy; ModelGateQuotaExhausted fired for acme"
+echo "ok   8 alert rules evaluated and healthy; ModelGateQuotaExhausted fired for acme"
 
 # Every dashboard and alert query runs without error and names only exported metrics.
 names=$(curl -sS "$api/label/__name__/values")
 py - "$deploy" "$names" "$api" <<'PY' || fail "dashboard/alert queries"
 import json, pathlib, re, sys, urllib.parse, urllib.request, yaml
 deploy, api = pathlib.Path(sys.argv[1]), sys.argv[3]
-# Exported only in cluster mode (this server is embedded); tests/cluster/ scrape it there.
-exported = set(json.loads(sys.argv[2])["data"]) | {"modelgate_dependency_up"}
+# Exported only in cluster mode (this server is embedded; tests/cluster/ scrape it there),
+# and the worker families only once a model runs out of process or a worker died
+# (tests/reliability/worker_faults_test.sh scrapes them).
+exported = set(json.loads(sys.argv[2])["data"]) | {
+    "modelgate_dependency_up", "modelgate_worker_deaths_total", "modelgate_worker_restarts_total",
+    "modelgate_worker_resident_bytes"}
 dash = json.loads((deploy / "grafana/dashboards/modelgate.json").read_text())
 exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
 exprs += [r["expr"] for g in yaml.safe_load((deploy / "prometheus/alerts.yml").read_text())["groups"]
