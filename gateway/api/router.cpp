@@ -183,7 +183,10 @@ bool runs_inline(const HttpRequest& request, Services& services) {
       services.registry.resolve(path.model, path.version.empty() ? "default" : path.version);
   if (!version) return true;  // an error answer: cheap
   const auto loaded = services.models.find(path.model, *version);
-  return loaded && loaded->batcher().runs_fast(std::chrono::microseconds(250));
+  // A model in a worker process waits on the worker's reply: never on a socket thread,
+  // where the wait would hold every connection of the thread (and keep batches at one).
+  return loaded && loaded->isolation() == Isolation::kInline &&
+         loaded->batcher().runs_fast(std::chrono::microseconds(250));
 }
 
 namespace {

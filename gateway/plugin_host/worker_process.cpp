@@ -35,7 +35,9 @@ std::string signal_cause(int signal) {
   return cause;
 }
 
-// Waits until `socket` is readable or `timeout` passes; false on timeout.
+// Waits until `socket` is readable or `timeout` passes; false on timeout. (Polling a
+// while before sleeping was tried for small batches' replies: slower on 2 cores, where
+// the spinning thread takes the worker's CPU — bench/RESULTS.md.)
 bool wait_readable(int socket, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
