@@ -6,6 +6,7 @@
 // model with the server's own plugin host code (the same ABI checks, the same output
 // checks), answers with the metadata, then serves each instance's lane on its own thread
 // until the server closes the sockets or dies.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -84,6 +85,11 @@ int run(pid_t server) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) return 1;
   ::signal(SIGPIPE, SIG_IGN);
+  // What the server sets for its plugins (docs/plugin-abi.md "The process around a
+  // plugin"); the core-size limit comes inherited, dumpable does not survive exec.
+  ::prctl(PR_SET_DUMPABLE, 0);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
   std::string message;
   std::vector<int> fds;

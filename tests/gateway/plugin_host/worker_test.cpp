@@ -241,7 +241,12 @@ TEST(ProcessRunner, ADeadWorkerIsNotReadyUntilARestartedOneHasLoaded) {
   OneRow abort_call(1002), normal(1);
   EXPECT_THROW(r->execute(abort_call.input), WorkerFailed);
   EXPECT_FALSE(r->ready());
-  EXPECT_THROW(r->execute(normal.input), WorkerFailed);  // no worker: refused at once
+  try {  // no worker: refused at once, as "restarting"
+    r->execute(normal.input);
+    FAIL() << "a batch ran without a worker";
+  } catch (const BackendError& e) {
+    EXPECT_EQ(e.code(), kWorkerRestartingCode) << e.what();
+  }
   ASSERT_TRUE(eventually([&] { return r->ready(); }));
   EXPECT_NE(r->worker_pid(), first);
   EXPECT_FALSE(r->execute(normal.input).batch_failure);
