@@ -82,9 +82,11 @@ TEST(BackendManager, DiscoveryRecordsEveryPluginWithStateAndReason) {
 
   std::map<std::string, BackendStatus> by_name;
   for (const auto& status : manager.statuses()) by_name[status.name] = status;
-  ASSERT_EQ(by_name.size(), 5u);
-  EXPECT_EQ(by_name["test_good"].state, BackendStatus::State::kReady);
-  EXPECT_EQ(by_name["test_good"].version, "0.0.1-test");
+  ASSERT_EQ(by_name.size(), 6u);
+  for (const char* good : {"test_good", "test_faulty"}) {  // test_faulty: misbehaves on demand
+    EXPECT_EQ(by_name[good].state, BackendStatus::State::kReady) << good;
+    EXPECT_EQ(by_name[good].version, "0.0.1-test") << good;
+  }
   for (const char* bad : {"test_bad_major", "test_new_minor", "test_no_entry", "test_init_fails"}) {
     EXPECT_EQ(by_name[bad].state, BackendStatus::State::kFailed) << bad;
     EXPECT_FALSE(by_name[bad].reason.empty()) << bad;
