@@ -45,6 +45,7 @@ class RouterTest : public ::testing::Test {
         registry::RegistryOptions{dir_, [this] { return now_ms_; }});
     backends_.discover({MG_PLUGIN_DIR});
     models_ = std::make_unique<ModelRepository>(*registry_, backends_);
+    models_->set_worker_binary(MG_WORKER_BINARY);
     add_model("fashion-mlp", R"({"max_batch_size": 8})", true);
     add_model("text-classifier", R"({"max_batch_size": 8})", true);
     std::array<unsigned char, 32> master{};

@@ -250,8 +250,8 @@ TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
   EXPECT_EQ(call("GET", "/v2/health/live").status, 200);  // alive all the same
   models_->unload("text-classifier", 1, "test");
   EXPECT_EQ(body_of(call("GET", "/v2/health/ready"))["error"].as_string(),
-            "2 aliased model version(s) are not loaded (see the server log and `mgctl model "
-            "list`)");
+            "2 aliased model version(s) are not loaded or not ready (see the server log and "
+            "`mgctl model list`)");
 }
 
 // A 500 tells the tenant nothing of the cause; the server log gets the cause with the
@@ -266,6 +266,7 @@ TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
   BackendManager test_backends;
   test_backends.discover({MG_TEST_PLUGIN_DIR});
   ModelRepository test_models(*registry_, test_backends);
+  test_models.set_worker_binary(MG_WORKER_BINARY);  // test_good runs out of process
   register_model("failing", "test_good", "TESTMODEL weights", R"({"mode": "fail_execute"})");
   test_models.load("failing", 1, "test");
   Services services{*registry_, test_models, test_backends, *auth_, "test"};
