@@ -11,9 +11,7 @@ duration=${1:-8}
 rounds=${2:-3}
 cmake --build build --target modelgate modelgate-worker mgctl mg_cpu >/dev/null
 
-work=$(mktemp -d)
-pid=
-trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+source bench/gateway/work_dir.sh
 data=$work/data
 build/gateway/modelgate init --data-dir "$data" >/dev/null
 key=$(cat "$data/admin.key")
@@ -37,6 +35,7 @@ log=$work/serve.log
 build/gateway/modelgate serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   --plugin-dir build/plugins --config <(echo 'access_log = "off"') >"$log" 2>&1 &
 pid=$!
+pids+=("$pid")
 until grep -q 'listening on' "$log"; do sleep 0.1; done
 port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
 [[ $(pgrep -c -P "$pid" -f modelgate-worker) == 2 ]] || { echo "expected 2 workers"; exit 1; }

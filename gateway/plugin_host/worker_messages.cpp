@@ -41,6 +41,21 @@ std::vector<TensorDesc> get_descs(Reader& in) {
   return tensors;
 }
 
+// A tensor that sits in a region: its name, dtype, shape and place (inputs one way,
+// outputs the other).
+void put_placed(Writer& out, const std::string& name, DType dtype,
+                const std::vector<int64_t>& shape, const Placed& placed) {
+  out.str(name).u32(static_cast<uint32_t>(dtype)).shape(shape);
+  out.u64(placed.offset).u64(placed.bytes);
+}
+
+Placed get_placed(Reader& in, std::string& name, DType& dtype, std::vector<int64_t>& shape) {
+  name = in.str();
+  dtype = dtype_of(in.u32());
+  shape = in.shape();
+  return Placed{in.u64(), in.u64()};
+}
+
 }  // namespace
 
 std::string encode(const LoadRequest& r) {
@@ -101,8 +116,7 @@ std::string encode_execute(const BatchInput& batch, const std::vector<Placed>& p
   out.u32(new_region ? 1 : 0).u32(static_cast<uint32_t>(batch.inputs.size()));
   for (std::size_t i = 0; i < batch.inputs.size(); ++i) {
     const TensorRef& t = batch.inputs[i];
-    out.str(t.name).u32(static_cast<uint32_t>(t.dtype)).shape(t.shape);
-    out.u64(placed[i].offset).u64(placed[i].bytes);
+    put_placed(out, t.name, t.dtype, t.shape, placed[i]);
   }
   out.u32(static_cast<uint32_t>(batch.request_rows.size()));
   for (uint64_t rows : batch.request_rows) out.u64(rows);
@@ -118,12 +132,8 @@ ExecuteRequest decode_execute(std::string_view bytes) {
   r.new_region = in.u32() != 0;
   r.batch.inputs.resize(in.count(32));
   for (TensorRef& t : r.batch.inputs) {
-    t.name = in.str();
-    t.dtype = dtype_of(in.u32());
-    t.shape = in.shape();
-    Placed placed{in.u64(), in.u64()};
-    t.byte_size = placed.bytes;
-    r.placed.push_back(placed);
+    r.placed.push_back(get_placed(in, t.name, t.dtype, t.shape));
+    t.byte_size = r.placed.back().bytes;
   }
   r.batch.request_rows.resize(in.count(8));
   for (auto& rows : r.batch.request_rows) rows = in.u64();
@@ -142,8 +152,7 @@ std::string encode_executed(const BatchOutput& output, const std::vector<Placed>
   out.u32(static_cast<uint32_t>(output.outputs.size()));
   for (std::size_t i = 0; i < output.outputs.size(); ++i) {
     const OutputTensor& t = output.outputs[i];
-    out.str(t.name).u32(static_cast<uint32_t>(t.dtype)).shape(t.shape);
-    out.u64(placed[i].offset).u64(placed[i].bytes);
+    put_placed(out, t.name, t.dtype, t.shape, placed[i]);
   }
   return out.bytes();
 }
@@ -158,12 +167,8 @@ ExecuteReply decode_executed(std::string_view bytes) {
   for (auto& failure : r.request_failures) failure = get_failure(in);
   r.outputs.resize(in.count(32));
   for (OutputTensor& t : r.outputs) {
-    t.name = in.str();
-    t.dtype = dtype_of(in.u32());
-    t.shape = in.shape();
-    Placed placed{in.u64(), in.u64()};
-    t.byte_size = placed.bytes;
-    r.placed.push_back(placed);
+    r.placed.push_back(get_placed(in, t.name, t.dtype, t.shape));
+    t.byte_size = r.placed.back().bytes;
   }
   return r;
 }
