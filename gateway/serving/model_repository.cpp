@@ -47,8 +47,9 @@ Scheduling scheduling_of(const std::string& config_json) {
 }  // namespace
 
 // A model config's overrides of its backend's settings: "isolation" ("inline" or
-// "process") and "batch_timeout_ms". Anything else, or a malformed value, keeps the
-// backend's (the admin API checks configs when they are set).
+// "process") and "batch_timeout_ms". A malformed value keeps the backend's, as the
+// scheduling keys keep their defaults (the registry checks only that a config is an
+// object).
 BackendSettings settings_for_model(const BackendManager& backends, const std::string& backend,
                                    const std::string& config_json) {
   BackendSettings settings = backends.settings_for(backend);
