@@ -47,9 +47,8 @@ Scheduling scheduling_of(const std::string& config_json) {
 }  // namespace
 
 // A model config's overrides of its backend's settings: "isolation" ("inline" or
-// "process") and "batch_timeout_ms". A malformed value keeps the backend's, as the
-// scheduling keys keep their defaults (the registry checks only that a config is an
-// object).
+// "process") and "batch_timeout_ms". Loads refuse malformed ones (check_model_overrides);
+// here they keep the backend's.
 BackendSettings settings_for_model(const BackendManager& backends, const std::string& backend,
                                    const std::string& config_json) {
   BackendSettings settings = backends.settings_for(backend);
@@ -66,6 +65,23 @@ BackendSettings settings_for_model(const BackendManager& backends, const std::st
     settings.batch_timeout = std::chrono::milliseconds(v->as_int64());
   }
   return settings;
+}
+
+void check_model_overrides(const std::string& config_json) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(config_json, ec);
+  if (ec || !value.is_object()) return;
+  const auto& o = value.as_object();
+  if (const auto* v = o.if_contains("isolation");
+      v && !(v->is_string() && (v->as_string() == "inline" || v->as_string() == "process"))) {
+    throw BackendError(MG_ERROR_INVALID_ARGUMENT,
+                       "model config: \"isolation\" must be \"inline\" or \"process\"");
+  }
+  if (const auto* v = o.if_contains("batch_timeout_ms");
+      v && !(v->is_int64() && v->as_int64() > 0 && v->as_int64() <= 86'400'000)) {
+    throw BackendError(MG_ERROR_INVALID_ARGUMENT,
+                       "model config: \"batch_timeout_ms\" must be an integer from 1 to 86400000");
+  }
 }
 
 Isolation isolation_for_model(const BackendManager& backends, const std::string& backend,
@@ -212,6 +228,8 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
     registry_.set_version_state(model, version, registry::VersionState::kLoading, "", actor);
   }
   try {
+    // A misspelt isolation must not quietly run a plugin inline.
+    check_model_overrides(record.config_json);
     auto backend = backends_.find(record.backend);
     if (!backend) {
       throw BackendError(MG_ERROR_NOT_FOUND, "backend '" + record.backend + "' is not available");

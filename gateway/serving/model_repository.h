@@ -67,6 +67,9 @@ class LoadedVersion {
 // "process") and "batch_timeout_ms".
 BackendSettings settings_for_model(const BackendManager& backends, const std::string& backend,
                                    const std::string& config_json);
+// Throws BackendError (invalid argument) when the config's "isolation" or
+// "batch_timeout_ms" is present but malformed: a load then fails with that reason.
+void check_model_overrides(const std::string& config_json);
 // Where a model's plugin code runs (shown by `mgctl model show`).
 Isolation isolation_for_model(const BackendManager& backends, const std::string& backend,
                               const std::string& config_json);

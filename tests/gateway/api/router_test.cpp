@@ -237,6 +237,23 @@ TEST_F(RouterTest, UnknownModelVersionAndUnloadedVersion) {
   expect_error(call("GET", "/v2/models/fashion-mlp/ready"), 503, "model_not_ready", "not loaded");
 }
 
+// A misspelt isolation fails the load with its reason instead of running the plugin inline.
+TEST_F(RouterTest, AMisspeltIsolationFailsTheLoad) {
+  register_model("typo", "cpu", "any bytes", R"({"isolation": "proces"})");
+  try {
+    models_->load("typo", 1, "test");
+    FAIL() << "loaded with isolation \"proces\"";
+  } catch (const BackendError& e) {
+    EXPECT_EQ(e.code(), MG_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(e.what()).find("\"isolation\" must be"), std::string::npos) << e.what();
+  }
+  const auto version = registry_->find_version("typo", 1);
+  EXPECT_EQ(version->state, registry::VersionState::kFailed);
+  EXPECT_NE(version->state_reason.find("isolation"), std::string::npos);
+  register_model("slow", "cpu", "any bytes", R"({"batch_timeout_ms": 0})");
+  EXPECT_THROW(models_->load("slow", 1, "test"), BackendError);
+}
+
 // The server is not ready while a version an alias serves is not loaded (here: it failed
 // to load); it is again once it loads. The answer names no model (no key is needed).
 TEST_F(RouterTest, ServerIsNotReadyWhileAnAliasedVersionIsNotLoaded) {
