@@ -132,7 +132,9 @@ memfds_after=$(own_fds memfd)
 children_after=$(pgrep -c -P "$pid" || true)
 echo "server: $fds_before -> $fds_after descriptors (files, Unix sockets), $memfds_after memfd regions, $children_before -> $children_after child processes over 50 crash cycles"
 ((children_after == children_before)) || fail "child processes grew: $children_before -> $children_after"
-((fds_after <= fds_before)) || fail "descriptors grew: $fds_before -> $fds_after"
+# A leak per crash would add 50 or more; a few come and go with the server's own work
+# (seen: +2 in the ASan build), so the bound allows 4.
+((fds_after <= fds_before + 4)) || fail "descriptors grew: $fds_before -> $fds_after"
 ((memfds_after <= 8)) || fail "memfd regions: $memfds_after, more than two per lane"
 ((children_after == 2)) || fail "expected one worker per model, found $children_after"
 
