@@ -185,41 +185,34 @@ HttpResponse server_metadata(DataCall& call) {
                                     {"extensions", json::array{"binary_tensor_data"}}});
 }
 
-HttpResponse infer(DataCall& call) {
-  Services& s = call.services;
-  const ModelRef path = model_ref(call.params);
-  InferenceInfo& info = call.info;
-  const HttpRequest& http = call.request;  // decompressed by the router
-  int64_t version = resolve_version(s, path);
-  info.model = path.model;
-  info.version = version;
-  auto loaded = ready_version(s, path, version);
-  info.version = version;
-  InferRequest request = decode_large_bodies_few_at_a_time(http, s);
-  const ModelMetadata& metadata = loaded->metadata();
-  CheckedRequest checked = validate_inputs(metadata, request);
-  DynamicBatcher::Submitted pending;
-  try {
-    pending = loaded->submit_cancellable(std::move(checked.inputs), std::move(checked.outputs));
-  } catch (const QueueFull&) {
-    throw ApiError(503, "overloaded", "model '" + path.model + "' has too many queued requests");
-  }
-  if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
-    // Still queued: taken out and refused (it never runs). Already running: its batch ends
-    // when the backend returns, and its data must stay valid until then.
-    if (loaded->cancel(pending.ticket)) {
-      throw ApiError(503, "deadline_exceeded",
-                     "model '" + path.model + "' did not start this request within " +
-                         std::to_string(s.inference_timeout.count()) + " ms; retry later",
-                     1);
-    }
-  }
-  RequestResult result = pending.result.get();
+namespace {
+
+// An inference request once decoded and validated: what its answer needs, and the data its
+// queued inputs point into (kept until the batch has run).
+struct AcceptedInfer {
+  ModelRef path;
+  int64_t version = 0;
+  bool batched = false;  // the model has a batch dimension: items are dimension 0
+  InferRequest request;
+};
+
+// The answer to an accepted request once its batch has run: the failure's error, or the
+// outputs encoded.
+HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, const Services& s,
+                          InferenceInfo& info) {
+  const ModelRef& path = accepted.path;
+  const int64_t version = accepted.version;
   info.queue_seconds = std::chrono::duration<double>(result.queue_time).count();
   info.compute_seconds = std::chrono::duration<double>(result.compute_time).count();
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     if (failure->code == kWorkerRestartingCode) throw not_ready_worker(path.model, version);
+    if (failure->code == kQueueDeadlineCode) {
+      throw ApiError(503, "deadline_exceeded",
+                     "model '" + path.model + "' did not start this request within " +
+                         std::to_string(s.inference_timeout.count()) + " ms; retry later",
+                     1);
+    }
     if (failure->code == kWorkerFailedCode) {
       // Only this batch failed; the worker is restarted (the model is not ready until then).
       throw ApiError(503, "backend_failed", failure->message, 1)
@@ -230,9 +223,9 @@ HttpResponse infer(DataCall& call) {
         .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
                      failure->message);
   }
+  const InferRequest& request = accepted.request;
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
-    info.items =
-        metadata.max_batch_size > 0 ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
+    info.items = accepted.batched ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
   }
   std::vector<InferOutput> outputs;
   for (const auto& out : result.outputs) {
@@ -243,6 +236,74 @@ HttpResponse infer(DataCall& call) {
                                   std::span(out.data.get(), out.byte_size), binary});
   }
   return encode_infer_response(path.model, version, request.id, outputs);
+}
+
+ApiError queue_full(const std::string& model) {
+  return ApiError(503, "overloaded", "model '" + model + "' has too many queued requests");
+}
+
+// A model in a worker process, offered an answer later: the request waits in the batcher
+// without a thread, and its answer is made when its batch has run.
+HttpResponse infer_later(DataCall& call, LoadedVersion& loaded,
+                         std::shared_ptr<AcceptedInfer> accepted, CheckedRequest checked) {
+  LaterAnswer& later = *call.later;
+  const Services& s = call.services;
+  const std::string model = accepted->path.model;
+  try {
+    loaded.submit_async(std::move(checked.inputs), std::move(checked.outputs),
+                        std::chrono::steady_clock::now() + s.inference_timeout,
+                        [accepted, deliver = later.deliver, &s](RequestResult result) mutable {
+                          // Everything the request holds moves on to the answer: nothing of it is
+                          // left to be destroyed on this (batcher) thread.
+                          auto held =
+                              std::make_shared<RequestResult>(std::move(result));  // move-only
+                          deliver([accepted = std::move(accepted), held = std::move(held),
+                                   &s](InferenceInfo& info) mutable {
+                            return answer_infer(*accepted, std::move(*held), s, info);
+                          });
+                        });
+  } catch (const QueueFull&) {
+    throw queue_full(model);
+  }
+  later.taken = true;
+  return {};
+}
+
+}  // namespace
+
+HttpResponse infer(DataCall& call) {
+  Services& s = call.services;
+  InferenceInfo& info = call.info;
+  const HttpRequest& http = call.request;  // decompressed by the router
+  auto accepted = std::make_shared<AcceptedInfer>();
+  accepted->path = model_ref(call.params);
+  const ModelRef& path = accepted->path;
+  int64_t version = resolve_version(s, path);
+  info.model = path.model;
+  info.version = version;
+  auto loaded = ready_version(s, path, version);
+  info.version = accepted->version = version;
+  accepted->request = decode_large_bodies_few_at_a_time(http, s);
+  const ModelMetadata& metadata = loaded->metadata();
+  accepted->batched = metadata.max_batch_size > 0;
+  CheckedRequest checked = validate_inputs(metadata, accepted->request);
+  if (call.later != nullptr && loaded->isolation() == Isolation::kProcess) {
+    return infer_later(call, *loaded, std::move(accepted), std::move(checked));
+  }
+  DynamicBatcher::Submitted pending;
+  try {
+    pending = loaded->submit_cancellable(std::move(checked.inputs), std::move(checked.outputs));
+  } catch (const QueueFull&) {
+    throw queue_full(path.model);
+  }
+  if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
+    // Still queued: taken out and refused (it never runs). Already running: its batch ends
+    // when the backend returns, and its data must stay valid until then.
+    if (loaded->cancel(pending.ticket)) {
+      return answer_infer(*accepted, RequestResult{Failure{kQueueDeadlineCode, ""}}, s, info);
+    }
+  }
+  return answer_infer(*accepted, pending.result.get(), s, info);
 }
 
 }  // namespace mg::gateway

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/api/inference_info.h"
@@ -13,6 +15,18 @@ namespace mg::gateway {
 
 class LoadedVersion;
 
+// How a handler answers later without holding the calling thread: inference on a model
+// in a worker process, taken on a socket thread, waits in its batcher with no thread at
+// all. A handler that takes the offer sets `taken`, returns an empty response, and calls
+// `deliver` once, from any thread, with what makes the answer; the router runs that on its
+// own thread (it may throw as a handler does).
+struct LaterAnswer {
+  using MakeAnswer = std::function<HttpResponse(InferenceInfo&)>;
+  std::function<void(MakeAnswer)> deliver;
+  bool taken = false;
+  std::optional<HttpRequest> decoded;  // the request's decompressed body, kept until then
+};
+
 // One data-plane request (KServe v2), past authentication and admission for the routes
 // that need a key.
 struct DataCall {
@@ -20,6 +34,7 @@ struct DataCall {
   const PathParams& params;
   Services& services;
   InferenceInfo& info;
+  LaterAnswer* later = nullptr;  // null: the answer is made before the handler returns
 };
 
 // The model a path names: {model} and, when given, {version} (a number or an alias);

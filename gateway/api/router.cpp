@@ -95,8 +95,9 @@ HttpResponse admin(const HttpRequest& request, const std::vector<std::string_vie
 
 // Every request goes: the route table → (health: answered) → the key → its scope → the
 // limits (admission) → the nonce spent → the model's access → the handler.
+// `later`: offered to the handler (see LaterAnswer); null when the caller waits.
 HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& info,
-                      const SharedDecision* decided) {
+                      const SharedDecision* decided, LaterAnswer* later) {
   const auto parts = split_path(request.target);
   if (is_admin(parts)) return admin(request, parts, s, info);
   PathParams params;
@@ -128,7 +129,7 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   const bool inference = found.handler != nullptr && found.handler->inference;
   const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
   const UsageTarget target{std::string(params["model"]), std::string(params["version"])};
-  const Admitted admitted =
+  Admitted admitted =
       admit(s, caller, inference, info, nonce, target, decided);  // slot held until the answer
   // Only a request within its limits spends its nonce: one refused above uses up neither
   // a nonce nor room in the replay cache (a low-rate key cannot fill it).
@@ -147,8 +148,13 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   if (const std::string_view model = params["model"]; !model.empty()) {
     authenticated([&] { Authenticator::require_model(caller, std::string(model)); });
   }
-  std::optional<HttpRequest> storage;
-  DataCall call{found.handler->inference ? decoded(request, s, storage) : request, params, s, info};
+  std::optional<HttpRequest> local_storage;
+  std::optional<HttpRequest>& storage = later != nullptr ? later->decoded : local_storage;
+  DataCall call{found.handler->inference ? decoded(request, s, storage) : request, params, s, info,
+                found.handler->inference ? later : nullptr};
+  // A request the handler answers later gives its slot back when this returns: the slots
+  // share out handler threads, and it waits holding none (its model's queue bound,
+  // max_queue, limits it instead).
   return found.handler->handler(call);
 }
 
@@ -183,20 +189,22 @@ bool runs_inline(const HttpRequest& request, Services& services) {
       services.registry.resolve(path.model, path.version.empty() ? "default" : path.version);
   if (!version) return true;  // an error answer: cheap
   const auto loaded = services.models.find(path.model, *version);
-  // A model in a worker process waits on the worker's reply: never on a socket thread,
-  // where the wait would hold every connection of the thread (and keep batches at one).
-  return loaded && loaded->isolation() == Isolation::kInline &&
-         loaded->batcher().runs_fast(std::chrono::microseconds(250));
+  if (!loaded) return true;  // an error answer: cheap
+  // A model in a worker process is answered later (LaterAnswer): its request waits in the
+  // batcher holding no thread, and the socket thread only decodes and encodes.
+  if (loaded->isolation() == Isolation::kProcess) return true;
+  return loaded->batcher().runs_fast(std::chrono::microseconds(250));
 }
 
 namespace {
 
-// The router proper; `outcome` becomes "ok" or the error code of the answer.
-// `detail` receives what the server log gets for a server-side failure (never the client).
-HttpResponse answer(const HttpRequest& request, Services& services, InferenceInfo& info,
-                    std::string& outcome, std::string& detail, const SharedDecision* decided) {
+// Makes an answer with `make`, every refusal and failure it throws turned into a response
+// in the error contract; `outcome` becomes "ok" or the error code of the answer, `detail`
+// what the server log gets for a server-side failure (never the client).
+template <typename Make>
+HttpResponse guarded(Make&& make, std::string& outcome, std::string& detail) {
   try {
-    HttpResponse response = dispatch(request, services, info, decided);
+    HttpResponse response = make();
     outcome = "ok";
     return response;
   } catch (const ApiError& e) {
@@ -306,9 +314,72 @@ HttpResponse route_decided(const HttpRequest& request, Services& services,
     info.counted_usage = decided->request.usage;
   }
   std::string outcome, detail;
-  HttpResponse response = answer(request, services, info, outcome, detail, decided);
+  HttpResponse response =
+      guarded([&] { return dispatch(request, services, info, decided, nullptr); }, outcome, detail);
   return finish(request, std::move(response), services, info, request_id, outcome, detail, start,
                 deferred_usage);
+}
+
+// A request answered on a socket thread, from routing to its answer, which may be made
+// later on the same thread (LaterAnswer).
+struct OnLoop {
+  std::shared_ptr<const HttpRequest> request;
+  Services& services;
+  std::chrono::steady_clock::time_point start;
+  std::function<void(HttpResponse)> respond;
+  std::string request_id;
+  InferenceInfo info;
+  LaterAnswer later;
+  bool shared_limits = false;  // usage goes to Redis without blocking the thread
+};
+
+// Sends a made answer: finish(), then — in cluster mode — the usage counted in Redis
+// before the answer leaves, without holding the thread.
+void send(OnLoop& flight, HttpResponse response, const std::string& outcome,
+          const std::string& detail) {
+  std::vector<registry::UsageRow> usage;
+  response =
+      finish(*flight.request, std::move(response), flight.services, flight.info, flight.request_id,
+             outcome, detail, flight.start, flight.shared_limits ? &usage : nullptr);
+  EventLoop* loop = EventLoop::current();
+  if (usage.empty() || loop == nullptr) return flight.respond(std::move(response));
+  auto answer = std::make_shared<HttpResponse>(std::move(response));
+  flight.services.limits->usage.add_async(
+      std::move(usage), *loop,
+      [answer, respond = std::move(flight.respond)] { respond(std::move(*answer)); });
+}
+
+// Routes a request on its socket thread; a handler may take the offer to answer later
+// (a model in a worker process), and then the answer is made and sent when it delivers.
+void route_on_loop(std::shared_ptr<const HttpRequest> request, Services& services,
+                   const SharedDecision* decided, std::chrono::steady_clock::time_point start,
+                   std::function<void(HttpResponse)> respond) {
+  auto flight = std::make_shared<OnLoop>(
+      OnLoop{request, services, start, std::move(respond), request_id_of(*request), {}, {}, false});
+  flight->shared_limits = decided != nullptr;
+  if (services.metrics) services.metrics->add_inflight(1);
+  if (decided != nullptr && decided->admission &&
+      decided->admission->refusal == SharedAdmission::Refusal::kNone) {
+    flight->info.counted_usage = decided->request.usage;  // see route_decided
+  }
+  if (auto poster = LoopPoster::of_current()) {
+    // Called once, on a batcher thread: the flight moves on into the posted answer, so it
+    // is never destroyed there.
+    flight->later.deliver = [flight, poster](LaterAnswer::MakeAnswer make) mutable {
+      poster->post([flight = std::move(flight), make = std::move(make)]() mutable {
+        std::string outcome, detail;
+        HttpResponse response = guarded([&] { return make(flight->info); }, outcome, detail);
+        send(*flight, std::move(response), outcome, detail);
+      });
+    };
+  }
+  std::string outcome, detail;
+  HttpResponse response =
+      guarded([&] { return dispatch(*request, services, flight->info, decided, &flight->later); },
+              outcome, detail);
+  const bool taken = flight->later.taken;
+  flight->later.deliver = nullptr;  // the handler holds its copy (no cycle through flight)
+  if (!taken) send(*flight, std::move(response), outcome, detail);
 }
 
 // The shared admit step's request for one that goes through it (a data-plane request
@@ -344,25 +415,20 @@ void route_async(HttpRequest request, Services& services,
                  std::function<void(HttpResponse)> respond) {
   const auto start = std::chrono::steady_clock::now();
   EventLoop* loop = EventLoop::current();
+  auto held = std::make_shared<const HttpRequest>(std::move(request));
+  if (loop == nullptr) return respond(route_decided(*held, services, nullptr, start));
   std::optional<SharedAdmitRequest> shared;
-  if (loop != nullptr && services.limits != nullptr && services.limits->shared) {
-    shared = shared_admission_of(request, services);
+  if (services.limits != nullptr && services.limits->shared) {
+    shared = shared_admission_of(*held, services);
   }
-  if (!shared) return respond(route_decided(request, services, nullptr, start));
-  auto held = std::make_shared<HttpRequest>(std::move(request));
+  if (!shared) return route_on_loop(held, services, nullptr, start, std::move(respond));
   SharedAdmitRequest sent = *shared;
   services.limits->shared->admit_async(
       sent, *loop,
-      [held, &services, loop, respond = std::move(respond), sent, start](
-          std::optional<SharedAdmission> admission, std::exception_ptr failure) {
+      [held, &services, respond = std::move(respond), sent, start](
+          std::optional<SharedAdmission> admission, std::exception_ptr failure) mutable {
         const SharedDecision decided{sent, std::move(admission), failure};
-        std::vector<registry::UsageRow> usage;
-        HttpResponse response = route_decided(*held, services, &decided, start, &usage);
-        if (usage.empty()) return respond(std::move(response));
-        // Counted (in Redis) before the answer leaves, still without holding the thread.
-        auto answer = std::make_shared<HttpResponse>(std::move(response));
-        services.limits->usage.add_async(std::move(usage), *loop,
-                                         [answer, respond] { respond(std::move(*answer)); });
+        route_on_loop(held, services, &decided, start, std::move(respond));
       });
 }
 

@@ -57,8 +57,9 @@ struct Services {
 HttpResponse route(const HttpRequest& request, Services& services);
 
 // route() for a request answered on a socket thread: `respond` gets the answer, at once
-// or — when the shared limits must ask Redis (cluster mode) — later on the same thread,
-// which meanwhile serves its other connections instead of waiting. Never throws.
+// or — when the shared limits must ask Redis (cluster mode), or a model in a worker process
+// runs it — later on the same thread, which meanwhile serves its other connections
+// instead of waiting. Never throws.
 void route_async(HttpRequest request, Services& services,
                  std::function<void(HttpResponse)> respond);
 
@@ -66,8 +67,10 @@ void route_async(HttpRequest request, Services& services,
 std::vector<RouteSpec> data_route_specs();
 
 // Whether a request may be handled on the socket thread that read it: reads of memory
-// (GETs) and inference on a loaded version whose batches run at once and briefly
-// (DynamicBatcher::runs_fast, under 250 µs). Never throws.
+// (GETs), inference on a loaded version whose batches run at once and briefly
+// (DynamicBatcher::runs_fast, under 250 µs), and inference on a model in a worker process
+// (route_async answers it later, when its batch has run, without holding the thread).
+// Bodies over 64 KiB never. Never throws.
 bool runs_inline(const HttpRequest& request, Services& services);
 
 // Sees a request's head before its body is read: model uploads stream (or are refused

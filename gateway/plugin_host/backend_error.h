@@ -25,6 +25,8 @@ class BackendError : public std::runtime_error {
 constexpr int32_t kWorkerFailedCode = 1001;
 // The model's worker is being restarted (or restarts gave up): 503 model_not_ready.
 constexpr int32_t kWorkerRestartingCode = 1002;
+// The request was still queued when its deadline passed: never run (503 deadline_exceeded).
+constexpr int32_t kQueueDeadlineCode = 1003;
 
 // A per-request outcome of an execute call: the plugin's code and message.
 struct Failure {

@@ -36,6 +36,7 @@ bool DynamicBatcher::cancel(uint64_t ticket) {
   std::lock_guard lock(mutex_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->ticket == ticket) {
+      if (it->deadline != std::chrono::steady_clock::time_point::max()) --with_deadline_;
       queue_.erase(it);
       --load_;
       return true;
@@ -48,15 +49,45 @@ bool DynamicBatcher::cancel(uint64_t ticket) {
   return false;
 }
 
+DynamicBatcher::Pending DynamicBatcher::pending_of(std::vector<TensorRef> inputs,
+                                                   std::vector<std::string> outputs,
+                                                   Done done) const {
+  const bool batching = metadata_.max_batch_size > 0;
+  const uint64_t rows = batching && !inputs.empty() && !inputs[0].shape.empty()
+                            ? static_cast<uint64_t>(inputs[0].shape[0])
+                            : 1;
+  return Pending{0,
+                 std::move(inputs),
+                 std::move(outputs),
+                 rows,
+                 std::chrono::steady_clock::now(),
+                 std::chrono::steady_clock::time_point::max(),
+                 std::move(done)};
+}
+
+void DynamicBatcher::enqueue(Pending pending) {
+  if (queue_.size() >= options_.max_queue) {
+    --load_;
+    throw QueueFull();
+  }
+  if (pending.deadline != std::chrono::steady_clock::time_point::max()) ++with_deadline_;
+  queue_.push_back(std::move(pending));
+}
+
 DynamicBatcher::Submitted DynamicBatcher::submit_cancellable(std::vector<TensorRef> inputs,
                                                              std::vector<std::string> outputs) {
-  const bool batching = metadata_.max_batch_size > 0;
-  uint64_t rows = batching && !inputs.empty() && !inputs[0].shape.empty()
-                      ? static_cast<uint64_t>(inputs[0].shape[0])
-                      : 1;
-  Pending pending{0, std::move(inputs), std::move(outputs), rows, std::chrono::steady_clock::now(),
-                  {}};
-  Submitted submitted{pending.promise.get_future(), 0};
+  auto promise = std::make_shared<std::promise<RequestResult>>();
+  Submitted submitted{promise->get_future(), 0};
+  Pending pending =
+      pending_of(std::move(inputs), std::move(outputs), [promise](RequestResult result) {
+        try {
+          promise->set_value(std::move(result));
+        } catch (...) {
+          // The value could not be stored (out of memory): the future sees a broken
+          // promise when the last copy of `promise` goes, which the caller answers as a
+          // failure.
+        }
+      });
   ++load_;
   {
     std::unique_lock lock(mutex_);
@@ -73,14 +104,23 @@ DynamicBatcher::Submitted DynamicBatcher::submit_cancellable(std::vector<TensorR
       --busy_;
       return submitted;
     }
-    if (queue_.size() >= options_.max_queue) {
-      --load_;
-      throw QueueFull();
-    }
-    queue_.push_back(std::move(pending));
+    enqueue(std::move(pending));
   }
   ready_.notify_one();
   return submitted;
+}
+
+void DynamicBatcher::submit_async(std::vector<TensorRef> inputs, std::vector<std::string> outputs,
+                                  std::chrono::steady_clock::time_point deadline, Done done) {
+  Pending pending = pending_of(std::move(inputs), std::move(outputs), std::move(done));
+  pending.deadline = deadline;
+  ++load_;
+  {
+    std::lock_guard lock(mutex_);
+    pending.ticket = ++next_ticket_;
+    enqueue(std::move(pending));
+  }
+  ready_.notify_one();
 }
 
 void DynamicBatcher::work() {
@@ -88,6 +128,12 @@ void DynamicBatcher::work() {
   for (;;) {
     ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything queued has been run
+    if (std::vector<Pending> expired = take_expired(); !expired.empty()) {
+      lock.unlock();
+      expire(expired);
+      lock.lock();
+      continue;
+    }
     std::vector<Pending> batch = take_batch(lock);
     if (batch.empty()) continue;  // every request in it was cancelled while it formed
     ++busy_;
@@ -98,13 +144,47 @@ void DynamicBatcher::work() {
   }
 }
 
+std::vector<DynamicBatcher::Pending> DynamicBatcher::take_expired() {
+  std::vector<Pending> expired;
+  if (with_deadline_ == 0) return expired;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->deadline > now) {
+      ++it;
+      continue;
+    }
+    --with_deadline_;
+    expired.push_back(std::move(*it));
+    it = queue_.erase(it);
+  }
+  return expired;
+}
+
+void DynamicBatcher::expire(std::vector<Pending>& expired) noexcept {
+  for (auto& p : expired) {
+    --load_;
+    try {
+      RequestResult result;
+      result.failure = Failure{kQueueDeadlineCode, "the request waited past its deadline"};
+      result.queue_time = std::chrono::steady_clock::now() - p.arrived;
+      p.done(std::move(result));
+    } catch (...) {
+      log(LogLevel::kError, "a request past its deadline could not be answered");
+    }
+  }
+}
+
 // Called with the lock held and a non-empty queue. Takes the oldest request and, when the
 // model batches, later ones that fit, waiting up to max_queue_delay (from the oldest
 // request's arrival) for more to arrive.
 std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
     std::unique_lock<std::mutex>& lock) {
   std::vector<Pending> batch;
-  batch.push_back(std::move(queue_.front()));
+  auto take = [&](Pending& p) {
+    if (p.deadline != std::chrono::steady_clock::time_point::max()) --with_deadline_;
+    batch.push_back(std::move(p));
+  };
+  take(queue_.front());
   queue_.pop_front();
   uint64_t rows = batch[0].rows;
   if (metadata_.max_batch_size <= 0) return batch;
@@ -131,7 +211,7 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
       if (compatible(batch[0], *it) && rows + it->rows <= static_cast<uint64_t>(max_rows_)) {
         rows += it->rows;
         forming_.insert(it->ticket);
-        batch.push_back(std::move(*it));
+        take(*it);
         it = queue_.erase(it);
       } else {
         ++it;
@@ -314,10 +394,10 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
       try {
         RequestResult failed;
         failed.failure = Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory running the batch"};
-        p.promise.set_value(std::move(failed));
+        p.done(std::move(failed));
       } catch (...) {
-        // The promise could not even take its value: its future sees a broken promise
-        // when the Pending goes, which the caller answers as a failure.
+        // Not even the failure could be made: a waiting caller's future sees a broken
+        // promise when the Pending goes, which it answers as a failure.
       }
     }
     return;
@@ -325,7 +405,7 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
   for (std::size_t r = 0; r < batch.size(); ++r) {
     results[r].queue_time = started - batch[r].arrived;
     --load_;
-    batch[r].promise.set_value(std::move(results[r]));
+    batch[r].done(std::move(results[r]));
   }
 }
 

@@ -84,6 +84,15 @@ class DynamicBatcher {
   // must wait for its future.
   bool cancel(uint64_t ticket);
 
+  // submit() for a caller that does not wait (a socket thread): `done` is called once with
+  // the result, on a batcher thread, never on the calling one. A request still queued at
+  // `deadline` is never run: `done` gets a kQueueDeadlineCode failure instead. Throws
+  // QueueFull (and then never calls `done`). The inputs' data must stay valid until `done`
+  // is called; `done` must not throw.
+  using Done = std::function<void(RequestResult)>;
+  void submit_async(std::vector<TensorRef> inputs, std::vector<std::string> outputs,
+                    std::chrono::steady_clock::time_point deadline, Done done);
+
   // True when a request would run at once and briefly: the model waits for no one
   // (max_queue_delay 0), a batch slot is free, and recent batches took at most `limit`
   // (an average over the last few; false until one has run). The HTTPS server then runs
@@ -101,10 +110,19 @@ class DynamicBatcher {
     std::vector<std::string> outputs;
     uint64_t rows;
     std::chrono::steady_clock::time_point arrived;
-    std::promise<RequestResult> promise;
+    std::chrono::steady_clock::time_point deadline;  // queued past it: never run
+    Done done;                                       // called once, with the result
   };
 
+  Pending pending_of(std::vector<TensorRef> inputs, std::vector<std::string> outputs,
+                     Done done) const;
+  // Queues `pending` (lock held); throws QueueFull.
+  void enqueue(Pending pending);
   void work();
+  // Takes the queued requests whose deadline has passed out of the queue (lock held).
+  std::vector<Pending> take_expired();
+  // Answers them: never run (kQueueDeadlineCode).
+  void expire(std::vector<Pending>& expired) noexcept;
   std::vector<Pending> take_batch(std::unique_lock<std::mutex>& lock);
   // Runs a batch and answers every request in it, whatever fails (never throws).
   void run_batch(std::vector<Pending>& batch) noexcept;
@@ -127,7 +145,8 @@ class DynamicBatcher {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
-  uint64_t next_ticket_ = 0;  // under mutex_
+  uint64_t next_ticket_ = 0;       // under mutex_
+  std::size_t with_deadline_ = 0;  // queued requests that have a deadline (under mutex_)
   // Tickets in batches a worker is still forming (waiting for more requests), and those of
   // them cancelled meanwhile: dropped before the batch runs. Under mutex_.
   std::unordered_set<uint64_t> forming_, cancelled_;

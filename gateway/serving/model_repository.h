@@ -50,6 +50,11 @@ class LoadedVersion {
     return batcher_->submit_cancellable(std::move(inputs), std::move(outputs));
   }
   bool cancel(uint64_t ticket) { return batcher_->cancel(ticket); }
+  // Queues one request whose result goes to `done` (see DynamicBatcher::submit_async).
+  void submit_async(std::vector<TensorRef> inputs, std::vector<std::string> outputs,
+                    std::chrono::steady_clock::time_point deadline, DynamicBatcher::Done done) {
+    batcher_->submit_async(std::move(inputs), std::move(outputs), deadline, std::move(done));
+  }
   const DynamicBatcher& batcher() const { return *batcher_; }
   void observe_batches(DynamicBatcher::BatchObserver observer) {
     batcher_->set_observer(std::move(observer));

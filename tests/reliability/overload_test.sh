@@ -6,6 +6,8 @@
 # held (32 handler threads, 4 queued) and 24 shed — the shed ones are counted in
 # modelgate_shed_requests_total, and the server serves normally afterwards. Admin requests
 # have their own executor: in the middle of the flood an operator still revokes a key.
+# A model in a worker process holds no handler thread while its requests wait: its bound
+# is the model's queue (max_queue), beyond which requests are refused the same way.
 # Nothing here depends on timing: the gate (the test backend's "gate" mode) holds the
 # batches for as long as the test needs.
 # usage: overload_test.sh MODELGATE PLUGIN_DIR TEST_PLUGIN_DIR
@@ -19,7 +21,12 @@ admin_key=$(cat "$data/admin.key")
 gate=$work/gate
 printf 'TESTMODEL' >"$work/test.model"
 "$modelgate" import --data-dir "$data" --backend test_good gated "$work/test.model" \
-  --config '{"max_batch_size": 8, "max_queue_delay_us": 1000, "mode": "gate", "gate_file": "'"$gate"'"}' \
+  --config '{"max_batch_size": 8, "max_queue_delay_us": 1000, "mode": "gate", "gate_file": "'"$gate"'", "isolation": "inline"}' \
+  --promote >/dev/null
+# In a worker; its requests send 8 rows, the plugin's largest batch, so each batch holds
+# one request: exactly one is held at the gate and 4 wait.
+"$modelgate" import --data-dir "$data" --backend test_good gated-worker "$work/test.model" \
+  --config '{"max_queue": 4, "mode": "gate", "gate_file": "'"$gate-worker"'", "isolation": "process"}' \
   --promote >/dev/null
 printf '{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}' >"$work/request.json"
 printf 'access_log = "off"\nthreads = 2\n[limits]\nmax_queued_requests = 4\n' >"$work/config.toml"
@@ -63,5 +70,27 @@ metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
 expect "shed counted" "$metrics" "modelgate_shed_requests_total $shed"
 [[ $(one after) == 200 ]] || fail "not serving after the overload"
 echo "ok   serving normally afterwards"
+
+# The worker-process model: 1 held at its gate + 4 queued (max_queue) answered, 55 refused.
+url=https://localhost:$port/v2/models/gated-worker/infer
+rows=$(printf '1,2,3,4,%.0s' {1..8})
+printf '{"inputs":[{"name":"x","datatype":"FP32","shape":[8,4],"data":[%s]}]}' "${rows%,}" >"$work/request.json"
+seq 1 60 | xargs -P 60 -I{} bash -c 'one {}' >"$work/codes" &
+flood=$!
+refused_so_far() { (($(grep -c '^503$' "$work/codes" || true) >= 55)); }
+wait_until 60 refused_so_far || fail "worker model: not refused: $(sort "$work/codes" | uniq -c)"
+touch "$gate-worker"
+wait "$flood"
+ok=$(grep -c '^200$' "$work/codes" || true) refused=$(grep -c '^503$' "$work/codes" || true)
+echo "worker model, 60 concurrent requests: $ok answered, $refused refused"
+((ok == 5 && refused == 55)) || fail "expected 5 answered (1 held + 4 queued), 55 refused: $(sort "$work/codes" | uniq -c)"
+for i in $(seq 1 60); do
+  grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
+  grep -qi '^Retry-After: 1' "$work/h.$i" || fail "worker model: 503 without Retry-After"
+  expect "worker model: 503 body" "$(cat "$work/b.$i")" '"code":"overloaded"'
+  break
+done
+[[ $(one after-worker) == 200 ]] || fail "worker model: not serving after the overload"
+echo "ok   worker model: bounded by its queue, serving normally afterwards"
 stop_modelgate
 echo "overload: all checks passed"

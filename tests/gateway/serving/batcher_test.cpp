@@ -186,3 +186,120 @@ TEST(BatcherOutOfMemory, AFailedSplitFailsTheRequestsNotTheProcess) {
 
 }  // namespace
 }  // namespace mg::gateway
+
+namespace mg::gateway {
+namespace {
+
+// submit_async (requests taken on a socket thread for a model in a worker process): the
+// answer comes on a batcher thread, never the caller's; requests queued meanwhile batch
+// together and each gets its own rows; one still queued at its deadline is never run; a
+// full queue refuses without calling back. The execute function doubles its input, and
+// its first call waits for the test to let it go, so what is queued is known.
+class AsyncBatcherTest : public ::testing::Test {
+ protected:
+  AsyncBatcherTest() {
+    metadata_.max_batch_size = 8;
+    metadata_.inputs.push_back(TensorDesc{"x", DType::kFp32, {-1, 1}});
+    metadata_.outputs.push_back(TensorDesc{"y", DType::kFp32, {-1, 1}});
+  }
+
+  std::unique_ptr<DynamicBatcher> make(std::size_t max_queue) {
+    BatcherOptions options;
+    options.max_queue = max_queue;
+    auto execute = [this](const BatchInput& batch) {
+      if (calls_.fetch_add(1) == 0) {
+        started_.set_value();
+        release_.get_future().wait();
+      }
+      const auto& x = batch.inputs.at(0);
+      OutputTensor y{"y", DType::kFp32, x.shape, std::make_unique<std::byte[]>(x.byte_size),
+                     x.byte_size};
+      const auto* in = static_cast<const float*>(x.data);
+      auto* out = reinterpret_cast<float*>(y.data.get());
+      for (uint64_t i = 0; i < x.byte_size / sizeof(float); ++i) out[i] = 2 * in[i];
+      BatchOutput output;
+      output.outputs.push_back(std::move(y));
+      output.request_failures.resize(batch.request_rows.size());
+      return output;
+    };
+    return std::make_unique<DynamicBatcher>(metadata_, execute, options, 1);
+  }
+
+  struct Answer {
+    RequestResult result;
+    std::thread::id thread;
+  };
+  // Submits rows of `values`; the answer lands in answers_[slot].
+  void submit(DynamicBatcher& batcher, int slot, const std::vector<float>& values,
+              std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() +
+                                                               std::chrono::hours(1)) {
+    data_[slot] = values;
+    TensorRef x{"x",
+                DType::kFp32,
+                {static_cast<int64_t>(values.size()), 1},
+                data_[slot].data(),
+                values.size() * sizeof(float)};
+    batcher.submit_async({x}, {}, deadline, [this, slot](RequestResult result) {
+      answers_[slot].set_value(Answer{std::move(result), std::this_thread::get_id()});
+    });
+  }
+
+  ModelMetadata metadata_;
+  std::atomic<int> calls_{0};
+  std::promise<void> started_, release_;
+  std::vector<float> data_[4];
+  std::promise<Answer> answers_[4];
+};
+
+TEST_F(AsyncBatcherTest, AnswersComeOnABatcherThreadEachWithItsOwnRows) {
+  auto batcher = make(16);
+  submit(*batcher, 0, {1});
+  started_.get_future().wait();  // the first batch runs (and waits): the next ones queue
+  submit(*batcher, 1, {2, 3});
+  submit(*batcher, 2, {4});
+  release_.set_value();
+  const std::vector<std::vector<float>> want = {{2}, {4, 6}, {8}};
+  for (int slot = 0; slot < 3; ++slot) {
+    Answer answer = answers_[slot].get_future().get();
+    EXPECT_NE(answer.thread, std::this_thread::get_id()) << slot;
+    ASSERT_FALSE(answer.result.failure) << answer.result.failure->message;
+    ASSERT_EQ(answer.result.outputs.size(), 1u);
+    const auto& y = answer.result.outputs[0];
+    ASSERT_EQ(y.byte_size, want[slot].size() * sizeof(float));
+    const auto* got = reinterpret_cast<const float*>(y.data.get());
+    for (std::size_t i = 0; i < want[slot].size(); ++i) EXPECT_EQ(got[i], want[slot][i]);
+  }
+  EXPECT_EQ(batcher->batches_run(), 2u);  // the two queued requests shared one
+}
+
+TEST_F(AsyncBatcherTest, ARequestQueuedPastItsDeadlineIsNeverRun) {
+  auto batcher = make(16);
+  submit(*batcher, 0, {1});
+  started_.get_future().wait();
+  submit(*batcher, 1, {2}, std::chrono::steady_clock::now() - std::chrono::seconds(1));
+  submit(*batcher, 2, {3});
+  release_.set_value();
+  EXPECT_FALSE(answers_[0].get_future().get().result.failure);
+  const Answer late = answers_[1].get_future().get();
+  ASSERT_TRUE(late.result.failure);
+  EXPECT_EQ(late.result.failure->code, kQueueDeadlineCode);
+  EXPECT_FALSE(answers_[2].get_future().get().result.failure);
+  EXPECT_EQ(batcher->rows_run(), 2u);  // the late one never ran
+}
+
+TEST_F(AsyncBatcherTest, AFullQueueRefusesWithoutCallingBack) {
+  auto batcher = make(1);
+  submit(*batcher, 0, {1});
+  started_.get_future().wait();
+  submit(*batcher, 1, {2});
+  EXPECT_THROW(submit(*batcher, 2, {3}), QueueFull);
+  release_.set_value();
+  EXPECT_FALSE(answers_[0].get_future().get().result.failure);
+  EXPECT_FALSE(answers_[1].get_future().get().result.failure);
+  batcher.reset();  // every accepted request answered; the refused one never is
+  EXPECT_EQ(answers_[2].get_future().wait_for(std::chrono::seconds(0)),
+            std::future_status::timeout);
+}
+
+}  // namespace
+}  // namespace mg::gateway
