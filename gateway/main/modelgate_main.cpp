@@ -38,6 +38,7 @@
 #include "gateway/metrics/access_log.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/plugin_host/backend_manager.h"
+#include "gateway/plugin_host/worker_process.h"
 #include "gateway/serving/model_repository.h"
 #include "gateway/serving/server_state.h"
 #include "modelgate/hex.h"
@@ -193,6 +194,9 @@ int serve(const DataDir& dir, ServeSettings settings) {
   mg::registry::Registry registry(dir.registry_options());
   BackendManager backends;
   backends.set_settings(backend_settings(settings.backends));
+  // Plugins run out of process are opened at start only in a worker (a crash in their
+  // initialisation is theirs, not the server's).
+  backends.set_worker_binary(default_worker_binary());
   backends.discover(
       std::vector<fs::path>(settings.plugin_dirs.begin(), settings.plugin_dirs.end()));
   ModelRepository models(registry, backends);

@@ -58,8 +58,20 @@ class BackendManager {
   // Loads one plugin file; returns its status (also kept in statuses()).
   BackendStatus load(const std::filesystem::path& path);
 
-  // The ready backend called `name`, or nullptr.
+  // With a worker binary set, a plugin whose backend runs out of process (isolation_for)
+  // is opened at discovery only in a worker that answers and exits (WorkerProcess::probe):
+  // a plugin that crashes or hangs in its initialisation is recorded as failed, and the
+  // server never runs its code. Without one (the default), every plugin is opened here.
+  void set_worker_binary(std::filesystem::path binary);
+
+  // The backend called `name` opened in this process, or nullptr (also when it was only
+  // probed in a worker).
   std::shared_ptr<Backend> find(const std::string& name) const;
+  // The same, opening a probed plugin in this process first: for a model whose config
+  // asks for inline (its owner trusts the plugin). nullptr when not ready or it fails.
+  std::shared_ptr<Backend> open_inline(const std::string& name);
+  // The file of the ready backend called `name` (opened here or probed), for a worker.
+  std::optional<std::filesystem::path> plugin_path(const std::string& name) const;
 
   // Every plugin file seen, in discovery order.
   std::vector<BackendStatus> statuses() const;
@@ -79,10 +91,15 @@ class BackendManager {
  private:
   BackendStatus* status_for(const std::string& name);
 
+  // Opens the plugin in a worker; fills status (ready, or the reason).
+  void probe(const std::filesystem::path& path, BackendStatus& status) const;
+
   ConfigFor config_for_;
+  std::filesystem::path worker_binary_;
   mutable std::mutex mutex_;
   std::vector<BackendStatus> statuses_;
   std::map<std::string, std::shared_ptr<Backend>> ready_;
+  std::map<std::string, std::filesystem::path> probed_;  // ready, opened only in a worker
   std::map<std::string, BackendSettings> settings_;
 };
 

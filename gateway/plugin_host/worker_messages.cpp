@@ -60,7 +60,11 @@ Placed get_placed(Reader& in, std::string& name, DType& dtype, std::vector<int64
 
 std::string encode(const LoadRequest& r) {
   Writer out(Kind::kLoad);
-  out.str(r.plugin_path).str(r.backend_config).str(r.model_name).str(r.artifact_path);
+  out.u32(r.probe ? 1 : 0)
+      .str(r.plugin_path)
+      .str(r.backend_config)
+      .str(r.model_name)
+      .str(r.artifact_path);
   out.str(r.model_config).u64(r.artifact_bytes).u32(r.instances).u64(r.max_output_bytes);
   out.u64(r.sandbox.memory_bytes).u64(r.sandbox.cpu_seconds).u64(r.sandbox.open_files);
   out.u32(r.sandbox.allow_network ? 1 : 0).u32(r.sandbox.allow_exec ? 1 : 0);
@@ -71,6 +75,7 @@ LoadRequest decode_load(std::string_view bytes) {
   Reader in(bytes);
   expect(in, Kind::kLoad);
   LoadRequest r;
+  r.probe = in.u32() != 0;
   r.plugin_path = in.str();
   r.backend_config = in.str();
   r.model_name = in.str();
@@ -90,7 +95,7 @@ LoadRequest decode_load(std::string_view bytes) {
 std::string encode(const LoadReply& r) {
   Writer out(Kind::kLoaded);
   put_failure(out, r.failure);
-  out.str(r.backend_version);
+  out.str(r.backend_version).u32(r.abi_major).u32(r.abi_minor);
   put_descs(out, r.metadata.inputs);
   put_descs(out, r.metadata.outputs);
   out.i64(r.metadata.max_batch_size).u32(r.metadata.execute_reentrant ? 1 : 0);
@@ -103,6 +108,8 @@ LoadReply decode_loaded(std::string_view bytes) {
   LoadReply r;
   r.failure = get_failure(in);
   r.backend_version = in.str();
+  r.abi_major = in.u32();
+  r.abi_minor = in.u32();
   r.metadata.inputs = get_descs(in);
   r.metadata.outputs = get_descs(in);
   r.metadata.max_batch_size = in.i64();

@@ -22,8 +22,11 @@ struct Sandbox {
 };
 
 // Server → worker, on the control socket, once. Descriptors: the artifact's memfd, then
-// one socket per instance (its lane).
+// one socket per instance (its lane). A probe only opens the plugin (its ABI checks and
+// backend_init), answers, and exits: how the server learns a process-isolated plugin's
+// version without running its code in its own process.
 struct LoadRequest {
+  bool probe = false;
   std::string plugin_path;
   std::string backend_config;
   std::string model_name;
@@ -37,10 +40,12 @@ struct LoadRequest {
 std::string encode(const LoadRequest& request);
 LoadRequest decode_load(std::string_view bytes);
 
-// Worker → server: the model's metadata, or why it could not load.
+// Worker → server: the model's metadata, or why it could not load. The plugin's declared
+// version and ABI come also when it was refused.
 struct LoadReply {
   std::optional<Failure> failure;
   std::string backend_version;
+  uint32_t abi_major = 0, abi_minor = 0;
   ModelMetadata metadata;
 };
 std::string encode(const LoadReply& reply);

@@ -68,6 +68,32 @@ WorkerProcess::WorkerProcess(const Options& options, pid_t pid, int control)
 std::unique_ptr<WorkerProcess> WorkerProcess::start(const Options& options,
                                                     const worker::LoadRequest& request,
                                                     std::span<const std::byte> artifact) {
+  worker::LoadReply loaded;
+  std::unique_ptr<WorkerProcess> process = launch(options, request, artifact, loaded);
+  if (loaded.failure) throw BackendError(loaded.failure->code, loaded.failure->message);
+  process->metadata_ = std::move(loaded.metadata);
+  process->backend_version_ = std::move(loaded.backend_version);
+  return process;
+}
+
+worker::LoadReply WorkerProcess::probe(const Options& options, const std::string& plugin_path,
+                                       const std::string& backend_config,
+                                       const worker::Sandbox& sandbox) {
+  worker::LoadRequest request;
+  request.probe = true;
+  request.plugin_path = plugin_path;
+  request.backend_config = backend_config;
+  request.sandbox = sandbox;
+  worker::LoadReply reply;
+  launch(options, request, {}, reply);  // the worker exits after answering (or is killed)
+  return reply;
+}
+
+std::unique_ptr<WorkerProcess> WorkerProcess::launch(const Options& options,
+                                                     const worker::LoadRequest& request,
+                                                     std::span<const std::byte> artifact,
+                                                     worker::LoadReply& loaded) {
+  const std::string task = request.probe ? "open the plugin" : "load the model";
   auto [control, child_control] = socket_pair();
   posix_spawn_file_actions_t actions;
   ::posix_spawn_file_actions_init(&actions);
@@ -112,7 +138,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const Options& options,
   } catch (const worker::ProtocolError&) {
     for (int fd : child_lanes) ::close(fd);
     ::explicit_bzero(model_bytes.data(), model_bytes.size());
-    throw process->fail("exited before it could load the model", "exit");
+    throw process->fail("exited before it could " + task, "exit");
   }
   for (int fd : child_lanes) ::close(fd);
 
@@ -130,15 +156,17 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const Options& options,
   for (int fd : fds) ::close(fd);
   ::explicit_bzero(model_bytes.data(), model_bytes.size());  // the decrypted model
   if (!answered) {
-    throw process->fail("did not load the model within " +
+    throw process->fail("did not " + task + " within " +
                             std::to_string(options.load_timeout.count()) + " ms and was killed",
                         "deadline");
   }
-  if (!received) throw process->fail_once_exited("died while loading the model", "exit");
-  worker::LoadReply loaded = worker::decode_loaded(reply);
-  if (loaded.failure) throw BackendError(loaded.failure->code, loaded.failure->message);
-  process->metadata_ = std::move(loaded.metadata);
-  process->backend_version_ = std::move(loaded.backend_version);
+  if (!received) throw process->fail_once_exited("died trying to " + task, "exit");
+  try {
+    loaded = worker::decode_loaded(reply);
+  } catch (const worker::ProtocolError& e) {
+    throw process->fail(std::string("broke the protocol (") + e.what() + ") and was killed",
+                        "protocol");
+  }
   return process;
 }
 
@@ -149,8 +177,8 @@ WorkerProcess::~WorkerProcess() {
 }
 
 std::string WorkerProcess::label() const {
-  return "backend '" + options_.backend + "' (worker " + std::to_string(pid_) + ", model '" +
-         model_name_ + "')";
+  return "backend '" + options_.backend + "' (worker " + std::to_string(pid_) +
+         (model_name_.empty() ? std::string(")") : ", model '" + model_name_ + "')");
 }
 
 WorkerFailed WorkerProcess::fail(const std::string& why_if_alive,

@@ -50,6 +50,11 @@ class WorkerProcess {
   static std::unique_ptr<WorkerProcess> start(const Options& options,
                                               const worker::LoadRequest& request,
                                               std::span<const std::byte> artifact);
+  // Opens the plugin in a worker (its ABI checks and backend_init, confined by `sandbox`)
+  // and returns what it declared, with the refusal if any. Throws WorkerFailed when the
+  // worker died (a plugin crashing in its initialisation) or did not answer in time.
+  static worker::LoadReply probe(const Options& options, const std::string& plugin_path,
+                                 const std::string& backend_config, const worker::Sandbox& sandbox);
   // Kills the worker (if alive) and reaps it.
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
@@ -75,6 +80,11 @@ class WorkerProcess {
     worker::SharedMemory output;
   };
   WorkerProcess(const Options& options, pid_t pid, int control);
+  // Starts a worker and sends it `request`; `loaded` gets its reply.
+  static std::unique_ptr<WorkerProcess> launch(const Options& options,
+                                               const worker::LoadRequest& request,
+                                               std::span<const std::byte> artifact,
+                                               worker::LoadReply& loaded);
   // Kills the worker if it still runs, reaps it once, and returns the failure to throw.
   WorkerFailed fail(const std::string& why_if_alive, const std::string& cause_if_alive);
   // The same for a worker whose socket closed: waits briefly for it to be reapable first.

@@ -120,17 +120,17 @@ bool wanted(const registry::Catalog::Entry& entry, const registry::VersionRecord
 }  // namespace
 
 std::unique_ptr<ModelRunner> ModelRepository::start_in_worker(
-    const Backend& backend, const std::string& label, const std::string& artifact_digest,
-    std::span<const std::byte> artifact, const std::string& artifact_path,
-    const std::string& config_json, const BackendSettings& settings, const std::string& model,
-    int64_t version) {
+    const std::string& backend, const std::filesystem::path& plugin, const std::string& label,
+    const std::string& artifact_digest, std::span<const std::byte> artifact,
+    const std::string& artifact_path, const std::string& config_json,
+    const BackendSettings& settings, const std::string& model, int64_t version) {
   WorkerProcess::Options options;
   options.binary = worker_binary_;
-  options.backend = backend.name();
+  options.backend = backend;
   options.batch_timeout = settings.batch_timeout;
   worker::LoadRequest request;
-  request.plugin_path = backend.path().string();
-  request.backend_config = backends_.init_config(backend.name());
+  request.plugin_path = plugin.string();
+  request.backend_config = backends_.init_config(backend);
   request.model_name = label;
   request.artifact_path = artifact_path;
   request.model_config = config_json;
@@ -230,8 +230,18 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
   try {
     // A misspelt isolation must not quietly run a plugin inline.
     check_model_overrides(record.config_json);
-    auto backend = backends_.find(record.backend);
-    if (!backend) {
+    const BackendSettings settings =
+        settings_for_model(backends_, record.backend, record.config_json);
+    const Isolation isolation = settings.isolation.value_or(default_isolation(record.backend));
+    // Inline: the plugin opened in this process; in a worker: only its file.
+    std::shared_ptr<Backend> backend;
+    std::optional<std::filesystem::path> plugin;
+    if (isolation == Isolation::kInline) {
+      backend = backends_.open_inline(record.backend);
+    } else {
+      plugin = backends_.plugin_path(record.backend);
+    }
+    if (!backend && !plugin) {
       throw BackendError(MG_ERROR_NOT_FOUND, "backend '" + record.backend + "' is not available");
     }
     // The store checks the digest as it reads; the signature is checked here, on every
@@ -254,17 +264,14 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
     const std::string label = model + "/" + std::to_string(version);
     const std::string artifact_path =
         registry_.artifacts().path_of(version_record.artifact).string();
-    const BackendSettings settings =
-        settings_for_model(backends_, record.backend, record.config_json);
-    const Isolation isolation = settings.isolation.value_or(default_isolation(record.backend));
     std::unique_ptr<ModelRunner> runner;
     if (isolation == Isolation::kInline) {
       runner = std::make_unique<InlineRunner>(
           Model::load(backend, label, artifact, artifact_path, record.config_json),
           instances_of(record.config_json));
     } else {
-      runner = start_in_worker(*backend, label, version_record.artifact, artifact, artifact_path,
-                               record.config_json, settings, model, version);
+      runner = start_in_worker(record.backend, *plugin, label, version_record.artifact, artifact,
+                               artifact_path, record.config_json, settings, model, version);
     }
     auto handle = std::make_shared<LoadedVersion>(model, version, record.backend, std::move(runner),
                                                   record.config_json);

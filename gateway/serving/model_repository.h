@@ -143,13 +143,11 @@ class ModelRepository : private registry::Registry::Follower {
                                               const registry::VersionRecord& version,
                                               const std::string& actor, bool record_state);
   // A version whose backend runs out of process: its runner with a worker started.
-  std::unique_ptr<ModelRunner> start_in_worker(const Backend& backend, const std::string& label,
-                                               const std::string& artifact_digest,
-                                               std::span<const std::byte> artifact,
-                                               const std::string& artifact_path,
-                                               const std::string& config_json,
-                                               const BackendSettings& settings,
-                                               const std::string& model, int64_t version);
+  std::unique_ptr<ModelRunner> start_in_worker(
+      const std::string& backend, const std::filesystem::path& plugin, const std::string& label,
+      const std::string& artifact_digest, std::span<const std::byte> artifact,
+      const std::string& artifact_path, const std::string& config_json,
+      const BackendSettings& settings, const std::string& model, int64_t version);
   // A worker died, came back, or its restarts stopped: log, metrics, readiness.
   void on_worker_event(const std::string& model, int64_t version, const WorkerEvent& event);
   // Cluster mode: loads every version `catalog` wants that is not loaded here.

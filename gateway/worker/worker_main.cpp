@@ -5,7 +5,8 @@
 // It receives the load request, confines itself (sandbox.h), loads the plugin and the
 // model with the server's own plugin host code (the same ABI checks, the same output
 // checks), answers with the metadata, then serves each instance's lane on its own thread
-// until the server closes the sockets or dies.
+// until the server closes the sockets or dies. A probe request only opens the plugin and
+// answers with its version (server start-up: the server never opens such a plugin itself).
 #include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -103,6 +104,21 @@ int run(pid_t server) {
   }
 
   worker::LoadReply reply;
+  if (request.probe) {
+    Backend::Declared declared;
+    try {
+      Backend::open(request.plugin_path, request.backend_config, &declared);
+    } catch (const BackendError& e) {
+      reply.failure = Failure{e.code(), e.what()};
+    } catch (const std::exception& e) {
+      reply.failure = Failure{MG_ERROR_INTERNAL, e.what()};
+    }
+    reply.backend_version = declared.version;
+    reply.abi_major = declared.abi_major;
+    reply.abi_minor = declared.abi_minor;
+    worker::send_message(kControlFd, worker::encode(reply));
+    quit(0);  // the plugin is not finalised: nothing of it outlives this process
+  }
   std::shared_ptr<Model> model;
   std::vector<std::unique_ptr<Instance>> instances;
   {

@@ -7,14 +7,17 @@
 # the faulty model is not ready, then serves again; the sandbox refuses the socket and the
 # exec; 50 crash cycles leave the server's processes and descriptors where they were;
 # metrics count the deaths; restarts stop after the configured failures (model failed).
-# usage: worker_faults_test.sh MODELGATE MGCTL TEST_PLUGIN_DIR EXACT_LOAD_PY
+# A plugin that segfaults in its initialisation is opened at start only in a worker: it
+# is listed as failed with the signal, and the server serves the others.
+# usage: worker_faults_test.sh MODELGATE MGCTL TEST_PLUGIN_DIR EXACT_LOAD_PY CRASHING_PLUGIN
 set -euo pipefail
-modelgate=$1 mgctl=$2 test_plugins=$3 exact_load=$4
+modelgate=$1 mgctl=$2 test_plugins=$3 exact_load=$4 crashing_plugin=$5
 plugins=$(mktemp -d)
 source "$(dirname "$0")/../e2e_lib.sh"
 loaders=()
 trap 'for l in "${loaders[@]}"; do kill "$l" 2>/dev/null || true; done; cleanup; rm -rf "$plugins"' EXIT
-ln -s "$test_plugins/libmg_test_good.so" "$test_plugins/libmg_test_faulty.so" "$plugins/"
+ln -s "$test_plugins/libmg_test_good.so" "$test_plugins/libmg_test_faulty.so" "$crashing_plugin" \
+  "$plugins/"
 
 data=$work/data
 "$modelgate" init --data-dir "$data" >/dev/null
@@ -55,6 +58,11 @@ wait_ready() { wait_until 30 is_ready "$1" || fail "$1 did not become ready agai
 in_log() { grep -q "$1" "$work/serve.log"; }
 
 expect "backend list: the plugins run out of process" "$("$mgctl" backend list)" "process"
+crashed=$("$mgctl" backend list | grep test_init_crashes)
+expect "a plugin crashing in backend_init: failed" "$crashed" "failed"
+expect "a plugin crashing in backend_init: the signal" "$crashed" "signal 11"
+expect "a plugin crashing in backend_init: the server did not open it" "$(cat "$work/serve.log")" \
+  "backend 'test_good' 0.0.1-test (ABI 1.0) checked in a worker process"
 expect "model show: isolation" "$("$mgctl" model show faulty)" "process"
 
 # Clients on both models for the whole test.

@@ -3,6 +3,8 @@
 //   TEST_BACKEND_NAME   the backend name (must match libmg_<name>.so)
 //   TEST_ABI_MAJOR/MINOR the ABI version it claims
 //   TEST_FAIL_INIT      backend_init returns an error
+//   TEST_CRASH_INIT     backend_init segfaults (kept out of the test plugin directory: a
+//                       server opening it in its own process dies)
 //   TEST_NO_ENTRY       the entry symbol is not exported
 //
 // The model it loads: an artifact starting with "TESTMODEL"; input "x" FP32 [-1, 4];
@@ -113,8 +115,12 @@ MG_Error* backend_init(const MG_HostApi* host, const char* /*config_json*/,
                        MG_Backend** out_backend) {
   g_host = host;
   *out_backend = nullptr;
-#ifdef TEST_FAIL_INIT
+#if defined(TEST_FAIL_INIT)
   return error(MG_ERROR_UNAVAILABLE, "device not present");
+#elif defined(TEST_CRASH_INIT)
+  std::signal(SIGSEGV, SIG_DFL);  // a plain crash, also where a sanitizer handles SIGSEGV
+  std::raise(SIGSEGV);
+  return nullptr;
 #else
   return nullptr;
 #endif

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <thread>
 
+#include "gateway/plugin_host/backend_manager.h"
 #include "gateway/plugin_host/model_runner.h"
 #include "gateway/plugin_host/worker_process.h"
 #include "tests/gateway/plugin_host/test_support.h"
@@ -282,6 +283,33 @@ TEST(ProcessRunner, ItsWorkerGoesWithIt) {
     ASSERT_GT(pid, 0);
   }
   EXPECT_NE(::kill(pid, 0), 0);
+}
+
+// With a worker binary, discovery opens a process-isolated plugin only in a worker: its
+// version and ABI are known, its refusals recorded, and the server holds no copy of it
+// until a model asks for it inline.
+TEST(BackendDiscovery, AProcessIsolatedPluginIsOpenedOnlyInAWorker) {
+  BackendManager manager;
+  manager.set_worker_binary(MG_WORKER_BINARY);
+  const BackendStatus good = manager.load(test_plugin("test_good"));
+  EXPECT_EQ(good.state, BackendStatus::State::kReady) << good.reason;
+  EXPECT_EQ(good.version, "0.0.1-test");
+  EXPECT_EQ(good.abi_major, 1u);
+  EXPECT_EQ(manager.find("test_good"), nullptr);  // not opened in this process
+  EXPECT_EQ(manager.plugin_path("test_good"), test_plugin("test_good"));
+  const BackendStatus refused = manager.load(test_plugin("test_init_fails"));
+  EXPECT_EQ(refused.state, BackendStatus::State::kFailed);
+  EXPECT_NE(refused.reason.find("device not present"), std::string::npos) << refused.reason;
+  EXPECT_EQ(refused.version, "0.0.1-test");  // what it declared before refusing
+  EXPECT_FALSE(manager.plugin_path("test_init_fails"));
+  const BackendStatus crashed = manager.load(MG_CRASHING_PLUGIN);
+  EXPECT_EQ(crashed.state, BackendStatus::State::kFailed);
+  EXPECT_NE(crashed.reason.find("signal 11"), std::string::npos) << crashed.reason;
+  // A model that asks for inline gets the plugin opened here, once.
+  auto inline_backend = manager.open_inline("test_good");
+  ASSERT_NE(inline_backend, nullptr);
+  EXPECT_EQ(manager.find("test_good"), inline_backend);
+  EXPECT_EQ(manager.open_inline("test_init_fails"), nullptr);
 }
 
 TEST(WorkerProtocol, HostileMessagesAreRefusedNotBelieved) {
