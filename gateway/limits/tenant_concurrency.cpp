@@ -1,36 +1,29 @@
 #include "gateway/limits/tenant_concurrency.h"
 
-#include <mutex>
-
 namespace mg::gateway {
 
-std::atomic<std::size_t>& TenantConcurrency::counter_of(const std::string& tenant) {
-  {
-    std::shared_lock lock(mutex_);
-    if (auto it = by_tenant_.find(tenant); it != by_tenant_.end()) return *it->second;
-  }
-  std::unique_lock lock(mutex_);
-  auto& counter = by_tenant_[tenant];
-  if (!counter) counter = std::make_unique<std::atomic<std::size_t>>(0);
-  return *counter;
-}
-
 std::optional<TenantConcurrency::Slot> TenantConcurrency::enter(const std::string& tenant) {
-  std::atomic<std::size_t>& mine = counter_of(tenant);
-  const std::size_t held = mine.fetch_add(1, std::memory_order_relaxed) + 1;
-  const std::size_t total = total_.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Over the cap only while someone else also has requests in flight (total counts this
-  // request and the tenant's others: anything beyond is another tenant's).
-  if (cap_ > 0 && held > cap_ && total > held) {
-    mine.fetch_sub(1, std::memory_order_relaxed);
-    total_.fetch_sub(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
+  std::lock_guard lock(mutex_);
+  auto& counter = by_tenant_[tenant];
+  if (!counter) counter = std::make_unique<std::size_t>(0);
+  std::size_t& mine = *counter;
+  // Over the cap only while someone else also has requests in flight.
+  if (cap_ > 0 && mine >= cap_ && total_ > mine) return std::nullopt;
+  ++mine;
+  ++total_;
   return Slot(this, &mine);
 }
 
+void TenantConcurrency::leave(std::size_t& mine) {
+  std::lock_guard lock(mutex_);
+  --mine;
+  --total_;
+}
+
 std::size_t TenantConcurrency::in_flight(const std::string& tenant) {
-  return counter_of(tenant).load(std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  const auto it = by_tenant_.find(tenant);
+  return it == by_tenant_.end() ? 0 : *it->second;
 }
 
 }  // namespace mg::gateway

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -13,8 +12,10 @@ namespace mg::gateway {
 // Per-tenant caps on inference requests in flight, so one tenant cannot hold every
 // worker of the server while others wait. The cap applies while more than one tenant has
 // requests in flight: a tenant alone on the server may use all of it (a single-tenant
-// deployment is never refused by its own concurrency). Thread-safe; on the request path a
-// shared lock to find the tenant's counter, then atomics only (leaving takes no lock).
+// deployment is never refused by its own concurrency). Thread-safe: the counts change
+// under one mutex, held for a few instructions, so the tenant's count and the total are
+// always read together (two atomics read apart made a lone tenant's own requests look like
+// another tenant's).
 class TenantConcurrency {
  public:
   // A request's place; leaving it (destruction) frees it. Movable, not copyable.
@@ -36,15 +37,14 @@ class TenantConcurrency {
 
    private:
     friend class TenantConcurrency;
-    Slot(TenantConcurrency* owner, std::atomic<std::size_t>* mine) : owner_(owner), mine_(mine) {}
+    Slot(TenantConcurrency* owner, std::size_t* mine) : owner_(owner), mine_(mine) {}
     void release() {
       if (owner_ == nullptr) return;
-      mine_->fetch_sub(1, std::memory_order_relaxed);
-      owner_->total_.fetch_sub(1, std::memory_order_relaxed);
+      owner_->leave(*mine_);
       owner_ = nullptr;
     }
     TenantConcurrency* owner_;
-    std::atomic<std::size_t>* mine_;
+    std::size_t* mine_;  // the tenant's count (under the owner's mutex)
   };
 
   // 0: no cap.
@@ -56,12 +56,13 @@ class TenantConcurrency {
   std::size_t in_flight(const std::string& tenant);
 
  private:
-  std::atomic<std::size_t>& counter_of(const std::string& tenant);
+  void leave(std::size_t& mine);
 
   std::size_t cap_ = 0;
-  std::shared_mutex mutex_;  // guards the map; counters are never removed (one per tenant)
-  std::unordered_map<std::string, std::unique_ptr<std::atomic<std::size_t>>> by_tenant_;
-  std::atomic<std::size_t> total_{0};
+  std::mutex mutex_;
+  // Counts are never removed (one per tenant), so a slot's pointer stays valid.
+  std::unordered_map<std::string, std::unique_ptr<std::size_t>> by_tenant_;
+  std::size_t total_ = 0;
 };
 
 }  // namespace mg::gateway
