@@ -79,8 +79,10 @@ void check_model_overrides(const std::string& config_json);
 Isolation isolation_for_model(const BackendManager& backends, const std::string& backend,
                               const std::string& config_json);
 
-// The "instances" of a model config (1 to 64; 1 when absent or malformed).
+// The "instances" of a model config (1 to 64; default_instances() when absent or malformed).
 int instances_of(const std::string& config_json);
+// Instances of a model whose config does not say: the machine's cores, at most 4.
+int default_instances();
 
 // The versions this server has loaded, keyed by (model, version). Loading reads the
 // artifact from the registry (digest verified), loads it on the model's backend, and

@@ -21,12 +21,12 @@ admin_key=$(cat "$data/admin.key")
 gate=$work/gate
 printf 'TESTMODEL' >"$work/test.model"
 "$modelgate" import --data-dir "$data" --backend test_good gated "$work/test.model" \
-  --config '{"max_batch_size": 8, "max_queue_delay_us": 1000, "mode": "gate", "gate_file": "'"$gate"'", "isolation": "inline"}' \
+  --config '{"max_batch_size": 8, "max_queue_delay_us": 1000, "mode": "gate", "gate_file": "'"$gate"'", "isolation": "inline", "instances": 1}' \
   --promote >/dev/null
 # In a worker; its requests send 8 rows, the plugin's largest batch, so each batch holds
 # one request: exactly one is held at the gate and 4 wait.
 "$modelgate" import --data-dir "$data" --backend test_good gated-worker "$work/test.model" \
-  --config '{"max_queue": 4, "mode": "gate", "gate_file": "'"$gate-worker"'", "isolation": "process"}' \
+  --config '{"max_queue": 4, "instances": 1, "mode": "gate", "gate_file": "'"$gate-worker"'", "isolation": "process"}' \
   --promote >/dev/null
 printf '{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}' >"$work/request.json"
 printf 'access_log = "off"\nthreads = 2\n[limits]\nmax_queued_requests = 4\n' >"$work/config.toml"

@@ -62,7 +62,7 @@ TEST_F(BatchIsolation, RequestsOfDifferentLengthsNeverShareABatch) {
   // The batch runs once it holds 3 requests or after 1.5 s: before the fix, all three
   // arrived within that time and formed one batch.
   add_dynamic_length_model(
-      R"({"max_batch_size": 8, "preferred_batch_sizes": [3], "max_queue_delay_us": 1500000})");
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [3], "max_queue_delay_us": 1500000, "instances": 1})");
   auto a = infer_async(key_, ids_from(1, 5));         // acme: sum 15, length 5
   auto b = infer_async(beta_key_, ids_from(20, 10));  // beta: sum 245, length 10
   auto c = infer_async(key_, {});                     // acme: sum 0, length 0
@@ -78,7 +78,7 @@ TEST_F(BatchIsolation, RequestsOfDifferentLengthsNeverShareABatch) {
 
 TEST_F(BatchIsolation, RequestsOfTheSameLengthStillShareABatch) {
   add_dynamic_length_model(
-      R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})");
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000, "instances": 1})");
   std::vector<std::future<HttpResponse>> calls;
   for (int64_t r = 0; r < 4; ++r)
     calls.push_back(infer_async(r % 2 ? beta_key_ : key_, ids_from(r * 10, 3)));
@@ -95,7 +95,7 @@ TEST_F(BatchIsolation, RequestsOfTheSameLengthStillShareABatch) {
 // and never see the attacker's message.
 TEST_F(BatchIsolation, OneRequestsBadInputFailsOnlyThatRequest) {
   add_dynamic_length_model(
-      R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000})");
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [4], "max_queue_delay_us": 10000000, "instances": 1})");
   std::vector<std::future<HttpResponse>> calls;
   calls.push_back(infer_async(key_, {1, 2, 3}));
   calls.push_back(infer_async(beta_key_, {4, 5, 4242}));  // the table has 100 rows

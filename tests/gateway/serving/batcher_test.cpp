@@ -63,7 +63,7 @@ class BatcherTest : public ::testing::Test {
 TEST_F(BatcherTest, ConcurrentRequestsShareOneBatchAndGetTheirOwnRows) {
   // The batch runs once it holds 8 rows; the delay is long enough never to decide.
   auto mlp = load_mlp(
-      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000})");
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000, "instances": 1})");
   const std::vector<int64_t> rows = {1, 2, 3, 2};  // requests of different sizes, 8 rows
   std::vector<std::future<RequestResult>> futures(rows.size());
   std::vector<std::thread> clients;
@@ -124,7 +124,7 @@ TEST_F(BatcherTest, FullQueueRefuses) {
   // The first request forms a batch that waits (2 s) for more rows; the later ones ask for
   // a different output selection, so they cannot join it and stay queued.
   auto mlp = load_mlp(
-      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 2000000, "max_queue": 2})");
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 2000000, "max_queue": 2, "instances": 1})");
   TensorRef image{"image", DType::kFp32, {1, 28, 28}, images_.data(), 784 * 4};
   std::vector<std::future<RequestResult>> accepted;
   accepted.push_back(mlp->submit({image}, {}));
