@@ -44,6 +44,15 @@ admin() {  # admin METHOD PATH [BODY]: prints the status
 [[ $(admin POST /tenants '{"name":"suspect"}') == 201 ]] || fail "tenant: $(cat "$work/admin.out")"
 [[ $(admin POST /keys '{"tenant":"suspect"}') == 201 ]] || fail "key: $(cat "$work/admin.out")"
 suspect_id=$(sed -n 's/.*"id":"\([a-z0-9]*\)".*/\1/p' "$work/admin.out")
+check_a_refusal() {  # check_a_refusal WHAT: the first 503 of the flood says overloaded, retry
+  local i
+  for i in $(seq 1 60); do
+    grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
+    grep -qi '^Retry-After: 1' "$work/h.$i" || fail "$1: 503 without Retry-After"
+    expect "$1: 503 body" "$(cat "$work/b.$i")" '"code":"overloaded"'
+    return
+  done
+}
 export -f one
 export work data admin_key url
 seq 1 60 | xargs -P 60 -I{} bash -c 'one {}' >"$work/codes" &
@@ -60,12 +69,7 @@ ok=$(grep -c '^200$' "$work/codes" || true) shed=$(grep -c '^503$' "$work/codes"
 echo "60 concurrent requests: $ok answered, $shed shed"
 ((ok + shed == 60)) || fail "other answers: $(sort "$work/codes" | uniq -c)"
 ((ok == 36 && shed == 24)) || fail "expected 36 answered (32 handler threads + 4 queued), 24 shed"
-for i in $(seq 1 60); do
-  grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
-  grep -qi '^Retry-After: 1' "$work/h.$i" || fail "503 without Retry-After"
-  expect "503 body" "$(cat "$work/b.$i")" '"code":"overloaded"'
-  break
-done
+check_a_refusal "shed"
 metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
 expect "shed counted" "$metrics" "modelgate_shed_requests_total $shed"
 [[ $(one after) == 200 ]] || fail "not serving after the overload"
@@ -84,12 +88,7 @@ wait "$flood"
 ok=$(grep -c '^200$' "$work/codes" || true) refused=$(grep -c '^503$' "$work/codes" || true)
 echo "worker model, 60 concurrent requests: $ok answered, $refused refused"
 ((ok == 5 && refused == 55)) || fail "expected 5 answered (1 held + 4 queued), 55 refused: $(sort "$work/codes" | uniq -c)"
-for i in $(seq 1 60); do
-  grep -q '^HTTP/1.1 503' "$work/h.$i" || continue
-  grep -qi '^Retry-After: 1' "$work/h.$i" || fail "worker model: 503 without Retry-After"
-  expect "worker model: 503 body" "$(cat "$work/b.$i")" '"code":"overloaded"'
-  break
-done
+check_a_refusal "worker model"
 [[ $(one after-worker) == 200 ]] || fail "worker model: not serving after the overload"
 echo "ok   worker model: bounded by its queue, serving normally afterwards"
 stop_modelgate
