@@ -298,26 +298,28 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
 
 namespace {
 
-// `deferred_usage`: where the usage to record goes instead of being recorded (null:
-// recorded here, blocking on Redis in cluster mode).
-HttpResponse route_decided(const HttpRequest& request, Services& services,
-                           const SharedDecision* decided,
-                           std::chrono::steady_clock::time_point start,
-                           std::vector<registry::UsageRow>* deferred_usage = nullptr) {
-  const std::string request_id = request_id_of(request);
+// What every routed request starts with: it is counted in flight, and in cluster mode it
+// carries the usage Redis counted when it admitted it (whatever happens now, the answer
+// corrects that, a key revoked in between included).
+InferenceInfo begin_answer(Services& services, const SharedDecision* decided) {
   if (services.metrics) services.metrics->add_inflight(1);
   InferenceInfo info;
   if (decided != nullptr && decided->admission &&
       decided->admission->refusal == SharedAdmission::Refusal::kNone) {
-    // Redis counted it when it admitted it: whatever happens now, the answer corrects that
-    // (a key revoked in between included).
     info.counted_usage = decided->request.usage;
   }
+  return info;
+}
+
+// A request answered on the calling thread, which waits for it (usage recorded here).
+HttpResponse route_waiting(const HttpRequest& request, Services& services,
+                           std::chrono::steady_clock::time_point start) {
+  const std::string request_id = request_id_of(request);
+  InferenceInfo info = begin_answer(services, nullptr);
   std::string outcome, detail;
   HttpResponse response =
-      guarded([&] { return dispatch(request, services, info, decided, nullptr); }, outcome, detail);
-  return finish(request, std::move(response), services, info, request_id, outcome, detail, start,
-                deferred_usage);
+      guarded([&] { return dispatch(request, services, info, nullptr, nullptr); }, outcome, detail);
+  return finish(request, std::move(response), services, info, request_id, outcome, detail, start);
 }
 
 // A request answered on a socket thread, from routing to its answer, which may be made
@@ -354,14 +356,14 @@ void send(OnLoop& flight, HttpResponse response, const std::string& outcome,
 void route_on_loop(std::shared_ptr<const HttpRequest> request, Services& services,
                    const SharedDecision* decided, std::chrono::steady_clock::time_point start,
                    std::function<void(HttpResponse)> respond) {
-  auto flight = std::make_shared<OnLoop>(
-      OnLoop{request, services, start, std::move(respond), request_id_of(*request), {}, {}, false});
-  flight->shared_limits = decided != nullptr;
-  if (services.metrics) services.metrics->add_inflight(1);
-  if (decided != nullptr && decided->admission &&
-      decided->admission->refusal == SharedAdmission::Refusal::kNone) {
-    flight->info.counted_usage = decided->request.usage;  // see route_decided
-  }
+  auto flight = std::make_shared<OnLoop>(OnLoop{request,
+                                                services,
+                                                start,
+                                                std::move(respond),
+                                                request_id_of(*request),
+                                                begin_answer(services, decided),
+                                                {},
+                                                decided != nullptr});
   if (auto poster = LoopPoster::of_current()) {
     // Called once, on a batcher thread: the flight moves on into the posted answer, so it
     // is never destroyed there.
@@ -408,7 +410,7 @@ std::optional<SharedAdmitRequest> shared_admission_of(const HttpRequest& request
 }  // namespace
 
 HttpResponse route(const HttpRequest& request, Services& services) {
-  return route_decided(request, services, nullptr, std::chrono::steady_clock::now());
+  return route_waiting(request, services, std::chrono::steady_clock::now());
 }
 
 void route_async(HttpRequest request, Services& services,
@@ -416,7 +418,7 @@ void route_async(HttpRequest request, Services& services,
   const auto start = std::chrono::steady_clock::now();
   EventLoop* loop = EventLoop::current();
   auto held = std::make_shared<const HttpRequest>(std::move(request));
-  if (loop == nullptr) return respond(route_decided(*held, services, nullptr, start));
+  if (loop == nullptr) return respond(route_waiting(*held, services, start));
   std::optional<SharedAdmitRequest> shared;
   if (services.limits != nullptr && services.limits->shared) {
     shared = shared_admission_of(*held, services);

@@ -93,15 +93,8 @@ BackendStatus BackendManager::load(const std::filesystem::path& path) {
   BackendStatus status;
   status.name = backend_name_from_file(path);
   status.path = path;
-  {
-    std::lock_guard lock(mutex_);
-    if (ready_.count(status.name)) {
-      status.reason = "backend '" + status.name + "' is already provided by " +
-                      ready_.at(status.name)->path().string();
-    } else if (probed_.count(status.name)) {
-      status.reason = "backend '" + status.name + "' is already provided by " +
-                      probed_.at(status.name).string();
-    }
+  if (const auto provider = plugin_path(status.name)) {
+    status.reason = "backend '" + status.name + "' is already provided by " + provider->string();
   }
   std::shared_ptr<Backend> backend;
   bool in_worker = false;
@@ -115,8 +108,7 @@ BackendStatus BackendManager::load(const std::filesystem::path& path) {
   } else if (status.reason.empty()) {
     Backend::Declared declared;
     try {
-      std::string config = config_for_ ? config_for_(status.name) : "{}";
-      backend = Backend::open(path, config.empty() ? "{}" : config, &declared);
+      backend = Backend::open(path, init_config(status.name), &declared);
       status.state = BackendStatus::State::kReady;
     } catch (const BackendError& e) {
       status.reason = e.what();

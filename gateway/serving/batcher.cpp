@@ -36,7 +36,6 @@ bool DynamicBatcher::cancel(uint64_t ticket) {
   std::lock_guard lock(mutex_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->ticket == ticket) {
-      if (it->deadline != std::chrono::steady_clock::time_point::max()) --with_deadline_;
       queue_.erase(it);
       --load_;
       return true;
@@ -70,7 +69,6 @@ void DynamicBatcher::enqueue(Pending pending) {
     --load_;
     throw QueueFull();
   }
-  if (pending.deadline != std::chrono::steady_clock::time_point::max()) ++with_deadline_;
   queue_.push_back(std::move(pending));
 }
 
@@ -146,14 +144,12 @@ void DynamicBatcher::work() {
 
 std::vector<DynamicBatcher::Pending> DynamicBatcher::take_expired() {
   std::vector<Pending> expired;
-  if (with_deadline_ == 0) return expired;
   const auto now = std::chrono::steady_clock::now();
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->deadline > now) {
       ++it;
       continue;
     }
-    --with_deadline_;
     expired.push_back(std::move(*it));
     it = queue_.erase(it);
   }
@@ -180,11 +176,7 @@ void DynamicBatcher::expire(std::vector<Pending>& expired) noexcept {
 std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
     std::unique_lock<std::mutex>& lock) {
   std::vector<Pending> batch;
-  auto take = [&](Pending& p) {
-    if (p.deadline != std::chrono::steady_clock::time_point::max()) --with_deadline_;
-    batch.push_back(std::move(p));
-  };
-  take(queue_.front());
+  batch.push_back(std::move(queue_.front()));
   queue_.pop_front();
   uint64_t rows = batch[0].rows;
   if (metadata_.max_batch_size <= 0) return batch;
@@ -211,7 +203,7 @@ std::vector<DynamicBatcher::Pending> DynamicBatcher::take_batch(
       if (compatible(batch[0], *it) && rows + it->rows <= static_cast<uint64_t>(max_rows_)) {
         rows += it->rows;
         forming_.insert(it->ticket);
-        take(*it);
+        batch.push_back(std::move(*it));
         it = queue_.erase(it);
       } else {
         ++it;

@@ -119,7 +119,8 @@ class DynamicBatcher {
   // Queues `pending` (lock held); throws QueueFull.
   void enqueue(Pending pending);
   void work();
-  // Takes the queued requests whose deadline has passed out of the queue (lock held).
+  // Takes the queued requests whose deadline has passed out of the queue (lock held; a
+  // scan of at most max_queue entries per batch).
   std::vector<Pending> take_expired();
   // Answers them: never run (kQueueDeadlineCode).
   void expire(std::vector<Pending>& expired) noexcept;
@@ -145,8 +146,7 @@ class DynamicBatcher {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> batches_{0}, rows_{0};
-  uint64_t next_ticket_ = 0;       // under mutex_
-  std::size_t with_deadline_ = 0;  // queued requests that have a deadline (under mutex_)
+  uint64_t next_ticket_ = 0;  // under mutex_
   // Tickets in batches a worker is still forming (waiting for more requests), and those of
   // them cancelled meanwhile: dropped before the batch runs. Under mutex_.
   std::unordered_set<uint64_t> forming_, cancelled_;
