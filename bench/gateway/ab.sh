@@ -6,9 +6,13 @@
 # Endpoints: health (/v2/health/ready), MLP batch-1 JSON, MLP batch-1 binary (bearer key).
 # usage: bench/gateway/ab.sh BUILD_A BUILD_B [ROUNDS] [SECONDS_PER_RUN]
 #   e.g. a build of the previous commit in /tmp/before/build against build/
+# As a new user meets it (no scheduling option, the access log on as it ships):
+#   MODEL_CONFIG= ACCESS_LOG=stdout bench/gateway/ab.sh BUILD_A BUILD_B
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
+model_config=${MODEL_CONFIG-'{"max_batch_size": 64, "instances": 2}'}
+access_log=${ACCESS_LOG:-off}
 # shellcheck source=work_dir.sh
 source bench/gateway/work_dir.sh
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
@@ -21,12 +25,14 @@ start() {
   # builds before the admin key file printed the key in init's JSON
   local key
   key=$(cat "$data/admin.key" 2>/dev/null || sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p' <<<"$out")
+  local config=()
+  [[ -n $model_config ]] && config=(--config "$model_config")
   "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
-    --config '{"max_batch_size": 64, "instances": 2}' --promote >/dev/null
-  printf 'access_log = "off"\n' >"$work/$name.toml"
+    "${config[@]}" --promote >/dev/null
+  printf 'access_log = "%s"\n' "$access_log" >"$work/$name.toml"
   "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/$name.toml" \
     --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" \
-    >"$work/$name.log" 2>&1 &
+    >"$work/$name.log" 2>&1 &  # the access log (stdout) into a file, as a service manager takes it
   pids+=($!)
   for _ in $(seq 1 300); do grep -q 'listening on' "$work/$name.log" && break; sleep 0.1; done
   local port
@@ -60,6 +66,7 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "A = $build_a, B = $build_b; wrk -t2 -c64 -d${duration}s over TLS, $rounds rounds, $(nproc) cores, $(date -u +%FT%RZ)"
+echo "model config: ${model_config:-none (defaults)}; access log: $access_log"
 for endpoint in health mlp-json mlp-binary; do
   : >"$work/$endpoint.a"
   : >"$work/$endpoint.b"

@@ -296,6 +296,7 @@ HttpResponse infer(DataCall& call) {
   } catch (const QueueFull&) {
     throw queue_full(path.model);
   }
+  if (pending.ran_here) return answer_infer(*accepted, std::move(*pending.ran_here), s, info);
   if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
     // Still queued: taken out and refused (it never runs). Already running: its batch ends
     // when the backend returns, and its data must stay valid until then.

@@ -29,7 +29,11 @@ DynamicBatcher::~DynamicBatcher() {
 
 std::future<RequestResult> DynamicBatcher::submit(std::vector<TensorRef> inputs,
                                                   std::vector<std::string> outputs) {
-  return submit_cancellable(std::move(inputs), std::move(outputs)).result;
+  Submitted submitted = submit_cancellable(std::move(inputs), std::move(outputs));
+  if (!submitted.ran_here) return std::move(submitted.result);
+  std::promise<RequestResult> ready;
+  ready.set_value(std::move(*submitted.ran_here));
+  return ready.get_future();
 }
 
 bool DynamicBatcher::cancel(uint64_t ticket) {
@@ -74,8 +78,31 @@ void DynamicBatcher::enqueue(Pending pending) {
 
 DynamicBatcher::Submitted DynamicBatcher::submit_cancellable(std::vector<TensorRef> inputs,
                                                              std::vector<std::string> outputs) {
+  Submitted submitted;
+  ++load_;
+  std::unique_lock lock(mutex_);
+  submitted.ticket = ++next_ticket_;
+  const bool run_here = options_.max_queue_delay.count() == 0 && queue_.empty() &&
+                        busy_ < static_cast<int>(workers_.size()) && !stopping_;
+  if (run_here) {
+    ++busy_;
+    lock.unlock();
+    std::vector<Pending> batch;
+    batch.push_back(pending_of(
+        std::move(inputs), std::move(outputs),
+        [&submitted](RequestResult result) { submitted.ran_here.emplace(std::move(result)); }));
+    batch.back().ticket = submitted.ticket;
+    run_batch(batch);
+    if (!submitted.ran_here) {  // the result could not be stored (out of memory)
+      submitted.ran_here.emplace(
+          RequestResult{Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory storing the result"}});
+    }
+    lock.lock();
+    --busy_;
+    return submitted;
+  }
   auto promise = std::make_shared<std::promise<RequestResult>>();
-  Submitted submitted{promise->get_future(), 0};
+  submitted.result = promise->get_future();
   Pending pending =
       pending_of(std::move(inputs), std::move(outputs), [promise](RequestResult result) {
         try {
@@ -86,24 +113,9 @@ DynamicBatcher::Submitted DynamicBatcher::submit_cancellable(std::vector<TensorR
           // failure.
         }
       });
-  ++load_;
-  {
-    std::unique_lock lock(mutex_);
-    pending.ticket = submitted.ticket = ++next_ticket_;
-    const bool run_here = options_.max_queue_delay.count() == 0 && queue_.empty() &&
-                          busy_ < static_cast<int>(workers_.size()) && !stopping_;
-    if (run_here) {
-      ++busy_;
-      lock.unlock();
-      std::vector<Pending> batch;
-      batch.push_back(std::move(pending));
-      run_batch(batch);
-      lock.lock();
-      --busy_;
-      return submitted;
-    }
-    enqueue(std::move(pending));
-  }
+  pending.ticket = submitted.ticket;
+  enqueue(std::move(pending));
+  lock.unlock();
   ready_.notify_one();
   return submitted;
 }

@@ -73,8 +73,11 @@ class DynamicBatcher {
 
   // submit() for a caller that may give up waiting: `ticket` names the request for
   // cancel(). Until cancel() returns true or the future is ready, the inputs' data must
-  // stay valid.
+  // stay valid. A request run at once on the calling thread comes back in `ran_here`
+  // (and `result` is empty): a promise costs a futex wake-up per request (std::call_once
+  // in set_value), a tenth of a small model's request.
   struct Submitted {
+    std::optional<RequestResult> ran_here;
     std::future<RequestResult> result;
     uint64_t ticket = 0;
   };
