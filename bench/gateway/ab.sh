@@ -8,6 +8,7 @@
 #   e.g. a build of the previous commit in /tmp/before/build against build/
 # As a new user meets it (no scheduling option, the access log on as it ships):
 #   MODEL_CONFIG= ACCESS_LOG=stdout bench/gateway/ab.sh BUILD_A BUILD_B
+# ENDPOINTS="health mlp-json" measures only those.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
@@ -67,7 +68,7 @@ run() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "A = $build_a, B = $build_b; wrk -t2 -c64 -d${duration}s over TLS, $rounds rounds, $(nproc) cores, $(date -u +%FT%RZ)"
 echo "model config: ${model_config:-none (defaults)}; access log: $access_log"
-for endpoint in health mlp-json mlp-binary; do
+for endpoint in ${ENDPOINTS:-health mlp-json mlp-binary}; do
   : >"$work/$endpoint.a"
   : >"$work/$endpoint.b"
   for round in $(seq 1 "$rounds"); do

@@ -26,6 +26,12 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+// Sockets bound to their io_context's own executor type rather than the type-erased
+// any_io_executor: every asynchronous operation copies its executor, and the erased one
+// cost ~4 % of a small request's CPU (copy_object, destroy_object, prefer_fn in a profile).
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor>;
 
 // Modern TLS 1.2 suites (TLS 1.3 suites are OpenSSL's defaults, all modern).
 constexpr char kTls12Ciphers[] =
@@ -117,7 +123,7 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // `address` was admitted by admit_address (or is "" when no cap applies).
-  Session(tcp::socket&& socket, HttpsServer::Impl& server, std::string address)
+  Session(Socket&& socket, HttpsServer::Impl& server, std::string address)
       : stream_(std::move(socket), server.tls), server_(server), address_(std::move(address)) {
     ++server_.connections;
   }
@@ -405,7 +411,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::ssl_stream<TcpStream> stream_;
   HttpsServer::Impl& server_;
   std::string address_;                     // the client's, counted in server_.per_address
   std::shared_ptr<const void> head_state_;  // the opener's, for the request being read
@@ -437,25 +443,24 @@ void HttpsServer::Impl::accept() {
   if (connections.load() >= options.max_connections)
     return pause_then_accept(std::chrono::milliseconds(10));
   net::io_context& context = *contexts[next_context++ % contexts.size()];
-  acceptor.async_accept(
-      context, [this, pause_then_accept](beast::error_code ec, tcp::socket socket) {
-        if (stopping || !acceptor.is_open()) return;
-        if (ec) return pause_then_accept(std::chrono::milliseconds(50));
-        std::string address;
-        if (options.max_connections_per_address > 0) {
-          beast::error_code peer_error;
-          address = socket.remote_endpoint(peer_error).address().to_string();
-          if (peer_error || !admit_address(address)) {
-            // Over its address's cap: closed at once, unread, so one
-            // client's flood of idle connections cannot lock out others.
-            if (options.on_refusal) options.on_refusal("too_many_connections");
-            socket.close(peer_error);
-            return accept();
-          }
-        }
-        std::make_shared<Session>(std::move(socket), *this, std::move(address))->start();
-        accept();
-      });
+  acceptor.async_accept(context, [this, pause_then_accept](beast::error_code ec, Socket socket) {
+    if (stopping || !acceptor.is_open()) return;
+    if (ec) return pause_then_accept(std::chrono::milliseconds(50));
+    std::string address;
+    if (options.max_connections_per_address > 0) {
+      beast::error_code peer_error;
+      address = socket.remote_endpoint(peer_error).address().to_string();
+      if (peer_error || !admit_address(address)) {
+        // Over its address's cap: closed at once, unread, so one
+        // client's flood of idle connections cannot lock out others.
+        if (options.on_refusal) options.on_refusal("too_many_connections");
+        socket.close(peer_error);
+        return accept();
+      }
+    }
+    std::make_shared<Session>(std::move(socket), *this, std::move(address))->start();
+    accept();
+  });
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpener opener,
