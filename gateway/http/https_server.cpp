@@ -126,6 +126,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Socket&& socket, HttpsServer::Impl& server, std::string address)
       : stream_(std::move(socket), server.tls), server_(server), address_(std::move(address)) {
     ++server_.connections;
+    // Asio asks OpenSSL to free a connection's record buffers (~17 KiB each way) after
+    // every record; on keep-alive connections that is two large malloc/free pairs per
+    // request (5 % of an MLP JSON request's throughput). Kept instead: ~34 KiB per
+    // connection, bounded by max_connections.
+    SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   }
   ~Session() {
     release_body();
