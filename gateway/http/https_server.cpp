@@ -203,8 +203,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& head = head_->get();
     keep_alive_ = head.keep_alive();
     const bool expect_continue = beast::iequals(head[http::field::expect], "100-continue");
+    // Made once per request: the opener sees it without a body, on_read adds the body.
+    request_ = to_request(head);
     StreamDecision decision;
-    if (server_.opener) decision = server_.opener(to_request(head));
+    if (server_.opener) decision = server_.opener(request_);
     if (decision.refusal) {
       // The body is not read, so the connection cannot carry another request.
       ++server_.in_flight;
@@ -316,9 +318,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return close();
     body_read_ = true;
-    http::request<http::string_body> request = body_->release();
-    HttpRequest r = to_request(request.base());
-    r.body = std::move(request.body());
+    HttpRequest r = std::move(request_);
+    r.body = std::move(body_->release().body());
     r.head_state = std::move(head_state_);
     const bool keep_alive = keep_alive_;
     ++server_.in_flight;
@@ -420,6 +421,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpsServer::Impl& server_;
   std::string address_;                     // the client's, counted in server_.per_address
   std::shared_ptr<const void> head_state_;  // the opener's, for the request being read
+  HttpRequest request_;                     // the request being read, its head so far
   std::size_t reserved_ = 0;                // bytes of server_.buffered this request holds
   beast::flat_buffer buffer_;
   bool keep_alive_ = false;
