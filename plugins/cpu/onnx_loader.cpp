@@ -396,6 +396,80 @@ void check_window_ranks(const onnx::GraphProto& graph) {
   }
 }
 
+// The operators the table lacks, each once with its domain and opset, the number of
+// nodes using it and the first one; then the nodes whose operator is known but whose
+// attributes or outputs its kernel refuses (OpInfo::check). One MG_ERROR_UNSUPPORTED
+// naming all of them, or nothing.
+void refuse_unsupported_nodes(const onnx::GraphProto& graph,
+                              const std::unordered_map<std::string, int>& opsets, int opset) {
+  struct Missing {
+    std::string domain;
+    int version = 0;
+    int nodes = 0;
+    std::string first;
+  };
+  std::vector<std::pair<std::string, Missing>> missing;  // in order of first use
+  std::vector<std::string> refused;
+  const OpTable& ops = OpTable::instance();
+  int index = 0;
+  for (const auto& proto : graph.node()) {
+    std::string name =
+        proto.name().empty() ? proto.op_type() + "#" + std::to_string(index) : proto.name();
+    ++index;
+    const OpInfo* op = is_default_domain(proto.domain()) ? ops.find(proto.op_type()) : nullptr;
+    if (op == nullptr) {
+      const std::string domain = proto.domain().empty() ? "ai.onnx" : proto.domain();
+      const std::string key = domain + "/" + proto.op_type();
+      auto it = std::find_if(missing.begin(), missing.end(),
+                             [&](const auto& m) { return m.first == key; });
+      if (it == missing.end()) {
+        auto version = opsets.find(proto.domain());
+        missing.push_back({key, Missing{domain, version == opsets.end() ? opset : version->second,
+                                        0, name}});
+        it = std::prev(missing.end());
+      }
+      ++it->second.nodes;
+      continue;
+    }
+    if (op->check == nullptr) continue;
+    Node node;
+    node.name = name;
+    node.op_type = proto.op_type();
+    node.opset = opset;
+    for (const auto& out : proto.output()) node.outputs.push_back(out.empty() ? -1 : 0);
+    for (const auto& in : proto.input()) node.inputs.push_back(in.empty() ? -1 : 0);
+    try {
+      for (const auto& attribute : proto.attribute()) {
+        node.attributes.push_back(attribute_from_proto(attribute, node.where()));
+      }
+    } catch (const CpuError&) {
+      continue;  // an attribute the loader cannot read: reported when the graph is built
+    }
+    if (std::string why = op->check(node); !why.empty()) refused.push_back(node.where() + ": " + why);
+  }
+  if (missing.empty() && refused.empty()) return;
+  std::string message;
+  if (!missing.empty()) {
+    message = missing.size() == 1 ? "unsupported operator " : "unsupported operators (" +
+                                                                 std::to_string(missing.size()) +
+                                                                 "): ";
+    for (std::size_t i = 0; i < missing.size(); ++i) {
+      const std::string op = missing[i].first.substr(missing[i].first.find('/') + 1);
+      const Missing& m = missing[i].second;
+      if (i > 0) message += "; ";
+      message += op + " (domain " + m.domain + ", opset " + std::to_string(m.version) + ") at " +
+                 (m.nodes == 1 ? "node '" + m.first + "'"
+                               : std::to_string(m.nodes) + " nodes, first '" + m.first + "'");
+    }
+  }
+  if (!refused.empty()) {
+    if (!message.empty()) message += "; and ";
+    message += refused.size() == 1 ? "unsupported attributes or outputs at " : "unsupported attributes or outputs (" + std::to_string(refused.size()) + "): ";
+    for (std::size_t i = 0; i < refused.size(); ++i) message += (i > 0 ? "; " : "") + refused[i];
+  }
+  unsupported(message);
+}
+
 }  // namespace
 
 Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
@@ -415,20 +489,10 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
     unsupported("the model imports opset " + std::to_string(opset) +
                 " of the default domain; the cpu backend supports 7 to 17");
   }
-  // Operators first, so an unsupported one is reported as such, not as a checker error.
-  const OpTable& ops = OpTable::instance();
-  int index = 0;
-  for (const auto& node : model.graph().node()) {
-    std::string name =
-        node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name();
-    ++index;
-    const std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
-    if (!is_default_domain(node.domain()) || ops.find(node.op_type()) == nullptr) {
-      int version = opsets.count(node.domain()) ? opsets[node.domain()] : opset;
-      unsupported("unsupported operator " + node.op_type() + " (domain " + domain + ", opset " +
-                  std::to_string(version) + ") at node '" + name + "'");
-    }
-  }
+  // Operators first, so an unsupported one is reported as such, not as a checker error;
+  // every missing operator and every refused attribute at once, so a user learns how far
+  // the model is from running.
+  refuse_unsupported_nodes(model.graph(), opsets, opset);
   for (auto& tensor : *model.mutable_graph()->mutable_initializer()) {
     inline_external_data(tensor, path);
   }
@@ -447,6 +511,7 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
     invalid(std::string("the ONNX checker refused the model: ") + e.what());
   }
 
+  const OpTable& ops = OpTable::instance();
   const onnx::GraphProto& g = model.graph();
   Graph graph;
   std::map<std::string, int> ids;
@@ -475,7 +540,7 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
       if (!v.shape_known) invalid("graph input '" + input.name() + "' has no shape");
     }
   }
-  index = 0;
+  int index = 0;
   for (const auto& proto : g.node()) {
     Node node;
     node.name = proto.name().empty() ? proto.op_type() + "#" + std::to_string(index) : proto.name();
@@ -499,19 +564,22 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
     graph.outputs.push_back(ids.at(output.name()));
     record_value_info(graph, ids, output);
   }
-  // Types the operators accept.
+  // Types the operators accept: every refusal at once.
+  std::string refused_types;
   for (const Node& node : graph.nodes) {
     const uint32_t accepted = ops.find(node.op_type)->types;
     for (int id : node.outputs) {
       if (id < 0) continue;
       ElemType type = graph.values[static_cast<std::size_t>(id)].type;
       if (type != ElemType::kUndefined && !(accepted & type_bit(type))) {
-        unsupported("unsupported operator " + node.op_type + " (domain ai.onnx, opset " +
-                    std::to_string(opset) + ") for element type " + elem_name(type) + " at node '" +
-                    node.name + "'");
+        refused_types += (refused_types.empty() ? "" : "; ") + std::string("unsupported operator ") +
+                         node.op_type + " (domain ai.onnx, opset " + std::to_string(opset) +
+                         ") for element type " + elem_name(type) + " at node '" + node.name + "'";
+        break;
       }
     }
   }
+  if (!refused_types.empty()) unsupported(refused_types);
   check_inference_only(graph);
   std::vector<bool> available(graph.values.size(), false);
   for (std::size_t i = 0; i < graph.values.size(); ++i)

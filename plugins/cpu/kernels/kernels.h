@@ -31,10 +31,15 @@ struct KernelOptions {
 // a constant).
 using PrepareFn = std::shared_ptr<KernelState> (*)(const Node&, const Graph&, const KernelOptions&);
 
+// What a kernel does not implement among a node's attributes, inputs and outputs, found
+// at load: "" when the node can run, else why not (listed with every other refusal).
+using CheckFn = std::string (*)(const Node&);
+
 struct OpInfo {
   KernelFn kernel = nullptr;
   uint32_t types = 0;  // accepted element types (index inputs such as axes are always ok)
   PrepareFn prepare = nullptr;
+  CheckFn check = nullptr;
 };
 
 // The operators of the default ONNX domain the backend implements, opsets 7 to 17.
@@ -43,6 +48,7 @@ class OpTable {
   static const OpTable& instance();
   void add(const std::string& op_type, KernelFn kernel, uint32_t types,
            PrepareFn prepare = nullptr);
+  void set_check(const std::string& op_type, CheckFn check);  // after add()
   const OpInfo* find(const std::string& op_type) const;
 
   static constexpr int kMinOpset = 7;

@@ -21,6 +21,10 @@ void OpTable::add(const std::string& op_type, KernelFn kernel, uint32_t types, P
   ops_[op_type] = OpInfo{kernel, types, prepare};
 }
 
+void OpTable::set_check(const std::string& op_type, CheckFn check) {
+  ops_.at(op_type).check = check;
+}
+
 const OpInfo* OpTable::find(const std::string& op_type) const {
   auto it = ops_.find(op_type);
   return it == ops_.end() ? nullptr : &it->second;

@@ -55,13 +55,8 @@ void pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.type != ElemType::kFloat) ctx.fail("expects float input");
   if (ctx.wants_output(1)) ctx.fail("the Indices output is not supported");
-  if (ctx.node.attr_int("storage_order", 0) != 0) ctx.fail("storage_order 1 is not supported");
   Window w = make_window(ctx.node, x.shape, {}, ctx.node.opset >= 10);
-  if (!kMax && ctx.node.attr(("dilations")) && ctx.node.opset < 19) {
-    for (int64_t d : ctx.node.attr_ints("dilations")) {
-      if (d != 1) ctx.fail("AveragePool dilations need opset 19");
-    }
-  }
+
   const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
   Shape out_shape{x.dim(0), x.dim(1)};
   for (int d = 3 - w.spatial; d < 3; ++d) out_shape.push_back(w.out[d]);
@@ -140,6 +135,16 @@ void global_pool(KernelContext& ctx) {
 void register_pool(OpTable& table) {
   table.add("MaxPool", pool<true>, type_bit(ElemType::kFloat));
   table.add("AveragePool", pool<false>, type_bit(ElemType::kFloat));
+  table.set_check("MaxPool", [](const Node& node) -> std::string {
+    return node.attr_int("storage_order", 0) != 0 ? "storage_order 1 is not supported" : "";
+  });
+  table.set_check("AveragePool", [](const Node& node) -> std::string {
+    if (!node.attr("dilations")) return "";
+    for (int64_t d : node.attr_ints("dilations")) {
+      if (d != 1) return "AveragePool dilations need opset 19";
+    }
+    return "";
+  });
   table.add("GlobalMaxPool", global_pool<true>, type_bit(ElemType::kFloat));
   table.add("GlobalAveragePool", global_pool<false>, type_bit(ElemType::kFloat));
 }

@@ -305,7 +305,6 @@ void pad(KernelContext& ctx) {
     if (ctx.has_input(2) && ctx.input(2).size() > 0) {
       std::memcpy(fill.bytes, ctx.input(2).bytes, elem_size(x.type));
     }
-    if (ctx.has_input(3)) ctx.fail("the axes input is not supported");
   }
   const int64_t rank = x.rank();
   if (static_cast<int64_t>(pads.size()) != 2 * rank) ctx.fail("pads must have 2 × rank values");
@@ -388,6 +387,9 @@ void register_shape_ops(OpTable& table) {
   table.add("ConstantOfShape", constant_of_shape, kAllTypes);
   table.add("Expand", expand, kAllTypes);
   table.add("Pad", pad, kAllTypes);
+  table.set_check("Pad", [](const Node& node) -> std::string {
+    return node.inputs.size() > 3 && node.inputs[3] >= 0 ? "the axes input is not supported" : "";
+  });
   table.add("Constant", constant, kAllTypes);
   table.add("Dropout", dropout, kAllTypes);
 }

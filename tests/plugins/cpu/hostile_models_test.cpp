@@ -103,6 +103,38 @@ TEST(HostileModels, UnsupportedOperatorIsNamedWithDomainOpsetAndNode) {
                     {"unsupported operator FusedMatMul", "domain com.microsoft", "'the_node'"});
 }
 
+TEST(HostileModels, EveryMissingOperatorAndRefusedAttributeIsListedAtOnce) {
+  // x → BitShift → Det → BitShift → MaxPool(storage_order 1) → Pad(axes): two operators
+  // the backend lacks (one used twice) and two refused inputs or attributes, one error.
+  onnx::ModelProto model = binary_model("BitShift");
+  auto* graph = model.mutable_graph();
+  auto add_node = [&](const std::string& name, const std::string& op,
+                      std::vector<std::string> inputs, const std::string& output) {
+    auto* node = graph->add_node();
+    node->set_name(name);
+    node->set_op_type(op);
+    for (const auto& in : inputs) node->add_input(in);
+    node->add_output(output);
+    return node;
+  };
+  graph->mutable_node(0)->set_output(0, "a");
+  add_node("det", "Det", {"a"}, "b");
+  add_node("shift2", "BitShift", {"b", "w"}, "c");
+  auto* pool = add_node("pool", "MaxPool", {"c"}, "d");
+  auto* order = pool->add_attribute();
+  order->set_name("storage_order");
+  order->set_type(onnx::AttributeProto::INT);
+  order->set_i(1);
+  add_node("pad", "Pad", {"d", "pads", "", "axes"}, "y");
+  expect_load_error(model.SerializeAsString(), MG_ERROR_UNSUPPORTED,
+                    {"unsupported operators (2)",
+                     "BitShift (domain ai.onnx, opset 13) at 2 nodes, first 'the_node'",
+                     "Det (domain ai.onnx, opset 13) at node 'det'",
+                     "unsupported attributes or outputs (2)",
+                     "MaxPool node 'pool': storage_order 1 is not supported",
+                     "Pad node 'pad': the axes input is not supported"});
+}
+
 TEST(HostileModels, OpsetsOutsideSevenToSeventeenAreUnsupported) {
   expect_load_error(binary_model("Add", 6).SerializeAsString(), MG_ERROR_UNSUPPORTED,
                     {"opset 6", "7 to 17"});
