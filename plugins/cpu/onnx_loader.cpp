@@ -424,8 +424,8 @@ void refuse_unsupported_nodes(const onnx::GraphProto& graph,
                              [&](const auto& m) { return m.first == key; });
       if (it == missing.end()) {
         auto version = opsets.find(proto.domain());
-        missing.push_back({key, Missing{domain, version == opsets.end() ? opset : version->second,
-                                        0, name}});
+        missing.push_back(
+            {key, Missing{domain, version == opsets.end() ? opset : version->second, 0, name}});
         it = std::prev(missing.end());
       }
       ++it->second.nodes;
@@ -445,14 +445,15 @@ void refuse_unsupported_nodes(const onnx::GraphProto& graph,
     } catch (const CpuError&) {
       continue;  // an attribute the loader cannot read: reported when the graph is built
     }
-    if (std::string why = op->check(node); !why.empty()) refused.push_back(node.where() + ": " + why);
+    if (std::string why = op->check(node); !why.empty())
+      refused.push_back(node.where() + ": " + why);
   }
   if (missing.empty() && refused.empty()) return;
   std::string message;
   if (!missing.empty()) {
-    message = missing.size() == 1 ? "unsupported operator " : "unsupported operators (" +
-                                                                 std::to_string(missing.size()) +
-                                                                 "): ";
+    message = missing.size() == 1
+                  ? "unsupported operator "
+                  : "unsupported operators (" + std::to_string(missing.size()) + "): ";
     for (std::size_t i = 0; i < missing.size(); ++i) {
       const std::string op = missing[i].first.substr(missing[i].first.find('/') + 1);
       const Missing& m = missing[i].second;
@@ -464,7 +465,9 @@ void refuse_unsupported_nodes(const onnx::GraphProto& graph,
   }
   if (!refused.empty()) {
     if (!message.empty()) message += "; and ";
-    message += refused.size() == 1 ? "unsupported attributes or outputs at " : "unsupported attributes or outputs (" + std::to_string(refused.size()) + "): ";
+    message += refused.size() == 1
+                   ? "unsupported attributes or outputs at "
+                   : "unsupported attributes or outputs (" + std::to_string(refused.size()) + "): ";
     for (std::size_t i = 0; i < refused.size(); ++i) message += (i > 0 ? "; " : "") + refused[i];
   }
   unsupported(message);
@@ -572,8 +575,9 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
       if (id < 0) continue;
       ElemType type = graph.values[static_cast<std::size_t>(id)].type;
       if (type != ElemType::kUndefined && !(accepted & type_bit(type))) {
-        refused_types += (refused_types.empty() ? "" : "; ") + std::string("unsupported operator ") +
-                         node.op_type + " (domain ai.onnx, opset " + std::to_string(opset) +
+        refused_types += (refused_types.empty() ? "" : "; ") +
+                         std::string("unsupported operator ") + node.op_type +
+                         " (domain ai.onnx, opset " + std::to_string(opset) +
                          ") for element type " + elem_name(type) + " at node '" + node.name + "'";
         break;
       }

@@ -1,5 +1,7 @@
 // Element-wise kernels: binary arithmetic and comparison with numpy broadcasting, unary
 // math and activations, Clip, Where, Cast, Identity.
+#include "plugins/cpu/kernels/elementwise.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -25,46 +27,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 }
 
 namespace {
-
-// Calls fn with a typed null pointer for the tensor's element type (numeric types only).
-template <typename Fn>
-void dispatch_numeric(const KernelContext& ctx, ElemType type, Fn&& fn) {
-  switch (type) {
-    case ElemType::kFloat:
-      return fn(static_cast<float*>(nullptr));
-    case ElemType::kDouble:
-      return fn(static_cast<double*>(nullptr));
-    case ElemType::kInt32:
-      return fn(static_cast<int32_t*>(nullptr));
-    case ElemType::kInt64:
-      return fn(static_cast<int64_t*>(nullptr));
-    default:
-      ctx.fail("unsupported element type " + elem_name(type));
-  }
-}
-
-template <typename T, typename R, typename Op>
-void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  Tensor& out = ctx.output(0, out_type, broadcast_shapes(a.shape, b.shape));
-  const T* pa = a.data<const T>();
-  const T* pb = b.data<const T>();
-  R* po = out.data<R>();
-  if (a.shape == b.shape) {  // the common case: no broadcasting at all
-    const int64_t n = out.size();
-    for (int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[i]);
-    return;
-  }
-  for_each_broadcast<2>(out.shape, {&a.shape, &b.shape},
-                        [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
-                            const std::array<int64_t, 2>& st) {
-                          const T* x = pa + off[0];
-                          const T* y = pb + off[1];
-                          R* z = po + o;
-                          for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i * st[0]], y[i * st[1]]);
-                        });
-}
 
 template <typename Op>
 void arithmetic(KernelContext& ctx, Op op) {
@@ -146,40 +108,6 @@ void less(KernelContext& ctx) {
   comparison(ctx, [](auto x, auto y) { return x < y; });
 }
 
-// Unary float kernels (float and double).
-template <typename Op>
-void unary_float(KernelContext& ctx, Op op) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0, x.type, x.shape);
-  const int64_t n = x.size();
-  if (x.type == ElemType::kFloat) {
-    const float* in = x.data<const float>();
-    float* out = y.data<float>();
-    ctx.threads.parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) out[i] = static_cast<float>(op(in[i]));
-    });
-  } else if (x.type == ElemType::kDouble) {
-    const double* in = x.data<const double>();
-    double* out = y.data<double>();
-    for (int64_t i = 0; i < n; ++i) out[i] = op(in[i]);
-  } else {
-    ctx.fail("unsupported element type " + elem_name(x.type));
-  }
-}
-
-// Unary kernels over every numeric type.
-template <typename Op>
-void unary_numeric(KernelContext& ctx, Op op) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0, x.type, x.shape);
-  dispatch_numeric(ctx, x.type, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    const T* in = x.data<const T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0; i < x.size(); ++i) out[i] = static_cast<T>(op(in[i]));
-  });
-}
-
 void sqrt_kernel(KernelContext& ctx) {
   unary_float(ctx, [](auto v) { return std::sqrt(v); });
 }
@@ -233,7 +161,8 @@ void clip(KernelContext& ctx) {
     Tensor& y = ctx.output(0, x.type, x.shape);
     const T* in = x.data<const T>();
     T* out = y.data<T>();
-    for (int64_t i = 0; i < x.size(); ++i) out[i] = std::min(std::max(in[i], lo), hi);
+    const int64_t n = x.size();
+    for (int64_t i = 0; i < n; ++i) out[i] = std::min(std::max(in[i], lo), hi);
   });
 }
 
@@ -262,7 +191,8 @@ template <typename From, typename To>
 void convert(const Tensor& x, Tensor& y) {
   const From* in = x.data<const From>();
   To* out = y.data<To>();
-  for (int64_t i = 0; i < x.size(); ++i) {
+  const int64_t n = x.size();
+  for (int64_t i = 0; i < n; ++i) {
     if constexpr (std::is_same_v<To, bool>) {
       out[i] = in[i] != From(0);
     } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {

@@ -64,6 +64,8 @@ void prepare_kernels(Graph& graph, const KernelOptions& options = {});
 
 // Each kernel family registers its operators.
 void register_elementwise(OpTable& table);
+void register_activations(OpTable& table);
+void register_math(OpTable& table);
 void register_linalg(OpTable& table);
 void register_conv(OpTable& table);
 void register_pool(OpTable& table);

@@ -6,6 +6,8 @@ const OpTable& OpTable::instance() {
   static const OpTable table = [] {
     OpTable t;
     register_elementwise(t);
+    register_activations(t);
+    register_math(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);

@@ -65,7 +65,8 @@ void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, 
   const T* in = x.data<const T>();
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t o = 0;
-  for (int64_t i = 0; i < x.size(); ++i) {
+  const int64_t n = x.size();
+  for (int64_t i = 0; i < n; ++i) {
     out[o] = kind == Reduction::kMax ? std::max(out[o], in[i]) : out[o] + in[i];
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
@@ -77,8 +78,8 @@ void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, 
     }
   }
   if (kind == Reduction::kMean && y.size() > 0) {
-    const int64_t count = x.size() / y.size();
-    for (int64_t i = 0; i < y.size(); ++i) out[i] = static_cast<T>(out[i] / static_cast<T>(count));
+    const int64_t outputs = y.size(), count = x.size() / outputs;
+    for (int64_t i = 0; i < outputs; ++i) out[i] = static_cast<T>(out[i] / static_cast<T>(count));
   }
 }
 

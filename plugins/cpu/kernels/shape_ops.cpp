@@ -20,7 +20,8 @@ void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& 
   if (out.size() == 0) return;
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t src = offset;
-  for (int64_t i = 0; i < out.size(); ++i) {
+  const int64_t n = out.size();
+  for (int64_t i = 0; i < n; ++i) {
     std::memcpy(out.bytes + i * static_cast<int64_t>(size),
                 in.bytes + src * static_cast<int64_t>(size), size);
     for (int64_t d = rank - 1; d >= 0; --d) {
@@ -271,7 +272,8 @@ void constant_of_shape(KernelContext& ctx) {
     std::memset(out.bytes, 0, out.byte_size());
     return;
   }
-  for (int64_t i = 0; i < out.size(); ++i)
+  const int64_t n = out.size();
+  for (int64_t i = 0; i < n; ++i)
     std::memcpy(out.bytes + i * static_cast<int64_t>(size), value->t.bytes, size);
 }
 
@@ -322,7 +324,8 @@ void pad(KernelContext& ctx) {
   const std::size_t size = elem_size(x.type);
   std::vector<int64_t> in_strides = row_major_strides(x.shape);
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
-  for (int64_t i = 0; i < out.size(); ++i) {
+  const int64_t n = out.size();
+  for (int64_t i = 0; i < n; ++i) {
     int64_t src = 0;
     bool outside = false;
     for (int64_t d = 0; d < rank; ++d) {

@@ -126,13 +126,13 @@ TEST(HostileModels, EveryMissingOperatorAndRefusedAttributeIsListedAtOnce) {
   order->set_type(onnx::AttributeProto::INT);
   order->set_i(1);
   add_node("pad", "Pad", {"d", "pads", "", "axes"}, "y");
-  expect_load_error(model.SerializeAsString(), MG_ERROR_UNSUPPORTED,
-                    {"unsupported operators (2)",
-                     "BitShift (domain ai.onnx, opset 13) at 2 nodes, first 'the_node'",
-                     "Det (domain ai.onnx, opset 13) at node 'det'",
-                     "unsupported attributes or outputs (2)",
-                     "MaxPool node 'pool': storage_order 1 is not supported",
-                     "Pad node 'pad': the axes input is not supported"});
+  expect_load_error(
+      model.SerializeAsString(), MG_ERROR_UNSUPPORTED,
+      {"unsupported operators (2)",
+       "BitShift (domain ai.onnx, opset 13) at 2 nodes, first 'the_node'",
+       "Det (domain ai.onnx, opset 13) at node 'det'", "unsupported attributes or outputs (2)",
+       "MaxPool node 'pool': storage_order 1 is not supported",
+       "Pad node 'pad': the axes input is not supported"});
 }
 
 TEST(HostileModels, OpsetsOutsideSevenToSeventeenAreUnsupported) {

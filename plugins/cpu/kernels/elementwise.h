@@ -1,0 +1,102 @@
+// The loops element-wise kernels share: typed dispatch, numpy-broadcast binary
+// operations, and unary maps (split across the instance's threads for FP32). Each loop
+// reads the element count once: Tensor::size() multiplies the shape out on every call.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+#include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/broadcast.h"
+
+namespace mg::cpu {
+
+// Calls fn with a typed null pointer for the tensor's element type (numeric types only).
+template <typename Fn>
+void dispatch_numeric(const KernelContext& ctx, ElemType type, Fn&& fn) {
+  switch (type) {
+    case ElemType::kFloat:
+      return fn(static_cast<float*>(nullptr));
+    case ElemType::kDouble:
+      return fn(static_cast<double*>(nullptr));
+    case ElemType::kInt32:
+      return fn(static_cast<int32_t*>(nullptr));
+    case ElemType::kInt64:
+      return fn(static_cast<int64_t*>(nullptr));
+    default:
+      ctx.fail("unsupported element type " + elem_name(type));
+  }
+}
+
+template <typename T, typename R, typename Op>
+void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  Tensor& out = ctx.output(0, out_type, broadcast_shapes(a.shape, b.shape));
+  const T* pa = a.data<const T>();
+  const T* pb = b.data<const T>();
+  R* po = out.data<R>();
+  if (a.shape == b.shape) {  // the common case: no broadcasting at all
+    const int64_t n = out.size();
+    if constexpr (std::is_same_v<T, float>) {
+      ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
+      });
+    } else {
+      for (int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[i]);
+    }
+    return;
+  }
+  for_each_broadcast<2>(out.shape, {&a.shape, &b.shape},
+                        [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
+                            const std::array<int64_t, 2>& st) {
+                          const T* x = pa + off[0];
+                          const T* y = pb + off[1];
+                          R* z = po + o;
+                          for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i * st[0]], y[i * st[1]]);
+                        });
+}
+
+// Unary float kernels (float and double).
+template <typename Op>
+void unary_float(KernelContext& ctx, Op op) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0, x.type, x.shape);
+  const int64_t n = x.size();
+  if (x.type == ElemType::kFloat) {
+    const float* in = x.data<const float>();
+    float* out = y.data<float>();
+    ctx.threads.parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = static_cast<float>(op(in[i]));
+    });
+  } else if (x.type == ElemType::kDouble) {
+    const double* in = x.data<const double>();
+    double* out = y.data<double>();
+    for (int64_t i = 0; i < n; ++i) out[i] = op(in[i]);
+  } else {
+    ctx.fail("unsupported element type " + elem_name(x.type));
+  }
+}
+
+// Unary kernels over every numeric type.
+template <typename Op>
+void unary_numeric(KernelContext& ctx, Op op) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0, x.type, x.shape);
+  dispatch_numeric(ctx, x.type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const T* in = x.data<const T>();
+    T* out = y.data<T>();
+    const int64_t n = x.size();
+    if constexpr (std::is_same_v<T, float>) {
+      ctx.threads.parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(op(in[i]));
+      });
+    } else {
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(op(in[i]));
+    }
+  });
+}
+
+}  // namespace mg::cpu
