@@ -1,6 +1,9 @@
-// ReduceMean, ReduceSum, ReduceMax and ArgMax.
+// The Reduce* operators (Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum,
+// LogSumExp), ArgMax and ArgMin.
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/kernels.h"
@@ -8,7 +11,14 @@
 namespace mg::cpu {
 namespace {
 
-enum class Reduction { kSum, kMean, kMax };
+enum class Reduction { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
+
+// Sum, Mean and Max run in the input's own type along contiguous axes (the fast path
+// below); every reduction also runs through reduce_general, which accumulates floats in
+// double (LogSumExp sums exp(x - max) after a max pass, so it never overflows).
+bool has_fast_path(Reduction kind) {
+  return kind == Reduction::kSum || kind == Reduction::kMean || kind == Reduction::kMax;
+}
 
 // The reduced axes form one contiguous block [first, last]: the input is [outer, len,
 // inner] and the reduction runs over len with unit-stride inner loops.
@@ -46,11 +56,10 @@ bool reduce_contiguous(const Tensor& x, Tensor& y, const std::vector<bool>& redu
   return true;
 }
 
-template <typename T>
-void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, Reduction kind) {
-  if (x.size() > 0 && reduce_contiguous<T>(x, y, reduced, kind)) return;
+// Calls fn(input offset, output offset) for every input element, in input order.
+template <typename Fn>
+void walk_reduced(const Tensor& x, const std::vector<bool>& reduced, Fn&& fn) {
   const int64_t rank = x.rank();
-  // Output strides per input axis, 0 on reduced axes.
   std::vector<int64_t> out_stride(static_cast<std::size_t>(rank), 0);
   int64_t stride = 1;
   for (int64_t d = rank - 1; d >= 0; --d) {
@@ -59,15 +68,11 @@ void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, 
       stride *= x.dim(d);
     }
   }
-  T* out = y.data<T>();
-  const T init = kind == Reduction::kMax ? std::numeric_limits<T>::lowest() : T(0);
-  std::fill(out, out + y.size(), init);
-  const T* in = x.data<const T>();
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t o = 0;
   const int64_t n = x.size();
   for (int64_t i = 0; i < n; ++i) {
-    out[o] = kind == Reduction::kMax ? std::max(out[o], in[i]) : out[o] + in[i];
+    fn(i, o);
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       ++counter[du];
@@ -77,16 +82,107 @@ void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, 
       counter[du] = 0;
     }
   }
-  if (kind == Reduction::kMean && y.size() > 0) {
-    const int64_t outputs = y.size(), count = x.size() / outputs;
-    for (int64_t i = 0; i < outputs; ++i) out[i] = static_cast<T>(out[i] / static_cast<T>(count));
+}
+
+template <typename T>
+void reduce_general(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, Reduction kind) {
+  using A = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  const int64_t outputs = y.size();
+  const int64_t count = outputs > 0 ? x.size() / outputs : 0;
+  const T* in = x.data<const T>();
+  std::vector<A> acc(static_cast<std::size_t>(outputs));
+  std::vector<A> shift;  // LogSumExp: each output's max
+  A init = A(0);
+  if (kind == Reduction::kMax || kind == Reduction::kLogSumExp) {
+    init = std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
+                                                : std::numeric_limits<A>::lowest();
+  } else if (kind == Reduction::kMin) {
+    init = std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity()
+                                                : std::numeric_limits<A>::max();
+  } else if (kind == Reduction::kProd) {
+    init = A(1);
   }
+  std::fill(acc.begin(), acc.end(), init);
+  if (kind == Reduction::kLogSumExp) {
+    walk_reduced(x, reduced, [&](int64_t i, int64_t o) { acc[o] = std::max(acc[o], A(in[i])); });
+    shift.swap(acc);
+    for (auto& s : shift) s = std::isfinite(static_cast<double>(s)) ? s : A(0);
+    acc.assign(static_cast<std::size_t>(outputs), A(0));
+  }
+  walk_reduced(x, reduced, [&](int64_t i, int64_t o) {
+    const A v = static_cast<A>(in[i]);
+    A& a = acc[static_cast<std::size_t>(o)];
+    switch (kind) {
+      case Reduction::kMax:
+        a = std::max(a, v);
+        break;
+      case Reduction::kMin:
+        a = std::min(a, v);
+        break;
+      case Reduction::kProd:
+        a *= v;
+        break;
+      case Reduction::kL1:
+        a += v < A(0) ? A(-v) : v;
+        break;
+      case Reduction::kL2:
+      case Reduction::kSumSquare:
+        a += v * v;
+        break;
+      case Reduction::kLogSumExp:
+        a += static_cast<A>(std::exp(static_cast<double>(v - shift[static_cast<std::size_t>(o)])));
+        break;
+      default:  // Sum, Mean, LogSum
+        a += v;
+    }
+  });
+  T* out = y.data<T>();
+  for (int64_t o = 0; o < outputs; ++o) {
+    const A a = acc[static_cast<std::size_t>(o)];
+    double r = static_cast<double>(a);
+    switch (kind) {
+      case Reduction::kMean:  // integers divide as integers, as before
+        if constexpr (std::is_floating_point_v<T>) {
+          r = count > 0 ? r / static_cast<double>(count) : r;
+        } else {
+          r = static_cast<double>(a / std::max<A>(A(count), A(1)));
+        }
+        break;
+      case Reduction::kL2:
+        r = std::sqrt(r);
+        break;
+      case Reduction::kLogSum:
+        r = std::log(r);
+        break;
+      case Reduction::kLogSumExp:
+        r = std::log(r) + static_cast<double>(shift[static_cast<std::size_t>(o)]);
+        break;
+      default:
+        break;
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      out[o] = static_cast<T>(r);
+    } else if (kind == Reduction::kL2 || kind == Reduction::kLogSum ||
+               kind == Reduction::kLogSumExp || kind == Reduction::kMean) {
+      out[o] = static_cast<T>(r);
+    } else {
+      out[o] = static_cast<T>(a);  // exact integer sums and products
+    }
+  }
+}
+
+template <typename T>
+void reduce_typed(const Tensor& x, Tensor& y, const std::vector<bool>& reduced, Reduction kind) {
+  if (x.size() > 0 && has_fast_path(kind) && reduce_contiguous<T>(x, y, reduced, kind)) return;
+  reduce_general<T>(x, y, reduced, kind);
 }
 
 template <Reduction kKind>
 void reduce(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   std::vector<int64_t> axes = ctx.node.attr_ints("axes");
+  // ReduceSum takes its axes as an input from opset 13 (the others from 18, above the
+  // supported range).
   const bool axes_from_input = ctx.node.op_type == "ReduceSum" && ctx.node.opset >= 13;
   if (axes_from_input) axes = ctx.has_input(1) ? ctx.input(1).ints() : std::vector<int64_t>{};
   const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
@@ -104,7 +200,9 @@ void reduce(KernelContext& ctx) {
       shape.push_back(1);
     }
   }
-  if (kKind == Reduction::kMax && x.size() == 0) ctx.fail("cannot take the max of nothing");
+  if ((kKind == Reduction::kMax || kKind == Reduction::kMin) && x.size() == 0) {
+    ctx.fail("cannot take the max or min of nothing");
+  }
   Tensor& y = ctx.output(0, x.type, shape);
   switch (x.type) {
     case ElemType::kFloat:
@@ -120,7 +218,7 @@ void reduce(KernelContext& ctx) {
   }
 }
 
-template <typename T>
+template <typename T, bool kMin>
 void argmax_typed(const Tensor& x, Tensor& y, int64_t axis, bool last) {
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= x.dim(d);
@@ -133,7 +231,8 @@ void argmax_typed(const Tensor& x, Tensor& y, int64_t axis, bool last) {
       const T* src = in + o * len * inner + i;
       int64_t best = 0;
       for (int64_t j = 1; j < len; ++j) {
-        if (src[j * inner] > src[best * inner] || (last && src[j * inner] == src[best * inner])) {
+        const T v = src[j * inner], b = src[best * inner];
+        if ((kMin ? v < b : v > b) || (last && v == b)) {
           best = j;
         }
       }
@@ -142,10 +241,11 @@ void argmax_typed(const Tensor& x, Tensor& y, int64_t axis, bool last) {
   }
 }
 
+template <bool kMin>
 void argmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const int64_t axis = ctx.axis(ctx.node.attr_int("axis", 0), x.rank());
-  if (x.dim(axis) == 0) ctx.fail("cannot take the argmax of an empty axis");
+  if (x.dim(axis) == 0) ctx.fail("cannot take the argmax or argmin of an empty axis");
   Shape shape = x.shape;
   if (ctx.node.attr_int("keepdims", 1)) {
     shape[static_cast<std::size_t>(axis)] = 1;
@@ -156,13 +256,13 @@ void argmax(KernelContext& ctx) {
   const bool last = ctx.node.attr_int("select_last_index", 0) != 0;
   switch (x.type) {
     case ElemType::kFloat:
-      return argmax_typed<float>(x, y, axis, last);
+      return argmax_typed<float, kMin>(x, y, axis, last);
     case ElemType::kDouble:
-      return argmax_typed<double>(x, y, axis, last);
+      return argmax_typed<double, kMin>(x, y, axis, last);
     case ElemType::kInt32:
-      return argmax_typed<int32_t>(x, y, axis, last);
+      return argmax_typed<int32_t, kMin>(x, y, axis, last);
     case ElemType::kInt64:
-      return argmax_typed<int64_t>(x, y, axis, last);
+      return argmax_typed<int64_t, kMin>(x, y, axis, last);
     default:
       ctx.fail("unsupported element type " + elem_name(x.type));
   }
@@ -174,7 +274,15 @@ void register_reduce(OpTable& table) {
   table.add("ReduceSum", reduce<Reduction::kSum>, kNumeric);
   table.add("ReduceMean", reduce<Reduction::kMean>, kNumeric);
   table.add("ReduceMax", reduce<Reduction::kMax>, kNumeric);
-  table.add("ArgMax", argmax, kNumeric);
+  table.add("ReduceMin", reduce<Reduction::kMin>, kNumeric);
+  table.add("ReduceProd", reduce<Reduction::kProd>, kNumeric);
+  table.add("ReduceL1", reduce<Reduction::kL1>, kNumeric);
+  table.add("ReduceL2", reduce<Reduction::kL2>, kNumeric);
+  table.add("ReduceSumSquare", reduce<Reduction::kSumSquare>, kNumeric);
+  table.add("ReduceLogSum", reduce<Reduction::kLogSum>, kFloats);
+  table.add("ReduceLogSumExp", reduce<Reduction::kLogSumExp>, kFloats);
+  table.add("ArgMax", argmax<false>, kNumeric);
+  table.add("ArgMin", argmax<true>, kNumeric);
 }
 
 }  // namespace mg::cpu
