@@ -66,6 +66,8 @@ void prepare_kernels(Graph& graph, const KernelOptions& options = {});
 void register_elementwise(OpTable& table);
 void register_activations(OpTable& table);
 void register_math(OpTable& table);
+void register_index_ops(OpTable& table);
+void register_layout_ops(OpTable& table);
 void register_linalg(OpTable& table);
 void register_conv(OpTable& table);
 void register_pool(OpTable& table);

@@ -1,9 +1,11 @@
-// BatchNormalization (inference), Softmax and LogSoftmax.
+// BatchNormalization (inference), LayerNormalization, InstanceNormalization, Softmax
+// and LogSoftmax.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/broadcast.h"
 #include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
@@ -83,12 +85,113 @@ void batch_norm(KernelContext& ctx) {
   }
 }
 
+// `param` (Scale or B) broadcast to `shape` (the normalised dimensions), as one row.
+std::vector<float> broadcast_row(const KernelContext& ctx, const Tensor& param,
+                                 const Shape& shape) {
+  if (param.type != ElemType::kFloat) ctx.fail("Scale and B must be float");
+  if (broadcast_shapes(param.shape, shape) != shape) {
+    ctx.fail("parameter " + shape_text(param.shape) + " does not broadcast to " +
+             shape_text(shape));
+  }
+  std::vector<float> row(static_cast<std::size_t>(num_elements(shape)));
+  const float* p = param.data<const float>();
+  for_each_broadcast<1>(shape, {&param.shape},
+                        [&](int64_t o, const std::array<int64_t, 1>& off, int64_t inner,
+                            const std::array<int64_t, 1>& st) {
+                          for (int64_t i = 0; i < inner; ++i)
+                            row[static_cast<std::size_t>(o + i)] = p[off[0] + i * st[0]];
+                        });
+  return row;
+}
+
+// LayerNormalization (opset 17): each row of the dimensions from `axis` on is normalised
+// to mean 0 and variance 1 (statistics in double), then scaled and shifted. The optional
+// Mean and InvStdDev outputs keep X's leading dimensions and 1s after.
+void layer_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.type != ElemType::kFloat) ctx.fail("expects float input");
+  const int64_t axis = ctx.axis(ctx.node.attr_int("axis", -1), std::max<int64_t>(x.rank(), 1));
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  Shape row_shape(x.shape.begin() + axis, x.shape.end());
+  Shape stat_shape = x.shape;
+  for (int64_t d = axis; d < x.rank(); ++d) stat_shape[static_cast<std::size_t>(d)] = 1;
+  const int64_t len = num_elements(row_shape);
+  const int64_t rows = len > 0 ? x.size() / len : 0;
+  const std::vector<float> scale = broadcast_row(ctx, ctx.input(1), row_shape);
+  std::vector<float> bias;
+  if (ctx.has_input(2)) bias = broadcast_row(ctx, ctx.input(2), row_shape);
+  Tensor& y = ctx.output(0, ElemType::kFloat, x.shape);
+  float* mean_out =
+      ctx.wants_output(1) ? ctx.output(1, ElemType::kFloat, stat_shape).data<float>() : nullptr;
+  float* inv_out =
+      ctx.wants_output(2) ? ctx.output(2, ElemType::kFloat, stat_shape).data<float>() : nullptr;
+  const float* in = x.data<const float>();
+  float* out = y.data<float>();
+  ctx.threads.parallel_for(
+      rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const float* src = in + r * len;
+          float* dst = out + r * len;
+          double sum = 0, sum_sq = 0;
+          for (int64_t i = 0; i < len; ++i) sum += src[i];
+          const double mean = len > 0 ? sum / static_cast<double>(len) : 0;
+          for (int64_t i = 0; i < len; ++i) sum_sq += (src[i] - mean) * (src[i] - mean);
+          const double variance = len > 0 ? sum_sq / static_cast<double>(len) : 0;
+          const float inv = static_cast<float>(1.0 / std::sqrt(variance + eps));
+          const float m = static_cast<float>(mean);
+          for (int64_t i = 0; i < len; ++i) {
+            const float v = (src[i] - m) * inv * scale[static_cast<std::size_t>(i)];
+            dst[i] = bias.empty() ? v : v + bias[static_cast<std::size_t>(i)];
+          }
+          if (mean_out != nullptr) mean_out[r] = m;
+          if (inv_out != nullptr) inv_out[r] = inv;
+        }
+      });
+}
+
+// InstanceNormalization: each (image, channel) plane normalised on its own, then scaled
+// and shifted per channel.
+void instance_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.type != ElemType::kFloat || x.rank() < 3) ctx.fail("expects float input of rank >= 3");
+  const int64_t channels = x.dim(1);
+  if (ctx.input(1).size() != channels || ctx.input(2).size() != channels) {
+    ctx.fail("scale and B must have C values");
+  }
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const float* scale = ctx.input(1).data<const float>();
+  const float* bias = ctx.input(2).data<const float>();
+  Tensor& y = ctx.output(0, ElemType::kFloat, x.shape);
+  const int64_t planes = x.dim(0) * channels;
+  const int64_t len = planes > 0 ? x.size() / planes : 0;
+  const float* in = x.data<const float>();
+  float* out = y.data<float>();
+  ctx.threads.parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* src = in + p * len;
+      float* dst = out + p * len;
+      double sum = 0, sum_sq = 0;
+      for (int64_t i = 0; i < len; ++i) sum += src[i];
+      const double mean = len > 0 ? sum / static_cast<double>(len) : 0;
+      for (int64_t i = 0; i < len; ++i) sum_sq += (src[i] - mean) * (src[i] - mean);
+      const double variance = len > 0 ? sum_sq / static_cast<double>(len) : 0;
+      const int64_t c = p % channels;
+      const float a = static_cast<float>(scale[c] / std::sqrt(variance + eps));
+      const float b = static_cast<float>(bias[c] - mean * a);
+      for (int64_t i = 0; i < len; ++i) dst[i] = src[i] * a + b;
+    }
+  });
+}
+
 }  // namespace
 
 void register_normalization(OpTable& table) {
   table.add("Softmax", softmax<false>, type_bit(ElemType::kFloat));
   table.add("LogSoftmax", softmax<true>, type_bit(ElemType::kFloat));
   table.add("BatchNormalization", batch_norm, type_bit(ElemType::kFloat));
+  table.add("LayerNormalization", layer_norm, type_bit(ElemType::kFloat));
+  table.add("InstanceNormalization", instance_norm, type_bit(ElemType::kFloat));
 }
 
 }  // namespace mg::cpu

@@ -8,6 +8,8 @@ const OpTable& OpTable::instance() {
     register_elementwise(t);
     register_activations(t);
     register_math(t);
+    register_index_ops(t);
+    register_layout_ops(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);
