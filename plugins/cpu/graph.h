@@ -22,7 +22,7 @@ struct KernelState {
 
 // A node attribute, parsed once at load.
 struct Attribute {
-  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kTensor };
+  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kStrings, kTensor };
   std::string name;
   Kind kind = Kind::kInt;
   int64_t i = 0;
@@ -30,6 +30,7 @@ struct Attribute {
   std::string s;
   std::vector<int64_t> ints;
   std::vector<float> floats;
+  std::vector<std::string> strings;
   Tensor t;
 };
 

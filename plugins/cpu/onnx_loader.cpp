@@ -183,6 +183,10 @@ Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::str
       a.kind = Attribute::Kind::kFloats;
       a.floats.assign(proto.floats().begin(), proto.floats().end());
       break;
+    case onnx::AttributeProto::STRINGS:
+      a.kind = Attribute::Kind::kStrings;
+      a.strings.assign(proto.strings().begin(), proto.strings().end());
+      break;
     case onnx::AttributeProto::TENSOR:
       a.kind = Attribute::Kind::kTensor;
       a.t = tensor_from_proto(proto.t());

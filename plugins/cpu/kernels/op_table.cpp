@@ -10,6 +10,7 @@ const OpTable& OpTable::instance() {
     register_math(t);
     register_index_ops(t);
     register_layout_ops(t);
+    register_recurrent(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);
