@@ -11,6 +11,7 @@ const OpTable& OpTable::instance() {
     register_index_ops(t);
     register_layout_ops(t);
     register_recurrent(t);
+    register_conv_transpose(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);
