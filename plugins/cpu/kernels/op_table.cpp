@@ -12,6 +12,7 @@ const OpTable& OpTable::instance() {
     register_layout_ops(t);
     register_recurrent(t);
     register_conv_transpose(t);
+    register_resize(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);

@@ -1,5 +1,5 @@
-// Index-driven operators fed hostile indices and sizes at run time: each is refused with
-// a clear error naming the node (never an out-of-bounds read or write, never a huge
+// Index-driven operators (and Resize) fed hostile indices and sizes at run time: each is refused
+// with a clear error naming the node (never an out-of-bounds read or write, never a huge
 // allocation), and what the spec defines for out-of-range input (OneHot) is computed.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
@@ -128,6 +128,22 @@ TEST(IndexOps, SizesFromTensorsAreBoundedBeforeAllocating) {
                  {floats({2}), ints({1}, {int64_t{1} << 45})}, "too large");
   expect_refused(one_node("Tile", {{"x", kFloat, {2}}, {"r", kInt64, {1}}}, {{kFloat, 1}}),
                  {floats({2}), ints({1}, {-1})}, "must not be negative");
+}
+
+TEST(IndexOps, ResizeBoundsItsOutputAndIntermediatesBeforeAllocating) {
+  // [1000, 1] → [1, 2³¹]: the output is 8 GiB, and growing the last axis first would make
+  // an 8 TB intermediate.
+  const auto graph = one_node("Resize",
+                              {{"x", kFloat, {1000, 1}},
+                               {"roi", kFloat, {0}},
+                               {"scales", kFloat, {0}},
+                               {"sizes", kInt64, {2}}},
+                              {{kFloat, 2}});
+  expect_refused(graph,
+                 {floats({1000, 1}), floats({0}), floats({0}), ints({2}, {1, int64_t{1} << 31})},
+                 "too large");
+  expect_refused(graph, {floats({1000, 1}), floats({0}), floats({0}), ints({2}, {1, -5})},
+                 "out of range");
 }
 
 TEST(IndexOps, OneHotLeavesOutOfRangeIndicesAllOff) {
