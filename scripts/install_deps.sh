@@ -16,6 +16,9 @@ packages=(
   libsqlite3-dev sqlite3 libssl-dev libboost1.81-dev libboost-json1.81-dev
   # cpu backend: ONNX parsing and checking, protobuf, oneDNN (GEMM); ONNX node tests
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
+  # cpu backend model zoo test: Debian's torch and torchvision export real architectures
+  # and compute their float64 references (tests/plugins/cpu/zoo)
+  python3-torch python3-torchvision python3-onnx
   # seed model tests: Fashion-MNIST and zlib to read it
   dataset-fashion-mnist zlib1g-dev
   # gateway: CLI parsing, TOML config; curl for the integration tests and the README

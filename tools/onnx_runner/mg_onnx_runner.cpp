@@ -1,11 +1,12 @@
 // mg-onnx-runner: runs ONNX backend-test directories (model.onnx, test_data_set_*/
 // input_*.pb, output_*.pb) through the plugin host and a real backend plugin, compares the
-// outputs as ONNX's own backend tests do (rtol 1e-3, atol 1e-7), and prints
-//   PASS name | FAIL name: why | SKIP name: why
+// outputs as ONNX's own backend tests do (rtol 1e-3, atol 1e-7, or --rtol/--atol), and
+// prints
+//   PASS name (max abs error E) | FAIL name: why | SKIP name: why
 // then "N passed, M failed, K skipped". Exit status 0 only when nothing failed.
 //
 // usage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] [--skip-list FILE]
-//                       [--min-passed N] [-v] DIR...
+//                       [--min-passed N] [--rtol R] [--atol A] [-v] DIR...
 // Each DIR is a test directory or a directory of them. --skip-list names tests to skip,
 // one per line with its reason ("test_name  why"). --min-passed N also fails the run when
 // fewer than N tests pass (a guard against everything quietly turning into SKIP).
@@ -62,7 +63,14 @@ std::vector<fs::path> numbered(const fs::path& dir, const std::string& prefix) {
   return files;
 }
 
-// Compares as numpy.testing.assert_allclose(rtol=1e-3, atol=1e-7); "" when equal.
+struct Tolerance {
+  double rtol = 1e-3;
+  double atol = 1e-7;
+};
+Tolerance tolerance;
+double max_abs_error = 0;  // over the current test's outputs
+
+// Compares as numpy.testing.assert_allclose(rtol, atol); "" when equal.
 std::string compare(const Tensor& expected, const gw::OutputTensor& actual,
                     const std::string& name) {
   if (mg::cpu::to_mg_dtype(expected.type) != static_cast<int32_t>(actual.dtype)) {
@@ -98,7 +106,8 @@ std::string compare(const Tensor& expected, const gw::OutputTensor& actual,
     double a = as_double(expected.type, actual.data.get(), i);
     if (std::isnan(e) && std::isnan(a)) continue;
     if (e == a) continue;
-    if (!(std::fabs(a - e) <= 1e-7 + 1e-3 * std::fabs(e))) {
+    max_abs_error = std::max(max_abs_error, std::fabs(a - e));
+    if (!(std::fabs(a - e) <= tolerance.atol + tolerance.rtol * std::fabs(e))) {
       std::ostringstream why;
       why << "output '" << name << "' element " << i << " is " << a << ", expected " << e;
       return why.str();
@@ -216,6 +225,10 @@ int main(int argc, char** argv) {
         skips = read_skip_list(value());
       } else if (arg == "--min-passed") {
         min_passed = std::stoi(value());
+      } else if (arg == "--rtol") {
+        tolerance.rtol = std::stod(value());
+      } else if (arg == "--atol") {
+        tolerance.atol = std::stod(value());
       } else if (arg == "-v") {
         verbose = true;
       } else if (arg.starts_with("-")) {
@@ -228,7 +241,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr,
                  "mg-onnx-runner: %s\nusage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] "
-                 "[--skip-list FILE] [--min-passed N] [-v] DIR...\n",
+                 "[--skip-list FILE] [--min-passed N] [--rtol R] [--atol A] [-v] DIR...\n",
                  e.what());
     return 2;
   }
@@ -258,6 +271,7 @@ int main(int argc, char** argv) {
   for (const auto& test : tests) {
     const std::string name = test.filename().string();
     Result result;
+    max_abs_error = 0;
     if (auto skip = skips.find(name); skip != skips.end()) {
       result = {Outcome::kSkip, skip->second};
     } else {
@@ -270,7 +284,7 @@ int main(int argc, char** argv) {
     switch (result.outcome) {
       case Outcome::kPass:
         ++passed;
-        std::printf("PASS %s\n", name.c_str());
+        std::printf("PASS %s (max abs error %.3g)\n", name.c_str(), max_abs_error);
         break;
       case Outcome::kFail:
         ++failed;
