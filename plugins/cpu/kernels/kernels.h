@@ -71,6 +71,7 @@ void register_layout_ops(OpTable& table);
 void register_recurrent(OpTable& table);
 void register_conv_transpose(OpTable& table);
 void register_resize(OpTable& table);
+void register_einsum(OpTable& table);
 void register_linalg(OpTable& table);
 void register_conv(OpTable& table);
 void register_pool(OpTable& table);

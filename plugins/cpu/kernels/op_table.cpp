@@ -13,6 +13,7 @@ const OpTable& OpTable::instance() {
     register_recurrent(t);
     register_conv_transpose(t);
     register_resize(t);
+    register_einsum(t);
     register_linalg(t);
     register_conv(t);
     register_pool(t);

@@ -2,84 +2,20 @@
 // with a clear error naming the node (never an out-of-bounds read or write, never a huge
 // allocation), and what the spec defines for out-of-range input (OneHot) is computed.
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include "plugins/cpu/cpu_error.h"
 #include "plugins/cpu/executor.h"
-#include "plugins/cpu/onnx_loader.h"
 #include "tests/plugins/cpu/cpu_test_support.h"
+#include "tests/plugins/cpu/one_node_model.h"
 
 namespace mg::cpu {
 namespace {
 
-constexpr int kFloat = onnx::TensorProto::FLOAT;
-constexpr int kInt64 = onnx::TensorProto::INT64;
-
-struct Input {
-  std::string name;
-  int type;  // onnx::TensorProto element type
-  Shape shape;
-};
-
-struct Output {
-  int type;
-  int rank;  // the dimensions are left symbolic
-};
-
-// One node, every input a graph input; `attributes` are INT attributes.
-std::shared_ptr<const Graph> one_node(
-    const std::string& op, const std::vector<Input>& inputs, const std::vector<Output>& outputs,
-    const std::vector<std::pair<std::string, int64_t>>& attributes = {}) {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.add_opset_import()->set_version(17);
-  auto* graph = model.mutable_graph();
-  graph->set_name("g");
-  auto* node = graph->add_node();
-  node->set_name("n");
-  node->set_op_type(op);
-  for (const auto& in : inputs) {
-    auto* v = graph->add_input();
-    v->set_name(in.name);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(in.type);
-    auto* shape = t->mutable_shape();
-    for (int64_t d : in.shape) shape->add_dim()->set_dim_value(d);
-    node->add_input(in.name);
-  }
-  for (std::size_t k = 0; k < outputs.size(); ++k) {
-    const std::string name = "y" + std::to_string(k);
-    node->add_output(name);
-    auto* v = graph->add_output();
-    v->set_name(name);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(outputs[k].type);
-    auto* shape = t->mutable_shape();
-    for (int d = 0; d < outputs[k].rank; ++d) {
-      shape->add_dim()->set_dim_param("d" + std::to_string(k) + "_" + std::to_string(d));
-    }
-  }
-  for (const auto& [name, value] : attributes) {
-    auto* a = node->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(value);
-  }
-  const std::string bytes = model.SerializeAsString();
-  return std::make_shared<Graph>(load_onnx(testing::bytes_of(bytes), ""));
-}
-
-Tensor floats(Shape shape) {
-  Tensor t = Tensor::owned(ElemType::kFloat, shape);
-  for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = static_cast<float>(i);
-  return t;
-}
-
-Tensor ints(Shape shape, std::vector<int64_t> values) {
-  Tensor t = Tensor::owned(ElemType::kInt64, shape);
-  for (int64_t i = 0; i < t.size(); ++i) t.data<int64_t>()[i] = values[static_cast<std::size_t>(i)];
-  return t;
-}
+using testing::floats;
+using testing::ints;
+using testing::kFloat;
+using testing::kInt64;
+using testing::one_node;
 
 // Runs and expects a CpuError whose message holds `fragment`.
 void expect_refused(const std::shared_ptr<const Graph>& graph, std::vector<Tensor> inputs,
