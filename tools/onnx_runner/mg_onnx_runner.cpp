@@ -1,12 +1,13 @@
 // mg-onnx-runner: runs ONNX backend-test directories (model.onnx, test_data_set_*/
 // input_*.pb, output_*.pb) through the plugin host and a real backend plugin, compares the
-// outputs as ONNX's own backend tests do (rtol 1e-3, atol 1e-7, or --rtol/--atol), and
-// prints
+// outputs as ONNX's own backend tests do (rtol 1e-3, atol 1e-7, or --rtol/--atol; with
+// --atol-of-largest F, atol is at least F × the output's largest magnitude), and prints
 //   PASS name (max abs error E) | FAIL name: why | SKIP name: why
 // then "N passed, M failed, K skipped". Exit status 0 only when nothing failed.
 //
 // usage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] [--skip-list FILE]
-//                       [--min-passed N] [--rtol R] [--atol A] [-v] DIR...
+//                       [--min-passed N] [--rtol R] [--atol A] [--atol-of-largest F]
+//                       [-v] DIR...
 // Each DIR is a test directory or a directory of them. --skip-list names tests to skip,
 // one per line with its reason ("test_name  why"). --min-passed N also fails the run when
 // fewer than N tests pass (a guard against everything quietly turning into SKIP).
@@ -66,6 +67,7 @@ std::vector<fs::path> numbered(const fs::path& dir, const std::string& prefix) {
 struct Tolerance {
   double rtol = 1e-3;
   double atol = 1e-7;
+  double atol_of_largest = 0;  // atol at least this times the output's largest |value|
 };
 Tolerance tolerance;
 double max_abs_error = 0;  // over the current test's outputs
@@ -101,13 +103,22 @@ std::string compare(const Tensor& expected, const gw::OutputTensor& actual,
         return 0;
     }
   };
+  double atol = tolerance.atol;
+  if (tolerance.atol_of_largest > 0) {
+    double largest = 0;
+    for (int64_t i = 0; i < expected.size(); ++i) {
+      const double e = std::fabs(as_double(expected.type, expected.bytes, i));
+      if (std::isfinite(e)) largest = std::max(largest, e);
+    }
+    atol = std::max(atol, tolerance.atol_of_largest * largest);
+  }
   for (int64_t i = 0; i < expected.size(); ++i) {
     double e = as_double(expected.type, expected.bytes, i);
     double a = as_double(expected.type, actual.data.get(), i);
     if (std::isnan(e) && std::isnan(a)) continue;
     if (e == a) continue;
     max_abs_error = std::max(max_abs_error, std::fabs(a - e));
-    if (!(std::fabs(a - e) <= tolerance.atol + tolerance.rtol * std::fabs(e))) {
+    if (!(std::fabs(a - e) <= atol + tolerance.rtol * std::fabs(e))) {
       std::ostringstream why;
       why << "output '" << name << "' element " << i << " is " << a << ", expected " << e;
       return why.str();
@@ -229,6 +240,8 @@ int main(int argc, char** argv) {
         tolerance.rtol = std::stod(value());
       } else if (arg == "--atol") {
         tolerance.atol = std::stod(value());
+      } else if (arg == "--atol-of-largest") {
+        tolerance.atol_of_largest = std::stod(value());
       } else if (arg == "-v") {
         verbose = true;
       } else if (arg.starts_with("-")) {
@@ -241,7 +254,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr,
                  "mg-onnx-runner: %s\nusage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] "
-                 "[--skip-list FILE] [--min-passed N] [--rtol R] [--atol A] [-v] DIR...\n",
+                 "[--skip-list FILE] [--min-passed N] [--rtol R] [--atol A] [--atol-of-largest F] "
+                 "[-v] DIR...\n",
                  e.what());
     return 2;
   }

@@ -146,9 +146,11 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
     weights_any = memory::desc(weights_any.dims(), f32, Tag::any);
     // With few input channels (a network's first layer) oneDNN's JIT kernels read X as
     // it is and write a blocked layout; given the choice it takes a channel-last kernel
-    // that measured 25 % slower on the seed CNN's first layer.
+    // that measured 25 % slower on the seed CNN's first layer. Not for grouped
+    // convolutions: a depthwise one (one channel per group) held to plain NCHW runs as
+    // gemm:jit instead of oneDNN's depthwise kernel (MobileNet v2: ~27 of 37 ms).
     const memory::desc src_any =
-        p.c_group < 4 ? s->user_src : memory::desc(src_dims, f32, Tag::any);
+        p.group == 1 && p.c_group < 4 ? s->user_src : memory::desc(src_dims, f32, Tag::any);
     auto describe = [&](dnnl::algorithm algorithm) {
       // oneDNN counts dilation from 0 (no gap), ONNX from 1.
       dnnl::convolution_forward::desc conv_desc(
