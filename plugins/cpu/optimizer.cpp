@@ -1,6 +1,7 @@
 #include "plugins/cpu/optimizer.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "plugins/cpu/kernel.h"
@@ -127,6 +128,83 @@ bool is_plain_2x2_max_pool(const Node& pool) {
          pool.attr_int("storage_order", 0) == 0 && (auto_pad == "NOTSET" || auto_pad == "VALID");
 }
 
+// A scalar FP32 constant input of `node`, or `fallback` when the input is omitted; false
+// when it is there but not a constant scalar.
+bool constant_scalar(const Graph& graph, const Node& node, std::size_t input, float fallback,
+                     float& out) {
+  if (input >= node.inputs.size() || node.inputs[input] < 0) {
+    out = fallback;
+    return true;
+  }
+  const Value& v = value(graph, node.inputs[input]);
+  if (!v.constant || v.constant->type != ElemType::kFloat || v.constant->size() != 1) return false;
+  out = v.constant->data<const float>()[0];
+  return true;
+}
+
+// Fuses the activation that alone reads Conv node `index`'s output into the Conv; 1 if
+// it did. The fused node(s) go from the graph.
+int fuse_conv_activation(Graph& graph, std::size_t index) {
+  Node& conv = graph.nodes[index];
+  for (const auto& a : conv.attributes) {
+    if (a.name == "_relu" || a.name == "_clip" || a.name == "_swish" || a.name == "_hardswish") {
+      return 0;  // it has one already
+    }
+  }
+  const int out = conv.outputs[0];
+  if (is_graph_output(graph, out) || value(graph, out).type != ElemType::kFloat) return 0;
+  const auto users = consumers_of(graph, out);
+  auto flag = [&](const char* name) {
+    Attribute a;
+    a.name = name;
+    a.i = 1;
+    return a;
+  };
+  if (users.size() == 1) {
+    Node& next = graph.nodes[static_cast<std::size_t>(users[0])];
+    if (next.op_type == "HardSwish") {
+      absorb_consumer(graph, conv, users[0], "_hardswish");
+      return 1;
+    }
+    if (next.op_type == "Clip") {
+      float lo = -std::numeric_limits<float>::infinity(),
+            hi = std::numeric_limits<float>::infinity();
+      if (next.opset < 11) {
+        lo = next.attr_float("min", lo);
+        hi = next.attr_float("max", hi);
+      } else if (!constant_scalar(graph, next, 1, lo, lo) ||
+                 !constant_scalar(graph, next, 2, hi, hi)) {
+        return 0;
+      }
+      Attribute bounds;
+      bounds.name = "_clip";
+      bounds.kind = Attribute::Kind::kFloats;
+      bounds.floats = {lo, hi};
+      conv.attributes.push_back(bounds);
+      conv.outputs[0] = next.outputs[0];
+      graph.nodes.erase(graph.nodes.begin() + users[0]);
+      return 1;
+    }
+    return 0;
+  }
+  // SiLU: the Conv's output read by exactly a Sigmoid and a Mul of the two.
+  if (users.size() != 2) return 0;
+  int sigmoid = users[0], mul = users[1];
+  if (graph.nodes[static_cast<std::size_t>(sigmoid)].op_type != "Sigmoid") std::swap(sigmoid, mul);
+  const Node& s = graph.nodes[static_cast<std::size_t>(sigmoid)];
+  const Node& m = graph.nodes[static_cast<std::size_t>(mul)];
+  if (s.op_type != "Sigmoid" || m.op_type != "Mul" || m.inputs.size() != 2) return 0;
+  const int s_out = s.outputs[0];
+  const bool pairs =
+      (m.inputs[0] == out && m.inputs[1] == s_out) || (m.inputs[1] == out && m.inputs[0] == s_out);
+  if (!pairs || is_graph_output(graph, s_out) || consumers_of(graph, s_out).size() != 1) return 0;
+  conv.attributes.push_back(flag("_swish"));
+  conv.outputs[0] = m.outputs[0];
+  graph.nodes.erase(graph.nodes.begin() + std::max(sigmoid, mul));
+  graph.nodes.erase(graph.nodes.begin() + std::min(sigmoid, mul));
+  return 1;
+}
+
 int fuse(Graph& graph) {
   int fused = 0;
   // MatMul(X, W) → Add(·, B) with X of rank 2, W a constant matrix and B a constant
@@ -170,6 +248,11 @@ int fuse(Graph& graph) {
     absorb_consumer(graph, producer, users[0], "_relu");
     ++fused;
   }
+  // Conv's other activations, applied in its output pass (oneDNN post-ops): Clip with
+  // constant bounds (ReLU6), HardSwish, and SiLU as exported (x · Sigmoid(x)).
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (graph.nodes[i].op_type == "Conv") fused += fuse_conv_activation(graph, i);
+  }
   // A 2×2, stride-2 MaxPool as the only consumer of a 2-D Conv: pooled in the Conv's own
   // output pass, so the full-size activation is never written or read back (max commutes
   // with the bias and the Relu the Conv applies).
@@ -182,6 +265,8 @@ int fuse(Graph& graph) {
     if (users.size() != 1 || is_graph_output(graph, conv.outputs[0])) continue;
     Node& pool = graph.nodes[static_cast<std::size_t>(users[0])];
     if (!is_plain_2x2_max_pool(pool)) continue;
+    // Pooling before the activation needs one that commutes with max.
+    if (conv.attr_int("_swish", 0) != 0 || conv.attr_int("_hardswish", 0) != 0) continue;
     absorb_consumer(graph, conv, users[0], "_maxpool2x2");
     ++fused;
   }

@@ -118,28 +118,26 @@ bool is_pointwise(const Window& w) {
 }
 
 // One map of the GEMM's product, plus bias, into y: as is, or max-pooled 2×2 with stride
-// 2 (floor mode: an odd last row or column is dropped, as MaxPool does). Relu last: it
-// commutes with max and with the bias.
+// 2 (floor mode: an odd last row or column is dropped, as MaxPool does). The activation
+// last: a monotone one commutes with max and with the bias.
 void store_map(const ConvPlan& p, const float* src, float bias, float* dst) {
+  const ConvActivation& act = p.activation;
   if (!p.pool2x2) {
-    if (p.relu) {
-      for (int64_t j = 0; j < p.out_size; ++j) {
-        const float v = src[j] + bias;
-        dst[j] = v > 0.f ? v : 0.f;
-      }
-    } else {
+    if (act.kind == ConvActivation::Kind::kNone) {
       for (int64_t j = 0; j < p.out_size; ++j) dst[j] = src[j] + bias;
+    } else {
+      for (int64_t j = 0; j < p.out_size; ++j) dst[j] = act.apply(src[j] + bias);
     }
     return;
   }
+  // Pooled first: the activation is monotone here (plan_conv checks).
   const int64_t in_w = p.w.out[2], out_h = p.w.out[1] / 2, out_w = p.w.out[2] / 2;
-  const float floor = p.relu ? 0.f : -std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < out_h; ++r, dst += out_w) {
     const float* r0 = src + 2 * r * in_w;
     const float* r1 = r0 + in_w;
     for (int64_t c = 0; c < out_w; ++c) {
       const float a = std::max(r0[2 * c], r0[2 * c + 1]), b = std::max(r1[2 * c], r1[2 * c + 1]);
-      dst[c] = std::max(std::max(a, b) + bias, floor);
+      dst[c] = act.apply(std::max(a, b) + bias);
     }
   }
 }
@@ -224,6 +222,21 @@ void conv(KernelContext& ctx) {
   if (!run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) run_im2col_conv(plan, ctx.threads);
 }
 
+// The activation the optimizer fused into the node (its "_relu", "_clip", "_swish" or
+// "_hardswish" attribute), or none.
+ConvActivation fused_activation(const Node& node) {
+  ConvActivation a;
+  if (node.attr_int("_relu", 0) != 0) a.kind = ConvActivation::Kind::kRelu;
+  if (node.attr_int("_swish", 0) != 0) a.kind = ConvActivation::Kind::kSwish;
+  if (node.attr_int("_hardswish", 0) != 0) a.kind = ConvActivation::Kind::kHardSwish;
+  if (const Attribute* clip = node.attr("_clip"); clip != nullptr && clip->floats.size() == 2) {
+    a.kind = ConvActivation::Kind::kClip;
+    a.lo = clip->floats[0];
+    a.hi = clip->floats[1];
+  }
+  return a;
+}
+
 }  // namespace
 
 ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight) {
@@ -247,7 +260,9 @@ ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight) {
   plan.w = make_window(node, x, kernel, false);
   plan.pool2x2 = node.attr_int("_maxpool2x2", 0) != 0;
   if (plan.pool2x2 && plan.w.spatial != 2) fail("a fused 2x2 MaxPool needs a 2-D convolution");
-  plan.relu = node.attr_int("_relu", 0) != 0;
+  plan.activation = fused_activation(node);
+  if (plan.pool2x2 && !plan.activation.monotone())
+    fail("a fused MaxPool needs a monotone activation");
   plan.y_shape = {plan.batch, plan.maps};
   for (int d = 3 - plan.w.spatial; d < 3; ++d) {
     plan.y_shape.push_back(plan.pool2x2 ? plan.w.out[d] / 2 : plan.w.out[d]);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "plugins/cpu/graph.h"
@@ -12,9 +14,34 @@ namespace mg::cpu {
 // Conv's two ways to compute, shared by its kernel (conv.cpp), the oneDNN path
 // (conv_onednn.h) and the tests.
 
+// The element-wise function a Conv applies to its output, fused by the optimizer from
+// the node that followed it: Relu ("_relu"), Clip with constant bounds ("_clip": ReLU6),
+// x·sigmoid(x) ("_swish": SiLU, exported as Sigmoid and Mul) or HardSwish ("_hardswish").
+struct ConvActivation {
+  enum class Kind { kNone, kRelu, kClip, kSwish, kHardSwish };
+  Kind kind = Kind::kNone;
+  float lo = 0, hi = 0;  // kClip's bounds
+  // Non-decreasing: commutes with max, so a fused MaxPool may pool first.
+  bool monotone() const { return kind != Kind::kSwish && kind != Kind::kHardSwish; }
+  float apply(float v) const {
+    switch (kind) {
+      case Kind::kRelu:
+        return v > 0.f ? v : 0.f;
+      case Kind::kClip:
+        return v < lo ? lo : (v > hi ? hi : v);
+      case Kind::kSwish:
+        return v / (1.f + std::exp(-v));
+      case Kind::kHardSwish:
+        return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+      default:
+        return v;
+    }
+  }
+};
+
 // What one Conv node computes on one run, in ONNX terms: X [N, C, spatial…], W [M, C /
-// group, kernel…], optional B [M], into Y — with the Relu and the 2×2 stride-2 MaxPool
-// the optimizer may have fused into it.
+// group, kernel…], optional B [M], into Y — with the activation and the 2×2 stride-2
+// MaxPool the optimizer may have fused into it.
 struct ConvPlan {
   const float* x = nullptr;
   const float* weights = nullptr;
@@ -22,7 +49,7 @@ struct ConvPlan {
   float* y = nullptr;
   Window w;
   int64_t batch = 0, channels = 0, maps = 0, group = 1;
-  bool relu = false;
+  ConvActivation activation;
   bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
   // x / y in channel-last order (N, spatial…, C) rather than (N, C, spatial…): how a Conv
   // hands its output to the next Conv (conv_hands_off_channels_last).

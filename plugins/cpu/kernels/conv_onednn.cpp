@@ -137,10 +137,23 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
     auto s = std::make_shared<SlicePrimitives>();
     s->user_src = memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last));
     dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (p.relu) {
-      dnnl::post_ops relu;
-      relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(relu);
+    if (p.activation.kind != ConvActivation::Kind::kNone) {
+      dnnl::post_ops activation;
+      switch (p.activation.kind) {
+        case ConvActivation::Kind::kRelu:
+          activation.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+          break;
+        case ConvActivation::Kind::kClip:
+          activation.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, p.activation.lo,
+                                    p.activation.hi);
+          break;
+        case ConvActivation::Kind::kSwish:  // x·sigmoid(αx), α = 1
+          activation.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+          break;
+        default:  // HardSwish: x·max(0, min(1, x/6 + 1/2))
+          activation.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
+      }
+      attr.set_post_ops(activation);
     }
     memory::desc weights_any = user_weights_desc(p);
     weights_any = memory::desc(weights_any.dims(), f32, Tag::any);

@@ -33,7 +33,22 @@ struct Geometry {
   std::array<int64_t, 3> in{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
   std::array<int64_t, 3> pad_begin{0, 0, 0}, pad_end{0, 0, 0};
   bool bias = true, relu = false, pool = false;
+  ConvActivation activation;  // when not relu
 };
+
+ConvActivation clip(float lo, float hi) {
+  ConvActivation a;
+  a.kind = ConvActivation::Kind::kClip;
+  a.lo = lo;
+  a.hi = hi;
+  return a;
+}
+
+ConvActivation of_kind(ConvActivation::Kind kind) {
+  ConvActivation a;
+  a.kind = kind;
+  return a;
+}
 
 std::vector<Geometry> geometries() {
   std::vector<Geometry> g;
@@ -62,6 +77,18 @@ std::vector<Geometry> geometries() {
   g.back().relu = g.back().pool = true;
   g.push_back({"Winograd, pads 1", 2, 16, 32, 1, {1, 10, 9}, {1, 3, 3}});
   g.back().pad_begin = g.back().pad_end = {0, 1, 1};
+  // The activations the optimizer fuses besides Relu (MobileNet's ReLU6 and HardSwish,
+  // EfficientNet's SiLU); a monotone one also with a fused pool.
+  g.push_back({"depthwise, clip 0..6 (ReLU6)", 2, 16, 16, 16, {1, 10, 10}, {1, 3, 3}});
+  g.back().pad_begin = g.back().pad_end = {0, 1, 1};
+  g.back().activation = clip(0.f, 0.5f);  // tight bounds: values in [-1, 1] reach them
+  g.push_back({"1x1, swish", 2, 24, 8, 1, {1, 7, 7}, {1, 1, 1}});
+  g.back().activation = of_kind(ConvActivation::Kind::kSwish);
+  g.push_back({"strides 2, hardswish", 2, 8, 16, 1, {1, 11, 11}, {1, 3, 3}, {1, 2, 2}});
+  g.back().activation = of_kind(ConvActivation::Kind::kHardSwish);
+  g.push_back({"clip, pool", 2, 3, 16, 1, {1, 12, 11}, {1, 3, 3}});
+  g.back().activation = clip(-0.2f, 0.3f);
+  g.back().pool = true;
   return g;
 }
 
@@ -119,7 +146,7 @@ std::vector<float> reference(const ConvPlan& p) {
                 }
               }
             }
-            full[o++] = p.relu ? std::max(static_cast<float>(sum), 0.f) : static_cast<float>(sum);
+            full[o++] = p.activation.apply(static_cast<float>(sum));
           }
         }
       }
@@ -172,7 +199,7 @@ Problem make_problem(const Geometry& g, int64_t batch, std::mt19937& rng) {
   p.channels = g.channels;
   p.maps = g.maps;
   p.group = g.group;
-  p.relu = g.relu;
+  p.activation = g.relu ? of_kind(ConvActivation::Kind::kRelu) : g.activation;
   p.pool2x2 = g.pool;
   complete_plan(p);
   pr.x.resize(static_cast<std::size_t>(batch * g.channels * p.w.in_size()));

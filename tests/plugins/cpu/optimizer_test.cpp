@@ -3,6 +3,7 @@
 #include "plugins/cpu/optimizer.h"
 
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include "plugins/cpu/executor.h"
 #include "plugins/cpu/kernels/conv_onednn.h"
@@ -254,6 +255,96 @@ TEST(Executor, ReusesIntermediateBuffers) {
            8 * 10 + 9 * 26 * 26 + 32 * 9 * 11 * 11);
   EXPECT_LT(pooled, everything);
   std::printf("pooled %zu bytes; all intermediates at once would be %zu\n", pooled, everything);
+}
+
+}  // namespace
+}  // namespace mg::cpu
+
+namespace mg::cpu {
+namespace {
+
+// X [1, 4, 6, 6] → Conv (3×3, pads 1) → `tail` nodes; the graph output is the last
+// node's, plus `extra_output` when given.
+Graph conv_then(const std::vector<std::pair<std::string, std::vector<std::string>>>& tail,
+                int opset = 13, const std::string& extra_output = "") {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(opset);
+  auto* g = model.mutable_graph();
+  g->set_name("g");
+  auto add_value = [](onnx::ValueInfoProto* v, const std::string& name, int rank) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    const int64_t dims[4] = {1, 4, 6, 6};
+    for (int d = 0; d < rank; ++d) t->mutable_shape()->add_dim()->set_dim_value(dims[d]);
+  };
+  add_value(g->add_input(), "x", 4);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {4, 4, 3, 3}) w->add_dims(d);
+  for (int i = 0; i < 144; ++i) w->add_float_data(static_cast<float>(i % 7) / 10 - 0.3f);
+  for (const auto& [name, value] : {std::pair<std::string, float>{"lo", 0.f}, {"hi", 6.f}}) {
+    auto* c = g->add_initializer();
+    c->set_name(name);
+    c->set_data_type(onnx::TensorProto::FLOAT);
+    c->add_float_data(value);
+  }
+  auto* conv = g->add_node();
+  conv->set_op_type("Conv");
+  conv->add_input("x");
+  conv->add_input("w");
+  conv->add_output("c");
+  auto* pads = conv->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  std::string last = "c";
+  int k = 0;
+  for (const auto& [op, inputs] : tail) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    for (const auto& in : inputs) n->add_input(in);
+    last = "t" + std::to_string(k++);
+    n->add_output(last);
+  }
+  add_value(g->add_output(), last, 4);
+  if (!extra_output.empty()) add_value(g->add_output(), extra_output, 4);
+  const std::string bytes = model.SerializeAsString();
+  return load_onnx(testing::bytes_of(bytes), "");
+}
+
+TEST(Optimizer, ConvAbsorbsReluSixHardSwishAndSilu) {
+  Graph relu6 = conv_then({{"Clip", {"c", "lo", "hi"}}});
+  optimize(relu6);
+  ASSERT_EQ(op_types(relu6), std::vector<std::string>{"Conv"});
+  const Attribute* bounds = relu6.nodes[0].attr("_clip");
+  ASSERT_NE(bounds, nullptr);
+  EXPECT_EQ(bounds->floats, (std::vector<float>{0.f, 6.f}));
+
+  Graph old_clip = conv_then({{"Clip", {"c"}}}, 10);  // bounds as attributes before 11
+  optimize(old_clip);
+  EXPECT_EQ(op_types(old_clip), std::vector<std::string>{"Conv"});
+
+  Graph hard_swish = conv_then({{"HardSwish", {"c"}}}, 14);
+  optimize(hard_swish);
+  EXPECT_EQ(op_types(hard_swish), std::vector<std::string>{"Conv"});
+  EXPECT_EQ(hard_swish.nodes[0].attr_int("_hardswish", 0), 1);
+
+  Graph silu = conv_then({{"Sigmoid", {"c"}}, {"Mul", {"t0", "c"}}});
+  optimize(silu);
+  EXPECT_EQ(op_types(silu), std::vector<std::string>{"Conv"});
+  EXPECT_EQ(silu.nodes[0].attr_int("_swish", 0), 1);
+}
+
+TEST(Optimizer, SiluStaysWhenTheSigmoidIsReadElsewhereOrTheMulIsNotXTimesSigmoidX) {
+  Graph read_elsewhere = conv_then({{"Sigmoid", {"c"}}, {"Mul", {"t0", "c"}}}, 13, "t0");
+  optimize(read_elsewhere);
+  EXPECT_EQ(op_types(read_elsewhere), (std::vector<std::string>{"Conv", "Sigmoid", "Mul"}));
+  Graph squared = conv_then({{"Sigmoid", {"c"}}, {"Mul", {"t0", "t0"}}, {"Add", {"t1", "c"}}});
+  optimize(squared);
+  EXPECT_EQ(op_types(squared), (std::vector<std::string>{"Conv", "Sigmoid", "Mul", "Add"}));
 }
 
 }  // namespace
