@@ -137,7 +137,7 @@ void mod(KernelContext& ctx) {
   }
   dispatch_numeric(ctx, a.type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    binary_typed<T, T>(ctx, a.type, [c_style](T x, T y) -> T {
+    binary_typed<T, T>(ctx, a.type, [&](T x, T y) -> T {
       if constexpr (std::is_floating_point_v<T>) {
         return std::fmod(x, y);
       } else {
