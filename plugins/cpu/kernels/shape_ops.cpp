@@ -12,18 +12,27 @@ namespace mg::cpu {
 namespace {
 
 // Copies the elements of `in` at offset + Σ counter[d]·strides[d] into out in row-major
-// order of out's shape.
+// order of out's shape. Trailing dimensions that are contiguous in `in` as well (stride 1
+// innermost, each outer stride the product of the sizes inside it) are copied as one run:
+// a Transpose that keeps the last axes (ShuffleNet's channel shuffle, [N, g, C/g, H, W] →
+// [N, C/g, g, H, W]) moves whole H·W planes instead of one element at a time.
 void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& strides,
                   Tensor& out) {
   const std::size_t size = elem_size(in.type);
-  const int64_t rank = out.rank();
+  int64_t rank = out.rank();
   if (out.size() == 0) return;
+  int64_t run = 1;
+  while (rank > 0 && strides[static_cast<std::size_t>(rank - 1)] == run) {
+    run *= out.dim(rank - 1);
+    --rank;
+  }
+  const auto run_bytes = static_cast<std::size_t>(run) * size;
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t src = offset;
-  const int64_t n = out.size();
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(out.bytes + i * static_cast<int64_t>(size),
-                in.bytes + src * static_cast<int64_t>(size), size);
+  const int64_t runs = out.size() / run;
+  for (int64_t i = 0; i < runs; ++i) {
+    std::memcpy(out.bytes + static_cast<std::size_t>(i) * run_bytes,
+                in.bytes + src * static_cast<int64_t>(size), run_bytes);
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       ++counter[du];
