@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
@@ -85,6 +86,16 @@ void batch_norm(KernelContext& ctx) {
   }
 }
 
+// The mean and (population) variance of `len` floats, in double, two passes.
+std::pair<double, double> mean_and_variance(const float* src, int64_t len) {
+  if (len <= 0) return {0.0, 0.0};
+  double sum = 0, squares = 0;
+  for (int64_t i = 0; i < len; ++i) sum += src[i];
+  const double mean = sum / static_cast<double>(len);
+  for (int64_t i = 0; i < len; ++i) squares += (src[i] - mean) * (src[i] - mean);
+  return {mean, squares / static_cast<double>(len)};
+}
+
 // `param` (Scale or B) broadcast to `shape` (the normalised dimensions), as one row.
 std::vector<float> broadcast_row(const KernelContext& ctx, const Tensor& param,
                                  const Shape& shape) {
@@ -133,11 +144,7 @@ void layer_norm(KernelContext& ctx) {
         for (int64_t r = begin; r < end; ++r) {
           const float* src = in + r * len;
           float* dst = out + r * len;
-          double sum = 0, sum_sq = 0;
-          for (int64_t i = 0; i < len; ++i) sum += src[i];
-          const double mean = len > 0 ? sum / static_cast<double>(len) : 0;
-          for (int64_t i = 0; i < len; ++i) sum_sq += (src[i] - mean) * (src[i] - mean);
-          const double variance = len > 0 ? sum_sq / static_cast<double>(len) : 0;
+          const auto [mean, variance] = mean_and_variance(src, len);
           const float inv = static_cast<float>(1.0 / std::sqrt(variance + eps));
           const float m = static_cast<float>(mean);
           for (int64_t i = 0; i < len; ++i) {
@@ -171,11 +178,7 @@ void instance_norm(KernelContext& ctx) {
     for (int64_t p = begin; p < end; ++p) {
       const float* src = in + p * len;
       float* dst = out + p * len;
-      double sum = 0, sum_sq = 0;
-      for (int64_t i = 0; i < len; ++i) sum += src[i];
-      const double mean = len > 0 ? sum / static_cast<double>(len) : 0;
-      for (int64_t i = 0; i < len; ++i) sum_sq += (src[i] - mean) * (src[i] - mean);
-      const double variance = len > 0 ? sum_sq / static_cast<double>(len) : 0;
+      const auto [mean, variance] = mean_and_variance(src, len);
       const int64_t c = p % channels;
       const float a = static_cast<float>(scale[c] / std::sqrt(variance + eps));
       const float b = static_cast<float>(bias[c] - mean * a);
