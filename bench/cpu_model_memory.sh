@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Resident memory each seed model costs on the CPU backend (one process per model).
-# usage: bench/cpu_model_memory.sh [BUILD_DIR]
+# Resident memory each seed model costs on the CPU backend (one process per model); with
+# ZOO_DIR (tests/plugins/cpu/zoo/make_zoo.py's output), the zoo's models too (load only).
+# usage: bench/cpu_model_memory.sh [BUILD_DIR] [ZOO_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -11,3 +12,6 @@ for model in fashion-mlp fashion-cnn text-classifier; do
   "$build/bench/cpu_model_memory" "$model"
 done
 "$build/bench/cpu_model_memory" fashion-cnn '"conv_winograd": true'
+if [[ -n ${2:-} ]]; then
+  for model in "$2"/*/model.onnx; do "$build/bench/cpu_model_memory" "$model"; done
+fi
