@@ -45,8 +45,8 @@ int measure_file(const std::filesystem::path& path, const std::shared_ptr<Backen
   for (int round = 0; round < 2; ++round) {
     malloc_trim(0);
     before = rss_kib();
-    auto model = Model::load(backend, "m", std::as_bytes(std::span(bytes.data(), bytes.size())),
-                             "", "{}");
+    auto model =
+        Model::load(backend, "m", std::as_bytes(std::span(bytes.data(), bytes.size())), "", "{}");
     auto instance = model->create_instance(0);
     loaded = rss_kib();
   }

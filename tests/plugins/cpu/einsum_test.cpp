@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "plugins/cpu/executor.h"
 #include "tests/plugins/cpu/one_node_model.h"
@@ -31,20 +33,28 @@ Tensor values(ElemType type, const Shape& shape, int salt) {
 
 void expect_paths_agree(const std::string& equation, const Shape& a, const Shape& b, int out_rank) {
   SCOPED_TRACE(equation);
+  // The output's shape and values, copied out: its buffer belongs to the executor's pool,
+  // which must outlive it.
   auto run = [&](int onnx_type, ElemType type) {
     const auto graph = one_node("Einsum", {{"a", onnx_type, a}, {"b", onnx_type, b}},
                                 {{onnx_type, out_rank}}, {}, {{"equation", equation}});
     Executor executor(graph, 1);
-    return executor.run({values(type, a, 1), values(type, b, 2)}).at(0);
+    const Tensor out = executor.run({values(type, a, 1), values(type, b, 2)}).at(0);
+    std::vector<double> result;
+    for (int64_t i = 0; i < out.size(); ++i) {
+      result.push_back(type == ElemType::kFloat ? out.data<const float>()[i]
+                                                : out.data<const double>()[i]);
+    }
+    return std::pair{out.shape, result};
   };
-  const Tensor fast = run(testing::kFloat, ElemType::kFloat);
-  const Tensor direct = run(kDouble, ElemType::kDouble);
-  ASSERT_EQ(fast.shape, direct.shape);
+  const auto [fast_shape, fast] = run(testing::kFloat, ElemType::kFloat);
+  const auto [direct_shape, direct] = run(kDouble, ElemType::kDouble);
+  ASSERT_EQ(fast_shape, direct_shape);
+  ASSERT_EQ(fast.size(), direct.size());
   double largest = 0;
-  for (int64_t i = 0; i < fast.size(); ++i) {
-    const double expected = direct.data<const double>()[i];
-    largest = std::max(largest, std::fabs(expected));
-    EXPECT_NEAR(fast.data<const float>()[i], expected, 1e-4 * (1 + std::fabs(expected))) << i;
+  for (std::size_t i = 0; i < fast.size(); ++i) {
+    largest = std::max(largest, std::fabs(direct[i]));
+    EXPECT_NEAR(fast[i], direct[i], 1e-4 * (1 + std::fabs(direct[i]))) << i;
   }
   EXPECT_GT(largest, 0.1);  // not all zeros
 }
