@@ -77,6 +77,14 @@ int64_t KernelContext::axis(int64_t axis, int64_t rank) const {
   return axis < 0 ? axis + rank : axis;
 }
 
+int64_t KernelContext::index(int64_t index, int64_t len) const {
+  if (index < -len || index >= len) {
+    fail("index " + std::to_string(index) + " is out of range for a dimension of " +
+         std::to_string(len));
+  }
+  return index < 0 ? index + len : index;
+}
+
 void KernelContext::fail(const std::string& why) const {
   throw CpuError(CpuError::kInvalid, node.where() + ": " + why);
 }

@@ -61,6 +61,9 @@ struct KernelContext {
   [[noreturn]] void fail(const std::string& why) const;
   // An ONNX axis attribute (negative counts from the end) as 0..rank-1; fails if outside.
   int64_t axis(int64_t axis, int64_t rank) const;
+  // An index into a dimension of `len` read from a tensor (negative counts from the end)
+  // as 0..len-1; fails outside.
+  int64_t index(int64_t index, int64_t len) const;
 };
 
 }  // namespace mg::cpu

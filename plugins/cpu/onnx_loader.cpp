@@ -159,6 +159,11 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto) {
 
 namespace {
 
+// A node's name, or "<op_type>#<index>" (its position in the graph) when it has none.
+std::string node_name(const onnx::NodeProto& node, int index) {
+  return node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name();
+}
+
 Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::string& where) {
   Attribute a;
   a.name = proto.name();
@@ -317,10 +322,7 @@ void sort_topologically(Graph& graph, std::vector<bool> available) {
 void check_window_attributes(const onnx::GraphProto& graph) {
   int index = 0;
   for (const auto& node : graph.node()) {
-    const std::string where =
-        "node '" +
-        (node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name()) + "' (" +
-        node.op_type() + ")";
+    const std::string where = "node '" + node_name(node, index) + "' (" + node.op_type() + ")";
     ++index;
     for (const auto& attribute : node.attribute()) {
       const std::string& name = attribute.name();
@@ -367,9 +369,7 @@ void check_window_ranks(const onnx::GraphProto& graph) {
     const std::string& op = node.op_type();
     const bool conv = op == "Conv" || op == "ConvTranspose" || op == "ConvInteger";
     const bool pool = op == "MaxPool" || op == "AveragePool" || op == "LpPool";
-    const std::string where =
-        "node '" + (node.name().empty() ? op + "#" + std::to_string(index) : node.name()) + "' (" +
-        op + ")";
+    const std::string where = "node '" + node_name(node, index) + "' (" + op + ")";
     ++index;
     if (!conv && !pool) continue;
     const int x_rank = rank_of(node, 0);
@@ -417,8 +417,7 @@ void refuse_unsupported_nodes(const onnx::GraphProto& graph,
   const OpTable& ops = OpTable::instance();
   int index = 0;
   for (const auto& proto : graph.node()) {
-    std::string name =
-        proto.name().empty() ? proto.op_type() + "#" + std::to_string(index) : proto.name();
+    std::string name = node_name(proto, index);
     ++index;
     const OpInfo* op = is_default_domain(proto.domain()) ? ops.find(proto.op_type()) : nullptr;
     if (op == nullptr) {
@@ -550,7 +549,7 @@ Graph load_onnx(std::span<const std::byte> bytes, const std::string& path) {
   int index = 0;
   for (const auto& proto : g.node()) {
     Node node;
-    node.name = proto.name().empty() ? proto.op_type() + "#" + std::to_string(index) : proto.name();
+    node.name = node_name(proto, index);
     ++index;
     node.op_type = proto.op_type();
     node.domain = proto.domain();

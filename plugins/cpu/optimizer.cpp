@@ -100,13 +100,18 @@ const Value& value(const Graph& graph, int id) {
   return graph.values[static_cast<std::size_t>(id)];
 }
 
+// An INT attribute set to 1: the flags fused kernels read ("_relu", "_swish", …).
+Attribute flag(const char* name) {
+  Attribute a;
+  a.name = name;
+  a.i = 1;
+  return a;
+}
+
 // The producer takes over the work of its only consumer (index `consumer`): it gets the
 // flag its kernel reads and the consumer's output, and the consumer goes.
 void absorb_consumer(Graph& graph, Node& producer, int consumer, const char* flag_name) {
-  Attribute flag;
-  flag.name = flag_name;
-  flag.i = 1;
-  producer.attributes.push_back(flag);
+  producer.attributes.push_back(flag(flag_name));
   producer.outputs[0] = graph.nodes[static_cast<std::size_t>(consumer)].outputs[0];
   graph.nodes.erase(graph.nodes.begin() + consumer);
 }
@@ -154,12 +159,6 @@ int fuse_conv_activation(Graph& graph, std::size_t index) {
   const int out = conv.outputs[0];
   if (is_graph_output(graph, out) || value(graph, out).type != ElemType::kFloat) return 0;
   const auto users = consumers_of(graph, out);
-  auto flag = [&](const char* name) {
-    Attribute a;
-    a.name = name;
-    a.i = 1;
-    return a;
-  };
   if (users.size() == 1) {
     Node& next = graph.nodes[static_cast<std::size_t>(users[0])];
     if (next.op_type == "HardSwish") {

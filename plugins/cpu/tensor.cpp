@@ -57,6 +57,12 @@ int64_t num_elements(const Shape& shape) {
   return n;
 }
 
+std::vector<int64_t> row_major_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
 std::size_t Tensor::byte_size() const {
   const int64_t elements = size();
   const auto width = static_cast<int64_t>(elem_size(type));
@@ -91,6 +97,12 @@ int64_t Tensor::int_at(int64_t i) const {
   if (type == ElemType::kInt64) return data<const int64_t>()[i];
   if (type == ElemType::kInt32) return data<const int32_t>()[i];
   throw CpuError(CpuError::kInvalid, "expected an integer tensor, got " + elem_name(type));
+}
+
+double Tensor::number_at(int64_t i) const {
+  if (type == ElemType::kFloat) return data<const float>()[i];
+  if (type == ElemType::kDouble) return data<const double>()[i];
+  return static_cast<double>(int_at(i));
 }
 
 std::vector<int64_t> Tensor::ints() const {

@@ -33,6 +33,8 @@ inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 34;
 // The product of the dimensions. Throws CpuError(kInvalid) when a dimension is negative
 // or the product does not fit in int64: a shape is never silently wrapped.
 int64_t num_elements(const Shape& shape);
+// Elements between consecutive indices of each dimension, row-major.
+std::vector<int64_t> row_major_strides(const Shape& shape);
 std::string shape_text(const Shape& shape);
 
 // A dense row-major tensor. The bytes are shared: `holder` keeps them alive (a pooled
@@ -62,6 +64,8 @@ struct Tensor {
   static Tensor owned(ElemType type, Shape shape);
   // Reads element i of an integer tensor (INT32/INT64) as int64.
   int64_t int_at(int64_t i) const;
+  // Reads element i of a float or integer tensor (FP32/FP64/INT32/INT64) as double.
+  double number_at(int64_t i) const;
   // The tensor's values as int64s (INT32/INT64 only).
   std::vector<int64_t> ints() const;
 };

@@ -13,21 +13,6 @@
 namespace mg::cpu {
 namespace {
 
-std::vector<int64_t> strides_of(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
-  return strides;
-}
-
-// An index into a dimension of `len`, negative counting from the end; fails outside.
-int64_t checked_index(const KernelContext& ctx, int64_t index, int64_t len) {
-  if (index < -len || index >= len) {
-    ctx.fail("index " + std::to_string(index) + " is out of range for a dimension of " +
-             std::to_string(len));
-  }
-  return index < 0 ? index + len : index;
-}
-
 // Calls fn(i, coordinates) for every element of `shape` in row-major order.
 template <typename Fn>
 void for_each_coordinate(const Shape& shape, Fn&& fn) {
@@ -48,9 +33,8 @@ int64_t element_offset(const KernelContext& ctx, const Tensor& data, const Tenso
                        const std::vector<int64_t>& strides) {
   int64_t offset = 0;
   for (std::size_t d = 0; d < coord.size(); ++d) {
-    const int64_t c = static_cast<int64_t>(d) == axis
-                          ? checked_index(ctx, indices.int_at(i), data.dim(axis))
-                          : coord[d];
+    const int64_t c =
+        static_cast<int64_t>(d) == axis ? ctx.index(indices.int_at(i), data.dim(axis)) : coord[d];
     if (c >= data.shape[d]) ctx.fail("indices reach past data along axis " + std::to_string(d));
     offset += c * strides[d];
   }
@@ -64,7 +48,7 @@ void gather_elements(KernelContext& ctx) {
   const int64_t axis = ctx.axis(ctx.node.attr_int("axis", 0), data.rank());
   Tensor& out = ctx.output(0, data.type, indices.shape);
   const std::size_t size = elem_size(data.type);
-  const std::vector<int64_t> strides = strides_of(data.shape);
+  const std::vector<int64_t> strides = row_major_strides(data.shape);
   for_each_coordinate(indices.shape, [&](int64_t i, const std::vector<int64_t>& coord) {
     const int64_t from = element_offset(ctx, data, indices, axis, i, coord, strides);
     std::memcpy(out.bytes + i * static_cast<int64_t>(size),
@@ -125,7 +109,7 @@ void scatter_elements(KernelContext& ctx) {
   const Combine combine = combine_of(ctx);
   Tensor& out = ctx.output(0, data.type, data.shape);
   std::memcpy(out.bytes, data.bytes, data.byte_size());
-  const std::vector<int64_t> strides = strides_of(data.shape);
+  const std::vector<int64_t> strides = row_major_strides(data.shape);
   for_each_coordinate(indices.shape, [&](int64_t i, const std::vector<int64_t>& coord) {
     scatter_one(ctx, out, element_offset(ctx, data, indices, axis, i, coord, strides), updates, i,
                 combine);
@@ -139,7 +123,7 @@ int64_t tuple_offset(const KernelContext& ctx, const Tensor& data, const Tensor&
   const int64_t k = indices.dim(indices.rank() - 1);
   int64_t offset = 0;
   for (int64_t j = 0; j < k; ++j) {
-    offset += checked_index(ctx, indices.int_at(tuple * k + j), data.dim(first + j)) *
+    offset += ctx.index(indices.int_at(tuple * k + j), data.dim(first + j)) *
               strides[static_cast<std::size_t>(first + j)];
   }
   return offset;
@@ -158,7 +142,7 @@ void scatter_nd(KernelContext& ctx) {
   const Combine combine = combine_of(ctx);
   Tensor& out = ctx.output(0, data.type, data.shape);
   std::memcpy(out.bytes, data.bytes, data.byte_size());
-  const std::vector<int64_t> strides = strides_of(data.shape);
+  const std::vector<int64_t> strides = row_major_strides(data.shape);
   const int64_t chunk = num_elements(Shape(data.shape.begin() + k, data.shape.end()));
   const int64_t tuples = k > 0 ? indices.size() / k : 0;
   for (int64_t t = 0; t < tuples; ++t) {
@@ -183,7 +167,7 @@ void gather_nd(KernelContext& ctx) {
   Shape shape(indices.shape.begin(), indices.shape.end() - 1);
   shape.insert(shape.end(), data.shape.begin() + b + k, data.shape.end());
   Tensor& out = ctx.output(0, data.type, shape);
-  const std::vector<int64_t> strides = strides_of(data.shape);
+  const std::vector<int64_t> strides = row_major_strides(data.shape);
   const int64_t batches = num_elements(Shape(data.shape.begin(), data.shape.begin() + b));
   const int64_t tuples = indices.size() / k;
   const int64_t per_batch = batches > 0 ? tuples / batches : 0;
@@ -204,10 +188,7 @@ void one_hot(KernelContext& ctx) {
   const Tensor& values = ctx.input(2);
   if (ctx.input(1).size() != 1 || values.size() != 2)
     ctx.fail("depth must be one value, values two");
-  const double depth_value =
-      ctx.input(1).type == ElemType::kFloat    ? ctx.input(1).data<const float>()[0]
-      : ctx.input(1).type == ElemType::kDouble ? ctx.input(1).data<const double>()[0]
-                                               : static_cast<double>(ctx.input(1).int_at(0));
+  const double depth_value = ctx.input(1).number_at(0);
   if (!(depth_value >= 1) || depth_value > double(int64_t{1} << 31))
     ctx.fail("depth must be positive");
   const auto depth = static_cast<int64_t>(depth_value);
@@ -232,8 +213,7 @@ void one_hot(KernelContext& ctx) {
       const int64_t at = o * inner + i;
       int64_t index = 0;
       if (indices.type == ElemType::kFloat || indices.type == ElemType::kDouble) {
-        const double v = indices.type == ElemType::kFloat ? indices.data<const float>()[at]
-                                                          : indices.data<const double>()[at];
+        const double v = indices.number_at(at);
         if (!std::isfinite(v) || std::abs(v) > double(depth)) continue;
         index = static_cast<int64_t>(v);
       } else {

@@ -69,11 +69,7 @@ void tile(KernelContext& ctx) {
   const int64_t rank = x.rank();
   const int64_t n = out.size();
   std::vector<int64_t> coord(static_cast<std::size_t>(rank), 0);
-  std::vector<int64_t> in_strides(static_cast<std::size_t>(rank), 1);
-  for (int64_t d = rank - 1; d > 0; --d) {
-    in_strides[static_cast<std::size_t>(d - 1)] =
-        in_strides[static_cast<std::size_t>(d)] * x.dim(d);
-  }
+  const std::vector<int64_t> in_strides = row_major_strides(x.shape);
   // Row by row of the last dimension: each output row is the input row repeated.
   const int64_t row = rank > 0 ? shape.back() : 1;
   const int64_t in_row = rank > 0 ? x.shape.back() : 1;

@@ -108,6 +108,16 @@ Taps taps_for(const Options& o, int64_t out_index, int64_t in, double scale, dou
   return t;
 }
 
+// Fails unless an FP32 tensor of `shape` fits the pool's largest buffer (counted in
+// double: the dimensions may multiply past int64).
+void check_fits(const KernelContext& ctx, const Shape& shape) {
+  double elements = 1;
+  for (int64_t d : shape) elements *= static_cast<double>(d);
+  if (elements * sizeof(float) > static_cast<double>(BufferPool::kMaxBytes)) {
+    ctx.fail("the resized tensor is too large");
+  }
+}
+
 // Resizes `x` to `out_shape` with per-axis scales (and roi for tf_crop_and_resize).
 void resize_into(const KernelContext& ctx, const Options& o, const Tensor& x,
                  const Shape& out_shape, const std::vector<double>& scales,
@@ -134,11 +144,7 @@ void resize_into(const KernelContext& ctx, const Options& o, const Tensor& x,
     next_shape[a] = out;
     // An intermediate can be larger than input and output (one axis grown before another
     // shrinks): bounded like any tensor, before allocating.
-    double elements = 1;
-    for (int64_t d : next_shape) elements *= static_cast<double>(d);
-    if (elements * sizeof(float) > static_cast<double>(BufferPool::kMaxBytes)) {
-      ctx.fail("the resized tensor is too large");
-    }
+    check_fits(ctx, next_shape);
     std::vector<float> next(static_cast<std::size_t>(num_elements(next_shape)));
     for (int64_t p = 0; p < outer; ++p) {
       const float* src = current.data() + p * in * inner;
@@ -170,12 +176,7 @@ const Tensor* optional_input(const KernelContext& ctx, std::size_t i) {
 
 std::vector<double> doubles(const Tensor& t) {
   std::vector<double> v(static_cast<std::size_t>(t.size()));
-  for (int64_t i = 0; i < t.size(); ++i) {
-    v[static_cast<std::size_t>(i)] = t.type == ElemType::kDouble ? t.data<const double>()[i]
-                                     : t.type == ElemType::kFloat
-                                         ? t.data<const float>()[i]
-                                         : static_cast<double>(t.int_at(i));
-  }
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = t.number_at(static_cast<int64_t>(i));
   return v;
 }
 
@@ -250,11 +251,7 @@ void resize(KernelContext& ctx) {
       out_shape[static_cast<std::size_t>(d)] = static_cast<int64_t>(size);
     }
   }
-  double elements = 1;
-  for (int64_t d : out_shape) elements *= static_cast<double>(d);
-  if (elements * sizeof(float) > static_cast<double>(BufferPool::kMaxBytes)) {
-    ctx.fail("the resized tensor is too large");
-  }
+  check_fits(ctx, out_shape);
   Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
   if (y.size() == 0) return;
   resize_into(ctx, o, x, out_shape, scales, roi, y);

@@ -44,12 +44,6 @@ void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& 
   }
 }
 
-std::vector<int64_t> row_major_strides(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
-  return strides;
-}
-
 void reshape(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   std::vector<int64_t> target = ctx.input(1).ints();
@@ -244,12 +238,7 @@ void gather(KernelContext& ctx) {
   const int64_t len = data.dim(axis), count = indices.size();
   const std::size_t chunk = static_cast<std::size_t>(inner) * elem_size(data.type);
   for (int64_t j = 0; j < count; ++j) {
-    int64_t index = indices.int_at(j);
-    if (index < -len || index >= len) {
-      ctx.fail("index " + std::to_string(index) + " is out of range for a dimension of " +
-               std::to_string(len));
-    }
-    if (index < 0) index += len;
+    const int64_t index = ctx.index(indices.int_at(j), len);
     for (int64_t o = 0; o < outer; ++o) {
       std::memcpy(out.bytes + static_cast<std::size_t>(o * count + j) * chunk,
                   data.bytes + static_cast<std::size_t>(o * len + index) * chunk, chunk);
