@@ -58,6 +58,7 @@ ModelConfig parse_model_config(const std::string& json) {
   };
   config.max_batch_size = read_int("max_batch_size", 0, 1 << 20, 0);
   config.threads = static_cast<int>(read_int("threads", 1, 256, 1));
+  config.kernels.threads = config.threads;
   if (const boost::json::value* v = object.if_contains("conv_winograd")) {
     if (!v->is_bool()) {
       throw CpuError(CpuError::kInvalid, "model config: \"conv_winograd\" must be true or false");

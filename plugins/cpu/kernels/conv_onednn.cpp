@@ -52,7 +52,7 @@ struct ConvState final : KernelState {
   bool winograd = false;         // KernelOptions::conv_winograd
   std::mutex mutex;              // guards the containers; primitives themselves run concurrently
   // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
-  std::map<std::array<int64_t, 11>, std::shared_ptr<const SlicePrimitives>> slices;
+  std::map<std::array<int64_t, 13>, std::shared_ptr<const SlicePrimitives>> slices;
   PackedWeights packed_weights;  // when W is a constant
 };
 
@@ -70,6 +70,68 @@ Tag plain_data_tag(int spatial) {
 Tag data_tag(int spatial, bool channels_last) {
   if (!channels_last) return plain_data_tag(spatial);
   return spatial == 1 ? Tag::nwc : spatial == 2 ? Tag::nhwc : Tag::ndhwc;
+}
+
+// One image's convolution cut into bands of output rows (the outermost spatial dimension)
+// so that several threads share it: each band is a convolution of its own, reading the
+// input rows under its windows, with the padding only the first and last bands touch.
+struct Bands {
+  int index = 0, count = 1;
+};
+
+// The plan for band `b` of the whole plan `p` (one image): the window cut to the band's
+// rows, x and y moved to the band's first input and output rows. Its in[]/out[] are the
+// band's; the layout strides stay the whole tensor's (band_desc).
+ConvPlan band_plan(const ConvPlan& p, Bands b) {
+  if (b.count == 1) return p;
+  const int d = 3 - p.w.spatial;
+  const Window& w = p.w;
+  const int64_t r0 = w.out[d] * b.index / b.count, r1 = w.out[d] * (b.index + 1) / b.count;
+  const int64_t span = (w.kernel[d] - 1) * w.dilation[d] + 1;
+  const int64_t first = r0 * w.stride[d] - w.pad_begin[d];  // the band's first input row
+  const int64_t last = (r1 - 1) * w.stride[d] - w.pad_begin[d] + span;  // one past its last
+  ConvPlan band = p;
+  band.w.out[d] = r1 - r0;
+  band.w.pad_begin[d] = std::max<int64_t>(0, -first);
+  band.w.pad_end[d] = std::max<int64_t>(0, last - w.in[d]);
+  band.w.in[d] = std::min(last, w.in[d]) - std::max<int64_t>(first, 0);
+  // Elements from one row to the next along d, in x and in y.
+  int64_t x_row = p.x_channels_last ? p.channels : 1, y_row = p.y_channels_last ? p.maps : 1;
+  for (int i = d + 1; i < 3; ++i) {
+    x_row *= w.in[i];
+    y_row *= w.out[i];
+  }
+  band.x = p.x + std::max<int64_t>(first, 0) * x_row;
+  band.y = p.y + r0 * y_row;
+  complete_plan(band);
+  return band;
+}
+
+// Whether every band of `count` has output rows and reads at least one input row (a band
+// of padding alone is no convolution oneDNN accepts). Fused pools pair rows: not banded.
+bool bands_fit(const ConvPlan& p, int count) {
+  if (count < 2 || p.pool2x2 || p.w.out[3 - p.w.spatial] < count) return false;
+  for (int i = 0; i < count; ++i) {
+    const ConvPlan band = band_plan(p, {i, count});
+    if (band.w.in[3 - p.w.spatial] < 1) return false;
+  }
+  return true;
+}
+
+// [N, C, spatial…] of a band inside a plain tensor whose spatial extents are `whole`'s,
+// channel-first or channel-last.
+memory::desc band_desc(const memory::dims& dims, const memory::dims& whole, bool channels_last) {
+  memory::dims strides(dims.size());
+  const int64_t channels = dims[1];
+  int64_t stride = channels_last ? channels : 1;
+  for (std::size_t i = whole.size(); i-- > 0;) {
+    strides[2 + i] = stride;
+    stride *= whole[i];
+  }
+  const int64_t plane = stride / (channels_last ? channels : 1);  // the whole spatial size
+  strides[1] = channels_last ? 1 : plane;
+  strides[0] = channels * plane;
+  return memory::desc(dims, memory::data_type::f32, strides);
 }
 
 Tag plain_weights_tag(int spatial, bool grouped) {
@@ -116,9 +178,9 @@ bool winograd_fits(const ConvPlan& p) {
 
 // Null when oneDNN has no implementation for this convolution (or refuses its geometry,
 // or has only its reference one, which is ~30× slower than im2col): the caller then uses
-// im2col.
-std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images,
-                                                  bool winograd) {
+// im2col. `whole` is the window of the plan a band was cut from (null: p is whole).
+std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t images, bool winograd,
+                                                  const Window* whole = nullptr) {
   // Primitives size their work split for the creating thread's OpenMP threads: one, as
   // they will run (whichever thread loads the model).
   use_one_openmp_thread();
@@ -135,7 +197,8 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
   const memory::dims dst_dims = with_spatial(p.maps, tail(w.out, sp));
   try {
     auto s = std::make_shared<SlicePrimitives>();
-    s->user_src = memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last));
+    s->user_src = whole ? band_desc(src_dims, tail(whole->in, sp), p.x_channels_last)
+                        : memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last));
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (p.activation.kind != ConvActivation::Kind::kNone) {
       dnnl::post_ops activation;
@@ -161,9 +224,11 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
     // it is and write a blocked layout; given the choice it takes a channel-last kernel
     // that measured 25 % slower on the seed CNN's first layer. Not for grouped
     // convolutions: a depthwise one (one channel per group) held to plain NCHW runs as
-    // gemm:jit instead of oneDNN's depthwise kernel (MobileNet v2: ~27 of 37 ms).
-    const memory::desc src_any =
-        p.group == 1 && p.c_group < 4 ? s->user_src : memory::desc(src_dims, f32, Tag::any);
+    // gemm:jit instead of oneDNN's depthwise kernel (MobileNet v2: ~27 of 37 ms). A band
+    // is copied out dense first: the JIT kernels do not read a strided X.
+    const memory::desc src_any = p.group == 1 && p.c_group < 4
+                                     ? memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last))
+                                     : memory::desc(src_dims, f32, Tag::any);
     auto describe = [&](dnnl::algorithm algorithm) {
       // oneDNN counts dilation from 0 (no gap), ONNX from 1.
       dnnl::convolution_forward::desc conv_desc(
@@ -214,7 +279,8 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
       s->conv_dst_bytes = s->conv_dst.get_size();
       s->pool_dst = last = pool_pd.dst_desc();
     }
-    s->user_dst = memory::desc(last.dims(), f32, data_tag(sp, p.y_channels_last));
+    s->user_dst = whole ? band_desc(last.dims(), tail(whole->out, sp), p.y_channels_last)
+                        : memory::desc(last.dims(), f32, data_tag(sp, p.y_channels_last));
     if (last != s->user_dst) {
       s->dst_reorder = make_reorder(last, s->user_dst, s->scratchpad_bytes);
       (p.pool2x2 ? s->pool_dst_bytes : s->conv_dst_bytes) = last.get_size();
@@ -319,22 +385,36 @@ struct Ready {
   memory weights;
 };
 
-Ready ready(const ConvPlan& p, int64_t images, ConvState* state, PackedWeights& call_weights) {
+Ready ready(const ConvPlan& p, int64_t images, Bands bands, ConvState* state,
+            PackedWeights& call_weights) {
   Ready r;
+  const ConvPlan band = band_plan(p, bands);
+  const Window* whole = bands.count > 1 ? &p.w : nullptr;
   if (state) {
     // Everything of the shapes a primitive is made for: X's and, since W need not be a
-    // constant, W's too (the attributes are the node's own and never change).
-    const std::array<int64_t, 11> key{
-        images,        p.channels,    p.maps,        p.w.in[0],         p.w.in[1],        p.w.in[2],
-        p.w.kernel[0], p.w.kernel[1], p.w.kernel[2], p.x_channels_last, p.y_channels_last};
+    // constant, W's too (the attributes are the node's own and never change), and which
+    // band of the image it computes.
+    const std::array<int64_t, 13> key{images,
+                                      p.channels,
+                                      p.maps,
+                                      p.w.in[0],
+                                      p.w.in[1],
+                                      p.w.in[2],
+                                      p.w.kernel[0],
+                                      p.w.kernel[1],
+                                      p.w.kernel[2],
+                                      p.x_channels_last,
+                                      p.y_channels_last,
+                                      bands.index,
+                                      bands.count};
     auto it = state->slices.find(key);
     if (it == state->slices.end()) {
       if (state->slices.size() >= kMaxShapes) state->slices.clear();
-      it = state->slices.emplace(key, make_slice(p, images, state->winograd)).first;
+      it = state->slices.emplace(key, make_slice(band, images, state->winograd, whole)).first;
     }
     r.primitives = it->second;
   } else {
-    r.primitives = make_slice(p, images, p.winograd);
+    r.primitives = make_slice(band, images, p.winograd, whole);
   }
   if (!r.primitives) return r;
   try {
@@ -382,7 +462,11 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     static const float kNoBias = 0.f;  // only its presence shapes the primitives
     p.bias = b ? (b->constant ? b->constant->data<const float>() : &kNoBias) : nullptr;
     PackedWeights unused;
-    for (int64_t images : {slice_images(p), int64_t{1}}) ready(p, images, state.get(), unused);
+    for (int64_t images : {slice_images(p), int64_t{1}}) ready(p, images, {}, state.get(), unused);
+    if (bands_fit(p, options.threads)) {
+      for (int i = 0; i < options.threads; ++i)
+        ready(p, 1, {i, options.threads}, state.get(), unused);
+    }
   } catch (const CpuError&) {
     // A geometry that does not work: the first run reports it.
   }
@@ -406,6 +490,14 @@ std::string onednn_conv_implementation(const ConvPlan& plan) {
   return slice ? slice->implementation : "";
 }
 
+int onednn_conv_bands(const ConvPlan& plan, int threads) {
+  if (!bands_fit(plan, threads)) return 1;
+  for (int i = 0; i < threads; ++i) {
+    if (!make_slice(band_plan(plan, {i, threads}), 1, plan.winograd, &plan.w)) return 1;
+  }
+  return threads;
+}
+
 bool conv_output_channels_last(const KernelState* state) {
   const auto* conv = dynamic_cast<const ConvState*>(state);
   return conv && conv->y_channels_last;
@@ -413,31 +505,53 @@ bool conv_output_channels_last(const KernelState* state) {
 
 bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& threads) {
   auto* state = dynamic_cast<ConvState*>(base_state);
-  // Whole slices while there are enough for every thread, the rest image by image: a
-  // node needs primitives for two batch sizes only, whatever batches arrive (one image
+  std::unique_lock<std::mutex> lock;
+  if (state) lock = std::unique_lock(state->mutex);
+  PackedWeights call_weights;
+  // Fewer images than threads: each image is cut into a band of rows per thread (when
+  // oneDNN takes every band; else whole images).
+  std::vector<Ready> bands;
+  if (p.batch < threads.size() && bands_fit(p, threads.size())) {
+    for (int i = 0; i < threads.size(); ++i) {
+      bands.push_back(ready(p, 1, {i, threads.size()}, state, call_weights));
+      if (!bands.back().primitives) {
+        bands.clear();
+        break;
+      }
+    }
+  }
+  const int band_count = static_cast<int>(bands.size());
+  // Else whole slices while there are enough for every thread, the rest image by image:
+  // a node needs primitives for two batch sizes only, whatever batches arrive (one image
   // runs at ~90 % of a slice's speed per image).
   const int64_t slice = slice_images(p);
-  const int64_t slices = p.batch >= slice * threads.size() ? p.batch / slice : 0;
-  const int64_t singles = p.batch - slices * slice;
+  const int64_t slices = bands.empty() && p.batch >= slice * threads.size() ? p.batch / slice : 0;
+  const int64_t singles = bands.empty() ? p.batch - slices * slice : 0;
   Ready whole, single;
-  PackedWeights call_weights;
-  {
-    std::unique_lock<std::mutex> lock;
-    if (state) lock = std::unique_lock(state->mutex);
-    if (slices > 0) whole = ready(p, slice, state, call_weights);
-    if (singles > 0) single = ready(p, 1, state, call_weights);
-  }
+  if (slices > 0) whole = ready(p, slice, {}, state, call_weights);
+  if (singles > 0) single = ready(p, 1, {}, state, call_weights);
+  if (lock) lock.unlock();
   if ((slices > 0 && !whole.primitives) || (singles > 0 && !single.primitives)) return false;
 
   // Threads take the next piece of work until none is left (slices first), so a thread
   // that drew a whole slice is not waited for while the other runs out of work.
+  const int64_t pieces = bands.empty() ? slices + singles : p.batch * band_count;
   std::atomic<int64_t> next{0};
   std::mutex failure_mutex;
   std::string failure;  // worker threads must not throw: the first failure is reported here
   threads.parallel_for(threads.size(), 1, [&](int64_t, int64_t) {
     try {
-      for (int64_t i = next++; i < slices + singles; i = next++) {
-        if (i < slices) {
+      for (int64_t i = next++; i < pieces; i = next++) {
+        if (!bands.empty()) {
+          // Band i % count of image i / count.
+          const int64_t image = i / band_count;
+          const int index = static_cast<int>(i % band_count);
+          ConvPlan image_plan = p;
+          image_plan.x += image * p.channels * p.w.in_size();
+          image_plan.y += image * p.maps * p.y_size;
+          const Ready& band = bands[static_cast<std::size_t>(index)];
+          run_slice(band_plan(image_plan, {index, band_count}), *band.primitives, band.weights, 0);
+        } else if (i < slices) {
           run_slice(p, *whole.primitives, whole.weights, i * slice);
         } else {
           run_slice(p, *single.primitives, single.weights, slices * slice + (i - slices));

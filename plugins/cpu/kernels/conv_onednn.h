@@ -32,6 +32,11 @@ bool conv_output_channels_last(const KernelState* state);
 // has none): for tests, which must know the path they cover, and for diagnostics.
 std::string onednn_conv_implementation(const ConvPlan& plan);
 
+// How many bands of output rows one image of the plan is cut into when `threads` threads
+// share it: `threads` when every band is a convolution oneDNN runs, else 1 (whole images).
+// For tests, which must know the path they cover.
+int onednn_conv_bands(const ConvPlan& plan, int threads);
+
 // Runs the plan. False when oneDNN has no implementation for it, so the caller computes
 // it another way. `state` may be null (a Conv folded at load): then nothing is kept.
 bool run_onednn_conv(const ConvPlan& plan, KernelState* state, ThreadPool& threads);

@@ -25,6 +25,9 @@ struct KernelOptions {
   // second conv: −44 % at batch 64), but their weights are held transformed as well, ~4×
   // their size, so off unless the model config says "conv_winograd": true.
   bool conv_winograd = false;
+  // The instance's kernel threads: a Conv splits one image's output rows among them, and
+  // makes those bands' primitives at load.
+  int threads = 1;
 };
 
 // Makes a node's KernelState from the final graph (which tells, say, whether an input is

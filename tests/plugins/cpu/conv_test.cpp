@@ -89,6 +89,10 @@ std::vector<Geometry> geometries() {
   g.push_back({"clip, pool", 2, 3, 16, 1, {1, 12, 11}, {1, 3, 3}});
   g.back().activation = clip(-0.2f, 0.3f);
   g.back().pool = true;
+  // Pads wider than a band of rows: a band would read padding alone, so one image is not
+  // cut into bands (the geometries above are, on two or three threads).
+  g.push_back({"1x1, pads wider than a band", 2, 4, 8, 1, {1, 1, 5}, {1, 1, 1}});
+  g.back().pad_begin = g.back().pad_end = {0, 3, 0};
   return g;
 }
 
@@ -250,12 +254,13 @@ std::vector<float> run_onednn(const ConvPlan& plan, KernelState* state, ThreadPo
 
 TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
   std::mt19937 rng(7);
-  ThreadPool one(1), two(2);
+  ThreadPool one(1), two(2), three(3);
   for (const Geometry& g : geometries()) {
     // 37 images: whole slices (of 4 to 16 images, by geometry) and single images after.
-    for (int64_t batch : {1, 5, 37}) {
+    // One image on two or three threads: cut into bands of rows.
+    for (int64_t batch : {1, 2, 5, 37}) {
       Problem pr = make_problem(g, batch, rng);
-      for (ThreadPool* threads : {&one, &two}) {
+      for (ThreadPool* threads : {&one, &two, &three}) {
         const std::string what = g.name + ", batch " + std::to_string(batch) + ", " +
                                  std::to_string(threads->size()) + " threads";
         std::vector<float> y(pr.expected.size(), std::numeric_limits<float>::quiet_NaN());
@@ -304,6 +309,25 @@ TEST(Conv, BothPathsMatchTheDefinitionOnEveryGeometry) {
         }
       }
     }
+  }
+}
+
+// So that the geometries above cover it: one image on two or three threads is cut into
+// a band of rows per thread, unless a pool is fused (it pairs rows) or a band would read
+// padding alone; channel-last X or Y too.
+TEST(Conv, OneImageIsCutIntoABandOfRowsPerThread) {
+  std::mt19937 rng(3);
+  for (const Geometry& g : geometries()) {
+    ConvPlan plan = make_problem(g, 1, rng).plan;
+    const bool whole = g.pool || g.name.find("pads wider") != std::string::npos;
+    for (int threads : {2, 3}) {
+      for (bool channels_last : {false, true}) {
+        plan.x_channels_last = plan.y_channels_last = channels_last;
+        EXPECT_EQ(onednn_conv_bands(plan, threads), whole ? 1 : threads)
+            << g.name << ", " << threads << " threads" << (channels_last ? ", channel-last" : "");
+      }
+    }
+    EXPECT_EQ(onednn_conv_bands(plan, 1), 1) << g.name;
   }
 }
 
