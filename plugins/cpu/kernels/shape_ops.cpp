@@ -318,36 +318,56 @@ void pad(KernelContext& ctx) {
     if (mode != "constant" && x.dim(d) == 0 && shape[du] > 0)
       ctx.fail("cannot " + mode + "-pad an empty dimension");
   }
+  if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) {
+    ctx.alias_output(0, x, x.shape);  // as exported before an AveragePool: nothing to do
+    return;
+  }
   Tensor& out = ctx.output(0, x.type, shape);
-  const std::size_t size = elem_size(x.type);
-  std::vector<int64_t> in_strides = row_major_strides(x.shape);
-  std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
-  const int64_t n = out.size();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t src = 0;
-    bool outside = false;
-    for (int64_t d = 0; d < rank; ++d) {
-      auto du = static_cast<std::size_t>(d);
-      int64_t c = counter[du] - pads[du];
-      const int64_t n = x.dim(d);
-      if (c < 0 || c >= n) {
-        if (mode == "constant") {
-          outside = true;
-          break;
-        }
-        if (mode == "edge") {
-          c = std::clamp<int64_t>(c, 0, n - 1);
-        } else {  // reflect, without repeating the edge
-          const int64_t period = std::max<int64_t>(2 * (n - 1), 1);
-          c = ((c % period) + period) % period;
-          if (c >= n) c = period - c;
-        }
-      }
-      src += c * in_strides[du];
+  const auto size = static_cast<int64_t>(elem_size(x.type));
+  // The input index an output index along dimension d reads, or -1 for the fill value.
+  auto source = [&](int64_t d, int64_t c) -> int64_t {
+    const int64_t n = x.dim(d);
+    c -= pads[static_cast<std::size_t>(d)];
+    if (c >= 0 && c < n) return c;
+    if (mode == "constant") return -1;
+    if (mode == "edge") return std::clamp<int64_t>(c, 0, n - 1);
+    const int64_t period = std::max<int64_t>(2 * (n - 1), 1);  // reflect, edge not repeated
+    c = ((c % period) + period) % period;
+    return c >= n ? period - c : c;
+  };
+  if (rank == 0) {
+    std::memcpy(out.bytes, x.bytes, static_cast<std::size_t>(size));
+    return;
+  }
+  // Row by row along the last dimension: the part of a row inside the input is one copy.
+  const std::vector<int64_t> in_strides = row_major_strides(x.shape);
+  const int64_t last = rank - 1, width = shape[static_cast<std::size_t>(last)];
+  const int64_t lead = pads[static_cast<std::size_t>(last)];
+  const int64_t inside_begin = std::clamp<int64_t>(lead, 0, width);
+  const int64_t inside_end = std::clamp<int64_t>(lead + x.dim(last), inside_begin, width);
+  const int64_t rows = width > 0 ? out.size() / width : 0;
+  std::vector<int64_t> counter(static_cast<std::size_t>(last), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::byte* dst = out.bytes + r * width * size;
+    int64_t row_start = 0;
+    bool fill_row = false;
+    for (int64_t d = 0; d < last && !fill_row; ++d) {
+      const int64_t c = source(d, counter[static_cast<std::size_t>(d)]);
+      fill_row = c < 0;
+      row_start += c * in_strides[static_cast<std::size_t>(d)];
     }
-    std::memcpy(out.bytes + i * static_cast<int64_t>(size),
-                outside ? fill.bytes : x.bytes + src * static_cast<int64_t>(size), size);
-    for (int64_t d = rank - 1; d >= 0; --d) {
+    for (int64_t c = 0; c < width; ++c) {
+      if (!fill_row && c == inside_begin && inside_end > inside_begin) {
+        std::memcpy(dst + c * size, x.bytes + (row_start + c - lead) * size,
+                    static_cast<std::size_t>((inside_end - inside_begin) * size));
+        c = inside_end - 1;
+        continue;
+      }
+      const int64_t src = fill_row ? -1 : source(last, c);
+      std::memcpy(dst + c * size, src < 0 ? fill.bytes : x.bytes + (row_start + src) * size,
+                  static_cast<std::size_t>(size));
+    }
+    for (int64_t d = last - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       if (++counter[du] < shape[du]) break;
       counter[du] = 0;
