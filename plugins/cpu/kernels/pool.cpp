@@ -2,6 +2,7 @@
 // count_include_pad) and the global pools.
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/kernels.h"
@@ -10,42 +11,46 @@
 namespace mg::cpu {
 namespace {
 
-// One plane of a 2-D pool without dilation: each window is clamped to the input once,
-// so the inner loops carry no bounds checks.
+// One plane of a 2-D pool without dilation, one output row at a time: the window's input
+// rows are first reduced into `across` element by element (a loop the compiler
+// vectorises), then each output reduces its columns of `across`. Each window is clamped
+// to the input once, so the inner loops carry no bounds checks.
 template <bool kMax>
-void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float* dst) {
+void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float* dst,
+                   std::vector<float>& across) {
   const int64_t in_h = w.in[1], in_w = w.in[2];
+  across.resize(static_cast<std::size_t>(in_w));
+  float* acc = across.data();
   for (int64_t oh = 0; oh < w.out[1]; ++oh) {
     const int64_t h0 = oh * w.stride[1] - w.pad_begin[1];
     const int64_t h1 = std::min(h0 + w.kernel[1], in_h);
     const int64_t h_pad_end = std::min(h0 + w.kernel[1], in_h + w.pad_end[1]);
     const int64_t hs = std::max<int64_t>(h0, 0);
+    constexpr float kEmpty = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+    if (hs < h1) {
+      std::copy(plane + hs * in_w, plane + (hs + 1) * in_w, acc);
+    } else {
+      std::fill(acc, acc + in_w, kEmpty);  // a window of padding alone
+    }
+    for (int64_t ih = hs + 1; ih < h1; ++ih) {
+      const float* row = plane + ih * in_w;
+      for (int64_t iw = 0; iw < in_w; ++iw) {
+        acc[iw] = kMax ? (row[iw] > acc[iw] ? row[iw] : acc[iw]) : acc[iw] + row[iw];
+      }
+    }
     for (int64_t ow = 0; ow < w.out[2]; ++ow) {
       const int64_t w0 = ow * w.stride[2] - w.pad_begin[2];
       const int64_t w1 = std::min(w0 + w.kernel[2], in_w);
       const int64_t w_pad_end = std::min(w0 + w.kernel[2], in_w + w.pad_end[2]);
       const int64_t ws = std::max<int64_t>(w0, 0);
-      float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
-      if (kMax && w.kernel[1] == 2 && w.kernel[2] == 2 && h1 - hs == 2 && w1 - ws == 2) {
-        // The ubiquitous 2×2 window, fully inside: four loads, no loops.
-        const float* r0 = plane + hs * in_w + ws;
-        const float* r1 = r0 + in_w;
-        const float a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];
-        dst[oh * w.out[2] + ow] = a > b ? a : b;
-        continue;
-      }
-      for (int64_t ih = hs; ih < h1; ++ih) {
-        const float* row = plane + ih * in_w;
-        for (int64_t iw = ws; iw < w1; ++iw) {
-          acc = kMax ? (row[iw] > acc ? row[iw] : acc) : acc + row[iw];
-        }
-      }
+      float v = ws < w1 ? acc[ws] : kEmpty;
+      for (int64_t iw = ws + 1; iw < w1; ++iw) v = kMax ? (acc[iw] > v ? acc[iw] : v) : v + acc[iw];
       if (!kMax) {
         const int64_t count =
             include_pad ? (h_pad_end - h0) * (w_pad_end - w0) : (h1 - hs) * (w1 - ws);
-        acc /= static_cast<float>(count);
+        v /= static_cast<float>(count);
       }
-      dst[oh * w.out[2] + ow] = acc;
+      dst[oh * w.out[2] + ow] = v;
     }
   }
 }
@@ -70,8 +75,10 @@ void pool(KernelContext& ctx) {
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(w.out_size(), 1));
   if (plain_2d) {
     ctx.threads.parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p)
-        pool_plane_2d<kMax>(in + p * w.in_size(), w, include_pad, out + p * w.out_size());
+      std::vector<float> across;
+      for (int64_t p = p0; p < p1; ++p) {
+        pool_plane_2d<kMax>(in + p * w.in_size(), w, include_pad, out + p * w.out_size(), across);
+      }
     });
     return;
   }
