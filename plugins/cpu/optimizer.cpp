@@ -232,10 +232,13 @@ int fuse(Graph& graph) {
     graph.nodes.erase(graph.nodes.begin() + users[0]);
     ++fused;
   }
-  // Relu as the only consumer of Gemm / MatMul / Conv: applied in the producer's kernel.
+  // Relu as the only consumer of Gemm / MatMul / Conv / BatchNormalization: applied in
+  // the producer's kernel (DenseNet's BatchNormalization → Relu → Conv blocks: one pass
+  // over the activation instead of two).
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     Node& producer = graph.nodes[i];
-    if (producer.op_type != "Gemm" && producer.op_type != "MatMul" && producer.op_type != "Conv") {
+    if (producer.op_type != "Gemm" && producer.op_type != "MatMul" && producer.op_type != "Conv" &&
+        producer.op_type != "BatchNormalization") {
       continue;
     }
     auto users = consumers_of(graph, producer.outputs[0]);

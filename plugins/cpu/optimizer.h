@@ -16,7 +16,8 @@ struct OptimizeStats {
 //  - folds every node whose inputs are all constants into a constant (shape arithmetic
 //    from exporters, Constant nodes, weight transposes…);
 //  - turns MatMul(X, W) + B into Gemm(X, W, B) when X is 2-D and W, B are constants;
-//  - fuses a Relu that is the only consumer of a Gemm, MatMul or Conv into it;
+//  - fuses a Relu that is the only consumer of a Gemm, MatMul, Conv or BatchNormalization
+//    into it;
 //  - fuses a 2×2 stride-2 MaxPool that is the only consumer of a 2-D Conv into it;
 //  - stores a constant Gemm B given as Bᵀ (transB=1) transposed, once.
 // Throws CpuError when folding hits an error the model would hit on every request.

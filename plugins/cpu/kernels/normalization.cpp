@@ -76,14 +76,23 @@ void batch_norm(KernelContext& ctx) {
   const int64_t inner = x.size() / std::max<int64_t>(x.dim(0) * channels, 1);
   const float* in = x.data<const float>();
   float* out = y.data<float>();
-  for (int64_t n = 0; n < x.dim(0); ++n) {
-    for (int64_t c = 0; c < channels; ++c) {
+  const bool relu = ctx.node.attr_int("_relu", 0) != 0;  // fused by the optimizer
+  // One plane (image, channel) at a time, split across threads in pieces of ~32k values.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1));
+  ctx.threads.parallel_for(x.dim(0) * channels, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t plane = p0; plane < p1; ++plane) {
+      const int64_t c = plane % channels;
       const float a = scale[c] / std::sqrt(var[c] + eps);
       const float b = bias[c] - mean[c] * a;
-      const int64_t base = (n * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) out[base + i] = in[base + i] * a + b;
+      const float* src = in + plane * inner;
+      float* dst = out + plane * inner;
+      if (relu) {
+        for (int64_t i = 0; i < inner; ++i) dst[i] = std::max(src[i] * a + b, 0.f);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) dst[i] = src[i] * a + b;
+      }
     }
-  }
+  });
 }
 
 // The mean and (population) variance of `len` floats, in double, two passes.

@@ -349,3 +349,68 @@ TEST(Optimizer, SiluStaysWhenTheSigmoidIsReadElsewhereOrTheMulIsNotXTimesSigmoid
 
 }  // namespace
 }  // namespace mg::cpu
+
+namespace mg::cpu {
+namespace {
+
+// X [2, 3, 4, 4] → BatchNormalization (constant parameters) → Relu, as DenseNet's blocks
+// begin: the Relu is applied in the normalisation's own pass, with the same results.
+TEST(Optimizer, BatchNormalizationAbsorbsTheReluAfterIt) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(15);
+  auto* g = model.mutable_graph();
+  g->set_name("g");
+  auto add_value = [](onnx::ValueInfoProto* v, const std::string& name) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : {2, 3, 4, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  add_value(g->add_input(), "x");
+  const std::vector<std::pair<std::string, std::vector<float>>> params{
+      {"scale", {1.5f, -0.5f, 2.f}}, {"b", {0.1f, 0.2f, -0.3f}},
+      {"mean", {0.f, 1.f, -1.f}},    {"var", {1.f, 0.25f, 4.f}}};
+  auto* bn = g->add_node();
+  bn->set_op_type("BatchNormalization");
+  bn->add_input("x");
+  for (const auto& [name, values] : params) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(3);
+    for (float v : values) t->add_float_data(v);
+    bn->add_input(name);
+  }
+  bn->add_output("n");
+  auto* relu = g->add_node();
+  relu->set_op_type("Relu");
+  relu->add_input("n");
+  relu->add_output("y");
+  add_value(g->add_output(), "y");
+  const std::string bytes = model.SerializeAsString();
+  auto graph = std::make_shared<Graph>(load_onnx(testing::bytes_of(bytes), ""));
+  optimize(*graph);
+  ASSERT_EQ(op_types(*graph), std::vector<std::string>{"BatchNormalization"});
+  EXPECT_EQ(graph->nodes[0].attr_int("_relu", 0), 1);
+
+  Tensor x = Tensor::owned(ElemType::kFloat, {2, 3, 4, 4});
+  for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = static_cast<float>(i % 11) - 5.f;
+  for (int threads : {1, 2}) {
+    Executor executor(graph, threads);
+    const std::vector<Tensor> y = executor.run({x});
+    int zeros = 0;
+    for (int64_t i = 0; i < x.size(); ++i) {
+      const auto c = static_cast<std::size_t>(i / 16 % 3);
+      const float a = params[0].second[c] / std::sqrt(params[3].second[c] + 1e-5f);
+      const float want = std::max(
+          0.f, (x.data<const float>()[i] - params[2].second[c]) * a + params[1].second[c]);
+      ASSERT_NEAR(y[0].data<const float>()[i], want, 1e-5f) << "element " << i;
+      zeros += want == 0.f;
+    }
+    EXPECT_GT(zeros, 0);  // the Relu had work to do
+  }
+}
+
+}  // namespace
+}  // namespace mg::cpu
