@@ -57,6 +57,7 @@ ModelConfig parse_model_config(const std::string& json) {
     return v->as_int64();
   };
   config.max_batch_size = read_int("max_batch_size", 0, 1 << 20, 0);
+  config.kernels.max_batch = config.max_batch_size;
   config.threads = static_cast<int>(read_int("threads", 1, 256, 1));
   config.kernels.threads = config.threads;
   if (const boost::json::value* v = object.if_contains("conv_winograd")) {

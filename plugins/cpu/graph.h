@@ -18,6 +18,10 @@ using KernelFn = void (*)(KernelContext&);
 // model, so it synchronises itself.
 struct KernelState {
   virtual ~KernelState() = default;
+  // True when the state keeps everything its node needs of constant input `input` in a
+  // form of its own (a Conv's packed weights): prepare_kernels then drops the constant's
+  // data, keeping its type and shape, so the model does not hold it twice.
+  virtual bool holds_constant_input(std::size_t /*input*/) const { return false; }
 };
 
 // A node attribute, parsed once at load.

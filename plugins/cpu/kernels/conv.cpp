@@ -219,7 +219,10 @@ void conv(KernelContext& ctx) {
   }
   plan.x_channels_last = x.channels_last;
   plan.y_channels_last = y.channels_last = conv_output_channels_last(ctx.node.state.get());
-  if (!run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) run_im2col_conv(plan, ctx.threads);
+  if (run_onednn_conv(plan, ctx.node.state.get(), ctx.threads)) return;
+  std::vector<float> unpacked;  // W, when the graph keeps it only packed for oneDNN
+  plan.weights = unpacked_conv_weights(plan, ctx.node.state.get(), unpacked);
+  run_im2col_conv(plan, ctx.threads);
 }
 
 // The activation the optimizer fused into the node (its "_relu", "_clip", "_swish" or

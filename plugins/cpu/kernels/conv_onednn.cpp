@@ -54,6 +54,13 @@ struct ConvState final : KernelState {
   // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
   std::map<std::array<int64_t, 13>, std::shared_ptr<const SlicePrimitives>> slices;
   PackedWeights packed_weights;  // when W is a constant
+  // W packed at load for every primitive made then: the graph drops its own copy of W
+  // (prepare_kernels), and later layouts are reordered from the first packed one.
+  bool weights_packed_only = false;
+
+  bool holds_constant_input(std::size_t input) const override {
+    return input == 1 && weights_packed_only;
+  }
 };
 
 // The last `count` of a Window's three per-dimension values (its real spatial ones).
@@ -356,13 +363,16 @@ void run_slice(const ConvPlan& p, const SlicePrimitives& s, const memory& weight
 }
 
 // W in the layout `layout`, reordered once into `packed` (the node's when W is a
-// constant, else this call's).
+// constant, else this call's) from p.weights or, when the graph dropped W (null), from
+// the first layout packed.
 memory weights_in(const ConvPlan& p, const memory::desc& layout, PackedWeights& packed) {
   for (const auto& [desc, mem] : packed) {
     if (desc == layout) return mem;
   }
   const auto& engine = cpu_engine();
-  memory user(user_weights_desc(p), engine, const_cast<float*>(p.weights));
+  if (!p.weights && packed.empty()) throw CpuError(CpuError::kInternal, "Conv weights are gone");
+  memory user = p.weights ? memory(user_weights_desc(p), engine, const_cast<float*>(p.weights))
+                          : packed.front().second;
   memory mem(layout, engine);
   use_one_openmp_thread();
   dnnl::reorder(user, mem).execute(thread_stream(), user, mem);
@@ -442,9 +452,11 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
   state->constant_weights = w && w->constant.has_value();
   state->y_channels_last =
       !node.outputs.empty() && conv_hands_off_channels_last(graph, node.outputs[0]);
-  // When X's channels and spatial sizes are known, the primitives for both slice sizes (and
+  // When X's channels and spatial sizes are known, the primitives that will run (and
   // constant W in their layout) are made now: JIT-compiling them takes milliseconds that
-  // would otherwise land on the first requests.
+  // would otherwise land on the first requests. Those for whole slices of images only
+  // when batches that large can come (X's fixed batch size, or the host's max_batch):
+  // their code costs up to ~20 % of a small model's weights.
   const auto known = [](const Value* v, std::size_t from) {
     return v && v->shape_known && v->shape.size() > from &&
            std::all_of(v->shape.begin() + static_cast<std::ptrdiff_t>(from), v->shape.end(),
@@ -462,11 +474,17 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     static const float kNoBias = 0.f;  // only its presence shapes the primitives
     p.bias = b ? (b->constant ? b->constant->data<const float>() : &kNoBias) : nullptr;
     PackedWeights unused;
-    for (int64_t images : {slice_images(p), int64_t{1}}) ready(p, images, {}, state.get(), unused);
+    bool all_made = ready(p, 1, {}, state.get(), unused).primitives != nullptr;
+    const int64_t largest_batch = x->shape[0] > 0 ? x->shape[0] : options.max_batch;
+    if (largest_batch >= slice_images(p) * options.threads) {
+      all_made &= ready(p, slice_images(p), {}, state.get(), unused).primitives != nullptr;
+    }
     if (bands_fit(p, options.threads)) {
       for (int i = 0; i < options.threads; ++i)
-        ready(p, 1, {i, options.threads}, state.get(), unused);
+        all_made &= ready(p, 1, {i, options.threads}, state.get(), unused).primitives != nullptr;
     }
+    // Winograd's transformed weights cannot be reordered into other layouts.
+    state->weights_packed_only = all_made && !state->packed_weights.empty() && !state->winograd;
   } catch (const CpuError&) {
     // A geometry that does not work: the first run reports it.
   }
@@ -496,6 +514,23 @@ int onednn_conv_bands(const ConvPlan& plan, int threads) {
     if (!make_slice(band_plan(plan, {i, threads}), 1, plan.winograd, &plan.w)) return 1;
   }
   return threads;
+}
+
+const float* unpacked_conv_weights(const ConvPlan& plan, KernelState* base_state,
+                                   std::vector<float>& storage) {
+  if (plan.weights) return plan.weights;
+  auto* state = dynamic_cast<ConvState*>(base_state);
+  if (!state) throw CpuError(CpuError::kInternal, "Conv weights are gone");
+  std::lock_guard lock(state->mutex);
+  if (state->packed_weights.empty()) throw CpuError(CpuError::kInternal, "Conv weights are gone");
+  const memory::desc plain = user_weights_desc(plan);
+  storage.resize(plain.get_size() / sizeof(float));
+  memory to(plain, cpu_engine(), storage.data());
+  memory from = state->packed_weights.front().second;
+  use_one_openmp_thread();
+  dnnl::reorder(from, to).execute(thread_stream(), from, to);
+  thread_stream().wait();
+  return storage.data();
 }
 
 bool conv_output_channels_last(const KernelState* state) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "plugins/cpu/graph.h"
 #include "plugins/cpu/kernels/conv.h"
@@ -36,6 +37,12 @@ std::string onednn_conv_implementation(const ConvPlan& plan);
 // share it: `threads` when every band is a convolution oneDNN runs, else 1 (whole images).
 // For tests, which must know the path they cover.
 int onednn_conv_bands(const ConvPlan& plan, int threads);
+
+// The plan's W in ONNX's layout: plan.weights, or when the graph dropped W for the
+// node's packed copy (null plan.weights), unpacked from it into `storage`. For the
+// im2col path, which runs what oneDNN refuses.
+const float* unpacked_conv_weights(const ConvPlan& plan, KernelState* state,
+                                   std::vector<float>& storage);
 
 // Runs the plan. False when oneDNN has no implementation for it, so the caller computes
 // it another way. `state` may be null (a Conv folded at load): then nothing is kept.

@@ -28,6 +28,9 @@ struct KernelOptions {
   // The instance's kernel threads: a Conv splits one image's output rows among them, and
   // makes those bands' primitives at load.
   int threads = 1;
+  // The largest batch the host forms (the config's max_batch_size; 0: it does not batch).
+  // Kernels make at load what batches that large run on, and the rest when first needed.
+  int64_t max_batch = 0;
 };
 
 // Makes a node's KernelState from the final graph (which tells, say, whether an input is

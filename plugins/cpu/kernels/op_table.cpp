@@ -41,7 +41,19 @@ const OpInfo* OpTable::find(const std::string& op_type) const {
 void prepare_kernels(Graph& graph, const KernelOptions& options) {
   for (Node& node : graph.nodes) {
     const OpInfo* op = OpTable::instance().find(node.op_type);
-    if (op != nullptr && op->prepare != nullptr) node.state = op->prepare(node, graph, options);
+    if (op == nullptr || op->prepare == nullptr) continue;
+    node.state = op->prepare(node, graph, options);
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      const int id = node.inputs[i];
+      if (id < 0 || !node.state || !node.state->holds_constant_input(i)) continue;
+      Value& v = graph.values[static_cast<std::size_t>(id)];
+      if (!v.constant || is_graph_output(graph, id) || consumers_of(graph, id).size() != 1)
+        continue;
+      Tensor shape_only;
+      shape_only.type = v.constant->type;
+      shape_only.shape = v.constant->shape;
+      v.constant = std::move(shape_only);
+    }
   }
 }
 

@@ -526,3 +526,79 @@ TEST(Conv, ChainedConvsGiveTheSameResultsWithTheHandOff) {
 
 }  // namespace
 }  // namespace mg::cpu
+
+namespace mg::cpu {
+namespace {
+
+// X [1, 4, 9, 9] (a graph input of known shape) → Conv with a constant W [8, 4, 3, 3],
+// pads 1 → Y; the kernels prepared or not.
+std::shared_ptr<Graph> conv_graph(bool prepared, bool winograd = false) {
+  auto g = std::make_shared<Graph>();
+  g->values.resize(3);
+  g->values[0].type = g->values[2].type = ElemType::kFloat;
+  g->values[0].shape = {1, 4, 9, 9};
+  g->values[0].shape_known = true;
+  Tensor w = Tensor::owned(ElemType::kFloat, {8, 4, 3, 3});
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  for (int64_t i = 0; i < w.size(); ++i) w.data<float>()[i] = uniform(rng);
+  g->values[1].type = ElemType::kFloat;
+  g->values[1].shape = w.shape;
+  g->values[1].shape_known = true;
+  g->values[1].constant = w;
+  g->inputs = {0};
+  g->outputs = {2};
+  Node conv;
+  conv.name = "conv";
+  conv.op_type = "Conv";
+  conv.opset = 17;
+  conv.inputs = {0, 1};
+  conv.outputs = {2};
+  Attribute pads;
+  pads.name = "pads";
+  pads.kind = Attribute::Kind::kInts;
+  pads.ints = {1, 1, 1, 1};
+  conv.attributes.push_back(pads);
+  conv.kernel = OpTable::instance().find("Conv")->kernel;
+  g->nodes.push_back(conv);
+  if (prepared) prepare_kernels(*g, KernelOptions{.conv_winograd = winograd});
+  return g;
+}
+
+std::vector<float> run_conv_graph(const std::shared_ptr<Graph>& g, const Shape& x_shape) {
+  Tensor x = Tensor::owned(ElemType::kFloat, x_shape);
+  for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = static_cast<float>(i % 13) / 7 - 1;
+  Executor executor(g, 2);
+  const std::vector<Tensor> y = executor.run({x});
+  return {y[0].data<const float>(), y[0].data<const float>() + y[0].size()};
+}
+
+// Weights are not held twice: once a Conv has W packed for oneDNN, the graph keeps only
+// W's type and shape, and the Conv still runs — the shape it was prepared for, other
+// shapes (W reordered from the packed copy), and the im2col path (W unpacked).
+TEST(Conv, PackedWeightsReplaceTheGraphsCopy) {
+  auto plain = conv_graph(false);
+  auto packed = conv_graph(true);
+  const Tensor& dropped = *packed->values[1].constant;
+  EXPECT_EQ(dropped.bytes, nullptr);
+  EXPECT_EQ(dropped.shape, (Shape{8, 4, 3, 3}));
+  EXPECT_TRUE(packed->nodes[0].state->holds_constant_input(1));
+  for (const Shape& x_shape : {Shape{1, 4, 9, 9}, Shape{3, 4, 9, 9}, Shape{2, 4, 17, 6}}) {
+    expect_close(run_conv_graph(packed, x_shape), run_conv_graph(plain, x_shape),
+                 "X " + shape_text(x_shape));
+  }
+  ConvPlan plan = plan_conv(packed->nodes[0], {1, 4, 9, 9}, {8, 4, 3, 3});
+  std::vector<float> storage;
+  const float* unpacked = unpacked_conv_weights(plan, packed->nodes[0].state.get(), storage);
+  const Tensor& original = *plain->values[1].constant;
+  ASSERT_NE(unpacked, nullptr);
+  for (int64_t i = 0; i < original.size(); ++i)
+    ASSERT_EQ(unpacked[i], original.data<const float>()[i]) << "element " << i;
+
+  // Winograd's transformed weights cannot be reordered back: W stays.
+  auto winograd = conv_graph(true, true);
+  EXPECT_NE(winograd->values[1].constant->bytes, nullptr);
+}
+
+}  // namespace
+}  // namespace mg::cpu

@@ -369,8 +369,10 @@ TEST(Optimizer, BatchNormalizationAbsorbsTheReluAfterIt) {
   };
   add_value(g->add_input(), "x");
   const std::vector<std::pair<std::string, std::vector<float>>> params{
-      {"scale", {1.5f, -0.5f, 2.f}}, {"b", {0.1f, 0.2f, -0.3f}},
-      {"mean", {0.f, 1.f, -1.f}},    {"var", {1.f, 0.25f, 4.f}}};
+      {"scale", {1.5f, -0.5f, 2.f}},
+      {"b", {0.1f, 0.2f, -0.3f}},
+      {"mean", {0.f, 1.f, -1.f}},
+      {"var", {1.f, 0.25f, 4.f}}};
   auto* bn = g->add_node();
   bn->set_op_type("BatchNormalization");
   bn->add_input("x");
@@ -403,8 +405,8 @@ TEST(Optimizer, BatchNormalizationAbsorbsTheReluAfterIt) {
     for (int64_t i = 0; i < x.size(); ++i) {
       const auto c = static_cast<std::size_t>(i / 16 % 3);
       const float a = params[0].second[c] / std::sqrt(params[3].second[c] + 1e-5f);
-      const float want = std::max(
-          0.f, (x.data<const float>()[i] - params[2].second[c]) * a + params[1].second[c]);
+      const float want =
+          std::max(0.f, (x.data<const float>()[i] - params[2].second[c]) * a + params[1].second[c]);
       ASSERT_NEAR(y[0].data<const float>()[i], want, 1e-5f) << "element " << i;
       zeros += want == 0.f;
     }
