@@ -1,6 +1,10 @@
 #include "plugins/cpu/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
 
 #include "plugins/cpu/cpu_error.h"
 
@@ -75,8 +79,12 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer
       ctx.place_value = place_value;
       ctx.place_state = &placing;
     }
+    static std::map<std::string, double> times; static long runs = 0;
+    auto t0 = std::chrono::steady_clock::now();
     try {
       node.kernel(ctx);
+      times[node.op_type] += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      if (n == 0 && ++runs % 100 == 0) { for (auto& [k, v] : times) fprintf(stderr, "%s %.0f\n", k.c_str(), v / 100); times.clear(); }
     } catch (const std::bad_alloc&) {
       throw CpuError(CpuError::kOutOfMemory, node.where() + ": out of memory");
     }

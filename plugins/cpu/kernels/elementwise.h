@@ -48,14 +48,31 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
     }
     return;
   }
-  for_each_broadcast<2>(out.shape, {&a.shape, &b.shape},
-                        [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
-                            const std::array<int64_t, 2>& st) {
-                          const T* x = pa + off[0];
-                          const T* y = pb + off[1];
-                          R* z = po + o;
-                          for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i * st[0]], y[i * st[1]]);
-                        });
+  // Runs of the innermost dimension: both inputs varying, or one a single value (a
+  // per-channel scale against [N, C, H, W] is N·C runs of H·W), as loops that vectorise.
+  auto runs = [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
+                  const std::array<int64_t, 2>& st) {
+    const T* x = pa + off[0];
+    const T* y = pb + off[1];
+    R* z = po + o;
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i], y[i]);
+    } else if (st[0] == 1) {
+      const T y0 = *y;
+      for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i], y0);
+    } else if (st[1] == 1) {
+      const T x0 = *x;
+      for (int64_t i = 0; i < inner; ++i) z[i] = op(x0, y[i]);
+    } else {
+      const R z0 = op(*x, *y);
+      for (int64_t i = 0; i < inner; ++i) z[i] = z0;
+    }
+  };
+  if constexpr (std::is_same_v<T, float>) {
+    for_each_broadcast<2>(ctx.threads, 1 << 14, out.shape, {&a.shape, &b.shape}, runs);
+  } else {
+    for_each_broadcast<2>(out.shape, {&a.shape, &b.shape}, runs);
+  }
 }
 
 // Unary float kernels (float and double).

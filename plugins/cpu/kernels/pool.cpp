@@ -129,12 +129,28 @@ void global_pool(KernelContext& ctx) {
   Tensor& y = ctx.output(0, ElemType::kFloat, out_shape);
   const int64_t planes = x.dim(0) * x.dim(1), size = x.size() / std::max<int64_t>(planes, 1);
   const float* in = x.data<const float>();
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* plane = in + p * size;
-    float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
-    for (int64_t i = 0; i < size; ++i) acc = kMax ? std::max(acc, plane[i]) : acc + plane[i];
-    y.data<float>()[p] = kMax ? acc : acc / static_cast<float>(size);
-  }
+  float* out = y.data<float>();
+  constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+  auto reduce = [](float a, float b) { return kMax ? (b > a ? b : a) : a + b; };
+  ctx.threads.parallel_for(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(size, 1)),
+                           [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* plane = in + p * size;
+      // Sixteen running results side by side (one vector register), then combined: a
+      // single running sum is a chain the CPU cannot overlap.
+      constexpr int64_t kLanes = 16;
+      float lanes[kLanes];
+      std::fill(lanes, lanes + kLanes, kStart);
+      int64_t i = 0;
+      for (; i + kLanes <= size; i += kLanes) {
+        for (int64_t j = 0; j < kLanes; ++j) lanes[j] = reduce(lanes[j], plane[i + j]);
+      }
+      float acc = kStart;
+      for (; i < size; ++i) acc = reduce(acc, plane[i]);
+      for (float lane : lanes) acc = reduce(acc, lane);
+      out[p] = kMax ? acc : acc / static_cast<float>(size);
+    }
+  });
 }
 
 }  // namespace
