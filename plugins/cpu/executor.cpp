@@ -1,10 +1,6 @@
 #include "plugins/cpu/executor.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <map>
-#include <string>
 
 #include "plugins/cpu/cpu_error.h"
 
@@ -79,18 +75,17 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer
       ctx.place_value = place_value;
       ctx.place_state = &placing;
     }
-    static std::map<std::string, double> times; static long runs = 0;
-    auto t0 = std::chrono::steady_clock::now();
     try {
       node.kernel(ctx);
-      times[node.op_type] += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-      if (n == 0 && ++runs % 100 == 0) { for (auto& [k, v] : times) fprintf(stderr, "%s %.0f\n", k.c_str(), v / 100); times.clear(); }
     } catch (const std::bad_alloc&) {
       throw CpuError(CpuError::kOutOfMemory, node.where() + ": out of memory");
     }
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-      if (node.outputs[k] >= 0)
-        values_[static_cast<std::size_t>(node.outputs[k])] = std::move(node_outputs[k]);
+      if (node.outputs[k] < 0) continue;
+      const auto out = static_cast<std::size_t>(node.outputs[k]);
+      // An element-wise kernel writes in its input's order; the layout pass says which.
+      if (g.values[out].channels_last) node_outputs[k].channels_last = true;
+      values_[out] = std::move(node_outputs[k]);
     }
     for (int v : release_after_[n]) values_[static_cast<std::size_t>(v)] = Tensor{};
   }

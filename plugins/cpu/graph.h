@@ -65,6 +65,9 @@ struct Value {
   Shape shape;
   bool shape_known = false;
   std::optional<Tensor> constant;  // initializers and folded constants
+  // Held in channel-last order (N, H, W, C) between the kernels that make and read it,
+  // as chosen at load (choose_layouts, layout.h); its shape stays ONNX's (N, C, H, W).
+  bool channels_last = false;
 };
 
 // The model as the executor runs it: nodes in topological order over numbered values.

@@ -6,6 +6,7 @@
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/layout.h"
 
 namespace mg::cpu {
 namespace {
@@ -314,6 +315,7 @@ OptimizeStats optimize(Graph& graph) {
   stats.folded = fold_constants(graph);
   stats.fused = fuse(graph);
   stats.transposed = pretranspose_gemm_weights(graph);
+  stats.channels_last = choose_layouts(graph);
   return stats;
 }
 

@@ -45,9 +45,9 @@ struct Tensor {
   Shape shape;
   std::shared_ptr<void> holder;
   std::byte* bytes = nullptr;
-  // Set only between two Convs: the data is in channel-last order (N, spatial…, C), not
-  // ONNX's (N, C, spatial…), because the one Conv that reads it wants that order. See
-  // conv_hands_off_channels_last (kernels/conv_onednn.h).
+  // The data is in channel-last order (N, spatial…, C), not ONNX's (N, C, spatial…):
+  // set on the values the layout pass chose (Value::channels_last, layout.h), which only
+  // kernels that read either order ever see.
   bool channels_last = false;
 
   int64_t size() const { return num_elements(shape); }

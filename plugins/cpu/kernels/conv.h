@@ -52,7 +52,7 @@ struct ConvPlan {
   ConvActivation activation;
   bool pool2x2 = false;  // a fused 2×2 stride-2 MaxPool: y holds the pooled maps
   // x / y in channel-last order (N, spatial…, C) rather than (N, C, spatial…): how a Conv
-  // hands its output to the next Conv (conv_hands_off_channels_last).
+  // hands its output on when the layout pass holds it channel-last (layout.h).
   bool x_channels_last = false, y_channels_last = false;
   // oneDNN may use Winograd where it fits; read when there is no node state (the node's
   // state holds the model's KernelOptions).

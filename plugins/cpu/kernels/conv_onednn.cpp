@@ -48,7 +48,7 @@ using PackedWeights = std::vector<std::pair<memory::desc, memory>>;
 
 struct ConvState final : KernelState {
   bool constant_weights = false;
-  bool y_channels_last = false;  // the next Conv reads Y (conv_hands_off_channels_last)
+  bool y_channels_last = false;  // Y is held channel-last (Value::channels_last)
   bool winograd = false;         // KernelOptions::conv_winograd
   std::mutex mutex;              // guards the containers; primitives themselves run concurrently
   // Shape (slice_key) → primitives; null when oneDNN cannot do that shape.
@@ -450,8 +450,8 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
   const Value* x = value(0);
   const Value* w = value(1);
   state->constant_weights = w && w->constant.has_value();
-  state->y_channels_last =
-      !node.outputs.empty() && conv_hands_off_channels_last(graph, node.outputs[0]);
+  state->y_channels_last = !node.outputs.empty() && node.outputs[0] >= 0 &&
+                           graph.values[static_cast<std::size_t>(node.outputs[0])].channels_last;
   // When X's channels and spatial sizes are known, the primitives that will run (and
   // constant W in their layout) are made now: JIT-compiling them takes milliseconds that
   // would otherwise land on the first requests. Those for whole slices of images only
@@ -468,7 +468,7 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     one_image[0] = 1;
     ConvPlan p = plan_conv(node, one_image, w->shape);
     p.weights = w->constant->data<const float>();
-    p.x_channels_last = conv_hands_off_channels_last(graph, node.inputs[0]);
+    p.x_channels_last = x->channels_last;
     p.y_channels_last = state->y_channels_last;
     const Value* b = value(2);
     static const float kNoBias = 0.f;  // only its presence shapes the primitives
@@ -489,18 +489,6 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     // A geometry that does not work: the first run reports it.
   }
   return state;
-}
-
-bool conv_hands_off_channels_last(const Graph& graph, int value) {
-  if (value < 0 || is_graph_output(graph, value)) return false;
-  const Node* maker = producer_of(graph, value);
-  const std::vector<int> readers = consumers_of(graph, value);
-  if (!maker || maker->op_type != "Conv" || maker->outputs[0] != value || readers.size() != 1) {
-    return false;
-  }
-  const Node& reader = graph.nodes[static_cast<std::size_t>(readers[0])];
-  return reader.op_type == "Conv" && reader.inputs[0] == value &&
-         std::count(reader.inputs.begin(), reader.inputs.end(), value) == 1;
 }
 
 std::string onednn_conv_implementation(const ConvPlan& plan) {

@@ -20,12 +20,6 @@ namespace mg::cpu {
 std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph,
                                                  const KernelOptions& options);
 
-// True when `value` is the output of a Conv and nothing reads it but one other Conv, as
-// its X (and it is no graph output). The two then pass it in channel-last order, the
-// order oneDNN's fastest kernels read and write, instead of reordering it to ONNX's
-// channel-first order and back between them.
-bool conv_hands_off_channels_last(const Graph& graph, int value);
-
 // Whether the node whose state this is writes its Y channel-last (false for null).
 bool conv_output_channels_last(const KernelState* state);
 

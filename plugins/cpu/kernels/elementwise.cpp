@@ -9,8 +9,23 @@
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
 #include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/layout.h"
 
 namespace mg::cpu {
+
+Shape channels_last_order(const KernelContext& ctx, const Tensor& t, bool as_output) {
+  if (t.channels_last || as_output) {
+    if (t.rank() != 4) ctx.fail("a channel-last tensor must be 4-D, not " + shape_text(t.shape));
+    return {t.dim(0), t.dim(2), t.dim(3), t.dim(1)};
+  }
+  if (!same_in_both_orders(t.shape)) {
+    ctx.fail("a channel-first " + shape_text(t.shape) + " cannot broadcast against a " +
+             "channel-last tensor");
+  }
+  Shape aligned(4 - std::min<std::size_t>(t.shape.size(), 4), 1);
+  aligned.insert(aligned.end(), t.shape.begin(), t.shape.end());
+  return {aligned[0], aligned[2], aligned[3], aligned[1]};
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   Shape out(std::max(a.size(), b.size()), 1);

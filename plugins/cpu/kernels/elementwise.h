@@ -9,6 +9,7 @@
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
+#include "plugins/cpu/layout.h"
 
 namespace mg::cpu {
 
@@ -29,6 +30,12 @@ void dispatch_numeric(const KernelContext& ctx, ElemType type, Fn&& fn) {
   }
 }
 
+// The shape of `t` in channel-last order (N, H, W, C) for an element-wise kernel
+// broadcasting channel-last inputs: t's own when it is held channel-last (or `as_output`,
+// for the output being written), else t aligned to rank 4 — which must be laid out the
+// same in both orders (same_in_both_orders), as the layout pass ensures.
+Shape channels_last_order(const KernelContext& ctx, const Tensor& t, bool as_output = false);
+
 template <typename T, typename R, typename Op>
 void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
   const Tensor& a = ctx.input(0);
@@ -37,7 +44,16 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
   const T* pa = a.data<const T>();
   const T* pb = b.data<const T>();
   R* po = out.data<R>();
-  if (a.shape == b.shape) {  // the common case: no broadcasting at all
+  // Channel-last inputs (layout.h): broadcast in (N, H, W, C) order, the output too.
+  Shape a_order = a.shape, b_order = b.shape, out_order = out.shape;
+  if ((a.channels_last && !same_in_both_orders(a.shape)) ||
+      (b.channels_last && !same_in_both_orders(b.shape))) {
+    a_order = channels_last_order(ctx, a);
+    b_order = channels_last_order(ctx, b);
+    out_order = channels_last_order(ctx, out, true);
+    out.channels_last = true;
+  }
+  if (a.shape == b.shape && a.channels_last == b.channels_last) {  // no broadcasting at all
     const int64_t n = out.size();
     if constexpr (std::is_same_v<T, float>) {
       ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
@@ -69,9 +85,9 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
     }
   };
   if constexpr (std::is_same_v<T, float>) {
-    for_each_broadcast<2>(ctx.threads, 1 << 14, out.shape, {&a.shape, &b.shape}, runs);
+    for_each_broadcast<2>(ctx.threads, 1 << 14, out_order, {&a_order, &b_order}, runs);
   } else {
-    for_each_broadcast<2>(out.shape, {&a.shape, &b.shape}, runs);
+    for_each_broadcast<2>(out_order, {&a_order, &b_order}, runs);
   }
 }
 

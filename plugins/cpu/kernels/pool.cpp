@@ -132,25 +132,42 @@ void global_pool(KernelContext& ctx) {
   float* out = y.data<float>();
   constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
   auto reduce = [](float a, float b) { return kMax ? (b > a ? b : a) : a + b; };
+  if (x.channels_last) {  // (N, H, W, C): each pixel's channels reduce into one row of C
+    const int64_t channels = x.dim(1);
+    for (int64_t n = 0; n < x.dim(0); ++n) {
+      float* row = out + n * channels;
+      std::fill(row, row + channels, kStart);
+      const float* image = in + n * size * channels;
+      for (int64_t i = 0; i < size; ++i) {
+        const float* pixel = image + i * channels;
+        for (int64_t c = 0; c < channels; ++c) row[c] = reduce(row[c], pixel[c]);
+      }
+      if (!kMax) {
+        for (int64_t c = 0; c < channels; ++c) row[c] /= static_cast<float>(size);
+      }
+    }
+    return;
+  }
   ctx.threads.parallel_for(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(size, 1)),
                            [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const float* plane = in + p * size;
-      // Sixteen running results side by side (one vector register), then combined: a
-      // single running sum is a chain the CPU cannot overlap.
-      constexpr int64_t kLanes = 16;
-      float lanes[kLanes];
-      std::fill(lanes, lanes + kLanes, kStart);
-      int64_t i = 0;
-      for (; i + kLanes <= size; i += kLanes) {
-        for (int64_t j = 0; j < kLanes; ++j) lanes[j] = reduce(lanes[j], plane[i + j]);
-      }
-      float acc = kStart;
-      for (; i < size; ++i) acc = reduce(acc, plane[i]);
-      for (float lane : lanes) acc = reduce(acc, lane);
-      out[p] = kMax ? acc : acc / static_cast<float>(size);
-    }
-  });
+                             for (int64_t p = p0; p < p1; ++p) {
+                               const float* plane = in + p * size;
+                               // Sixteen running results side by side (one vector register), then
+                               // combined: a single running sum is a chain the CPU cannot overlap.
+                               constexpr int64_t kLanes = 16;
+                               float lanes[kLanes];
+                               std::fill(lanes, lanes + kLanes, kStart);
+                               int64_t i = 0;
+                               for (; i + kLanes <= size; i += kLanes) {
+                                 for (int64_t j = 0; j < kLanes; ++j)
+                                   lanes[j] = reduce(lanes[j], plane[i + j]);
+                               }
+                               float acc = kStart;
+                               for (; i < size; ++i) acc = reduce(acc, plane[i]);
+                               for (float lane : lanes) acc = reduce(acc, lane);
+                               out[p] = kMax ? acc : acc / static_cast<float>(size);
+                             }
+                           });
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "plugins/cpu/graph.h"
 #include "plugins/cpu/kernels/conv_onednn.h"
 #include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/layout.h"
 
 namespace mg::cpu {
 namespace {
@@ -477,15 +478,19 @@ ConvChain conv_chain(bool mid_is_output, bool also_relu) {
   return chain;
 }
 
-TEST(Conv, HandsOffChannelLastOnlyToTheOneConvThatReadsItsOutput) {
-  EXPECT_TRUE(conv_hands_off_channels_last(conv_chain(false, false).graph, 3));
-  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(true, false).graph, 3)) << "graph output";
-  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, true).graph, 3)) << "two readers";
+TEST(Conv, HandsOffChannelLastOnlyWhenEveryReaderTakesIt) {
+  auto chosen = [](ConvChain chain, int value) {
+    choose_layouts(chain.graph);
+    return chain.graph.values[static_cast<std::size_t>(value)].channels_last;
+  };
+  EXPECT_TRUE(chosen(conv_chain(false, false), 3));
+  EXPECT_FALSE(chosen(conv_chain(true, false), 3)) << "graph output";
+  EXPECT_FALSE(chosen(conv_chain(false, true), 3)) << "read by a Relu whose output is the graph's";
   ConvChain as_weights = conv_chain(false, false);
   std::swap(as_weights.graph.nodes[1].inputs[0], as_weights.graph.nodes[1].inputs[1]);
-  EXPECT_FALSE(conv_hands_off_channels_last(as_weights.graph, 3)) << "read as W";
-  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, false).graph, 0)) << "graph input";
-  EXPECT_FALSE(conv_hands_off_channels_last(conv_chain(false, false).graph, 6)) << "graph output";
+  EXPECT_FALSE(chosen(as_weights, 3)) << "read as W";
+  EXPECT_FALSE(chosen(conv_chain(false, false), 0)) << "graph input";
+  EXPECT_FALSE(chosen(conv_chain(false, false), 6)) << "graph output";
 }
 
 // The chain run with the hand-off (states from prepare_kernels) and without (no states):
@@ -495,6 +500,7 @@ TEST(Conv, ChainedConvsGiveTheSameResultsWithTheHandOff) {
   for (auto [mid_is_output, also_relu] : {std::pair{false, false}, {true, false}, {false, true}}) {
     ConvChain plain = conv_chain(mid_is_output, also_relu);
     auto handed = std::make_shared<Graph>(plain.graph);
+    choose_layouts(*handed);
     prepare_kernels(*handed);
     EXPECT_EQ(conv_output_channels_last(handed->nodes[0].state.get()),
               !mid_is_output && !also_relu);

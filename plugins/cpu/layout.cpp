@@ -1,0 +1,109 @@
+#include "plugins/cpu/layout.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+namespace mg::cpu {
+namespace {
+
+// Element-wise operators whose kernels take either order and write their output in the
+// order of their inputs (the executor flags it; binary ones permute their broadcast).
+bool is_unary(const std::string& op) {
+  static const std::set<std::string> ops{
+      "Relu", "Sigmoid",  "Tanh", "Clip", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu",
+      "Selu", "Softplus", "Neg",  "Abs",  "Exp",       "Sqrt",        "Erf",       "Reciprocal"};
+  return ops.count(op) != 0;
+}
+
+bool is_binary(const std::string& op) {
+  return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+}
+
+bool is_elementwise(const Node& node) {
+  return node.domain.empty() && (is_unary(node.op_type) || is_binary(node.op_type));
+}
+
+}  // namespace
+
+bool reads_channels_last(const Node& node, std::size_t input) {
+  if (!node.domain.empty()) return false;
+  const std::string& op = node.op_type;
+  if (op == "Conv" || op == "GlobalAveragePool" || op == "GlobalMaxPool") return input == 0;
+  // Clip's bounds are scalars: either order.
+  return is_binary(op) || (is_unary(op) && input == 0);
+}
+
+bool same_in_both_orders(const Shape& shape) {
+  if (shape.size() > 4) return false;
+  Shape s(4 - shape.size(), 1);
+  s.insert(s.end(), shape.begin(), shape.end());
+  return s[1] == 1 || (s[2] == 1 && s[3] == 1);
+}
+
+int choose_layouts(Graph& graph) {
+  const std::size_t n = graph.values.size();
+  std::vector<bool> candidate(n, false);
+  // A value is a candidate when a Conv or an element-wise operator makes it, it is 4-D
+  // float, and every kernel that reads it takes either order.
+  for (const Node& node : graph.nodes) {
+    if (node.outputs.empty() || node.outputs[0] < 0) continue;
+    if (node.op_type != "Conv" && !is_elementwise(node)) continue;
+    const int out = node.outputs[0];
+    const Value& v = graph.values[static_cast<std::size_t>(out)];
+    // A value laid out alike in both orders ([N, C, 1, 1]) is left channel-first: a flag
+    // on it would mean nothing but could still pull its readers into the other order.
+    if (v.type != ElemType::kFloat || !v.shape_known || v.shape.size() != 4 ||
+        same_in_both_orders(v.shape) || is_graph_output(graph, out)) {
+      continue;
+    }
+    bool all_read_it = true;
+    for (int reader : consumers_of(graph, out)) {
+      const Node& r = graph.nodes[static_cast<std::size_t>(reader)];
+      for (std::size_t i = 0; i < r.inputs.size(); ++i) {
+        if (r.inputs[i] == out && !reads_channels_last(r, i)) all_read_it = false;
+      }
+    }
+    candidate[static_cast<std::size_t>(out)] = all_read_it;
+  }
+  // An element-wise operator computes in one order: its output and each input whose
+  // layout differs between the orders must agree. Drop candidates until they all do.
+  const auto varies = [&](int id) {
+    const Value& v = graph.values[static_cast<std::size_t>(id)];
+    return !v.shape_known || !same_in_both_orders(v.shape);
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const Node& node : graph.nodes) {
+      if (!is_elementwise(node) || node.outputs.empty() || node.outputs[0] < 0) continue;
+      const auto out = static_cast<std::size_t>(node.outputs[0]);
+      bool inputs_agree = true;
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        const int in = node.inputs[i];
+        if (in < 0 || !reads_channels_last(node, i) || !varies(in)) continue;
+        inputs_agree &= candidate[static_cast<std::size_t>(in)];
+      }
+      if (candidate[out] && !inputs_agree) {
+        candidate[out] = false;
+        changed = true;
+      }
+      if (candidate[out]) continue;
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        const int in = node.inputs[i];
+        if (in < 0 || !reads_channels_last(node, i) || !varies(in)) continue;
+        if (candidate[static_cast<std::size_t>(in)] && varies(node.outputs[0])) {
+          candidate[static_cast<std::size_t>(in)] = false;
+          changed = true;
+        }
+      }
+    }
+  }
+  int chosen = 0;
+  for (std::size_t v = 0; v < n; ++v) {
+    graph.values[v].channels_last = candidate[v];
+    chosen += candidate[v] ? 1 : 0;
+  }
+  return chosen;
+}
+
+}  // namespace mg::cpu
