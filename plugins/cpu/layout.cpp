@@ -41,8 +41,35 @@ bool same_in_both_orders(const Shape& shape) {
   return s[1] == 1 || (s[2] == 1 && s[3] == 1);
 }
 
+// Each value's rank where the graph tells it (-1: unknown): its inferred shape, else from
+// what makes it — shape inference gives up after a Reshape to a computed shape (a
+// ShuffleNet's channel shuffle), but a 2-D Conv still makes a 4-D output.
+std::vector<int64_t> known_ranks(const Graph& graph) {
+  std::vector<int64_t> rank(graph.values.size(), -1);
+  for (std::size_t v = 0; v < graph.values.size(); ++v) {
+    const Value& value = graph.values[v];
+    if (value.shape_known) rank[v] = static_cast<int64_t>(value.shape.size());
+  }
+  auto of = [&](int id) { return id < 0 ? int64_t{-1} : rank[static_cast<std::size_t>(id)]; };
+  for (const Node& node : graph.nodes) {  // in topological order
+    if (node.outputs.empty() || node.outputs[0] < 0) continue;
+    int64_t& out = rank[static_cast<std::size_t>(node.outputs[0])];
+    if (out >= 0 || !node.domain.empty()) continue;
+    if (node.op_type == "Conv" && node.inputs.size() > 1) {
+      out = of(node.inputs[1]);  // X has W's rank
+    } else if (is_unary(node.op_type) && !node.inputs.empty()) {
+      out = of(node.inputs[0]);
+    } else if (is_binary(node.op_type) && node.inputs.size() == 2 && of(node.inputs[0]) >= 0 &&
+               of(node.inputs[1]) >= 0) {
+      out = std::max(of(node.inputs[0]), of(node.inputs[1]));
+    }
+  }
+  return rank;
+}
+
 int choose_layouts(Graph& graph) {
   const std::size_t n = graph.values.size();
+  const std::vector<int64_t> rank = known_ranks(graph);
   std::vector<bool> candidate(n, false);
   // A value is a candidate when a Conv or an element-wise operator makes it, it is 4-D
   // float, and every kernel that reads it takes either order.
@@ -53,8 +80,8 @@ int choose_layouts(Graph& graph) {
     const Value& v = graph.values[static_cast<std::size_t>(out)];
     // A value laid out alike in both orders ([N, C, 1, 1]) is left channel-first: a flag
     // on it would mean nothing but could still pull its readers into the other order.
-    if (v.type != ElemType::kFloat || !v.shape_known || v.shape.size() != 4 ||
-        same_in_both_orders(v.shape) || is_graph_output(graph, out)) {
+    if (v.type != ElemType::kFloat || rank[static_cast<std::size_t>(out)] != 4 ||
+        (v.shape_known && same_in_both_orders(v.shape)) || is_graph_output(graph, out)) {
       continue;
     }
     bool all_read_it = true;

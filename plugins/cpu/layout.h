@@ -11,6 +11,9 @@ namespace mg::cpu {
 // order; reordering to ONNX's (N, C, H, W) and back around each of them cost EfficientNet
 // a fifth of its time. Graph inputs and outputs stay channel-first.
 //
+// A value whose shape is unknown may be flagged and turn out [N, C, 1, 1] at run time:
+// kernels treat a flag on such a tensor as meaningless.
+//
 // Sets Value::channels_last; returns how many values it set. Run once the graph is final.
 int choose_layouts(Graph& graph);
 
