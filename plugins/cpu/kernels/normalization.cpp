@@ -7,6 +7,7 @@
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
+#include "plugins/cpu/kernels/fast_math.h"
 #include "plugins/cpu/kernels/kernels.h"
 
 namespace mg::cpu {
@@ -39,10 +40,16 @@ void softmax(KernelContext& ctx) {
       float max = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < len; ++j) max = std::max(max, src[j * inner]);
       double sum = 0;
-      for (int64_t j = 0; j < len; ++j) {
-        float e = std::exp(src[j * inner] - max);
-        if (!kLog) dst[j * inner] = e;
-        sum += e;
+      if (inner == 1 && !kLog) {  // a contiguous row (attention's last axis): vectorised
+        for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - max;
+        exp_floats(dst, dst, len);
+        for (int64_t j = 0; j < len; ++j) sum += dst[j];
+      } else {
+        for (int64_t j = 0; j < len; ++j) {
+          float e = fast_exp(src[j * inner] - max);
+          if (!kLog) dst[j * inner] = e;
+          sum += e;
+        }
       }
       if (kLog) {
         const float log_sum = static_cast<float>(std::log(sum));

@@ -3,6 +3,7 @@
 // input projection of every time step is one GEMM (X·Wᵀ for all steps at once); each step
 // then adds H·Rᵀ (one GEMM over the batch) and applies the gates row by row. A batch row
 // past its sequence length keeps its state and writes zeros to Y.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -37,7 +38,7 @@ struct Activation {
   float operator()(float v) const {
     switch (kind) {
       case Kind::kSigmoid:
-        return 1.f / (1.f + std::exp(-v));
+        return fast_sigmoid(v);
       case Kind::kTanh:
         return fast_tanh(v);
       case Kind::kRelu:
@@ -58,6 +59,24 @@ struct Activation {
         return a * fast_tanh(b * v);
       default:  // kHardSigmoid
         return std::max(0.f, std::min(1.f, a * v + b));
+    }
+  }
+
+  // Over n values in place: the usual three as loops of their own, which vectorise; the
+  // rest through the switch above.
+  void apply(float* v, int64_t n) const {
+    switch (kind) {
+      case Kind::kSigmoid:
+        sigmoid_floats(v, v, n);
+        return;
+      case Kind::kTanh:
+        tanh_floats(v, v, n);
+        return;
+      case Kind::kRelu:
+        for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
+        return;
+      default:
+        for (int64_t i = 0; i < n; ++i) v[i] = (*this)(v[i]);
     }
   }
 };
@@ -276,19 +295,22 @@ void recurrent(KernelContext& ctx) {
         float* gr = &gates[static_cast<std::size_t>(b * gh)];
         float* hb = &h[static_cast<std::size_t>(b * hidden)];
         float* cb = &c[static_cast<std::size_t>(b * hidden)];
-        auto clipped = [clip](float v) {
-          return clip > 0.f ? std::max(-clip, std::min(clip, v)) : v;
+        // Each gate as a pass over the row: pre-activations, then the activation over
+        // them (Activation::apply), so the loops vectorise.
+        auto clip_all = [clip](float* v, int64_t n) {
+          if (clip <= 0.f) return;
+          for (int64_t k = 0; k < n; ++k) v[k] = std::max(-clip, std::min(clip, v[k]));
         };
         if (kCell == Cell::kRnn) {
-          for (int64_t k = 0; k < hidden; ++k) hb[k] = f(clipped(in[k] + gr[k]));
-        } else if (kCell == Cell::kGru) {
+          for (int64_t k = 0; k < hidden; ++k) hb[k] = in[k] + gr[k];
+          clip_all(hb, hidden);
+          f.apply(hb, hidden);
+        } else if (kCell == Cell::kGru) {  // gates z, r, h
           float* rhb = &rh[static_cast<std::size_t>(b * hidden)];
-          for (int64_t k = 0; k < hidden; ++k) {
-            const float zg = f(clipped(in[k] + gr[k]));
-            const float rg = f(clipped(in[hidden + k] + gr[hidden + k]));
-            gr[k] = zg;
-            rhb[k] = rg;
-          }
+          for (int64_t k = 0; k < 2 * hidden; ++k) gr[k] += in[k];
+          clip_all(gr, 2 * hidden);
+          f.apply(gr, 2 * hidden);
+          std::memcpy(rhb, gr + hidden, static_cast<std::size_t>(hidden) * sizeof(float));
           if (!linear_before_reset) {
             // (r ⊙ H)·Rhᵀ for this row.
             for (int64_t k = 0; k < hidden; ++k)
@@ -298,30 +320,45 @@ void recurrent(KernelContext& ctx) {
                  hidden);
           }
           const float* hrb = &hr[static_cast<std::size_t>(b * hidden)];
+          float* candidate = gr + 2 * hidden;
           for (int64_t k = 0; k < hidden; ++k) {
             const float rbh = rb ? rb[2 * hidden + k] : 0.f;
-            const float pre = linear_before_reset ? in[2 * hidden + k] + rhb[k] * (hrb[k] + rbh)
-                                                  : in[2 * hidden + k] + hrb[k] + rbh;
-            const float candidate = gf(clipped(pre));
-            hb[k] = (1.f - gr[k]) * candidate + gr[k] * hb[k];
+            candidate[k] = linear_before_reset ? in[2 * hidden + k] + rhb[k] * (hrb[k] + rbh)
+                                               : in[2 * hidden + k] + hrb[k] + rbh;
           }
+          clip_all(candidate, hidden);
+          gf.apply(candidate, hidden);
+          for (int64_t k = 0; k < hidden; ++k) hb[k] = (1.f - gr[k]) * candidate[k] + gr[k] * hb[k];
         } else {  // LSTM, gates i, o, f, c
-          for (int64_t k = 0; k < hidden; ++k) {
-            const float c_prev = cb[k];
-            float i = in[k] + gr[k], o = in[hidden + k] + gr[hidden + k];
-            float fg = in[2 * hidden + k] + gr[2 * hidden + k],
-                  cg = in[3 * hidden + k] + gr[3 * hidden + k];
-            if (p) {
-              i += p[k] * c_prev;
-              fg += p[2 * hidden + k] * c_prev;
+          float* ig = gr;
+          float* og = gr + hidden;
+          float* fg = gr + 2 * hidden;
+          float* cg = gr + 3 * hidden;
+          for (int64_t k = 0; k < gh; ++k) gr[k] += in[k];
+          if (p) {
+            for (int64_t k = 0; k < hidden; ++k) {
+              ig[k] += p[k] * cb[k];
+              fg[k] += p[2 * hidden + k] * cb[k];
             }
-            i = f(clipped(i));
-            fg = couple ? 1.f - i : f(clipped(fg));
-            const float cell = fg * c_prev + i * gf(clipped(cg));
-            cb[k] = cell;
-            if (p) o += p[hidden + k] * cell;
-            hb[k] = f(clipped(o)) * hf(cell);
           }
+          clip_all(ig, hidden);
+          clip_all(fg, 2 * hidden);  // f and c
+          f.apply(ig, hidden);
+          if (couple) {
+            for (int64_t k = 0; k < hidden; ++k) fg[k] = 1.f - ig[k];
+          } else {
+            f.apply(fg, hidden);
+          }
+          gf.apply(cg, hidden);
+          for (int64_t k = 0; k < hidden; ++k) cb[k] = fg[k] * cb[k] + ig[k] * cg[k];
+          if (p) {
+            for (int64_t k = 0; k < hidden; ++k) og[k] += p[hidden + k] * cb[k];
+          }
+          clip_all(og, hidden);
+          f.apply(og, hidden);
+          std::memcpy(cg, cb, static_cast<std::size_t>(hidden) * sizeof(float));
+          hf.apply(cg, hidden);
+          for (int64_t k = 0; k < hidden; ++k) hb[k] = og[k] * cg[k];
         }
         if (y != nullptr)
           std::memcpy(y + y_at(t, d, b), hb, static_cast<std::size_t>(hidden) * sizeof(float));
