@@ -150,7 +150,7 @@ void log_kernel(KernelContext& ctx) {
   unary_float(ctx, [](auto v) { return std::log(v); });
 }
 void erf_kernel(KernelContext& ctx) {
-  unary_float(ctx, [](auto v) { return std::erf(v); });
+  unary_float_arrays(ctx, erf_floats, [](auto v) { return std::erf(v); });
 }
 void tanh_kernel(KernelContext& ctx) {
   unary_float_arrays(ctx, tanh_floats, [](auto v) { return std::tanh(v); });

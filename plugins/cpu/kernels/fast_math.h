@@ -46,11 +46,30 @@ inline float fast_tanh(float x) {
   return a < 0.1f ? series : away;
 }
 
-// The three over arrays (out may be in), compiled for AVX-512, for AVX2 and for the
+// erf in float, relative error < 1e-6: its Taylor series below |x| = 0.5, Abramowitz and
+// Stegun's 7.1.26 beyond (absolute error < 1.5e-7 where erf > 0.52). GELU's erf in
+// transformers, which glibc's erff computed one call per element.
+inline float fast_erf(float x) {
+  const float a = std::fabs(x);
+  const float x2 = x * x;  // 2/√π · (x − x³/3 + x⁵/10 − x⁷/42 + x⁹/216 − x¹¹/1320)
+  const float series =
+      1.12837917f * x *
+      (1.f + x2 * (-1.f / 3 +
+                   x2 * (1.f / 10 + x2 * (-1.f / 42 + x2 * (1.f / 216 + x2 * (-1.f / 1320))))));
+  const float t = 1.f / (1.f + 0.3275911f * a);
+  const float poly =
+      t * (0.254829592f +
+           t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float far = std::copysign(1.f - poly * fast_exp(-x2), x);
+  return a < 0.5f ? series : far;
+}
+
+// The four over arrays (out may be in), compiled for AVX-512, for AVX2 and for the
 // x86-64 baseline, the version for the CPU chosen when the library loads (the kernels are
 // otherwise built for the baseline, whose 4-wide vectors leave most of the CPU idle).
 void exp_floats(const float* in, float* out, int64_t n);
 void sigmoid_floats(const float* in, float* out, int64_t n);
 void tanh_floats(const float* in, float* out, int64_t n);
+void erf_floats(const float* in, float* out, int64_t n);
 
 }  // namespace mg::cpu

@@ -102,13 +102,25 @@ void batch_norm(KernelContext& ctx) {
   });
 }
 
-// The mean and (population) variance of `len` floats, in double, two passes.
+// The mean and (population) variance of `len` floats, in double, two passes, each
+// with eight running sums side by side (one running sum is a chain the CPU cannot
+// overlap; eight vectorise).
 std::pair<double, double> mean_and_variance(const float* src, int64_t len) {
   if (len <= 0) return {0.0, 0.0};
-  double sum = 0, squares = 0;
-  for (int64_t i = 0; i < len; ++i) sum += src[i];
-  const double mean = sum / static_cast<double>(len);
-  for (int64_t i = 0; i < len; ++i) squares += (src[i] - mean) * (src[i] - mean);
+  constexpr int64_t kLanes = 8;
+  auto sum_of = [&](auto term) {
+    double lanes[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= len; i += kLanes) {
+      for (int64_t j = 0; j < kLanes; ++j) lanes[j] += term(src[i + j]);
+    }
+    double sum = 0;
+    for (; i < len; ++i) sum += term(src[i]);
+    for (double lane : lanes) sum += lane;
+    return sum;
+  };
+  const double mean = sum_of([](float v) { return double{v}; }) / static_cast<double>(len);
+  const double squares = sum_of([mean](float v) { return (v - mean) * (v - mean); });
   return {mean, squares / static_cast<double>(len)};
 }
 
@@ -154,23 +166,25 @@ void layer_norm(KernelContext& ctx) {
       ctx.wants_output(2) ? ctx.output(2, ElemType::kFloat, stat_shape).data<float>() : nullptr;
   const float* in = x.data<const float>();
   float* out = y.data<float>();
-  ctx.threads.parallel_for(
-      rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)),
-      [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          const float* src = in + r * len;
-          float* dst = out + r * len;
-          const auto [mean, variance] = mean_and_variance(src, len);
-          const float inv = static_cast<float>(1.0 / std::sqrt(variance + eps));
-          const float m = static_cast<float>(mean);
-          for (int64_t i = 0; i < len; ++i) {
-            const float v = (src[i] - m) * inv * scale[static_cast<std::size_t>(i)];
-            dst[i] = bias.empty() ? v : v + bias[static_cast<std::size_t>(i)];
-          }
-          if (mean_out != nullptr) mean_out[r] = m;
-          if (inv_out != nullptr) inv_out[r] = inv;
-        }
-      });
+  ctx.threads.parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)),
+                           [&](int64_t begin, int64_t end) {
+                             for (int64_t r = begin; r < end; ++r) {
+                               const float* src = in + r * len;
+                               float* dst = out + r * len;
+                               const auto [mean, variance] = mean_and_variance(src, len);
+                               const float inv =
+                                   static_cast<float>(1.0 / std::sqrt(variance + eps));
+                               const float m = static_cast<float>(mean);
+                               const float* g = scale.data();
+                               for (int64_t i = 0; i < len; ++i) dst[i] = (src[i] - m) * inv * g[i];
+                               if (!bias.empty()) {
+                                 for (int64_t i = 0; i < len; ++i)
+                                   dst[i] += bias[static_cast<std::size_t>(i)];
+                               }
+                               if (mean_out != nullptr) mean_out[r] = m;
+                               if (inv_out != nullptr) inv_out[r] = inv;
+                             }
+                           });
 }
 
 // InstanceNormalization: each (image, channel) plane normalised on its own, then scaled

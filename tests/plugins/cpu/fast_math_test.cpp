@@ -48,12 +48,30 @@ TEST(FastMath, ExpAndSigmoidStayWithinTheirStatedRelativeError) {
   EXPECT_TRUE(std::isnan(fast_sigmoid(NAN)));
 }
 
+TEST(FastMath, ErfStaysWithinItsStatedRelativeError) {
+  double worst = 0;
+  for (int i = -60000; i <= 60000; ++i) {
+    const float x = static_cast<float>(i) * 1e-4f;  // -6 .. 6, through the 0.5 switch
+    const double exact = std::erf(static_cast<double>(x));
+    if (exact == 0) {
+      EXPECT_EQ(fast_erf(x), 0.f);
+      continue;
+    }
+    worst = std::max(worst, std::fabs(fast_erf(x) - exact) / std::fabs(exact));
+  }
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_EQ(fast_erf(100.f), 1.f);
+  EXPECT_EQ(fast_erf(-100.f), -1.f);
+  EXPECT_TRUE(std::isnan(fast_erf(NAN)));
+}
+
 // The array forms run the version compiled for this CPU (AVX-512, AVX2 or baseline, which
 // may fuse multiply-adds): the same bounds hold, and in and out may be one array.
 TEST(FastMath, ArrayFormsKeepTheBoundsOnThisCpu) {
   std::vector<float> x;
   for (int i = -80000; i <= 80000; ++i) x.push_back(static_cast<float>(i) * 1e-3f);  // -80 .. 80
-  std::vector<float> e(x.size()), s(x.size()), t(x);
+  std::vector<float> e(x.size()), s(x.size()), t(x), r(x.size());
+  erf_floats(x.data(), r.data(), static_cast<int64_t>(x.size()));
   exp_floats(x.data(), e.data(), static_cast<int64_t>(x.size()));
   sigmoid_floats(x.data(), s.data(), static_cast<int64_t>(x.size()));
   tanh_floats(t.data(), t.data(), static_cast<int64_t>(t.size()));  // in place
@@ -62,6 +80,9 @@ TEST(FastMath, ArrayFormsKeepTheBoundsOnThisCpu) {
     ASSERT_LT(std::fabs(e[i] - std::exp(v)) / std::exp(v), 3e-7) << "exp " << v;
     const double sigmoid = 1 / (1 + std::exp(-v));
     ASSERT_LT(std::fabs(s[i] - sigmoid) / sigmoid, 1e-6) << "sigmoid " << v;
+    if (v != 0) {
+      ASSERT_LT(std::fabs(r[i] - std::erf(v)) / std::fabs(std::erf(v)), 1e-6) << "erf " << v;
+    }
     if (std::tanh(v) != 0) {
       ASSERT_LT(std::fabs(t[i] - std::tanh(v)) / std::fabs(std::tanh(v)), 1.5e-6) << "tanh " << v;
     }
