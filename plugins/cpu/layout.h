@@ -6,10 +6,11 @@ namespace mg::cpu {
 
 // Which 4-D activations kernels hand each other in channel-last order (N, H, W, C): the
 // order oneDNN's fastest convolutions read and write. A Conv's output stays channel-last
-// through the element-wise operators (activations, Add/Sub/Mul/Div — a residual Add, a
-// squeeze-excitation Mul) up to the next Conv, when every kernel on the way reads that
-// order; reordering to ONNX's (N, C, H, W) and back around each of them cost EfficientNet
-// a fifth of its time. Graph inputs and outputs stay channel-first.
+// through the operators that follow their inputs' order — element-wise ones (activations,
+// Add/Sub/Mul/Div: a residual sum, a squeeze-excitation scale), 2-D pools,
+// BatchNormalization, Concat — into global pools and the next Conv, when every kernel on
+// the way reads that order; reordering to ONNX's (N, C, H, W) and back around each of them
+// cost EfficientNet a fifth of its time. Graph inputs and outputs stay channel-first.
 //
 // A value whose shape is unknown may be flagged and turn out [N, C, 1, 1] at run time:
 // kernels treat a flag on such a tensor as meaningless.
@@ -18,7 +19,8 @@ namespace mg::cpu {
 int choose_layouts(Graph& graph);
 
 // Whether `node`'s kernel reads input `input` in either order (it looks at the tensor's
-// channels_last flag): a Conv's X, an element-wise operator's inputs, a global pool's X.
+// channels_last flag): a Conv's or a pool's X, an element-wise operator's or a Concat's
+// inputs, BatchNormalization's X.
 bool reads_channels_last(const Node& node, std::size_t input);
 
 // Whether a value of `shape` is laid out the same in both orders: after aligning it to

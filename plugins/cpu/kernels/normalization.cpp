@@ -84,6 +84,28 @@ void batch_norm(KernelContext& ctx) {
   const float* in = x.data<const float>();
   float* out = y.data<float>();
   const bool relu = ctx.node.attr_int("_relu", 0) != 0;  // fused by the optimizer
+  if (x.channels_last && x.rank() == 4) {                // (N, H, W, C): each pixel's row of C
+    std::vector<float> a(static_cast<std::size_t>(channels)), b(a.size());
+    for (int64_t c = 0; c < channels; ++c) {
+      a[static_cast<std::size_t>(c)] = scale[c] / std::sqrt(var[c] + eps);
+      b[static_cast<std::size_t>(c)] = bias[c] - mean[c] * a[static_cast<std::size_t>(c)];
+    }
+    const int64_t pixels = x.size() / std::max<int64_t>(channels, 1);
+    ctx.threads.parallel_for(pixels, std::max<int64_t>(1, 32768 / std::max<int64_t>(channels, 1)),
+                             [&](int64_t p0, int64_t p1) {
+                               for (int64_t p = p0; p < p1; ++p) {
+                                 const float* src = in + p * channels;
+                                 float* dst = out + p * channels;
+                                 for (int64_t c = 0; c < channels; ++c)
+                                   dst[c] = src[c] * a[c] + b[c];
+                                 if (relu) {
+                                   for (int64_t c = 0; c < channels; ++c)
+                                     dst[c] = std::max(dst[c], 0.f);
+                                 }
+                               }
+                             });
+    return;
+  }
   // One plane (image, channel) at a time, split across threads in pieces of ~32k values.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1));
   ctx.threads.parallel_for(x.dim(0) * channels, grain, [&](int64_t p0, int64_t p1) {

@@ -55,6 +55,49 @@ void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float*
   }
 }
 
+// A 2-D pool without dilation over a channel-last X (N, H, W, C), into a channel-last Y:
+// each output pixel's row of C reduces the window's pixel rows (vectorised over C).
+template <bool kMax>
+void pool_channels_last(const Tensor& x, const Window& w, bool include_pad, Tensor& y,
+                        ThreadPool& threads) {
+  const int64_t channels = x.dim(1), in_h = w.in[1], in_w = w.in[2];
+  const int64_t out_h = w.out[1], out_w = w.out[2];
+  const float* in = x.data<const float>();
+  float* out = y.data<float>();
+  y.channels_last = true;
+  constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
+  // Output rows (image, oh) split across threads.
+  threads.parallel_for(x.dim(0) * out_h, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / out_h, oh = r % out_h;
+      const int64_t h0 = oh * w.stride[1] - w.pad_begin[1];
+      const int64_t h1 = std::min(h0 + w.kernel[1], in_h);
+      const int64_t h_pad_end = std::min(h0 + w.kernel[1], in_h + w.pad_end[1]);
+      const int64_t hs = std::max<int64_t>(h0, 0);
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        const int64_t w0 = ow * w.stride[2] - w.pad_begin[2];
+        const int64_t w1 = std::min(w0 + w.kernel[2], in_w);
+        const int64_t w_pad_end = std::min(w0 + w.kernel[2], in_w + w.pad_end[2]);
+        const int64_t ws = std::max<int64_t>(w0, 0);
+        float* dst = out + ((n * out_h + oh) * out_w + ow) * channels;
+        std::fill(dst, dst + channels, kStart);
+        for (int64_t ih = hs; ih < h1; ++ih) {
+          for (int64_t iw = ws; iw < w1; ++iw) {
+            const float* src = in + ((n * in_h + ih) * in_w + iw) * channels;
+            for (int64_t c = 0; c < channels; ++c)
+              dst[c] = kMax ? (src[c] > dst[c] ? src[c] : dst[c]) : dst[c] + src[c];
+          }
+        }
+        if (!kMax) {
+          const int64_t count =
+              include_pad ? (h_pad_end - h0) * (w_pad_end - w0) : (h1 - hs) * (w1 - ws);
+          for (int64_t c = 0; c < channels; ++c) dst[c] /= static_cast<float>(count);
+        }
+      }
+    }
+  });
+}
+
 template <bool kMax>
 void pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -71,6 +114,11 @@ void pool(KernelContext& ctx) {
   float* out = y.data<float>();
   const bool plain_2d =
       w.kernel[0] == 1 && w.in[0] == 1 && w.dilation[1] == 1 && w.dilation[2] == 1;
+  if (x.channels_last) {  // layout.h holds only 2-D pools without dilation so
+    if (!plain_2d || x.rank() != 4) ctx.fail("a channel-last input must be a 2-D pool's");
+    pool_channels_last<kMax>(x, w, include_pad, y, ctx.threads);
+    return;
+  }
   // Split only when each thread gets enough outputs to repay the hand-off.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(w.out_size(), 1));
   if (plain_2d) {

@@ -2,11 +2,13 @@
 // Squeeze, Unsqueeze, Concat, Slice, Gather, Shape, ConstantOfShape, Expand, Pad,
 // Constant, Dropout. They work on any element type, byte by byte.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
 #include "plugins/cpu/kernels/kernels.h"
+#include "plugins/cpu/layout.h"
 
 namespace mg::cpu {
 namespace {
@@ -156,8 +158,20 @@ void concat(KernelContext& ctx) {
     shape[static_cast<std::size_t>(axis)] += t.dim(axis);
   }
   Tensor& out = ctx.output(0, first.type, shape);
+  // Channel-last inputs (layout.h) concatenate along the axis's place in (N, H, W, C).
+  Shape order = shape;
+  int64_t place = axis;
+  if (first.channels_last && !same_in_both_orders(first.shape)) {
+    for (std::size_t i = 0; i < ctx.input_count(); ++i) {
+      if (!ctx.input(i).channels_last) ctx.fail("a channel-first input beside channel-last ones");
+    }
+    if (shape.size() != 4) ctx.fail("channel-last inputs must be 4-D");
+    order = {shape[0], shape[2], shape[3], shape[1]};
+    place = std::array<int64_t, 4>{0, 3, 1, 2}[static_cast<std::size_t>(axis)];
+    out.channels_last = true;
+  }
   int64_t outer = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<std::size_t>(d)];
+  for (int64_t d = 0; d < place; ++d) outer *= order[static_cast<std::size_t>(d)];
   const std::size_t size = elem_size(first.type);
   const int64_t out_row = out.size() / std::max<int64_t>(outer, 1) * static_cast<int64_t>(size);
   int64_t offset = 0;

@@ -34,8 +34,10 @@ struct Builder {
     return static_cast<int>(graph.values.size() - 1);
   }
 
-  void node(const std::string& op, std::vector<int> in, int out) {
+  void node(const std::string& op, std::vector<int> in, int out,
+            std::vector<Attribute> attributes = {}) {
     Node n;
+    n.attributes = std::move(attributes);
     n.name = op + std::to_string(graph.nodes.size());
     n.op_type = op;
     n.opset = 17;
@@ -143,6 +145,88 @@ TEST(Layout, ResultsAreTheSameWithAndWithoutTheChoice) {
                 << "element " << i;
           }
         }
+      }
+    }
+  }
+}
+
+Attribute ints(const std::string& name, std::vector<int64_t> values) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(values);
+  return a;
+}
+
+Attribute one_int(const std::string& name, int64_t value) {
+  Attribute a;
+  a.name = name;
+  a.i = value;
+  return a;
+}
+
+// X [N, 4, 9, 9] → conv a → MaxPool (3×3, stride 2, pads 1: 5×5) → BatchNormalization
+// → Concat with conv b of the pool → AveragePool (2×2, ceil mode: 3×3) → conv c → Y: the
+// pools, the normalisation and the Concat in channel-last order.
+struct Tower {
+  Graph graph;
+  int a, pooled, normed, b, joined, averaged, c;
+};
+
+Tower tower() {
+  Builder g;
+  Tower k;
+  const int x = g.value("x", {-1, 4, 9, 9});
+  k.a = g.conv(x, 4, 6, 9, "a");
+  k.pooled = g.value("pooled", {-1, 6, 5, 5});
+  g.node("MaxPool", {k.a}, k.pooled,
+         {ints("kernel_shape", {3, 3}), ints("strides", {2, 2}), ints("pads", {1, 1, 1, 1})});
+  std::vector<int> bn_inputs{k.pooled};
+  for (const char* name : {"scale", "bias", "mean", "var"})
+    bn_inputs.push_back(g.value(name, {6}, true));
+  Tensor& var = *g.graph.values[static_cast<std::size_t>(bn_inputs[4])].constant;
+  for (int64_t i = 0; i < var.size(); ++i)
+    var.data<float>()[i] = std::abs(var.data<float>()[i]) + 0.1f;
+  k.normed = g.value("normed", {-1, 6, 5, 5});
+  g.node("BatchNormalization", bn_inputs, k.normed);
+  k.b = g.conv(k.pooled, 6, 3, 5, "b");
+  k.joined = g.value("joined", {-1, 9, 5, 5});
+  g.node("Concat", {k.normed, k.b}, k.joined, {one_int("axis", 1)});
+  k.averaged = g.value("averaged", {-1, 9, 3, 3});
+  g.node("AveragePool", {k.joined}, k.averaged,
+         {ints("kernel_shape", {2, 2}), ints("strides", {2, 2}), one_int("ceil_mode", 1)});
+  k.c = g.conv(k.averaged, 9, 2, 3, "c");
+  g.graph.inputs = {x};
+  g.graph.outputs = {k.c};
+  k.graph = std::move(g.graph);
+  return k;
+}
+
+TEST(Layout, PoolsNormalisationAndConcatKeepTheChannelLastOrder) {
+  Tower k = tower();
+  EXPECT_EQ(choose_layouts(k.graph), 6);
+  for (int v : {k.a, k.pooled, k.normed, k.b, k.joined, k.averaged}) {
+    EXPECT_TRUE(k.graph.values[static_cast<std::size_t>(v)].channels_last)
+        << k.graph.values[static_cast<std::size_t>(v)].name;
+  }
+  auto plain = std::make_shared<Graph>(k.graph);
+  for (Value& v : plain->values) v.channels_last = false;
+  prepare_kernels(*plain);
+  auto chosen = std::make_shared<Graph>(k.graph);
+  prepare_kernels(*chosen);
+  for (int threads : {1, 2}) {
+    Executor with(chosen, threads), without(plain, threads);
+    for (int64_t batch : {1, 2}) {
+      Tensor x = Tensor::owned(ElemType::kFloat, {batch, 4, 9, 9});
+      for (int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = static_cast<float>((i * 37) % 23) / 11 - 1;
+      const std::vector<Tensor> got = with.run({x}), want = without.run({x});
+      SCOPED_TRACE("batch " + std::to_string(batch) + ", " + std::to_string(threads) + " threads");
+      ASSERT_EQ(got[0].shape, want[0].shape);
+      for (int64_t i = 0; i < want[0].size(); ++i) {
+        ASSERT_NEAR(got[0].data<const float>()[i], want[0].data<const float>()[i],
+                    1e-4f * (1.f + std::abs(want[0].data<const float>()[i])))
+            << "element " << i;
       }
     }
   }
