@@ -23,6 +23,7 @@
 #include "plugins/cpu/kernels/conv_onednn.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/layout.h"
+#include "tests/plugins/cpu/graph_builder.h"
 
 namespace mg::cpu {
 namespace {
@@ -420,62 +421,24 @@ struct ConvChain {
 };
 
 ConvChain conv_chain(bool mid_is_output, bool also_relu) {
-  ConvChain chain;
-  Graph& graph = chain.graph;
-  std::mt19937 rng(17);
-  auto add_value = [&](const std::string& name, Shape shape, bool constant) {
-    Value v{name};
-    v.type = ElemType::kFloat;
-    v.shape = shape;
-    v.shape_known = true;
-    if (constant) {
-      Tensor t = Tensor::owned(ElemType::kFloat, shape);
-      std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-      for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = uniform(rng);
-      v.constant = std::move(t);
-    }
-    graph.values.push_back(std::move(v));
-    return static_cast<int>(graph.values.size() - 1);
-  };
-  auto node = [&](const std::string& op, std::vector<int> in, int out, bool relu) {
-    Node n;
-    n.name = op + std::to_string(graph.nodes.size());
-    n.op_type = op;
-    n.opset = 13;
-    n.kernel = OpTable::instance().find(op)->kernel;
-    n.inputs = std::move(in);
-    n.outputs = {out};
-    if (op == "Conv") {
-      Attribute kernel;
-      kernel.name = "kernel_shape";
-      kernel.kind = Attribute::Kind::kInts;
-      kernel.ints = {3, 3};
-      n.attributes.push_back(kernel);
-    }
-    if (relu) {
-      Attribute fused;
-      fused.name = "_relu";
-      fused.i = 1;
-      n.attributes.push_back(fused);
-    }
-    graph.nodes.push_back(std::move(n));
-  };
-  const int x = add_value("x", {-1, 3, 12, 12}, false);
-  const int wa = add_value("wa", {8, 3, 3, 3}, true), ba = add_value("ba", {8}, true);
-  chain.mid = add_value("mid", {-1, 8, 10, 10}, false);
-  const int wb = add_value("wb", {6, 8, 3, 3}, true), bb = add_value("bb", {6}, true);
-  const int y = add_value("y", {-1, 6, 8, 8}, false);
-  node("Conv", {x, wa, ba}, chain.mid, true);
-  node("Conv", {chain.mid, wb, bb}, y, false);
-  graph.inputs = {x};
-  graph.outputs = {y};
-  if (mid_is_output) graph.outputs.push_back(chain.mid);
+  testing::GraphBuilder g;
+  const auto kernel = testing::ints_attribute("kernel_shape", {3, 3});
+  const int x = g.value("x", {-1, 3, 12, 12});
+  const int wa = g.value("wa", {8, 3, 3, 3}, true), ba = g.value("ba", {8}, true);
+  const int mid = g.value("mid", {-1, 8, 10, 10});
+  const int wb = g.value("wb", {6, 8, 3, 3}, true), bb = g.value("bb", {6}, true);
+  const int y = g.value("y", {-1, 6, 8, 8});
+  g.node("Conv", {x, wa, ba}, mid, {kernel, testing::int_attribute("_relu", 1)});
+  g.node("Conv", {mid, wb, bb}, y, {kernel});
+  g.graph.inputs = {x};
+  g.graph.outputs = {y};
+  if (mid_is_output) g.graph.outputs.push_back(mid);
   if (also_relu) {
-    const int r = add_value("r", {-1, 8, 10, 10}, false);
-    node("Relu", {chain.mid}, r, false);
-    graph.outputs.push_back(r);
+    const int r = g.value("r", {-1, 8, 10, 10});
+    g.node("Relu", {mid}, r);
+    g.graph.outputs.push_back(r);
   }
-  return chain;
+  return {std::move(g.graph), mid};
 }
 
 TEST(Conv, HandsOffChannelLastOnlyWhenEveryReaderTakesIt) {
@@ -505,28 +468,8 @@ TEST(Conv, ChainedConvsGiveTheSameResultsWithTheHandOff) {
     EXPECT_EQ(conv_output_channels_last(handed->nodes[0].state.get()),
               !mid_is_output && !also_relu);
     auto unprepared = std::make_shared<Graph>(plain.graph);
-    for (int threads : {1, 2}) {
-      Executor with(handed, threads), without(unprepared, threads);
-      for (int64_t batch : {1, 7, 40}) {
-        Tensor x = Tensor::owned(ElemType::kFloat, {batch, 3, 12, 12});
-        for (int64_t i = 0; i < x.size(); ++i)
-          x.data<float>()[i] = static_cast<float>((i * 29) % 17) / 8 - 1;
-        std::vector<Tensor> got = with.run({x}), want = without.run({x});
-        ASSERT_EQ(got.size(), want.size());
-        for (std::size_t o = 0; o < want.size(); ++o) {
-          const std::string what = "output " + std::to_string(o) + ", batch " +
-                                   std::to_string(batch) + ", " + std::to_string(threads) +
-                                   " threads";
-          EXPECT_FALSE(got[o].channels_last) << what;
-          ASSERT_EQ(got[o].shape, want[o].shape) << what;
-          const float* g = got[o].data<const float>();
-          expect_close(std::vector<float>(g, g + got[o].size()),
-                       std::vector<float>(want[o].data<const float>(),
-                                          want[o].data<const float>() + want[o].size()),
-                       what);
-        }
-      }
-    }
+    testing::expect_same_results(handed, unprepared,
+                                 {{1, 3, 12, 12}, {7, 3, 12, 12}, {40, 3, 12, 12}});
   }
 }
 

@@ -10,55 +10,22 @@
 
 #include "plugins/cpu/executor.h"
 #include "plugins/cpu/kernels/kernels.h"
+#include "tests/plugins/cpu/graph_builder.h"
 
 namespace mg::cpu {
 namespace {
 
-// A graph built value by value: constants random in [-1, 1].
-struct Builder {
-  Graph graph;
-  std::mt19937 rng{5};
+using testing::expect_same_results;
+using testing::int_attribute;
+using testing::ints_attribute;
 
-  int value(const std::string& name, Shape shape, bool constant = false) {
-    Value v{name};
-    v.type = ElemType::kFloat;
-    v.shape = shape;
-    v.shape_known = true;
-    if (constant) {
-      Tensor t = Tensor::owned(ElemType::kFloat, shape);
-      std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-      for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = uniform(rng);
-      v.constant = std::move(t);
-    }
-    graph.values.push_back(std::move(v));
-    return static_cast<int>(graph.values.size() - 1);
-  }
-
-  void node(const std::string& op, std::vector<int> in, int out,
-            std::vector<Attribute> attributes = {}) {
-    Node n;
-    n.attributes = std::move(attributes);
-    n.name = op + std::to_string(graph.nodes.size());
-    n.op_type = op;
-    n.opset = 17;
-    n.kernel = OpTable::instance().find(op)->kernel;
-    n.inputs = std::move(in);
-    n.outputs = {out};
-    if (op == "Conv") {
-      Attribute pads;
-      pads.name = "pads";
-      pads.kind = Attribute::Kind::kInts;
-      pads.ints = {1, 1, 1, 1};
-      n.attributes.push_back(pads);
-    }
-    graph.nodes.push_back(std::move(n));
-  }
-
+// The test graphs' builder, with 3×3 Convs (pads 1).
+struct Builder : testing::GraphBuilder {
   // A 3×3 Conv (pads 1) of `in` with `channels` to `maps` channels at `size`×`size`.
   int conv(int in, int64_t channels, int64_t maps, int64_t size, const std::string& name) {
     const int w = value(name + ".w", {maps, channels, 3, 3}, true);
     const int y = value(name, {-1, maps, size, size});
-    node("Conv", {in, w}, y);
+    node("Conv", {in, w}, y, {ints_attribute("pads", {1, 1, 1, 1})});
     return y;
   }
 };
@@ -126,43 +93,8 @@ TEST(Layout, ResultsAreTheSameWithAndWithoutTheChoice) {
     auto chosen = std::make_shared<Graph>(k.graph);
     choose_layouts(*chosen);
     prepare_kernels(*chosen);
-    for (int threads : {1, 2}) {
-      Executor with(chosen, threads), without(plain, threads);
-      for (int64_t batch : {1, 3}) {
-        Tensor x = Tensor::owned(ElemType::kFloat, {batch, 4, 8, 8});
-        for (int64_t i = 0; i < x.size(); ++i)
-          x.data<float>()[i] = static_cast<float>((i * 37) % 23) / 11 - 1;
-        const std::vector<Tensor> got = with.run({x}), want = without.run({x});
-        ASSERT_EQ(got.size(), want.size());
-        for (std::size_t o = 0; o < want.size(); ++o) {
-          SCOPED_TRACE("output " + std::to_string(o) + ", batch " + std::to_string(batch) + ", " +
-                       std::to_string(threads) + " threads");
-          EXPECT_FALSE(got[o].channels_last);
-          ASSERT_EQ(got[o].shape, want[o].shape);
-          for (int64_t i = 0; i < want[o].size(); ++i) {
-            ASSERT_NEAR(got[o].data<const float>()[i], want[o].data<const float>()[i],
-                        1e-4f * (1.f + std::abs(want[o].data<const float>()[i])))
-                << "element " << i;
-          }
-        }
-      }
-    }
+    expect_same_results(chosen, plain, {{1, 4, 8, 8}, {3, 4, 8, 8}});
   }
-}
-
-Attribute ints(const std::string& name, std::vector<int64_t> values) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(values);
-  return a;
-}
-
-Attribute one_int(const std::string& name, int64_t value) {
-  Attribute a;
-  a.name = name;
-  a.i = value;
-  return a;
 }
 
 // X [N, 4, 9, 9] → conv a → MaxPool (3×3, stride 2, pads 1: 5×5) → BatchNormalization
@@ -180,7 +112,8 @@ Tower tower() {
   k.a = g.conv(x, 4, 6, 9, "a");
   k.pooled = g.value("pooled", {-1, 6, 5, 5});
   g.node("MaxPool", {k.a}, k.pooled,
-         {ints("kernel_shape", {3, 3}), ints("strides", {2, 2}), ints("pads", {1, 1, 1, 1})});
+         {ints_attribute("kernel_shape", {3, 3}), ints_attribute("strides", {2, 2}),
+          ints_attribute("pads", {1, 1, 1, 1})});
   std::vector<int> bn_inputs{k.pooled};
   for (const char* name : {"scale", "bias", "mean", "var"})
     bn_inputs.push_back(g.value(name, {6}, true));
@@ -191,10 +124,11 @@ Tower tower() {
   g.node("BatchNormalization", bn_inputs, k.normed);
   k.b = g.conv(k.pooled, 6, 3, 5, "b");
   k.joined = g.value("joined", {-1, 9, 5, 5});
-  g.node("Concat", {k.normed, k.b}, k.joined, {one_int("axis", 1)});
+  g.node("Concat", {k.normed, k.b}, k.joined, {int_attribute("axis", 1)});
   k.averaged = g.value("averaged", {-1, 9, 3, 3});
   g.node("AveragePool", {k.joined}, k.averaged,
-         {ints("kernel_shape", {2, 2}), ints("strides", {2, 2}), one_int("ceil_mode", 1)});
+         {ints_attribute("kernel_shape", {2, 2}), ints_attribute("strides", {2, 2}),
+          int_attribute("ceil_mode", 1)});
   k.c = g.conv(k.averaged, 9, 2, 3, "c");
   g.graph.inputs = {x};
   g.graph.outputs = {k.c};
@@ -214,22 +148,7 @@ TEST(Layout, PoolsNormalisationAndConcatKeepTheChannelLastOrder) {
   prepare_kernels(*plain);
   auto chosen = std::make_shared<Graph>(k.graph);
   prepare_kernels(*chosen);
-  for (int threads : {1, 2}) {
-    Executor with(chosen, threads), without(plain, threads);
-    for (int64_t batch : {1, 2}) {
-      Tensor x = Tensor::owned(ElemType::kFloat, {batch, 4, 9, 9});
-      for (int64_t i = 0; i < x.size(); ++i)
-        x.data<float>()[i] = static_cast<float>((i * 37) % 23) / 11 - 1;
-      const std::vector<Tensor> got = with.run({x}), want = without.run({x});
-      SCOPED_TRACE("batch " + std::to_string(batch) + ", " + std::to_string(threads) + " threads");
-      ASSERT_EQ(got[0].shape, want[0].shape);
-      for (int64_t i = 0; i < want[0].size(); ++i) {
-        ASSERT_NEAR(got[0].data<const float>()[i], want[0].data<const float>()[i],
-                    1e-4f * (1.f + std::abs(want[0].data<const float>()[i])))
-            << "element " << i;
-      }
-    }
-  }
+  expect_same_results(chosen, plain, {{1, 4, 9, 9}, {2, 4, 9, 9}});
 }
 
 // A channel-first tensor that differs between the orders never broadcasts against a
