@@ -11,6 +11,19 @@
 namespace mg::cpu {
 namespace {
 
+// One window of a 2-D pool along axis d (1: rows, 2: columns) for output index o: the
+// input indices it covers, [begin, end) clamped to the input, and its size counting
+// explicit padding but not the overhang ceil_mode adds (count_include_pad's divisor).
+struct Span {
+  int64_t begin, end, padded;
+};
+
+Span span_of(const Window& w, int d, int64_t o) {
+  const int64_t start = o * w.stride[d] - w.pad_begin[d], stop = start + w.kernel[d];
+  return {std::max<int64_t>(start, 0), std::min(stop, w.in[d]),
+          std::min(stop, w.in[d] + w.pad_end[d]) - start};
+}
+
 // One plane of a 2-D pool without dilation, one output row at a time: the window's input
 // rows are first reduced into `across` element by element (a loop the compiler
 // vectorises), then each output reduces its columns of `across`. Each window is clamped
@@ -18,14 +31,12 @@ namespace {
 template <bool kMax>
 void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float* dst,
                    std::vector<float>& across) {
-  const int64_t in_h = w.in[1], in_w = w.in[2];
+  const int64_t in_w = w.in[2];
   across.resize(static_cast<std::size_t>(in_w));
   float* acc = across.data();
   for (int64_t oh = 0; oh < w.out[1]; ++oh) {
-    const int64_t h0 = oh * w.stride[1] - w.pad_begin[1];
-    const int64_t h1 = std::min(h0 + w.kernel[1], in_h);
-    const int64_t h_pad_end = std::min(h0 + w.kernel[1], in_h + w.pad_end[1]);
-    const int64_t hs = std::max<int64_t>(h0, 0);
+    const Span rows = span_of(w, 1, oh);
+    const int64_t hs = rows.begin, h1 = rows.end;
     constexpr float kEmpty = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
     if (hs < h1) {
       std::copy(plane + hs * in_w, plane + (hs + 1) * in_w, acc);
@@ -39,15 +50,12 @@ void pool_plane_2d(const float* plane, const Window& w, bool include_pad, float*
       }
     }
     for (int64_t ow = 0; ow < w.out[2]; ++ow) {
-      const int64_t w0 = ow * w.stride[2] - w.pad_begin[2];
-      const int64_t w1 = std::min(w0 + w.kernel[2], in_w);
-      const int64_t w_pad_end = std::min(w0 + w.kernel[2], in_w + w.pad_end[2]);
-      const int64_t ws = std::max<int64_t>(w0, 0);
+      const Span cols = span_of(w, 2, ow);
+      const int64_t ws = cols.begin, w1 = cols.end;
       float v = ws < w1 ? acc[ws] : kEmpty;
       for (int64_t iw = ws + 1; iw < w1; ++iw) v = kMax ? (acc[iw] > v ? acc[iw] : v) : v + acc[iw];
       if (!kMax) {
-        const int64_t count =
-            include_pad ? (h_pad_end - h0) * (w_pad_end - w0) : (h1 - hs) * (w1 - ws);
+        const int64_t count = include_pad ? rows.padded * cols.padded : (h1 - hs) * (w1 - ws);
         v /= static_cast<float>(count);
       }
       dst[oh * w.out[2] + ow] = v;
@@ -70,15 +78,11 @@ void pool_channels_last(const Tensor& x, const Window& w, bool include_pad, Tens
   threads.parallel_for(x.dim(0) * out_h, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / out_h, oh = r % out_h;
-      const int64_t h0 = oh * w.stride[1] - w.pad_begin[1];
-      const int64_t h1 = std::min(h0 + w.kernel[1], in_h);
-      const int64_t h_pad_end = std::min(h0 + w.kernel[1], in_h + w.pad_end[1]);
-      const int64_t hs = std::max<int64_t>(h0, 0);
+      const Span rows = span_of(w, 1, oh);
+      const int64_t hs = rows.begin, h1 = rows.end;
       for (int64_t ow = 0; ow < out_w; ++ow) {
-        const int64_t w0 = ow * w.stride[2] - w.pad_begin[2];
-        const int64_t w1 = std::min(w0 + w.kernel[2], in_w);
-        const int64_t w_pad_end = std::min(w0 + w.kernel[2], in_w + w.pad_end[2]);
-        const int64_t ws = std::max<int64_t>(w0, 0);
+        const Span cols = span_of(w, 2, ow);
+        const int64_t ws = cols.begin, w1 = cols.end;
         float* dst = out + ((n * out_h + oh) * out_w + ow) * channels;
         std::fill(dst, dst + channels, kStart);
         for (int64_t ih = hs; ih < h1; ++ih) {
@@ -89,8 +93,7 @@ void pool_channels_last(const Tensor& x, const Window& w, bool include_pad, Tens
           }
         }
         if (!kMax) {
-          const int64_t count =
-              include_pad ? (h_pad_end - h0) * (w_pad_end - w0) : (h1 - hs) * (w1 - ws);
+          const int64_t count = include_pad ? rows.padded * cols.padded : (h1 - hs) * (w1 - ws);
           for (int64_t c = 0; c < channels; ++c) dst[c] /= static_cast<float>(count);
         }
       }
