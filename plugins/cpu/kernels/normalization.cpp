@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
@@ -12,6 +13,56 @@
 
 namespace mg::cpu {
 namespace {
+
+// The largest of n floats, in four independent chains (a short row's max is latency-bound).
+float row_max(const float* x, int64_t n) {
+  float m[4] = {-std::numeric_limits<float>::infinity(), m[0], m[0], m[0]};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) m[k] = std::max(m[k], x[j + k]);
+  }
+  for (; j < n; ++j) m[0] = std::max(m[0], x[j]);
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
+// The sum of n floats in double, in four independent chains.
+double row_sum(const float* x, int64_t n) {
+  double s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) s[k] += x[j + k];
+  }
+  for (; j < n; ++j) s[0] += x[j];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// Softmax over contiguous rows (the axis is the last one, as in attention and
+// classifiers): every row shifted by its max, then one vectorised exp over the whole
+// block, then each row scaled by (or, for LogSoftmax, shifted by the log of) its sum.
+template <bool kLog>
+void softmax_rows(const float* in, float* out, int64_t rows, int64_t len) {
+  std::vector<float> shift(static_cast<std::size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = in + r * len;
+    float* dst = out + r * len;
+    const float max = row_max(src, len);
+    shift[static_cast<std::size_t>(r)] = max;
+    for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - max;
+  }
+  exp_floats(out, out, rows * len);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* dst = out + r * len;
+    const double sum = row_sum(dst, len);
+    if (kLog) {
+      const float sub = shift[static_cast<std::size_t>(r)] + static_cast<float>(std::log(sum));
+      const float* src = in + r * len;
+      for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - sub;
+    } else {
+      const auto scale = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < len; ++j) dst[j] *= scale;
+    }
+  }
+}
 
 template <bool kLog>
 void softmax(KernelContext& ctx) {
@@ -33,6 +84,10 @@ void softmax(KernelContext& ctx) {
   Tensor& y = ctx.output(0, ElemType::kFloat, x.shape);
   const float* in = x.data<const float>();
   float* out = y.data<float>();
+  if (inner == 1) {
+    softmax_rows<kLog>(in, out, outer, len);
+    return;
+  }
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const float* src = in + o * len * inner + i;
@@ -40,16 +95,10 @@ void softmax(KernelContext& ctx) {
       float max = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < len; ++j) max = std::max(max, src[j * inner]);
       double sum = 0;
-      if (inner == 1 && !kLog) {  // a contiguous row (attention's last axis): vectorised
-        for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - max;
-        exp_floats(dst, dst, len);
-        for (int64_t j = 0; j < len; ++j) sum += dst[j];
-      } else {
-        for (int64_t j = 0; j < len; ++j) {
-          float e = fast_exp(src[j * inner] - max);
-          if (!kLog) dst[j * inner] = e;
-          sum += e;
-        }
+      for (int64_t j = 0; j < len; ++j) {
+        float e = fast_exp(src[j * inner] - max);
+        if (!kLog) dst[j * inner] = e;
+        sum += e;
       }
       if (kLog) {
         const float log_sum = static_cast<float>(std::log(sum));

@@ -3,6 +3,7 @@
 // Constant, Dropout. They work on any element type, byte by byte.
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 #include "plugins/cpu/kernel.h"
@@ -18,6 +19,16 @@ namespace {
 // innermost, each outer stride the product of the sizes inside it) are copied as one run:
 // a Transpose that keeps the last axes (ShuffleNet's channel shuffle, [N, g, C/g, H, W] →
 // [N, C/g, g, H, W]) moves whole H·W planes instead of one element at a time.
+// One output row of `n` elements read `step` elements apart: a typed loop, not a memcpy
+// per element (attention's [L, B·h, d] → [B·h, d, L] Transpose reads every element
+// strided).
+template <typename T>
+void gather_row(std::byte* out, const std::byte* in, int64_t step, int64_t n) {
+  auto* dst = reinterpret_cast<T*>(out);
+  const auto* src = reinterpret_cast<const T*>(in);
+  for (int64_t k = 0; k < n; ++k) dst[k] = src[k * step];
+}
+
 void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& strides,
                   Tensor& out) {
   const std::size_t size = elem_size(in.type);
@@ -28,13 +39,45 @@ void copy_strided(const Tensor& in, int64_t offset, const std::vector<int64_t>& 
     run *= out.dim(rank - 1);
     --rank;
   }
+  // A row is the contiguous run, or else the innermost dimension read with its stride.
+  using Gather = void (*)(std::byte*, const std::byte*, int64_t, int64_t);
+  Gather gather = nullptr;
+  int64_t step = 0;
+  if (run == 1 && rank > 0) {
+    switch (size) {
+      case 1:
+        gather = gather_row<uint8_t>;
+        break;
+      case 2:
+        gather = gather_row<uint16_t>;
+        break;
+      case 4:
+        gather = gather_row<uint32_t>;
+        break;
+      case 8:
+        gather = gather_row<uint64_t>;
+        break;
+      default:
+        break;
+    }
+    if (gather) {
+      --rank;
+      run = out.dim(rank);
+      step = strides[static_cast<std::size_t>(rank)];
+    }
+  }
   const auto run_bytes = static_cast<std::size_t>(run) * size;
   std::vector<int64_t> counter(static_cast<std::size_t>(rank), 0);
   int64_t src = offset;
   const int64_t runs = out.size() / run;
   for (int64_t i = 0; i < runs; ++i) {
-    std::memcpy(out.bytes + static_cast<std::size_t>(i) * run_bytes,
-                in.bytes + src * static_cast<int64_t>(size), run_bytes);
+    std::byte* dst = out.bytes + static_cast<std::size_t>(i) * run_bytes;
+    const std::byte* from = in.bytes + src * static_cast<int64_t>(size);
+    if (gather) {
+      gather(dst, from, step, run);
+    } else {
+      std::memcpy(dst, from, run_bytes);
+    }
     for (int64_t d = rank - 1; d >= 0; --d) {
       auto du = static_cast<std::size_t>(d);
       ++counter[du];
