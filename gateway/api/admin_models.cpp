@@ -67,6 +67,22 @@ bool is_load_refusal(const RegistryError& e) {
          e.code() == RegistryError::Code::kInvalidArgument;
 }
 
+}  // namespace
+
+void load_or_refuse(Services& s, const std::string& model, int64_t version,
+                    const std::string& actor) {
+  try {
+    s.models.load(model, version, actor);
+  } catch (const BackendError& e) {
+    throw load_failure(model, version, e);
+  } catch (const RegistryError& e) {
+    if (!is_load_refusal(e)) throw;
+    throw load_failure(model, version, e);
+  }
+}
+
+namespace {
+
 void switch_alias(Services& s, const std::string& model, const std::string& alias, int64_t version,
                   const std::string& actor) {
   try {
@@ -286,14 +302,7 @@ HttpResponse load_version(const AdminCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model");
   const int64_t version = existing_version(s, model, call.params["version"]);
-  try {
-    s.models.load(model, version, call.caller.key_id);
-  } catch (const BackendError& e) {
-    throw load_failure(model, version, e);
-  } catch (const RegistryError& e) {
-    if (!is_load_refusal(e)) throw;
-    throw load_failure(model, version, e);
-  }
+  load_or_refuse(s, model, version, call.caller.key_id);
   return json_response(version_json(s, *s.registry.find_version(model, version)));
 }
 

@@ -36,6 +36,10 @@ int64_t parse_version(std::string_view text);
 // 404 model_not_found / version_not_found.
 void require_model(Services& s, const std::string& model);
 int64_t existing_version(Services& s, const std::string& model, std::string_view text);
+// Loads a version; a load that fails for the model's own reasons (a bad file, an
+// unsupported operator, a corrupt artifact, a missing signature) is a 400 naming why.
+void load_or_refuse(Services& s, const std::string& model, int64_t version,
+                    const std::string& actor);
 
 // The upload of a new version, streamed (open_upload) or buffered (upload_version).
 std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string& model,

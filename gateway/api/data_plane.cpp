@@ -180,9 +180,11 @@ HttpResponse server_ready(DataCall& call) {
 HttpResponse server_live(DataCall&) { return json_response(json::object{{"live", true}}); }
 
 HttpResponse server_metadata(DataCall& call) {
-  return json_response(json::object{{"name", "modelgate"},
-                                    {"version", call.services.server_version},
-                                    {"extensions", json::array{"binary_tensor_data"}}});
+  return json_response(
+      json::object{{"name", "modelgate"},
+                   {"version", call.services.server_version},
+                   {"extensions", json::array{"binary_tensor_data", "model_configuration",
+                                              "statistics", "model_repository"}}});
 }
 
 namespace {
@@ -223,6 +225,7 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
         .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
                      failure->message);
   }
+  const auto encoding = std::chrono::steady_clock::now();
   const InferRequest& request = accepted.request;
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
     info.items = accepted.batched ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
@@ -235,7 +238,10 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
     outputs.push_back(InferOutput{out.name, out.dtype, out.shape,
                                   std::span(out.data.get(), out.byte_size), binary});
   }
-  return encode_infer_response(path.model, version, request.id, outputs);
+  HttpResponse response = encode_infer_response(path.model, version, request.id, outputs);
+  info.output_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - encoding).count();
+  return response;
 }
 
 ApiError queue_full(const std::string& model) {
@@ -283,10 +289,14 @@ HttpResponse infer(DataCall& call) {
   info.version = version;
   auto loaded = ready_version(s, path, version);
   info.version = accepted->version = version;
+  info.stats = loaded->stats();
+  const auto decoding = std::chrono::steady_clock::now();
   accepted->request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
   accepted->batched = metadata.max_batch_size > 0;
   CheckedRequest checked = validate_inputs(metadata, accepted->request);
+  info.input_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - decoding).count();
   if (call.later != nullptr && loaded->isolation() == Isolation::kProcess) {
     return infer_later(call, *loaded, std::move(accepted), std::move(checked));
   }

@@ -14,6 +14,7 @@
 namespace mg::gateway {
 
 class LoadedVersion;
+struct Principal;
 
 // How a handler answers later without holding the calling thread: inference on a model
 // in a worker process, taken on a socket thread, waits in its batcher with no thread at
@@ -34,7 +35,8 @@ struct DataCall {
   const PathParams& params;
   Services& services;
   InferenceInfo& info;
-  LaterAnswer* later = nullptr;  // null: the answer is made before the handler returns
+  LaterAnswer* later = nullptr;       // null: the answer is made before the handler returns
+  const Principal* caller = nullptr;  // the key's holder; null on routes that need no key
 };
 
 // The model a path names: {model} and, when given, {version} (a number or an alias);

@@ -15,6 +15,7 @@
 #include "gateway/api/errors.h"
 #include "gateway/api/inference_info.h"
 #include "gateway/api/route_table.h"
+#include "gateway/api/triton_extensions.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/limits/limits.h"
 #include "gateway/metrics/metrics.h"
@@ -32,6 +33,7 @@ struct DataRoute {
   HttpResponse (*handler)(DataCall&);
   bool needs_key = true;
   bool inference = false;
+  bool admin = false;  // the admin scope instead of infer (Triton's model repository)
 };
 
 // Every KServe v2 endpoint this server serves. The admin API's table is in admin_api.cpp.
@@ -40,10 +42,19 @@ const RouteTable<DataRoute>& data_routes() {
       {{"GET", "/v2/health/live"}, {server_live, false}},
       {{"GET", "/v2/health/ready"}, {server_ready, false}},
       {{"GET", "/v2"}, {server_metadata}},
+      // Literal paths before "{model}": their last segments are reserved model names.
+      {{"GET", "/v2/models/stats"}, {model_stats}},
+      {{"POST", "/v2/repository/index"}, {repository_index, true, false, true}},
+      {{"POST", "/v2/repository/models/{model}/load"}, {repository_load, true, false, true}},
+      {{"POST", "/v2/repository/models/{model}/unload"}, {repository_unload, true, false, true}},
       {{"GET", "/v2/models/{model}"}, {model_metadata}},
       {{"GET", "/v2/models/{model}/versions/{version}"}, {model_metadata}},
       {{"GET", "/v2/models/{model}/ready"}, {model_ready}},
       {{"GET", "/v2/models/{model}/versions/{version}/ready"}, {model_ready}},
+      {{"GET", "/v2/models/{model}/config"}, {model_config}},
+      {{"GET", "/v2/models/{model}/versions/{version}/config"}, {model_config}},
+      {{"GET", "/v2/models/{model}/stats"}, {model_stats}},
+      {{"GET", "/v2/models/{model}/versions/{version}/stats"}, {model_stats}},
       {{"POST", "/v2/models/{model}/infer"}, {infer, true, true}},
       {{"POST", "/v2/models/{model}/versions/{version}/infer"}, {infer, true, true}},
   };
@@ -125,7 +136,11 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   info.tenant = caller.tenant;
   info.key_id = caller.key_id;
   if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
-  authenticated([&] { Authenticator::require_scope(caller, registry::kScopeInfer); });
+  const bool admin_route = found.handler != nullptr && found.handler->admin;
+  authenticated([&] {
+    Authenticator::require_scope(caller,
+                                 admin_route ? registry::kScopeAdmin : registry::kScopeInfer);
+  });
   const bool inference = found.handler != nullptr && found.handler->inference;
   const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
   const UsageTarget target{std::string(params["model"]), std::string(params["version"])};
@@ -136,9 +151,11 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   if (deferred.nonce_to_spend && !admitted.nonce_spent) {
     authenticated([&] { s.auth.spend_nonce(*deferred.nonce_to_spend); });
   }
-  if (parts.size() >= 3 && parts[1] == "models" && registry::is_reserved_model_name(parts[2])) {
-    // Triton's extensions (/v2/models/stats, …) that this server does not serve: never
-    // the metadata of a model of that name (no model may have one).
+  if (registry::is_reserved_model_name(params["model"]) ||
+      (found.handler == nullptr && !found.path_known && parts.size() >= 3 && parts[1] == "models" &&
+       registry::is_reserved_model_name(parts[2]))) {
+    // Triton's extensions this server does not serve (/v2/models/trace, …): never the
+    // metadata of a model of that name (no model may have one).
     no_such_endpoint(request, " (this server does not serve that KServe/Triton extension)");
   }
   if (found.handler == nullptr) {
@@ -150,8 +167,12 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   }
   std::optional<HttpRequest> local_storage;
   std::optional<HttpRequest>& storage = later != nullptr ? later->decoded : local_storage;
-  DataCall call{found.handler->inference ? decoded(request, s, storage) : request, params, s, info,
-                found.handler->inference ? later : nullptr};
+  DataCall call{found.handler->inference ? decoded(request, s, storage) : request,
+                params,
+                s,
+                info,
+                found.handler->inference ? later : nullptr,
+                &caller};
   // A request the handler answers later gives its slot back when this returns: the slots
   // share out handler threads, and it waits holding none (its model's queue bound,
   // max_queue, limits it instead).
@@ -232,6 +253,22 @@ HttpResponse guarded(Make&& make, std::string& outcome, std::string& detail) {
 
 namespace {
 
+// One answered inference request in its version's statistics (Triton's extension).
+void record_stats(VersionStats& stats, const InferenceInfo& info, bool ok,
+                  std::chrono::steady_clock::time_point start) {
+  using std::chrono::nanoseconds;
+  const auto ns = [](double seconds) { return nanoseconds(static_cast<int64_t>(seconds * 1e9)); };
+  VersionStats::Request r;
+  r.ok = ok;
+  r.items = info.items;
+  r.total = std::chrono::duration_cast<nanoseconds>(std::chrono::steady_clock::now() - start);
+  r.queue = ns(info.queue_seconds);
+  r.input = ns(info.input_seconds);
+  r.infer = ns(info.compute_seconds);
+  r.output = ns(info.output_seconds);
+  stats.record(r);
+}
+
 // What every answer gets once it is made, whether routed or refused from the head: the
 // request id, the RateLimit headers, the 5xx log line, the access log line, usage and
 // metrics. The request was counted in flight when it started.
@@ -280,6 +317,7 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
       services.limits->usage.add(deltas);
     }
   }
+  if (info.stats) record_stats(*info.stats, info, response.status < 400, start);
   if (metrics == nullptr) return response;
   metrics->add_inflight(-1);
   if (response.status == 401 || response.status == 403) metrics->count_auth_failure(outcome);

@@ -13,16 +13,9 @@
 
 namespace mg::gateway {
 
-namespace {
-
-// Scheduling settings from the model's config JSON; absent or malformed keys keep defaults.
-struct Scheduling {
-  int instances = default_instances();
-  BatcherOptions batcher;
-};
-
 Scheduling scheduling_of(const std::string& config_json) {
   Scheduling s;
+  s.instances = default_instances();
   boost::system::error_code ec;
   auto value = boost::json::parse(config_json, ec);
   if (ec || !value.is_object()) return s;
@@ -45,8 +38,6 @@ Scheduling scheduling_of(const std::string& config_json) {
   }
   return s;
 }
-
-}  // namespace
 
 // A model config's overrides of its backend's settings: "isolation" ("inline" or
 // "process") and "batch_timeout_ms". Loads refuse malformed ones (check_model_overrides);
@@ -108,13 +99,17 @@ LoadedVersion::LoadedVersion(std::string model, int64_t version, std::string bac
     : model_(std::move(model)),
       version_(version),
       backend_(std::move(backend)),
-      runner_(std::move(runner)) {
-  Scheduling scheduling = scheduling_of(config_json);
+      runner_(std::move(runner)),
+      scheduling_(scheduling_of(config_json)) {
   ModelRunner* runner_ptr = runner_.get();
   batcher_ = std::make_unique<DynamicBatcher>(
       runner_->metadata(),
       [runner_ptr](const BatchInput& batch) { return runner_ptr->execute(batch); },
-      scheduling.batcher, scheduling.instances);
+      scheduling_.batcher, scheduling_.instances);
+  batcher_->set_observer([this](uint64_t rows, std::chrono::nanoseconds compute) {
+    stats_->record_batch();
+    if (batch_observer_) batch_observer_(rows, compute);
+  });
 }
 
 namespace {

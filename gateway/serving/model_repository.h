@@ -16,11 +16,19 @@
 #include "gateway/plugin_host/backend_manager.h"
 #include "gateway/plugin_host/model_runner.h"
 #include "gateway/serving/batcher.h"
+#include "gateway/serving/version_stats.h"
 #include "registry/registry.h"
 
 namespace mg::gateway {
 
 class Metrics;
+
+// Scheduling settings from a model's config JSON; absent or malformed keys keep defaults.
+struct Scheduling {
+  int instances = 1;  // default_instances() unless the config says
+  BatcherOptions batcher;
+};
+Scheduling scheduling_of(const std::string& config_json);
 
 // One model version loaded on its backend, with its execution instances.
 class LoadedVersion {
@@ -56,15 +64,23 @@ class LoadedVersion {
     batcher_->submit_async(std::move(inputs), std::move(outputs), deadline, std::move(done));
   }
   const DynamicBatcher& batcher() const { return *batcher_; }
+  // Also told about every batch (metrics); set before the version takes requests.
   void observe_batches(DynamicBatcher::BatchObserver observer) {
-    batcher_->set_observer(std::move(observer));
+    batch_observer_ = std::move(observer);
   }
+  // Its statistics since it was loaded (shared: a request's record may outlive an unload).
+  const std::shared_ptr<VersionStats>& stats() const { return stats_; }
+  // What its config asked for, as its batcher and instances run it.
+  const Scheduling& scheduling() const { return scheduling_; }
 
  private:
   std::string model_;
   int64_t version_;
   std::string backend_;
   std::unique_ptr<ModelRunner> runner_;
+  Scheduling scheduling_;
+  std::shared_ptr<VersionStats> stats_ = std::make_shared<VersionStats>();
+  DynamicBatcher::BatchObserver batch_observer_;
   std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the runner goes
 };
 

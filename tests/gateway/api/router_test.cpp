@@ -389,10 +389,10 @@ TEST_F(RouterTest, OneTenantCannotHoldEveryWorkerWhileOthersWait) {
   for (auto& c : calls) EXPECT_EQ(c.get().status, 200);
 }
 
-// /v2/models/stats is Triton's statistics extension, never the metadata of a model named
-// "stats": the names KServe/Triton paths use cannot be model names.
+// /v2/models/config is never the metadata of a model named "config": the names KServe and
+// Triton paths use cannot be model names (/v2/models/stats is the statistics extension).
 TEST_F(RouterTest, TritonExtensionPathsAreNotModelNames) {
-  for (const char* target : {"/v2/models/stats", "/v2/models/config", "/v2/models/ready"}) {
+  for (const char* target : {"/v2/models/trace", "/v2/models/config", "/v2/models/ready"}) {
     expect_error(call("GET", target), 404, "not_found", "extension");
   }
   for (const char* name : {"stats", "config", "ready", "versions", "infer"}) {
