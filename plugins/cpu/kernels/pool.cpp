@@ -184,19 +184,28 @@ void global_pool(KernelContext& ctx) {
   constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
   auto reduce = [](float a, float b) { return kMax ? (b > a ? b : a) : a + b; };
   if (x.channels_last) {  // (N, H, W, C): each pixel's channels reduce into one row of C
+    // Threads take blocks of 64 channels of an image (a batch of one has work for every
+    // thread too).
     const int64_t channels = x.dim(1);
-    for (int64_t n = 0; n < x.dim(0); ++n) {
-      float* row = out + n * channels;
-      std::fill(row, row + channels, kStart);
-      const float* image = in + n * size * channels;
-      for (int64_t i = 0; i < size; ++i) {
-        const float* pixel = image + i * channels;
-        for (int64_t c = 0; c < channels; ++c) row[c] = reduce(row[c], pixel[c]);
+    constexpr int64_t kBlock = 64;
+    const int64_t blocks = (channels + kBlock - 1) / kBlock;
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(size * kBlock, 1));
+    ctx.threads.parallel_for(x.dim(0) * blocks, grain, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / blocks, c0 = t % blocks * kBlock;
+        const int64_t width = std::min(kBlock, channels - c0);
+        float* row = out + n * channels + c0;
+        std::fill(row, row + width, kStart);
+        const float* image = in + n * size * channels + c0;
+        for (int64_t i = 0; i < size; ++i) {
+          const float* pixel = image + i * channels;
+          for (int64_t c = 0; c < width; ++c) row[c] = reduce(row[c], pixel[c]);
+        }
+        if (!kMax) {
+          for (int64_t c = 0; c < width; ++c) row[c] /= static_cast<float>(size);
+        }
       }
-      if (!kMax) {
-        for (int64_t c = 0; c < channels; ++c) row[c] /= static_cast<float>(size);
-      }
-    }
+    });
     return;
   }
   ctx.threads.parallel_for(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(size, 1)),

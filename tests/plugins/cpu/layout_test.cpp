@@ -151,6 +151,27 @@ TEST(Layout, PoolsNormalisationAndConcatKeepTheChannelLastOrder) {
   expect_same_results(chosen, plain, {{1, 4, 9, 9}, {2, 4, 9, 9}});
 }
 
+// Global pools of a channel-last input wider than one block of channels (threads take
+// 64 channels of an image at a time; 130 leaves a partial block), for one image and several.
+TEST(Layout, GlobalPoolsOfManyChannelsReduceEveryBlock) {
+  for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
+    SCOPED_TRACE(op);
+    Builder g;
+    const int x = g.value("x", {-1, 4, 6, 6});
+    const int a = g.conv(x, 4, 130, 6, "a");
+    const int pooled = g.value("pooled", {-1, 130, 1, 1});
+    g.node(op, {a}, pooled);
+    g.graph.inputs = {x};
+    g.graph.outputs = {pooled};
+    auto plain = std::make_shared<Graph>(g.graph);
+    prepare_kernels(*plain);
+    auto chosen = std::make_shared<Graph>(g.graph);
+    EXPECT_EQ(choose_layouts(*chosen), 1);
+    prepare_kernels(*chosen);
+    expect_same_results(chosen, plain, {{1, 4, 6, 6}, {3, 4, 6, 6}});
+  }
+}
+
 // A channel-first tensor that differs between the orders never broadcasts against a
 // channel-last one: refused with a clear error, not computed wrong.
 TEST(Layout, MixedOrdersThatDifferAreRefused) {
