@@ -137,10 +137,15 @@ HttpResponse dispatch(const HttpRequest& request, Services& s, InferenceInfo& in
   info.key_id = caller.key_id;
   if (s.metrics) s.metrics->count_tenant_request(caller.tenant);
   const bool admin_route = found.handler != nullptr && found.handler->admin;
-  authenticated([&] {
-    Authenticator::require_scope(caller,
-                                 admin_route ? registry::kScopeAdmin : registry::kScopeInfer);
-  });
+  try {
+    authenticated([&] {
+      Authenticator::require_scope(caller,
+                                   admin_route ? registry::kScopeAdmin : registry::kScopeInfer);
+    });
+  } catch (const ApiError& e) {
+    if (admin_route) audit_refused_admin(s, request, e);  // as under /admin/v1
+    throw;
+  }
   const bool inference = found.handler != nullptr && found.handler->inference;
   const SignedParts* nonce = deferred.nonce_to_spend ? &*deferred.nonce_to_spend : nullptr;
   const UsageTarget target{std::string(params["model"]), std::string(params["version"])};

@@ -108,6 +108,13 @@ TEST_F(RouterTest, RepositoryIndexLoadAndUnloadNeedTheAdminScope) {
                              "/v2/repository/models/fashion-mlp/load"}) {
     EXPECT_EQ(call("POST", target).status, 403) << target;
   }
+  // Refused like an admin request: audited.
+  int refusals = 0;
+  for (const auto& e : registry_->audit_log()) {
+    if (e.action == "admin.refused" && e.target.find("/v2/repository/") != std::string::npos)
+      ++refusals;
+  }
+  EXPECT_EQ(refusals, 3);
   auto index = [&](const std::string& body = "") {
     HttpResponse r = admin("POST", "/v2/repository/index", body);
     EXPECT_EQ(r.status, 200) << r.body;
