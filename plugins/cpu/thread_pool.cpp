@@ -39,6 +39,22 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
+void ThreadPool::claim_pieces(uint64_t job, const std::function<void(int64_t, int64_t)>& fn,
+                              int64_t n, int pieces) {
+  const uint64_t tag = (job & 0xffffffffu) << 32;
+  uint64_t claim = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((claim & ~uint64_t{0xffffffffu}) != tag) return;  // another job now
+    const auto p = static_cast<int>(claim & 0xffffffffu);
+    if (p >= pieces) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
+    auto [begin, end] = piece(n, pieces, p);
+    fn(begin, end);
+    done_pieces_.fetch_add(1, std::memory_order_acq_rel);
+    claim = claim_.load(std::memory_order_acquire);
+  }
+}
+
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
@@ -48,24 +64,27 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
+  uint64_t job;
   {
     std::lock_guard lock(mutex_);
     job_ = &fn;
     job_n_ = n;
     pieces_ = pieces;
-    pending_.store(pieces - 1);
-    job_id_.fetch_add(1, std::memory_order_release);
+    done_pieces_.store(0, std::memory_order_relaxed);
+    job = job_id_.load(std::memory_order_relaxed) + 1;
+    claim_.store((job & 0xffffffffu) << 32, std::memory_order_release);
+    job_id_.store(job, std::memory_order_release);
   }
   wake_.notify_all();
-  auto [begin, end] = piece(n, pieces, 0);
-  fn(begin, end);
-  if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+  claim_pieces(job, fn, n, pieces);
+  // Only pieces a worker has started are left: they are running, not waiting for a wake-up.
+  if (!spin_until([&] { return done_pieces_.load(std::memory_order_acquire) == pieces; })) {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_.load() == 0; });
+    done_.wait(lock, [&] { return done_pieces_.load() == pieces; });
   }
 }
 
-void ThreadPool::work(int index) {
+void ThreadPool::work(int) {
   uint64_t seen = 0;
   for (;;) {
     if (!spin_until(
@@ -84,10 +103,8 @@ void ThreadPool::work(int index) {
       n = job_n_;
       pieces = pieces_;
     }
-    if (index >= pieces) continue;  // this job needs fewer threads
-    auto [begin, end] = piece(n, pieces, index);
-    (*fn)(begin, end);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    claim_pieces(seen, *fn, n, pieces);
+    if (done_pieces_.load(std::memory_order_acquire) == pieces) {
       std::lock_guard lock(mutex_);
       done_.notify_one();
     }
