@@ -60,7 +60,7 @@ json::object version_stats(const LoadedVersion& loaded) {
       {"batch_stats", json::array{}}};
 }
 
-// Every loaded version of `model`, in version order.
+// Every loaded version of a model, in version order.
 std::vector<std::shared_ptr<LoadedVersion>> loaded_versions(Services& s,
                                                             const registry::Catalog::Entry& entry) {
   std::vector<std::shared_ptr<LoadedVersion>> loaded;
@@ -68,6 +68,13 @@ std::vector<std::shared_ptr<LoadedVersion>> loaded_versions(Services& s,
     if (auto handle = s.models.find(entry.model.name, number)) loaded.push_back(std::move(handle));
   }
   return loaded;
+}
+
+// A model's entry in the registry's catalogue: 404 model_not_found when there is none.
+const registry::Catalog::Entry& catalog_entry(Services& s, const std::string& model) {
+  const auto* entry = s.registry.snapshot().find(model);
+  if (entry == nullptr) throw ApiError(404, "model_not_found", "no model '" + model + "'");
+  return *entry;
 }
 
 // The catalogue's models the caller's key may use, by name.
@@ -127,10 +134,9 @@ HttpResponse model_stats(DataCall& call) {
       for (const auto& loaded : loaded_versions(s, *entry)) stats.push_back(version_stats(*loaded));
     }
   } else if (call.params["version"].empty()) {
-    const ModelRef path = model_ref(call.params);
-    const auto* entry = catalog.find(path.model);
-    if (entry == nullptr) throw ApiError(404, "model_not_found", "no model '" + path.model + "'");
-    for (const auto& loaded : loaded_versions(s, *entry)) stats.push_back(version_stats(*loaded));
+    for (const auto& loaded : loaded_versions(s, catalog_entry(s, call.params.str("model")))) {
+      stats.push_back(version_stats(*loaded));
+    }
   } else {
     const ModelRef path = model_ref(call.params);
     int64_t version = resolve_version(s, path);
@@ -194,12 +200,10 @@ HttpResponse repository_load(DataCall& call) {
 HttpResponse repository_unload(DataCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model");
-  require_model(s, model);
   json::array unloaded;
-  for (const auto& version : s.registry.list_versions(model)) {
-    if (s.models.find(model, version.version) == nullptr) continue;
-    s.models.unload(model, version.version, call.info.key_id);
-    unloaded.emplace_back(std::to_string(version.version));
+  for (const auto& loaded : loaded_versions(s, catalog_entry(s, model))) {
+    s.models.unload(model, loaded->version(), call.info.key_id);
+    unloaded.emplace_back(std::to_string(loaded->version()));
   }
   return json_response(json::object{{"name", model}, {"unloaded", std::move(unloaded)}});
 }

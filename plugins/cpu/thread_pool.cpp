@@ -27,7 +27,7 @@ bool spin_until(Done&& done) {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { work(i); });
+  for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -84,7 +84,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   }
 }
 
-void ThreadPool::work(int) {
+void ThreadPool::work() {
   uint64_t seen = 0;
   for (;;) {
     if (!spin_until(

@@ -31,7 +31,7 @@ class ThreadPool {
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void work(int index);
+  void work();
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;

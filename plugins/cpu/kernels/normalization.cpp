@@ -41,12 +41,12 @@ double row_sum(const float* x, int64_t n) {
 // block, then each row scaled by (or, for LogSoftmax, shifted by the log of) its sum.
 template <bool kLog>
 void softmax_rows(const float* in, float* out, int64_t rows, int64_t len) {
-  std::vector<float> shift(static_cast<std::size_t>(rows));
+  std::vector<float> shift(kLog ? static_cast<std::size_t>(rows) : 0);  // LogSoftmax's maxima
   for (int64_t r = 0; r < rows; ++r) {
     const float* src = in + r * len;
     float* dst = out + r * len;
     const float max = row_max(src, len);
-    shift[static_cast<std::size_t>(r)] = max;
+    if (kLog) shift[static_cast<std::size_t>(r)] = max;
     for (int64_t j = 0; j < len; ++j) dst[j] = src[j] - max;
   }
   exp_floats(out, out, rows * len);

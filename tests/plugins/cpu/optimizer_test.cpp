@@ -10,6 +10,7 @@
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/onnx_loader.h"
 #include "tests/plugins/cpu/cpu_test_support.h"
+#include "tests/plugins/cpu/graph_builder.h"
 
 namespace mg::cpu {
 namespace {
@@ -96,54 +97,27 @@ TEST(Optimizer, CnnHandsItsFirstConvolutionToTheSecondChannelLast) {
 // 29×28 maps, an odd height the pool's floor mode cuts; 64 images make several chunks,
 // run on two threads. The fused result must equal the separate kernels'.
 Graph conv_pool_graph(bool relu, int64_t ceil_mode, std::vector<int64_t> pads) {
-  Graph graph;
-  auto add_value = [&](const std::string& name, Shape shape, std::optional<Tensor> constant = {}) {
-    Value v{name};
-    v.type = ElemType::kFloat;
-    v.shape = std::move(shape);
-    v.shape_known = true;
-    v.constant = std::move(constant);
-    graph.values.push_back(std::move(v));
-    return static_cast<int>(graph.values.size() - 1);
-  };
+  testing::GraphBuilder g;
   Tensor w = Tensor::owned(ElemType::kFloat, {4, 3, 3, 3}),
          b = Tensor::owned(ElemType::kFloat, {4});
   for (int64_t i = 0; i < w.size(); ++i)
     w.data<float>()[i] = static_cast<float>((i * 37) % 11) / 7 - 0.7f;
   for (int64_t i = 0; i < 4; ++i) b.data<float>()[i] = 0.3f * static_cast<float>(i) - 0.5f;
-  const int x = add_value("x", {64, 3, 31, 30}), wid = add_value("w", w.shape, w),
-            bid = add_value("b", b.shape, b), conv_out = add_value("conv", {}),
-            relu_out = add_value("relu", {}), y = add_value("y", {});
-  auto ints = [](const char* name, std::vector<int64_t> v) {
-    Attribute a;
-    a.name = name;
-    a.kind = Attribute::Kind::kInts;
-    a.ints = std::move(v);
-    return a;
-  };
-  auto node = [&](const std::string& op, std::vector<int> in, int out,
-                  std::vector<Attribute> attrs) {
-    Node n;
-    n.name = op;
-    n.op_type = op;
-    n.opset = 13;
-    n.kernel = OpTable::instance().find(op)->kernel;
-    n.inputs = std::move(in);
-    n.outputs = {out};
-    n.attributes = std::move(attrs);
-    graph.nodes.push_back(std::move(n));
-  };
-  node("Conv", {x, wid, bid}, conv_out, {ints("kernel_shape", {3, 3})});
-  if (relu) node("Relu", {conv_out}, relu_out, {});
-  Attribute ceil;
-  ceil.name = "ceil_mode";
-  ceil.i = ceil_mode;
-  node(
+  const int x = g.value("x", {64, 3, 31, 30}), wid = g.value("w", w.shape),
+            bid = g.value("b", b.shape), conv_out = g.value("conv", {}),
+            relu_out = g.value("relu", {}), y = g.value("y", {});
+  g.graph.values[static_cast<std::size_t>(wid)].constant = std::move(w);
+  g.graph.values[static_cast<std::size_t>(bid)].constant = std::move(b);
+  g.node("Conv", {x, wid, bid}, conv_out, {testing::ints_attribute("kernel_shape", {3, 3})});
+  if (relu) g.node("Relu", {conv_out}, relu_out);
+  g.node(
       "MaxPool", {relu ? relu_out : conv_out}, y,
-      {ints("kernel_shape", {2, 2}), ints("strides", {2, 2}), ints("pads", std::move(pads)), ceil});
-  graph.inputs = {x};
-  graph.outputs = {y};
-  return graph;
+      {testing::ints_attribute("kernel_shape", {2, 2}), testing::ints_attribute("strides", {2, 2}),
+       testing::ints_attribute("pads", std::move(pads)),
+       testing::int_attribute("ceil_mode", ceil_mode)});
+  g.graph.inputs = {x};
+  g.graph.outputs = {y};
+  return std::move(g.graph);
 }
 
 TEST(Optimizer, FusedMaxPoolMatchesTheSeparateKernels) {
