@@ -7,10 +7,12 @@
 //
 // usage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] [--skip-list FILE]
 //                       [--min-passed N] [--rtol R] [--atol A] [--atol-of-largest F]
-//                       [-v] DIR...
+//                       [--threads T] [-v] DIR...
 // Each DIR is a test directory or a directory of them. --skip-list names tests to skip,
 // one per line with its reason ("test_name  why"). --min-passed N also fails the run when
 // fewer than N tests pass (a guard against everything quietly turning into SKIP).
+// --threads T gives each model T kernel threads (default 1), so the kernels' threaded
+// paths meet the same references.
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -134,14 +136,15 @@ struct Result {
   std::string why;
 };
 
-Result run_test(const std::shared_ptr<gw::Backend>& backend, const fs::path& dir) {
+Result run_test(const std::shared_ptr<gw::Backend>& backend, const fs::path& dir,
+                const std::string& model_config) {
   const fs::path model_path = dir / "model.onnx";
   const std::string bytes = read_file(model_path);
   std::shared_ptr<gw::Model> model;
   try {
     model = gw::Model::load(backend, dir.filename().string(),
                             std::as_bytes(std::span(bytes.data(), bytes.size())),
-                            model_path.string(), "{}");
+                            model_path.string(), model_config);
   } catch (const gw::BackendError& e) {
     if (e.code() == MG_ERROR_UNSUPPORTED) return {Outcome::kSkip, e.what()};
     return {Outcome::kFail, e.what()};
@@ -221,6 +224,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> skips;
   bool verbose = false;
   int min_passed = 0;
+  int threads = 1;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
@@ -242,6 +246,9 @@ int main(int argc, char** argv) {
         tolerance.atol = std::stod(value());
       } else if (arg == "--atol-of-largest") {
         tolerance.atol_of_largest = std::stod(value());
+      } else if (arg == "--threads") {
+        threads = std::stoi(value());
+        if (threads < 1) throw std::runtime_error("--threads must be at least 1");
       } else if (arg == "-v") {
         verbose = true;
       } else if (arg.starts_with("-")) {
@@ -255,7 +262,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "mg-onnx-runner: %s\nusage: mg-onnx-runner [--plugin-dir DIR] [--backend NAME] "
                  "[--skip-list FILE] [--min-passed N] [--rtol R] [--atol A] [--atol-of-largest F] "
-                 "[-v] DIR...\n",
+                 "[--threads T] [-v] DIR...\n",
                  e.what());
     return 2;
   }
@@ -290,7 +297,7 @@ int main(int argc, char** argv) {
       result = {Outcome::kSkip, skip->second};
     } else {
       try {
-        result = run_test(backend, test);
+        result = run_test(backend, test, "{\"threads\": " + std::to_string(threads) + "}");
       } catch (const std::exception& e) {
         result = {Outcome::kFail, e.what()};
       }

@@ -241,12 +241,15 @@ void recurrent(KernelContext& ctx) {
     return batch_first ? (b * dirs + d) * hidden : (d * batch + b) * hidden;
   };
 
-  std::vector<float> xw(static_cast<std::size_t>(seq * batch * gh));
-  std::vector<float> gates(static_cast<std::size_t>(batch * gh));
-  std::vector<float> h(static_cast<std::size_t>(batch * hidden)), c(h.size()), rh(h.size());
-  std::vector<float> hr(static_cast<std::size_t>(batch * hidden));  // GRU: H·Rhᵀ (+ Rbh)
-  std::vector<float> masked(static_cast<std::size_t>(hidden));      // GRU: r ⊙ H, one row
-  for (int64_t d = 0; d < dirs; ++d) {
+  // One direction's whole pass, with its own scratch, on `pool`: the two directions of a
+  // bidirectional layer are independent, so on two or more threads they run side by side
+  // (each step's GEMM is far too small to split: 8 rows of a 48-wide LSTM are 74k MACs).
+  auto run_direction = [&](int64_t d, ThreadPool& pool) {
+    std::vector<float> xw(static_cast<std::size_t>(seq * batch * gh));
+    std::vector<float> gates(static_cast<std::size_t>(batch * gh));
+    std::vector<float> h(static_cast<std::size_t>(batch * hidden)), c(h.size()), rh(h.size());
+    std::vector<float> hr(static_cast<std::size_t>(batch * hidden));  // GRU: H·Rhᵀ (+ Rbh)
+    std::vector<float> masked(static_cast<std::size_t>(hidden));      // GRU: r ⊙ H, one row
     const bool reverse = direction == "reverse" || d == 1;
     const float* wd = w.data<const float>() + d * gh * input;
     const float* rd = r.data<const float>() + d * gh * hidden;
@@ -259,8 +262,7 @@ void recurrent(KernelContext& ctx) {
     // Every step's input projection at once, with W's bias (and for all but GRU's
     // candidate gate, R's bias too: it is added at every step anyway).
     if (seq * batch > 0)
-      gemm(ctx.threads, false, true, seq * batch, gh, input, 1.f, x, input, wd, input, 0.f,
-           xw.data(), gh);
+      gemm(pool, false, true, seq * batch, gh, input, 1.f, x, input, wd, input, 0.f, xw.data(), gh);
     if (bias) {
       for (int64_t row = 0; row < seq * batch; ++row) {
         float* out = &xw[static_cast<std::size_t>(row * gh)];
@@ -281,10 +283,10 @@ void recurrent(KernelContext& ctx) {
     for (int64_t s = 0; s < seq; ++s) {
       // gates = H·Rᵀ over the batch (GRU: the update and reset gates only, here).
       const int64_t recurrent_cols = kCell == Cell::kGru ? 2 * hidden : gh;
-      gemm(ctx.threads, false, true, batch, recurrent_cols, hidden, 1.f, h.data(), hidden, rd,
-           hidden, 0.f, gates.data(), gh);
+      gemm(pool, false, true, batch, recurrent_cols, hidden, 1.f, h.data(), hidden, rd, hidden, 0.f,
+           gates.data(), gh);
       if (kCell == Cell::kGru && linear_before_reset) {
-        gemm(ctx.threads, false, true, batch, hidden, hidden, 1.f, h.data(), hidden,
+        gemm(pool, false, true, batch, hidden, hidden, 1.f, h.data(), hidden,
              rd + 2 * hidden * hidden, hidden, 0.f, hr.data(), hidden);
       }
       for (int64_t b = 0; b < batch; ++b) {
@@ -315,7 +317,7 @@ void recurrent(KernelContext& ctx) {
             // (r ⊙ H)·Rhᵀ for this row.
             for (int64_t k = 0; k < hidden; ++k)
               masked[static_cast<std::size_t>(k)] = rhb[k] * hb[k];
-            gemm(ctx.threads, false, true, 1, hidden, hidden, 1.f, masked.data(), hidden,
+            gemm(pool, false, true, 1, hidden, hidden, 1.f, masked.data(), hidden,
                  rd + 2 * hidden * hidden, hidden, 0.f, &hr[static_cast<std::size_t>(b * hidden)],
                  hidden);
           }
@@ -372,6 +374,18 @@ void recurrent(KernelContext& ctx) {
         std::memcpy(y_c + state_at(d, b), &c[static_cast<std::size_t>(b * hidden)],
                     static_cast<std::size_t>(hidden) * sizeof(float));
     }
+  };
+  // Below about half a million multiply-adds per direction (a 48-wide RNN at batch 8, an
+  // LSTM at batch 1) handing a direction to the other thread costs more than it saves.
+  constexpr int64_t kMinMacsPerDirection = int64_t{1} << 19;
+  if (dirs == 2 && ctx.threads.size() > 1 &&
+      seq * batch * gh * (input + hidden) >= kMinMacsPerDirection) {
+    ctx.threads.parallel_for(2, 1, [&](int64_t d0, int64_t d1) {
+      ThreadPool serial(1);
+      for (int64_t d = d0; d < d1; ++d) run_direction(d, serial);
+    });
+  } else {
+    for (int64_t d = 0; d < dirs; ++d) run_direction(d, ctx.threads);
   }
 }
 
