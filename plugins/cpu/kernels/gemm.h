@@ -14,6 +14,12 @@ void gemm(ThreadPool& threads, bool trans_a, bool trans_b, int64_t m, int64_t n,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc);
 
+// The same on the calling thread alone: for callers that split work across the instance's
+// threads themselves (a batch of small products, one per thread).
+void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                         const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                         float* c, int64_t ldc);
+
 // oneDNN's sgemm JIT-compiles its kernels on first use, once per process: ~5 ms for the
 // first one-row product and ~35 ms for the first with more rows (each transposition its
 // own). Called when the backend starts, so that cost does not land on the first requests.

@@ -2,6 +2,7 @@
 // activation the optimizer may attach ("_relu").
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "plugins/cpu/kernel.h"
 #include "plugins/cpu/kernels/broadcast.h"
@@ -10,6 +11,9 @@
 
 namespace mg::cpu {
 namespace {
+
+// A batch of products is split across threads in pieces of at least this much work.
+constexpr int64_t kMinMacsPerPiece = int64_t{1} << 16;
 
 void apply_relu(float* data, int64_t n) {
   for (int64_t i = 0; i < n; ++i) data[i] = data[i] > 0 ? data[i] : 0;
@@ -45,16 +49,34 @@ void matmul(KernelContext& ctx) {
       return;
     }
   }
-  // General case: one GEMM per entry of the broadcast batch dimensions.
+  // General case: one GEMM per entry of the broadcast batch dimensions (attention's
+  // [B·heads, L, L] products: many tiny ones), the entries split across the threads.
+  struct Product {
+    const float* a;
+    const float* b;
+    float* out;
+  };
+  std::vector<Product> products;
+  products.reserve(static_cast<std::size_t>(num_elements(batch)));
   for_each_broadcast<2>(
       batch, {&batch_a, &batch_b},
       [&](int64_t o, const std::array<int64_t, 2>& off, int64_t inner,
           const std::array<int64_t, 2>& st) {
         for (int64_t i = 0; i < inner; ++i) {
-          gemm(ctx.threads, false, false, m, n, k, 1.f, pa + (off[0] + i * st[0]) * m * k, k,
-               pb + (off[1] + i * st[1]) * k * n, n, 0.f, po + (o + i) * m * n, n);
+          products.push_back({pa + (off[0] + i * st[0]) * m * k, pb + (off[1] + i * st[1]) * k * n,
+                              po + (o + i) * m * n});
         }
       });
+  const int64_t macs = m * n * std::max<int64_t>(k, 1);
+  ctx.threads.parallel_for(static_cast<int64_t>(products.size()),
+                           std::max<int64_t>(1, kMinMacsPerPiece / std::max<int64_t>(macs, 1)),
+                           [&](int64_t begin, int64_t end) {
+                             for (int64_t i = begin; i < end; ++i) {
+                               const Product& p = products[static_cast<std::size_t>(i)];
+                               gemm_on_this_thread(false, false, m, n, k, 1.f, p.a, k, p.b, n, 0.f,
+                                                   p.out, n);
+                             }
+                           });
   if (ctx.node.attr_int("_relu", 0)) apply_relu(po, out.size());
 }
 
