@@ -29,6 +29,9 @@ packages=(
   prometheus-cpp-dev
   # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start
   libpq-dev postgresql libhiredis-dev redis-server nginx
+  # gRPC listener: Debian's gRPC and its code generators; Python's grpcio and protobuf for
+  # the tests' real gRPC client
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-protobuf
   # backends out of process: the worker's system call filter
   libseccomp-dev
   # deploy/ tests: a real Prometheus + promtool, systemd-analyze, YAML parsing, openssl

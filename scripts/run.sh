@@ -3,12 +3,15 @@
 # later runs), registers the three seed models on the CPU backend, and serves them on
 # https://127.0.0.1:8443 in the foreground (Ctrl-C or SIGTERM stops it); creates a demo tenant
 # and infer key once and prints bearer, signed and mgctl examples.
-# Environment: MG_DATA_DIR (default ./data), MG_LISTEN (default 127.0.0.1:8443).
+# The KServe v2 gRPC API is served on 127.0.0.1:8444 (TLS, the same certificate).
+# Environment: MG_DATA_DIR (default ./data), MG_LISTEN (default 127.0.0.1:8443),
+# MG_GRPC_LISTEN (default 127.0.0.1:8444).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 data=${MG_DATA_DIR:-$root/data}
 listen=${MG_LISTEN:-127.0.0.1:8443}
+grpc_listen=${MG_GRPC_LISTEN:-127.0.0.1:8444}
 
 scripts/install_deps.sh
 cmake --preset default >/dev/null
@@ -28,7 +31,8 @@ for model in fashion-mlp fashion-cnn text-classifier; do
 done
 
 port=${listen##*:}
-"$modelgate" serve --data-dir "$data" --listen "$listen" --plugin-dir "$root/build/plugins" &
+"$modelgate" serve --data-dir "$data" --listen "$listen" --grpc-listen "$grpc_listen" \
+  --plugin-dir "$root/build/plugins" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; wait "$server"; exit' INT TERM
 export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem
@@ -47,7 +51,8 @@ fi
 
 cat <<EOT
 
-ModelGate is serving https://$listen: fashion-mlp, fashion-cnn, text-classifier (Ctrl-C stops it).
+ModelGate is serving https://$listen: fashion-mlp, fashion-cnn, text-classifier (Ctrl-C stops it),
+and the KServe v2 gRPC API on $grpc_listen (TLS; docs/grpc.md).
 TLS certificate (self-signed, for localhost and 127.0.0.1): $data/tls/cert.pem
 Admin key (admin and infer scopes): $data/admin.key
 Demo tenant key (infer scope, 200 requests/s, 1000000/month): $data/demo.key

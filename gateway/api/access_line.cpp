@@ -105,6 +105,7 @@ void write_access_log(AccessLog& log, const HttpRequest& request, const HttpResp
   };
   const std::string_view target = request.target;
   text_field("request_id", request_id);
+  text_field("protocol", request.protocol);
   text_field("method", request.method);
   text_field("path", target.substr(0, std::min<std::size_t>(target.find('?'), 200)));
   integer_field("status", response.status);

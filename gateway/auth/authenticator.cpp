@@ -17,6 +17,13 @@
 namespace mg::gateway {
 namespace {
 
+// The SHA-256 (lowercase hex) of what a signed request's signature covers: its body, or
+// for a translated gRPC call the call's message (HttpRequest::signed_as).
+std::string signed_body_sha256(const HttpRequest& request) {
+  if (request.signed_as) return request.signed_as->body_sha256_hex;
+  return registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size())));
+}
+
 AuthError unauthorized(const std::string& code, const std::string& message) {
   return AuthError(401, code, message);
 }
@@ -152,8 +159,8 @@ HeadAuth Authenticator::signed_head(const HttpRequest& request) const {
                     std::string(request.header("X-MG-Timestamp")),
                     std::string(request.header("X-MG-Nonce")),
                     std::string(request.header("X-MG-Signature")),
-                    request.method,
-                    request.target};
+                    request.signed_as ? std::string("POST") : request.method,
+                    request.signed_as ? request.signed_as->target : request.target};
   for (const auto& [name, value] :
        {std::pair{"X-MG-Key-Id", &parts.key_id}, std::pair{"X-MG-Timestamp", &parts.timestamp},
         std::pair{"X-MG-Nonce", &parts.nonce}, std::pair{"X-MG-Signature", &parts.signature}}) {
@@ -247,9 +254,7 @@ void Authenticator::verify_body(const SignedParts& parts, std::string_view body_
 Authenticator::Deferred Authenticator::authenticate_deferring_nonce(const HttpRequest& request) {
   HeadAuth head = head_of(request);
   if (head.pending) {
-    verify_signature(
-        *head.pending,
-        registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size()))));
+    verify_signature(*head.pending, signed_body_sha256(request));
     // A replay is refused before the limits see it (it must not spend the tenant's quota);
     // the nonce itself is spent after them.
     if (nonces_.contains(head.pending->key_id, head.pending->nonce)) {
@@ -278,9 +283,7 @@ HeadAuth Authenticator::head_of(const HttpRequest& request) const {
 Principal Authenticator::authenticate(const HttpRequest& request) {
   HeadAuth head = head_of(request);
   if (head.pending) {
-    verify_body(
-        *head.pending,
-        registry::sha256_hex(std::as_bytes(std::span(request.body.data(), request.body.size()))));
+    verify_body(*head.pending, signed_body_sha256(request));
   }
   return std::move(head.principal);
 }

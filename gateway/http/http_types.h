@@ -20,6 +20,16 @@ struct HttpRequest {
   // handed back with the whole request so that work done on the head (checking a bearer
   // key) is not done twice. Opaque to the HTTP layer; null when there was none.
   std::shared_ptr<const void> head_state;
+  // What the caller's signature covers when that is not this request itself: a gRPC call
+  // is routed as the HTTP request it translates to, but its caller signed the call
+  // (method POST, the RPC's full path, the serialized request message; docs/grpc.md).
+  struct SignedAs {
+    std::string target;
+    std::string body_sha256_hex;
+  };
+  std::optional<SignedAs> signed_as;
+  // How the request arrived, for the access log and the metrics: "http" or "grpc".
+  std::string_view protocol = "http";
 
   // The first header with this name (case-insensitive), or "".
   std::string_view header(std::string_view name) const;

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "gateway/api/router.h"
 #include "gateway/auth/authenticator.h"
+#include "gateway/grpc/grpc_server.h"
 #include "gateway/http/https_server.h"
 #include "gateway/limits/limits.h"
 #include "gateway/main/data_dir.h"
@@ -262,9 +263,32 @@ int serve(const DataDir& dir, ServeSettings settings) {
       [&services](HttpRequest request, std::function<void(HttpResponse)> respond) {
         route_async(std::move(request), services, std::move(respond));
       });
+  // gRPC: the same router behind its own listener; stopped before the HTTPS server's
+  // run() returns, so both drain together on SIGTERM.
+  std::unique_ptr<GrpcServer> grpc;
+  if (!settings.grpc_listen.empty()) {
+    auto [grpc_host, grpc_port] = split_host_port(settings.grpc_listen);
+    GrpcServerOptions grpc_options;
+    grpc_options.host = grpc_host;
+    grpc_options.port = grpc_port;
+    grpc_options.certificate = options.certificate;
+    grpc_options.private_key = options.private_key;
+    grpc_options.max_message_bytes = settings.grpc_message_limit;
+    grpc_options.handler_threads = options.handler_threads;
+    grpc_options.max_queued_calls = options.max_queued_requests;
+    grpc_options.drain_timeout = options.drain_timeout;
+    grpc_options.on_shed = [&metrics] {
+      metrics.count_shed();
+      metrics.count_refusal("overloaded");
+    };
+    grpc = std::make_unique<GrpcServer>(
+        grpc_options, [&services](const HttpRequest& r) { return route(r, services); });
+    std::cout << "grpc on " << grpc_host << ":" << grpc->port() << "\n";
+  }
   std::cout << "metrics on http://" << metrics_host << ":" << metrics_port << "\n"
             << "listening on https://" << host << ":" << server.port() << std::endl;
   server.run();
+  if (grpc) grpc->stop();
   log(LogLevel::kInfo, "stopped");
   return 0;
 }
@@ -304,7 +328,7 @@ int main(int argc, char** argv) {
   cluster_options(import_cmd);
 
   ServeSettings settings;
-  std::string config_file, listen, metrics_listen;
+  std::string config_file, listen, metrics_listen, grpc_listen;
   std::vector<std::string> plugin_dirs;
   auto* rotate_cmd = app.add_subcommand(
       "rotate-master-key", "re-encrypt artifacts and re-seal keys under a new master key");
@@ -323,6 +347,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", listen, "HOST:PORT for the API (port 0: any free port)");
   serve_cmd->add_option("--metrics-listen", metrics_listen,
                         "HOST:PORT for Prometheus metrics over plain HTTP (port 0: any)");
+  serve_cmd->add_option(
+      "--grpc-listen", grpc_listen,
+      "HOST:PORT for the KServe v2 gRPC API over TLS (port 0: any; default: none)");
   serve_cmd->add_option("--plugin-dir", plugin_dirs, "plugin directory (repeatable)");
   cluster_options(serve_cmd);
   std::string redis;
@@ -355,6 +382,7 @@ int main(int argc, char** argv) {
     if (!listen.empty()) settings.listen = listen;
     if (!redis.empty()) settings.redis = redis;
     if (!metrics_listen.empty()) settings.metrics_listen = metrics_listen;
+    if (!grpc_listen.empty()) settings.grpc_listen = grpc_listen;
     if (!plugin_dirs.empty()) settings.plugin_dirs = plugin_dirs;
     return serve(dir, settings);
   } catch (const std::exception& e) {

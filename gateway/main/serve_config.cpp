@@ -27,6 +27,8 @@ const std::map<std::string_view, KeyRule>& schema() {
   static const std::map<std::string_view, KeyRule> keys = {
       {"listen", {Kind::kString}},
       {"metrics_listen", {Kind::kString}},
+      {"grpc_listen", {Kind::kString}},
+      {"limits.grpc_message_bytes", {Kind::kCount, (int64_t{1} << 31) - 1}},
       {"access_log", {Kind::kString}},
       {"require_signature", {Kind::kBool}},
       {"threads", {Kind::kCount, 1024}},
@@ -177,6 +179,10 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
   check_table(config, "", source);
   settings.listen = config["listen"].value_or(settings.listen);
   settings.metrics_listen = config["metrics_listen"].value_or(settings.metrics_listen);
+  settings.grpc_listen = config["grpc_listen"].value_or(settings.grpc_listen);
+  settings.grpc_message_limit =
+      static_cast<std::size_t>(config["limits"]["grpc_message_bytes"].value_or(
+          static_cast<int64_t>(settings.grpc_message_limit)));
   settings.require_signature = config["require_signature"].value_or(settings.require_signature);
   settings.access_log = config["access_log"].value_or(settings.access_log);
   settings.metrics_tenant_label =

@@ -28,6 +28,10 @@ struct BackendConfig {
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";
   std::string metrics_listen = "127.0.0.1:9464";
+  // The KServe v2 gRPC listener (docs/grpc.md); empty: none. The run command serves it on
+  // 127.0.0.1:8444.
+  std::string grpc_listen;
+  std::size_t grpc_message_limit = std::size_t{64} << 20;  // largest gRPC message
   bool require_signature = false;     // every model version needs a trusted signature
   std::string access_log = "stdout";  // "stdout", "stderr", a file path, or "off"
   bool metrics_tenant_label = true;   // false: no tenant label on metrics (many tenants)

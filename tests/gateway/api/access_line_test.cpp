@@ -43,11 +43,13 @@ TEST(AccessLine, FieldsAreFormattedAndEscaped) {
   EXPECT_TRUE(
       std::regex_search(line, std::regex(R"(^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",)")))
       << line;
-  EXPECT_NE(line.find(R"("request_id":"rid","method":"POST","path":"/v2/models/m/infer",)"
-                      R"("status":503,"code":"overloaded","tenant":"t\"1\u000a","key_id":"k",)"
-                      R"("model":"m","version":12,"total_ms":1062.500,"queue_ms":1.500,)"
-                      R"("compute_ms":250.000,"bytes_in":1234,"bytes_out":77})"),
-            std::string::npos)
+  EXPECT_NE(
+      line.find(
+          R"("request_id":"rid","protocol":"http","method":"POST","path":"/v2/models/m/infer",)"
+          R"("status":503,"code":"overloaded","tenant":"t\"1\u000a","key_id":"k",)"
+          R"("model":"m","version":12,"total_ms":1062.500,"queue_ms":1.500,)"
+          R"("compute_ms":250.000,"bytes_in":1234,"bytes_out":77})"),
+      std::string::npos)
       << line;
   boost::system::error_code ec;
   boost::json::parse(line, ec);

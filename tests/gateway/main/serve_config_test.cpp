@@ -24,6 +24,7 @@ TEST(ServeConfig, EveryKeyApplies) {
   ServeSettings s;
   apply_config_text(R"(listen = "0.0.0.0:1"
 metrics_listen = "127.0.0.1:2"
+grpc_listen = "127.0.0.1:3"
 access_log = "off"
 require_signature = true
 threads = 3
@@ -39,6 +40,7 @@ drain_timeout_seconds = 7
 header_bytes = 8192
 body_bytes = 1024
 upload_bytes = 2048
+grpc_message_bytes = 4096
 [metrics]
 tenant_label = false
 [cluster]
@@ -49,6 +51,8 @@ limits_on_redis_failure = "open"
                     "t.toml", s);
   EXPECT_EQ(s.listen, "0.0.0.0:1");
   EXPECT_EQ(s.metrics_listen, "127.0.0.1:2");
+  EXPECT_EQ(s.grpc_listen, "127.0.0.1:3");
+  EXPECT_EQ(s.grpc_message_limit, 4096u);
   EXPECT_EQ(s.access_log, "off");
   EXPECT_TRUE(s.require_signature);
   EXPECT_EQ(s.threads, 3);

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gateway/http/http_types.h"
+
+namespace mg::gateway {
+
+// The KServe v2 gRPC service's calls as the HTTP requests they stand for, and the HTTP
+// answers as the calls' answers, so a call over gRPC goes through the very same router
+// as one over HTTP: authentication, signing, tenancy, rate limits, quotas, usage,
+// batching, metrics and access log (docs/grpc.md). Protobuf stays inside grpc_calls.cpp:
+// messages come and go as their serialized bytes.
+
+// The RPCs ModelGate serves, by their full path ("/inference.GRPCInferenceService/…").
+enum class Rpc {
+  kServerLive,
+  kServerReady,
+  kModelReady,
+  kServerMetadata,
+  kModelMetadata,
+  kModelInfer,
+  kModelStreamInfer,
+  kUnknown,
+};
+Rpc rpc_of(std::string_view path);
+
+// A gRPC status: the code (grpc::StatusCode's value), its message, and trailing metadata.
+struct CallStatus {
+  int code = 0;  // OK
+  std::string message;
+  std::vector<std::pair<std::string, std::string>> trailers;
+  bool ok() const { return code == 0; }
+};
+
+// What a call's request turned into: the HTTP request to route, or the status to answer
+// at once (a message that does not parse, contents that do not match their shape).
+struct Translated {
+  HttpRequest request;
+  CallStatus refusal;   // not ok: answer this instead
+  std::string call_id;  // ModelInfer's id, for the answer of a stream's failed request
+};
+
+// Translates one request message of `rpc` (its serialized bytes) received with the
+// call's metadata (lowercase keys, as gRPC delivers them). The HTTP request carries the
+// metadata as headers, protocol "grpc", and signed_as: a signed call's signature covers
+// POST, the RPC's path and these exact bytes.
+Translated translate_request(Rpc rpc, std::string_view path, std::string_view message,
+                             const std::vector<std::pair<std::string, std::string>>& metadata);
+
+// The router's answer to a translated request as the call's answer: the serialized
+// response message, or a status in the error mapping of docs/grpc.md.
+struct CallAnswer {
+  std::string message;
+  CallStatus status;
+};
+CallAnswer translate_response(Rpc rpc, const HttpResponse& response,
+                              const std::string& call_id = {});
+
+// A ModelStreamInferResponse answering a stream's request with an error (the stream goes
+// on): error_message the status's message, infer_response.id the request's id.
+std::string stream_error(const CallStatus& status, const std::string& call_id);
+
+// A response of the error contract ({"error", "code"} with an HTTP status) as a gRPC
+// status: the table of docs/grpc.md; the message is "<code>: <error>", the code word also
+// in the trailer mg-error-code, Retry-After in retry-after.
+CallStatus status_of_error(const HttpResponse& response);
+
+}  // namespace mg::gateway

@@ -1,0 +1,254 @@
+#include "gateway/grpc/grpc_server.h"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "gateway/grpc/grpc_calls.h"
+
+namespace mg::gateway {
+namespace {
+
+std::string read_pem(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string bytes_of(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const auto& slice : slices)
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  return out;
+}
+
+grpc::Status status_of(const CallStatus& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code), status.message);
+}
+
+}  // namespace
+
+// Calls read and waiting for a handler thread, and the threads.
+class CallQueue {
+ public:
+  CallQueue(int threads, std::size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~CallQueue() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  // false when max_queued calls already wait.
+  bool post(std::function<void()> task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (tasks_.size() >= max_queued_) return false;
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return true;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // stopping, nothing left
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::size_t max_queued_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+struct GrpcServer::Impl {
+  GrpcServerOptions options;
+  Handler handler;
+  std::unique_ptr<CallQueue> queue;
+  std::unique_ptr<grpc::CallbackGenericService> service;  // outlives the server
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::once_flag stopped;
+};
+
+namespace {
+
+// One call, unary or a stream: read a request, route it on a handler thread, write its
+// answer; a stream then reads its next request. One read or write outstanding at a time.
+class Call final : public grpc::ServerGenericBidiReactor {
+ public:
+  Call(grpc::GenericCallbackServerContext* context, GrpcServer::Impl& server)
+      : context_(context), server_(server), rpc_(rpc_of(context->method())) {
+    if (rpc_ == Rpc::kUnknown) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "unimplemented: ModelGate does not serve " + context->method()));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side (or went away)
+      Finish(rpc_ == Rpc::kModelStreamInfer
+                 ? grpc::Status::OK
+                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "bad_request: the call carried no request message"));
+      return;
+    }
+    std::string message = bytes_of(request_);
+    request_.Clear();
+    if (!server_.queue->post([this, message = std::move(message)] { handle(message); })) {
+      if (server_.options.on_shed) server_.options.on_shed();
+      context_->AddTrailingMetadata("mg-error-code", "overloaded");
+      context_->AddTrailingMetadata("retry-after", "1");
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "overloaded: too many calls are waiting; retry shortly"));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    StartRead(&request_);  // only a stream writes without finishing
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // On a handler thread.
+  void handle(const std::string& message) {
+    const bool stream = rpc_ == Rpc::kModelStreamInfer;
+    if (context_->IsCancelled()) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+      return;
+    }
+    // A call whose deadline passed while it waited is not computed.
+    if (context_->deadline() <= std::chrono::system_clock::now()) {
+      Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "deadline_exceeded: the call's deadline passed before it was routed"));
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> metadata;
+    for (const auto& [key, value] : context_->client_metadata())
+      metadata.emplace_back(std::string(key.data(), key.size()),
+                            std::string(value.data(), value.size()));
+    Translated translated = translate_request(rpc_, context_->method(), message, metadata);
+    std::string answer;
+    if (!translated.refusal.ok()) {
+      if (!stream) return finish(translated.refusal);
+      answer = stream_error(translated.refusal, translated.call_id);
+    } else {
+      const HttpResponse response = server_.handler(translated.request);
+      CallAnswer call_answer = translate_response(rpc_, response, translated.call_id);
+      if (!call_answer.status.ok()) return finish(call_answer.status);
+      answer = std::move(call_answer.message);
+    }
+    grpc::Slice slice(answer);
+    response_ = grpc::ByteBuffer(&slice, 1);
+    if (stream) {
+      StartWrite(&response_);
+    } else {
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+  }
+
+  void finish(const CallStatus& status) {
+    for (const auto& [key, value] : status.trailers) context_->AddTrailingMetadata(key, value);
+    Finish(status_of(status));
+  }
+
+  grpc::GenericCallbackServerContext* context_;
+  GrpcServer::Impl& server_;
+  const Rpc rpc_;
+  grpc::ByteBuffer request_, response_;
+};
+
+class Service final : public grpc::CallbackGenericService {
+ public:
+  explicit Service(GrpcServer::Impl& server) : server_(server) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    return new Call(context, server_);
+  }
+
+ private:
+  GrpcServer::Impl& server_;
+};
+
+}  // namespace
+
+GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+  const GrpcServerOptions& o = impl_->options;
+  impl_->queue = std::make_unique<CallQueue>(o.handler_threads, o.max_queued_calls);
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({read_pem(o.private_key), read_pem(o.certificate)});
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::SslServerCredentials(tls),
+                           &impl_->port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(o.max_concurrent_streams));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(o.keepalive_time.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(o.keepalive_timeout.count()));
+  // Clients may ping to keep idle connections alive, as Triton's clients do, but not
+  // more often than every 10 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  impl_->service = std::make_unique<Service>(*impl_);
+  builder.RegisterCallbackGenericService(impl_->service.get());
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || impl_->port == 0) {
+    throw std::runtime_error("cannot listen for gRPC on " + o.host + ":" + std::to_string(o.port));
+  }
+}
+
+GrpcServer::~GrpcServer() { stop(); }
+
+uint16_t GrpcServer::port() const { return static_cast<uint16_t>(impl_->port); }
+
+void GrpcServer::stop() {
+  std::call_once(impl_->stopped, [this] {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + impl_->options.drain_timeout);
+    impl_->queue.reset();  // the handler threads finish what is queued, then end
+    log(LogLevel::kInfo, "gRPC listener stopped");
+  });
+}
+
+}  // namespace mg::gateway

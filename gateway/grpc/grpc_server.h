@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateway/http/http_types.h"
+
+namespace mg::gateway {
+
+struct GrpcServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8444;               // 0 picks a free port (see GrpcServer::port)
+  std::filesystem::path certificate;  // PEM, the HTTPS listener's
+  std::filesystem::path private_key;  // PEM
+  // Largest request or response message: a larger request is refused RESOURCE_EXHAUSTED
+  // by gRPC before it is read whole (the HTTPS body limit's counterpart).
+  std::size_t max_message_bytes = std::size_t{64} << 20;
+  // Threads that route calls (inference waits in a model's batch queue on them), and calls
+  // read and waiting for one: beyond this many a call is answered UNAVAILABLE overloaded
+  // at once, as the HTTPS listener answers 503.
+  int handler_threads = 32;
+  std::size_t max_queued_calls = 256;
+  // HTTP/2 limits: concurrent streams per connection; keepalive pings to find dead peers.
+  uint32_t max_concurrent_streams = 256;
+  std::chrono::milliseconds keepalive_time{60'000};
+  std::chrono::milliseconds keepalive_timeout{20'000};
+  std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
+  std::function<void()> on_shed;           // each call refused as overloaded (metrics)
+};
+
+// The KServe v2 gRPC listener (Debian's gRPC, TLS with the server's certificate): every
+// call of inference.GRPCInferenceService is translated into the HTTP request it stands
+// for (grpc_calls.h) and answered by `handler` — the same router as HTTPS — so tenancy,
+// signing, limits, usage, metrics and the access log are the same on both. RPCs it does
+// not serve answer UNIMPLEMENTED. A call whose deadline has passed while it waited for a
+// handler thread is answered DEADLINE_EXCEEDED without being routed. gRPC and protobuf
+// stay inside grpc_server.cpp and grpc_calls.cpp.
+class GrpcServer {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Binds and starts serving; throws std::runtime_error when the address, certificate or
+  // key cannot be used.
+  GrpcServer(GrpcServerOptions options, Handler handler);
+  ~GrpcServer();  // stop()
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  uint16_t port() const;  // the bound port
+  // Stops accepting, lets in-flight calls finish (up to drain_timeout). Idempotent.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mg::gateway
