@@ -116,6 +116,32 @@ TEST(Docs, SigningTestVectorsAreWhatTheSdkComputes) {
             std::string::npos);
 }
 
+// docs/grpc.md: a gRPC call's signature covers POST, the RPC's path and the serialized
+// message (given in hex in the table).
+TEST(Docs, GrpcSigningTestVectorsAreWhatTheSdkComputes) {
+  const std::string doc = read_doc("grpc.md");
+  const std::regex key_line(R"(key `(mg_[A-Za-z0-9_]+)`)");
+  std::smatch key;
+  ASSERT_TRUE(std::regex_search(doc, key, key_line));
+  // | `rpc path` | timestamp | `nonce` | `message hex` | `sha256` | `signature` |
+  const std::regex row(
+      R"(\n\| `(/inference\.GRPCInferenceService/[A-Za-z]+)` \| (\d+) \| `([^`]*)` \| `([0-9a-f]*)` \| `([0-9a-f]{64})` \| `([0-9a-f]{64})` \|)");
+  int vectors = 0;
+  for (std::sregex_iterator it(doc.begin(), doc.end(), row), end; it != end; ++it, ++vectors) {
+    const auto& m = *it;
+    std::string message;
+    const std::string hex = m[4].str();
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      message += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    EXPECT_EQ(modelgate::sha256_hex(message), m[5].str()) << m[0];
+    EXPECT_EQ(modelgate::sign_request(key[1].str(), "POST", m[1].str(), m[2].str(), m[3].str(),
+                                      m[5].str()),
+              m[6].str())
+        << m[0];
+  }
+  EXPECT_GE(vectors, 2);
+}
+
 // The end of a struct's last ABI 1.0 field: the smallest struct_size a reader accepts.
 #define MG_END_OF(T, field) (offsetof(T, field) + sizeof(T::field))
 
