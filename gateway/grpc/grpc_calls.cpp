@@ -3,6 +3,7 @@
 #include <grpc_service.pb.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -278,7 +279,10 @@ bool body_of(const HttpResponse& response, Body& out) {
   std::string_view body = response.body;
   std::size_t json_size = body.size();
   for (const auto& [name, value] : response.headers) {
-    if (name == "Inference-Header-Content-Length") json_size = std::stoull(value);
+    if (name == "Inference-Header-Content-Length" &&
+        std::from_chars(value.data(), value.data() + value.size(), json_size).ec != std::errc()) {
+      return false;
+    }
   }
   if (json_size > body.size()) return false;
   boost::system::error_code error;
@@ -405,6 +409,13 @@ Rpc rpc_of(std::string_view path) {
 
 Translated translate_request(Rpc rpc, std::string_view path, std::string_view message,
                              const std::vector<std::pair<std::string, std::string>>& metadata) {
+  // protobuf logs a line to stderr for each string field of a message that is not UTF-8:
+  // any client could fill the server log with them. The caller's answer says it instead.
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
   Translated out;
   HttpRequest& request = out.request;
   request.method = "GET";
