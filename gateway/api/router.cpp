@@ -330,9 +330,10 @@ HttpResponse finish(const HttpRequest& request, HttpResponse response, Services&
   if (info.version > 0) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     metrics->observe_inference(info.model, info.version, outcome, info.items, elapsed.count(),
-                               info.queue_seconds);
+                               info.queue_seconds, request.protocol);
   } else if (outcome == "model_not_found") {
-    metrics->count_unknown_model();  // counted, but its name never becomes a label
+    // Counted, but its name never becomes a label.
+    metrics->count_unknown_model(request.protocol);
   }
   return response;
 }

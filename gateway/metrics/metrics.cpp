@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -150,8 +151,14 @@ class StateCollector : public prometheus::Collectable {
 // The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
 // label map and a whole new metric (a histogram: its buckets) on every call, even when
 // it only finds the existing one, which cost several allocations per request.
+// The protocols a request arrives by (the protocol label): a fixed list, so request data
+// never becomes a label.
+constexpr std::array<const char*, 2> kProtocols = {"http", "grpc"};
+std::size_t protocol_index(std::string_view protocol) { return protocol == "grpc" ? 1 : 0; }
+
 struct VersionSeries {
-  prometheus::Counter* ok = nullptr;  // requests with outcome "ok": nearly all of them
+  // Requests with outcome "ok" (nearly all of them), by protocol.
+  std::array<prometheus::Counter*, kProtocols.size()> ok{};
   prometheus::Counter* items = nullptr;
   prometheus::Histogram* duration = nullptr;
   prometheus::Histogram* queue = nullptr;
@@ -310,7 +317,10 @@ struct Metrics::Impl {
       const std::string v = std::to_string(version);
       const prometheus::Labels labels{{"model", model}, {"version", v}};
       VersionSeries& series = at->second;
-      series.ok = &requests.Add({{"model", model}, {"version", v}, {"outcome", "ok"}});
+      for (std::size_t p = 0; p < kProtocols.size(); ++p) {
+        series.ok[p] = &requests.Add(
+            {{"model", model}, {"version", v}, {"outcome", "ok"}, {"protocol", kProtocols[p]}});
+      }
       series.items = &items.Add(labels);
       series.duration = &duration.Add(labels, kLatencyBuckets);
       series.queue = &queue.Add(labels, kLatencyBuckets);
@@ -369,13 +379,17 @@ void Metrics::observe_batch(const std::string& model, int64_t version, uint64_t 
 
 void Metrics::observe_inference(const std::string& model, int64_t version,
                                 const std::string& outcome, uint64_t items, double seconds,
-                                double queue_seconds) {
+                                double queue_seconds, std::string_view protocol) {
   const VersionSeries& series = impl_->version_series(model, version);
+  const std::size_t p = protocol_index(protocol);
   if (outcome == "ok") {
-    series.ok->Increment();
+    series.ok[p]->Increment();
   } else {
     impl_->requests
-        .Add({{"model", model}, {"version", std::to_string(version)}, {"outcome", outcome}})
+        .Add({{"model", model},
+              {"version", std::to_string(version)},
+              {"outcome", outcome},
+              {"protocol", kProtocols[p]}})
         .Increment();
   }
   if (items > 0) series.items->Increment(static_cast<double>(items));
@@ -383,8 +397,13 @@ void Metrics::observe_inference(const std::string& model, int64_t version,
   if (queue_seconds >= 0) series.queue->Observe(queue_seconds);
 }
 
-void Metrics::count_unknown_model() {
-  impl_->requests.Add({{"model", ""}, {"version", ""}, {"outcome", "model_not_found"}}).Increment();
+void Metrics::count_unknown_model(std::string_view protocol) {
+  impl_->requests
+      .Add({{"model", ""},
+            {"version", ""},
+            {"outcome", "model_not_found"},
+            {"protocol", kProtocols[protocol_index(protocol)]}})
+      .Increment();
 }
 
 void Metrics::count_auth_failure(const std::string& reason) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mg::gateway {
@@ -58,12 +59,14 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   // One data-plane inference request, end to end. outcome is "ok" or an error code;
-  // queue_seconds < 0 when it never reached a batch queue.
+  // queue_seconds < 0 when it never reached a batch queue; protocol "http" or "grpc" (the
+  // protocol label of inference_requests_total; anything else counts as "http").
   void observe_inference(const std::string& model, int64_t version, const std::string& outcome,
-                         uint64_t items, double seconds, double queue_seconds);
+                         uint64_t items, double seconds, double queue_seconds,
+                         std::string_view protocol = "http");
   // A request naming a model that does not exist: counted in inference_requests_total
   // with empty model and version labels, so request data never becomes a label.
-  void count_unknown_model();
+  void count_unknown_model(std::string_view protocol = "http");
   // One batch run by a version: its rows and its execute time.
   void observe_batch(const std::string& model, int64_t version, uint64_t rows, double seconds);
   // A request refused by authentication (reason: the 401 code) or authorisation.

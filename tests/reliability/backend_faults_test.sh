@@ -64,7 +64,7 @@ metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics" | grep "^modelgate_"
 expect "metrics: failed backend, with what it declared" "$metrics" \
   'modelgate_backend_info{abi="1.0",backend="test_init_fails",state="failed",version="0.0.1-test"} 1'
 expect "metrics: failed model" "$metrics" 'modelgate_model_state{model="broken-load",state="failed",version="1"} 1'
-expect "metrics: execute errors" "$metrics" 'modelgate_inference_requests_total{model="failing-exec",outcome="internal",version="1"} 1'
+expect "metrics: execute errors" "$metrics" 'modelgate_inference_requests_total{model="failing-exec",outcome="internal",protocol="http",version="1"} 1'
 
 # The crash in a worker: that batch fails, the server serves on.
 out=$(infer crasher)

@@ -33,12 +33,16 @@ MG_SIGNED_KEY=$(key_of --tenant acme --scope infer --signed-only)
 MG_SLOW_KEY=$(key_of --tenant acme --scope infer --rate 0.1/s --burst 1)
 MG_OTHER_MODELS_KEY=$(key_of --tenant acme --scope infer --models 'text-*')
 export MG_INFER_KEY MG_SIGNED_KEY MG_SLOW_KEY MG_OTHER_MODELS_KEY
-before=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",version="1"}')
+before=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="grpc",version="1"}')
 /usr/bin/python3 "$here/grpc_client_test.py" || fail "gRPC client test"
-after=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",version="1"}')
+after=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="grpc",version="1"}')
 # At least: two unary calls, one signed, one rate-limited key's first, two on a stream.
 ((${after:-0} - ${before:-0} >= 6)) || fail "inference counter moved from '$before' to '$after'"
 echo "ok   gRPC inferences counted ($before -> $after)"
+# The one HTTPS inference of the client test is counted under protocol="http".
+http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
+[[ $http == 1 ]] || fail "HTTPS inferences counted: '$http', expected 1"
+echo "ok   the protocol label tells them apart"
 stop_modelgate
 expect "access log" "$(grep '"protocol":"grpc"' "$work/serve.log" | grep '"path":"/v2/models/fashion-mlp/infer"')" '"status":200'
 expect "access log refusals" "$(grep '"protocol":"grpc"' "$work/serve.log")" '"code":"rate_limited"'

@@ -171,7 +171,7 @@ expect "access log: refused upload, admin named" "$(grep '"request_id":"trace-46
 
 # The metrics listener: plain HTTP, counts what was just served.
 metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
-expect "metrics: requests" "$metrics" 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",version="1"}'
+expect "metrics: requests" "$metrics" 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}'
 expect "metrics: errors by code" "$metrics" 'outcome="bad_request"'
 expect "metrics: latency histogram" "$metrics" 'modelgate_request_duration_seconds_bucket{model="fashion-mlp"'
 expect "metrics: model state" "$metrics" 'modelgate_model_state{model="fashion-mlp",state="ready",version="1"} 1'
@@ -188,7 +188,7 @@ expect "metrics: process fds" "$metrics" 'process_open_fds '
 expect "metrics: tenant requests" "$metrics" 'modelgate_tenant_requests_total{tenant="admin"}'
 [[ "$metrics" != *nope* ]] || fail "an unknown model name from a request became a label"
 expect "metrics: unknown models counted without a name" "$metrics" \
-  'modelgate_inference_requests_total{model="",outcome="model_not_found",version=""} '
+  'modelgate_inference_requests_total{model="",outcome="model_not_found",protocol="http",version=""} '
 
 # Slow clients: one never finishes its TLS handshake, one sends half a header and stalls.
 # The deadlines (2 s here) cut both off, and meanwhile everyone else is served.
