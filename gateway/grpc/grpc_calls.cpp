@@ -385,6 +385,76 @@ CallStatus metadata_response(const HttpResponse& response, pb::ModelMetadataResp
   return {};
 }
 
+uint64_t count_at(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64() && v->as_int64() >= 0) return static_cast<uint64_t>(v->as_int64());
+  return 0;
+}
+
+void set_duration(pb::StatisticDuration& out, const json::object& parent, std::string_view key) {
+  const json::value* v = parent.if_contains(key);
+  if (v == nullptr || !v->is_object()) return;
+  out.set_count(count_at(v->as_object(), "count"));
+  out.set_ns(count_at(v->as_object(), "ns"));
+}
+
+// GET …/stats answers in Triton's shape, field for field.
+CallStatus statistics_response(const HttpResponse& response, pb::ModelStatisticsResponse& out) {
+  Body body;
+  if (!body_of(response, body) || !body.header.is_object())
+    return internal("the statistics could not be read");
+  const json::value* stats = body.header.as_object().if_contains("model_stats");
+  if (stats == nullptr || !stats->is_array()) return internal("the answer has no model_stats");
+  for (const json::value& item : stats->as_array()) {
+    if (!item.is_object()) continue;
+    const json::object& o = item.as_object();
+    pb::ModelStatistics& m = *out.add_model_stats();
+    m.set_name(string_at(o, "name"));
+    m.set_version(string_at(o, "version"));
+    m.set_last_inference(count_at(o, "last_inference"));
+    m.set_inference_count(count_at(o, "inference_count"));
+    m.set_execution_count(count_at(o, "execution_count"));
+    if (const auto* s = o.if_contains("inference_stats"); s && s->is_object()) {
+      pb::InferStatistics& i = *m.mutable_inference_stats();
+      set_duration(*i.mutable_success(), s->as_object(), "success");
+      set_duration(*i.mutable_fail(), s->as_object(), "fail");
+      set_duration(*i.mutable_queue(), s->as_object(), "queue");
+      set_duration(*i.mutable_compute_input(), s->as_object(), "compute_input");
+      set_duration(*i.mutable_compute_infer(), s->as_object(), "compute_infer");
+      set_duration(*i.mutable_compute_output(), s->as_object(), "compute_output");
+    }
+    if (const auto* b = o.if_contains("batch_stats"); b && b->is_array()) {
+      for (const json::value& row : b->as_array()) {
+        if (!row.is_object()) continue;
+        pb::InferBatchStatistics& batch = *m.add_batch_stats();
+        batch.set_batch_size(count_at(row.as_object(), "batch_size"));
+        set_duration(*batch.mutable_compute_input(), row.as_object(), "compute_input");
+        set_duration(*batch.mutable_compute_infer(), row.as_object(), "compute_infer");
+        set_duration(*batch.mutable_compute_output(), row.as_object(), "compute_output");
+      }
+    }
+  }
+  return {};
+}
+
+// POST /v2/repository/index answers an array of {name, version, state, reason}.
+CallStatus index_response(const HttpResponse& response, pb::RepositoryIndexResponse& out) {
+  Body body;
+  if (!body_of(response, body) || !body.header.is_array())
+    return internal("the repository index could not be read");
+  for (const json::value& item : body.header.as_array()) {
+    if (!item.is_object()) continue;
+    auto* row = out.add_models();
+    row->set_name(string_at(item.as_object(), "name"));
+    row->set_version(string_at(item.as_object(), "version"));
+    row->set_state(string_at(item.as_object(), "state"));
+    row->set_reason(string_at(item.as_object(), "reason"));
+  }
+  return {};
+}
+
 template <class Message>
 std::string serialized(const Message& message) {
   std::string out;
@@ -404,6 +474,10 @@ Rpc rpc_of(std::string_view path) {
   if (name == "ModelMetadata") return Rpc::kModelMetadata;
   if (name == "ModelInfer") return Rpc::kModelInfer;
   if (name == "ModelStreamInfer") return Rpc::kModelStreamInfer;
+  if (name == "ModelStatistics") return Rpc::kModelStatistics;
+  if (name == "RepositoryIndex") return Rpc::kRepositoryIndex;
+  if (name == "RepositoryModelLoad") return Rpc::kRepositoryModelLoad;
+  if (name == "RepositoryModelUnload") return Rpc::kRepositoryModelUnload;
   return Rpc::kUnknown;
 }
 
@@ -469,6 +543,33 @@ Translated translate_request(Rpc rpc, std::string_view path, std::string_view me
       }
       out.call_id = call.id();
       out.refusal = infer_request(call, request);
+      break;
+    }
+    case Rpc::kModelStatistics: {
+      pb::ModelStatisticsRequest call;
+      if (!parse(message, call)) unreadable();
+      request.target = (call.name().empty() ? std::string("/v2/models")
+                                            : model_path(call.name(), call.version())) +
+                       "/stats";
+      break;
+    }
+    case Rpc::kRepositoryIndex: {
+      pb::RepositoryIndexRequest call;
+      if (!parse(message, call)) unreadable();
+      request.method = "POST";
+      request.target = "/v2/repository/index";
+      request.body = call.ready() ? R"({"ready":true})" : "{}";
+      request.headers.emplace_back("Content-Type", "application/json");
+      break;
+    }
+    case Rpc::kRepositoryModelLoad:
+    case Rpc::kRepositoryModelUnload: {
+      // The two requests have the same fields.
+      pb::RepositoryModelLoadRequest call;
+      if (!parse(message, call)) unreadable();
+      request.method = "POST";
+      request.target = "/v2/repository/models/" + segment(call.model_name()) +
+                       (rpc == Rpc::kRepositoryModelLoad ? "/load" : "/unload");
       break;
     }
     case Rpc::kUnknown:
@@ -610,6 +711,24 @@ CallAnswer translate_response(Rpc rpc, const HttpResponse& response, const std::
       answer.message = serialized(out);
       return answer;
     }
+    case Rpc::kModelStatistics: {
+      if (!ok) break;
+      pb::ModelStatisticsResponse out;
+      answer.status = statistics_response(response, out);
+      if (answer.status.ok()) answer.message = serialized(out);
+      return answer;
+    }
+    case Rpc::kRepositoryIndex: {
+      if (!ok) break;
+      pb::RepositoryIndexResponse out;
+      answer.status = index_response(response, out);
+      if (answer.status.ok()) answer.message = serialized(out);
+      return answer;
+    }
+    case Rpc::kRepositoryModelLoad:
+    case Rpc::kRepositoryModelUnload:
+      if (!ok) break;
+      return answer;  // an empty message
     case Rpc::kUnknown:
       break;
   }

@@ -24,6 +24,10 @@ enum class Rpc {
   kModelMetadata,
   kModelInfer,
   kModelStreamInfer,
+  kModelStatistics,
+  kRepositoryIndex,
+  kRepositoryModelLoad,
+  kRepositoryModelUnload,
   kUnknown,
 };
 Rpc rpc_of(std::string_view path);

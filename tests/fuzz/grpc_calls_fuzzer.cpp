@@ -22,6 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       "/inference.GRPCInferenceService/ModelMetadata",
       "/inference.GRPCInferenceService/ModelReady",
       "/inference.GRPCInferenceService/ServerMetadata",
+      "/inference.GRPCInferenceService/ModelStatistics",
+      "/inference.GRPCInferenceService/RepositoryIndex",
+      "/inference.GRPCInferenceService/RepositoryModelLoad",
       "/inference.GRPCInferenceService/NotServed",
   };
   const std::string_view path = kPaths[data[0] % std::size(kPaths)];

@@ -211,8 +211,57 @@ class GrpcTest(unittest.TestCase):
         answers = list(self.stub.ModelStreamInfer(iter(requests[:1])))
         self.assertTrue(answers[0].error_message.startswith("missing_credentials: "))
 
+    def test_statistics_count_the_calls(self):
+        md = bearer(self.key)
+        before = self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="fashion-mlp"),
+                                           metadata=md).model_stats
+        self.assertEqual([(m.name, m.version) for m in before], [("fashion-mlp", "1")])
+        self.stub.ModelInfer(image_request(), metadata=md)
+        after = self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="fashion-mlp",
+                                                                    version="1"),
+                                          metadata=md).model_stats[0]
+        self.assertEqual(after.inference_stats.success.count,
+                         before[0].inference_stats.success.count + 1)
+        self.assertGreater(after.inference_stats.compute_infer.ns,
+                           before[0].inference_stats.compute_infer.ns)
+        self.assertGreater(after.last_inference, 0)
+        every = self.stub.ModelStatistics(pb.ModelStatisticsRequest(), metadata=md).model_stats
+        self.assertIn("fashion-mlp", [m.name for m in every])
+        self.expect_error(grpc.StatusCode.NOT_FOUND, "model_not_found", self.stub.ModelStatistics,
+                          pb.ModelStatisticsRequest(name="no-such-model"), metadata=md)
+
+    def test_repository_rpcs_need_the_admin_scope(self):
+        admin = bearer(ENV["MG_ADMIN_KEY"])
+        index = self.stub.RepositoryIndex(pb.RepositoryIndexRequest(), metadata=admin).models
+        self.assertIn(("fashion-mlp", "1", "READY"), [(m.name, m.version, m.state) for m in index])
+        request = pb.RepositoryModelUnloadRequest(model_name="fashion-mlp")
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, "forbidden",
+                          self.stub.RepositoryModelUnload, request, metadata=bearer(self.key))
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, "forbidden",
+                          self.stub.RepositoryIndex, pb.RepositoryIndexRequest(),
+                          metadata=bearer(self.key))
+        self.stub.RepositoryModelUnload(request, metadata=admin)
+        try:
+            ready = self.stub.ModelReady(pb.ModelReadyRequest(name="fashion-mlp"),
+                                         metadata=admin)
+            self.assertFalse(ready.ready)
+            only_ready = self.stub.RepositoryIndex(pb.RepositoryIndexRequest(ready=True),
+                                                   metadata=admin).models
+            self.assertNotIn("fashion-mlp", [m.name for m in only_ready])
+            self.expect_error(grpc.StatusCode.UNAVAILABLE, "model_not_ready", self.stub.ModelInfer,
+                              image_request(), metadata=admin)
+        finally:
+            self.stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="fashion-mlp"),
+                                          metadata=admin)
+        self.assertTrue(self.stub.ModelReady(pb.ModelReadyRequest(name="fashion-mlp"),
+                                             metadata=admin).ready)
+        self.expect_error(grpc.StatusCode.NOT_FOUND, "model_not_found",
+                          self.stub.RepositoryModelLoad,
+                          pb.RepositoryModelLoadRequest(model_name="no-such-model"), metadata=admin)
+
     def test_rpcs_not_served_are_unimplemented(self):
         for path in (SERVICE + "ModelConfig", SERVICE + "SystemSharedMemoryStatus",
+                     SERVICE + "CudaSharedMemoryRegister", SERVICE + "TraceSetting",
                      "/other.Service/Call"):
             call = self.channel.unary_unary(path)
             with self.assertRaises(grpc.RpcError) as caught:

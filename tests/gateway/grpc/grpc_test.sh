@@ -32,7 +32,7 @@ MG_INFER_KEY=$(key_of --tenant acme --scope infer)
 MG_SIGNED_KEY=$(key_of --tenant acme --scope infer --signed-only)
 MG_SLOW_KEY=$(key_of --tenant acme --scope infer --rate 0.1/s --burst 1)
 MG_OTHER_MODELS_KEY=$(key_of --tenant acme --scope infer --models 'text-*')
-export MG_INFER_KEY MG_SIGNED_KEY MG_SLOW_KEY MG_OTHER_MODELS_KEY
+export MG_INFER_KEY MG_SIGNED_KEY MG_SLOW_KEY MG_OTHER_MODELS_KEY MG_ADMIN_KEY=$admin_key
 before=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="grpc",version="1"}')
 /usr/bin/python3 "$here/grpc_client_test.py" || fail "gRPC client test"
 after=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="grpc",version="1"}')
