@@ -196,7 +196,20 @@ struct AcceptedInfer {
   int64_t version = 0;
   bool batched = false;  // the model has a batch dimension: items are dimension 0
   InferRequest request;
+  // When it must have started: the server's inference timeout, or the caller's own
+  // deadline when that is sooner (caller_deadline).
+  std::chrono::steady_clock::time_point start_by;
+  bool caller_deadline = false;
 };
+
+// Sets accepted.start_by from the server's timeout and the caller's deadline.
+void set_start_by(AcceptedInfer& accepted, const HttpRequest& http, const Services& s) {
+  accepted.start_by = std::chrono::steady_clock::now() + s.inference_timeout;
+  if (http.deadline && *http.deadline < accepted.start_by) {
+    accepted.start_by = *http.deadline;
+    accepted.caller_deadline = true;
+  }
+}
 
 // The answer to an accepted request once its batch has run: the failure's error, or the
 // outputs encoded.
@@ -210,6 +223,11 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     if (failure->code == kWorkerRestartingCode) throw not_ready_worker(path.model, version);
     if (failure->code == kQueueDeadlineCode) {
+      if (accepted.caller_deadline) {
+        throw ApiError(
+            503, "deadline_exceeded",
+            "model '" + path.model + "' did not start this request before the call's deadline");
+      }
       throw ApiError(503, "deadline_exceeded",
                      "model '" + path.model + "' did not start this request within " +
                          std::to_string(s.inference_timeout.count()) + " ms; retry later",
@@ -256,8 +274,7 @@ HttpResponse infer_later(DataCall& call, LoadedVersion& loaded,
   const Services& s = call.services;
   const std::string model = accepted->path.model;
   try {
-    loaded.submit_async(std::move(checked.inputs), std::move(checked.outputs),
-                        std::chrono::steady_clock::now() + s.inference_timeout,
+    loaded.submit_async(std::move(checked.inputs), std::move(checked.outputs), accepted->start_by,
                         [accepted, deliver = later.deliver, &s](RequestResult result) mutable {
                           // Everything the request holds moves on to the answer: nothing of it is
                           // left to be destroyed on this (batcher) thread.
@@ -283,6 +300,7 @@ HttpResponse infer(DataCall& call) {
   const HttpRequest& http = call.request;  // decompressed by the router
   auto accepted = std::make_shared<AcceptedInfer>();
   accepted->path = model_ref(call.params);
+  set_start_by(*accepted, http, s);
   const ModelRef& path = accepted->path;
   int64_t version = resolve_version(s, path);
   info.model = path.model;
@@ -307,7 +325,7 @@ HttpResponse infer(DataCall& call) {
     throw queue_full(path.model);
   }
   if (pending.ran_here) return answer_infer(*accepted, std::move(*pending.ran_here), s, info);
-  if (pending.result.wait_for(s.inference_timeout) != std::future_status::ready) {
+  if (pending.result.wait_until(accepted->start_by) != std::future_status::ready) {
     // Still queued: taken out and refused (it never runs). Already running: its batch ends
     // when the backend returns, and its data must stay valid until then.
     if (loaded->cancel(pending.ticket)) {

@@ -164,6 +164,14 @@ class Call final : public grpc::ServerGenericBidiReactor {
       metadata.emplace_back(std::string(key.data(), key.size()),
                             std::string(value.data(), value.size()));
     Translated translated = translate_request(rpc_, context_->method(), message, metadata);
+    // The call's deadline goes with it: an inference still queued when it passes is
+    // dropped, not computed.
+    const auto deadline = context_->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      translated.request.deadline = std::chrono::steady_clock::now() +
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        deadline - std::chrono::system_clock::now());
+    }
     std::string answer;
     if (!translated.refusal.ok()) {
       if (!stream) return finish(translated.refusal);

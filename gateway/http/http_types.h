@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -30,6 +31,10 @@ struct HttpRequest {
   std::optional<SignedAs> signed_as;
   // How the request arrived, for the access log and the metrics: "http" or "grpc".
   std::string_view protocol = "http";
+  // The caller's own deadline (a gRPC call's): an inference still waiting for its batch
+  // when it passes is taken out and refused, never computed. None: only the server's
+  // limits.inference_timeout_ms applies.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 
   // The first header with this name (case-insensitive), or "".
   std::string_view header(std::string_view name) const;

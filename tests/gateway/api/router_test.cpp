@@ -348,6 +348,26 @@ TEST_F(RouterTest, AnInferenceWaitHasADeadline) {
   EXPECT_EQ(call("POST", "/v2/models/fashion-mlp/infer", mlp_request()).status, 200);
 }
 
+// A caller's own deadline (a gRPC call's) shortens the wait: a request still queued when
+// it passes is taken out (it never runs) and answered 503 deadline_exceeded.
+TEST_F(RouterTest, ACallersDeadlineDropsAQueuedRequest) {
+  add_model_file(
+      "waiting", kModels / "fashion-mlp.onnx",
+      R"({"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000})",
+      true);
+  HttpRequest request{
+      "POST", "/v2/models/waiting/infer", {{"Authorization", "Bearer " + key_}}, mlp_request()};
+  const auto started = std::chrono::steady_clock::now();
+  request.deadline = started + std::chrono::milliseconds(200);
+  expect_error(route(request, *services_), 503, "deadline_exceeded", "the call's deadline");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(9));  // not 10 s
+  EXPECT_EQ(models_->find("waiting", 1)->batcher().batches_run(), 0u);  // and it never ran
+  // A deadline far off changes nothing.
+  request.target = "/v2/models/fashion-mlp/infer";
+  request.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  EXPECT_EQ(route(request, *services_).status, 200);
+}
+
 // While other tenants have requests in flight, one tenant holds at most its concurrency
 // cap; alone on the server it is not capped.
 TEST_F(RouterTest, OneTenantCannotHoldEveryWorkerWhileOthersWait) {

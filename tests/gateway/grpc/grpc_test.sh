@@ -17,6 +17,10 @@ protoc --proto_path="$proto" --python_out="$work/stubs" --grpc_out="$work/stubs"
 
 data=$work/data
 init_with_mlp "$data"
+# A model whose batch waits 10 s for 8 requests: calls queue there (the deadline test).
+"$modelgate" import --data-dir "$data" waiting "$examples/models/fashion-mlp.onnx" --promote \
+  --config '{"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000}' \
+  >/dev/null
 printf '[limits]\ngrpc_message_bytes = 2000000\n' >"$work/serve.toml"
 start_modelgate "$data" --grpc-listen 127.0.0.1:0 --config "$work/serve.toml" ||
   fail "server exited during start"
