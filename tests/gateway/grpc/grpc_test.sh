@@ -2,8 +2,8 @@
 # The gRPC listener end to end: a real server (--grpc-listen on a free port, TLS, a 2 MB
 # message limit from its config file), keys made with mgctl, and a real gRPC client
 # (grpc_client_test.py: Debian's grpcio, stubs generated here from the tree's proto).
-# Then the access log must show the calls as protocol "grpc", and the inference counter
-# must have counted them.
+# Then the inference counter must have counted them apart from HTTPS, the Triton HTTP
+# extensions answer over TLS, and the access log shows the calls as protocol "grpc".
 # usage: grpc_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR PROTO_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4 proto=$5
@@ -47,6 +47,16 @@ echo "ok   gRPC inferences counted ($before -> $after)"
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
 [[ $http == 1 ]] || fail "HTTPS inferences counted: '$http', expected 1"
 echo "ok   the protocol label tells them apart"
+# The Triton HTTP extensions over real TLS too (tritonclient.http's calls).
+c() { curl -sS --cacert "$MG_CACERT" "$@"; }
+as_key() { c -H "Authorization: Bearer $1" "${@:2}"; }
+expect "HTTPS config" "$(as_key "$MG_INFER_KEY" "$MG_SERVER/v2/models/fashion-mlp/config")" '"max_batch_size":8'
+expect "HTTPS stats" "$(as_key "$MG_INFER_KEY" "$MG_SERVER/v2/models/fashion-mlp/stats")" '"inference_stats"'
+expect "HTTPS repository index" \
+  "$(as_key "$admin_key" -X POST -d '{}' "$MG_SERVER/v2/repository/index")" '"state":"READY"'
+expect "HTTPS unload needs admin" \
+  "$(as_key "$MG_INFER_KEY" -X POST "$MG_SERVER/v2/repository/models/fashion-mlp/unload")" '"code":"forbidden"'
+expect "HTTPS server metadata" "$(as_key "$MG_INFER_KEY" "$MG_SERVER/v2")" '"model_repository"'
 stop_modelgate
 expect "access log" "$(grep '"protocol":"grpc"' "$work/serve.log" | grep '"path":"/v2/models/fashion-mlp/infer"')" '"status":200'
 expect "access log refusals" "$(grep '"protocol":"grpc"' "$work/serve.log")" '"code":"rate_limited"'
