@@ -210,9 +210,9 @@ void backend_list(modelgate::Client& client, const Output& out) {
   print_table({"NAME", "STATE", "VERSION", "ABI", "ISOLATION", "REASON"}, rows);
 }
 
-void infer(modelgate::Client& client, const Output& out, const std::string& name,
-           const std::string& version, const std::string& input_file) {
-  json::value body = expect_ok(client.infer(name, version, read_whole(input_file)));
+namespace {
+
+void print_infer_answer(const Output& out, const json::value& body) {
   if (out.json) return print_json(body);
   const auto& o = body.as_object();
   std::cout << "model " << cell(o.at("model_name")) << " version " << cell(o.at("model_version"))
@@ -222,6 +222,18 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
     std::cout << cell(t.at("name")) << " " << cell(t.at("datatype")) << " " << cell(t.at("shape"))
               << ": " << (t.contains("data") ? cell(t.at("data")) : "") << "\n";
   }
+}
+
+}  // namespace
+
+void infer(modelgate::Client& client, const Output& out, const std::string& name,
+           const std::string& version, const std::string& input_file) {
+  print_infer_answer(out, expect_ok(client.infer(name, version, read_whole(input_file))));
+}
+
+void infer_grpc(const GrpcTarget& target, const Output& out, const std::string& name,
+                const std::string& version, const std::string& input_file) {
+  print_infer_answer(out, grpc_infer(target, name, version, read_whole(input_file)));
 }
 
 void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,

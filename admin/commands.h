@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/grpc_infer.h"
 #include "admin/output.h"
 #include "modelgate/client.h"
 
@@ -38,6 +39,9 @@ void model_action(modelgate::Client& client, const Output& out, const std::strin
 void backend_list(modelgate::Client& client, const Output& out);
 void infer(modelgate::Client& client, const Output& out, const std::string& name,
            const std::string& version, const std::string& input_file);
+// The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike.
+void infer_grpc(const GrpcTarget& target, const Output& out, const std::string& name,
+                const std::string& version, const std::string& input_file);
 
 void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,
                    const std::string& quota);

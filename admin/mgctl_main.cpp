@@ -108,7 +108,22 @@ int main(int argc, char** argv) {
   infer_cmd->add_option("--input", input, "request JSON file")
       ->required()
       ->check(CLI::ExistingFile);
-  infer_cmd->callback([&] { run = [&](auto& c) { infer(c, out, name, infer_version, input); }; });
+  bool over_grpc = false;
+  GrpcTarget grpc_target;
+  grpc_target.address = env_or("MG_GRPC_SERVER", grpc_target.address);
+  infer_cmd->add_flag("--grpc", over_grpc,
+                      "call the KServe v2 gRPC API instead of HTTPS (same key, CA, --signed)");
+  infer_cmd->add_option("--grpc-server", grpc_target.address,
+                        "HOST:PORT of the gRPC listener (env MG_GRPC_SERVER)");
+  infer_cmd->callback([&] {
+    run = [&](auto& c) {
+      if (!over_grpc) return infer(c, out, name, infer_version, input);
+      grpc_target.api_key = options.api_key;
+      grpc_target.ca_file = options.ca_file;
+      grpc_target.sign = options.sign;
+      infer_grpc(grpc_target, out, name, infer_version, input);
+    };
+  });
 
   // ---- tenant, key -------------------------------------------------------------------------
   auto* tenant = app.add_subcommand("tenant", "tenants")->require_subcommand(1);
@@ -186,6 +201,9 @@ int main(int argc, char** argv) {
     run(client);
     return 0;
   } catch (const ServerError& e) {
+    std::cerr << "mgctl: " << e.what() << "\n";
+    return 1;
+  } catch (const GrpcError& e) {
     std::cerr << "mgctl: " << e.what() << "\n";
     return 1;
   } catch (const modelgate::TransportError& e) {

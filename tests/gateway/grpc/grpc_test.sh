@@ -47,6 +47,22 @@ echo "ok   gRPC inferences counted ($before -> $after)"
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
 [[ $http == 1 ]] || fail "HTTPS inferences counted: '$http', expected 1"
 echo "ok   the protocol label tells them apart"
+# mgctl infer --grpc: the same request file as over HTTPS, the same answer; bearer and signed.
+export MG_GRPC_SERVER=127.0.0.1:$grpc_port
+over_https=$(MG_KEY=$MG_INFER_KEY "$mgctl" --json infer fashion-mlp --input "$MG_REQUEST")
+over_grpc=$(MG_KEY=$MG_INFER_KEY "$mgctl" --json infer fashion-mlp --input "$MG_REQUEST" --grpc)
+expect "mgctl infer --grpc" "$over_grpc" '"name":"probabilities"'
+/usr/bin/python3 -c '
+import json, sys
+a, b = (json.loads(x)["outputs"][0]["data"] for x in sys.argv[1:3])
+assert len(a) == 10 and all(abs(x - y) < 1e-6 for x, y in zip(a, b)), (a, b)
+' "$over_https" "$over_grpc" || fail "mgctl infer --grpc and over HTTPS differ"
+echo "ok   mgctl infer --grpc answers as over HTTPS"
+signed=$(MG_KEY=$MG_SIGNED_KEY "$mgctl" --signed --json infer fashion-mlp --input "$MG_REQUEST" --grpc)
+expect "mgctl --signed infer --grpc" "$signed" '"name":"probabilities"'
+refused=$(MG_KEY=$MG_SIGNED_KEY "$mgctl" infer fashion-mlp --input "$MG_REQUEST" --grpc 2>&1 || true)
+expect "mgctl infer --grpc refusal" "$refused" "signature_required: "
+
 # The Triton HTTP extensions over real TLS too (tritonclient.http's calls).
 c() { curl -sS --cacert "$MG_CACERT" "$@"; }
 as_key() { c -H "Authorization: Bearer $1" "${@:2}"; }
