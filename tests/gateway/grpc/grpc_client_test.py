@@ -259,6 +259,60 @@ class GrpcTest(unittest.TestCase):
                           self.stub.RepositoryModelLoad,
                           pb.RepositoryModelLoadRequest(model_name="no-such-model"), metadata=admin)
 
+    def https_infer(self, model, body):
+        http = urllib.request.Request(
+            f"https://localhost:{ENV['MG_HTTP_PORT']}/v2/models/{model}/infer",
+            data=json.dumps(body).encode(), headers={"Authorization": "Bearer " + self.key})
+        context = ssl.create_default_context(cafile=ENV["MG_CACERT"])
+        with urllib.request.urlopen(http, context=context) as answer:
+            return json.load(answer)["outputs"]
+
+    def test_every_seed_model_answers_as_over_https(self):
+        md = bearer(self.key)
+        with open(ENV["MG_REQUEST"]) as f:
+            pixels = json.load(f)["inputs"][0]["data"]
+        with open(ENV["MG_TEXT_REQUEST"]) as f:
+            text = json.load(f)["inputs"][0]
+        for model in ("fashion-mlp", "fashion-cnn", "text-classifier"):
+            meta = self.stub.ModelMetadata(pb.ModelMetadataRequest(name=model), metadata=md)
+            tensor = meta.inputs[0]
+            shape = [1] + list(tensor.shape[1:])
+            data = text["data"] if tensor.datatype == "INT64" else pixels
+            request = pb.ModelInferRequest(model_name=model)
+            given = request.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=shape)
+            if tensor.datatype == "INT64":
+                given.contents.int64_contents.extend(data)
+            else:
+                given.contents.fp32_contents.extend(data)
+            answer = self.stub.ModelInfer(request, metadata=md)
+            expected = self.https_infer(model, {"inputs": [{
+                "name": tensor.name, "datatype": tensor.datatype, "shape": shape, "data": data}]})
+            self.assertEqual([o.name for o in answer.outputs], [o["name"] for o in expected])
+            for i, out in enumerate(expected):
+                got = floats(answer.raw_output_contents[i])
+                self.assertEqual(len(got), len(out["data"]), model)
+                for g, e in zip(got, out["data"]):
+                    self.assertAlmostEqual(g, e, places=6, msg=model)
+
+    def test_a_stream_of_100_interleaved_requests(self):
+        # Requests are produced while answers come back (the generator runs as the stream
+        # is consumed); every tenth is bad. Each is answered once, in order, with its id.
+        def requests():
+            for i in range(100):
+                request = image_request(request_id=f"r{i}", raw=(i % 2 == 1))
+                if i % 10 == 9:
+                    request.inputs[0].shape[:] = [1, 784]
+                yield request
+        answers = list(self.stub.ModelStreamInfer(requests(), metadata=bearer(self.key)))
+        self.assertEqual([a.infer_response.id for a in answers], [f"r{i}" for i in range(100)])
+        for i, a in enumerate(answers):
+            if i % 10 == 9:
+                self.assertTrue(a.error_message.startswith("bad_request: "), a.error_message)
+            else:
+                self.assertEqual(a.error_message, "")
+                self.assertEqual(a.infer_response.raw_output_contents,
+                                 answers[0].infer_response.raw_output_contents)
+
     def test_rpcs_not_served_are_unimplemented(self):
         for path in (SERVICE + "ModelConfig", SERVICE + "SystemSharedMemoryStatus",
                      SERVICE + "CudaSharedMemoryRegister", SERVICE + "TraceSetting",

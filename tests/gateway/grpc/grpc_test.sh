@@ -17,6 +17,9 @@ protoc --proto_path="$proto" --python_out="$work/stubs" --grpc_out="$work/stubs"
 
 data=$work/data
 init_with_mlp "$data"
+for model in fashion-cnn text-classifier; do
+  "$modelgate" import --data-dir "$data" "$model" "$examples/models/$model.onnx" --promote >/dev/null
+done
 # A model whose batch waits 10 s for 8 requests: calls queue there (the deadline test).
 "$modelgate" import --data-dir "$data" waiting "$examples/models/fashion-mlp.onnx" --promote \
   --config '{"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000}' \
@@ -32,6 +35,7 @@ key_of() { "$mgctl" --json key create "$@" | sed -n 's/.*"key":"\([^"]*\)".*/\1/
 
 export MG_STUBS=$work/stubs MG_GRPC_PORT=$grpc_port MG_HTTP_PORT=$port
 export MG_REQUEST=$examples/requests/fashion-mlp.json
+export MG_TEXT_REQUEST=$examples/requests/text-classifier.json
 MG_INFER_KEY=$(key_of --tenant acme --scope infer)
 MG_SIGNED_KEY=$(key_of --tenant acme --scope infer --signed-only)
 MG_SLOW_KEY=$(key_of --tenant acme --scope infer --rate 0.1/s --burst 1)
@@ -43,9 +47,9 @@ after=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="
 # At least: two unary calls, one signed, one rate-limited key's first, two on a stream.
 ((${after:-0} - ${before:-0} >= 6)) || fail "inference counter moved from '$before' to '$after'"
 echo "ok   gRPC inferences counted ($before -> $after)"
-# The one HTTPS inference of the client test is counted under protocol="http".
+# The client test's two HTTPS inferences of fashion-mlp are counted under protocol="http".
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
-[[ $http == 1 ]] || fail "HTTPS inferences counted: '$http', expected 1"
+[[ $http == 2 ]] || fail "HTTPS inferences counted: '$http', expected 2"
 echo "ok   the protocol label tells them apart"
 # mgctl infer --grpc: the same request file as over HTTPS, the same answer; bearer and signed.
 export MG_GRPC_SERVER=127.0.0.1:$grpc_port
