@@ -201,9 +201,14 @@ constexpr std::size_t kInlineBodyBytes = 64 << 10;
 
 std::vector<RouteSpec> data_route_specs() { return data_routes().specs(); }
 
-bool runs_inline(const HttpRequest& request, Services& services) {
+namespace {
+
+// runs_inline and answers_at_once: `later_ok` when the caller has an event loop on which
+// route_async may answer later (Redis limits, a model in a worker process).
+bool quick(const HttpRequest& request, Services& services, bool later_ok) {
   // Shared limits (cluster mode): a request answered on its socket thread waits for Redis
   // without holding the thread (route_async), so the same requests run inline.
+  if (!later_ok && services.limits != nullptr && services.limits->shared) return false;
   if (request.method == "GET") return true;
   // A large body's decode would hold a socket thread (and every connection on it).
   if (request.method != "POST" || request.body.size() > kInlineBodyBytes) return false;
@@ -218,8 +223,18 @@ bool runs_inline(const HttpRequest& request, Services& services) {
   if (!loaded) return true;  // an error answer: cheap
   // A model in a worker process is answered later (LaterAnswer): its request waits in the
   // batcher holding no thread, and the socket thread only decodes and encodes.
-  if (loaded->isolation() == Isolation::kProcess) return true;
+  if (loaded->isolation() == Isolation::kProcess) return later_ok;
   return loaded->batcher().runs_fast(std::chrono::microseconds(250));
+}
+
+}  // namespace
+
+bool runs_inline(const HttpRequest& request, Services& services) {
+  return quick(request, services, true);
+}
+
+bool answers_at_once(const HttpRequest& request, Services& services) {
+  return quick(request, services, false);
 }
 
 namespace {

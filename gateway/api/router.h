@@ -73,6 +73,11 @@ std::vector<RouteSpec> data_route_specs();
 // Bodies over 64 KiB never. Never throws.
 bool runs_inline(const HttpRequest& request, Services& services);
 
+// Whether route() answers a request at once: runs_inline's requests without those that
+// route_async would answer later (cluster mode's Redis limits, a model in a worker
+// process). What a listener without an event loop (gRPC) answers on its own thread.
+bool answers_at_once(const HttpRequest& request, Services& services);
+
 // Sees a request's head before its body is read: model uploads stream (or are refused
 // unread); everything else is left to route(). Never throws.
 StreamDecision route_stream(const HttpRequest& head, Services& services);

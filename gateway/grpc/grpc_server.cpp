@@ -124,9 +124,17 @@ class Call final : public grpc::ServerGenericBidiReactor {
                                 "bad_request: the call carried no request message"));
       return;
     }
-    std::string message = bytes_of(request_);
+    const std::string message = bytes_of(request_);
     request_.Clear();
-    if (!server_.queue->post([this, message = std::move(message)] { handle(message); })) {
+    auto translated = std::make_shared<Translated>(translate(message));
+    // What the router answers at once (a fast model's inference, a health or metadata read)
+    // is answered here on gRPC's thread, as the HTTPS listener answers it on its socket
+    // thread; the rest waits for a handler thread.
+    if (translated->refusal.ok() && server_.options.runs_inline &&
+        server_.options.runs_inline(translated->request)) {
+      return answer(*translated);
+    }
+    if (!server_.queue->post([this, translated] { answer(*translated); })) {
       if (server_.options.on_shed) server_.options.on_shed();
       context_->AddTrailingMetadata("mg-error-code", "overloaded");
       context_->AddTrailingMetadata("retry-after", "1");
@@ -146,8 +154,25 @@ class Call final : public grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 
  private:
-  // On a handler thread.
-  void handle(const std::string& message) {
+  // The request message as the HTTP request it stands for, with the call's metadata and
+  // deadline (an inference still queued when the deadline passes is dropped, not computed).
+  Translated translate(const std::string& message) {
+    std::vector<std::pair<std::string, std::string>> metadata;
+    for (const auto& [key, value] : context_->client_metadata())
+      metadata.emplace_back(std::string(key.data(), key.size()),
+                            std::string(value.data(), value.size()));
+    Translated translated = translate_request(rpc_, context_->method(), message, metadata);
+    const auto deadline = context_->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      translated.request.deadline = std::chrono::steady_clock::now() +
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        deadline - std::chrono::system_clock::now());
+    }
+    return translated;
+  }
+
+  // Routes the request and writes its answer (on gRPC's thread or a handler thread).
+  void answer(const Translated& translated) {
     const bool stream = rpc_ == Rpc::kModelStreamInfer;
     if (context_->IsCancelled()) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
@@ -158,19 +183,6 @@ class Call final : public grpc::ServerGenericBidiReactor {
       Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                           "deadline_exceeded: the call's deadline passed before it was routed"));
       return;
-    }
-    std::vector<std::pair<std::string, std::string>> metadata;
-    for (const auto& [key, value] : context_->client_metadata())
-      metadata.emplace_back(std::string(key.data(), key.size()),
-                            std::string(value.data(), value.size()));
-    Translated translated = translate_request(rpc_, context_->method(), message, metadata);
-    // The call's deadline goes with it: an inference still queued when it passes is
-    // dropped, not computed.
-    const auto deadline = context_->deadline();
-    if (deadline != std::chrono::system_clock::time_point::max()) {
-      translated.request.deadline = std::chrono::steady_clock::now() +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        deadline - std::chrono::system_clock::now());
     }
     std::string answer;
     if (!translated.refusal.ok()) {

@@ -31,6 +31,9 @@ struct GrpcServerOptions {
   std::chrono::milliseconds keepalive_timeout{20'000};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
   std::function<void()> on_shed;           // each call refused as overloaded (metrics)
+  // Whether a call's request may be answered on gRPC's own thread (what the router answers
+  // at once: router.h answers_at_once); without one, every call goes to a handler thread.
+  std::function<bool(const HttpRequest&)> runs_inline;
 };
 
 // The KServe v2 gRPC listener (Debian's gRPC, TLS with the server's certificate): every

@@ -281,6 +281,9 @@ int serve(const DataDir& dir, ServeSettings settings) {
       metrics.count_shed();
       metrics.count_refusal("overloaded");
     };
+    grpc_options.runs_inline = [&services](const HttpRequest& request) {
+      return answers_at_once(request, services);
+    };
     grpc = std::make_unique<GrpcServer>(
         grpc_options, [&services](const HttpRequest& r) { return route(r, services); });
     std::cout << "grpc on " << grpc_host << ":" << grpc->port() << "\n";

@@ -304,6 +304,32 @@ TEST_F(RouterTest, EveryServerErrorIsLoggedWithItsRequestId) {
   EXPECT_TRUE(logged) << "no log line with the request id and the cause";
 }
 
+// A model in a worker process runs inline on an HTTPS socket thread (route_async answers
+// it later from that thread's event loop), but a listener without an event loop (gRPC)
+// must not take it on its own thread: route() would wait there for the worker.
+TEST_F(RouterTest, AWorkerModelIsNotAnsweredAtOnce) {
+  BackendManager test_backends;
+  test_backends.discover({MG_TEST_PLUGIN_DIR});
+  ModelRepository test_models(*registry_, test_backends);
+  test_models.set_worker_binary(MG_WORKER_BINARY);  // test_good runs out of process
+  register_model("remote", "test_good", "TESTMODEL weights", "{}");
+  test_models.load("remote", 1, "test");
+  Services services{*registry_, test_models, test_backends, *auth_, "test"};
+  const HttpRequest infer{
+      "POST",
+      "/v2/models/remote/infer",
+      {{"Authorization", "Bearer " + key_}},
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})"};
+  EXPECT_TRUE(runs_inline(infer, services));
+  EXPECT_FALSE(answers_at_once(infer, services));
+  // Reads and refusals are answered at once either way.
+  const HttpRequest read{"GET", "/v2/models/remote", {{"Authorization", "Bearer " + key_}}, ""};
+  EXPECT_TRUE(answers_at_once(read, services));
+  HttpRequest unknown = infer;
+  unknown.target = "/v2/models/no-such-model/infer";
+  EXPECT_TRUE(answers_at_once(unknown, services));
+}
+
 // The JSON part of an infer request is capped (JSON costs ~13x its size to decode); the
 // binary extension carries large tensors past the cap. Large bodies never run inline.
 TEST_F(RouterTest, JsonPartsAreCappedAndLargeBodiesNeverRunInline) {
