@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "modelgate/client.h"
+#include "proto/infer_parameter_json.h"
 
 namespace mg::admin {
 namespace {
@@ -28,21 +29,7 @@ std::string read_pem(const std::string& path) {
   return text.str();
 }
 
-void set_parameter(pb::InferParameter& p, const json::value& v) {
-  if (v.is_bool()) {
-    p.set_bool_param(v.as_bool());
-  } else if (v.is_int64()) {
-    p.set_int64_param(v.as_int64());
-  } else if (v.is_uint64()) {
-    p.set_uint64_param(v.as_uint64());
-  } else if (v.is_double()) {
-    p.set_double_param(v.as_double());
-  } else if (v.is_string()) {
-    p.set_string_param(std::string(v.as_string()));
-  } else {
-    throw std::invalid_argument("a parameter must be a boolean, a number or a string");
-  }
-}
+using mg::proto::set_parameter;
 
 template <class Map>
 void set_parameters(Map& map, const json::object& o) {

@@ -32,11 +32,13 @@ ALLOWED = {
     "gateway/api": ["gateway/auth/", "gateway/limits/", "gateway/serving/", "gateway/metrics/",
                     "gateway/http/", "gateway/plugin_host/", "registry/", "common/"],
     # The gRPC listener sees HTTP requests and responses only: the router is handed in.
-    "gateway/grpc": ["gateway/http/", "gateway/plugin_host/", "registry/", "common/"],
+    "gateway/grpc": ["gateway/http/", "gateway/plugin_host/", "registry/", "common/", "proto/"],
     "gateway/main": ["gateway/", "registry/", "common/", "modelgate/hex.h"],
     # A plugin sees the C ABI and nothing of the server (plugins/README.md).
     "plugins/cpu": ["modelgate/plugin.h"],
-    "admin": ["modelgate/", "registry/artifact_signature.h", "registry/sha256.h"],
+    "admin": ["modelgate/", "registry/artifact_signature.h", "registry/sha256.h", "proto/"],
+    # The KServe v2 gRPC messages (generated) and helpers over them.
+    "proto": [],
     # Tools, tests and benchmarks sit above everything.
     "tools": [""],
     "tests": [""],

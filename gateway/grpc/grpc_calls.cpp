@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "gateway/plugin_host/dtype.h"
+#include "proto/infer_parameter_json.h"
 #include "registry/sha256.h"
 
 namespace mg::gateway {
@@ -291,21 +292,7 @@ bool body_of(const HttpResponse& response, Body& out) {
   return !error;
 }
 
-void set_parameter(pb::InferParameter& p, const json::value& v) {
-  if (v.is_bool()) {
-    p.set_bool_param(v.as_bool());
-  } else if (v.is_int64()) {
-    p.set_int64_param(v.as_int64());
-  } else if (v.is_uint64()) {
-    p.set_uint64_param(v.as_uint64());
-  } else if (v.is_double()) {
-    p.set_double_param(v.as_double());
-  } else if (v.is_string()) {
-    p.set_string_param(std::string(v.as_string()));
-  } else {
-    p.set_string_param(json::serialize(v));
-  }
-}
+using mg::proto::set_parameter;
 
 std::string string_at(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
