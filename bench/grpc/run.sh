@@ -17,7 +17,7 @@ source bench/gateway/work_dir.sh
 
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
 mkdir -p "$work/stubs"
-protoc --proto_path=proto --python_out="$work/stubs" proto/grpc_service.proto
+protoc --proto_path=proto --python_out="$work/stubs" proto/grpc_service.proto proto/model_config.proto
 /usr/bin/python3 bench/grpc/make_request.py "$work/stubs" examples/requests/fashion-mlp.json \
   "$work/mlp.grpc"
 modelgate=$build/gateway/modelgate

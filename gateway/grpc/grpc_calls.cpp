@@ -387,6 +387,75 @@ void set_duration(pb::StatisticDuration& out, const json::object& parent, std::s
   out.set_ns(count_at(v->as_object(), "ns"));
 }
 
+int64_t integer_at(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  return 0;
+}
+
+// The tensors of a configuration ({"name", "data_type": "TYPE_FP32", "dims"}).
+template <class Add>
+void config_tensors(const json::object& config, std::string_view side, Add add) {
+  const json::value* tensors = config.if_contains(side);
+  if (tensors == nullptr || !tensors->is_array()) return;
+  for (const json::value& t : tensors->as_array()) {
+    if (!t.is_object()) continue;
+    auto* out = add();
+    out->set_name(string_at(t.as_object(), "name"));
+    pb::DataType type = pb::TYPE_INVALID;
+    pb::DataType_Parse(string_at(t.as_object(), "data_type"), &type);
+    out->set_data_type(type);
+    if (const auto* dims = t.as_object().if_contains("dims"); dims && dims->is_array()) {
+      for (const json::value& d : dims->as_array())
+        if (d.is_int64()) out->add_dims(d.as_int64());
+    }
+  }
+}
+
+// GET …/config answers in Triton's field names: the same fields as Triton's ModelConfig.
+CallStatus config_response(const HttpResponse& response, pb::ModelConfig& out) {
+  Body body;
+  if (!body_of(response, body) || !body.header.is_object())
+    return internal("the configuration could not be read");
+  const json::object& o = body.header.as_object();
+  out.set_name(string_at(o, "name"));
+  out.set_backend(string_at(o, "backend"));
+  out.set_max_batch_size(static_cast<int32_t>(integer_at(o, "max_batch_size")));
+  config_tensors(o, "input", [&] { return out.add_input(); });
+  config_tensors(o, "output", [&] { return out.add_output(); });
+  if (const auto* groups = o.if_contains("instance_group"); groups && groups->is_array()) {
+    for (const json::value& g : groups->as_array()) {
+      if (!g.is_object()) continue;
+      auto* group = out.add_instance_group();
+      group->set_name(string_at(g.as_object(), "name"));
+      group->set_count(static_cast<int32_t>(integer_at(g.as_object(), "count")));
+      pb::ModelInstanceGroup::Kind kind = pb::ModelInstanceGroup::KIND_AUTO;
+      pb::ModelInstanceGroup::Kind_Parse(string_at(g.as_object(), "kind"), &kind);
+      group->set_kind(kind);
+    }
+  }
+  if (const auto* d = o.if_contains("dynamic_batching"); d && d->is_object()) {
+    const json::object& batching = d->as_object();
+    auto* out_batching = out.mutable_dynamic_batching();
+    out_batching->set_max_queue_delay_microseconds(
+        static_cast<uint64_t>(integer_at(batching, "max_queue_delay_microseconds")));
+    if (const auto* sizes = batching.if_contains("preferred_batch_size");
+        sizes && sizes->is_array()) {
+      for (const json::value& size : sizes->as_array())
+        if (size.is_int64())
+          out_batching->add_preferred_batch_size(static_cast<int32_t>(size.as_int64()));
+    }
+    if (const auto* policy = batching.if_contains("default_queue_policy");
+        policy && policy->is_object()) {
+      out_batching->mutable_default_queue_policy()->set_max_queue_size(
+          static_cast<uint32_t>(integer_at(policy->as_object(), "max_queue_size")));
+    }
+  }
+  return {};
+}
+
 // GET …/stats answers in Triton's shape, field for field.
 CallStatus statistics_response(const HttpResponse& response, pb::ModelStatisticsResponse& out) {
   Body body;
@@ -461,6 +530,7 @@ Rpc rpc_of(std::string_view path) {
   if (name == "ModelMetadata") return Rpc::kModelMetadata;
   if (name == "ModelInfer") return Rpc::kModelInfer;
   if (name == "ModelStreamInfer") return Rpc::kModelStreamInfer;
+  if (name == "ModelConfig") return Rpc::kModelConfig;
   if (name == "ModelStatistics") return Rpc::kModelStatistics;
   if (name == "RepositoryIndex") return Rpc::kRepositoryIndex;
   if (name == "RepositoryModelLoad") return Rpc::kRepositoryModelLoad;
@@ -530,6 +600,12 @@ Translated translate_request(Rpc rpc, std::string_view path, std::string_view me
       }
       out.call_id = call.id();
       out.refusal = infer_request(call, request);
+      break;
+    }
+    case Rpc::kModelConfig: {
+      pb::ModelConfigRequest call;
+      if (!parse(message, call)) unreadable();
+      request.target = model_path(call.name(), call.version()) + "/config";
       break;
     }
     case Rpc::kModelStatistics: {
@@ -696,6 +772,13 @@ CallAnswer translate_response(Rpc rpc, const HttpResponse& response, const std::
         out.set_error_message(status.message);
       }
       answer.message = serialized(out);
+      return answer;
+    }
+    case Rpc::kModelConfig: {
+      if (!ok) break;
+      pb::ModelConfigResponse out;
+      answer.status = config_response(response, *out.mutable_config());
+      if (answer.status.ok()) answer.message = serialized(out);
       return answer;
     }
     case Rpc::kModelStatistics: {

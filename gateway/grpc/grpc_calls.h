@@ -24,6 +24,7 @@ enum class Rpc {
   kModelMetadata,
   kModelInfer,
   kModelStreamInfer,
+  kModelConfig,
   kModelStatistics,
   kRepositoryIndex,
   kRepositoryModelLoad,

@@ -22,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       "/inference.GRPCInferenceService/ModelMetadata",
       "/inference.GRPCInferenceService/ModelReady",
       "/inference.GRPCInferenceService/ServerMetadata",
+      "/inference.GRPCInferenceService/ModelConfig",
       "/inference.GRPCInferenceService/ModelStatistics",
       "/inference.GRPCInferenceService/RepositoryIndex",
       "/inference.GRPCInferenceService/RepositoryModelLoad",

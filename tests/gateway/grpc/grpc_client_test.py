@@ -19,6 +19,7 @@ import grpc
 sys.path.insert(0, os.environ["MG_STUBS"])
 import grpc_service_pb2 as pb  # noqa: E402
 import grpc_service_pb2_grpc as rpc  # noqa: E402
+import model_config_pb2 as mc  # noqa: E402
 
 SERVICE = "/inference.GRPCInferenceService/"
 ENV = os.environ
@@ -211,6 +212,42 @@ class GrpcTest(unittest.TestCase):
         answers = list(self.stub.ModelStreamInfer(iter(requests[:1])))
         self.assertTrue(answers[0].error_message.startswith("missing_credentials: "))
 
+    def test_model_config_in_tritons_message(self):
+        md = bearer(self.key)
+        config = self.stub.ModelConfig(pb.ModelConfigRequest(name="fashion-mlp"),
+                                       metadata=md).config
+        self.assertEqual((config.name, config.backend, config.max_batch_size),
+                         ("fashion-mlp", "cpu", 8))
+        self.assertEqual([(t.name, t.data_type, list(t.dims)) for t in config.input],
+                         [("image", mc.TYPE_FP32, [28, 28])])
+        self.assertEqual([(t.name, t.data_type, list(t.dims)) for t in config.output],
+                         [("probabilities", mc.TYPE_FP32, [10])])
+        self.assertEqual([g.kind for g in config.instance_group],
+                         [mc.ModelInstanceGroup.KIND_CPU])
+        self.assertGreaterEqual(config.instance_group[0].count, 1)
+        self.assertTrue(config.HasField("dynamic_batching"))
+        # The same as the HTTP answer, field for field.
+        http = urllib.request.Request(
+            f"https://localhost:{ENV['MG_HTTP_PORT']}/v2/models/fashion-mlp/config",
+            headers={"Authorization": "Bearer " + self.key})
+        context = ssl.create_default_context(cafile=ENV["MG_CACERT"])
+        with urllib.request.urlopen(http, context=context) as answer:
+            expected = json.load(answer)
+        self.assertEqual(config.instance_group[0].count, expected["instance_group"][0]["count"])
+        batching = expected["dynamic_batching"]
+        self.assertEqual(config.dynamic_batching.max_queue_delay_microseconds,
+                         batching["max_queue_delay_microseconds"])
+        self.assertEqual(list(config.dynamic_batching.preferred_batch_size),
+                         batching["preferred_batch_size"])
+        self.assertEqual(config.dynamic_batching.default_queue_policy.max_queue_size,
+                         batching["default_queue_policy"]["max_queue_size"])
+        waiting = self.stub.ModelConfig(pb.ModelConfigRequest(name="waiting", version="1"),
+                                        metadata=md).config
+        self.assertEqual(list(waiting.dynamic_batching.preferred_batch_size), [8])
+        self.assertEqual(waiting.dynamic_batching.max_queue_delay_microseconds, 10000000)
+        self.expect_error(grpc.StatusCode.NOT_FOUND, "model_not_found", self.stub.ModelConfig,
+                          pb.ModelConfigRequest(name="no-such-model"), metadata=md)
+
     def test_statistics_count_the_calls(self):
         md = bearer(self.key)
         before = self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="fashion-mlp"),
@@ -314,7 +351,7 @@ class GrpcTest(unittest.TestCase):
                                  answers[0].infer_response.raw_output_contents)
 
     def test_rpcs_not_served_are_unimplemented(self):
-        for path in (SERVICE + "ModelConfig", SERVICE + "SystemSharedMemoryStatus",
+        for path in (SERVICE + "LogSettings", SERVICE + "SystemSharedMemoryStatus",
                      SERVICE + "CudaSharedMemoryRegister", SERVICE + "TraceSetting",
                      "/other.Service/Call"):
             call = self.channel.unary_unary(path)

@@ -13,7 +13,8 @@ source "$here/../../e2e_lib.sh"
 
 mkdir -p "$work/stubs"
 protoc --proto_path="$proto" --python_out="$work/stubs" --grpc_out="$work/stubs" \
-  --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin "$proto/grpc_service.proto"
+  --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin "$proto/grpc_service.proto" \
+  "$proto/model_config.proto"
 
 data=$work/data
 init_with_mlp "$data"
