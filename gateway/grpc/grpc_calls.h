@@ -12,8 +12,8 @@ namespace mg::gateway {
 // The KServe v2 gRPC service's calls as the HTTP requests they stand for, and the HTTP
 // answers as the calls' answers, so a call over gRPC goes through the very same router
 // as one over HTTP: authentication, signing, tenancy, rate limits, quotas, usage,
-// batching, metrics and access log (docs/grpc.md). Protobuf stays inside grpc_calls.cpp:
-// messages come and go as their serialized bytes.
+// batching, metrics and access log (docs/grpc.md). Protobuf stays inside grpc_requests.cpp and
+// grpc_answers.cpp: messages come and go as their serialized bytes.
 
 // The RPCs ModelGate serves, by their full path ("/inference.GRPCInferenceService/…").
 enum class Rpc {

@@ -42,7 +42,7 @@ struct GrpcServerOptions {
 // signing, limits, usage, metrics and the access log are the same on both. RPCs it does
 // not serve answer UNIMPLEMENTED. A call whose deadline has passed while it waited for a
 // handler thread is answered DEADLINE_EXCEEDED without being routed. gRPC and protobuf
-// stay inside grpc_server.cpp and grpc_calls.cpp.
+// stay inside grpc_server.cpp, grpc_requests.cpp and grpc_answers.cpp.
 class GrpcServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
