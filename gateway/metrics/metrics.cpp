@@ -148,14 +148,14 @@ class StateCollector : public prometheus::Collectable {
   const ServerState& state_;
 };
 
-// The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
-// label map and a whole new metric (a histogram: its buckets) on every call, even when
-// it only finds the existing one, which cost several allocations per request.
 // The protocols a request arrives by (the protocol label): a fixed list, so request data
 // never becomes a label.
 constexpr std::array<const char*, 2> kProtocols = {"http", "grpc"};
 std::size_t protocol_index(std::string_view protocol) { return protocol == "grpc" ? 1 : 0; }
 
+// The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
+// label map and a whole new metric (a histogram: its buckets) on every call, even when
+// it only finds the existing one, which cost several allocations per request.
 struct VersionSeries {
   // Requests with outcome "ok" (nearly all of them), by protocol.
   std::array<prometheus::Counter*, kProtocols.size()> ok{};
