@@ -231,9 +231,14 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
   print_infer_answer(out, expect_ok(client.infer(name, version, read_whole(input_file))));
 }
 
-void infer_grpc(const GrpcTarget& target, const Output& out, const std::string& name,
+void infer_grpc(modelgate::GrpcClient& client, const Output& out, const std::string& name,
                 const std::string& version, const std::string& input_file) {
-  print_infer_answer(out, grpc_infer(target, name, version, read_whole(input_file)));
+  const modelgate::GrpcResponse answer = client.infer(name, version, read_whole(input_file));
+  constexpr int kUnavailable = 14;
+  if (answer.code == kUnavailable && answer.error_code.empty())
+    throw modelgate::TransportError(answer.message);
+  if (!answer.ok()) throw std::runtime_error(answer.message);
+  print_infer_answer(out, json::parse(answer.body));
 }
 
 void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,

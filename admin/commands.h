@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "admin/grpc_infer.h"
 #include "admin/output.h"
 #include "modelgate/client.h"
+#include "modelgate/grpc_client.h"
 
 // One function per mgctl verb (docs/contracts.md "Admin CLI"). Each prints its result (one JSON
 // document with --json) and throws ServerError / TransportError / std::runtime_error.
@@ -39,8 +39,10 @@ void model_action(modelgate::Client& client, const Output& out, const std::strin
 void backend_list(modelgate::Client& client, const Output& out);
 void infer(modelgate::Client& client, const Output& out, const std::string& name,
            const std::string& version, const std::string& input_file);
-// The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike.
-void infer_grpc(const GrpcTarget& target, const Output& out, const std::string& name,
+// The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike. A
+// refusal throws std::runtime_error with the status message; a server that cannot be
+// reached, TransportError.
+void infer_grpc(modelgate::GrpcClient& client, const Output& out, const std::string& name,
                 const std::string& version, const std::string& input_file);
 
 void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,

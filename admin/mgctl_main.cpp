@@ -109,19 +109,20 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   bool over_grpc = false;
-  GrpcTarget grpc_target;
-  grpc_target.address = env_or("MG_GRPC_SERVER", grpc_target.address);
+  modelgate::GrpcClientOptions grpc_options;
+  grpc_options.address = env_or("MG_GRPC_SERVER", grpc_options.address);
   infer_cmd->add_flag("--grpc", over_grpc,
                       "call the KServe v2 gRPC API instead of HTTPS (same key, CA, --signed)");
-  infer_cmd->add_option("--grpc-server", grpc_target.address,
+  infer_cmd->add_option("--grpc-server", grpc_options.address,
                         "HOST:PORT of the gRPC listener (env MG_GRPC_SERVER)");
   infer_cmd->callback([&] {
     run = [&](auto& c) {
       if (!over_grpc) return infer(c, out, name, infer_version, input);
-      grpc_target.api_key = options.api_key;
-      grpc_target.ca_file = options.ca_file;
-      grpc_target.sign = options.sign;
-      infer_grpc(grpc_target, out, name, infer_version, input);
+      grpc_options.api_key = options.api_key;
+      grpc_options.ca_file = options.ca_file;
+      grpc_options.sign = options.sign;
+      modelgate::GrpcClient grpc(grpc_options);
+      infer_grpc(grpc, out, name, infer_version, input);
     };
   });
 
@@ -201,9 +202,6 @@ int main(int argc, char** argv) {
     run(client);
     return 0;
   } catch (const ServerError& e) {
-    std::cerr << "mgctl: " << e.what() << "\n";
-    return 1;
-  } catch (const GrpcError& e) {
     std::cerr << "mgctl: " << e.what() << "\n";
     return 1;
   } catch (const modelgate::TransportError& e) {

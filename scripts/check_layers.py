@@ -16,7 +16,7 @@ import sys
 # stands for the SDK's public headers (sdk/include/modelgate/).
 ALLOWED = {
     "sdk/include/modelgate": [],
-    "sdk/client": ["modelgate/"],
+    "sdk/client": ["modelgate/", "proto/"],
     "sdk/examples": ["modelgate/plugin.h"],
     "common": [],
     "registry": ["common/", "modelgate/hex.h"],

@@ -1,9 +1,11 @@
 #include "gateway/grpc/grpc_server.h"
 
 #include <absl/synchronization/mutex.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -95,41 +97,100 @@ struct GrpcServer::Impl {
   GrpcServerOptions options;
   Handler handler;
   std::unique_ptr<CallQueue> queue;
-  std::unique_ptr<grpc::CallbackGenericService> service;  // outlives the server
+  grpc::AsyncGenericService service;
   std::unique_ptr<grpc::Server> server;
+  // One completion queue per poller thread: the thread that polls a queue also reads,
+  // writes and (for what the router answers at once) answers its calls, so a call is
+  // never handed between threads on its way through gRPC.
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  std::vector<std::thread> pollers;
+  std::vector<std::unique_ptr<grpc::Alarm>> closers;  // each tells its poller to close its queue
   int port = 0;
   std::once_flag stopped;
 };
 
 namespace {
 
-// One call, unary or a stream: read a request, route it on a handler thread, write its
-// answer; a stream then reads its next request. One read or write outstanding at a time.
-class Call final : public grpc::ServerGenericBidiReactor {
+// Calls each poller keeps asked for, so that a burst of new calls need not wait for the
+// poller to ask for the next one.
+constexpr int kCallsAskedPerQueue = 16;
+
+class Call;
+
+// A completion queue's tag: which call, and which of its operations completed.
+enum class Step { kArrived, kRead, kWritten, kFinished, kCloseQueue };
+struct Tag {
+  Call* call;
+  Step step;
+};
+Tag close_queue_tag{nullptr, Step::kCloseQueue};
+
+// What a poller thread knows of its own queue: after it has shut the queue down no
+// operation may start on it (only the poller starts operations once the handler threads
+// are gone, so this needs no lock).
+struct Poller {
+  GrpcServer::Impl& server;
+  grpc::ServerCompletionQueue* queue;
+  bool closed = false;
+};
+
+// One call, unary or a stream, on the asynchronous generic API: read a request, route it
+// (at once on the poller thread, or on a handler thread), write its answer; a stream then
+// reads its next request. One operation outstanding at a time, so the call is deleted
+// exactly once, when its last operation completes.
+class Call {
  public:
-  Call(grpc::GenericCallbackServerContext* context, GrpcServer::Impl& server)
-      : context_(context), server_(server), rpc_(rpc_of(context->method())) {
-    if (rpc_ == Rpc::kUnknown) {
-      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                          "unimplemented: ModelGate does not serve " + context->method()));
-      return;
-    }
-    StartRead(&request_);
+  explicit Call(Poller& poller) : poller_(poller), server_(poller.server) {
+    server_.service.RequestCall(&context_, &stream_, poller_.queue, poller_.queue, &arrived_);
   }
 
-  void OnReadDone(bool ok) override {
+  // An operation of this call completed on its queue.
+  void on(Step step, bool ok) {
+    switch (step) {
+      case Step::kArrived:
+        return arrived(ok);
+      case Step::kRead:
+        return read(ok);
+      case Step::kWritten:
+        if (!ok) return done();  // the client went away: nothing more to say to it
+        return start_read();     // only a stream writes without finishing
+      case Step::kFinished:
+        return done();
+      case Step::kCloseQueue:
+        return;  // not a call's: poll() takes it
+    }
+  }
+
+ private:
+  void arrived(bool ok) {
+    if (!ok || poller_.closed) return done();  // the server is shutting down
+    new Call(poller_);                          // ask for the next call in this one's place
+    rpc_ = rpc_of(context_.method());
+    if (rpc_ == Rpc::kUnknown) {
+      return finish_with(grpc::Status(
+          grpc::StatusCode::UNIMPLEMENTED,
+          "unimplemented: ModelGate does not serve " + context_.method()));
+    }
+    start_read();
+  }
+
+  void start_read() {
+    if (poller_.closed) return done();
+    stream_.Read(&request_, &read_);
+  }
+
+  void read(bool ok) {
     if (!ok) {  // the client closed its side (or went away)
-      Finish(rpc_ == Rpc::kModelStreamInfer
-                 ? grpc::Status::OK
-                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                "bad_request: the call carried no request message"));
-      return;
+      return finish_with(rpc_ == Rpc::kModelStreamInfer
+                             ? grpc::Status::OK
+                             : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                            "bad_request: the call carried no request message"));
     }
     const std::string message = bytes_of(request_);
     request_.Clear();
     auto translated = std::make_shared<Translated>(translate(message));
     // What the router answers at once (a fast model's inference, a health or metadata read)
-    // is answered here on gRPC's thread, as the HTTPS listener answers it on its socket
+    // is answered here on the poller thread, as the HTTPS listener answers it on its socket
     // thread; the rest waits for a handler thread.
     if (translated->refusal.ok() && server_.options.runs_inline &&
         server_.options.runs_inline(translated->request)) {
@@ -137,33 +198,22 @@ class Call final : public grpc::ServerGenericBidiReactor {
     }
     if (!server_.queue->post([this, translated] { answer(*translated); })) {
       if (server_.options.on_shed) server_.options.on_shed();
-      context_->AddTrailingMetadata("mg-error-code", "overloaded");
-      context_->AddTrailingMetadata("retry-after", "1");
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "overloaded: too many calls are waiting; retry shortly"));
+      context_.AddTrailingMetadata("mg-error-code", "overloaded");
+      context_.AddTrailingMetadata("retry-after", "1");
+      finish_with(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "overloaded: too many calls are waiting; retry shortly"));
     }
   }
 
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-      return;
-    }
-    StartRead(&request_);  // only a stream writes without finishing
-  }
-
-  void OnDone() override { delete this; }
-
- private:
   // The request message as the HTTP request it stands for, with the call's metadata and
   // deadline (an inference still queued when the deadline passes is dropped, not computed).
   Translated translate(const std::string& message) {
     std::vector<std::pair<std::string, std::string>> metadata;
-    for (const auto& [key, value] : context_->client_metadata())
+    for (const auto& [key, value] : context_.client_metadata())
       metadata.emplace_back(std::string(key.data(), key.size()),
                             std::string(value.data(), value.size()));
-    Translated translated = translate_request(rpc_, context_->method(), message, metadata);
-    const auto deadline = context_->deadline();
+    Translated translated = translate_request(rpc_, context_.method(), message, metadata);
+    const auto deadline = context_.deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       translated.request.deadline = std::chrono::steady_clock::now() +
                                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -172,60 +222,72 @@ class Call final : public grpc::ServerGenericBidiReactor {
     return translated;
   }
 
-  // Routes the request and writes its answer (on gRPC's thread or a handler thread).
+  // Routes the request and writes its answer (on the poller thread or a handler thread).
   void answer(const Translated& translated) {
     const bool stream = rpc_ == Rpc::kModelStreamInfer;
-    if (context_->IsCancelled()) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
-      return;
-    }
     // A call whose deadline passed while it waited is not computed.
-    if (context_->deadline() <= std::chrono::system_clock::now()) {
-      Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "deadline_exceeded: the call's deadline passed before it was routed"));
-      return;
+    if (context_.deadline() <= std::chrono::system_clock::now()) {
+      return finish_with(
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                       "deadline_exceeded: the call's deadline passed before it was routed"));
     }
     std::string answer;
     if (!translated.refusal.ok()) {
-      if (!stream) return finish(translated.refusal);
+      if (!stream) return finish_with(translated.refusal);
       answer = stream_error(translated.refusal, translated.call_id);
     } else {
       const HttpResponse response = server_.handler(translated.request);
       CallAnswer call_answer = translate_response(rpc_, response, translated.call_id);
-      if (!call_answer.status.ok()) return finish(call_answer.status);
+      if (!call_answer.status.ok()) return finish_with(call_answer.status);
       answer = std::move(call_answer.message);
     }
+    if (poller_.closed) return done();
     grpc::Slice slice(answer);
     response_ = grpc::ByteBuffer(&slice, 1);
     if (stream) {
-      StartWrite(&response_);
+      stream_.Write(response_, &written_);
     } else {
-      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK, &finished_);
     }
   }
 
-  void finish(const CallStatus& status) {
-    for (const auto& [key, value] : status.trailers) context_->AddTrailingMetadata(key, value);
-    Finish(status_of(status));
+  void finish_with(const CallStatus& status) {
+    for (const auto& [key, value] : status.trailers) context_.AddTrailingMetadata(key, value);
+    finish_with(status_of(status));
+  }
+  void finish_with(const grpc::Status& status) {
+    if (poller_.closed) return done();
+    stream_.Finish(status, &finished_);
   }
 
-  grpc::GenericCallbackServerContext* context_;
+  void done() { delete this; }
+
+  Poller& poller_;
   GrpcServer::Impl& server_;
-  const Rpc rpc_;
+  grpc::GenericServerContext context_;
+  grpc::GenericServerAsyncReaderWriter stream_{&context_};
+  Rpc rpc_ = Rpc::kUnknown;
   grpc::ByteBuffer request_, response_;
+  Tag arrived_{this, Step::kArrived}, read_{this, Step::kRead}, written_{this, Step::kWritten},
+      finished_{this, Step::kFinished};
 };
 
-class Service final : public grpc::CallbackGenericService {
- public:
-  explicit Service(GrpcServer::Impl& server) : server_(server) {}
-  grpc::ServerGenericBidiReactor* CreateReactor(
-      grpc::GenericCallbackServerContext* context) override {
-    return new Call(context, server_);
+// A poller thread: takes its queue's completions until the queue is shut down and empty.
+void poll(GrpcServer::Impl& server, grpc::ServerCompletionQueue* queue) {
+  Poller poller{server, queue};
+  for (int i = 0; i < kCallsAskedPerQueue; ++i) new Call(poller);
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue->Next(&tag, &ok)) {
+    auto* event = static_cast<Tag*>(tag);
+    if (event->step == Step::kCloseQueue) {  // stop() has drained the handler threads
+      poller.closed = true;
+      queue->Shutdown();
+      continue;
+    }
+    event->call->on(event->step, ok);
   }
-
- private:
-  GrpcServer::Impl& server_;
-};
+}
 
 }  // namespace
 
@@ -256,12 +318,15 @@ GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)
   // more often than every 10 s.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  impl_->service = std::make_unique<Service>(*impl_);
-  builder.RegisterCallbackGenericService(impl_->service.get());
+  builder.RegisterAsyncGenericService(&impl_->service);
+  for (int i = 0; i < std::max(1, o.poller_threads); ++i)
+    impl_->queues.push_back(builder.AddCompletionQueue());
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     throw std::runtime_error("cannot listen for gRPC on " + o.host + ":" + std::to_string(o.port));
   }
+  for (auto& queue : impl_->queues)
+    impl_->pollers.emplace_back([this, q = queue.get()] { poll(*impl_, q); });
 }
 
 GrpcServer::~GrpcServer() { stop(); }
@@ -270,8 +335,16 @@ uint16_t GrpcServer::port() const { return static_cast<uint16_t>(impl_->port); }
 
 void GrpcServer::stop() {
   std::call_once(impl_->stopped, [this] {
+    // In-flight calls finish (their pollers still run), then are cancelled at the deadline.
     impl_->server->Shutdown(std::chrono::system_clock::now() + impl_->options.drain_timeout);
     impl_->queue.reset();  // the handler threads finish what is queued, then end
+    // Only now may the queues close: each poller closes its own, so no operation can start
+    // on a queue that is shut down (the pollers are the only threads left starting any).
+    for (auto& queue : impl_->queues) {
+      impl_->closers.push_back(std::make_unique<grpc::Alarm>());
+      impl_->closers.back()->Set(queue.get(), gpr_now(GPR_CLOCK_MONOTONIC), &close_queue_tag);
+    }
+    for (auto& poller : impl_->pollers) poller.join();
     log(LogLevel::kInfo, "gRPC listener stopped");
   });
 }

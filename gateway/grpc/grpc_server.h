@@ -20,6 +20,9 @@ struct GrpcServerOptions {
   // Largest request or response message: a larger request is refused RESOURCE_EXHAUSTED
   // by gRPC before it is read whole (the HTTPS body limit's counterpart).
   std::size_t max_message_bytes = std::size_t{64} << 20;
+  // Threads that poll gRPC's completion queues, one queue each: they read and write every
+  // call and answer what the router answers at once (the HTTPS listener's io_threads).
+  int poller_threads = 2;
   // Threads that route calls (inference waits in a model's batch queue on them), and calls
   // read and waiting for one: beyond this many a call is answered UNAVAILABLE overloaded
   // at once, as the HTTPS listener answers 503.
@@ -31,7 +34,7 @@ struct GrpcServerOptions {
   std::chrono::milliseconds keepalive_timeout{20'000};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
   std::function<void()> on_shed;           // each call refused as overloaded (metrics)
-  // Whether a call's request may be answered on gRPC's own thread (what the router answers
+  // Whether a call's request may be answered on its poller thread (what the router answers
   // at once: router.h answers_at_once); without one, every call goes to a handler thread.
   std::function<bool(const HttpRequest&)> runs_inline;
 };

@@ -1,7 +1,8 @@
 // The real modelgate binary on port 0 with a temp data dir, driven over real TLS with the
 // client SDK: JSON and binary round trips of the three seed models compared with direct
 // execution on the same backend (loaded in this process through the plugin host), and the
-// error contract over the wire.
+// error contract over the wire; the SDK's gRPC transport against the server's gRPC listener,
+// its answers compared with the HTTPS ones.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "gateway/plugin_host/backend_manager.h"
 #include "modelgate/client.h"
+#include "modelgate/grpc_client.h"
 
 namespace mg::gateway {
 namespace {
@@ -92,8 +94,8 @@ class ClientIntegrationTest : public ::testing::Test {
       dup2(fd, 1);
       dup2(fd, 2);
       execl(MG_MODELGATE, MG_MODELGATE, "serve", "--data-dir", data.c_str(), "--listen",
-            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--plugin-dir", MG_PLUGIN_DIR,
-            static_cast<char*>(nullptr));
+            "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+            "--plugin-dir", MG_PLUGIN_DIR, static_cast<char*>(nullptr));
       _exit(127);
     }
     const std::regex listening("listening on https://127.0.0.1:([0-9]+)");
@@ -104,6 +106,11 @@ class ClientIntegrationTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ASSERT_NE(port_, 0) << read_file(log);
+    std::smatch grpc_match;
+    const std::string serve_log = read_file(log);
+    ASSERT_TRUE(std::regex_search(serve_log, grpc_match, std::regex("grpc on 127.0.0.1:([0-9]+)")))
+        << serve_log;
+    grpc_port_ = std::stoi(grpc_match[1]);
     backends_ = new BackendManager();
     backends_->discover({MG_PLUGIN_DIR});
   }
@@ -145,12 +152,31 @@ class ClientIntegrationTest : public ::testing::Test {
     return std::move(out.outputs.at(0));
   }
 
+  static modelgate::GrpcClientOptions grpc_options(const std::string& key) {
+    modelgate::GrpcClientOptions o;
+    o.address = "localhost:" + std::to_string(grpc_port_);
+    o.api_key = key;
+    o.ca_file = (*dir_ / "data" / "tls" / "cert.pem").string();
+    return o;
+  }
+
+  // A key of a new tenant with the infer scope.
+  std::string tenant_key(const std::string& tenant) {
+    EXPECT_EQ(client_.request("POST", "/admin/v1/tenants", R"({"name":")" + tenant + R"("})").status,
+              201);
+    const modelgate::Response r = client_.request(
+        "POST", "/admin/v1/keys", R"({"tenant":")" + tenant + R"(","scopes":"infer"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(json::parse(r.body).as_object().at("key").as_string());
+  }
+
   modelgate::Client client_{options(*admin_key_)};
 
   static inline fs::path* dir_ = nullptr;
   static inline std::string* admin_key_ = nullptr;
   static inline pid_t pid_ = 0;
   static inline int port_ = 0;
+  static inline int grpc_port_ = 0;
   static inline BackendManager* backends_ = nullptr;
 };
 
@@ -318,6 +344,95 @@ TEST_F(ClientIntegrationTest, OneConnectionCarriesManyRequests) {
   for (int i = 0; i < 50; ++i) {
     ASSERT_EQ(client_.model_metadata("text-classifier").status, 200);
   }
+}
+
+// The SDK's gRPC transport gives what the HTTPS client gives: the same health and metadata
+// JSON, and the same outputs for every seed model's request.
+TEST_F(ClientIntegrationTest, GrpcTransportAnswersAsHttpsDoes) {
+  modelgate::GrpcClient grpc(grpc_options(*admin_key_));
+  EXPECT_EQ(json::parse(grpc.server_live().body), json::parse(R"({"live":true})"));
+  EXPECT_EQ(json::parse(grpc.server_ready().body), json::parse(R"({"ready":true})"));
+  EXPECT_EQ(json::parse(grpc.model_ready("fashion-cnn").body), json::parse(R"({"ready":true})"));
+  const auto server = json::parse(grpc.server_metadata().body).as_object();
+  const auto server_https = json::parse(client_.request("GET", "/v2").body).as_object();
+  EXPECT_EQ(server.at("name"), server_https.at("name"));
+  EXPECT_EQ(server.at("extensions"), server_https.at("extensions"));
+  for (const std::string model : {"fashion-mlp", "fashion-cnn", "text-classifier"}) {
+    SCOPED_TRACE(model);
+    const auto metadata = json::parse(grpc.model_metadata(model).body).as_object();
+    const auto metadata_https = json::parse(client_.model_metadata(model).body).as_object();
+    for (const char* field : {"name", "platform", "inputs", "outputs"})
+      EXPECT_EQ(metadata.at(field), metadata_https.at(field)) << field;
+  }
+  for (const std::string model : {"fashion-mlp", "text-classifier"}) {
+    SCOPED_TRACE(model);
+    const std::string request =
+        read_file(fs::path(MG_EXAMPLES_DIR) / "requests" / (model + ".json"));
+    const modelgate::GrpcResponse answer = grpc.infer(model, "", request);
+    ASSERT_TRUE(answer.ok()) << answer.message;
+    const modelgate::Response https = client_.infer(model, "", request);
+    ASSERT_EQ(https.status, 200) << https.body;
+    const auto outputs = json::parse(answer.body).as_object().at("outputs").as_array();
+    const auto outputs_https = json::parse(https.body).as_object().at("outputs").as_array();
+    ASSERT_EQ(outputs.size(), outputs_https.size());
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const auto& a = outputs[i].as_object();
+      const auto& b = outputs_https[i].as_object();
+      for (const char* field : {"name", "datatype", "shape"}) EXPECT_EQ(a.at(field), b.at(field));
+      const auto& got = a.at("data").as_array();
+      const auto& want = b.at("data").as_array();
+      ASSERT_EQ(got.size(), want.size());
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        EXPECT_EQ(static_cast<float>(got[k].to_number<double>()),
+                  static_cast<float>(want[k].to_number<double>()))
+            << k;
+      }
+    }
+  }
+}
+
+// Refusals come back as answers with the code of docs/grpc.md's table and the code word;
+// a signed client works; one client serves many threads at once.
+TEST_F(ClientIntegrationTest, GrpcTransportRefusalsSigningAndSharing) {
+  modelgate::GrpcClient stranger(grpc_options("mg_notakey"));
+  modelgate::GrpcResponse r = stranger.model_metadata("fashion-mlp");
+  EXPECT_EQ(r.code, 16);  // UNAUTHENTICATED
+  EXPECT_EQ(r.error_code, "invalid_key");
+  EXPECT_TRUE(r.body.empty());
+  modelgate::GrpcClient admin(grpc_options(*admin_key_));
+  r = admin.model_metadata("no-such-model");
+  EXPECT_EQ(r.code, 5);  // NOT_FOUND
+  EXPECT_EQ(r.error_code, "model_not_found");
+  r = admin.infer("fashion-mlp", "",
+                  R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,2],"data":[1,2]}]})");
+  EXPECT_EQ(r.code, 3);  // INVALID_ARGUMENT
+  EXPECT_EQ(r.error_code, "bad_request");
+  EXPECT_EQ(admin.call("NoSuchRpc", "").code, 12);  // UNIMPLEMENTED
+  EXPECT_THROW(admin.infer("fashion-mlp", "", "{not json"), std::invalid_argument);
+  EXPECT_THROW(admin.infer("fashion-mlp", "", R"({"inputs":[{"name":"image","datatype":"FP32",)"
+                                              R"("shape":[1],"parameters":{"binary_data_size":4}}]})"),
+               std::invalid_argument);
+  modelgate::GrpcClientOptions nowhere = grpc_options(*admin_key_);
+  nowhere.address = "127.0.0.1:1";
+  nowhere.timeout = std::chrono::seconds(5);
+  r = modelgate::GrpcClient(nowhere).server_live();
+  EXPECT_EQ(r.code, 14);  // UNAVAILABLE, from gRPC itself
+  EXPECT_TRUE(r.error_code.empty());
+
+  modelgate::GrpcClientOptions signed_options = grpc_options(tenant_key("grpc-sdk"));
+  signed_options.sign = true;
+  modelgate::GrpcClient signer(signed_options);
+  const std::string request =
+      read_file(fs::path(MG_EXAMPLES_DIR) / "requests" / "fashion-mlp.json");
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) answered += signer.infer("fashion-mlp", "", request).ok();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(answered, 100);
 }
 
 }  // namespace

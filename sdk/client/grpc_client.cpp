@@ -1,9 +1,12 @@
-#include "admin/grpc_infer.h"
+// The SDK's gRPC transport (modelgate/grpc_client.h): gRPC's generic stub with the
+// messages' bytes, so a signature covers exactly what is sent.
+#include "modelgate/grpc_client.h"
 
 #include <grpc_service.pb.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -13,13 +16,13 @@
 #include "modelgate/client.h"
 #include "proto/infer_parameter_json.h"
 
-namespace mg::admin {
+namespace modelgate {
 namespace {
 
 namespace json = boost::json;
 namespace pb = inference;
 
-constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
+constexpr std::string_view kService = "/inference.GRPCInferenceService/";
 
 std::string read_pem(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -174,20 +177,66 @@ std::string nonce() {
   return out;
 }
 
+json::array strings(const google::protobuf::RepeatedPtrField<std::string>& values) {
+  json::array out;
+  for (const auto& v : values) out.emplace_back(json::string(v));
+  return out;
+}
+
+json::array tensors(
+    const google::protobuf::RepeatedPtrField<pb::ModelMetadataResponse::TensorMetadata>& list) {
+  json::array out;
+  for (const auto& t : list) {
+    json::array shape;
+    for (int64_t d : t.shape()) shape.emplace_back(d);
+    out.emplace_back(json::object{
+        {"name", t.name()}, {"datatype", t.datatype()}, {"shape", std::move(shape)}});
+  }
+  return out;
+}
+
+// An OK answer's message (serialized) as the JSON HTTPS gives for the same request.
+template <class Message>
+GrpcResponse as_json(GrpcResponse answer, json::value (*convert)(const Message&)) {
+  if (!answer.ok()) return answer;
+  Message message;
+  if (!message.ParseFromString(answer.body)) {
+    answer.code = static_cast<int>(grpc::StatusCode::INTERNAL);
+    answer.message = "the answer is not a " + Message::descriptor()->name();
+    answer.body.clear();
+    return answer;
+  }
+  answer.body = json::serialize(convert(message));
+  return answer;
+}
+
 }  // namespace
 
-json::value grpc_infer(const GrpcTarget& target, const std::string& model,
-                       const std::string& version, const std::string& request_json) {
-  const std::string message = request_of(model, version, request_json).SerializeAsString();
+struct GrpcClient::Channel {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::GenericStub> stub;
+};
+
+GrpcClient::GrpcClient(GrpcClientOptions options)
+    : options_(std::move(options)), channel_(std::make_unique<Channel>()) {
   grpc::SslCredentialsOptions tls;
-  if (!target.ca_file.empty()) tls.pem_root_certs = read_pem(target.ca_file);
-  auto channel = grpc::CreateChannel(target.address, grpc::SslCredentials(tls));
-  grpc::GenericStub stub(channel);
+  if (!options_.ca_file.empty()) tls.pem_root_certs = read_pem(options_.ca_file);
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);  // the server bounds what it sends
+  channel_->channel =
+      grpc::CreateCustomChannel(options_.address, grpc::SslCredentials(tls), arguments);
+  channel_->stub = std::make_unique<grpc::GenericStub>(channel_->channel);
+}
+
+GrpcClient::~GrpcClient() = default;
+
+GrpcResponse GrpcClient::call(std::string_view rpc, std::string_view message) {
+  const std::string path = std::string(kService) + std::string(rpc);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  if (target.sign) {
+  context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  if (options_.sign) {
     // The canonical form of docs/grpc.md: POST, the RPC's path, the message's exact bytes.
-    const std::string key_id = target.api_key.substr(3, 12);
+    const std::string key_id = options_.api_key.substr(3, 12);
     const std::string timestamp =
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -196,32 +245,103 @@ json::value grpc_infer(const GrpcTarget& target, const std::string& model,
     context.AddMetadata("x-mg-key-id", key_id);
     context.AddMetadata("x-mg-timestamp", timestamp);
     context.AddMetadata("x-mg-nonce", n);
-    context.AddMetadata("x-mg-signature",
-                        modelgate::sign_request(target.api_key, "POST", kModelInfer, timestamp, n,
-                                                modelgate::sha256_hex(message)));
+    context.AddMetadata("x-mg-signature", sign_request(options_.api_key, "POST", path, timestamp,
+                                                       n, sha256_hex(message)));
   } else {
-    context.AddMetadata("authorization", "Bearer " + target.api_key);
+    context.AddMetadata("authorization", "Bearer " + options_.api_key);
   }
-  grpc::Slice slice(message);
+  grpc::Slice slice(message.data(), message.size());
   const grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   grpc::CompletionQueue queue;
-  auto call = stub.PrepareUnaryCall(&context, kModelInfer, request, &queue);
-  call->StartCall();
+  auto unary = channel_->stub->PrepareUnaryCall(&context, path, request, &queue);
+  unary->StartCall();
   grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  unary->Finish(&response, &status, reinterpret_cast<void*>(1));
   void* tag = nullptr;
   bool ok = false;
-  if (!queue.Next(&tag, &ok) || !ok) throw GrpcError("the call did not complete");
-  if (!status.ok()) throw GrpcError(status.error_message());
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (response.Dump(&slices).ok()) {
-    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  GrpcResponse answer;
+  if (!queue.Next(&tag, &ok) || !ok) {
+    answer.code = static_cast<int>(grpc::StatusCode::UNKNOWN);
+    answer.message = "the call did not complete";
+    return answer;
   }
-  pb::ModelInferResponse answer;
-  if (!answer.ParseFromString(bytes)) throw GrpcError("the answer is not a ModelInferResponse");
-  return json_of(answer);
+  answer.code = static_cast<int>(status.error_code());
+  if (!status.ok()) {
+    answer.message = status.error_message();
+    for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+      const std::string_view k(key.data(), key.size());
+      if (k == "mg-error-code") answer.error_code.assign(value.data(), value.size());
+      if (k == "retry-after") answer.retry_after.assign(value.data(), value.size());
+    }
+    return answer;
+  }
+  std::vector<grpc::Slice> slices;
+  if (response.Dump(&slices).ok()) {
+    answer.body.reserve(response.Length());
+    for (const auto& s : slices)
+      answer.body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return answer;
 }
 
-}  // namespace mg::admin
+GrpcResponse GrpcClient::server_live() {
+  return as_json<pb::ServerLiveResponse>(
+      call("ServerLive", pb::ServerLiveRequest().SerializeAsString()),
+      [](const pb::ServerLiveResponse& m) -> json::value { return {{"live", m.live()}}; });
+}
+
+GrpcResponse GrpcClient::server_ready() {
+  return as_json<pb::ServerReadyResponse>(
+      call("ServerReady", pb::ServerReadyRequest().SerializeAsString()),
+      [](const pb::ServerReadyResponse& m) -> json::value { return {{"ready", m.ready()}}; });
+}
+
+GrpcResponse GrpcClient::model_ready(std::string_view model, std::string_view version) {
+  pb::ModelReadyRequest request;
+  request.set_name(std::string(model));
+  request.set_version(std::string(version));
+  return as_json<pb::ModelReadyResponse>(
+      call("ModelReady", request.SerializeAsString()),
+      [](const pb::ModelReadyResponse& m) -> json::value { return {{"ready", m.ready()}}; });
+}
+
+GrpcResponse GrpcClient::server_metadata() {
+  return as_json<pb::ServerMetadataResponse>(
+      call("ServerMetadata", pb::ServerMetadataRequest().SerializeAsString()),
+      [](const pb::ServerMetadataResponse& m) -> json::value {
+        return json::object{
+            {"name", m.name()}, {"version", m.version()}, {"extensions", strings(m.extensions())}};
+      });
+}
+
+GrpcResponse GrpcClient::model_metadata(std::string_view model, std::string_view version) {
+  pb::ModelMetadataRequest request;
+  request.set_name(std::string(model));
+  request.set_version(std::string(version));
+  return as_json<pb::ModelMetadataResponse>(
+      call("ModelMetadata", request.SerializeAsString()),
+      [](const pb::ModelMetadataResponse& m) -> json::value {
+        return json::object{{"name", m.name()},
+                            {"versions", strings(m.versions())},
+                            {"platform", m.platform()},
+                            {"inputs", tensors(m.inputs())},
+                            {"outputs", tensors(m.outputs())}};
+      });
+}
+
+GrpcResponse GrpcClient::infer(std::string_view model, std::string_view version,
+                               std::string_view request_json) {
+  pb::ModelInferRequest request;
+  try {
+    request = request_of(std::string(model), std::string(version), std::string(request_json));
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {  // JSON that does not parse or is not a request
+    throw std::invalid_argument(std::string("not a KServe v2 JSON request: ") + e.what());
+  }
+  return as_json<pb::ModelInferResponse>(call("ModelInfer", request.SerializeAsString()),
+                                         &json_of);
+}
+
+}  // namespace modelgate
