@@ -164,12 +164,12 @@ class Call {
  private:
   void arrived(bool ok) {
     if (!ok || poller_.closed) return done();  // the server is shutting down
-    new Call(poller_);                          // ask for the next call in this one's place
+    new Call(poller_);                         // ask for the next call in this one's place
     rpc_ = rpc_of(context_.method());
     if (rpc_ == Rpc::kUnknown) {
-      return finish_with(grpc::Status(
-          grpc::StatusCode::UNIMPLEMENTED,
-          "unimplemented: ModelGate does not serve " + context_.method()));
+      return finish_with(
+          grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                       "unimplemented: ModelGate does not serve " + context_.method()));
     }
     start_read();
   }

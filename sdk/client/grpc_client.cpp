@@ -189,8 +189,8 @@ json::array tensors(
   for (const auto& t : list) {
     json::array shape;
     for (int64_t d : t.shape()) shape.emplace_back(d);
-    out.emplace_back(json::object{
-        {"name", t.name()}, {"datatype", t.datatype()}, {"shape", std::move(shape)}});
+    out.emplace_back(
+        json::object{{"name", t.name()}, {"datatype", t.datatype()}, {"shape", std::move(shape)}});
   }
   return out;
 }
@@ -245,8 +245,8 @@ GrpcResponse GrpcClient::call(std::string_view rpc, std::string_view message) {
     context.AddMetadata("x-mg-key-id", key_id);
     context.AddMetadata("x-mg-timestamp", timestamp);
     context.AddMetadata("x-mg-nonce", n);
-    context.AddMetadata("x-mg-signature", sign_request(options_.api_key, "POST", path, timestamp,
-                                                       n, sha256_hex(message)));
+    context.AddMetadata("x-mg-signature", sign_request(options_.api_key, "POST", path, timestamp, n,
+                                                       sha256_hex(message)));
   } else {
     context.AddMetadata("authorization", "Bearer " + options_.api_key);
   }
@@ -288,22 +288,27 @@ GrpcResponse GrpcClient::call(std::string_view rpc, std::string_view message) {
 GrpcResponse GrpcClient::server_live() {
   return as_json<pb::ServerLiveResponse>(
       call("ServerLive", pb::ServerLiveRequest().SerializeAsString()),
-      [](const pb::ServerLiveResponse& m) -> json::value { return {{"live", m.live()}}; });
+      [](const pb::ServerLiveResponse& m) -> json::value {
+        return {{"live", m.live()}};
+      });
 }
 
 GrpcResponse GrpcClient::server_ready() {
   return as_json<pb::ServerReadyResponse>(
       call("ServerReady", pb::ServerReadyRequest().SerializeAsString()),
-      [](const pb::ServerReadyResponse& m) -> json::value { return {{"ready", m.ready()}}; });
+      [](const pb::ServerReadyResponse& m) -> json::value {
+        return {{"ready", m.ready()}};
+      });
 }
 
 GrpcResponse GrpcClient::model_ready(std::string_view model, std::string_view version) {
   pb::ModelReadyRequest request;
   request.set_name(std::string(model));
   request.set_version(std::string(version));
-  return as_json<pb::ModelReadyResponse>(
-      call("ModelReady", request.SerializeAsString()),
-      [](const pb::ModelReadyResponse& m) -> json::value { return {{"ready", m.ready()}}; });
+  return as_json<pb::ModelReadyResponse>(call("ModelReady", request.SerializeAsString()),
+                                         [](const pb::ModelReadyResponse& m) -> json::value {
+                                           return {{"ready", m.ready()}};
+                                         });
 }
 
 GrpcResponse GrpcClient::server_metadata() {
@@ -319,15 +324,15 @@ GrpcResponse GrpcClient::model_metadata(std::string_view model, std::string_view
   pb::ModelMetadataRequest request;
   request.set_name(std::string(model));
   request.set_version(std::string(version));
-  return as_json<pb::ModelMetadataResponse>(
-      call("ModelMetadata", request.SerializeAsString()),
-      [](const pb::ModelMetadataResponse& m) -> json::value {
-        return json::object{{"name", m.name()},
-                            {"versions", strings(m.versions())},
-                            {"platform", m.platform()},
-                            {"inputs", tensors(m.inputs())},
-                            {"outputs", tensors(m.outputs())}};
-      });
+  return as_json<pb::ModelMetadataResponse>(call("ModelMetadata", request.SerializeAsString()),
+                                            [](const pb::ModelMetadataResponse& m) -> json::value {
+                                              return json::object{
+                                                  {"name", m.name()},
+                                                  {"versions", strings(m.versions())},
+                                                  {"platform", m.platform()},
+                                                  {"inputs", tensors(m.inputs())},
+                                                  {"outputs", tensors(m.outputs())}};
+                                            });
 }
 
 GrpcResponse GrpcClient::infer(std::string_view model, std::string_view version,
@@ -340,8 +345,7 @@ GrpcResponse GrpcClient::infer(std::string_view model, std::string_view version,
   } catch (const std::exception& e) {  // JSON that does not parse or is not a request
     throw std::invalid_argument(std::string("not a KServe v2 JSON request: ") + e.what());
   }
-  return as_json<pb::ModelInferResponse>(call("ModelInfer", request.SerializeAsString()),
-                                         &json_of);
+  return as_json<pb::ModelInferResponse>(call("ModelInfer", request.SerializeAsString()), &json_of);
 }
 
 }  // namespace modelgate

@@ -162,8 +162,9 @@ class ClientIntegrationTest : public ::testing::Test {
 
   // A key of a new tenant with the infer scope.
   std::string tenant_key(const std::string& tenant) {
-    EXPECT_EQ(client_.request("POST", "/admin/v1/tenants", R"({"name":")" + tenant + R"("})").status,
-              201);
+    EXPECT_EQ(
+        client_.request("POST", "/admin/v1/tenants", R"({"name":")" + tenant + R"("})").status,
+        201);
     const modelgate::Response r = client_.request(
         "POST", "/admin/v1/keys", R"({"tenant":")" + tenant + R"(","scopes":"infer"})");
     EXPECT_EQ(r.status, 201) << r.body;
@@ -409,8 +410,9 @@ TEST_F(ClientIntegrationTest, GrpcTransportRefusalsSigningAndSharing) {
   EXPECT_EQ(r.error_code, "bad_request");
   EXPECT_EQ(admin.call("NoSuchRpc", "").code, 12);  // UNIMPLEMENTED
   EXPECT_THROW(admin.infer("fashion-mlp", "", "{not json"), std::invalid_argument);
-  EXPECT_THROW(admin.infer("fashion-mlp", "", R"({"inputs":[{"name":"image","datatype":"FP32",)"
-                                              R"("shape":[1],"parameters":{"binary_data_size":4}}]})"),
+  EXPECT_THROW(admin.infer("fashion-mlp", "",
+                           R"({"inputs":[{"name":"image","datatype":"FP32",)"
+                           R"("shape":[1],"parameters":{"binary_data_size":4}}]})"),
                std::invalid_argument);
   modelgate::GrpcClientOptions nowhere = grpc_options(*admin_key_);
   nowhere.address = "127.0.0.1:1";

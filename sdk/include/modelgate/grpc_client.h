@@ -24,8 +24,8 @@ namespace modelgate {
 struct GrpcClientOptions {
   std::string address = "127.0.0.1:8444";  // HOST:PORT of the gRPC listener (TLS)
   std::string api_key;                     // sent as "authorization: Bearer …" metadata
-  std::string ca_file;               // PEM certificate(s) to trust; empty: the system's store
-  std::chrono::seconds timeout{60};  // each call's deadline
+  std::string ca_file;                     // PEM certificate(s) to trust; empty: the system's store
+  std::chrono::seconds timeout{60};        // each call's deadline
   // Sign every call (x-mg-* metadata over POST, the RPC's path and the message's bytes)
   // instead of sending the key. Required for signed-only keys.
   bool sign = false;
