@@ -273,14 +273,20 @@ Translated translate_request(Rpc rpc, std::string_view path, std::string_view me
   HttpRequest& request = out.request;
   request.method = "GET";
   request.protocol = "grpc";
+  bool signed_call = false;
   for (const auto& [key, value] : metadata) {
     // gRPC's own metadata (":authority", "grpc-timeout", "user-agent", …) stays out.
     if (key.starts_with(":") || key.starts_with("grpc-")) continue;
+    signed_call = signed_call || key == "x-mg-signature";
     request.headers.emplace_back(key, value);
   }
-  request.signed_as = HttpRequest::SignedAs{
-      std::string(path),
-      registry::sha256_hex(std::as_bytes(std::span(message.data(), message.size())))};
+  // Only a signed call needs its message's digest: hashing every message cost a bearer
+  // call ~2 µs for a 3 KB message, and grows with it (~0.3 ms for a 600 KB image).
+  if (signed_call) {
+    request.signed_as = HttpRequest::SignedAs{
+        std::string(path),
+        registry::sha256_hex(std::as_bytes(std::span(message.data(), message.size())))};
+  }
   auto unreadable = [&] { out.refusal = invalid("the request message does not parse"); };
   switch (rpc) {
     case Rpc::kServerLive: {
