@@ -21,8 +21,9 @@ packages=(
   python3-torch python3-torchvision python3-onnx
   # seed model tests: Fashion-MNIST and zlib to read it
   dataset-fashion-mnist zlib1g-dev
-  # gateway: CLI parsing, TOML config; curl for the integration tests and the README
-  libcli11-dev libtomlplusplus-dev curl time wrk
+  # gateway: CLI parsing, TOML config; curl for the integration tests and the README; wrk
+  # and h2load (nghttp2-client) for the HTTP/1.1 and HTTP/2 (gRPC) load benches
+  libcli11-dev libtomlplusplus-dev curl time wrk nghttp2-client
   # gateway: simdjson (KServe request decoding)
   libsimdjson-dev
   # metrics: prometheus-cpp (the metrics listener)
