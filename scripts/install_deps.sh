@@ -26,6 +26,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev curl time wrk nghttp2-client
   # gateway: simdjson (KServe request decoding)
   libsimdjson-dev
+  # the server's allocator (gateway/main/CMakeLists.txt)
+  libjemalloc-dev
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
   # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start

@@ -244,8 +244,9 @@ class Call {
     if (poller_.closed) return done();
     // The answer's bytes go to gRPC as they are, not copied: the slice owns the string.
     auto* owned = new std::string(std::move(answer));
-    grpc::Slice slice(owned->data(), owned->size(),
-                      [](void* text) { delete static_cast<std::string*>(text); }, owned);
+    grpc::Slice slice(
+        owned->data(), owned->size(), [](void* text) { delete static_cast<std::string*>(text); },
+        owned);
     response_ = grpc::ByteBuffer(&slice, 1);
     if (stream) {
       stream_.Write(response_, &written_);
