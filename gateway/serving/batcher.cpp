@@ -259,6 +259,26 @@ Failure failure_of(const std::exception& e) {
   return Failure{MG_ERROR_INTERNAL, e.what()};
 }
 
+// The serialised size of `rows` rows of a BYTES output starting at byte `from`: each
+// row holds product(shape[1:]) elements of a 4-byte little-endian length and its bytes.
+// The host checked the output's layout; a walk past its end is still refused, not read.
+uint64_t bytes_rows_size(const OutputTensor& out, uint64_t from, uint64_t rows) {
+  uint64_t per_row = 1;
+  for (std::size_t d = 1; d < out.shape.size(); ++d) per_row *= static_cast<uint64_t>(out.shape[d]);
+  uint64_t at = from;
+  for (uint64_t e = 0; e < rows * per_row; ++e) {
+    uint32_t length = 0;
+    if (out.byte_size - at < 4) throw BackendError(MG_ERROR_INTERNAL, "a BYTES output ends early");
+    std::memcpy(&length, out.data.get() + at, 4);
+    at += 4;
+    if (out.byte_size - at < length) {
+      throw BackendError(MG_ERROR_INTERNAL, "a BYTES output ends early");
+    }
+    at += length;
+  }
+  return at - from;
+}
+
 }  // namespace
 
 bool DynamicBatcher::compatible(const Pending& a, const Pending& b) {
@@ -350,7 +370,9 @@ void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> 
         part.size(), output.batch_failure.value_or(
                          Failure{MG_ERROR_INTERNAL, "the backend answered the wrong count"}));
   }
-  // Split every output back by rows (fixed-size dtypes: dimension 0 is rows).
+  // Split every output back by rows (dimension 0 is rows). BYTES rows have no fixed size:
+  // each output keeps a cursor that walks its serialised elements, row by row.
+  std::vector<uint64_t> bytes_cursor(output.outputs.size(), 0);
   uint64_t first_row = 0;
   for (std::size_t r = 0; r < part.size(); ++r) {
     RequestResult& result = results[r];
@@ -359,19 +381,23 @@ void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> 
       if (!result.failure && part.size() == 1) {
         result.outputs = std::move(output.outputs);
       } else if (!result.failure) {
-        for (const auto& out : output.outputs) {
-          if (out.dtype == DType::kBytes) {  // variable-size rows cannot be cut by count
-            result.failure = Failure{MG_ERROR_UNSUPPORTED, "BYTES outputs cannot be batched"};
-            result.outputs.clear();
-            break;
-          }
+        for (std::size_t o = 0; o < output.outputs.size(); ++o) {
+          const OutputTensor& out = output.outputs[o];
           OutputTensor mine{out.name, out.dtype, out.shape, nullptr, 0};
-          const uint64_t total_rows = static_cast<uint64_t>(out.shape[0]);
-          const uint64_t row_bytes = total_rows ? out.byte_size / total_rows : 0;
           mine.shape[0] = static_cast<int64_t>(part[r].rows);
-          mine.byte_size = row_bytes * part[r].rows;
+          uint64_t from = 0;
+          if (out.dtype == DType::kBytes) {
+            from = bytes_cursor[o];
+            mine.byte_size = bytes_rows_size(out, from, part[r].rows);
+            bytes_cursor[o] += mine.byte_size;
+          } else {
+            const uint64_t total_rows = static_cast<uint64_t>(out.shape[0]);
+            const uint64_t row_bytes = total_rows ? out.byte_size / total_rows : 0;
+            from = first_row * row_bytes;
+            mine.byte_size = row_bytes * part[r].rows;
+          }
           mine.data = std::make_unique_for_overwrite<std::byte[]>(mine.byte_size);
-          std::memcpy(mine.data.get(), out.data.get() + first_row * row_bytes, mine.byte_size);
+          std::memcpy(mine.data.get(), out.data.get() + from, mine.byte_size);
           result.outputs.push_back(std::move(mine));
         }
       }

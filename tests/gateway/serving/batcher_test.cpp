@@ -184,6 +184,68 @@ TEST(BatcherOutOfMemory, AFailedSplitFailsTheRequestsNotTheProcess) {
   }
 }
 
+// BYTES rows have no fixed size: requests whose strings differ in length and count share
+// a batch, and each gets back exactly its own elements (before, any batched request of a
+// model with a BYTES output failed "BYTES outputs cannot be batched").
+std::string serialised(const std::vector<std::string>& elements) {
+  std::string out;
+  for (const auto& e : elements) {
+    const auto length = static_cast<uint32_t>(e.size());
+    out.append(reinterpret_cast<const char*>(&length), 4);
+    out += e;
+  }
+  return out;
+}
+
+TEST(BatcherBytes, VariableLengthRowsBatchAndSplitBack) {
+  ModelMetadata metadata;
+  metadata.max_batch_size = 8;
+  metadata.inputs.push_back(TensorDesc{"text", DType::kBytes, {-1, 2}});
+  metadata.outputs.push_back(TensorDesc{"echo", DType::kBytes, {-1, 2}});
+  std::atomic<int> calls{0};
+  std::atomic<int64_t> largest_batch{0};
+  auto execute = [&](const BatchInput& batch) {  // echoes the input, all rows at once
+    ++calls;
+    largest_batch = std::max<int64_t>(largest_batch, batch.inputs[0].shape[0]);
+    BatchOutput output;
+    const TensorRef& in = batch.inputs[0];
+    OutputTensor echo{"echo", DType::kBytes, in.shape, std::make_unique<std::byte[]>(in.byte_size),
+                      in.byte_size};
+    std::memcpy(echo.data.get(), in.data, in.byte_size);
+    output.outputs.push_back(std::move(echo));
+    output.request_failures.resize(batch.request_rows.size());
+    return output;
+  };
+  BatcherOptions options;
+  options.max_queue_delay = std::chrono::seconds(10);
+  options.preferred_batch_sizes = {4};
+  DynamicBatcher batcher(metadata, execute, options, 1);
+  const std::vector<std::vector<std::string>> requests = {
+      {"a", ""},                                   // 1 row
+      {"a longer string", "b", "", "ankle boot"},  // 2 rows
+      {"x", std::string(300, 'y')}};               // 1 row
+  std::vector<std::string> bodies;
+  for (const auto& r : requests) bodies.push_back(serialised(r));
+  std::vector<std::future<RequestResult>> futures;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const int64_t rows = static_cast<int64_t>(requests[i].size() / 2);
+    futures.push_back(batcher.submit(
+        {TensorRef{"text", DType::kBytes, {rows, 2}, bodies[i].data(), bodies[i].size()}}, {}));
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    RequestResult result = futures[i].get();
+    ASSERT_FALSE(result.failure) << result.failure->message;
+    ASSERT_EQ(result.outputs.size(), 1u);
+    const OutputTensor& echo = result.outputs[0];
+    EXPECT_EQ(echo.shape, (std::vector<int64_t>{static_cast<int64_t>(requests[i].size() / 2), 2}));
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(echo.data.get()), echo.byte_size),
+              bodies[i])
+        << "request " << i;
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(largest_batch, 4);
+}
+
 }  // namespace
 }  // namespace mg::gateway
 
