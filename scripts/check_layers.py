@@ -28,9 +28,13 @@ ALLOWED = {
     "gateway/auth": ["gateway/http/", "registry/", "common/", "modelgate/hex.h",
                      "modelgate/signing.h"],
     "gateway/limits": ["registry/", "common/", "modelgate/hex.h"],
-    "gateway/serving": ["gateway/plugin_host/", "gateway/metrics/", "registry/", "common/"],
+    # Raw inputs (images) into model tensors.
+    "gateway/preprocess": ["gateway/plugin_host/", "common/"],
+    "gateway/serving": ["gateway/plugin_host/", "gateway/preprocess/", "gateway/metrics/",
+                        "registry/", "common/"],
     "gateway/api": ["gateway/auth/", "gateway/limits/", "gateway/serving/", "gateway/metrics/",
-                    "gateway/http/", "gateway/plugin_host/", "registry/", "common/"],
+                    "gateway/http/", "gateway/plugin_host/", "gateway/preprocess/", "registry/",
+                    "common/"],
     # The gRPC listener sees HTTP requests and responses only: the router is handed in.
     "gateway/grpc": ["gateway/http/", "gateway/plugin_host/", "registry/", "common/", "proto/"],
     "gateway/main": ["gateway/", "registry/", "common/", "modelgate/hex.h"],

@@ -28,6 +28,8 @@ packages=(
   libsimdjson-dev
   # the server's allocator (gateway/main/CMakeLists.txt)
   libjemalloc-dev
+  # preprocessing: PNG and JPEG decoding
+  libpng-dev libturbojpeg0-dev
   # metrics: prometheus-cpp (the metrics listener)
   prometheus-cpp-dev
   # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start

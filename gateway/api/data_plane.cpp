@@ -9,6 +9,7 @@
 #include "gateway/api/input_validation.h"
 #include "gateway/api/json_body.h"
 #include "gateway/api/kserve_codec.h"
+#include "gateway/api/raw_inputs.h"
 #include "gateway/plugin_host/backend_error.h"
 #include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
@@ -311,6 +312,7 @@ HttpResponse infer(DataCall& call) {
   const auto decoding = std::chrono::steady_clock::now();
   accepted->request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
+  prepare_raw_inputs(loaded->preprocessing(), metadata, accepted->request);
   accepted->batched = metadata.max_batch_size > 0;
   CheckedRequest checked = validate_inputs(metadata, accepted->request);
   info.input_seconds =

@@ -19,6 +19,7 @@ struct InferInput {
   std::vector<int64_t> shape;
   std::vector<std::byte> owned;
   std::span<const std::byte> data;
+  bool from_json = false;  // decoded from JSON "data" (BYTES elements were JSON strings)
 };
 
 struct RequestedOutput {

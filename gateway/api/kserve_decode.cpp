@@ -231,6 +231,7 @@ void encode_json_data(InferInput& input, dom::element data, std::size_t json_len
                         " has no JSON form; send it with the binary tensor extension");
   }
   input.data = input.owned;
+  input.from_json = true;
 }
 
 std::size_t header_length(const HttpRequest& request) {

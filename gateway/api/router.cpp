@@ -221,6 +221,8 @@ bool quick(const HttpRequest& request, Services& services, bool later_ok) {
   if (!version) return true;  // an error answer: cheap
   const auto loaded = services.models.find(path.model, *version);
   if (!loaded) return true;  // an error answer: cheap
+  // Decoding images takes milliseconds: never on a socket thread.
+  if (!loaded->preprocessing().empty()) return false;
   // A model in a worker process is answered later (LaterAnswer): its request waits in the
   // batcher holding no thread, and the socket thread only decodes and encodes.
   if (loaded->isolation() == Isolation::kProcess) return later_ok;

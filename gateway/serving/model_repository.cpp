@@ -101,6 +101,11 @@ LoadedVersion::LoadedVersion(std::string model, int64_t version, std::string bac
       backend_(std::move(backend)),
       runner_(std::move(runner)),
       scheduling_(scheduling_of(config_json)) {
+  try {
+    preprocessing_ = preprocessing_of(config_json, runner_->metadata());
+  } catch (const std::invalid_argument& e) {  // the load fails with this as its reason
+    throw BackendError(MG_ERROR_INVALID_ARGUMENT, e.what());
+  }
   ModelRunner* runner_ptr = runner_.get();
   batcher_ = std::make_unique<DynamicBatcher>(
       runner_->metadata(),

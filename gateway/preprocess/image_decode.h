@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mg::gateway {
+
+// An image file that cannot become a tensor: not PNG or JPEG, truncated, corrupt, of a
+// kind refused (CMYK JPEG), or larger than the limits. The message says which, for a 400.
+class ImageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// 8-bit pixels, rows top to bottom, channels interleaved (grey: 1, RGB: 3).
+struct DecodedImage {
+  uint32_t width = 0, height = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // width * height * channels
+};
+
+struct ImageLimits {
+  // Largest width × height decoded. Checked on the file's header before any pixel is
+  // decoded, so a small file claiming a huge image (a decompression bomb) costs nothing.
+  uint64_t max_pixels = uint64_t{24} << 20;  // 24 Mpixel (72 MiB as RGB)
+};
+
+// Decodes a PNG (Debian's libpng, its simplified API: palette, 16-bit, grey and alpha
+// converted) or a baseline/progressive JPEG (libjpeg-turbo's TurboJPEG) into grey (channels
+// 1) or RGB (3); alpha is composited over black (PNG) and dropped. Throws ImageError.
+DecodedImage decode_image(std::span<const std::byte> file, uint32_t channels,
+                          const ImageLimits& limits = {});
+
+}  // namespace mg::gateway

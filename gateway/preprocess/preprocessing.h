@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gateway/plugin_host/tensor.h"
+#include "gateway/preprocess/image_tensor.h"
+
+namespace mg::gateway {
+
+// A model version's preprocessing (docs/preprocessing.md): the model config's
+// "preprocess" object, one entry per input that may be sent raw. Today one kind, "image":
+//   "preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28,
+//                            "layout": "NCHW", "scale": 0.00392156862, "mean": [0], "std": [1]}}
+// A request sends such an input as a BYTES tensor of N encoded images (shape [N]) and the
+// gateway makes it the model's FP32 tensor of N rows; it may also send the tensor itself.
+struct RawInput {
+  std::string input;  // the model input it becomes
+  ImageSpec image;
+};
+
+struct Preprocessing {
+  std::vector<RawInput> inputs;
+
+  bool empty() const { return inputs.empty(); }
+  const RawInput* find(const std::string& input) const;
+};
+
+// The "preprocess" object of a model config (absent: empty), checked against the model's
+// declared inputs: each names an FP32 input whose row (the dimensions after the batch
+// dimension, or all of them without one) holds channels × height × width elements, and a
+// rank-4 input's dimensions agree with the layout. Throws std::invalid_argument with a
+// message naming the key, so that a load fails with it as its reason.
+Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata);
+
+// One raw input of a request: `elements` serialised BYTES elements (4-byte little-endian
+// length + bytes), each an encoded image (base64 text when `base64`, as JSON carries them),
+// into `elements` rows of the declared tensor: FP32 values, and its shape. Throws ImageError
+// naming the element for an image that cannot be used (the API answers 400).
+struct RawTensor {
+  std::vector<std::byte> data;
+  std::vector<int64_t> shape;
+};
+RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool batched,
+                        std::span<const std::byte> serialised, uint64_t elements, bool base64);
+
+}  // namespace mg::gateway

@@ -1,0 +1,195 @@
+// Raw images in (a model config's "preprocess"): the Fashion-MNIST test set written as PNG
+// files and sent raw gets exactly the answers of the same images sent as float tensors,
+// through the router and the real CPU backend; JSON carries images in base64; a bad image
+// is a 400 naming it; a preprocess that does not fit the model fails its load.
+#include <openssl/evp.h>
+#include <png.h>
+#include <zlib.h>
+
+#include "tests/gateway/api/router_fixture.h"
+#include "tests/gateway/preprocess/image_files.h"
+
+namespace mg::gateway {
+namespace {
+
+std::string read_gzip(const std::string& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) throw std::runtime_error("cannot open " + path);
+  std::string data;
+  char buffer[1 << 16];
+  int n;
+  while ((n = gzread(file, buffer, sizeof buffer)) > 0)
+    data.append(buffer, static_cast<std::size_t>(n));
+  gzclose(file);
+  return data;
+}
+
+struct FashionTestSet {
+  std::string pixels;  // 10000 x 28 x 28 bytes
+  std::string labels;
+};
+
+const FashionTestSet& fashion() {
+  static const FashionTestSet set = [] {
+    const std::string dir = "/usr/share/datasets/fashion-mnist/";
+    return FashionTestSet{read_gzip(dir + "t10k-images-idx3-ubyte.gz").substr(16),
+                          read_gzip(dir + "t10k-labels-idx1-ubyte.gz").substr(8)};
+  }();
+  return set;
+}
+
+std::string serialised(const std::vector<std::string>& elements) {
+  std::string out;
+  for (const auto& e : elements) {
+    const auto length = static_cast<uint32_t>(e.size());
+    out.append(reinterpret_cast<const char*>(&length), 4);
+    out += e;
+  }
+  return out;
+}
+
+std::string base64(const std::string& data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+const std::string kPreprocess =
+    R"("preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28,)"
+    R"( "scale": 0.00392156862745098}})";
+
+class RawInputsTest : public RouterTest {
+ protected:
+  // POSTs one binary-extension request: `input` as `datatype` of `shape` with these bytes;
+  // returns the probabilities' bytes (or fails the test).
+  std::string infer_binary(const std::string& model, const std::string& datatype,
+                           const std::string& shape, const std::string& data) {
+    const std::string header = R"({"inputs":[{"name":"image","datatype":")" + datatype +
+                               R"(","shape":)" + shape + R"(,"parameters":{"binary_data_size":)" +
+                               std::to_string(data.size()) +
+                               R"(}}],"parameters":{"binary_data_output":true}})";
+    HttpResponse r = call("POST", "/v2/models/" + model + "/infer", header + data,
+                          {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+    EXPECT_EQ(r.status, 200) << r.body.substr(0, 400);
+    std::size_t json_size = 0;
+    for (const auto& [k, v] : r.headers)
+      if (k == "Inference-Header-Content-Length") json_size = std::stoul(v);
+    return r.status == 200 ? r.body.substr(json_size) : std::string();
+  }
+
+  static std::string png_of_image(std::size_t index) {
+    return test::png_of(fashion().pixels.data() + index * 784, 28, 28, PNG_FORMAT_GRAY);
+  }
+};
+
+int argmax(const float* p) { return static_cast<int>(std::max_element(p, p + 10) - p); }
+
+TEST_F(RawInputsTest, FashionMnistPngsGetTheAnswersOfTheFloatTensors) {
+  add_model_file("raw-cnn", kModels / "fashion-cnn.onnx",
+                 R"({"max_batch_size": 100, )" + kPreprocess + "}", true);
+  add_model_file("raw-mlp", kModels / "fashion-mlp.onnx",
+                 R"({"max_batch_size": 100, )" + kPreprocess + "}", true);
+  const FashionTestSet& set = fashion();
+  const std::size_t count = set.labels.size();
+  ASSERT_EQ(count, 10000u);
+  for (const std::string model : {"raw-cnn", "raw-mlp"}) {
+    const std::string row_shape = model == "raw-cnn" ? "[100,1,28,28]" : "[100,28,28]";
+    std::size_t correct_png = 0, correct_float = 0, identical = 0;
+    for (std::size_t first = 0; first < count; first += 100) {
+      std::vector<std::string> files;
+      std::string floats;
+      for (std::size_t i = first; i < first + 100; ++i) {
+        files.push_back(png_of_image(i));
+        for (std::size_t k = 0; k < 784; ++k) {
+          const float v = static_cast<uint8_t>(set.pixels[i * 784 + k]) / 255.0f;
+          floats.append(reinterpret_cast<const char*>(&v), 4);
+        }
+      }
+      const std::string from_png = infer_binary(model, "BYTES", "[100]", serialised(files));
+      const std::string from_floats = infer_binary(model, "FP32", row_shape, floats);
+      ASSERT_EQ(from_png.size(), 100u * 40) << model;
+      ASSERT_EQ(from_floats.size(), 100u * 40) << model;
+      for (std::size_t r = 0; r < 100; ++r) {
+        const auto* p = reinterpret_cast<const float*>(from_png.data()) + r * 10;
+        const auto* f = reinterpret_cast<const float*>(from_floats.data()) + r * 10;
+        const int label = static_cast<uint8_t>(set.labels[first + r]);
+        correct_png += argmax(p) == label;
+        correct_float += argmax(f) == label;
+        identical += std::memcmp(p, f, 40) == 0;
+      }
+    }
+    std::printf(
+        "%s: accuracy %.4f from PNG files, %.4f from float tensors, %zu of %zu answers "
+        "bit-identical\n",
+        model.c_str(), correct_png / 1e4, correct_float / 1e4, identical, count);
+    EXPECT_EQ(correct_png, correct_float) << model;
+    EXPECT_EQ(identical, count) << model;
+    EXPECT_GT(correct_png, 8500u) << model;
+  }
+}
+
+TEST_F(RawInputsTest, JsonCarriesImagesInBase64AndBadImagesAreNamed) {
+  add_model_file("raw-cnn", kModels / "fashion-cnn.onnx",
+                 R"({"max_batch_size": 8, )" + kPreprocess + "}", true);
+  const std::string png = png_of_image(0),
+                    jpeg_rgb =
+                        test::jpeg_of(std::vector<uint8_t>(40 * 30 * 3, 128), 40, 30, TJPF_RGB);
+  auto request = [](const std::vector<std::string>& elements) {
+    json::array data;
+    for (const auto& e : elements) data.emplace_back(json::string(base64(e)));
+    return json::serialize(json::object{
+        {"inputs",
+         json::array{json::object{{"name", "image"},
+                                  {"datatype", "BYTES"},
+                                  {"shape", json::array{static_cast<int64_t>(elements.size())}},
+                                  {"data", data}}}}});
+  };
+  // A PNG and a JPEG of another size and colour: resized and made grey.
+  HttpResponse r = call("POST", "/v2/models/raw-cnn/infer", request({png, jpeg_rgb}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto outputs = body_of(r)["outputs"].as_array();
+  EXPECT_EQ(outputs[0].as_object().at("shape"), json::parse("[2,10]"));
+  // The same image sent binary gets the same answer as in base64 over JSON.
+  const std::string binary = infer_binary("raw-cnn", "BYTES", "[1]", serialised({png}));
+  const auto& data = outputs[0].as_object().at("data").as_array();
+  for (int k = 0; k < 10; ++k) {
+    float v;
+    std::memcpy(&v, binary.data() + 4 * k, 4);
+    EXPECT_NEAR(data[k].to_number<double>(), v, 1e-5 * std::abs(v)) << k;  // JSON's digits
+  }
+  expect_error(call("POST", "/v2/models/raw-cnn/infer", request({png, png.substr(0, 100)})), 400,
+               "bad_request", "input 'image', image 1: a corrupt or truncated PNG");
+  expect_error(call("POST", "/v2/models/raw-cnn/infer", request({"GIF89a"})), 400, "bad_request",
+               "image 0: not a PNG or JPEG");
+  expect_error(
+      call("POST", "/v2/models/raw-cnn/infer", request({test::png_claiming(20000, 20000)})), 400,
+      "bad_request", "20000x20000 pixels, over the limit");
+  const std::string cmyk = test::jpeg_of(std::vector<uint8_t>(8 * 8 * 4, 9), 8, 8, TJPF_CMYK);
+  expect_error(call("POST", "/v2/models/raw-cnn/infer", request({cmyk})), 400, "bad_request",
+               "CMYK");
+  expect_error(
+      call("POST", "/v2/models/raw-cnn/infer",
+           R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["%%%"]}]})"),
+      400, "bad_request", "not base64");
+  expect_error(call("POST", "/v2/models/raw-cnn/infer", request(std::vector<std::string>(9, png))),
+               400, "bad_request", "9 images, over the model's max batch size 8");
+  // Tensors are still welcome on a model that takes raw images.
+  EXPECT_EQ(infer_binary("raw-cnn", "FP32", "[1,1,28,28]", std::string(784 * 4, '\0')).size(), 40u);
+}
+
+TEST_F(RawInputsTest, APreprocessThatDoesNotFitTheModelFailsItsLoad) {
+  register_model("wrong", "cpu", read_file(kModels / "fashion-cnn.onnx"),
+                 R"({"max_batch_size": 8, "preprocess": {"image": {"type": "image", )"
+                 R"("color": "rgb", "height": 28, "width": 28}}})");
+  EXPECT_THROW(models_->load("wrong", 1, "test"), BackendError);
+  const auto version = registry_->find_version("wrong", 1);
+  EXPECT_EQ(version->state, registry::VersionState::kFailed);
+  EXPECT_NE(version->state_reason.find("preprocess.image"), std::string::npos)
+      << version->state_reason;
+}
+
+}  // namespace
+}  // namespace mg::gateway
