@@ -231,6 +231,33 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
   print_infer_answer(out, expect_ok(client.infer(name, version, read_whole(input_file))));
 }
 
+void infer_images(modelgate::Client& client, const Output& out, const std::string& name,
+                  const std::string& version, const std::string& input_name,
+                  const std::vector<std::string>& image_files) {
+  // One BYTES tensor of the files, each element a 4-byte little-endian length and the
+  // file's bytes, in the binary tensor extension; outputs come back as JSON.
+  std::string tensor;
+  for (const auto& file : image_files) {
+    const std::string bytes = read_whole(file);
+    const auto length = static_cast<uint32_t>(bytes.size());
+    for (int shift = 0; shift < 32; shift += 8)
+      tensor += static_cast<char>((length >> shift) & 0xff);
+    tensor += bytes;
+  }
+  const std::string header = json::serialize(json::object{
+      {"inputs", json::array{json::object{
+                     {"name", input_name},
+                     {"datatype", "BYTES"},
+                     {"shape", json::array{static_cast<int64_t>(image_files.size())}},
+                     {"parameters", json::object{{"binary_data_size", tensor.size()}}}}}}});
+  std::string target = "/v2/models/" + modelgate::Client::url_encode(name);
+  if (!version.empty()) target += "/versions/" + modelgate::Client::url_encode(version);
+  print_infer_answer(out,
+                     expect_ok(client.request(
+                         "POST", target + "/infer", header + tensor, "application/octet-stream",
+                         {{"Inference-Header-Content-Length", std::to_string(header.size())}})));
+}
+
 void infer_grpc(modelgate::GrpcClient& client, const Output& out, const std::string& name,
                 const std::string& version, const std::string& input_file) {
   const modelgate::GrpcResponse answer = client.infer(name, version, read_whole(input_file));

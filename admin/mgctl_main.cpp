@@ -105,9 +105,19 @@ int main(int argc, char** argv) {
   auto* infer_cmd = app.add_subcommand("infer", "run one inference request (KServe v2 JSON)");
   infer_cmd->add_option("name", name, "model name")->required();
   infer_cmd->add_option("--version", infer_version, "version or alias (default: default)");
-  infer_cmd->add_option("--input", input, "request JSON file")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // What to send: a request file, or image files (exactly one of the two).
+  auto* what = infer_cmd->add_option_group("request");
+  what->add_option("--input", input, "request JSON file")->check(CLI::ExistingFile);
+  std::vector<std::string> images;
+  std::string image_input = "image";
+  auto* image_option =
+      what->add_option("--image", images,
+                       "PNG or JPEG file(s) sent raw, for a model that preprocesses its input")
+          ->check(CLI::ExistingFile);
+  what->require_option(1);
+  infer_cmd->add_option("--image-input", image_input, "the input the images go to")
+      ->default_val("image")
+      ->needs(image_option);
   bool over_grpc = false;
   modelgate::GrpcClientOptions grpc_options;
   grpc_options.address = env_or("MG_GRPC_SERVER", grpc_options.address);
@@ -117,6 +127,10 @@ int main(int argc, char** argv) {
                         "HOST:PORT of the gRPC listener (env MG_GRPC_SERVER)");
   infer_cmd->callback([&] {
     run = [&](auto& c) {
+      if (!images.empty()) {
+        if (over_grpc) throw std::invalid_argument("--image is sent over HTTPS only");
+        return infer_images(c, out, name, infer_version, image_input, images);
+      }
       if (!over_grpc) return infer(c, out, name, infer_version, input);
       grpc_options.api_key = options.api_key;
       grpc_options.ca_file = options.ca_file;

@@ -22,10 +22,14 @@ mgctl=$root/build/admin/mgctl
 # init writes the first admin key to $data/admin.key (mode 0600); the examples read it there.
 "$modelgate" init --data-dir "$data"
 [[ -s "$data/admin.key" ]] || { echo "run: no admin key in $data/admin.key" >&2; exit 1; }
+# The image models also take PNG and JPEG files as their input (docs/preprocessing.md).
+image='"preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}}'
 for model in fashion-mlp fashion-cnn text-classifier; do
   if [[ ! -f "$data/.seeded-$model" ]]; then
+    config='"max_batch_size": 64, "instances": 1, "threads": 1'
+    [[ $model == fashion-* ]] && config+=", $image"
     "$modelgate" import --data-dir "$data" "$model" "examples/models/$model.onnx" \
-      --config '{"max_batch_size": 64, "instances": 1, "threads": 1}' --promote
+      --config "{$config}" --promote
     touch "$data/.seeded-$model"
   fi
 done
@@ -70,6 +74,7 @@ Try, from another terminal in $root:
   # the admin CLI
   export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=\$(cat $data/admin.key)
   $mgctl infer fashion-mlp --input examples/requests/fashion-mlp.json
+  $mgctl infer fashion-cnn --image examples/images/ankle-boot.png    # an image file, sent raw
   $mgctl model list
   $mgctl usage --tenant demo
 

@@ -51,6 +51,25 @@ expect "Winograd CNN loads" "$(m --json model upload fashion-cnn "$examples/mode
   '"state":"ready"'
 sed 's/"shape": \[1, 28, 28\]/"shape": [1, 1, 28, 28]/' "$examples/requests/fashion-mlp.json" >"$work/cnn.json"
 expect "Winograd CNN infers" "$(m infer fashion-cnn --input "$work/cnn.json")" "probabilities FP32 [1,10]"
+# Raw images (docs/preprocessing.md): PNG and JPEG files through `infer --image`, as the
+# run command registers the Fashion models.
+m model create raw-cnn --max-batch 8 \
+  --config 'preprocess={"image":{"type":"image","color":"grey","height":28,"width":28}}' >/dev/null
+expect "raw CNN loads" "$(m --json model upload raw-cnn "$examples/models/fashion-cnn.onnx" --promote)" \
+  '"state":"ready"'
+argmax() {  # the class of a one-image answer (its 10 probabilities, flat)
+  python3 -c 'import json, sys
+d = json.load(sys.stdin)["outputs"][0]["data"]; print(max(range(10), key=d.__getitem__))'
+}
+[[ $(m --json infer raw-cnn --image "$examples/images/ankle-boot.png" | argmax) == 9 ]] ||
+  fail "the ankle boot PNG is not class 9"
+[[ $(m --json infer raw-cnn --image "$examples/images/trouser.jpg" | argmax) == 1 ]] ||
+  fail "the 112x112 RGB trouser JPEG is not class 1"
+expect "two images, one request" \
+  "$(m infer raw-cnn --image "$examples/images/ankle-boot.png" --image "$examples/images/trouser.jpg")" \
+  "probabilities FP32 [2,10]"
+[[ $(status_of m infer raw-cnn --image "$examples/README.md") == 1 ]] || fail "a text file accepted as an image"
+expect "not an image, named" "$(cat "$work/err")" "image 0: not a PNG or JPEG"
 m model create bad-config --config conv_winograd=yes >/dev/null
 [[ $(status_of m model upload bad-config "$examples/models/fashion-cnn.onnx" --promote) == 1 ]] ||
   fail "a model config the backend refuses loaded"
