@@ -233,7 +233,7 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
 
 void infer_images(modelgate::Client& client, const Output& out, const std::string& name,
                   const std::string& version, const std::string& input_name,
-                  const std::vector<std::string>& image_files) {
+                  const std::vector<std::string>& image_files, uint32_t top) {
   // One BYTES tensor of the files, each element a 4-byte little-endian length and the
   // file's bytes, in the binary tensor extension; outputs come back as JSON.
   std::string tensor;
@@ -244,12 +244,19 @@ void infer_images(modelgate::Client& client, const Output& out, const std::strin
       tensor += static_cast<char>((length >> shift) & 0xff);
     tensor += bytes;
   }
-  const std::string header = json::serialize(json::object{
+  json::object request{
       {"inputs", json::array{json::object{
                      {"name", input_name},
                      {"datatype", "BYTES"},
                      {"shape", json::array{static_cast<int64_t>(image_files.size())}},
-                     {"parameters", json::object{{"binary_data_size", tensor.size()}}}}}}});
+                     {"parameters", json::object{{"binary_data_size", tensor.size()}}}}}}};
+  if (top > 0) {  // the classification extension on the model's first output
+    const json::value metadata = expect_ok(client.model_metadata(name, version));
+    const auto& first = metadata.as_object().at("outputs").as_array().at(0).as_object();
+    request["outputs"] = json::array{json::object{
+        {"name", first.at("name")}, {"parameters", json::object{{"classification", top}}}}};
+  }
+  const std::string header = json::serialize(request);
   std::string target = "/v2/models/" + modelgate::Client::url_encode(name);
   if (!version.empty()) target += "/versions/" + modelgate::Client::url_encode(version);
   print_infer_answer(out,

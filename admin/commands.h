@@ -40,10 +40,11 @@ void backend_list(modelgate::Client& client, const Output& out);
 void infer(modelgate::Client& client, const Output& out, const std::string& name,
            const std::string& version, const std::string& input_file);
 // PNG or JPEG files as the raw input `input_name` of a model that preprocesses it
-// (docs/preprocessing.md): one BYTES tensor of shape [N], binary.
+// (docs/preprocessing.md): one BYTES tensor of shape [N], binary. top > 0 asks for the top
+// classes of the model's first output ("score:index:label").
 void infer_images(modelgate::Client& client, const Output& out, const std::string& name,
                   const std::string& version, const std::string& input_name,
-                  const std::vector<std::string>& image_files);
+                  const std::vector<std::string>& image_files, uint32_t top);
 // The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike. A
 // refusal throws std::runtime_error with the status message; a server that cannot be
 // reached, TransportError.

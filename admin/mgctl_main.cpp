@@ -118,6 +118,12 @@ int main(int argc, char** argv) {
   infer_cmd->add_option("--image-input", image_input, "the input the images go to")
       ->default_val("image")
       ->needs(image_option);
+  uint32_t top = 0;
+  infer_cmd
+      ->add_option("--top", top,
+                   "answer with the top K classes of the first output (score:index:label)")
+      ->check(CLI::Range(1, 65536))
+      ->needs(image_option);
   bool over_grpc = false;
   modelgate::GrpcClientOptions grpc_options;
   grpc_options.address = env_or("MG_GRPC_SERVER", grpc_options.address);
@@ -129,7 +135,7 @@ int main(int argc, char** argv) {
     run = [&](auto& c) {
       if (!images.empty()) {
         if (over_grpc) throw std::invalid_argument("--image is sent over HTTPS only");
-        return infer_images(c, out, name, infer_version, image_input, images);
+        return infer_images(c, out, name, infer_version, image_input, images, top);
       }
       if (!over_grpc) return infer(c, out, name, infer_version, input);
       grpc_options.api_key = options.api_key;

@@ -23,7 +23,10 @@ mgctl=$root/build/admin/mgctl
 "$modelgate" init --data-dir "$data"
 [[ -s "$data/admin.key" ]] || { echo "run: no admin key in $data/admin.key" >&2; exit 1; }
 # The image models also take PNG and JPEG files as their input (docs/preprocessing.md).
+# Their answers can be class names too ("classification" on the output: docs/preprocessing.md).
 image='"preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}}'
+image+=', "postprocess": {"probabilities": {"labels": ["t-shirt/top", "trouser", "pullover",'
+image+=' "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]}}'
 for model in fashion-mlp fashion-cnn text-classifier; do
   if [[ ! -f "$data/.seeded-$model" ]]; then
     config='"max_batch_size": 64, "instances": 1, "threads": 1'
@@ -74,7 +77,7 @@ Try, from another terminal in $root:
   # the admin CLI
   export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=\$(cat $data/admin.key)
   $mgctl infer fashion-mlp --input examples/requests/fashion-mlp.json
-  $mgctl infer fashion-cnn --image examples/images/ankle-boot.png    # an image file, sent raw
+  $mgctl infer fashion-cnn --image examples/images/ankle-boot.png --top 1   # an image in, a class out
   $mgctl model list
   $mgctl usage --tenant demo
 

@@ -11,6 +11,7 @@
 #include "gateway/api/kserve_codec.h"
 #include "gateway/api/raw_inputs.h"
 #include "gateway/plugin_host/backend_error.h"
+#include "gateway/preprocess/classification.h"
 #include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
 
@@ -201,7 +202,32 @@ struct AcceptedInfer {
   // deadline when that is sooner (caller_deadline).
   std::chrono::steady_clock::time_point start_by;
   bool caller_deadline = false;
+  // The version's class labels (its config's "postprocess"), for classification outputs;
+  // shared with the version, so an unload while the request waits leaves them valid.
+  std::shared_ptr<const Postprocessing> postprocessing;
 };
+
+// An output asked for with "classification": K, as the BYTES tensor of its top K classes
+// per row ("score:index:label"), serialised into `storage`.
+InferOutput classify(const OutputTensor& out, uint32_t k, const AcceptedInfer& accepted,
+                     std::string& storage) {
+  if (out.dtype != DType::kFp32) {
+    throw bad_request("output '" + out.name + "': classification needs an FP32 output, not " +
+                      std::string(dtype_name(out.dtype)));
+  }
+  std::vector<int64_t> shape = out.shape;
+  const std::vector<std::string> classes = top_classes(
+      std::span(reinterpret_cast<const float*>(out.data.get()), out.byte_size / sizeof(float)),
+      shape, accepted.batched, k,
+      accepted.postprocessing ? accepted.postprocessing->labels_of(out.name) : nullptr);
+  for (const auto& text : classes) {
+    const auto length = static_cast<uint32_t>(text.size());
+    storage.append(reinterpret_cast<const char*>(&length), 4);
+    storage += text;
+  }
+  return InferOutput{out.name, DType::kBytes, std::move(shape),
+                     std::as_bytes(std::span(storage.data(), storage.size())), false};
+}
 
 // Sets accepted.start_by from the server's timeout and the caller's deadline.
 void set_start_by(AcceptedInfer& accepted, const HttpRequest& http, const Services& s) {
@@ -250,10 +276,22 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
     info.items = accepted.batched ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
   }
   std::vector<InferOutput> outputs;
+  std::vector<std::string> classified;  // serialised BYTES of classification outputs
+  classified.reserve(result.outputs.size());
   for (const auto& out : result.outputs) {
     bool binary = request.binary_outputs;
-    for (const auto& wanted : request.outputs)
-      binary = binary || (wanted.name == out.name && wanted.binary);
+    uint32_t classification = 0;
+    for (const auto& wanted : request.outputs) {
+      if (wanted.name != out.name) continue;
+      binary = binary || wanted.binary;
+      classification = wanted.classification;
+    }
+    if (classification > 0) {
+      InferOutput top = classify(out, classification, accepted, classified.emplace_back());
+      top.binary = binary;
+      outputs.push_back(std::move(top));
+      continue;
+    }
     outputs.push_back(InferOutput{out.name, out.dtype, out.shape,
                                   std::span(out.data.get(), out.byte_size), binary});
   }
@@ -313,6 +351,7 @@ HttpResponse infer(DataCall& call) {
   accepted->request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
   prepare_raw_inputs(loaded->preprocessing(), metadata, accepted->request);
+  accepted->postprocessing = loaded->postprocessing();
   accepted->batched = metadata.max_batch_size > 0;
   CheckedRequest checked = validate_inputs(metadata, accepted->request);
   info.input_seconds =

@@ -24,7 +24,8 @@ struct InferInput {
 
 struct RequestedOutput {
   std::string name;
-  bool binary = false;  // parameters.binary_data
+  bool binary = false;          // parameters.binary_data
+  uint32_t classification = 0;  // parameters.classification: the top K classes, as BYTES
 };
 
 struct InferRequest {

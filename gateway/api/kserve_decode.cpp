@@ -61,6 +61,21 @@ bool bool_parameter(dom::object o, const char* key) {
   return v && v->get(value) == simdjson::SUCCESS && value;
 }
 
+// An output's "parameters": {"classification": K} (the classification extension): K from
+// 1 to 65536, 0 when absent.
+uint32_t classification_parameter(dom::object o, const std::string& output) {
+  dom::object params;
+  if (const auto p = field(o, "parameters"); !p || p->get(params) != simdjson::SUCCESS) return 0;
+  const auto v = field(params, "classification");
+  if (!v) return 0;
+  int64_t k = 0;
+  if (v->get(k) != simdjson::SUCCESS || k < 1 || k > 65536) {
+    throw bad_request("output '" + output +
+                      "': \"classification\" must be an integer from 1 to 65536");
+  }
+  return static_cast<uint32_t>(k);
+}
+
 // Calls leaf(element) for each leaf of a flat or nested JSON array, in row-major order
 // (a scalar is its own one leaf). The recursion is as deep as the document, which the
 // parser has already bounded (kMaxJsonDepth).
@@ -345,6 +360,7 @@ InferRequest decode_document(dom::element root, const HttpRequest& request,
       RequestedOutput requested;
       requested.name = string_field(out, "name", "an output");
       requested.binary = bool_parameter(out, "binary_data") || result.binary_outputs;
+      requested.classification = classification_parameter(out, requested.name);
       result.outputs.push_back(std::move(requested));
     }
   }

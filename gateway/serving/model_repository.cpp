@@ -103,6 +103,8 @@ LoadedVersion::LoadedVersion(std::string model, int64_t version, std::string bac
       scheduling_(scheduling_of(config_json)) {
   try {
     preprocessing_ = preprocessing_of(config_json, runner_->metadata());
+    postprocessing_ =
+        std::make_shared<const Postprocessing>(postprocessing_of(config_json, runner_->metadata()));
   } catch (const std::invalid_argument& e) {  // the load fails with this as its reason
     throw BackendError(MG_ERROR_INVALID_ARGUMENT, e.what());
   }

@@ -15,6 +15,7 @@
 #include "gateway/plugin_host/backend.h"
 #include "gateway/plugin_host/backend_manager.h"
 #include "gateway/plugin_host/model_runner.h"
+#include "gateway/preprocess/classification.h"
 #include "gateway/preprocess/preprocessing.h"
 #include "gateway/serving/batcher.h"
 #include "gateway/serving/version_stats.h"
@@ -36,8 +37,8 @@ class LoadedVersion {
  public:
   // config_json: the model config; "max_queue_delay_us", "preferred_batch_sizes" and
   // "max_queue" shape the scheduling ("instances" is the runner's: instances_of);
-  // "preprocess" names the inputs a request may send raw. Throws BackendError (invalid
-  // argument) for a "preprocess" that does not fit the model.
+  // "preprocess" names the inputs a request may send raw, "postprocess" the outputs' class
+  // labels. Throws BackendError (invalid argument) for either not fitting the model.
   LoadedVersion(std::string model, int64_t version, std::string backend,
                 std::unique_ptr<ModelRunner> runner, const std::string& config_json);
   const std::string& model() const { return model_; }
@@ -77,6 +78,8 @@ class LoadedVersion {
   const Scheduling& scheduling() const { return scheduling_; }
   // Its inputs that a request may send raw (the config's "preprocess").
   const Preprocessing& preprocessing() const { return preprocessing_; }
+  // Its outputs' class labels (the config's "postprocess").
+  const std::shared_ptr<const Postprocessing>& postprocessing() const { return postprocessing_; }
 
  private:
   std::string model_;
@@ -85,6 +88,7 @@ class LoadedVersion {
   std::unique_ptr<ModelRunner> runner_;
   Scheduling scheduling_;
   Preprocessing preprocessing_;
+  std::shared_ptr<const Postprocessing> postprocessing_;
   std::shared_ptr<VersionStats> stats_ = std::make_shared<VersionStats>();
   DynamicBatcher::BatchObserver batch_observer_;
   std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the runner goes

@@ -68,6 +68,14 @@ d = json.load(sys.stdin)["outputs"][0]["data"]; print(max(range(10), key=d.__get
 expect "two images, one request" \
   "$(m infer raw-cnn --image "$examples/images/ankle-boot.png" --image "$examples/images/trouser.jpg")" \
   "probabilities FP32 [2,10]"
+m model create labelled --max-batch 8 \
+  --config 'preprocess={"image":{"type":"image","color":"grey","height":28,"width":28}}' \
+  --config 'postprocess={"probabilities":{"labels":["t-shirt/top","trouser","pullover","dress","coat","sandal","shirt","sneaker","bag","ankle boot"]}}' >/dev/null
+m model upload labelled "$examples/models/fashion-cnn.onnx" --promote >/dev/null
+expect "the top class, by name" "$(m infer labelled --image "$examples/images/ankle-boot.png" --top 2)" \
+  "probabilities BYTES [1,2]"
+expect "the top class is the ankle boot" "$(m infer labelled --image "$examples/images/ankle-boot.png" --top 1)" \
+  ':9:ankle boot'
 [[ $(status_of m infer raw-cnn --image "$examples/README.md") == 1 ]] || fail "a text file accepted as an image"
 expect "not an image, named" "$(cat "$work/err")" "image 0: not a PNG or JPEG"
 m model create bad-config --config conv_winograd=yes >/dev/null

@@ -180,6 +180,58 @@ TEST_F(RawInputsTest, JsonCarriesImagesInBase64AndBadImagesAreNamed) {
   EXPECT_EQ(infer_binary("raw-cnn", "FP32", "[1,1,28,28]", std::string(784 * 4, '\0')).size(), 40u);
 }
 
+// The classification extension: a PNG in, "score:index:label" strings out, as Triton
+// answers; over JSON and binary; labels from the config's "postprocess".
+TEST_F(RawInputsTest, APngInTheTopClassesWithTheirLabelsOut) {
+  add_model_file("labelled", kModels / "fashion-cnn.onnx",
+                 R"({"max_batch_size": 8, )" + kPreprocess +
+                     R"(, "postprocess": {"probabilities": {"labels": ["t-shirt/top", "trouser",)"
+                     R"( "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",)"
+                     R"( "ankle boot"]}}})",
+                 true);
+  const std::string boot = base64(png_of_image(0)), trouser = base64(png_of_image(2));
+  const std::string request =
+      R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[2],"data":[")" + boot + R"(",")" +
+      trouser + R"("]}],"outputs":[{"name":"probabilities","parameters":{"classification":2}}]})";
+  HttpResponse r = call("POST", "/v2/models/labelled/infer", request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto out = body_of(r)["outputs"].as_array()[0].as_object();
+  EXPECT_EQ(out.at("datatype"), "BYTES");
+  EXPECT_EQ(out.at("shape"), json::parse("[2,2]"));
+  const auto& data = out.at("data").as_array();
+  ASSERT_EQ(data.size(), 4u);
+  EXPECT_TRUE(std::string(data[0].as_string()).ends_with(":9:ankle boot")) << data[0];
+  EXPECT_TRUE(std::string(data[2].as_string()).ends_with(":1:trouser")) << data[2];
+  EXPECT_TRUE(std::string(data[0].as_string()).starts_with("0.99")) << data[0];
+  // The same over the binary extension: BYTES elements, length-prefixed.
+  const std::string header =
+      R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":)" +
+      std::to_string(serialised({png_of_image(0)}).size()) +
+      R"(}}],"outputs":[{"name":"probabilities","parameters":{"classification":1,"binary_data":true}}]})";
+  r = call("POST", "/v2/models/labelled/infer", header + serialised({png_of_image(0)}),
+           {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.body.ends_with(":9:ankle boot")) << r.body;
+  // A model without labels answers "score:index"; a K out of range is refused.
+  json::array zeros(784, json::value(0));
+  const std::string unlabelled = json::serialize(json::object{
+      {"inputs", json::array{json::object{{"name", "image"},
+                                          {"datatype", "FP32"},
+                                          {"shape", json::array{1, 28, 28}},
+                                          {"data", zeros}}}},
+      {"outputs", json::parse(R"([{"name":"probabilities","parameters":{"classification":1}}])")}});
+  r = call("POST", "/v2/models/fashion-mlp/infer", unlabelled);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string top(
+      body_of(r)["outputs"].as_array()[0].as_object().at("data").as_array()[0].as_string());
+  EXPECT_EQ(std::count(top.begin(), top.end(), ':'), 1) << top;
+  expect_error(
+      call("POST", "/v2/models/labelled/infer",
+           R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":[")" + boot +
+               R"("]}],"outputs":[{"name":"probabilities","parameters":{"classification":0}}]})"),
+      400, "bad_request", "\"classification\" must be an integer");
+}
+
 TEST_F(RawInputsTest, APreprocessThatDoesNotFitTheModelFailsItsLoad) {
   register_model("wrong", "cpu", read_file(kModels / "fashion-cnn.onnx"),
                  R"({"max_batch_size": 8, "preprocess": {"image": {"type": "image", )"
@@ -189,6 +241,11 @@ TEST_F(RawInputsTest, APreprocessThatDoesNotFitTheModelFailsItsLoad) {
   EXPECT_EQ(version->state, registry::VersionState::kFailed);
   EXPECT_NE(version->state_reason.find("preprocess.image"), std::string::npos)
       << version->state_reason;
+  register_model("unlabelled", "cpu", read_file(kModels / "fashion-cnn.onnx"),
+                 R"({"postprocess": {"logits": {"labels": ["a"]}}})");
+  EXPECT_THROW(models_->load("unlabelled", 1, "test"), BackendError);
+  EXPECT_NE(registry_->find_version("unlabelled", 1)->state_reason.find("postprocess.logits"),
+            std::string::npos);
 }
 
 }  // namespace

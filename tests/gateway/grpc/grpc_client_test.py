@@ -120,6 +120,26 @@ class GrpcTest(unittest.TestCase):
             self.assertAlmostEqual(g, e, places=6)
         self.assertAlmostEqual(sum(got), 1.0, places=5)
 
+    def test_classification_answers_the_top_classes_as_bytes(self):
+        # The classification extension on a requested output: BYTES "score:index" strings
+        # (no labels configured for this model), best first, in raw_output_contents.
+        request = image_request(raw=True)
+        wanted = request.outputs.add(name="probabilities")
+        wanted.parameters["classification"].int64_param = 3
+        answer = self.stub.ModelInfer(request, metadata=bearer(self.key))
+        self.assertEqual([(o.name, o.datatype, list(o.shape)) for o in answer.outputs],
+                         [("probabilities", "BYTES", [1, 3])])
+        raw, classes = answer.raw_output_contents[0], []
+        while raw:
+            length = struct.unpack("<I", raw[:4])[0]
+            classes.append(raw[4:4 + length].decode())
+            raw = raw[4 + length:]
+        plain = floats(self.stub.ModelInfer(image_request(raw=True),
+                                            metadata=bearer(self.key)).raw_output_contents[0])
+        best = sorted(range(10), key=lambda i: -plain[i])[:3]
+        self.assertEqual([int(c.split(":")[1]) for c in classes], best)
+        self.assertAlmostEqual(float(classes[0].split(":")[0]), plain[best[0]], places=5)
+
     def test_bad_requests_are_invalid_argument(self):
         md = bearer(self.key)
         wrong_name = image_request()

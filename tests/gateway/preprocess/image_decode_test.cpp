@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "gateway/preprocess/classification.h"
 #include "gateway/preprocess/image_tensor.h"
 #include "gateway/preprocess/preprocessing.h"
 #include "tests/gateway/preprocess/image_files.h"
@@ -200,6 +201,39 @@ TEST(PreprocessConfig, FitsTheModelOrTheLoadFailsNamingTheKey) {
             std::string::npos);
   EXPECT_NE(reason(R"({"preprocess": {"text": {"type": "image"}}})").find("no input"),
             std::string::npos);
+}
+
+TEST(Classification, TopClassesPerRowBestFirstWithLabels) {
+  const std::vector<float> values = {0.1f, 0.7f, 0.2f,     // row 0
+                                     0.5f, 0.5f, NAN};     // row 1: a tie, and a NaN
+  const std::vector<std::string> labels = {"cat", "dog"};  // class 2 has no label
+  std::vector<int64_t> shape = {2, 3};
+  EXPECT_EQ(top_classes(values, shape, true, 2, &labels),
+            (std::vector<std::string>{"0.700000:1:dog", "0.200000:2", "0.500000:0:cat",
+                                      "0.500000:1:dog"}));
+  EXPECT_EQ(shape, (std::vector<int64_t>{2, 2}));
+  shape = {2, 3};
+  EXPECT_EQ(top_classes(values, shape, true, 99, nullptr).size(), 6u);  // k capped at 3
+  EXPECT_EQ(shape, (std::vector<int64_t>{2, 3}));
+  shape = {6};  // without a batch dimension the whole tensor is one row
+  EXPECT_EQ(top_classes(values, shape, false, 1, nullptr),
+            (std::vector<std::string>{"0.700000:1"}));
+  EXPECT_EQ(shape, (std::vector<int64_t>{1}));
+}
+
+TEST(Classification, LabelsMustNameAnOutput) {
+  ModelMetadata model;
+  model.outputs.push_back(TensorDesc{"probabilities", DType::kFp32, {-1, 10}});
+  const Postprocessing p =
+      postprocessing_of(R"({"postprocess": {"probabilities": {"labels": ["a", "b"]}}})", model);
+  ASSERT_NE(p.labels_of("probabilities"), nullptr);
+  EXPECT_EQ(p.labels_of("probabilities")->at(1), "b");
+  EXPECT_THROW(postprocessing_of(R"({"postprocess": {"logits": {"labels": []}}})", model),
+               std::invalid_argument);
+  EXPECT_THROW(postprocessing_of(R"({"postprocess": {"probabilities": {"labels": [1]}}})", model),
+               std::invalid_argument);
+  EXPECT_THROW(postprocessing_of(R"({"postprocess": {"probabilities": ["a"]}})", model),
+               std::invalid_argument);
 }
 
 }  // namespace
