@@ -87,12 +87,19 @@ ImageSpec image_spec(const json::object& o, const std::string& input) {
   return spec;
 }
 
+// Whether dimension 0 of the input counts images: a batching model's, or a variable first
+// dimension of a model without batching (an ONNX model's dynamic batch, served unbatched).
+bool counts_images(const TensorDesc& declared, bool batched) {
+  return batched || (!declared.shape.empty() && declared.shape[0] < 0);
+}
+
 // The row the spec produces, in the declared input's terms: its dimensions after the batch
 // dimension (all of them without one) must hold channels × height × width, and a
 // variable dimension is taken from the layout when the row is [C, H, W] or [H, W, C].
 std::vector<int64_t> row_shape(const ImageSpec& spec, const TensorDesc& declared, bool batched,
                                const std::string& input) {
-  std::vector<int64_t> row(declared.shape.begin() + (batched ? 1 : 0), declared.shape.end());
+  std::vector<int64_t> row(declared.shape.begin() + (counts_images(declared, batched) ? 1 : 0),
+                           declared.shape.end());
   const std::vector<int64_t> implied =
       spec.channels_last ? std::vector<int64_t>{spec.height, spec.width, spec.channels}
                          : std::vector<int64_t>{spec.channels, spec.height, spec.width};
@@ -174,9 +181,10 @@ RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool ba
   const ImageSpec& spec = raw.image;
   RawTensor out;
   const std::vector<int64_t> row = row_shape(spec, declared, batched, raw.input);
-  if (batched) out.shape.push_back(static_cast<int64_t>(elements));
+  const bool rows = counts_images(declared, batched);
+  if (rows) out.shape.push_back(static_cast<int64_t>(elements));
   out.shape.insert(out.shape.end(), row.begin(), row.end());
-  if (!batched && elements != 1) {
+  if (!rows && elements != 1) {
     throw ImageError("input '" + raw.input + "': the model takes one image, the request sent " +
                      std::to_string(elements));
   }

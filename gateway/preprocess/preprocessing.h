@@ -31,7 +31,8 @@ struct Preprocessing {
 
 // The "preprocess" object of a model config (absent: empty), checked against the model's
 // declared inputs: each names an FP32 input whose row (the dimensions after the batch
-// dimension, or all of them without one) holds channels × height × width elements, and a
+// dimension — or after a variable first dimension of a model without batching — else all
+// of them) holds channels × height × width elements, and a
 // rank-4 input's dimensions agree with the layout. Throws std::invalid_argument with a
 // message naming the key, so that a load fails with it as its reason.
 Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata);

@@ -165,6 +165,20 @@ TEST(PreprocessConfig, FitsTheModelOrTheLoadFailsNamingTheKey) {
   ASSERT_NE(p.find("image"), nullptr);
   EXPECT_EQ(p.find("image")->image.channels, 1u);
   EXPECT_TRUE(preprocessing_of(R"({"max_batch_size": 8})", cnn).empty());
+  ModelMetadata unbatched = cnn;  // a dynamic first dimension, served without batching
+  unbatched.max_batch_size = 0;
+  const Preprocessing u = preprocessing_of(good, unbatched);
+  const std::string png = test::png_of(ramp(784).data(), 28, 28, PNG_FORMAT_GRAY);
+  std::string two;
+  for (int i = 0; i < 2; ++i) {
+    const auto length = static_cast<uint32_t>(png.size());
+    two.append(reinterpret_cast<const char*>(&length), 4);
+    two += png;
+  }
+  const RawTensor t =
+      raw_to_tensor(*u.find("image"), unbatched.inputs[0], false, bytes(two), 2, false);
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{2, 1, 28, 28}));
+  EXPECT_EQ(t.data.size(), 2u * 784 * 4);
   auto reason = [&](const std::string& config) {
     try {
       preprocessing_of(config, cnn);
