@@ -4,25 +4,16 @@
 // is a 400 naming it; a preprocess that does not fit the model fails its load.
 #include <openssl/evp.h>
 #include <png.h>
-#include <zlib.h>
 
 #include "tests/gateway/api/router_fixture.h"
 #include "tests/gateway/preprocess/image_files.h"
+#include "tests/test_data_files.h"
 
 namespace mg::gateway {
 namespace {
 
-std::string read_gzip(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) throw std::runtime_error("cannot open " + path);
-  std::string data;
-  char buffer[1 << 16];
-  int n;
-  while ((n = gzread(file, buffer, sizeof buffer)) > 0)
-    data.append(buffer, static_cast<std::size_t>(n));
-  gzclose(file);
-  return data;
-}
+using mg::test::read_gzip;
+using mg::test::serialised;
 
 struct FashionTestSet {
   std::string pixels;  // 10000 x 28 x 28 bytes
@@ -31,21 +22,11 @@ struct FashionTestSet {
 
 const FashionTestSet& fashion() {
   static const FashionTestSet set = [] {
-    const std::string dir = "/usr/share/datasets/fashion-mnist/";
+    const std::string& dir = mg::test::kFashionMnistDir;
     return FashionTestSet{read_gzip(dir + "t10k-images-idx3-ubyte.gz").substr(16),
                           read_gzip(dir + "t10k-labels-idx1-ubyte.gz").substr(8)};
   }();
   return set;
-}
-
-std::string serialised(const std::vector<std::string>& elements) {
-  std::string out;
-  for (const auto& e : elements) {
-    const auto length = static_cast<uint32_t>(e.size());
-    out.append(reinterpret_cast<const char*>(&length), 4);
-    out += e;
-  }
-  return out;
 }
 
 std::string base64(const std::string& data) {

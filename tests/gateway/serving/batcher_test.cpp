@@ -17,6 +17,7 @@
 #include "gateway/plugin_host/backend_manager.h"
 #include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
+#include "tests/test_data_files.h"
 
 namespace mg::gateway {
 namespace {
@@ -187,17 +188,8 @@ TEST(BatcherOutOfMemory, AFailedSplitFailsTheRequestsNotTheProcess) {
 // BYTES rows have no fixed size: requests whose strings differ in length and count share
 // a batch, and each gets back exactly its own elements (before, any batched request of a
 // model with a BYTES output failed "BYTES outputs cannot be batched").
-std::string serialised(const std::vector<std::string>& elements) {
-  std::string out;
-  for (const auto& e : elements) {
-    const auto length = static_cast<uint32_t>(e.size());
-    out.append(reinterpret_cast<const char*>(&length), 4);
-    out += e;
-  }
-  return out;
-}
-
 TEST(BatcherBytes, VariableLengthRowsBatchAndSplitBack) {
+  using mg::test::serialised;
   ModelMetadata metadata;
   metadata.max_batch_size = 8;
   metadata.inputs.push_back(TensorDesc{"text", DType::kBytes, {-1, 2}});

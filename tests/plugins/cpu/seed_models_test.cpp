@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tests/plugins/cpu/cpu_test_support.h"
+#include "tests/test_data_files.h"
 
 namespace mg::cpu {
 namespace {
@@ -28,18 +29,7 @@ std::vector<T> read_array(const std::string& path) {
   return values;
 }
 
-// Fashion-MNIST's IDX files (gzip), from Debian's dataset-fashion-mnist.
-std::string read_gzip(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) throw std::runtime_error("cannot open " + path);
-  std::string data;
-  char buffer[1 << 16];
-  int n;
-  while ((n = gzread(file, buffer, sizeof buffer)) > 0)
-    data.append(buffer, static_cast<std::size_t>(n));
-  gzclose(file);
-  return data;
-}
+using mg::test::read_gzip;
 
 struct FashionTest {
   std::vector<float> images;  // [10000, 28, 28] scaled to [0, 1]
@@ -48,7 +38,7 @@ struct FashionTest {
 
 const FashionTest& fashion_test_set() {
   static const FashionTest set = [] {
-    const std::string dir = "/usr/share/datasets/fashion-mnist/";
+    const std::string dir = mg::test::kFashionMnistDir;
     std::string images = read_gzip(dir + "t10k-images-idx3-ubyte.gz");
     std::string labels = read_gzip(dir + "t10k-labels-idx1-ubyte.gz");
     FashionTest t;
