@@ -2,9 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 namespace mg::gateway {
 namespace {
@@ -50,9 +52,11 @@ ImageSpec image_spec(const json::object& o, const std::string& input) {
   ImageSpec spec;
   static const char* const kKeys[] = {"type",  "color", "height", "width",     "layout",
                                       "scale", "mean",  "std",    "max_pixels"};
-  for (const auto& [key, value] : o) {
-    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) ==
-        std::end(kKeys)) {
+  for (const auto& entry : o) {
+    // A plain copy: clang before 16 cannot capture a structured binding in a lambda.
+    const std::string_view key = entry.key();
+    if (std::find_if(std::begin(kKeys), std::end(kKeys),
+                     [key](const char* k) { return key == k; }) == std::end(kKeys)) {
       invalid(input, "unknown key \"" + std::string(key) + "\"");
     }
   }
