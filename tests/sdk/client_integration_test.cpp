@@ -154,7 +154,7 @@ class ClientIntegrationTest : public ::testing::Test {
 
   static modelgate::GrpcClientOptions grpc_options(const std::string& key) {
     modelgate::GrpcClientOptions o;
-    o.address = "localhost:" + std::to_string(grpc_port_);
+    o.address = "127.0.0.1:" + std::to_string(grpc_port_);  // an IP: no DNS (c-ares) lookup
     o.api_key = key;
     o.ca_file = (*dir_ / "data" / "tls" / "cert.pem").string();
     return o;

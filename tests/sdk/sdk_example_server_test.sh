@@ -29,10 +29,10 @@ out=$(curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $MG_KEY" 
   "$MG_SERVER/v2/models/scaler/infer")
 expect "the example answers from its worker" "$out" '"data":[2.5,5,7.5,10,12.5,15]'
 expect "status" "$out" " 200"
-out=$("$example_build/../grpc_build/grpc_ready" "localhost:$grpc_port" "$MG_CACERT" "$MG_KEY" scaler)
+out=$("$example_build/../grpc_build/grpc_ready" "127.0.0.1:$grpc_port" "$MG_CACERT" "$MG_KEY" scaler)
 expect "the installed gRPC client: ready" "$out" '{"ready":true}'
 expect "the installed gRPC client: metadata" "$out" '"name":"scaler"'
-out=$("$example_build/../grpc_build/grpc_ready" "localhost:$grpc_port" "$MG_CACERT" mg_bad scaler)
+out=$("$example_build/../grpc_build/grpc_ready" "127.0.0.1:$grpc_port" "$MG_CACERT" mg_bad scaler)
 expect "the installed gRPC client: a refusal" "$out" "status 16: invalid_key"
 stop_modelgate
 echo "sdk example in a server: all checks passed"
