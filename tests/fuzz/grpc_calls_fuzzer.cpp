@@ -36,7 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (t.request.target.empty()) mg::fuzz::finding("translated without a target");
     if (t.request.target.find_first_of("?# ") != std::string::npos)
       mg::fuzz::finding("a name reached the target unencoded");
-    if (!t.request.signed_as) mg::fuzz::finding("no signed form");
+    // A bearer call carries no signed form (its message is not hashed); the same call
+    // signed covers the RPC's path and the message's digest.
+    if (t.request.signed_as) mg::fuzz::finding("a bearer call hashed");
+    const Translated signed_call =
+        translate_request(rpc, path, message, {{"x-mg-key-id", "k"}, {"x-mg-signature", "s"}});
+    if (!signed_call.request.signed_as || signed_call.request.signed_as->target != path ||
+        signed_call.request.signed_as->body_sha256_hex.size() != 64) {
+      mg::fuzz::finding("a signed call without its signed form");
+    }
     const std::string_view length = t.request.header("Inference-Header-Content-Length");
     if (!length.empty() && std::stoull(std::string(length)) > t.request.body.size())
       mg::fuzz::finding("the JSON header is longer than the body");
