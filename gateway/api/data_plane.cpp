@@ -1,6 +1,7 @@
 #include "gateway/api/data_plane.h"
 
 #include <boost/json.hpp>
+#include <list>
 #include <optional>
 #include <semaphore>
 #include <vector>
@@ -276,8 +277,10 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
     info.items = accepted.batched ? static_cast<uint64_t>(request.inputs[0].shape[0]) : 1;
   }
   std::vector<InferOutput> outputs;
-  std::vector<std::string> classified;  // serialised BYTES of classification outputs
-  classified.reserve(result.outputs.size());
+  // Serialised BYTES of classification outputs, which `outputs` point into: a list keeps
+  // each string in place as more are added, and allocates nothing when none is asked for
+  // (a reserved vector cost every request an allocation).
+  std::list<std::string> classified;
   for (const auto& out : result.outputs) {
     bool binary = request.binary_outputs;
     uint32_t classification = 0;
