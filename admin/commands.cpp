@@ -137,12 +137,46 @@ void model_create(modelgate::Client& client, const Output& out, const ModelCreat
   std::cout << "created model " << args.name << " (backend " << args.backend << ")\n";
 }
 
+namespace {
+
+// "NAME=VALUE" → {NAME, VALUE}; throws naming the option otherwise.
+std::pair<std::string, std::string> named_value(const std::string& text, const char* option) {
+  const std::size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    throw std::invalid_argument(std::string(option) + " takes NAME=PATH, not '" + text + "'");
+  }
+  return {text.substr(0, equals), text.substr(equals + 1)};
+}
+
+}  // namespace
+
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args) {
+  std::map<std::string, std::string> signatures;  // file name → signature file text
+  for (const auto& named : args.file_signatures) {
+    auto [name, path] = named_value(named, "--file-signature");
+    signatures[name] = read_whole(path);
+  }
+  // The version's files first, each an artifact of its own; the version names them.
+  std::map<std::string, std::string> files;
+  for (const auto& named : args.files) {
+    auto [name, path] = named_value(named, "--file");
+    if (files.count(name) > 0)
+      throw std::invalid_argument("the file '" + name + "' is given twice");
+    const auto signature = signatures.find(name);
+    json::value stored = expect_ok(client.upload_artifact(
+        path, {}, signature == signatures.end() ? std::string_view() : signature->second));
+    files[name] = json::value_to<std::string>(stored.as_object().at("digest"));
+  }
+  for (const auto& [name, signature] : signatures) {
+    if (files.count(name) == 0) {
+      throw std::invalid_argument("--file-signature names '" + name + "', which is no --file");
+    }
+  }
   ProgressBar bar(!out.json);
   const std::string signature = args.signature.empty() ? "" : read_whole(args.signature);
   json::value v = expect_ok(client.upload_version(
       args.name, args.file, args.notes, args.promote,
-      [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }, signature));
+      [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }, signature, files));
   if (out.json) return print_json(v);
   const auto& o = v.as_object();
   std::cout << args.name << " version " << cell(o.at("version")) << " (" << cell(o.at("state"))
@@ -231,27 +265,34 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
   print_infer_answer(out, expect_ok(client.infer(name, version, read_whole(input_file))));
 }
 
-void infer_images(modelgate::Client& client, const Output& out, const std::string& name,
-                  const std::string& version, const std::string& input_name,
-                  const std::vector<std::string>& image_files, uint32_t top) {
-  // One BYTES tensor of the files, each element a 4-byte little-endian length and the
-  // file's bytes, in the binary tensor extension; outputs come back as JSON.
+void infer_raw(modelgate::Client& client, const Output& out, const std::string& name,
+               const std::string& version, std::string input_name,
+               const std::vector<std::string>& image_files, const std::vector<std::string>& texts,
+               uint32_t top) {
+  std::vector<std::string> elements = texts;
+  for (const auto& file : image_files) elements.push_back(read_whole(file));
+  // One BYTES tensor of the elements, each a 4-byte little-endian length and the bytes,
+  // in the binary tensor extension; outputs come back as JSON.
   std::string tensor;
-  for (const auto& file : image_files) {
-    const std::string bytes = read_whole(file);
+  for (const auto& bytes : elements) {
     const auto length = static_cast<uint32_t>(bytes.size());
     for (int shift = 0; shift < 32; shift += 8)
       tensor += static_cast<char>((length >> shift) & 0xff);
     tensor += bytes;
   }
+  json::value metadata;
+  if (input_name.empty() || top > 0) metadata = expect_ok(client.model_metadata(name, version));
+  if (input_name.empty()) {  // the model's first input
+    input_name = json::value_to<std::string>(
+        metadata.as_object().at("inputs").as_array().at(0).as_object().at("name"));
+  }
   json::object request{
       {"inputs", json::array{json::object{
                      {"name", input_name},
                      {"datatype", "BYTES"},
-                     {"shape", json::array{static_cast<int64_t>(image_files.size())}},
+                     {"shape", json::array{static_cast<int64_t>(elements.size())}},
                      {"parameters", json::object{{"binary_data_size", tensor.size()}}}}}}};
   if (top > 0) {  // the classification extension on the model's first output
-    const json::value metadata = expect_ok(client.model_metadata(name, version));
     const auto& first = metadata.as_object().at("outputs").as_array().at(0).as_object();
     request["outputs"] = json::array{json::object{
         {"name", first.at("name")}, {"parameters", json::object{{"classification", top}}}}};

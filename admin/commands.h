@@ -25,6 +25,9 @@ void model_create(modelgate::Client& client, const Output& out, const ModelCreat
 
 struct UploadArgs {
   std::string name, file, notes, signature;  // signature: a FILE.sig path or ""
+  // The version's other files, "NAME=PATH" (--vocab is vocabulary=PATH, --labels
+  // labels=PATH), and their signature files, "NAME=FILE.sig".
+  std::vector<std::string> files, file_signatures;
   bool promote = false;
 };
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args);
@@ -39,12 +42,14 @@ void model_action(modelgate::Client& client, const Output& out, const std::strin
 void backend_list(modelgate::Client& client, const Output& out);
 void infer(modelgate::Client& client, const Output& out, const std::string& name,
            const std::string& version, const std::string& input_file);
-// PNG or JPEG files as the raw input `input_name` of a model that preprocesses it
-// (docs/preprocessing.md): one BYTES tensor of shape [N], binary. top > 0 asks for the top
-// classes of the model's first output ("score:index:label").
-void infer_images(modelgate::Client& client, const Output& out, const std::string& name,
-                  const std::string& version, const std::string& input_name,
-                  const std::vector<std::string>& image_files, uint32_t top);
+// Raw inputs (docs/preprocessing.md) — the bytes of PNG or JPEG files, or texts — as the
+// input `input_name` (the model's first input when empty) of a model that preprocesses it:
+// one BYTES tensor of shape [N], binary. top > 0 asks for the top classes of the model's
+// first output ("score:index:label").
+void infer_raw(modelgate::Client& client, const Output& out, const std::string& name,
+               const std::string& version, std::string input_name,
+               const std::vector<std::string>& image_files, const std::vector<std::string>& texts,
+               uint32_t top);
 // The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike. A
 // refusal throws std::runtime_error with the status message; a server that cannot be
 // reached, TransportError.

@@ -62,8 +62,21 @@ int main(int argc, char** argv) {
   upload_cmd->add_option("--notes", upload.notes, "notes kept with the version");
   upload_cmd->add_option("--signature", upload.signature, "signature file (mgctl sign)")
       ->check(CLI::ExistingFile);
+  std::string vocab_file, labels_file;
+  upload_cmd->add_option("--vocab", vocab_file, "the tokeniser's vocabulary (file 'vocabulary')")
+      ->check(CLI::ExistingFile);
+  upload_cmd->add_option("--labels", labels_file, "class labels, one per line (file 'labels')")
+      ->check(CLI::ExistingFile);
+  upload_cmd->add_option("--file", upload.files,
+                         "another file the version carries, NAME=PATH (repeatable)");
+  upload_cmd->add_option("--file-signature", upload.file_signatures,
+                         "a file's signature, NAME=FILE.sig (mgctl sign; repeatable)");
   upload_cmd->add_flag("--promote", upload.promote, "load it and move the default alias to it");
-  upload_cmd->callback([&] { run = [&](auto& c) { model_upload(c, out, upload); }; });
+  upload_cmd->callback([&] {
+    if (!vocab_file.empty()) upload.files.push_back("vocabulary=" + vocab_file);
+    if (!labels_file.empty()) upload.files.push_back("labels=" + labels_file);
+    run = [&](auto& c) { model_upload(c, out, upload); };
+  });
 
   model->add_subcommand("list", "list models")->callback([&] {
     run = [&](auto& c) { model_list(c, out); };
@@ -105,25 +118,24 @@ int main(int argc, char** argv) {
   auto* infer_cmd = app.add_subcommand("infer", "run one inference request (KServe v2 JSON)");
   infer_cmd->add_option("name", name, "model name")->required();
   infer_cmd->add_option("--version", infer_version, "version or alias (default: default)");
-  // What to send: a request file, or image files (exactly one of the two).
+  // What to send: a request file, image files or texts (exactly one of the three).
   auto* what = infer_cmd->add_option_group("request");
   what->add_option("--input", input, "request JSON file")->check(CLI::ExistingFile);
-  std::vector<std::string> images;
-  std::string image_input = "image";
-  auto* image_option =
-      what->add_option("--image", images,
-                       "PNG or JPEG file(s) sent raw, for a model that preprocesses its input")
-          ->check(CLI::ExistingFile);
+  std::vector<std::string> images, texts;
+  std::string raw_input;
+  what->add_option("--image", images,
+                   "PNG or JPEG file(s) sent raw, for a model that preprocesses its input")
+      ->check(CLI::ExistingFile);
+  what->add_option("--text", texts,
+                   "text(s) sent raw, for a model that tokenises its input (repeatable)");
   what->require_option(1);
-  infer_cmd->add_option("--image-input", image_input, "the input the images go to")
-      ->default_val("image")
-      ->needs(image_option);
+  infer_cmd->add_option("--image-input,--text-input", raw_input,
+                        "the input the images or texts go to (default: the model's first)");
   uint32_t top = 0;
   infer_cmd
       ->add_option("--top", top,
                    "answer with the top K classes of the first output (score:index:label)")
-      ->check(CLI::Range(1, 65536))
-      ->needs(image_option);
+      ->check(CLI::Range(1, 65536));
   bool over_grpc = false;
   modelgate::GrpcClientOptions grpc_options;
   grpc_options.address = env_or("MG_GRPC_SERVER", grpc_options.address);
@@ -133,10 +145,11 @@ int main(int argc, char** argv) {
                         "HOST:PORT of the gRPC listener (env MG_GRPC_SERVER)");
   infer_cmd->callback([&] {
     run = [&](auto& c) {
-      if (!images.empty()) {
-        if (over_grpc) throw std::invalid_argument("--image is sent over HTTPS only");
-        return infer_images(c, out, name, infer_version, image_input, images, top);
+      if (!images.empty() || !texts.empty()) {
+        if (over_grpc) throw std::invalid_argument("--image and --text are sent over HTTPS only");
+        return infer_raw(c, out, name, infer_version, raw_input, images, texts, top);
       }
+      if (top > 0) throw std::invalid_argument("--top goes with --image or --text");
       if (!over_grpc) return infer(c, out, name, infer_version, input);
       grpc_options.api_key = options.api_key;
       grpc_options.ca_file = options.ca_file;

@@ -20,7 +20,8 @@ Debian 12's packages (`apt-cache dumpavail`), labelled 1 when the package is a l
 
 For each model it writes <name>.ref.json (shapes), <name>.input.bin and <name>.output.bin
 (the first 16 test examples and torch's outputs, little-endian), and for the text model
-text-heldout.tokens.bin / text-heldout.labels.bin (the held-out set) and text-vocab.txt.
+text-heldout.tokens.bin / text-heldout.labels.bin (the held-out set), text-heldout.txt (the
+same descriptions as text, one per line) and text-vocab.txt.
 """
 import gzip
 import json
@@ -215,6 +216,10 @@ def text_model():
         write_reference("text-classifier", x_held[:16], model(torch.from_numpy(x_held[:16])).numpy(),
                         "tokens", "probability")
     x_held.astype("<i8").tofile(os.path.join(OUT, "text-heldout.tokens.bin"))
+    # The same held-out set as raw text (one description per line): what a client sends to
+    # a server that tokenises it (docs/preprocessing.md).
+    with open(os.path.join(OUT, "text-heldout.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(description for description, _ in heldout) + "\n")
     y_held.astype(np.uint8).tofile(os.path.join(OUT, "text-heldout.labels.bin"))
     with open(os.path.join(OUT, "text-vocab.txt"), "w") as f:
         f.write("<pad>\n<unk>\n" + "\n".join(vocab) + "\n")

@@ -31,6 +31,7 @@ const std::vector<Table>& tables() {
        {"model_id", "version", "artifact", "state", "state_reason", "notes", "created_at",
         "updated_at"}},
       {"aliases", {"model_id", "alias", "version", "updated_at"}},
+      {"version_files", {"model_id", "version", "name", "artifact"}},
       {"audit_log", {"id", "time", "actor", "action", "target", "details"}, {}, true},
       {"signers", {"name", "algorithm", "public_key", "created_at"}},
       {"signatures", {"artifact", "signer", "signature", "created_at"}, {"signature"}},

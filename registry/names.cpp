@@ -50,4 +50,6 @@ void validate_alias(std::string_view alias) {
   }
 }
 
+void validate_file_name(std::string_view name) { validate_name("version file", name); }
+
 }  // namespace mg::registry

@@ -14,6 +14,8 @@ inline constexpr std::size_t kMaxNameLength = 64;
 // Throws RegistryError(kInvalidArgument) naming `kind` ("model", "alias", …) and the rule.
 void validate_name(std::string_view kind, std::string_view name);
 void validate_alias(std::string_view alias);
+// The name of a file a version carries besides its model ("vocabulary", "labels").
+void validate_file_name(std::string_view name);
 // Model names that KServe v2 / Triton paths give a meaning of their own under /v2/models/
 // (/v2/models/stats is Triton's statistics of every model, not the metadata of a model
 // named "stats"); creating a model of such a name is refused.

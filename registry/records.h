@@ -48,6 +48,9 @@ struct VersionRecord {
   std::string notes;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The files it carries besides the model, by name ("vocabulary", "labels"): their
+  // artifacts' digests. Read, verified and signature-checked with the model at load.
+  std::map<std::string, std::string> files;
 };
 
 struct AliasRecord {

@@ -183,6 +183,13 @@ std::shared_ptr<Catalog> Registry::read_catalog(int64_t& catalog_version) {
     v.updated_at = versions.column_int(9);
     next->models[model].versions[v.version] = std::move(v);
   }
+  auto files = db_->prepare("SELECT model_id, version, name, artifact FROM version_files");
+  while (files.step()) {
+    auto& versions_of = next->models[names.at(files.column_int(0))].versions;
+    if (auto v = versions_of.find(files.column_int(1)); v != versions_of.end()) {
+      v->second.files[files.column_text(2)] = files.column_text(3);
+    }
+  }
   auto aliases = db_->prepare("SELECT model_id, alias, version FROM aliases");
   while (aliases.step()) {
     next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
@@ -288,14 +295,52 @@ ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& act
   return *find_model(spec.name);
 }
 
+void Registry::add_artifact(const StoredArtifact& artifact, const std::string& actor) {
+  std::lock_guard lock(write_mutex_);
+  {
+    sql::Transaction transaction(*db_);
+    if (!store_.contains(artifact.digest)) {
+      throw RegistryError(Code::kNotFound,
+                          "artifact " + artifact.digest + " is not in the store; upload it first");
+    }
+    const bool encrypted = store_.is_encrypted(artifact.digest);
+    // created_at is when it was last added: the grace period of collection counts from it.
+    db_->prepare(
+           "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
+           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
+           "encrypted = excluded.encrypted, created_at = excluded.created_at")
+        .bind(1, artifact.digest)
+        .bind(2, static_cast<int64_t>(artifact.size))
+        .bind(3, int64_t{encrypted})
+        .bind(4, now())
+        .run();
+    push_artifact(artifact.digest);
+    append_audit(actor, "artifact.add", artifact.digest,
+                 json_text({{"size", artifact.size}, {"encrypted", encrypted}}));
+    transaction.commit();
+  }
+  reload_catalog();
+}
+
 VersionRecord Registry::add_version(const std::string& model, const StoredArtifact& artifact,
                                     const std::string& notes, const std::string& actor,
-                                    bool encrypted) {
+                                    bool encrypted,
+                                    const std::map<std::string, std::string>& files) {
+  for (const auto& [name, digest] : files) validate_file_name(name);
   std::lock_guard lock(write_mutex_);
   int64_t version = 0;
   {
     sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
+    // A version's files are artifacts added before it (add_artifact) and still stored.
+    for (const auto& [name, digest] : files) {
+      auto added = db_->prepare("SELECT present FROM artifacts WHERE digest = ?");
+      added.bind(1, digest);
+      if (!added.step() || added.column_int(0) == 0 || !store_.contains(digest)) {
+        throw RegistryError(Code::kNotFound, "file '" + name + "': artifact " + digest +
+                                                 " is not in the store; upload it first");
+      }
+    }
     // The file must already be durable: a version row never exists without its artifact.
     if (!store_.contains(artifact.digest)) {
       throw RegistryError(Code::kNotFound,
@@ -335,6 +380,16 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
         .bind(6, at)
         .run();
     push_artifact(artifact.digest);
+    boost::json::object file_digests;
+    for (const auto& [name, digest] : files) {
+      db_->prepare("INSERT INTO version_files (model_id, version, name, artifact) VALUES (?,?,?,?)")
+          .bind(1, id)
+          .bind(2, version)
+          .bind(3, name)
+          .bind(4, digest)
+          .run();
+      file_digests[name] = digest;
+    }
     db_->prepare("UPDATE models SET next_version = ? WHERE id = ?")
         .bind(1, version + 1)
         .bind(2, id)
@@ -343,7 +398,8 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
                  json_text({{"artifact", artifact.digest},
                             {"size", artifact.size},
                             {"encrypted", encrypted},
-                            {"notes", notes}}));
+                            {"notes", notes},
+                            {"files", file_digests}}));
     transaction.commit();
   }
   reload_catalog();
@@ -452,7 +508,8 @@ int Registry::release_unreferenced_blobs() {
   // below are only this replica's cache.
   if (clustered()) release_shared_blobs();
   std::set<std::string> live;
-  auto referenced = db_->prepare("SELECT DISTINCT artifact FROM versions WHERE state != 'retired'");
+  auto referenced = db_->prepare(kLiveArtifacts);
+  referenced.bind(1, now() - kUnreferencedArtifactGraceMs);
   while (referenced.step()) live.insert(referenced.column_text(0));
   int removed = 0;
   for (const std::string& digest : store_.list()) {

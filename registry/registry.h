@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,9 +99,17 @@ class Registry {
   // Registers a new version of `model` for an artifact already committed to artifacts().
   // The version number is the model's next, never reused. encrypted records how the
   // artifact is stored.
+  // `files` names the other files the version carries (name → digest of an artifact
+  // added with add_artifact): a vocabulary, labels. Names as validate_file_name says.
   VersionRecord add_version(const std::string& model, const StoredArtifact& artifact,
                             const std::string& notes, const std::string& actor,
-                            bool encrypted = false);
+                            bool encrypted = false,
+                            const std::map<std::string, std::string>& files = {});
+  // Records an artifact committed to artifacts() that no version references yet (a
+  // version's file, uploaded before the version). It is kept for
+  // kUnreferencedArtifactGraceMs without a version, then collected like any other.
+  void add_artifact(const StoredArtifact& artifact, const std::string& actor);
+  static constexpr int64_t kUnreferencedArtifactGraceMs = 24 * 3600 * 1000;
 
   // Allowed: registered → loading | retired; loading → ready | failed | registered;
   // ready → registered (unloaded) | retired; failed → loading | registered | retired.
@@ -164,7 +173,9 @@ class Registry {
   std::vector<AuditEntry> audit_log(int64_t after_id = 0, int limit = 1000) const;
 
   // Policy: temp files are always leftovers; an artifact file is kept while any version
-  // that is not retired references it, and deleted otherwise (its row stays, present=0).
+  // that is not retired references it (as its model or one of its files), or for
+  // kUnreferencedArtifactGraceMs after add_artifact, and deleted otherwise (its row stays,
+  // present=0).
   // Runs at open; safe at any time since it takes the write lock.
   CollectReport collect_garbage();
 
@@ -212,6 +223,17 @@ class Registry {
   void add_usage_rows(const std::vector<UsageRow>& usage);
   // A version's state as stored; throws kNotFound naming model and version.
   VersionState stored_state(int64_t model_id, const std::string& model, int64_t version);
+
+  // The artifacts collection keeps (one parameter: the time after which an artifact no
+  // version references counts as just added): those of versions that are not retired,
+  // their files, and recent additions waiting for their version.
+  static constexpr const char* kLiveArtifacts =
+      "SELECT artifact FROM versions WHERE state != 'retired' "
+      "UNION SELECT f.artifact FROM version_files f JOIN versions v ON v.model_id = f.model_id "
+      "AND v.version = f.version WHERE v.state != 'retired' "
+      "UNION SELECT digest FROM artifacts WHERE created_at > ? "
+      "AND digest NOT IN (SELECT artifact FROM versions) "
+      "AND digest NOT IN (SELECT artifact FROM version_files)";
 
   RegistryOptions options_;
   DataDirLock lock_;  // first: held before anything in the data dir is touched

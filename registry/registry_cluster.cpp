@@ -77,9 +77,12 @@ void insert_artifact_chunks(sql::Database& db, const std::string& digest,
 
 void Registry::release_shared_blobs() {
   sql::Transaction transaction(*db_);
-  const char* kDead = "NOT IN (SELECT DISTINCT artifact FROM versions WHERE state != 'retired')";
-  db_->exec(std::string("UPDATE artifacts SET present = 0 WHERE present = 1 AND digest ") + kDead);
-  db_->exec(std::string("DELETE FROM artifact_chunks WHERE digest ") + kDead);
+  const std::string dead = std::string("NOT IN (") + kLiveArtifacts + ")";
+  const int64_t added_after = now() - kUnreferencedArtifactGraceMs;
+  db_->prepare("UPDATE artifacts SET present = 0 WHERE present = 1 AND digest " + dead)
+      .bind(1, added_after)
+      .run();
+  db_->prepare("DELETE FROM artifact_chunks WHERE digest " + dead).bind(1, added_after).run();
   transaction.commit();
 }
 

@@ -137,6 +137,19 @@ CREATE TABLE usage_batches (
   applied_at INTEGER NOT NULL                    -- unix seconds
 );
 )sql",
+      // 6: the files a version carries besides its model (a tokeniser's vocabulary, class
+      // labels), each an artifact stored, signed and encrypted as models are.
+      R"sql(
+CREATE TABLE version_files (
+  model_id INTEGER NOT NULL,
+  version  INTEGER NOT NULL,
+  name     TEXT NOT NULL,                        -- e.g. "vocabulary", "labels"
+  artifact TEXT NOT NULL REFERENCES artifacts(digest),
+  PRIMARY KEY (model_id, version, name),
+  FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
+);
+CREATE INDEX version_files_by_artifact ON version_files(artifact);
+)sql",
   };
   return kMigrations;
 }
@@ -269,6 +282,18 @@ CREATE TABLE usage_batches (
   id         TEXT PRIMARY KEY,
   applied_at BIGINT NOT NULL
 );
+)sql",
+      // 3: the files a version carries besides its model (as SQLite's migration 6).
+      R"sql(
+CREATE TABLE version_files (
+  model_id BIGINT NOT NULL,
+  version  BIGINT NOT NULL,
+  name     TEXT NOT NULL,
+  artifact TEXT NOT NULL REFERENCES artifacts(digest),
+  PRIMARY KEY (model_id, version, name),
+  FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
+);
+CREATE INDEX version_files_by_artifact ON version_files(artifact);
 )sql",
   };
   return kMigrations;

@@ -27,12 +27,18 @@ mgctl=$root/build/admin/mgctl
 image='"preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}}'
 image+=', "postprocess": {"probabilities": {"labels": ["t-shirt/top", "trouser", "pullover",'
 image+=' "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]}}'
+# The text model takes sentences, tokenised with the vocabulary it was trained with (a file
+# of the version, signed and encrypted like the model), and answers "library" or "other".
+text='"preprocess": {"tokens": {"type": "text", "vocabulary": "vocabulary"}}'
+text+=', "postprocess": {"probability": {"sigmoid_threshold": 0.5, "labels": ["other", "library"]}}'
 for model in fashion-mlp fashion-cnn text-classifier; do
   if [[ ! -f "$data/.seeded-$model" ]]; then
     config='"max_batch_size": 64, "instances": 1, "threads": 1'
+    files=()
     [[ $model == fashion-* ]] && config+=", $image"
+    [[ $model == text-* ]] && config+=", $text" && files=(--file vocabulary=examples/models/text-vocab.txt)
     "$modelgate" import --data-dir "$data" "$model" "examples/models/$model.onnx" \
-      --config "{$config}" --promote
+      --config "{$config}" "${files[@]}" --promote
     touch "$data/.seeded-$model"
   fi
 done
@@ -78,6 +84,7 @@ Try, from another terminal in $root:
   export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=\$(cat $data/admin.key)
   $mgctl infer fashion-mlp --input examples/requests/fashion-mlp.json
   $mgctl infer fashion-cnn --image examples/images/ankle-boot.png --top 1   # an image in, a class out
+  $mgctl infer text-classifier --text "GNU C library: shared libraries" --top 1   # a sentence in
   $mgctl model list
   $mgctl usage --tenant demo
 

@@ -22,6 +22,7 @@ const RouteTable<AdminHandler>& admin_routes() {
       {{"GET", "/admin/v1/models/{model}"}, show_model},
       {{"GET", "/admin/v1/models/{model}/versions"}, list_versions},
       {{"POST", "/admin/v1/models/{model}/versions"}, upload_version},
+      {{"POST", "/admin/v1/artifacts"}, upload_artifact},
       {{"GET", "/admin/v1/models/{model}/versions/{version}"}, show_version},
       {{"POST", "/admin/v1/models/{model}/versions/{version}/load"}, load_version},
       {{"POST", "/admin/v1/models/{model}/versions/{version}/unload"}, unload_version},
@@ -44,10 +45,13 @@ const RouteTable<AdminHandler>& admin_routes() {
   return table;
 }
 
+// A version's model file, or an artifact a version will carry as a file: both streamed.
 bool is_upload(const HttpRequest& request, const std::vector<std::string_view>& parts) {
   static const PathPattern uploads("/admin/v1/models/{model}/versions");
+  static const PathPattern artifacts("/admin/v1/artifacts");
   PathParams ignored;
-  return request.method == "POST" && uploads.match(parts, ignored);
+  return request.method == "POST" &&
+         (uploads.match(parts, ignored) || artifacts.match(parts, ignored));
 }
 
 }  // namespace
@@ -144,8 +148,8 @@ StreamDecision open_upload(const HttpRequest& head, const std::vector<std::strin
       throw ApiError(415, "unsupported_media_type",
                      "uploads take the model file as it is, without Content-Encoding");
     }
-    decision.sink =
-        make_upload(head, std::string(parts[3]), auth.principal, services, std::move(auth.pending));
+    const std::string model = parts.size() > 3 ? std::string(parts[3]) : std::string();
+    decision.sink = make_upload(head, model, auth.principal, services, std::move(auth.pending));
   } catch (const ApiError& e) {
     if (e.status() == 401 || e.status() == 403) audit_refused_admin(services, head, e);
     throw;

@@ -1,6 +1,8 @@
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <map>
 
 #include "common/log.h"
 #include "gateway/api/admin_routes.h"
@@ -10,6 +12,7 @@
 #include "gateway/plugin_host/backend_error.h"
 #include "gateway/serving/model_repository.h"
 #include "registry/artifact_signature.h"
+#include "registry/names.h"
 #include "registry/registry.h"
 
 // Models, their versions and aliases, and version uploads.
@@ -18,6 +21,9 @@ namespace {
 
 namespace json = boost::json;
 using registry::RegistryError;
+
+// More would be a model's data, not its files.
+constexpr std::size_t kMaxVersionFiles = 16;
 
 json::object model_json(Services& s, const registry::ModelRecord& m) {
   json::object aliases;
@@ -32,6 +38,12 @@ json::object model_json(Services& s, const registry::ModelRecord& m) {
                       {"next_version", m.next_version},
                       {"created_at", m.created_at},
                       {"aliases", aliases}};
+}
+
+json::object files_json(const std::map<std::string, std::string>& files) {
+  json::object shown;
+  for (const auto& [name, digest] : files) shown[name] = digest;
+  return shown;
 }
 
 json::object version_json(Services& s, const registry::VersionRecord& v) {
@@ -50,7 +62,8 @@ json::object version_json(Services& s, const registry::VersionRecord& v) {
                       {"loaded", s.models.find(v.model, v.version) != nullptr},
                       {"aliases", aliases},
                       {"created_at", v.created_at},
-                      {"updated_at", v.updated_at}};
+                      {"updated_at", v.updated_at},
+                      {"files", files_json(v.files)}};
 }
 
 // A model load failing is the model's fault (a bad file, an unsupported operator): its
@@ -116,16 +129,53 @@ std::optional<registry::ArtifactSignature> artifact_signature_of(const HttpReque
   }
 }
 
-// Streams an upload into the artifact store; registers the version once it is durable.
+// X-MG-Version-Files: "name=digest, name=digest": the files (artifacts uploaded before,
+// POST /admin/v1/artifacts) the new version carries besides its model.
+std::map<std::string, std::string> version_files_of(const HttpRequest& head) {
+  std::map<std::string, std::string> files;
+  std::string_view rest = head.header("X-MG-Version-Files");
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) continue;
+    const std::size_t equals = item.find('=');
+    const std::string digest(equals == std::string_view::npos ? "" : item.substr(equals + 1));
+    const std::string name(item.substr(0, std::min(equals, item.size())));
+    if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      throw bad_request("X-MG-Version-Files takes name=sha256 pairs (64 lowercase hex characters)");
+    }
+    try {
+      registry::validate_file_name(name);
+    } catch (const RegistryError& e) {
+      throw bad_request(e.what());
+    }
+    if (!files.emplace(name, digest).second) {
+      throw bad_request("X-MG-Version-Files names the file '" + name + "' twice");
+    }
+    if (files.size() > kMaxVersionFiles) {
+      throw bad_request("a version carries at most " + std::to_string(kMaxVersionFiles) + " files");
+    }
+  }
+  return files;
+}
+
+// Streams an upload into the artifact store. A version upload (model_ set) registers the
+// version once it is durable; an artifact upload (model_ empty) records the artifact for a
+// version to name as one of its files.
 class UploadSink : public BodySink {
  public:
   UploadSink(Services& s, std::string model, std::string notes, bool promote,
              std::optional<std::string> expected, std::string actor,
              std::optional<SignedParts> signature,
-             std::optional<registry::ArtifactSignature> artifact_signature)
+             std::optional<registry::ArtifactSignature> artifact_signature,
+             std::map<std::string, std::string> files)
       : s_(s),
         model_(std::move(model)),
         notes_(std::move(notes)),
+        files_(std::move(files)),
         promote_(promote),
         expected_(std::move(expected)),
         actor_(std::move(actor)),
@@ -153,8 +203,24 @@ class UploadSink : public BodySink {
       if (signature_) authenticated([&] { s_.auth.verify_body(*signature_, digest); });
       if (writer_.bytes_written() == 0) throw bad_request("the upload is empty");
       const std::optional<std::string> signer = check_artifact_signature(digest);
+      if (model_.empty()) {
+        const registry::StoredArtifact artifact = writer_.commit(expected_);
+        s_.registry.add_artifact(artifact, actor_);
+        if (signer) {
+          s_.registry.add_signature(artifact.digest, *signer, artifact_signature_->signature,
+                                    actor_);
+        }
+        return json_response(
+            json::object{{"digest", artifact.digest},
+                         {"size", artifact.size},
+                         {"encrypted", s_.registry.artifacts().is_encrypted(artifact.digest)},
+                         {"signer", signer.value_or("")}},
+            201);
+      }
+      check_files_signed();
       const registry::StoredArtifact artifact = writer_.commit(expected_);
-      const registry::VersionRecord v = s_.registry.add_version(model_, artifact, notes_, actor_);
+      const registry::VersionRecord v =
+          s_.registry.add_version(model_, artifact, notes_, actor_, false, files_);
       if (signer) {
         s_.registry.add_signature(artifact.digest, *signer, artifact_signature_->signature, actor_);
       }
@@ -171,12 +237,10 @@ class UploadSink : public BodySink {
   // The trusted signer of the upload's signature, checked before anything is stored;
   // refuses unsigned uploads of models (or servers) that require a signature.
   std::optional<std::string> check_artifact_signature(const std::string& digest) {
-    const auto model = s_.registry.find_model(model_);
-    const bool required = s_.models.require_signature() || (model && model->require_signature);
     if (!artifact_signature_) {
-      if (!required) return std::nullopt;
-      throw bad_request("model '" + model_ +
-                        "' requires a signature from a trusted signer: upload with "
+      if (!signature_required()) return std::nullopt;
+      throw bad_request((model_.empty() ? std::string("this server") : "model '" + model_ + "'") +
+                        " requires a signature from a trusted signer: upload with "
                         "--signature FILE.sig (mgctl sign)");
     }
     if (artifact_signature_->digest != digest) {
@@ -192,10 +256,29 @@ class UploadSink : public BodySink {
     return signer;
   }
 
+  bool signature_required() const {
+    if (s_.models.require_signature()) return true;
+    const auto model = model_.empty() ? std::nullopt : s_.registry.find_model(model_);
+    return model && model->require_signature;
+  }
+
+  // A version that must be signed carries only files signed by a trusted signer too.
+  void check_files_signed() const {
+    if (!signature_required()) return;
+    for (const auto& [name, digest] : files_) {
+      if (!s_.registry.verified_signer(digest)) {
+        throw bad_request("model '" + model_ + "' requires signed files: the file '" + name +
+                          "' (artifact " + digest +
+                          ") has no signature from a trusted signer (upload it with --signature)");
+      }
+    }
+  }
+
   HttpResponse respond(const ApiError& e) const {
     if (e.status() >= 500) {
-      log(LogLevel::kError, "upload of a version of model " + model_ + " answered " +
-                                std::to_string(e.status()) + " " + e.code() + ": " +
+      log(LogLevel::kError, (model_.empty() ? std::string("upload of an artifact")
+                                            : "upload of a version of model " + model_) +
+                                " answered " + std::to_string(e.status()) + " " + e.code() + ": " +
                                 (e.detail().empty() ? std::string(e.what()) : e.detail()));
     }
     return error_response(e.status(), e.code(), e.what());
@@ -203,6 +286,7 @@ class UploadSink : public BodySink {
 
   Services& s_;
   std::string model_, notes_;
+  std::map<std::string, std::string> files_;
   bool promote_;
   std::optional<std::string> expected_;
   std::string actor_;
@@ -217,7 +301,7 @@ class UploadSink : public BodySink {
 std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string& model,
                                       const Principal& caller, Services& s,
                                       std::optional<SignedParts> signature) {
-  require_model(s, model);
+  if (!model.empty()) require_model(s, model);
   std::optional<std::string> expected = query_param(head.target, "sha256");
   if (expected && (expected->size() != 64 ||
                    expected->find_first_not_of("0123456789abcdef") != std::string::npos)) {
@@ -228,10 +312,11 @@ std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string
     throw bad_request("'promote' must be true or false");
   }
   try {
-    return std::make_unique<UploadSink>(s, model, query_param(head.target, "notes").value_or(""),
-                                        promote == "true" || promote == "1", std::move(expected),
-                                        caller.key_id, std::move(signature),
-                                        artifact_signature_of(head));
+    return std::make_unique<UploadSink>(
+        s, model, query_param(head.target, "notes").value_or(""),
+        promote == "true" || promote == "1", std::move(expected), caller.key_id,
+        std::move(signature), artifact_signature_of(head),
+        model.empty() ? std::map<std::string, std::string>() : version_files_of(head));
   } catch (const RegistryError& e) {
     throw api_error(e);
   }
@@ -287,6 +372,13 @@ HttpResponse list_versions(const AdminCall& call) {
 HttpResponse upload_version(const AdminCall& call) {
   const HttpRequest& r = call.request;
   auto sink = make_upload(r, call.params.str("model"), call.caller, call.services, std::nullopt);
+  const bool written = sink->write(std::span<const char>(r.body.data(), r.body.size()));
+  return sink->finish(written);
+}
+
+HttpResponse upload_artifact(const AdminCall& call) {
+  const HttpRequest& r = call.request;
+  auto sink = make_upload(r, "", call.caller, call.services, std::nullopt);
   const bool written = sink->write(std::span<const char>(r.body.data(), r.body.size()));
   return sink->finish(written);
 }

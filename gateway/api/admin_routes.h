@@ -41,7 +41,9 @@ int64_t existing_version(Services& s, const std::string& model, std::string_view
 void load_or_refuse(Services& s, const std::string& model, int64_t version,
                     const std::string& actor);
 
-// The upload of a new version, streamed (open_upload) or buffered (upload_version).
+// The upload of a new version (model named) or of an artifact a version will name as one
+// of its files (model empty), streamed (open_upload) or buffered (upload_version,
+// upload_artifact).
 std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string& model,
                                       const Principal& caller, Services& s,
                                       std::optional<SignedParts> signature);
@@ -52,6 +54,7 @@ HttpResponse create_model(const AdminCall& call);
 HttpResponse show_model(const AdminCall& call);
 HttpResponse list_versions(const AdminCall& call);
 HttpResponse upload_version(const AdminCall& call);
+HttpResponse upload_artifact(const AdminCall& call);
 HttpResponse show_version(const AdminCall& call);
 HttpResponse load_version(const AdminCall& call);
 HttpResponse unload_version(const AdminCall& call);

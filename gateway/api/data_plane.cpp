@@ -217,10 +217,15 @@ InferOutput classify(const OutputTensor& out, uint32_t k, const AcceptedInfer& a
                       std::string(dtype_name(out.dtype)));
   }
   std::vector<int64_t> shape = out.shape;
-  const std::vector<std::string> classes = top_classes(
-      std::span(reinterpret_cast<const float*>(out.data.get()), out.byte_size / sizeof(float)),
-      shape, accepted.batched, k,
-      accepted.postprocessing ? accepted.postprocessing->labels_of(out.name) : nullptr);
+  std::vector<std::string> classes;
+  try {
+    classes = classify_rows(
+        std::span(reinterpret_cast<const float*>(out.data.get()), out.byte_size / sizeof(float)),
+        shape, accepted.batched, k,
+        accepted.postprocessing ? accepted.postprocessing->find(out.name) : nullptr);
+  } catch (const std::invalid_argument& e) {
+    throw bad_request("output '" + out.name + "': " + e.what());
+  }
   for (const auto& text : classes) {
     const auto length = static_cast<uint32_t>(text.size());
     storage.append(reinterpret_cast<const char*>(&length), 4);

@@ -13,14 +13,15 @@ void prepare_raw_inputs(const Preprocessing& preprocessing, const ModelMetadata&
     const RawInput* raw = preprocessing.find(input.name);
     if (raw == nullptr || input.dtype != DType::kBytes) continue;
     const std::string what = "input '" + input.name + "'";
+    const char* kind = raw->kind == RawInput::Kind::kText ? "texts" : "images";
     if (input.shape.size() != 1) {
-      throw bad_request(what + ": raw images are sent as a BYTES tensor of shape [N], not " +
+      throw bad_request(what + ": raw " + kind + " are sent as a BYTES tensor of shape [N], not " +
                         std::to_string(input.shape.size()) + " dimensions");
     }
     const auto count = element_count(input.shape);
-    if (!count || *count == 0) throw bad_request(what + ": no images");
+    if (!count || *count == 0) throw bad_request(what + ": no " + kind);
     if (batched && *count > static_cast<uint64_t>(metadata.max_batch_size)) {
-      throw bad_request(what + ": " + std::to_string(*count) + " images, over the model's " +
+      throw bad_request(what + ": " + std::to_string(*count) + " " + kind + ", over the model's " +
                         "max batch size " + std::to_string(metadata.max_batch_size));
     }
     if (auto why = check_bytes_layout(input.name, input.data.data(), input.data.size(), *count)) {
@@ -32,8 +33,8 @@ void prepare_raw_inputs(const Preprocessing& preprocessing, const ModelMetadata&
       input.owned = std::move(tensor.data);
       input.data = input.owned;
       input.shape = std::move(tensor.shape);
-      input.dtype = DType::kFp32;
-    } catch (const ImageError& e) {
+      input.dtype = metadata.find_input(input.name)->dtype;
+    } catch (const RawInputError& e) {
       throw bad_request(e.what());
     }
   }

@@ -1,6 +1,7 @@
 // modelgate: the server. Verbs:
 //   modelgate init   --data-dir DIR [--json]       create the registry, TLS certificate, master key
-//   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu] [--promote]
+//   modelgate import --data-dir DIR NAME FILE [--config JSON] [--backend cpu]
+//                    [--file NAME=PATH]... [--promote]
 //                                                  register a model version offline
 //   modelgate rotate-master-key --data-dir DIR     (server stopped)
 //   modelgate migrate-to-postgres --data-dir DIR --postgres URL   (server stopped)
@@ -25,7 +26,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
+#include <vector>
 
 #include "common/log.h"
 #include "gateway/api/router.h"
@@ -44,6 +47,7 @@
 #include "gateway/serving/server_state.h"
 #include "modelgate/hex.h"
 #include "registry/copy_to_postgres.h"
+#include "registry/names.h"
 #include "registry/registry.h"
 #include "registry/sha256.h"
 
@@ -116,11 +120,8 @@ int init(const DataDir& dir, bool json) {
   return 0;
 }
 
-int import_model(const DataDir& dir, const std::string& name, const fs::path& file,
-                 const std::string& backend, const std::string& config, bool promote) {
-  refuse_during_rotation(dir);
-  mg::registry::Registry registry(dir.registry_options());
-  if (!registry.find_model(name)) registry.create_model({name, backend, "", config}, "import");
+// Streams a file into the artifact store (encrypted when the server encrypts).
+mg::registry::StoredArtifact store_file(mg::registry::Registry& registry, const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + file.string());
   auto writer = registry.artifacts().begin_write();
@@ -129,8 +130,30 @@ int import_model(const DataDir& dir, const std::string& name, const fs::path& fi
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     writer.write(std::as_bytes(std::span(chunk.data(), static_cast<std::size_t>(in.gcount()))));
   }
+  return writer.commit();
+}
+
+// `files`: the version's other files, "NAME=PATH" each (a vocabulary, labels).
+int import_model(const DataDir& dir, const std::string& name, const fs::path& file,
+                 const std::string& backend, const std::string& config,
+                 const std::vector<std::string>& files, bool promote) {
+  refuse_during_rotation(dir);
+  mg::registry::Registry registry(dir.registry_options());
+  if (!registry.find_model(name)) registry.create_model({name, backend, "", config}, "import");
+  std::map<std::string, std::string> file_digests;
+  for (const std::string& named : files) {
+    const std::size_t equals = named.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == named.size()) {
+      throw std::runtime_error("--file takes NAME=PATH, not '" + named + "'");
+    }
+    mg::registry::validate_file_name(named.substr(0, equals));
+    const auto artifact = store_file(registry, named.substr(equals + 1));
+    registry.add_artifact(artifact, "import");
+    file_digests[named.substr(0, equals)] = artifact.digest;
+  }
   auto version =
-      registry.add_version(name, writer.commit(), "imported from " + file.string(), "import");
+      registry.add_version(name, store_file(registry, file), "imported from " + file.string(),
+                           "import", false, file_digests);
   if (promote) registry.set_alias(name, "default", version.version, "import");
   std::cout << name << " version " << version.version << (promote ? " (default)" : "") << "\n";
   return 0;
@@ -328,6 +351,10 @@ int main(int argc, char** argv) {
   import_cmd->add_option("file", file, "model file")->required()->check(CLI::ExistingFile);
   import_cmd->add_option("--backend", backend, "backend name");
   import_cmd->add_option("--config", config, "model config JSON (new models only)");
+  std::vector<std::string> files;
+  import_cmd->add_option("--file", files,
+                         "a file the version carries, NAME=PATH (repeatable): "
+                         "vocabulary=vocab.txt, labels=labels.txt");
   import_cmd->add_flag("--promote", promote, "point the default alias at the new version");
   cluster_options(import_cmd);
 
@@ -365,7 +392,7 @@ int main(int argc, char** argv) {
     if (!config_file.empty()) apply_config_file(config_file, settings);
     DataDir dir{data_dir, postgres.empty() ? settings.postgres : postgres, master_key};
     if (init_cmd->parsed()) return init(dir, json);
-    if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, promote);
+    if (import_cmd->parsed()) return import_model(dir, name, file, backend, config, files, promote);
     if (migrate_cmd->parsed()) {
       refuse_during_rotation(dir);
       const auto copied = mg::registry::copy_to_postgres(dir.root, postgres);

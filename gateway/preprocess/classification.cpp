@@ -5,16 +5,40 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <string_view>
 
 namespace mg::gateway {
 
-const std::vector<std::string>* Postprocessing::labels_of(const std::string& output) const {
+const OutputLabels* Postprocessing::find(const std::string& output) const {
   for (const auto& entry : outputs)
-    if (entry.output == output) return &entry.labels;
+    if (entry.output == output) return &entry;
   return nullptr;
 }
 
-Postprocessing postprocessing_of(const std::string& config_json, const ModelMetadata& metadata) {
+const std::vector<std::string>* Postprocessing::labels_of(const std::string& output) const {
+  const OutputLabels* entry = find(output);
+  return entry != nullptr ? &entry->labels : nullptr;
+}
+
+namespace {
+
+// A labels file: one label per line (a trailing newline ends the last; "\r\n" accepted).
+std::vector<std::string> labels_in(std::string_view file) {
+  std::vector<std::string> labels;
+  while (!file.empty()) {
+    const std::size_t end = file.find('\n');
+    std::string_view label = file.substr(0, end);
+    file = end == std::string_view::npos ? std::string_view() : file.substr(end + 1);
+    if (!label.empty() && label.back() == '\r') label.remove_suffix(1);
+    labels.emplace_back(label);
+  }
+  return labels;
+}
+
+}  // namespace
+
+Postprocessing postprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
+                                 const std::map<std::string, std::string>& files) {
   namespace json = boost::json;
   Postprocessing out;
   boost::system::error_code ec;
@@ -30,14 +54,49 @@ Postprocessing postprocessing_of(const std::string& config_json, const ModelMeta
     const std::string where = "model config: postprocess." + name + ": ";
     if (metadata.find_output(name) == nullptr)
       throw std::invalid_argument(where + "the model has no output of that name");
-    const auto* labels = entry.is_object() ? entry.as_object().if_contains("labels") : nullptr;
-    if (labels == nullptr || !labels->is_array() || entry.as_object().size() != 1) {
-      throw std::invalid_argument(where + "must be {\"labels\": [\"…\", …]}");
+    if (!entry.is_object()) {
+      throw std::invalid_argument(where + "must be an object: {\"labels\": [\"…\", …]}");
     }
-    OutputLabels names{name, {}};
-    for (const auto& label : labels->as_array()) {
-      if (!label.is_string()) throw std::invalid_argument(where + "every label must be a string");
-      names.labels.emplace_back(label.as_string());
+    const json::object& o = entry.as_object();
+    for (const auto& field : o) {
+      if (field.key() != "labels" && field.key() != "labels_file" &&
+          field.key() != "sigmoid_threshold") {
+        throw std::invalid_argument(where + "unknown key \"" + std::string(field.key()) + "\"");
+      }
+    }
+    OutputLabels names{name, {}, std::nullopt};
+    if (o.contains("labels") && o.contains("labels_file")) {
+      throw std::invalid_argument(where + "give \"labels\" or \"labels_file\", not both");
+    }
+    if (const auto* labels = o.if_contains("labels")) {
+      if (!labels->is_array()) throw std::invalid_argument(where + "\"labels\" must be an array");
+      for (const auto& label : labels->as_array()) {
+        if (!label.is_string()) throw std::invalid_argument(where + "every label must be a string");
+        names.labels.emplace_back(label.as_string());
+      }
+    }
+    if (const auto* file = o.if_contains("labels_file")) {
+      if (!file->is_string())
+        throw std::invalid_argument(where + "\"labels_file\" must be a string");
+      const auto found = files.find(std::string(file->as_string()));
+      if (found == files.end()) {
+        throw std::invalid_argument(where + "the version has no file '" +
+                                    std::string(file->as_string()) +
+                                    "' (upload the version with --labels FILE)");
+      }
+      names.labels = labels_in(found->second);
+    }
+    if (const auto* threshold = o.if_contains("sigmoid_threshold")) {
+      if (!threshold->is_number() || !(threshold->to_number<double>() > 0.0) ||
+          !(threshold->to_number<double>() < 1.0)) {
+        throw std::invalid_argument(where +
+                                    "\"sigmoid_threshold\" must be a number between 0 and 1");
+      }
+      names.sigmoid_threshold = static_cast<float>(threshold->to_number<double>());
+    }
+    if (names.labels.empty() && !names.sigmoid_threshold) {
+      throw std::invalid_argument(where +
+                                  "give \"labels\", \"labels_file\" or \"sigmoid_threshold\"");
     }
     out.outputs.push_back(std::move(names));
   }
@@ -67,6 +126,34 @@ std::vector<std::string> top_classes(std::span<const float> values, std::vector<
       const std::size_t index = order[i];
       std::string text = std::to_string(row[index]) + ":" + std::to_string(index);
       if (labels != nullptr && index < labels->size()) text += ":" + (*labels)[index];
+      out.push_back(std::move(text));
+    }
+  }
+  shape = batched ? std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(keep)}
+                  : std::vector<int64_t>{static_cast<int64_t>(keep)};
+  return out;
+}
+
+std::vector<std::string> classify_rows(std::span<const float> values, std::vector<int64_t>& shape,
+                                       bool batched, uint32_t k, const OutputLabels* labels) {
+  if (labels == nullptr || !labels->sigmoid_threshold) {
+    return top_classes(values, shape, batched, k, labels != nullptr ? &labels->labels : nullptr);
+  }
+  const std::size_t rows = batched && !shape.empty() ? static_cast<std::size_t>(shape[0]) : 1;
+  if (values.size() != rows) {
+    throw std::invalid_argument(
+        "a sigmoid threshold classifies one score per row; the output has " +
+        std::to_string(rows == 0 ? 0 : values.size() / rows));
+  }
+  const std::size_t keep = std::min<uint32_t>(k, 2);
+  std::vector<std::string> out;
+  out.reserve(rows * keep);
+  for (const float p : values) {
+    const std::size_t first = p >= *labels->sigmoid_threshold ? 1 : 0;
+    for (std::size_t i = 0; i < keep; ++i) {
+      const std::size_t index = i == 0 ? first : 1 - first;
+      std::string text = std::to_string(index == 1 ? p : 1.0f - p) + ":" + std::to_string(index);
+      if (index < labels->labels.size()) text += ":" + labels->labels[index];
       out.push_back(std::move(text));
     }
   }

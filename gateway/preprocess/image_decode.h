@@ -3,17 +3,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "gateway/preprocess/raw_input_error.h"
 
 namespace mg::gateway {
 
 // An image file that cannot become a tensor: not PNG or JPEG, truncated, corrupt, of a
 // kind refused (CMYK JPEG), or larger than the limits. The message says which, for a 400.
-class ImageError : public std::runtime_error {
+class ImageError : public RawInputError {
  public:
-  using std::runtime_error::runtime_error;
+  using RawInputError::RawInputError;
 };
 
 // 8-bit pixels, rows top to bottom, channels interleaved (grey: 1, RGB: 3).

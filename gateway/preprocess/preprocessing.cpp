@@ -91,6 +91,100 @@ ImageSpec image_spec(const json::object& o, const std::string& input) {
   return spec;
 }
 
+const json::value* string_or_null(const json::object& o, const char* key,
+                                  const std::string& input) {
+  const auto* v = o.if_contains(key);
+  if (v != nullptr && !v->is_string())
+    invalid(input, std::string("\"") + key + "\" must be a string");
+  return v;
+}
+
+bool one_of(const json::object& o, const char* key, const char* first, const char* second,
+            const std::string& input) {
+  const auto* v = string_or_null(o, key, input);
+  if (v == nullptr) return false;
+  if (v->as_string() != first && v->as_string() != second) {
+    invalid(input, std::string("\"") + key + "\" must be \"" + first + "\" or \"" + second + "\"");
+  }
+  return v->as_string() == second;
+}
+
+int64_t id_of(const json::object& o, const char* key, int64_t fallback, const std::string& input) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return fallback;
+  if (!v->is_int64() || v->as_int64() < 0) {
+    invalid(input, std::string("\"") + key + "\" must be an integer from 0");
+  }
+  return v->as_int64();
+}
+
+TextSpec text_spec(const json::object& o, const std::string& input,
+                   const std::map<std::string, std::string>& files) {
+  static const char* const kKeys[] = {"type",    "vocabulary", "split",      "lowercase",
+                                      "filters", "unknown",    "unknown_id", "padding_id",
+                                      "length",  "padding",    "truncation", "max_bytes"};
+  for (const auto& entry : o) {
+    const std::string_view key = entry.key();
+    if (std::find_if(std::begin(kKeys), std::end(kKeys),
+                     [key](const char* k) { return key == k; }) == std::end(kKeys)) {
+      invalid(input, "unknown key \"" + std::string(key) + "\"");
+    }
+  }
+  TextSpec spec;
+  const auto* file_name = string_or_null(o, "vocabulary", input);
+  const std::string name = file_name ? std::string(file_name->as_string()) : "vocabulary";
+  const auto file = files.find(name);
+  if (file == files.end()) {
+    invalid(input, "the version has no file '" + name +
+                       "' for the vocabulary (upload the version with --vocab FILE)");
+  }
+  try {
+    spec.vocabulary = std::make_shared<const Vocabulary>(parse_vocabulary(file->second));
+  } catch (const std::invalid_argument& e) {
+    invalid(input, e.what());
+  }
+  spec.split = one_of(o, "split", "alphanumeric", "whitespace", input)
+                   ? TextSpec::Split::kWhitespace
+                   : TextSpec::Split::kAlphanumeric;
+  if (const auto* lowercase = o.if_contains("lowercase")) {
+    if (!lowercase->is_bool()) invalid(input, "\"lowercase\" must be true or false");
+    spec.lowercase = lowercase->as_bool();
+  }
+  spec.filters = std::string(kKerasFilters);
+  if (const auto* filters = string_or_null(o, "filters", input)) {
+    if (spec.split != TextSpec::Split::kWhitespace) {
+      invalid(input, "\"filters\" applies to \"split\": \"whitespace\" only");
+    }
+    spec.filters = std::string(filters->as_string());
+  }
+  if (o.contains("unknown") && o.contains("unknown_id")) {
+    invalid(input, "give \"unknown\" (a token) or \"unknown_id\", not both");
+  }
+  if (const auto* unknown = string_or_null(o, "unknown", input)) {
+    const auto id = spec.vocabulary->find(std::string(unknown->as_string()));
+    if (id == spec.vocabulary->end()) {
+      invalid(input, "the unknown token '" + std::string(unknown->as_string()) +
+                         "' is not in the vocabulary");
+    }
+    spec.unknown_id = id->second;
+  } else if (o.contains("unknown_id")) {
+    spec.unknown_id = id_of(o, "unknown_id", 1, input);
+  } else {
+    const auto id = spec.vocabulary->find("<unk>");  // the seed's and most trainers' name
+    spec.unknown_id = id != spec.vocabulary->end() ? id->second : 1;
+  }
+  spec.padding_id = id_of(o, "padding_id", 0, input);
+  if (o.contains("length")) spec.length = dimension(o, input, "length");
+  spec.pad_front = one_of(o, "padding", "post", "pre", input);
+  spec.truncate_front = one_of(o, "truncation", "post", "pre", input);
+  if (const auto* bytes = o.if_contains("max_bytes")) {
+    if (!bytes->is_int64() || bytes->as_int64() < 1 || bytes->as_int64() > (int64_t{64} << 20))
+      invalid(input, "\"max_bytes\" must be an integer from 1 to 67108864");
+    spec.max_bytes = static_cast<uint32_t>(bytes->as_int64());
+  }
+  return spec;
+}
+
 // Whether dimension 0 of the input counts images: a batching model's, or a variable first
 // dimension of a model without batching (an ONNX model's dynamic batch, served unbatched).
 bool counts_images(const TensorDesc& declared, bool batched) {
@@ -127,6 +221,25 @@ std::vector<int64_t> row_shape(const ImageSpec& spec, const TensorDesc& declared
   return row;
 }
 
+// A text's row: the dimensions after the batch dimension hold `length` ids; a variable
+// one takes the spec's "length", which then must be given.
+std::vector<int64_t> text_row_shape(const TextSpec& spec, const TensorDesc& declared, bool batched,
+                                    const std::string& input) {
+  std::vector<int64_t> row(declared.shape.begin() + (counts_images(declared, batched) ? 1 : 0),
+                           declared.shape.end());
+  if (row.size() > 1) invalid(input, "a text becomes one row of ids: the input's row is not 1-D");
+  if (row.empty()) row.push_back(1);
+  if (row[0] < 0) {
+    if (spec.length == 0) invalid(input, "the input's length is variable: give \"length\"");
+    row[0] = spec.length;
+  }
+  if (spec.length != 0 && row[0] != spec.length) {
+    invalid(input, "\"length\" is " + std::to_string(spec.length) + ", the input's row " +
+                       std::to_string(row[0]));
+  }
+  return row;
+}
+
 std::vector<std::byte> from_base64(std::span<const std::byte> text) {
   std::vector<std::byte> out(text.size() / 4 * 3 + 3);
   std::unique_ptr<EVP_ENCODE_CTX, void (*)(EVP_ENCODE_CTX*)> ctx(EVP_ENCODE_CTX_new(),
@@ -153,7 +266,8 @@ const RawInput* Preprocessing::find(const std::string& input) const {
   return nullptr;
 }
 
-Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata) {
+Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
+                               const std::map<std::string, std::string>& files) {
   Preprocessing out;
   boost::system::error_code ec;
   const json::value config = json::parse(config_json, ec);
@@ -163,25 +277,100 @@ Preprocessing preprocessing_of(const std::string& config_json, const ModelMetada
   if (!preprocess->is_object()) {
     throw std::invalid_argument("model config: \"preprocess\" must be an object");
   }
+  const bool batched = metadata.max_batch_size > 0;
   for (const auto& [key, entry] : preprocess->as_object()) {
     const std::string input(key);
     const TensorDesc* declared = metadata.find_input(input);
     if (declared == nullptr) invalid(input, "the model has no input of that name");
-    if (declared->dtype != DType::kFp32) invalid(input, "the input is not FP32");
     if (!entry.is_object()) invalid(input, "must be an object");
     const auto* type = entry.as_object().if_contains("type");
-    if (type == nullptr || !type->is_string() || type->as_string() != "image") {
-      invalid(input, "\"type\" must be \"image\"");
+    const bool text = type != nullptr && type->is_string() && type->as_string() == "text";
+    if (!text && (type == nullptr || !type->is_string() || type->as_string() != "image")) {
+      invalid(input, "\"type\" must be \"image\" or \"text\"");
     }
-    RawInput raw{input, image_spec(entry.as_object(), input)};
-    row_shape(raw.image, *declared, metadata.max_batch_size > 0, input);
+    RawInput raw;
+    raw.input = input;
+    if (text) {
+      if (declared->dtype != DType::kInt64 && declared->dtype != DType::kInt32) {
+        invalid(input, "a text becomes token ids: the input is not INT64 or INT32");
+      }
+      raw.kind = RawInput::Kind::kText;
+      raw.text = text_spec(entry.as_object(), input, files);
+      raw.text.length =
+          static_cast<uint32_t>(text_row_shape(raw.text, *declared, batched, input)[0]);
+    } else {
+      if (declared->dtype != DType::kFp32) invalid(input, "the input is not FP32");
+      raw.image = image_spec(entry.as_object(), input);
+      row_shape(raw.image, *declared, batched, input);
+    }
     out.inputs.push_back(std::move(raw));
   }
   return out;
 }
 
+namespace {
+
+// The i-th of `elements` serialised BYTES elements, walked in order.
+class Elements {
+ public:
+  explicit Elements(std::span<const std::byte> serialised) : serialised_(serialised) {}
+  std::span<const std::byte> next(const std::string& which) {
+    uint32_t length = 0;
+    if (serialised_.size() - at_ < 4) throw RawInputError(which + "missing");
+    std::memcpy(&length, serialised_.data() + at_, 4);
+    at_ += 4;
+    if (serialised_.size() - at_ < length) throw RawInputError(which + "missing");
+    const auto element = serialised_.subspan(at_, length);
+    at_ += length;
+    return element;
+  }
+
+ private:
+  std::span<const std::byte> serialised_;
+  std::size_t at_ = 0;
+};
+
+RawTensor texts_to_tensor(const RawInput& raw, const TensorDesc& declared, bool batched,
+                          std::span<const std::byte> serialised, uint64_t elements) {
+  const TextSpec& spec = raw.text;
+  RawTensor out;
+  const bool rows = counts_images(declared, batched);
+  if (rows) out.shape.push_back(static_cast<int64_t>(elements));
+  if (declared.shape.size() > (rows ? 1u : 0u)) out.shape.push_back(spec.length);
+  if (!rows && elements != 1) {
+    throw RawInputError("input '" + raw.input + "': the model takes one text, the request sent " +
+                        std::to_string(elements));
+  }
+  std::vector<int64_t> ids(elements * spec.length);
+  Elements texts(serialised);
+  for (uint64_t i = 0; i < elements; ++i) {
+    const std::string which = "input '" + raw.input + "', text " + std::to_string(i) + ": ";
+    const auto text = texts.next(which);
+    try {
+      text_to_ids(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), spec,
+                  std::span<int64_t>(ids).subspan(i * spec.length, spec.length));
+    } catch (const RawInputError& e) {
+      throw RawInputError(which + e.what());
+    }
+  }
+  if (declared.dtype == DType::kInt64) {
+    out.data.resize(ids.size() * sizeof(int64_t));
+    std::memcpy(out.data.data(), ids.data(), out.data.size());
+  } else {
+    std::vector<int32_t> narrow(ids.begin(), ids.end());  // ids of a vocabulary under 16 M
+    out.data.resize(narrow.size() * sizeof(int32_t));
+    std::memcpy(out.data.data(), narrow.data(), out.data.size());
+  }
+  return out;
+}
+
+}  // namespace
+
 RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool batched,
                         std::span<const std::byte> serialised, uint64_t elements, bool base64) {
+  if (raw.kind == RawInput::Kind::kText) {
+    return texts_to_tensor(raw, declared, batched, serialised, elements);
+  }
   const ImageSpec& spec = raw.image;
   RawTensor out;
   const std::vector<int64_t> row = row_shape(spec, declared, batched, raw.input);
@@ -194,16 +383,10 @@ RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool ba
   }
   const std::size_t row_values = std::size_t{spec.channels} * spec.height * spec.width;
   out.data.resize(elements * row_values * sizeof(float));
-  std::size_t at = 0;
+  Elements files(serialised);
   for (uint64_t i = 0; i < elements; ++i) {
     const std::string which = "input '" + raw.input + "', image " + std::to_string(i) + ": ";
-    uint32_t length = 0;
-    if (serialised.size() - at < 4) throw ImageError(which + "missing");
-    std::memcpy(&length, serialised.data() + at, 4);
-    at += 4;
-    if (serialised.size() - at < length) throw ImageError(which + "missing");
-    const auto file = serialised.subspan(at, length);
-    at += length;
+    const auto file = files.next(which);
     try {
       const std::vector<std::byte> decoded64 =
           base64 ? from_base64(file) : std::vector<std::byte>{};

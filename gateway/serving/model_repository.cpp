@@ -95,16 +95,17 @@ int default_instances() {
 }
 
 LoadedVersion::LoadedVersion(std::string model, int64_t version, std::string backend,
-                             std::unique_ptr<ModelRunner> runner, const std::string& config_json)
+                             std::unique_ptr<ModelRunner> runner, const std::string& config_json,
+                             const std::map<std::string, std::string>& files)
     : model_(std::move(model)),
       version_(version),
       backend_(std::move(backend)),
       runner_(std::move(runner)),
       scheduling_(scheduling_of(config_json)) {
   try {
-    preprocessing_ = preprocessing_of(config_json, runner_->metadata());
-    postprocessing_ =
-        std::make_shared<const Postprocessing>(postprocessing_of(config_json, runner_->metadata()));
+    preprocessing_ = preprocessing_of(config_json, runner_->metadata(), files);
+    postprocessing_ = std::make_shared<const Postprocessing>(
+        postprocessing_of(config_json, runner_->metadata(), files));
   } catch (const std::invalid_argument& e) {  // the load fails with this as its reason
     throw BackendError(MG_ERROR_INVALID_ARGUMENT, e.what());
   }
@@ -261,13 +262,26 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
     // load, against the signers trusted now.
     registry_.fetch_artifact(version_record.artifact);  // cluster mode: into the local cache
     std::vector<std::byte> artifact = registry_.artifacts().read(version_record.artifact);
-    if ((record.require_signature || require_signature_) &&
-        !registry_.verified_signer(version_record.artifact)) {
+    const bool signed_only = record.require_signature || require_signature_;
+    if (signed_only && !registry_.verified_signer(version_record.artifact)) {
       throw registry::RegistryError(
           registry::RegistryError::Code::kInvalidArgument,
           "version " + std::to_string(version) + " of model '" + model +
               "' has no valid signature from a trusted signer (artifact " +
               version_record.artifact + ")");
+    }
+    // Its files (a vocabulary, labels) are read, verified and signature-checked alike.
+    std::map<std::string, std::string> files;
+    for (const auto& [name, digest] : version_record.files) {
+      registry_.fetch_artifact(digest);
+      const std::vector<std::byte> bytes = registry_.artifacts().read(digest);
+      if (signed_only && !registry_.verified_signer(digest)) {
+        throw registry::RegistryError(
+            registry::RegistryError::Code::kInvalidArgument,
+            "the file '" + name + "' of version " + std::to_string(version) + " of model '" +
+                model + "' has no valid signature from a trusted signer (artifact " + digest + ")");
+      }
+      files[name].assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
     // The decrypted model is wiped once the backend has it, whether or not it loaded.
     struct Wipe {
@@ -287,7 +301,7 @@ std::shared_ptr<LoadedVersion> ModelRepository::load_version(
                                artifact_path, record.config_json, settings, model, version);
     }
     auto handle = std::make_shared<LoadedVersion>(model, version, record.backend, std::move(runner),
-                                                  record.config_json);
+                                                  record.config_json, files);
     if (metrics_ != nullptr) {
       Metrics* metrics = metrics_;
       handle->observe_batches([metrics, model, version](uint64_t rows, std::chrono::nanoseconds t) {

@@ -38,9 +38,11 @@ class LoadedVersion {
   // config_json: the model config; "max_queue_delay_us", "preferred_batch_sizes" and
   // "max_queue" shape the scheduling ("instances" is the runner's: instances_of);
   // "preprocess" names the inputs a request may send raw, "postprocess" the outputs' class
-  // labels. Throws BackendError (invalid argument) for either not fitting the model.
+  // labels; `files` are the version's files (name → contents: a vocabulary, labels) they
+  // may name. Throws BackendError (invalid argument) for either not fitting the model.
   LoadedVersion(std::string model, int64_t version, std::string backend,
-                std::unique_ptr<ModelRunner> runner, const std::string& config_json);
+                std::unique_ptr<ModelRunner> runner, const std::string& config_json,
+                const std::map<std::string, std::string>& files = {});
   const std::string& model() const { return model_; }
   int64_t version() const { return version_; }
   const ModelMetadata& metadata() const { return runner_->metadata(); }

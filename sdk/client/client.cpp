@@ -376,22 +376,45 @@ Response Client::list_versions(std::string_view model) {
   return request("GET", "/admin/v1/models/" + std::string(model) + "/versions");
 }
 
+namespace {
+
+// The X-MG-Artifact-Signature header: the signature file in base64.
+void add_signature_header(Headers& headers, std::string_view signature_file) {
+  if (signature_file.empty()) return;
+  std::string encoded(4 * ((signature_file.size() + 2) / 3) + 1, '\0');
+  const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                   reinterpret_cast<const unsigned char*>(signature_file.data()),
+                                   static_cast<int>(signature_file.size()));
+  encoded.resize(static_cast<std::size_t>(size));
+  headers.emplace_back("X-MG-Artifact-Signature", encoded);
+}
+
+}  // namespace
+
 Response Client::upload_version(std::string_view model, const std::filesystem::path& file,
                                 std::string_view notes, bool promote, const Progress& progress,
-                                std::string_view signature_file) {
+                                std::string_view signature_file,
+                                const std::map<std::string, std::string>& files) {
   std::string target = "/admin/v1/models/" + std::string(model) + "/versions?promote=";
   target += promote ? "true" : "false";
   if (!notes.empty()) target += "&notes=" + url_encode(notes);
   Headers extra;
-  if (!signature_file.empty()) {
-    std::string encoded(4 * ((signature_file.size() + 2) / 3) + 1, '\0');
-    const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                                     reinterpret_cast<const unsigned char*>(signature_file.data()),
-                                     static_cast<int>(signature_file.size()));
-    encoded.resize(static_cast<std::size_t>(size));
-    extra.emplace_back("X-MG-Artifact-Signature", encoded);
+  add_signature_header(extra, signature_file);
+  if (!files.empty()) {
+    std::string named;
+    for (const auto& [name, digest] : files) {
+      named += (named.empty() ? "" : ", ") + name + "=" + digest;
+    }
+    extra.emplace_back("X-MG-Version-Files", named);
   }
   return upload(target, file, progress, extra);
+}
+
+Response Client::upload_artifact(const std::filesystem::path& file, const Progress& progress,
+                                 std::string_view signature_file) {
+  Headers extra;
+  add_signature_header(extra, signature_file);
+  return upload("/admin/v1/artifacts", file, progress, extra);
 }
 
 Response Client::set_alias(std::string_view model, std::string_view alias, int64_t version) {

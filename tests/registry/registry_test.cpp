@@ -168,6 +168,57 @@ TEST_P(RegistryTest, RetirementReleasesTheArtifactUnlessStillUsed) {
   EXPECT_FALSE(registry_->artifacts().contains(shared.digest));
 }
 
+// A version's files (a vocabulary, labels) are artifacts it references: added before it,
+// listed with it, kept while it lives and released when it is retired.
+TEST_P(RegistryTest, AVersionsFilesLiveAndDieWithIt) {
+  registry_->create_model({"text"}, "admin1");
+  const StoredArtifact vocabulary = upload("<pad>\n<unk>\nword\n");
+  registry_->add_artifact(vocabulary, "admin1");
+  expect_code(
+      Code::kNotFound,
+      [&] {
+        registry_->add_version("text", upload("model"), "", "admin1", false,
+                               {{"labels", std::string(64, 'a')}});
+      },
+      "file 'labels'");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->add_version("text", upload("model"), "", "admin1", false,
+                               {{"Vocab", vocabulary.digest}});
+      },
+      "version file name 'Vocab'");
+  EXPECT_TRUE(registry_->list_versions("text").empty());
+  const VersionRecord v = registry_->add_version("text", upload("model"), "", "admin1", false,
+                                                 {{"vocabulary", vocabulary.digest}});
+  EXPECT_EQ(v.files, (std::map<std::string, std::string>{{"vocabulary", vocabulary.digest}}));
+  // Long after the upload, across a reopen (which collects garbage), still there.
+  clock_ += Registry::kUnreferencedArtifactGraceMs + 1;
+  registry_.reset();
+  registry_ = std::make_unique<Registry>(options());
+  EXPECT_TRUE(registry_->artifacts().contains(vocabulary.digest));
+  EXPECT_EQ(registry_->find_version("text", 1)->files.at("vocabulary"), vocabulary.digest);
+  const auto audit = registry_->audit_log();
+  ASSERT_GE(audit.size(), 3u);
+  EXPECT_EQ(audit[1].action, "artifact.add");
+  EXPECT_NE(audit[2].details_json.find(vocabulary.digest), std::string::npos);
+  registry_->set_version_state("text", 1, VersionState::kRetired, "", "admin1");
+  EXPECT_FALSE(registry_->artifacts().contains(vocabulary.digest));
+}
+
+TEST_P(RegistryTest, AnArtifactAwaitingItsVersionIsKeptForAGracePeriod) {
+  const StoredArtifact labels = upload("cat\ndog\n");
+  registry_->add_artifact(labels, "admin1");
+  EXPECT_EQ(registry_->collect_garbage().unreferenced_blobs, 0);
+  EXPECT_TRUE(registry_->artifacts().contains(labels.digest));
+  clock_ += Registry::kUnreferencedArtifactGraceMs + 1;
+  EXPECT_EQ(registry_->collect_garbage().unreferenced_blobs, 1);
+  EXPECT_FALSE(registry_->artifacts().contains(labels.digest));
+  // Added again (content-addressed: the same digest), it is kept again.
+  registry_->add_artifact(upload("cat\ndog\n"), "admin1");
+  EXPECT_EQ(registry_->collect_garbage().unreferenced_blobs, 0);
+}
+
 TEST_P(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
   registry_->create_model({"m"}, "admin1");
   expect_code(

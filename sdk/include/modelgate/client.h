@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -88,9 +89,16 @@ class Client {
   Response create_model(std::string_view spec_json);
   Response list_versions(std::string_view model);
   // signature_file: the text of an artifact signature file (`mgctl sign`), or empty.
+  // files: the other files the version carries, name → digest of an artifact uploaded
+  // with upload_artifact ("vocabulary", "labels").
   Response upload_version(std::string_view model, const std::filesystem::path& file,
                           std::string_view notes = {}, bool promote = false,
-                          const Progress& progress = {}, std::string_view signature_file = {});
+                          const Progress& progress = {}, std::string_view signature_file = {},
+                          const std::map<std::string, std::string>& files = {});
+  // A file a version will carry (a vocabulary, labels): stored, encrypted and signed as a
+  // model is; the answer's "digest" names it in upload_version's files.
+  Response upload_artifact(const std::filesystem::path& file, const Progress& progress = {},
+                           std::string_view signature_file = {});
   Response set_alias(std::string_view model, std::string_view alias, int64_t version);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);

@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <png.h>
 
+#include <fstream>
+
 #include "tests/gateway/api/router_fixture.h"
 #include "tests/gateway/preprocess/image_files.h"
 #include "tests/test_data_files.h"
@@ -227,6 +229,144 @@ TEST_F(RawInputsTest, APreprocessThatDoesNotFitTheModelFailsItsLoad) {
   EXPECT_THROW(models_->load("unlabelled", 1, "test"), BackendError);
   EXPECT_NE(registry_->find_version("unlabelled", 1)->state_reason.find("postprocess.logits"),
             std::string::npos);
+}
+
+// Raw text in: the text classifier's vocabulary uploaded through the admin API as a file of
+// the version, then its whole held-out set sent as sentences, against the same set sent as
+// the committed token ids.
+class RawTextTest : public RawInputsTest {
+ protected:
+  // Uploads `content` as an artifact through the admin API; its digest.
+  std::string upload_artifact(const std::string& content) {
+    HttpResponse r =
+        call("POST", "/admin/v1/artifacts", content, {{"Authorization", "Bearer " + admin_key_}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(body_of(r)["digest"].as_string());
+  }
+  // Uploads a version of `model` carrying `files` ("name=digest, …"); the answer.
+  HttpResponse upload_version(const std::string& model, const std::string& files) {
+    return call("POST", "/admin/v1/models/" + model + "/versions?promote=true",
+                read_file(kModels / "text-classifier.onnx"),
+                {{"Authorization", "Bearer " + admin_key_}, {"X-MG-Version-Files", files}});
+  }
+  static std::vector<std::string> heldout_texts() {
+    std::ifstream in(kModels / "text-heldout.txt");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  // One binary-extension request of `input` (BYTES texts or INT64 ids); the probabilities.
+  std::string infer_texts(const std::string& datatype, const std::string& shape,
+                          const std::string& data) {
+    const std::string header = R"({"inputs":[{"name":"tokens","datatype":")" + datatype +
+                               R"(","shape":)" + shape + R"(,"parameters":{"binary_data_size":)" +
+                               std::to_string(data.size()) +
+                               R"(}}],"parameters":{"binary_data_output":true}})";
+    HttpResponse r = call("POST", "/v2/models/text/infer", header + data,
+                          {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+    EXPECT_EQ(r.status, 200) << r.body.substr(0, 400);
+    std::size_t json_size = 0;
+    for (const auto& [k, v] : r.headers)
+      if (k == "Inference-Header-Content-Length") json_size = std::stoul(v);
+    return r.status == 200 ? r.body.substr(json_size) : std::string();
+  }
+
+  const std::string kTextConfig =
+      R"({"max_batch_size": 128, "preprocess": {"tokens": {"type": "text"}},)"
+      R"( "postprocess": {"probability": {"sigmoid_threshold": 0.5,)"
+      R"( "labels": ["other", "library"]}}})";
+};
+
+TEST_F(RawTextTest, TheHeldOutSentencesGetTheAnswersOfTheirTokenIds) {
+  ASSERT_EQ(admin("POST", "/admin/v1/models",
+                  R"({"name": "text", "backend": "cpu", "config": )" + kTextConfig + "}")
+                .status,
+            201);
+  const std::string vocabulary = read_file(kModels / "text-vocab.txt");
+  const std::string digest = upload_artifact(vocabulary);
+  HttpResponse r = upload_version("text", "vocabulary=" + digest);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(body_of(r)["files"], json::parse(R"({"vocabulary": ")" + digest + R"("})"));
+  EXPECT_EQ(body_of(r)["state"], "ready");
+
+  const std::vector<std::string> texts = heldout_texts();
+  const std::string ids = read_file(kModels / "text-heldout.tokens.bin");
+  const std::string labels = read_file(kModels / "text-heldout.labels.bin");
+  ASSERT_EQ(texts.size(), 12736u);
+  ASSERT_EQ(ids.size(), texts.size() * 32 * sizeof(int64_t));
+  std::size_t correct_text = 0, correct_ids = 0, identical = 0;
+  for (std::size_t first = 0; first < texts.size(); first += 128) {
+    const std::size_t n = std::min<std::size_t>(128, texts.size() - first);
+    const std::string rows = "[" + std::to_string(n);
+    const std::string from_text =
+        infer_texts("BYTES", rows + "]",
+                    serialised(std::vector<std::string>(
+                        texts.begin() + static_cast<std::ptrdiff_t>(first),
+                        texts.begin() + static_cast<std::ptrdiff_t>(first + n))));
+    const std::string from_ids =
+        infer_texts("INT64", rows + ",32]", ids.substr(first * 256, n * 256));
+    ASSERT_EQ(from_text.size(), n * 4);
+    ASSERT_EQ(from_ids.size(), n * 4);
+    for (std::size_t i = 0; i < n; ++i) {
+      float p, q;
+      std::memcpy(&p, from_text.data() + 4 * i, 4);
+      std::memcpy(&q, from_ids.data() + 4 * i, 4);
+      const bool library = labels[first + i] != 0;
+      correct_text += (p > 0.5f) == library;
+      correct_ids += (q > 0.5f) == library;
+      identical += std::memcmp(&p, &q, 4) == 0;
+    }
+  }
+  std::printf(
+      "text classifier: accuracy %.4f from sentences, %.4f from token ids, %zu of %zu "
+      "answers bit-identical\n",
+      static_cast<double>(correct_text) / static_cast<double>(texts.size()),
+      static_cast<double>(correct_ids) / static_cast<double>(texts.size()), identical,
+      texts.size());
+  EXPECT_EQ(identical, texts.size());
+  EXPECT_EQ(correct_text, correct_ids);
+  EXPECT_GT(correct_text, texts.size() * 9 / 10);
+
+  // JSON carries texts as strings; the answer can be a class name.
+  r = call("POST", "/v2/models/text/infer",
+           R"({"inputs":[{"name":"tokens","datatype":"BYTES","shape":[2],)"
+           R"("data":["GNU C library: shared libraries","a chess game for the terminal"]}],)"
+           R"("outputs":[{"name":"probability","parameters":{"classification":1}}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::object answer = body_of(r);
+  const auto& top = answer.at("outputs").as_array()[0].as_object();
+  EXPECT_EQ(top.at("shape"), json::parse("[2,1]"));
+  EXPECT_TRUE(std::string(top.at("data").as_array()[0].as_string()).ends_with(":1:library")) << top;
+  EXPECT_TRUE(std::string(top.at("data").as_array()[1].as_string()).ends_with(":0:other")) << top;
+  expect_error(
+      call("POST", "/v2/models/text/infer",
+           R"({"inputs":[{"name":"tokens","datatype":"BYTES","shape":[1,1],"data":["a"]}]})"),
+      400, "bad_request", "raw texts are sent as a BYTES tensor of shape [N]");
+}
+
+TEST_F(RawTextTest, AVersionsFilesAreCheckedWhenUploadedAndLoaded) {
+  ASSERT_EQ(admin("POST", "/admin/v1/models",
+                  R"({"name": "text", "backend": "cpu", "config": )" + kTextConfig + "}")
+                .status,
+            201);
+  // A file that was never uploaded, a malformed header, a version without its vocabulary.
+  expect_error(upload_version("text", "vocabulary=" + std::string(64, 'a')), 404, "not_found",
+               "file 'vocabulary'");
+  expect_error(upload_version("text", "vocabulary"), 400, "bad_request", "name=sha256");
+  expect_error(upload_version("text", "Vocab=" + std::string(64, 'a')), 400, "bad_request",
+               "version file name 'Vocab' is invalid");
+  expect_error(upload_version("text", ""), 400, "bad_request",
+               "the version has no file 'vocabulary'");
+  // A vocabulary that is not one fails the load with the reason.
+  const std::string bad = upload_artifact("the\nthe\n");
+  expect_error(upload_version("text", "vocabulary=" + bad), 400, "bad_request",
+               "repeats the token 'the'");
+  // The file is stored like a model: encrypted when the server encrypts, content-addressed.
+  const std::string good = upload_artifact(read_file(kModels / "text-vocab.txt"));
+  EXPECT_EQ(good, upload_artifact(read_file(kModels / "text-vocab.txt")));
+  EXPECT_TRUE(registry_->artifacts().contains(good));
+  HttpResponse r = upload_version("text", "vocabulary=" + good);
+  ASSERT_EQ(r.status, 201) << r.body;
 }
 
 }  // namespace

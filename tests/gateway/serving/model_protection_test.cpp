@@ -22,12 +22,17 @@ class ModelProtectionTest : public RouterTest {
   }
   // An upload through the streaming path, as the server runs it, with an optional
   // signature file in X-MG-Artifact-Signature.
+  // `files`: the X-MG-Version-Files header ("name=digest, …"); a model "" uploads an
+  // artifact (POST /admin/v1/artifacts) for a version to carry.
   HttpResponse upload(const std::string& model, const std::string& content,
-                      const std::string& signature = "", const std::string& query = "") {
-    HttpRequest head{"POST",
-                     "/admin/v1/models/" + model + "/versions" + query,
-                     {{"Authorization", "Bearer " + admin_key_}},
-                     ""};
+                      const std::string& signature = "", const std::string& query = "",
+                      const std::string& files = "") {
+    HttpRequest head{
+        "POST",
+        model.empty() ? "/admin/v1/artifacts" : "/admin/v1/models/" + model + "/versions" + query,
+        {{"Authorization", "Bearer " + admin_key_}},
+        ""};
+    if (!files.empty()) head.headers.emplace_back("X-MG-Version-Files", files);
     if (!signature.empty()) {
       std::string encoded(4 * ((signature.size() + 2) / 3) + 1, '\0');
       encoded.resize(static_cast<std::size_t>(
@@ -147,6 +152,48 @@ TEST_F(ModelProtectionTest, RemovingASignerStopsTrustAtTheNextLoad) {
   expect_error(admin("POST", "/admin/v1/signers", R"({"name":"bad","public_key":"nope"})"), 400,
                "bad_request", "Ed25519");
   expect_error(admin("DELETE", "/admin/v1/signers/nobody"), 404, "not_found", "nobody");
+}
+
+// A version's files (a vocabulary) are protected as its model is: a model that requires
+// signatures takes only files signed by a trusted signer, and every load checks them again.
+TEST_F(ModelProtectionTest, ASignedModelsFilesMustBeSignedToo) {
+  const std::string text = read_file(kModels / "text-classifier.onnx");
+  const std::string vocab = read_file(kModels / "text-vocab.txt");
+  ASSERT_EQ(admin("POST", "/admin/v1/models",
+                  R"({"name":"text","require_signature":true,"config":{"max_batch_size":8,)"
+                  R"("preprocess":{"tokens":{"type":"text"}}}})")
+                .status,
+            201);
+  trust("release", test_keys::kPublic1);
+  trust("data", test_keys::kPublic2);
+  const std::string model_signature = signature_file(text, test_keys::kPrivate1);
+  // An unsigned file is stored (this server does not require signatures of everything) but
+  // a signed model cannot carry it.
+  HttpResponse unsigned_file = upload("", vocab);
+  ASSERT_EQ(unsigned_file.status, 201) << unsigned_file.body;
+  const std::string digest(body_of(unsigned_file)["digest"].as_string());
+  EXPECT_EQ(body_of(unsigned_file)["signer"], "");
+  expect_error(upload("text", text, model_signature, "", "vocabulary=" + digest), 400,
+               "bad_request", "the file 'vocabulary'");
+  // A file's signature is checked as a model's is.
+  expect_error(upload("", vocab, signature_file("other", test_keys::kPrivate2)), 400, "bad_request",
+               "other content");
+  HttpResponse signed_file = upload("", vocab, signature_file(vocab, test_keys::kPrivate2));
+  ASSERT_EQ(signed_file.status, 201) << signed_file.body;
+  EXPECT_EQ(body_of(signed_file)["signer"], "data");
+  HttpResponse ok = upload("text", text, model_signature, "?promote=true", "vocabulary=" + digest);
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(body_of(ok)["state"], "ready");
+  EXPECT_EQ(call("POST", "/v2/models/text/infer",
+                 R"({"inputs":[{"name":"tokens","datatype":"BYTES","shape":[1],)"
+                 R"("data":["GNU C library"]}]})")
+                .status,
+            200);
+  // The file's signer is no longer trusted: the next load of the version fails naming it.
+  ASSERT_EQ(admin("DELETE", "/admin/v1/signers/data").status, 200);
+  ASSERT_EQ(admin("POST", "/admin/v1/models/text/versions/1/unload").status, 200);
+  expect_error(admin("POST", "/admin/v1/models/text/versions/1/load"), 400, "bad_request",
+               "the file 'vocabulary' of version 1");
 }
 
 }  // namespace
