@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end with mgctl (the client SDK) against the real server over real TLS:
-#   model create / upload --promote / list / show / versions / alias / load / unload /
+#   model create / upload --promote (with --vocab / --labels files) / list / show / versions /
+#   alias / load / unload / infer --image / infer --text /
 #   retire, backend list, infer, tenant and key verbs, --json documents, exit codes;
 #   a 200 MB upload streamed by both processes (peak memory of each stays far below the
 #   file size), an upload refused before its body is sent, an interrupted upload that
@@ -76,6 +77,25 @@ expect "the top class, by name" "$(m infer labelled --image "$examples/images/an
   "probabilities BYTES [1,2]"
 expect "the top class is the ankle boot" "$(m infer labelled --image "$examples/images/ankle-boot.png" --top 1)" \
   ':9:ankle boot'
+# Raw text: the vocabulary and labels uploaded as files of the version (--vocab, --labels),
+# sentences in through `infer --text`, a class name out.
+m model create text --max-batch 8 \
+  --config 'preprocess={"tokens":{"type":"text"}}' \
+  --config 'postprocess={"probability":{"sigmoid_threshold":0.5,"labels_file":"labels"}}' >/dev/null
+printf 'other\nlibrary\n' >"$work/text-labels.txt"
+out=$(m --json model upload text "$examples/models/text-classifier.onnx" --promote \
+  --vocab "$examples/models/text-vocab.txt" --labels "$work/text-labels.txt")
+expect "a version with its files" "$out" '"files":{"labels":"'
+expect "the vocabulary is one of them" "$out" '"vocabulary":"'
+expect "sentences in, classes out" \
+  "$(m infer text --text "GNU C library: shared libraries" --text "a chess game" --top 1)" \
+  'probability BYTES [2,1]: ["0.949550:1:library","0.'
+expect "the second is not a library" "$(m infer text --text "a chess game" --top 1)" ':0:other"]'
+[[ $(status_of m model upload text "$examples/models/text-classifier.onnx" --file vocabulary) == 2 ]] ||
+  fail "--file without '=' accepted"
+[[ $(status_of m model upload text "$examples/models/text-classifier.onnx" --promote) == 1 ]] ||
+  fail "a text model without its vocabulary loaded"
+expect "missing vocabulary named" "$(cat "$work/out" "$work/err")" "no file 'vocabulary'"
 [[ $(status_of m infer raw-cnn --image "$examples/README.md") == 1 ]] || fail "a text file accepted as an image"
 expect "not an image, named" "$(cat "$work/err")" "image 0: not a PNG or JPEG"
 m model create bad-config --config conv_winograd=yes >/dev/null
@@ -175,6 +195,17 @@ m model create secure --require-signature >/dev/null
 expect "unsigned refused" "$(cat "$work/err")" "requires a signature"
 expect "signed upload" "$(m model upload secure "$examples/models/fashion-mlp.onnx" \
   --signature "$work/mlp.sig" --promote)" "version 1 (ready, default)"
+# A signed model's files are signed too (--file-signature NAME=FILE.sig).
+m model create secure-text --require-signature --config 'preprocess={"tokens":{"type":"text"}}' >/dev/null
+m sign "$examples/models/text-classifier.onnx" --key "$work/release.pem" >"$work/text.sig"
+m sign "$examples/models/text-vocab.txt" --key "$work/release.pem" >"$work/vocab.sig"
+[[ $(status_of m model upload secure-text "$examples/models/text-classifier.onnx" \
+  --signature "$work/text.sig" --vocab "$examples/models/text-vocab.txt") == 1 ]] ||
+  fail "an unsigned vocabulary accepted for a signed model"
+expect "unsigned file refused" "$(cat "$work/err")" "the file 'vocabulary'"
+expect "signed files" "$(m model upload secure-text "$examples/models/text-classifier.onnx" \
+  --signature "$work/text.sig" --vocab "$examples/models/text-vocab.txt" \
+  --file-signature vocabulary="$work/vocab.sig" --promote)" "version 1 (ready, default)"
 expect "signer remove" "$(m signer remove release)" "signer release removed"
 
 stop_modelgate

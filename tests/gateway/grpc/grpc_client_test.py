@@ -140,6 +140,31 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual([int(c.split(":")[1]) for c in classes], best)
         self.assertAlmostEqual(float(classes[0].split(":")[0]), plain[best[0]], places=5)
 
+    def test_sentences_in_class_names_out(self):
+        # A model that tokenises its input takes BYTES texts, typed or raw, like over HTTP.
+        texts = [b"GNU C library: shared libraries", b"a chess game for the terminal"]
+        typed = pb.ModelInferRequest(model_name="raw-text")
+        typed.inputs.add(name="tokens", datatype="BYTES", shape=[2]).contents.bytes_contents \
+            .extend(texts)
+        typed.outputs.add(name="probability").parameters["classification"].int64_param = 1
+        raw = pb.ModelInferRequest(model_name="raw-text")
+        raw.inputs.add(name="tokens", datatype="BYTES", shape=[2])
+        raw.raw_input_contents.append(b"".join(struct.pack("<I", len(t)) + t for t in texts))
+        raw.outputs.add(name="probability").parameters["classification"].int64_param = 1
+        for request in (typed, raw):
+            answer = self.stub.ModelInfer(request, metadata=bearer(self.key))
+            self.assertEqual(list(answer.outputs[0].shape), [2, 1])
+            out = answer.raw_output_contents[0]
+            first = out[4:4 + struct.unpack("<I", out[:4])[0]].decode()
+            rest = out[8 + len(first):].decode()
+            self.assertTrue(first.endswith(":1:library"), first)
+            self.assertTrue(rest.endswith(":0:other"), rest)
+        too_long = pb.ModelInferRequest(model_name="raw-text")
+        too_long.inputs.add(name="tokens", datatype="BYTES", shape=[1, 1]) \
+            .contents.bytes_contents.append(b"x")
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", self.stub.ModelInfer,
+                          too_long, metadata=bearer(self.key))
+
     def test_bad_requests_are_invalid_argument(self):
         md = bearer(self.key)
         wrong_name = image_request()

@@ -21,6 +21,12 @@ init_with_mlp "$data"
 for model in fashion-cnn text-classifier; do
   "$modelgate" import --data-dir "$data" "$model" "$examples/models/$model.onnx" --promote >/dev/null
 done
+# The text classifier taking sentences (its vocabulary a file of the version).
+"$modelgate" import --data-dir "$data" raw-text "$examples/models/text-classifier.onnx" --promote \
+  --file vocabulary="$examples/models/text-vocab.txt" \
+  --config '{"max_batch_size": 8, "preprocess": {"tokens": {"type": "text"}}, "postprocess":
+            {"probability": {"sigmoid_threshold": 0.5, "labels": ["other", "library"]}}}' \
+  >/dev/null
 # A model whose batch waits 10 s for 8 requests: calls queue there (the deadline test).
 "$modelgate" import --data-dir "$data" waiting "$examples/models/fashion-mlp.onnx" --promote \
   --config '{"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 10000000}' \
