@@ -1,7 +1,8 @@
 # Writes the request bodies bench/preprocess/run.sh sends to the seed CNN at batch 1, all
 # binary tensor extension: the same Fashion-MNIST image as a float tensor (pixel / 255,
 # what a client that decodes and normalises itself sends), as its PNG file raw, and as the
-# PNG asking for the top class by name. usage: make_bodies.py OUT_DIR EXAMPLES_DIR
+# PNG asking for the top class by name; and the text classifier's sentence as ids, raw, and
+# raw asking for its class. usage: make_bodies.py OUT_DIR EXAMPLES_DIR
 import json, struct, sys
 
 out, examples = sys.argv[1], sys.argv[2]
@@ -24,3 +25,17 @@ raw = [{"name": "image", "datatype": "BYTES", "shape": [1],
 write("png", raw, element)
 write("png_label", raw, element,
       [{"name": "probabilities", "parameters": {"classification": 1}}])
+
+# The text classifier: the first held-out description as its token ids (what a client that
+# tokenises itself sends) and as the sentence itself, with and without its class by name.
+ids = open(f"{examples}/models/text-heldout.tokens.bin", "rb").read()[:32 * 8]
+sentence = open(f"{examples}/models/text-heldout.txt", encoding="utf-8").readline().rstrip("\n")
+write("ids", [{"name": "tokens", "datatype": "INT64", "shape": [1, 32],
+               "parameters": {"binary_data_size": len(ids)}}], ids)
+text = sentence.encode()
+element = struct.pack("<I", len(text)) + text
+raw = [{"name": "tokens", "datatype": "BYTES", "shape": [1],
+        "parameters": {"binary_data_size": len(element)}}]
+write("sentence", raw, element)
+write("sentence_label", raw, element,
+      [{"name": "probability", "parameters": {"classification": 1}}])

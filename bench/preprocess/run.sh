@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Raw images against float tensors, same server, same run: the seed CNN at batch 1 with the
+# Raw images and texts against tensors, same server, same run: the seed CNN at batch 1 with the
 # run command's preprocess and labels, the access log on as shipped, wrk over TLS (2
 # threads, 64 connections) on the same 2 cores. Rows: the image as a float tensor to a
 # copy of the CNN without preprocessing (the strongest reference: a client that decoded and
 # normalised the image itself, to a model whose requests may run on the socket thread), the
 # same tensor to the preprocessing CNN, the PNG file raw (the server decodes it), the PNG raw
-# answered with its top class by name. Three rounds alternating; medians and ratios.
+# answered with its top class by name; then the text classifier: its token ids to a copy
+# without preprocessing (the reference), the sentence raw (tokenised by the server), the
+# sentence answered with its class by name. Three rounds alternating; medians and ratios.
 # usage: bench/preprocess/run.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,6 +28,12 @@ config='{"preprocess": {"image": {"type": "image", "color": "grey", "height": 28
 "$modelgate" import --data-dir "$data" fashion-cnn examples/models/fashion-cnn.onnx \
   --config "$config" --promote >/dev/null
 "$modelgate" import --data-dir "$data" plain-cnn examples/models/fashion-cnn.onnx --promote >/dev/null
+text='{"preprocess": {"tokens": {"type": "text"}}, "postprocess": {"probability":
+  {"sigmoid_threshold": 0.5, "labels": ["other", "library"]}}}'
+"$modelgate" import --data-dir "$data" text examples/models/text-classifier.onnx \
+  --config "$text" --file vocabulary=examples/models/text-vocab.txt --promote >/dev/null
+"$modelgate" import --data-dir "$data" plain-text examples/models/text-classifier.onnx \
+  --promote >/dev/null
 "$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
 pids+=($!)
@@ -38,11 +46,18 @@ answer=$(curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" 
   -H "Inference-Header-Content-Length: $(cat "$work/png_label.len")" \
   -H 'Content-Type: application/octet-stream' --data-binary @"$work/png_label.bin" "$url")
 [[ $answer == *":9:ankle boot"* ]] || { echo "unexpected answer: $answer"; exit 1; }
+answer=$(curl -sS --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $key" \
+  -H "Inference-Header-Content-Length: $(cat "$work/sentence_label.len")" \
+  -H 'Content-Type: application/octet-stream' --data-binary @"$work/sentence_label.bin" \
+  "${url/fashion-cnn/text}")
+[[ $answer == *":other"* || $answer == *":library"* ]] || { echo "unexpected answer: $answer"; exit 1; }
 
 declare -A rps p99
 run() {
   local line body=$1 target=$url
   [[ $1 == plain_tensor ]] && body=tensor target=${url/fashion-cnn/plain-cnn}
+  [[ $1 == plain_ids ]] && body=ids target=${url/fashion-cnn/plain-text}
+  [[ $1 == sentence* ]] && target=${url/fashion-cnn/text}
   line=$(BODY=$work/$body.bin HEADER_LENGTH=$(cat "$work/$body.len") \
     CONTENT_TYPE=application/octet-stream KEY=$key \
     wrk -t2 -c64 -d"${duration}s" -s bench/gateway/post.lua "$target" | grep '^RESULT')
@@ -51,7 +66,7 @@ run() {
   rps[$1]+="$(sed 's/.*rps=\([0-9.]*\).*/\1/' <<<"$line") "
   p99[$1]+="$(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' <<<"$line") "
 }
-rows=(plain_tensor tensor png png_label)
+rows=(plain_tensor tensor png png_label plain_ids sentence sentence_label)
 for _ in $(seq 1 "$rounds"); do
   for name in "${rows[@]}"; do run "$name"; done
 done
@@ -64,3 +79,6 @@ done
 awk -v t="$(median "${rps[plain_tensor]}")" -v p="$(median "${rps[png]}")" \
   -v l="$(median "${rps[png_label]}")" -v s="$(median "${rps[tensor]}")" \
   'BEGIN { printf "against the tensor to the plain CNN: raw PNG %.2f, PNG with its label %.2f, the tensor to the preprocessing CNN %.2f\n", p / t, l / t, s / t }'
+awk -v t="$(median "${rps[plain_ids]}")" -v p="$(median "${rps[sentence]}")" \
+  -v l="$(median "${rps[sentence_label]}")" \
+  'BEGIN { printf "against the ids to the plain text model: the sentence %.2f, the sentence with its label %.2f\n", p / t, l / t }'

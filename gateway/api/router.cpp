@@ -1,5 +1,7 @@
 #include "gateway/api/router.h"
 
+#include <charconv>
+
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -197,6 +199,25 @@ HttpResponse refusal_of(const ApiError& e) {
 // Bodies larger than this never run on a socket thread, however fast their model.
 constexpr std::size_t kInlineBodyBytes = 64 << 10;
 
+// Whether a request may carry a raw input (a BYTES tensor) — checked on its JSON part
+// before it is decoded. "BYTES" can only be spelt literally or with \u escapes, so a part
+// with neither holds no BYTES tensor; a compressed body cannot be read here at all.
+bool may_carry_bytes(const HttpRequest& request) {
+  const std::string_view encoding = request.header("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity") return true;
+  std::string_view json = request.body;
+  const std::string_view length = request.header("Inference-Header-Content-Length");
+  std::size_t json_size = 0;
+  if (!length.empty()) {
+    const auto [end, error] =
+        std::from_chars(length.data(), length.data() + length.size(), json_size);
+    if (error != std::errc() || end != length.data() + length.size()) return true;
+    json = json.substr(0, json_size);
+  }
+  return json.find("BYTES") != std::string_view::npos ||
+         json.find("\\u") != std::string_view::npos;
+}
+
 }  // namespace
 
 std::vector<RouteSpec> data_route_specs() { return data_routes().specs(); }
@@ -221,8 +242,9 @@ bool quick(const HttpRequest& request, Services& services, bool later_ok) {
   if (!version) return true;  // an error answer: cheap
   const auto loaded = services.models.find(path.model, *version);
   if (!loaded) return true;  // an error answer: cheap
-  // Decoding images takes milliseconds: never on a socket thread.
-  if (!loaded->preprocessing().empty()) return false;
+  // Decoding images takes milliseconds: never on a socket thread. A request that sends
+  // the model's tensors, or texts (a small body tokenises in microseconds), may run there.
+  if (loaded->preprocessing().has_images() && may_carry_bytes(request)) return false;
   // A model in a worker process is answered later (LaterAnswer): its request waits in the
   // batcher holding no thread, and the socket thread only decodes and encodes.
   if (loaded->isolation() == Isolation::kProcess) return later_ok;

@@ -260,6 +260,11 @@ std::vector<std::byte> from_base64(std::span<const std::byte> text) {
 
 }  // namespace
 
+bool Preprocessing::has_images() const {
+  return std::any_of(inputs.begin(), inputs.end(),
+                     [](const RawInput& raw) { return raw.kind == RawInput::Kind::kImage; });
+}
+
 const RawInput* Preprocessing::find(const std::string& input) const {
   for (const auto& raw : inputs)
     if (raw.input == input) return &raw;

@@ -33,6 +33,9 @@ struct Preprocessing {
   std::vector<RawInput> inputs;
 
   bool empty() const { return inputs.empty(); }
+  // Whether any raw input is an image (decoding one may take milliseconds; tokenising a
+  // text of a small body, microseconds).
+  bool has_images() const;
   const RawInput* find(const std::string& input) const;
 };
 
