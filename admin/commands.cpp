@@ -167,6 +167,30 @@ void model_upload(modelgate::Client& client, const Output& out, const UploadArgs
         path, {}, signature == signatures.end() ? std::string_view() : signature->second));
     files[name] = json::value_to<std::string>(stored.as_object().at("digest"));
   }
+  // --preprocess / --postprocess: the version's own sections of the model config, each a
+  // file of the version holding the JSON object.
+  for (const auto& [name, text] : args.sections) {
+    boost::system::error_code ec;
+    if (!json::parse(text, ec).is_object() || ec) {
+      throw std::invalid_argument("--" + name + " must be a JSON object");
+    }
+    if (files.count(name) > 0)
+      throw std::invalid_argument("the file '" + name + "' is given twice");
+    char path[] = "/tmp/mgctl-section-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) throw std::runtime_error("cannot write a temporary file for --" + name);
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    try {
+      if (!written) throw std::runtime_error("cannot write a temporary file for --" + name);
+      json::value stored = expect_ok(client.upload_artifact(path));
+      files[name] = json::value_to<std::string>(stored.as_object().at("digest"));
+    } catch (...) {
+      ::unlink(path);
+      throw;
+    }
+    ::unlink(path);
+  }
   for (const auto& [name, signature] : signatures) {
     if (files.count(name) == 0) {
       throw std::invalid_argument("--file-signature names '" + name + "', which is no --file");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct UploadArgs {
   // The version's other files, "NAME=PATH" (--vocab is vocabulary=PATH, --labels
   // labels=PATH), and their signature files, "NAME=FILE.sig".
   std::vector<std::string> files, file_signatures;
+  // The version's own "preprocess" / "postprocess" (JSON objects), stored as its files.
+  std::map<std::string, std::string> sections;
   bool promote = false;
 };
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args);

@@ -71,10 +71,18 @@ int main(int argc, char** argv) {
                          "another file the version carries, NAME=PATH (repeatable)");
   upload_cmd->add_option("--file-signature", upload.file_signatures,
                          "a file's signature, NAME=FILE.sig (mgctl sign; repeatable)");
+  std::string preprocess_json, postprocess_json;
+  upload_cmd->add_option("--preprocess", preprocess_json,
+                         "this version's own \"preprocess\" (a JSON object; replaces the model "
+                         "config's)");
+  upload_cmd->add_option("--postprocess", postprocess_json,
+                         "this version's own \"postprocess\" (a JSON object)");
   upload_cmd->add_flag("--promote", upload.promote, "load it and move the default alias to it");
   upload_cmd->callback([&] {
     if (!vocab_file.empty()) upload.files.push_back("vocabulary=" + vocab_file);
     if (!labels_file.empty()) upload.files.push_back("labels=" + labels_file);
+    if (!preprocess_json.empty()) upload.sections["preprocess"] = preprocess_json;
+    if (!postprocess_json.empty()) upload.sections["postprocess"] = postprocess_json;
     run = [&](auto& c) { model_upload(c, out, upload); };
   });
 

@@ -30,7 +30,9 @@ std::string input(const std::string& name) {
   return read(std::string(dir != nullptr ? dir : ".") + "/" + name);
 }
 
-std::string example(const std::string& name) { return read(std::string(MG_EXAMPLES_DIR) + "/" + name); }
+std::string example(const std::string& name) {
+  return read(std::string(MG_EXAMPLES_DIR) + "/" + name);
+}
 
 void image_case(benchmark::State& state, const std::string& file, const ImageSpec& spec) {
   std::vector<float> tensor(std::size_t{spec.channels} * spec.height * spec.width);

@@ -1,7 +1,6 @@
 #include "gateway/api/router.h"
 
 #include <charconv>
-
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -214,8 +213,7 @@ bool may_carry_bytes(const HttpRequest& request) {
     if (error != std::errc() || end != length.data() + length.size()) return true;
     json = json.substr(0, json_size);
   }
-  return json.find("BYTES") != std::string_view::npos ||
-         json.find("\\u") != std::string_view::npos;
+  return json.find("BYTES") != std::string_view::npos || json.find("\\u") != std::string_view::npos;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "gateway/preprocess/preprocessing.h"
+
 namespace mg::gateway {
 
 const OutputLabels* Postprocessing::find(const std::string& output) const {
@@ -43,8 +45,11 @@ Postprocessing postprocessing_of(const std::string& config_json, const ModelMeta
   Postprocessing out;
   boost::system::error_code ec;
   const json::value config = json::parse(config_json, ec);
-  if (ec || !config.is_object()) return out;
-  const auto* postprocess = config.as_object().if_contains("postprocess");
+  const json::value own = version_section(files, "postprocess");
+  const json::value* postprocess = own.is_null() ? nullptr : &own;
+  if (postprocess == nullptr && !ec && config.is_object()) {
+    postprocess = config.as_object().if_contains("postprocess");
+  }
   if (postprocess == nullptr) return out;
   if (!postprocess->is_object()) {
     throw std::invalid_argument("model config: \"postprocess\" must be an object");

@@ -33,7 +33,8 @@ struct Postprocessing {
 
 // The "postprocess" object of a model config (absent: empty), checked against the model's
 // declared outputs; `files` are the version's files (name → contents) a "labels_file"
-// names. Throws std::invalid_argument naming the key.
+// names — and its own "postprocess" object, the file `postprocess`, replaces the model
+// config's. Throws std::invalid_argument naming the key.
 Postprocessing postprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
                                  const std::map<std::string, std::string>& files = {});
 

@@ -265,6 +265,18 @@ bool Preprocessing::has_images() const {
                      [](const RawInput& raw) { return raw.kind == RawInput::Kind::kImage; });
 }
 
+boost::json::value version_section(const std::map<std::string, std::string>& files,
+                                   const std::string& name) {
+  const auto file = files.find(name);
+  if (file == files.end()) return nullptr;
+  boost::system::error_code ec;
+  boost::json::value section = boost::json::parse(file->second, ec);
+  if (ec || !section.is_object()) {
+    throw std::invalid_argument("the version's file '" + name + "' is not a JSON object");
+  }
+  return section;
+}
+
 const RawInput* Preprocessing::find(const std::string& input) const {
   for (const auto& raw : inputs)
     if (raw.input == input) return &raw;
@@ -276,8 +288,11 @@ Preprocessing preprocessing_of(const std::string& config_json, const ModelMetada
   Preprocessing out;
   boost::system::error_code ec;
   const json::value config = json::parse(config_json, ec);
-  if (ec || !config.is_object()) return out;
-  const auto* preprocess = config.as_object().if_contains("preprocess");
+  const json::value own = version_section(files, "preprocess");
+  const json::value* preprocess = own.is_null() ? nullptr : &own;
+  if (preprocess == nullptr && !ec && config.is_object()) {
+    preprocess = config.as_object().if_contains("preprocess");
+  }
   if (preprocess == nullptr) return out;
   if (!preprocess->is_object()) {
     throw std::invalid_argument("model config: \"preprocess\" must be an object");

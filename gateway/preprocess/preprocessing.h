@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -47,8 +48,15 @@ struct Preprocessing {
 // and a vocabulary among `files` (the version's files: name → contents). Throws
 // std::invalid_argument with a message naming the key, so that a load fails with it as its
 // reason.
+// A version may carry its own "preprocess" object as its file `preprocess` (uploaded with
+// `mgctl model upload --preprocess JSON`); it then replaces the model config's.
 Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
                                const std::map<std::string, std::string>& files = {});
+
+// The JSON object a version's file `name` holds ("preprocess", "postprocess"), or null when
+// the version has no such file; throws std::invalid_argument when it is not an object.
+boost::json::value version_section(const std::map<std::string, std::string>& files,
+                                   const std::string& name);
 
 // One raw input of a request: `elements` serialised BYTES elements (4-byte little-endian
 // length + bytes), each an encoded image (base64 text when `base64`, as JSON carries them)

@@ -91,6 +91,14 @@ expect "sentences in, classes out" \
   "$(m infer text --text "GNU C library: shared libraries" --text "a chess game" --top 1)" \
   'probability BYTES [2,1]: ["0.949550:1:library","0.'
 expect "the second is not a library" "$(m infer text --text "a chess game" --top 1)" ':0:other"]'
+# A version may bring its own preprocess and postprocess (files of the version too).
+m model create text2 --max-batch 8 >/dev/null
+m model upload text2 "$examples/models/text-classifier.onnx" --promote \
+  --vocab "$examples/models/text-vocab.txt" --preprocess '{"tokens":{"type":"text"}}' \
+  --postprocess '{"probability":{"sigmoid_threshold":0.5,"labels":["other","library"]}}' >/dev/null
+expect "a version's own preprocess" "$(m infer text2 --text "GNU C library" --top 1)" ':1:library"]'
+[[ $(status_of m model upload text2 "$examples/models/text-classifier.onnx" --preprocess '[1]') == 2 ]] ||
+  fail "--preprocess that is not an object accepted"
 [[ $(status_of m model upload text "$examples/models/text-classifier.onnx" --file vocabulary) == 2 ]] ||
   fail "--file without '=' accepted"
 [[ $(status_of m model upload text "$examples/models/text-classifier.onnx" --promote) == 1 ]] ||

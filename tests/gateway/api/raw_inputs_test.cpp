@@ -225,7 +225,8 @@ TEST_F(RawInputsTest, OnlyRequestsThatMayCarryImagesLeaveTheSocketThread) {
   const std::string png = R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":[")" +
                           base64(png_of_image(0)) + R"("]}]})";
   const std::string escaped = R"({"inputs":[{"name":"image","datatype":"\u0042YTES","shape":[1],)"
-                              R"("data":[")" + base64(png_of_image(0)) + R"("]}]})";
+                              R"("data":[")" +
+                              base64(png_of_image(0)) + R"("]}]})";
   EXPECT_FALSE(runs_inline(HttpRequest{"POST", target, {}, png}, *services_));
   EXPECT_FALSE(runs_inline(HttpRequest{"POST", target, {}, escaped}, *services_));
   EXPECT_EQ(call("POST", target, escaped).status, 200);  // and it is an image indeed
@@ -235,9 +236,9 @@ TEST_F(RawInputsTest, OnlyRequestsThatMayCarryImagesLeaveTheSocketThread) {
   const std::vector<std::pair<std::string, std::string>> binary = {
       {"Inference-Header-Content-Length", std::to_string(header.size())}};
   for (const char* model : {"raw-mlp", "fashion-mlp"}) {  // both measured
-    ASSERT_EQ(call("POST", std::string("/v2/models/") + model + "/infer", header + floats, binary)
-                  .status,
-              200);
+    ASSERT_EQ(
+        call("POST", std::string("/v2/models/") + model + "/infer", header + floats, binary).status,
+        200);
   }
   // Whether the MLP counts as fast depends on the machine (under a sanitizer it may not):
   // when the plain MLP's tensors run inline, the preprocessing MLP's do too, and the same
@@ -386,9 +387,8 @@ TEST_F(RawTextTest, TheHeldOutSentencesGetTheAnswersOfTheirTokenIds) {
       400, "bad_request", "raw texts are sent as a BYTES tensor of shape [N]");
   // Texts tokenise in microseconds: a small body of them may run on the socket thread,
   // as the model's own tensors may.
-  const std::string ids_header =
-      R"({"inputs":[{"name":"tokens","datatype":"INT64","shape":[1,32],)"
-      R"("parameters":{"binary_data_size":256}}]})";
+  const std::string ids_header = R"({"inputs":[{"name":"tokens","datatype":"INT64","shape":[1,32],)"
+                                 R"("parameters":{"binary_data_size":256}}]})";
   add_model_file("plain-text", kModels / "text-classifier.onnx", R"({"max_batch_size": 128})",
                  true);
   HttpRequest tensor{"POST",
@@ -397,7 +397,9 @@ TEST_F(RawTextTest, TheHeldOutSentencesGetTheAnswersOfTheirTokenIds) {
                      ids_header + ids.substr(0, 256)};
   tensor.headers.emplace_back("Authorization", "Bearer " + key_);
   ASSERT_EQ(route(tensor, *services_).status, 200);  // measured
-  HttpRequest sentence{"POST", "/v2/models/text/infer", {},
+  HttpRequest sentence{"POST",
+                       "/v2/models/text/infer",
+                       {},
                        R"({"inputs":[{"name":"tokens","datatype":"BYTES","shape":[1],)"
                        R"("data":["GNU C library"]}]})"};
   if (runs_inline(tensor, *services_)) {

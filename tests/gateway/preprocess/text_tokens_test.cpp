@@ -141,6 +141,24 @@ TEST(TextPreprocess, TheConfigNeedsTheVersionsVocabularyAndAnIdInput) {
             std::string::npos);
 }
 
+// A version's own "preprocess" / "postprocess" (its files of those names) replace the
+// model config's.
+TEST(TextPreprocess, AVersionsOwnSectionsReplaceTheModelConfigs) {
+  const ModelMetadata model = text_model(DType::kInt64, 32);
+  const std::map<std::string, std::string> files = {
+      {"vocabulary", kWords},
+      {"preprocess", R"({"tokens": {"type": "text", "padding": "pre"}})"},
+      {"postprocess", R"({"probability": {"sigmoid_threshold": 0.7}})"}};
+  const Preprocessing p = preprocessing_of("{}", model, files);
+  ASSERT_NE(p.find("tokens"), nullptr);
+  EXPECT_TRUE(p.find("tokens")->text.pad_front);
+  const Postprocessing post = postprocessing_of(
+      R"({"postprocess": {"probability": {"sigmoid_threshold": 0.2}}})", model, files);
+  EXPECT_EQ(post.find("probability")->sigmoid_threshold, 0.7f);
+  EXPECT_NE(load_failure("{}", model, {{"preprocess", "[1]"}}).find("not a JSON object"),
+            std::string::npos);
+}
+
 TEST(TextPreprocess, TextsBecomeRowsOfTheDeclaredIdType) {
   const ModelMetadata model = text_model(DType::kInt32, 4);
   const Preprocessing p = preprocessing_of(R"({"preprocess": {"tokens": {"type": "text"}}})", model,
