@@ -210,8 +210,9 @@ struct AcceptedInfer {
 
 // An output asked for with "classification": K, as the BYTES tensor of its top K classes
 // per row ("score:index:label"), serialised into `storage`.
-InferOutput classify(const OutputTensor& out, uint32_t k, const AcceptedInfer& accepted,
-                     std::string& storage) {
+InferOutput classify(const OutputTensor& out, const RequestedOutput& wanted,
+                     const AcceptedInfer& accepted, std::string& storage) {
+  const uint32_t k = wanted.classification;
   if (out.dtype != DType::kFp32) {
     throw bad_request("output '" + out.name + "': classification needs an FP32 output, not " +
                       std::string(dtype_name(out.dtype)));
@@ -222,7 +223,8 @@ InferOutput classify(const OutputTensor& out, uint32_t k, const AcceptedInfer& a
     classes = classify_rows(
         std::span(reinterpret_cast<const float*>(out.data.get()), out.byte_size / sizeof(float)),
         shape, accepted.batched, k,
-        accepted.postprocessing ? accepted.postprocessing->find(out.name) : nullptr);
+        accepted.postprocessing ? accepted.postprocessing->find(out.name) : nullptr,
+        wanted.classification_objects);
   } catch (const std::invalid_argument& e) {
     throw bad_request("output '" + out.name + "': " + e.what());
   }
@@ -231,8 +233,12 @@ InferOutput classify(const OutputTensor& out, uint32_t k, const AcceptedInfer& a
     storage.append(reinterpret_cast<const char*>(&length), 4);
     storage += text;
   }
-  return InferOutput{out.name, DType::kBytes, std::move(shape),
-                     std::as_bytes(std::span(storage.data(), storage.size())), false};
+  return InferOutput{out.name,
+                     DType::kBytes,
+                     std::move(shape),
+                     std::as_bytes(std::span(storage.data(), storage.size())),
+                     false,
+                     wanted.classification_objects};
 }
 
 // Sets accepted.start_by from the server's timeout and the caller's deadline.
@@ -288,14 +294,14 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
   std::list<std::string> classified;
   for (const auto& out : result.outputs) {
     bool binary = request.binary_outputs;
-    uint32_t classification = 0;
+    const RequestedOutput* classified_as = nullptr;
     for (const auto& wanted : request.outputs) {
       if (wanted.name != out.name) continue;
       binary = binary || wanted.binary;
-      classification = wanted.classification;
+      if (wanted.classification > 0) classified_as = &wanted;
     }
-    if (classification > 0) {
-      InferOutput top = classify(out, classification, accepted, classified.emplace_back());
+    if (classified_as != nullptr) {
+      InferOutput top = classify(out, *classified_as, accepted, classified.emplace_back());
       top.binary = binary;
       outputs.push_back(std::move(top));
       continue;

@@ -26,6 +26,9 @@ struct RequestedOutput {
   std::string name;
   bool binary = false;          // parameters.binary_data
   uint32_t classification = 0;  // parameters.classification: the top K classes, as BYTES
+  // parameters.classification_format "object": each class a JSON object {"index", "label",
+  // "score"} (in a JSON answer, the object itself) rather than Triton's "score:index:label".
+  bool classification_objects = false;
 };
 
 struct InferRequest {
@@ -54,6 +57,9 @@ struct InferOutput {
   std::vector<int64_t> shape;
   std::span<const std::byte> data;
   bool binary = false;
+  // BYTES elements that are JSON texts the server wrote: a JSON answer carries them as JSON
+  // values, not strings (the classification extension's object form).
+  bool json_elements = false;
 };
 
 // {"model_name", "model_version", "id", "outputs": [...]} with JSON data, or the binary

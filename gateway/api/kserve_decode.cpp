@@ -76,6 +76,26 @@ uint32_t classification_parameter(dom::object o, const std::string& output) {
   return static_cast<uint32_t>(k);
 }
 
+// An output's "parameters": {"classification_format": "strings" | "object"}: whether the
+// classes come as JSON objects. Only with "classification".
+bool classification_format(dom::object o, const RequestedOutput& output) {
+  dom::object params;
+  if (const auto p = field(o, "parameters"); !p || p->get(params) != simdjson::SUCCESS)
+    return false;
+  const auto v = field(params, "classification_format");
+  if (!v) return false;
+  std::string_view format;
+  if (v->get(format) != simdjson::SUCCESS || (format != "strings" && format != "object")) {
+    throw bad_request("output '" + output.name +
+                      "': \"classification_format\" must be \"strings\" or \"object\"");
+  }
+  if (output.classification == 0) {
+    throw bad_request("output '" + output.name +
+                      "': \"classification_format\" goes with \"classification\"");
+  }
+  return format == "object";
+}
+
 // Calls leaf(element) for each leaf of a flat or nested JSON array, in row-major order
 // (a scalar is its own one leaf). The recursion is as deep as the document, which the
 // parser has already bounded (kMaxJsonDepth).
@@ -361,6 +381,7 @@ InferRequest decode_document(dom::element root, const HttpRequest& request,
       requested.name = string_field(out, "name", "an output");
       requested.binary = bool_parameter(out, "binary_data") || result.binary_outputs;
       requested.classification = classification_parameter(out, requested.name);
+      requested.classification_objects = classification_format(out, requested);
       result.outputs.push_back(std::move(requested));
     }
   }

@@ -96,8 +96,13 @@ void append_data(std::string& out, const InferOutput& output) {
         uint32_t length;
         std::memcpy(&length, bytes.data() + at, 4);
         if (at > 0) out += ',';
-        append_string(out, std::string_view(reinterpret_cast<const char*>(bytes.data() + at + 4),
-                                            std::min<std::size_t>(length, bytes.size() - at - 4)));
+        const std::string_view element(reinterpret_cast<const char*>(bytes.data() + at + 4),
+                                       std::min<std::size_t>(length, bytes.size() - at - 4));
+        if (output.json_elements) {
+          out += element;  // JSON the server wrote itself
+        } else {
+          append_string(out, element);
+        }
         at += 4 + length;
       }
       break;

@@ -108,9 +108,31 @@ Postprocessing postprocessing_of(const std::string& config_json, const ModelMeta
   return out;
 }
 
+namespace {
+
+// One class as the classification extension answers it: Triton's "score:index:label"
+// (score with 6 decimals), or the JSON object form.
+std::string class_text(float score, std::size_t index, const std::vector<std::string>* labels,
+                       bool objects) {
+  const bool labelled = labels != nullptr && index < labels->size();
+  if (objects) {  // the score as the strings form prints it (6 decimals); NaN is null
+    std::string text = "{\"index\":" + std::to_string(index);
+    if (labelled)
+      text += ",\"label\":" + boost::json::serialize(boost::json::string((*labels)[index]));
+    text += ",\"score\":";
+    text += std::isfinite(score) ? std::to_string(score) : std::string("null");
+    return text + "}";
+  }
+  std::string text = std::to_string(score) + ":" + std::to_string(index);
+  if (labelled) text += ":" + (*labels)[index];
+  return text;
+}
+
+}  // namespace
+
 std::vector<std::string> top_classes(std::span<const float> values, std::vector<int64_t>& shape,
                                      bool batched, uint32_t k,
-                                     const std::vector<std::string>* labels) {
+                                     const std::vector<std::string>* labels, bool objects) {
   const std::size_t rows = batched && !shape.empty() ? static_cast<std::size_t>(shape[0]) : 1;
   const std::size_t classes = rows == 0 ? 0 : values.size() / rows;
   const std::size_t keep = std::min<std::size_t>(k, classes);
@@ -129,9 +151,7 @@ std::vector<std::string> top_classes(std::span<const float> values, std::vector<
                       });
     for (std::size_t i = 0; i < keep; ++i) {
       const std::size_t index = order[i];
-      std::string text = std::to_string(row[index]) + ":" + std::to_string(index);
-      if (labels != nullptr && index < labels->size()) text += ":" + (*labels)[index];
-      out.push_back(std::move(text));
+      out.push_back(class_text(row[index], index, labels, objects));
     }
   }
   shape = batched ? std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(keep)}
@@ -140,9 +160,11 @@ std::vector<std::string> top_classes(std::span<const float> values, std::vector<
 }
 
 std::vector<std::string> classify_rows(std::span<const float> values, std::vector<int64_t>& shape,
-                                       bool batched, uint32_t k, const OutputLabels* labels) {
+                                       bool batched, uint32_t k, const OutputLabels* labels,
+                                       bool objects) {
   if (labels == nullptr || !labels->sigmoid_threshold) {
-    return top_classes(values, shape, batched, k, labels != nullptr ? &labels->labels : nullptr);
+    return top_classes(values, shape, batched, k, labels != nullptr ? &labels->labels : nullptr,
+                       objects);
   }
   const std::size_t rows = batched && !shape.empty() ? static_cast<std::size_t>(shape[0]) : 1;
   if (values.size() != rows) {
@@ -157,9 +179,7 @@ std::vector<std::string> classify_rows(std::span<const float> values, std::vecto
     const std::size_t first = p >= *labels->sigmoid_threshold ? 1 : 0;
     for (std::size_t i = 0; i < keep; ++i) {
       const std::size_t index = i == 0 ? first : 1 - first;
-      std::string text = std::to_string(index == 1 ? p : 1.0f - p) + ":" + std::to_string(index);
-      if (index < labels->labels.size()) text += ":" + labels->labels[index];
-      out.push_back(std::move(text));
+      out.push_back(class_text(index == 1 ? p : 1.0f - p, index, &labels->labels, objects));
     }
   }
   shape = batched ? std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(keep)}

@@ -43,14 +43,17 @@ Postprocessing postprocessing_of(const std::string& config_json, const ModelMeta
 // as "score:index:label" strings ("score:index" where a class has no label), best first,
 // score with 6 decimals as Triton prints it. Ties keep the lower index first. k is capped
 // at the number of classes. `shape` becomes [rows, k] (batched) or [k].
+// With `objects`, each class is the JSON text {"index":9,"label":"ankle boot","score":0.997208}
+// instead ("label" absent where a class has none).
 std::vector<std::string> top_classes(std::span<const float> values, std::vector<int64_t>& shape,
                                      bool batched, uint32_t k,
-                                     const std::vector<std::string>* labels);
+                                     const std::vector<std::string>* labels, bool objects = false);
 
 // top_classes, or for an output with a sigmoid threshold the two classes of each row's
 // score, the one the threshold picks first (a row holding more than one value is refused
 // with std::invalid_argument).
 std::vector<std::string> classify_rows(std::span<const float> values, std::vector<int64_t>& shape,
-                                       bool batched, uint32_t k, const OutputLabels* labels);
+                                       bool batched, uint32_t k, const OutputLabels* labels,
+                                       bool objects = false);
 
 }  // namespace mg::gateway

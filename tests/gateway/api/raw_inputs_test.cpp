@@ -258,6 +258,60 @@ TEST_F(RawInputsTest, OnlyRequestsThatMayCarryImagesLeaveTheSocketThread) {
   }
 }
 
+// The classification extension's object form: each class {"index", "label", "score"} — in a
+// JSON answer the objects themselves, over the binary extension their JSON texts.
+TEST_F(RawInputsTest, ClassesMayComeAsJsonObjects) {
+  add_model_file("labelled", kModels / "fashion-cnn.onnx",
+                 R"({"max_batch_size": 8, )" + kPreprocess +
+                     R"(, "postprocess": {"probabilities": {"labels": ["t-shirt/top", "trouser",)"
+                     R"( "pullover", "dress \"x\"", "coat", "sandal", "shirt", "sneaker", "bag",)"
+                     R"( "ankle boot"]}}})",
+                 true);
+  const std::string boot = base64(png_of_image(0));
+  auto request = [&](const std::string& parameters) {
+    return R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":[")" + boot +
+           R"("]}],"outputs":[{"name":"probabilities","parameters":{)" + parameters + "}}]}";
+  };
+  HttpResponse r = call("POST", "/v2/models/labelled/infer",
+                        request(R"("classification":2,"classification_format":"object")"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::object answer = body_of(r);
+  const auto& out = answer.at("outputs").as_array()[0].as_object();
+  EXPECT_EQ(out.at("datatype"), "BYTES");
+  EXPECT_EQ(out.at("shape"), json::parse("[1,2]"));
+  const auto& best = out.at("data").as_array()[0].as_object();
+  EXPECT_EQ(best.at("index"), 9);
+  EXPECT_EQ(best.at("label"), "ankle boot");
+  EXPECT_GT(best.at("score").to_number<double>(), 0.99);
+  EXPECT_LT(out.at("data").as_array()[1].as_object().at("score").to_number<double>(), 0.01);
+  // The strings form, asked for by name, is the default's.
+  r = call("POST", "/v2/models/labelled/infer",
+           request(R"("classification":1,"classification_format":"strings")"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(
+      std::string(
+          body_of(r)["outputs"].as_array()[0].as_object().at("data").as_array()[0].as_string())
+          .ends_with(":9:ankle boot"));
+  // Binary: each element the object's JSON text (a quote in a label is escaped).
+  const std::string header =
+      R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":)" +
+      std::to_string(serialised({png_of_image(0)}).size()) +
+      R"(}}],"outputs":[{"name":"probabilities","parameters":{"classification":10,)"
+      R"("classification_format":"object","binary_data":true}}]})";
+  r = call("POST", "/v2/models/labelled/infer", header + serialised({png_of_image(0)}),
+           {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"({"index":9,"label":"ankle boot","score":0.99)"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("label":"dress \"x\"")"), std::string::npos) << r.body;
+  expect_error(call("POST", "/v2/models/labelled/infer",
+                    request(R"("classification":1,"classification_format":"table")")),
+               400, "bad_request", "\"classification_format\" must be \"strings\" or \"object\"");
+  expect_error(
+      call("POST", "/v2/models/labelled/infer", request(R"("classification_format":"object")")),
+      400, "bad_request", "goes with \"classification\"");
+}
+
 TEST_F(RawInputsTest, APreprocessThatDoesNotFitTheModelFailsItsLoad) {
   register_model("wrong", "cpu", read_file(kModels / "fashion-cnn.onnx"),
                  R"({"max_batch_size": 8, "preprocess": {"image": {"type": "image", )"

@@ -159,6 +159,13 @@ class GrpcTest(unittest.TestCase):
             rest = out[8 + len(first):].decode()
             self.assertTrue(first.endswith(":1:library"), first)
             self.assertTrue(rest.endswith(":0:other"), rest)
+        # The object form of the classes: each element a JSON object's text.
+        wanted = typed.outputs[0].parameters
+        wanted["classification_format"].string_param = "object"
+        out = self.stub.ModelInfer(typed, metadata=bearer(self.key)).raw_output_contents[0]
+        first = json.loads(out[4:4 + struct.unpack("<I", out[:4])[0]])
+        self.assertEqual((first["index"], first["label"]), (1, "library"))
+        self.assertGreater(first["score"], 0.5)
         too_long = pb.ModelInferRequest(model_name="raw-text")
         too_long.inputs.add(name="tokens", datatype="BYTES", shape=[1, 1]) \
             .contents.bytes_contents.append(b"x")

@@ -196,6 +196,9 @@ TEST(Classification, ASigmoidThresholdNamesBothClassesOfABinaryOutput) {
                                       "0.400000:1:library", "0.600000:0:other"}));
   EXPECT_EQ(shape, (std::vector<int64_t>{3, 2}));
   shape = {3, 1};
+  EXPECT_EQ(classify_rows(scores, shape, true, 1, p.find("probability"), true)[2],
+            R"({"index":1,"label":"library","score":0.400000})");
+  shape = {3, 1};
   EXPECT_EQ(classify_rows(scores, shape, true, 1, p.find("probability")).size(), 3u);
   std::vector<int64_t> two_per_row = {1, 3};
   EXPECT_THROW(classify_rows(scores, two_per_row, true, 1, p.find("probability")),
