@@ -21,12 +21,16 @@ bool is_jpeg(std::span<const std::byte> file) {
          std::to_integer<uint8_t>(file[1]) == 0xd8 && std::to_integer<uint8_t>(file[2]) == 0xff;
 }
 
-void check_size(uint64_t width, uint64_t height, const ImageLimits& limits) {
+// Checks the size the header declares; for a large image, waits for a slot of the gate
+// (returned, to be held by the decoded image).
+std::shared_ptr<void> check_size(uint64_t width, uint64_t height, const ImageLimits& limits) {
   if (width == 0 || height == 0) throw ImageError("the image has no pixels");
   if (width * height > limits.max_pixels) {
     throw ImageError("the image is " + std::to_string(width) + "x" + std::to_string(height) +
                      " pixels, over the limit of " + std::to_string(limits.max_pixels));
   }
+  if (limits.gate != nullptr && width * height > limits.gated_pixels) return limits.gate->enter();
+  return nullptr;
 }
 
 DecodedImage decode_png(std::span<const std::byte> file, uint32_t channels,
@@ -42,8 +46,8 @@ DecodedImage decode_png(std::span<const std::byte> file, uint32_t channels,
   if (!png_image_begin_read_from_memory(&image, file.data(), file.size())) {
     throw ImageError(std::string("not a readable PNG: ") + image.message);
   }
-  check_size(image.width, image.height, limits);
-  DecodedImage out{image.width, image.height, channels, {}};
+  DecodedImage out{image.width, image.height, channels, {}, {}};
+  out.slot = check_size(image.width, image.height, limits);
   // A 16-bit file read as 8-bit would be gamma-encoded by libpng (it takes 16-bit samples
   // without a gAMA chunk as linear light): read it as 16-bit samples, unchanged, and scale.
   const bool sixteen_bit = (image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
@@ -71,11 +75,11 @@ DecodedImage decode_jpeg(std::span<const std::byte> file, uint32_t channels,
                           &colorspace) != 0) {
     throw ImageError(std::string("not a readable JPEG: ") + tjGetErrorStr2(handle.get()));
   }
-  check_size(static_cast<uint64_t>(width), static_cast<uint64_t>(height), limits);
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
     throw ImageError("a CMYK JPEG: send the image as RGB or greyscale");
   }
-  DecodedImage out{static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels, {}};
+  DecodedImage out{static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels, {}, {}};
+  out.slot = check_size(static_cast<uint64_t>(width), static_cast<uint64_t>(height), limits);
   out.pixels.resize(static_cast<std::size_t>(width) * height * channels);
   // STOPONWARNING: a truncated or corrupt stream is an error, not grey rows; LIMITSCANS:
   // a progressive JPEG of thousands of scans (a CPU bomb) is refused.

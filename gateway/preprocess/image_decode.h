@@ -2,10 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "gateway/preprocess/decode_gate.h"
 #include "gateway/preprocess/raw_input_error.h"
 
 namespace mg::gateway {
@@ -21,12 +23,17 @@ class ImageError : public RawInputError {
 struct DecodedImage {
   uint32_t width = 0, height = 0, channels = 0;
   std::vector<uint8_t> pixels;  // width * height * channels
+  std::shared_ptr<void> slot;   // of the limits' gate, for a large image: freed with it
 };
 
 struct ImageLimits {
   // Largest width × height decoded. Checked on the file's header before any pixel is
   // decoded, so a small file claiming a huge image (a decompression bomb) costs nothing.
   uint64_t max_pixels = uint64_t{24} << 20;  // 24 Mpixel (72 MiB as RGB)
+  // An image over gated_pixels is decoded only inside a slot of the gate (when there is
+  // one), held until the DecodedImage is destroyed: after its resize into the tensor.
+  DecodeGate* gate = nullptr;
+  uint64_t gated_pixels = uint64_t{1} << 20;  // 1 Mpixel: 3 MiB as RGB, ~10 ms to decode
 };
 
 // Decodes a PNG (Debian's libpng, its simplified API: palette, 16-bit, grey and alpha

@@ -50,6 +50,7 @@ std::vector<float> per_channel(const json::object& o, const char* key, float fal
 
 ImageSpec image_spec(const json::object& o, const std::string& input) {
   ImageSpec spec;
+  spec.limits.gate = &large_image_gate();
   static const char* const kKeys[] = {"type",  "color", "height", "width",     "layout",
                                       "scale", "mean",  "std",    "max_pixels"};
   for (const auto& entry : o) {

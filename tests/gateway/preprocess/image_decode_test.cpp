@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "gateway/preprocess/classification.h"
 #include "gateway/preprocess/image_tensor.h"
@@ -215,6 +216,43 @@ TEST(PreprocessConfig, FitsTheModelOrTheLoadFailsNamingTheKey) {
             std::string::npos);
   EXPECT_NE(reason(R"({"preprocess": {"text": {"type": "image"}}})").find("no input"),
             std::string::npos);
+}
+
+// A large image is decoded inside a slot of the gate, held until its pixels are freed;
+// however many threads decode at once, no more than the gate's slots do so for large
+// images, and small ones never wait.
+TEST(DecodeGate, BoundsHowManyLargeImagesAreDecodedAtOnce) {
+  const std::string large =
+      test::png_of(std::vector<uint8_t>(200 * 200, 77).data(), 200, 200, PNG_FORMAT_GRAY);
+  const std::string small =
+      test::png_of(std::vector<uint8_t>(8 * 8, 77).data(), 8, 8, PNG_FORMAT_GRAY);
+  for (const int slots : {1, 2}) {
+    DecodeGate gate(slots);
+    ImageLimits limits;
+    limits.gate = &gate;
+    limits.gated_pixels = 100;  // 200 x 200 is large, 8 x 8 is not
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 25; ++i) {
+          const DecodedImage image = decode_image(std::as_bytes(std::span(large)), 3, limits);
+          EXPECT_NE(image.slot, nullptr);
+          std::this_thread::yield();  // hold the slot a little longer while others try
+          EXPECT_EQ(decode_image(std::as_bytes(std::span(small)), 1, limits).slot, nullptr);
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_GE(gate.max_in_flight(), 1);
+    EXPECT_LE(gate.max_in_flight(), slots);
+  }
+  // The server's gate is the one a model config's image preprocessing uses.
+  ModelMetadata model;
+  model.inputs.push_back(TensorDesc{"image", DType::kFp32, {-1, 1, 28, 28}});
+  const Preprocessing p = preprocessing_of(
+      R"({"preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}}})",
+      model);
+  EXPECT_EQ(p.find("image")->image.limits.gate, &large_image_gate());
 }
 
 TEST(Classification, TopClassesPerRowBestFirstWithLabels) {
