@@ -289,14 +289,28 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
   print_infer_answer(out, expect_ok(client.infer(name, version, read_whole(input_file))));
 }
 
-void infer_raw(modelgate::Client& client, const Output& out, const std::string& name,
-               const std::string& version, std::string input_name,
+namespace {
+
+// A gRPC answer as the HTTPS client's would be: the JSON body, or the refusal thrown.
+json::value grpc_ok(const modelgate::GrpcResponse& answer) {
+  constexpr int kUnavailable = 14;
+  if (answer.code == kUnavailable && answer.error_code.empty())
+    throw modelgate::TransportError(answer.message);
+  if (!answer.ok()) throw std::runtime_error(answer.message);
+  return json::parse(answer.body);
+}
+
+}  // namespace
+
+void infer_raw(modelgate::Client& client, modelgate::GrpcClient* grpc, const Output& out,
+               const std::string& name, const std::string& version, std::string input_name,
                const std::vector<std::string>& image_files, const std::vector<std::string>& texts,
                uint32_t top) {
   std::vector<std::string> elements = texts;
   for (const auto& file : image_files) elements.push_back(read_whole(file));
   // One BYTES tensor of the elements, each a 4-byte little-endian length and the bytes,
-  // in the binary tensor extension; outputs come back as JSON.
+  // in the binary tensor extension (over gRPC: raw_input_contents); outputs come back as
+  // JSON.
   std::string tensor;
   for (const auto& bytes : elements) {
     const auto length = static_cast<uint32_t>(bytes.size());
@@ -305,7 +319,10 @@ void infer_raw(modelgate::Client& client, const Output& out, const std::string& 
     tensor += bytes;
   }
   json::value metadata;
-  if (input_name.empty() || top > 0) metadata = expect_ok(client.model_metadata(name, version));
+  if (input_name.empty() || top > 0) {
+    metadata = grpc != nullptr ? grpc_ok(grpc->model_metadata(name, version))
+                               : expect_ok(client.model_metadata(name, version));
+  }
   if (input_name.empty()) {  // the model's first input
     input_name = json::value_to<std::string>(
         metadata.as_object().at("inputs").as_array().at(0).as_object().at("name"));
@@ -322,6 +339,10 @@ void infer_raw(modelgate::Client& client, const Output& out, const std::string& 
         {"name", first.at("name")}, {"parameters", json::object{{"classification", top}}}}};
   }
   const std::string header = json::serialize(request);
+  if (grpc != nullptr) {
+    print_infer_answer(out, grpc_ok(grpc->infer(name, version, header, tensor)));
+    return;
+  }
   std::string target = "/v2/models/" + modelgate::Client::url_encode(name);
   if (!version.empty()) target += "/versions/" + modelgate::Client::url_encode(version);
   print_infer_answer(out,
@@ -332,12 +353,7 @@ void infer_raw(modelgate::Client& client, const Output& out, const std::string& 
 
 void infer_grpc(modelgate::GrpcClient& client, const Output& out, const std::string& name,
                 const std::string& version, const std::string& input_file) {
-  const modelgate::GrpcResponse answer = client.infer(name, version, read_whole(input_file));
-  constexpr int kUnavailable = 14;
-  if (answer.code == kUnavailable && answer.error_code.empty())
-    throw modelgate::TransportError(answer.message);
-  if (!answer.ok()) throw std::runtime_error(answer.message);
-  print_infer_answer(out, json::parse(answer.body));
+  print_infer_answer(out, grpc_ok(client.infer(name, version, read_whole(input_file))));
 }
 
 void tenant_create(modelgate::Client& client, const Output& out, const std::string& name,

@@ -49,8 +49,9 @@ void infer(modelgate::Client& client, const Output& out, const std::string& name
 // input `input_name` (the model's first input when empty) of a model that preprocesses it:
 // one BYTES tensor of shape [N], binary. top > 0 asks for the top classes of the model's
 // first output ("score:index:label").
-void infer_raw(modelgate::Client& client, const Output& out, const std::string& name,
-               const std::string& version, std::string input_name,
+// Over gRPC (ModelInfer, raw_input_contents) when `grpc` is not null.
+void infer_raw(modelgate::Client& client, modelgate::GrpcClient* grpc, const Output& out,
+               const std::string& name, const std::string& version, std::string input_name,
                const std::vector<std::string>& image_files, const std::vector<std::string>& texts,
                uint32_t top);
 // The same request as a gRPC ModelInfer call (`mgctl infer --grpc`), printed alike. A

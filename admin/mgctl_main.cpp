@@ -153,16 +153,18 @@ int main(int argc, char** argv) {
                         "HOST:PORT of the gRPC listener (env MG_GRPC_SERVER)");
   infer_cmd->callback([&] {
     run = [&](auto& c) {
-      if (!images.empty() || !texts.empty()) {
-        if (over_grpc) throw std::invalid_argument("--image and --text are sent over HTTPS only");
-        return infer_raw(c, out, name, infer_version, raw_input, images, texts, top);
+      const bool raw = !images.empty() || !texts.empty();
+      if (top > 0 && !raw) throw std::invalid_argument("--top goes with --image or --text");
+      if (!over_grpc) {
+        if (raw)
+          return infer_raw(c, nullptr, out, name, infer_version, raw_input, images, texts, top);
+        return infer(c, out, name, infer_version, input);
       }
-      if (top > 0) throw std::invalid_argument("--top goes with --image or --text");
-      if (!over_grpc) return infer(c, out, name, infer_version, input);
       grpc_options.api_key = options.api_key;
       grpc_options.ca_file = options.ca_file;
       grpc_options.sign = options.sign;
       modelgate::GrpcClient grpc(grpc_options);
+      if (raw) return infer_raw(c, &grpc, out, name, infer_version, raw_input, images, texts, top);
       infer_grpc(grpc, out, name, infer_version, input);
     };
   });

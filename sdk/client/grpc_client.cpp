@@ -37,8 +37,25 @@ using mg::proto::set_parameter;
 template <class Map>
 void set_parameters(Map& map, const json::object& o) {
   if (const auto* p = o.if_contains("parameters"); p && p->is_object()) {
-    for (const auto& [key, value] : p->as_object()) set_parameter(map[std::string(key)], value);
+    for (const auto& [key, value] : p->as_object()) {
+      // The binary extension's sizes say where an input's bytes are; over gRPC they are
+      // raw_input_contents instead.
+      if (key == "binary_data_size") continue;
+      set_parameter(map[std::string(key)], value);
+    }
   }
+}
+
+// An input's "parameters": {"binary_data_size": N} (the binary tensor extension), or -1.
+int64_t binary_size_of(const json::object& in) {
+  const auto* p = in.if_contains("parameters");
+  const auto* size =
+      p != nullptr && p->is_object() ? p->as_object().if_contains("binary_data_size") : nullptr;
+  if (size == nullptr) return -1;
+  if (!size->is_int64() || size->as_int64() < 0) {
+    throw std::invalid_argument("\"binary_data_size\" must be a count of bytes");
+  }
+  return size->as_int64();
 }
 
 // "data" flattened, row-major (nested arrays as KServe allows).
@@ -78,7 +95,7 @@ void set_contents(pb::InferTensorContents& c, const std::string& datatype,
 }
 
 pb::ModelInferRequest request_of(const std::string& model, const std::string& version,
-                                 const std::string& request_json) {
+                                 const std::string& request_json, std::string_view binary) {
   const json::value parsed = json::parse(request_json);
   const json::object& body = parsed.as_object();
   pb::ModelInferRequest call;
@@ -94,12 +111,31 @@ pb::ModelInferRequest request_of(const std::string& model, const std::string& ve
     tensor->set_datatype(std::string(in.at("datatype").as_string()));
     for (const auto& d : in.at("shape").as_array()) tensor->add_shape(d.to_number<int64_t>());
     set_parameters(*tensor->mutable_parameters(), in);
+    const int64_t size = binary_size_of(in);
+    if (size >= 0) {
+      if (static_cast<uint64_t>(size) > binary.size()) {
+        throw std::invalid_argument("input '" + tensor->name() + "': " + std::to_string(size) +
+                                    " binary bytes declared, " + std::to_string(binary.size()) +
+                                    " left");
+      }
+      call.add_raw_input_contents(std::string(binary.substr(0, static_cast<std::size_t>(size))));
+      binary.remove_prefix(static_cast<std::size_t>(size));
+      continue;
+    }
     const auto* data = in.if_contains("data");
     if (data == nullptr) {
       throw std::invalid_argument("input '" + tensor->name() +
-                                  "' has no \"data\" (binary inputs are sent over HTTPS only)");
+                                  "' has no \"data\" and no \"binary_data_size\"");
     }
     set_contents(*tensor->mutable_contents(), tensor->datatype(), *data);
+  }
+  if (!binary.empty()) {
+    throw std::invalid_argument(std::to_string(binary.size()) +
+                                " binary bytes left over after the inputs");
+  }
+  // gRPC carries every input's bytes in raw_input_contents or none: no mix.
+  if (call.raw_input_contents_size() > 0 && call.raw_input_contents_size() != call.inputs_size()) {
+    throw std::invalid_argument("over gRPC every input is binary (binary_data_size) or none is");
   }
   if (const auto* outputs = body.if_contains("outputs"); outputs && outputs->is_array()) {
     for (const auto& item : outputs->as_array()) {
@@ -336,10 +372,11 @@ GrpcResponse GrpcClient::model_metadata(std::string_view model, std::string_view
 }
 
 GrpcResponse GrpcClient::infer(std::string_view model, std::string_view version,
-                               std::string_view request_json) {
+                               std::string_view request_json, std::string_view binary) {
   pb::ModelInferRequest request;
   try {
-    request = request_of(std::string(model), std::string(version), std::string(request_json));
+    request =
+        request_of(std::string(model), std::string(version), std::string(request_json), binary);
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& e) {  // JSON that does not parse or is not a request

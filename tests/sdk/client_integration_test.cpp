@@ -392,6 +392,33 @@ TEST_F(ClientIntegrationTest, GrpcTransportAnswersAsHttpsDoes) {
   }
 }
 
+// The binary tensor extension's JSON, with the bytes beside it, goes over gRPC as
+// raw_input_contents: the same answer as the same image in JSON.
+TEST_F(ClientIntegrationTest, GrpcTransportTakesBinaryInputsAsHttpsDoes) {
+  modelgate::GrpcClient grpc(grpc_options(*admin_key_));
+  const std::string request =
+      read_file(fs::path(MG_EXAMPLES_DIR) / "requests" / "fashion-mlp.json");
+  const modelgate::GrpcResponse typed = grpc.infer("fashion-mlp", "", request);
+  ASSERT_TRUE(typed.ok()) << typed.message;
+  std::string floats;
+  for (const auto& v : json::parse(request).at("inputs").as_array()[0].at("data").as_array()) {
+    const auto f = static_cast<float>(v.to_number<double>());
+    floats.append(reinterpret_cast<const char*>(&f), 4);
+  }
+  const std::string header = R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,28,28],)"
+                             R"("parameters":{"binary_data_size":3136}}]})";
+  const modelgate::GrpcResponse binary = grpc.infer("fashion-mlp", "", header, floats);
+  ASSERT_TRUE(binary.ok()) << binary.message;
+  EXPECT_EQ(json::parse(binary.body).at("outputs"), json::parse(typed.body).at("outputs"));
+  EXPECT_THROW(grpc.infer("fashion-mlp", "", header, floats + "x"), std::invalid_argument);
+  EXPECT_THROW(grpc.infer("fashion-mlp", "",
+                          R"({"inputs":[{"name":"a","datatype":"FP32","shape":[1],)"
+                          R"("parameters":{"binary_data_size":4}},)"
+                          R"({"name":"b","datatype":"FP32","shape":[1],"data":[1]}]})",
+                          floats.substr(0, 4)),
+               std::invalid_argument);  // gRPC: every input binary or none
+}
+
 // Refusals come back as answers with the code of docs/grpc.md's table and the code word;
 // a signed client works; one client serves many threads at once.
 TEST_F(ClientIntegrationTest, GrpcTransportRefusalsSigningAndSharing) {

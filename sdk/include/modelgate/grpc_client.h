@@ -60,10 +60,12 @@ class GrpcClient {
   GrpcResponse server_metadata();
   // {"name", "versions", "platform", "inputs", "outputs"}, as GET /v2/models/{m}.
   GrpcResponse model_metadata(std::string_view model, std::string_view version = {});
-  // A KServe v2 JSON request whose inputs carry "data" (binary_data_size inputs have no
-  // gRPC form here: throws std::invalid_argument, as for JSON that is not such a request).
+  // A KServe v2 JSON request whose inputs carry "data", or — as HTTPS's binary tensor
+  // extension — all of them "parameters": {"binary_data_size": N} with their bytes, in
+  // order, in `binary` (sent as raw_input_contents). Throws std::invalid_argument for JSON
+  // that is not such a request, or sizes that do not add up to `binary`.
   GrpcResponse infer(std::string_view model, std::string_view version,
-                     std::string_view request_json);
+                     std::string_view request_json, std::string_view binary = {});
 
   // Any RPC by name ("ModelInfer", "ModelConfig", …) with its serialized request message.
   GrpcResponse call(std::string_view rpc, std::string_view message);

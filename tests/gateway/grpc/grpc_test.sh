@@ -58,6 +58,10 @@ echo "ok   gRPC inferences counted ($before -> $after)"
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
 [[ $http == 2 ]] || fail "HTTPS inferences counted: '$http', expected 2"
 echo "ok   the protocol label tells them apart"
+# mgctl infer --text over gRPC: the sentence in raw_input_contents, its class by name out.
+expect "mgctl infer --text --grpc" "$(MG_KEY=$MG_INFER_KEY "$mgctl" infer raw-text --grpc \
+  --grpc-server "127.0.0.1:$grpc_port" --text "GNU C library: shared libraries" --top 1)" \
+  ':1:library"]'
 # mgctl infer --grpc: the same request file as over HTTPS, the same answer; bearer and signed.
 export MG_GRPC_SERVER=127.0.0.1:$grpc_port
 over_https=$(MG_KEY=$MG_INFER_KEY "$mgctl" --json infer fashion-mlp --input "$MG_REQUEST")
