@@ -71,7 +71,12 @@ Admin key (admin and infer scopes): $data/admin.key
 Demo tenant key (infer scope, 200 requests/s, 1000000/month): $data/demo.key
 Try, from another terminal in $root:
 
-  # a bearer request
+  # a PNG in, its class out; a sentence in, its class out (bearer requests)
+  curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/demo.key)" \\
+       --data @examples/requests/ankle-boot-png.json https://localhost:$port/v2/models/fashion-cnn/infer
+  curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/demo.key)" \\
+       --data @examples/requests/text-sentence.json https://localhost:$port/v2/models/text-classifier/infer
+  # the image as a tensor
   curl --cacert $data/tls/cert.pem -H "Authorization: Bearer \$(cat $data/demo.key)" \\
        --data @examples/requests/fashion-mlp.json https://localhost:$port/v2/models/fashion-mlp/infer
 
