@@ -8,12 +8,17 @@
 # answered with its top class by name; then the text classifier: its token ids to a copy
 # without preprocessing (the reference), the sentence raw (tokenised by the server), the
 # sentence answered with its class by name. Three rounds alternating; medians and ratios.
-# usage: bench/preprocess/run.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
+# With BATCHING=1 every model (reference and preprocessing alike) batches dynamically: up
+# to 64 rows, waiting at most 500 µs for them.
+# usage: [BATCHING=1] bench/preprocess/run.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 duration=${2:-10}
 rounds=${3:-3}
+scheduling='"max_batch_size": 0'
+[[ ${BATCHING:-0} == 1 ]] && scheduling='"max_batch_size": 64, "max_queue_delay_us": 500'
+plain="{$scheduling}"
 cmake --build "$build" --target modelgate mg_cpu >/dev/null
 # shellcheck source=../gateway/work_dir.sh
 source bench/gateway/work_dir.sh
@@ -22,18 +27,19 @@ modelgate=$build/gateway/modelgate
 data=$work/data
 "$modelgate" init --data-dir "$data" >/dev/null
 key=$(cat "$data/admin.key")
-config='{"preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}},
+config='{'"$scheduling"', "preprocess": {"image": {"type": "image", "color": "grey", "height": 28, "width": 28}},
   "postprocess": {"probabilities": {"labels": ["t-shirt/top", "trouser", "pullover", "dress",
   "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]}}}'
 "$modelgate" import --data-dir "$data" fashion-cnn examples/models/fashion-cnn.onnx \
   --config "$config" --promote >/dev/null
-"$modelgate" import --data-dir "$data" plain-cnn examples/models/fashion-cnn.onnx --promote >/dev/null
-text='{"preprocess": {"tokens": {"type": "text"}}, "postprocess": {"probability":
+"$modelgate" import --data-dir "$data" plain-cnn examples/models/fashion-cnn.onnx \
+  --config "$plain" --promote >/dev/null
+text='{'"$scheduling"', "preprocess": {"tokens": {"type": "text"}}, "postprocess": {"probability":
   {"sigmoid_threshold": 0.5, "labels": ["other", "library"]}}}'
 "$modelgate" import --data-dir "$data" text examples/models/text-classifier.onnx \
   --config "$text" --file vocabulary=examples/models/text-vocab.txt --promote >/dev/null
 "$modelgate" import --data-dir "$data" plain-text examples/models/text-classifier.onnx \
-  --promote >/dev/null
+  --config "$plain" --promote >/dev/null
 "$modelgate" serve --data-dir "$data" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
 pids+=($!)
