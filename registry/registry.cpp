@@ -295,6 +295,22 @@ ModelRecord Registry::create_model(const ModelSpec& spec, const std::string& act
   return *find_model(spec.name);
 }
 
+bool Registry::record_artifact(const StoredArtifact& artifact, bool refresh_created_at) {
+  // What the file is, whatever the caller believes (identical content may have been
+  // stored before, encrypted or not).
+  const bool encrypted = store_.is_encrypted(artifact.digest);
+  db_->prepare(std::string("INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
+                           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
+                           "encrypted = excluded.encrypted") +
+               (refresh_created_at ? ", created_at = excluded.created_at" : ""))
+      .bind(1, artifact.digest)
+      .bind(2, static_cast<int64_t>(artifact.size))
+      .bind(3, int64_t{encrypted})
+      .bind(4, now())
+      .run();
+  return encrypted;
+}
+
 void Registry::add_artifact(const StoredArtifact& artifact, const std::string& actor) {
   std::lock_guard lock(write_mutex_);
   {
@@ -303,17 +319,8 @@ void Registry::add_artifact(const StoredArtifact& artifact, const std::string& a
       throw RegistryError(Code::kNotFound,
                           "artifact " + artifact.digest + " is not in the store; upload it first");
     }
-    const bool encrypted = store_.is_encrypted(artifact.digest);
     // created_at is when it was last added: the grace period of collection counts from it.
-    db_->prepare(
-           "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
-           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
-           "encrypted = excluded.encrypted, created_at = excluded.created_at")
-        .bind(1, artifact.digest)
-        .bind(2, static_cast<int64_t>(artifact.size))
-        .bind(3, int64_t{encrypted})
-        .bind(4, now())
-        .run();
+    const bool encrypted = record_artifact(artifact, true);
     push_artifact(artifact.digest);
     append_audit(actor, "artifact.add", artifact.digest,
                  json_text({{"size", artifact.size}, {"encrypted", encrypted}}));
@@ -352,18 +359,7 @@ VersionRecord Registry::add_version(const std::string& model, const StoredArtifa
       throw RegistryError(Code::kConflict,
                           "artifact " + artifact.digest + " is recorded with another size");
     }
-    // What the file is, whatever the caller believes (identical content may have been
-    // stored before, encrypted or not).
-    encrypted = store_.is_encrypted(artifact.digest);
-    db_->prepare(
-           "INSERT INTO artifacts (digest, size, encrypted, present, created_at) "
-           "VALUES (?,?,?,1,?) ON CONFLICT(digest) DO UPDATE SET present = 1, "
-           "encrypted = excluded.encrypted")
-        .bind(1, artifact.digest)
-        .bind(2, static_cast<int64_t>(artifact.size))
-        .bind(3, int64_t{encrypted})
-        .bind(4, now())
-        .run();
+    encrypted = record_artifact(artifact, false);
     auto next = db_->prepare("SELECT next_version FROM models WHERE id = ?");
     next.bind(1, id);
     next.step();

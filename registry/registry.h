@@ -216,6 +216,9 @@ class Registry {
   // This thread's cached snapshot, refreshed when generation_ moved. Valid until this
   // thread's next call into the registry.
   const Catalog& cached_catalog() const;
+  // Inserts or refreshes an artifact's row (present again; created_at too when asked);
+  // returns whether its file is encrypted. Caller holds write_mutex_ and a transaction.
+  bool record_artifact(const StoredArtifact& artifact, bool refresh_created_at);
   // Deletes artifact files no live version needs. Caller holds write_mutex_.
   int release_unreferenced_blobs();
   int64_t model_id(const std::string& name);

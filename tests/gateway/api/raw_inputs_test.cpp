@@ -49,8 +49,9 @@ class RawInputsTest : public RouterTest {
   // POSTs one binary-extension request: `input` as `datatype` of `shape` with these bytes;
   // returns the probabilities' bytes (or fails the test).
   std::string infer_binary(const std::string& model, const std::string& datatype,
-                           const std::string& shape, const std::string& data) {
-    const std::string header = R"({"inputs":[{"name":"image","datatype":")" + datatype +
+                           const std::string& shape, const std::string& data,
+                           const std::string& input = "image") {
+    const std::string header = R"({"inputs":[{"name":")" + input + R"(","datatype":")" + datatype +
                                R"(","shape":)" + shape + R"(,"parameters":{"binary_data_size":)" +
                                std::to_string(data.size()) +
                                R"(}}],"parameters":{"binary_data_output":true}})";
@@ -352,20 +353,10 @@ class RawTextTest : public RawInputsTest {
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     return lines;
   }
-  // One binary-extension request of `input` (BYTES texts or INT64 ids); the probabilities.
+  // One binary-extension request of `tokens` (BYTES texts or INT64 ids); the probabilities.
   std::string infer_texts(const std::string& datatype, const std::string& shape,
                           const std::string& data) {
-    const std::string header = R"({"inputs":[{"name":"tokens","datatype":")" + datatype +
-                               R"(","shape":)" + shape + R"(,"parameters":{"binary_data_size":)" +
-                               std::to_string(data.size()) +
-                               R"(}}],"parameters":{"binary_data_output":true}})";
-    HttpResponse r = call("POST", "/v2/models/text/infer", header + data,
-                          {{"Inference-Header-Content-Length", std::to_string(header.size())}});
-    EXPECT_EQ(r.status, 200) << r.body.substr(0, 400);
-    std::size_t json_size = 0;
-    for (const auto& [k, v] : r.headers)
-      if (k == "Inference-Header-Content-Length") json_size = std::stoul(v);
-    return r.status == 200 ? r.body.substr(json_size) : std::string();
+    return infer_binary("text", datatype, shape, data, "tokens");
   }
 
   const std::string kTextConfig =
