@@ -1,9 +1,9 @@
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "gateway/api/admin_routes.h"
 #include "gateway/api/errors.h"
@@ -112,18 +112,11 @@ void switch_alias(Services& s, const std::string& model, const std::string& alia
 std::optional<registry::ArtifactSignature> artifact_signature_of(const HttpRequest& head) {
   const std::string_view encoded = head.header("X-MG-Artifact-Signature");
   if (encoded.empty()) return std::nullopt;
-  if (encoded.size() > 4096 || encoded.size() % 4 != 0) {
-    throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
-  }
-  std::string text(encoded.size() / 4 * 3, '\0');
-  const int size = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                                   reinterpret_cast<const unsigned char*>(encoded.data()),
-                                   static_cast<int>(encoded.size()));
-  if (size < 0) throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
-  text.resize(static_cast<std::size_t>(size));
-  while (!text.empty() && text.back() == '\0') text.pop_back();  // base64 padding
+  const std::optional<std::string> text =
+      encoded.size() > 4096 ? std::nullopt : decode_base64(encoded);
+  if (!text) throw bad_request("X-MG-Artifact-Signature must be a base64 signature file");
   try {
-    return registry::parse_signature(text);
+    return registry::parse_signature(*text);
   } catch (const RegistryError& e) {
     throw bad_request(std::string("the artifact signature file: ") + e.what());
   }

@@ -1,12 +1,13 @@
 #include "gateway/preprocess/preprocessing.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
+
+#include "common/base64.h"
 
 namespace mg::gateway {
 namespace {
@@ -241,24 +242,6 @@ std::vector<int64_t> text_row_shape(const TextSpec& spec, const TensorDesc& decl
   return row;
 }
 
-std::vector<std::byte> from_base64(std::span<const std::byte> text) {
-  std::vector<std::byte> out(text.size() / 4 * 3 + 3);
-  std::unique_ptr<EVP_ENCODE_CTX, void (*)(EVP_ENCODE_CTX*)> ctx(EVP_ENCODE_CTX_new(),
-                                                                 EVP_ENCODE_CTX_free);
-  EVP_DecodeInit(ctx.get());
-  int written = 0, last = 0;
-  if (text.size() > static_cast<std::size_t>(INT32_MAX) ||
-      EVP_DecodeUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &written,
-                       reinterpret_cast<const unsigned char*>(text.data()),
-                       static_cast<int>(text.size())) < 0 ||
-      EVP_DecodeFinal(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + written, &last) !=
-          1) {
-    throw ImageError("not base64 (an image in JSON is its file's bytes in base64)");
-  }
-  out.resize(static_cast<std::size_t>(written + last));
-  return out;
-}
-
 }  // namespace
 
 bool Preprocessing::has_images() const {
@@ -409,10 +392,16 @@ RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool ba
     const std::string which = "input '" + raw.input + "', image " + std::to_string(i) + ": ";
     const auto file = files.next(which);
     try {
-      const std::vector<std::byte> decoded64 =
-          base64 ? from_base64(file) : std::vector<std::byte>{};
-      const DecodedImage image = decode_image(base64 ? std::span<const std::byte>(decoded64) : file,
-                                              spec.channels, spec.limits);
+      std::optional<std::string> decoded64;
+      if (base64) {
+        decoded64 = decode_base64(
+            std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
+        if (!decoded64)
+          throw ImageError("not base64 (an image in JSON is its file's bytes in base64)");
+      }
+      const DecodedImage image = decode_image(
+          base64 ? std::as_bytes(std::span(decoded64->data(), decoded64->size())) : file,
+          spec.channels, spec.limits);
       image_to_tensor(image, spec, reinterpret_cast<float*>(out.data.data()) + i * row_values);
     } catch (const ImageError& e) {
       throw ImageError(which + e.what());
