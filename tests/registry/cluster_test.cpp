@@ -136,6 +136,32 @@ TEST_F(RegistryCluster, ArtifactsStreamThroughTheDatabaseInChunksAndAreVerified)
   }
 }
 
+// A version's files (a vocabulary) reach the other replicas with it: listed in their
+// catalogue, their bytes fetched from the database; retiring the version releases them
+// there too.
+TEST_F(RegistryCluster, AVersionsFilesReachTheOtherReplica) {
+  a_->create_model({"text", "cpu"}, "admin");
+  const auto vocabulary = a_->artifacts().put(bytes_of("<pad>\n<unk>\nword\n"));
+  a_->add_artifact(vocabulary, "admin");
+  a_->add_version("text", a_->artifacts().put(bytes_of("model")), "", "admin", false,
+                  {{"vocabulary", vocabulary.digest}});
+  b_->refresh();
+  const auto version = b_->find_version("text", 1);
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->files.at("vocabulary"), vocabulary.digest);
+  ASSERT_FALSE(b_->artifacts().contains(vocabulary.digest));
+  b_->fetch_artifact(vocabulary.digest);
+  const auto read = b_->artifacts().read(vocabulary.digest);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(read.data()), read.size()),
+            "<pad>\n<unk>\nword\n");
+  a_->set_version_state("text", 1, VersionState::kRetired, "", "admin");
+  sql::PostgresDatabase db(postgres_.url());
+  auto chunks = db.prepare("SELECT count(*) FROM artifact_chunks WHERE digest = ?");
+  chunks.bind(1, vocabulary.digest);
+  ASSERT_TRUE(chunks.step());
+  EXPECT_EQ(chunks.column_int(0), 0);
+}
+
 TEST_F(RegistryCluster, UnknownArtifactsAreNotFound) {
   const std::string digest(64, 'a');
   try {
