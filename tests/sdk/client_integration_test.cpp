@@ -401,7 +401,8 @@ TEST_F(ClientIntegrationTest, GrpcTransportTakesBinaryInputsAsHttpsDoes) {
   const modelgate::GrpcResponse typed = grpc.infer("fashion-mlp", "", request);
   ASSERT_TRUE(typed.ok()) << typed.message;
   std::string floats;
-  for (const auto& v : json::parse(request).at("inputs").as_array()[0].at("data").as_array()) {
+  const json::value parsed = json::parse(request);  // kept: the loop walks into it
+  for (const auto& v : parsed.at("inputs").as_array()[0].at("data").as_array()) {
     const auto f = static_cast<float>(v.to_number<double>());
     floats.append(reinterpret_cast<const char*>(&f), 4);
   }
