@@ -1,6 +1,5 @@
 #include "gateway/api/router.h"
 
-#include <charconv>
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "gateway/api/data_plane.h"
 #include "gateway/api/errors.h"
 #include "gateway/api/inference_info.h"
+#include "gateway/api/kserve_codec.h"
 #include "gateway/api/route_table.h"
 #include "gateway/api/triton_extensions.h"
 #include "gateway/auth/authenticator.h"
@@ -204,15 +204,13 @@ constexpr std::size_t kInlineBodyBytes = 64 << 10;
 bool may_carry_bytes(const HttpRequest& request) {
   const std::string_view encoding = request.header("Content-Encoding");
   if (!encoding.empty() && encoding != "identity") return true;
-  std::string_view json = request.body;
-  const std::string_view length = request.header("Inference-Header-Content-Length");
   std::size_t json_size = 0;
-  if (!length.empty()) {
-    const auto [end, error] =
-        std::from_chars(length.data(), length.data() + length.size(), json_size);
-    if (error != std::errc() || end != length.data() + length.size()) return true;
-    json = json.substr(0, json_size);
+  try {
+    json_size = json_part_length(request);
+  } catch (const ApiError&) {
+    return true;  // a length that is not one: the decoder answers it, off the socket thread
   }
+  const std::string_view json = std::string_view(request.body).substr(0, json_size);
   return json.find("BYTES") != std::string_view::npos || json.find("\\u") != std::string_view::npos;
 }
 

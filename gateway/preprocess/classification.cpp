@@ -24,16 +24,10 @@ const std::vector<std::string>* Postprocessing::labels_of(const std::string& out
 
 namespace {
 
-// A labels file: one label per line (a trailing newline ends the last; "\r\n" accepted).
+// A labels file: one label per line.
 std::vector<std::string> labels_in(std::string_view file) {
   std::vector<std::string> labels;
-  while (!file.empty()) {
-    const std::size_t end = file.find('\n');
-    std::string_view label = file.substr(0, end);
-    file = end == std::string_view::npos ? std::string_view() : file.substr(end + 1);
-    if (!label.empty() && label.back() == '\r') label.remove_suffix(1);
-    labels.emplace_back(label);
-  }
+  for_each_line(file, [&labels](std::string_view label) { labels.emplace_back(label); });
   return labels;
 }
 
@@ -43,13 +37,8 @@ Postprocessing postprocessing_of(const std::string& config_json, const ModelMeta
                                  const std::map<std::string, std::string>& files) {
   namespace json = boost::json;
   Postprocessing out;
-  boost::system::error_code ec;
-  const json::value config = json::parse(config_json, ec);
-  const json::value own = version_section(files, "postprocess");
-  const json::value* postprocess = own.is_null() ? nullptr : &own;
-  if (postprocess == nullptr && !ec && config.is_object()) {
-    postprocess = config.as_object().if_contains("postprocess");
-  }
+  const json::value section = config_section(config_json, files, "postprocess");
+  const json::value* postprocess = section.is_null() ? nullptr : &section;
   if (postprocess == nullptr) return out;
   if (!postprocess->is_object()) {
     throw std::invalid_argument("model config: \"postprocess\" must be an object");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -49,19 +50,22 @@ std::vector<float> per_channel(const json::object& o, const char* key, float fal
   return out;
 }
 
+// Refuses a key the entry's kind does not know (a misspelt option must not be ignored).
+void check_keys(const json::object& o, std::initializer_list<std::string_view> known,
+                const std::string& input) {
+  for (const auto& entry : o) {
+    if (std::find(known.begin(), known.end(), entry.key()) == known.end()) {
+      invalid(input, "unknown key \"" + std::string(entry.key()) + "\"");
+    }
+  }
+}
+
 ImageSpec image_spec(const json::object& o, const std::string& input) {
   ImageSpec spec;
   spec.limits.gate = &large_image_gate();
-  static const char* const kKeys[] = {"type",  "color", "height", "width",     "layout",
-                                      "scale", "mean",  "std",    "max_pixels"};
-  for (const auto& entry : o) {
-    // A plain copy: clang before 16 cannot capture a structured binding in a lambda.
-    const std::string_view key = entry.key();
-    if (std::find_if(std::begin(kKeys), std::end(kKeys),
-                     [key](const char* k) { return key == k; }) == std::end(kKeys)) {
-      invalid(input, "unknown key \"" + std::string(key) + "\"");
-    }
-  }
+  check_keys(o,
+             {"type", "color", "height", "width", "layout", "scale", "mean", "std", "max_pixels"},
+             input);
   const auto* color = o.if_contains("color");
   if (color == nullptr || !color->is_string() ||
       (color->as_string() != "grey" && color->as_string() != "gray" &&
@@ -122,16 +126,10 @@ int64_t id_of(const json::object& o, const char* key, int64_t fallback, const st
 
 TextSpec text_spec(const json::object& o, const std::string& input,
                    const std::map<std::string, std::string>& files) {
-  static const char* const kKeys[] = {"type",    "vocabulary", "split",      "lowercase",
-                                      "filters", "unknown",    "unknown_id", "padding_id",
-                                      "length",  "padding",    "truncation", "max_bytes"};
-  for (const auto& entry : o) {
-    const std::string_view key = entry.key();
-    if (std::find_if(std::begin(kKeys), std::end(kKeys),
-                     [key](const char* k) { return key == k; }) == std::end(kKeys)) {
-      invalid(input, "unknown key \"" + std::string(key) + "\"");
-    }
-  }
+  check_keys(o,
+             {"type", "vocabulary", "split", "lowercase", "filters", "unknown", "unknown_id",
+              "padding_id", "length", "padding", "truncation", "max_bytes"},
+             input);
   TextSpec spec;
   const auto* file_name = string_or_null(o, "vocabulary", input);
   const std::string name = file_name ? std::string(file_name->as_string()) : "vocabulary";
@@ -249,16 +247,20 @@ bool Preprocessing::has_images() const {
                      [](const RawInput& raw) { return raw.kind == RawInput::Kind::kImage; });
 }
 
-boost::json::value version_section(const std::map<std::string, std::string>& files,
-                                   const std::string& name) {
-  const auto file = files.find(name);
-  if (file == files.end()) return nullptr;
+boost::json::value config_section(const std::string& config_json,
+                                  const std::map<std::string, std::string>& files,
+                                  const std::string& name) {
   boost::system::error_code ec;
-  boost::json::value section = boost::json::parse(file->second, ec);
-  if (ec || !section.is_object()) {
-    throw std::invalid_argument("the version's file '" + name + "' is not a JSON object");
+  if (const auto file = files.find(name); file != files.end()) {
+    boost::json::value section = boost::json::parse(file->second, ec);
+    if (ec || !section.is_object()) {
+      throw std::invalid_argument("the version's file '" + name + "' is not a JSON object");
+    }
+    return section;
   }
-  return section;
+  const boost::json::value config = boost::json::parse(config_json, ec);
+  const auto* section = !ec && config.is_object() ? config.as_object().if_contains(name) : nullptr;
+  return section != nullptr ? *section : boost::json::value(nullptr);
 }
 
 const RawInput* Preprocessing::find(const std::string& input) const {
@@ -270,19 +272,13 @@ const RawInput* Preprocessing::find(const std::string& input) const {
 Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
                                const std::map<std::string, std::string>& files) {
   Preprocessing out;
-  boost::system::error_code ec;
-  const json::value config = json::parse(config_json, ec);
-  const json::value own = version_section(files, "preprocess");
-  const json::value* preprocess = own.is_null() ? nullptr : &own;
-  if (preprocess == nullptr && !ec && config.is_object()) {
-    preprocess = config.as_object().if_contains("preprocess");
-  }
-  if (preprocess == nullptr) return out;
-  if (!preprocess->is_object()) {
+  const json::value preprocess = config_section(config_json, files, "preprocess");
+  if (preprocess.is_null()) return out;
+  if (!preprocess.is_object()) {
     throw std::invalid_argument("model config: \"preprocess\" must be an object");
   }
   const bool batched = metadata.max_batch_size > 0;
-  for (const auto& [key, entry] : preprocess->as_object()) {
+  for (const auto& [key, entry] : preprocess.as_object()) {
     const std::string input(key);
     const TensorDesc* declared = metadata.find_input(input);
     if (declared == nullptr) invalid(input, "the model has no input of that name");
@@ -314,23 +310,31 @@ Preprocessing preprocessing_of(const std::string& config_json, const ModelMetada
 
 namespace {
 
-// The i-th of `elements` serialised BYTES elements, walked in order.
+// Serialised BYTES elements of one input, walked in order; errors name the element
+// ("input 'image', image 3: "), a description built only when one is thrown.
 class Elements {
  public:
-  explicit Elements(std::span<const std::byte> serialised) : serialised_(serialised) {}
-  std::span<const std::byte> next(const std::string& which) {
+  Elements(std::span<const std::byte> serialised, const std::string& input, const char* kind)
+      : serialised_(serialised), input_(input), kind_(kind) {}
+  // Element i, the next one.
+  std::span<const std::byte> next(uint64_t i) {
     uint32_t length = 0;
-    if (serialised_.size() - at_ < 4) throw RawInputError(which + "missing");
+    if (serialised_.size() - at_ < 4) throw RawInputError(which(i) + "missing");
     std::memcpy(&length, serialised_.data() + at_, 4);
     at_ += 4;
-    if (serialised_.size() - at_ < length) throw RawInputError(which + "missing");
+    if (serialised_.size() - at_ < length) throw RawInputError(which(i) + "missing");
     const auto element = serialised_.subspan(at_, length);
     at_ += length;
     return element;
   }
+  std::string which(uint64_t i) const {
+    return "input '" + input_ + "', " + kind_ + " " + std::to_string(i) + ": ";
+  }
 
  private:
   std::span<const std::byte> serialised_;
+  const std::string& input_;
+  const char* kind_;
   std::size_t at_ = 0;
 };
 
@@ -346,15 +350,14 @@ RawTensor texts_to_tensor(const RawInput& raw, const TensorDesc& declared, bool 
                         std::to_string(elements));
   }
   std::vector<int64_t> ids(elements * spec.length);
-  Elements texts(serialised);
+  Elements texts(serialised, raw.input, "text");
   for (uint64_t i = 0; i < elements; ++i) {
-    const std::string which = "input '" + raw.input + "', text " + std::to_string(i) + ": ";
-    const auto text = texts.next(which);
+    const auto text = texts.next(i);
     try {
       text_to_ids(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), spec,
                   std::span<int64_t>(ids).subspan(i * spec.length, spec.length));
     } catch (const RawInputError& e) {
-      throw RawInputError(which + e.what());
+      throw RawInputError(texts.which(i) + e.what());
     }
   }
   if (declared.dtype == DType::kInt64) {
@@ -387,10 +390,9 @@ RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool ba
   }
   const std::size_t row_values = std::size_t{spec.channels} * spec.height * spec.width;
   out.data.resize(elements * row_values * sizeof(float));
-  Elements files(serialised);
+  Elements files(serialised, raw.input, "image");
   for (uint64_t i = 0; i < elements; ++i) {
-    const std::string which = "input '" + raw.input + "', image " + std::to_string(i) + ": ";
-    const auto file = files.next(which);
+    const auto file = files.next(i);
     try {
       std::optional<std::string> decoded64;
       if (base64) {
@@ -404,7 +406,7 @@ RawTensor raw_to_tensor(const RawInput& raw, const TensorDesc& declared, bool ba
           spec.channels, spec.limits);
       image_to_tensor(image, spec, reinterpret_cast<float*>(out.data.data()) + i * row_values);
     } catch (const ImageError& e) {
-      throw ImageError(which + e.what());
+      throw ImageError(files.which(i) + e.what());
     }
   }
   return out;

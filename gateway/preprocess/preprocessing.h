@@ -53,10 +53,12 @@ struct Preprocessing {
 Preprocessing preprocessing_of(const std::string& config_json, const ModelMetadata& metadata,
                                const std::map<std::string, std::string>& files = {});
 
-// The JSON object a version's file `name` holds ("preprocess", "postprocess"), or null when
-// the version has no such file; throws std::invalid_argument when it is not an object.
-boost::json::value version_section(const std::map<std::string, std::string>& files,
-                                   const std::string& name);
+// A model config's section `name` ("preprocess", "postprocess") as this version has it:
+// the JSON object its file of that name holds when it carries one (std::invalid_argument
+// when that is not an object), else the model config's entry, else null.
+boost::json::value config_section(const std::string& config_json,
+                                  const std::map<std::string, std::string>& files,
+                                  const std::string& name);
 
 // One raw input of a request: `elements` serialised BYTES elements (4-byte little-endian
 // length + bytes), each an encoded image (base64 text when `base64`, as JSON carries them)

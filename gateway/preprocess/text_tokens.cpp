@@ -22,11 +22,7 @@ char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + '
 Vocabulary parse_vocabulary(std::string_view file) {
   Vocabulary vocabulary;
   std::size_t line = 0;
-  while (!file.empty()) {
-    const std::size_t end = file.find('\n');
-    std::string_view token = file.substr(0, end);
-    file = end == std::string_view::npos ? std::string_view() : file.substr(end + 1);
-    if (!token.empty() && token.back() == '\r') token.remove_suffix(1);
+  for_each_line(file, [&](std::string_view token) {
     ++line;
     const std::string where = "the vocabulary's line " + std::to_string(line);
     if (token.empty()) throw std::invalid_argument(where + " is empty");
@@ -35,7 +31,7 @@ Vocabulary parse_vocabulary(std::string_view file) {
     if (!vocabulary.emplace(std::string(token), static_cast<int64_t>(line - 1)).second) {
       throw std::invalid_argument(where + " repeats the token '" + std::string(token) + "'");
     }
-  }
+  });
   if (vocabulary.empty()) throw std::invalid_argument("the vocabulary is empty");
   return vocabulary;
 }

@@ -17,6 +17,19 @@ namespace mg::gateway {
 // in order. Throws std::invalid_argument for a file that is not one (empty, a repeated
 // token, an empty line, a line over 1 KiB, more than 16 M lines).
 using Vocabulary = std::unordered_map<std::string, int64_t>;
+// Calls line(text) for each line of a text file, as vocabularies and labels files are read:
+// a final newline ends the last line (it does not start an empty one), and "\r\n" counts as
+// a newline. One line at a time: a caller may stop a huge file early by throwing.
+template <class Line>
+void for_each_line(std::string_view file, Line&& line) {
+  while (!file.empty()) {
+    const std::size_t end = file.find('\n');
+    std::string_view text = file.substr(0, end);
+    file = end == std::string_view::npos ? std::string_view() : file.substr(end + 1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    line(text);
+  }
+}
 Vocabulary parse_vocabulary(std::string_view file);
 
 // How a model wants a text as its input tensor (a model config's "preprocess" entry of
