@@ -42,6 +42,12 @@ const std::vector<Table>& tables() {
        {"secret_hash", "secret_sealed"}},
       {"usage", {"hour", "tenant", "key_id", "model", "version", "requests", "items", "errors"}},
       {"quota_usage", {"tenant", "period_start", "used"}},
+      {"datasets", {"name", "artifact", "description", "records", "created_at", "updated_at"}},
+      {"evaluation_reports",
+       {"id", "model_id", "version", "dataset", "dataset_artifact", "baseline_version", "passed",
+        "report", "actor", "created_at"},
+       {},
+       true},
   };
   return kTables;
 }
@@ -102,7 +108,7 @@ CopyReport copy_to_postgres(const std::filesystem::path& data_dir, const std::st
     if (name == "audit_log") report.audit_entries = rows;
   }
   // New rows continue after the copied ids.
-  for (const char* table : {"models", "tenants", "audit_log"}) {
+  for (const char* table : {"models", "tenants", "audit_log", "evaluation_reports"}) {
     target.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table +
                 "', 'id'), GREATEST((SELECT max(id) FROM " + table + "), 1))");
   }

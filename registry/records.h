@@ -83,6 +83,32 @@ struct SignatureRecord {
   int64_t created_at = 0;
 };
 
+// A dataset versions are evaluated on (docs/evaluation.md): an artifact under a name.
+// Uploading again under the same name points the name at the new content.
+struct DatasetEntry {
+  std::string name;
+  std::string artifact;  // hex SHA-256 of its content
+  std::string description;
+  int64_t records = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// One evaluation of a version on a dataset: the figures (report_json) and whether the
+// model's gate passed them when it ran.
+struct EvaluationReport {
+  int64_t id = 0;
+  std::string model;
+  int64_t version = 0;
+  std::string dataset;
+  std::string dataset_artifact;  // the dataset's content evaluated
+  int64_t baseline_version = 0;  // the default version evaluated beside it; 0: none
+  bool passed = false;
+  std::string report_json;
+  std::string actor;
+  int64_t created_at = 0;
+};
+
 // Tenant quota periods (docs/contracts.md "Rate limits, quotas, usage").
 enum class QuotaPeriod { kMinute, kHour, kDay, kMonth };
 std::string_view period_name(QuotaPeriod period);

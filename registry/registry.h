@@ -169,14 +169,38 @@ class Registry {
   // Removing a signer thus stops its signatures counting at the next check (load).
   std::optional<std::string> verified_signer(const std::string& digest) const;
 
+  // Evaluation before promotion (registry_evaluation.cpp). A dataset names an artifact
+  // recorded with add_artifact; naming it again replaces its artifact. Audited
+  // dataset.upload / dataset.remove.
+  DatasetEntry put_dataset(const std::string& name, const std::string& artifact,
+                           const std::string& description, int64_t records,
+                           const std::string& actor);
+  std::optional<DatasetEntry> find_dataset(const std::string& name) const;
+  std::vector<DatasetEntry> list_datasets() const;
+  void remove_dataset(const std::string& name, const std::string& actor);
+  // Stores a report (audited version.evaluate); returns it with its id and time.
+  EvaluationReport add_report(EvaluationReport report, const std::string& actor);
+  // A model's reports, newest first (of one version when version > 0), at most `limit`.
+  std::vector<EvaluationReport> list_reports(const std::string& model, int64_t version = 0,
+                                             int limit = 100) const;
+  std::optional<EvaluationReport> find_report(const std::string& model, int64_t id) const;
+  // Sets (or, with an empty text, removes) the model config's "gate" object: a JSON object
+  // text the caller has checked. Audited model.gate with the new gate.
+  void set_model_gate(const std::string& model, const std::string& gate_json,
+                      const std::string& actor);
+  // Audits a promotion forced past the gate (action version.promote_forced): who, which
+  // version, and the figures it was forced past (details_json).
+  void audit_forced_promotion(const std::string& model, int64_t version,
+                              const std::string& details_json, const std::string& actor);
+
   // The audit log in order, entries with id > after_id, at most limit of them.
   std::vector<AuditEntry> audit_log(int64_t after_id = 0, int limit = 1000) const;
 
   // Policy: temp files are always leftovers; an artifact file is kept while any version
   // that is not retired references it (as its model or one of its files), or for
-  // kUnreferencedArtifactGraceMs after add_artifact, and deleted otherwise (its row stays,
-  // present=0).
-  // Runs at open; safe at any time since it takes the write lock.
+  // kUnreferencedArtifactGraceMs after add_artifact, or while a dataset names it, and deleted
+  // otherwise (its row stays, present=0). Runs at open; safe at any time since it takes the write
+  // lock.
   CollectReport collect_garbage();
 
   // ---- Cluster mode (registry_cluster.cpp) ---------------------------------------------
@@ -234,6 +258,7 @@ class Registry {
       "SELECT artifact FROM versions WHERE state != 'retired' "
       "UNION SELECT f.artifact FROM version_files f JOIN versions v ON v.model_id = f.model_id "
       "AND v.version = f.version WHERE v.state != 'retired' "
+      "UNION SELECT artifact FROM datasets "
       "UNION SELECT digest FROM artifacts WHERE created_at > ? "
       "AND digest NOT IN (SELECT artifact FROM versions) "
       "AND digest NOT IN (SELECT artifact FROM version_files)";

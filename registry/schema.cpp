@@ -150,6 +150,32 @@ CREATE TABLE version_files (
 );
 CREATE INDEX version_files_by_artifact ON version_files(artifact);
 )sql",
+      // 7: evaluation before promotion: datasets (artifacts a version is evaluated on) and
+      // the reports of evaluations (figures as JSON; `passed` as the gate judged then).
+      R"sql(
+CREATE TABLE datasets (
+  name        TEXT PRIMARY KEY,
+  artifact    TEXT NOT NULL REFERENCES artifacts(digest),
+  description TEXT NOT NULL DEFAULT '',
+  records     INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE INDEX datasets_by_artifact ON datasets(artifact);
+CREATE TABLE evaluation_reports (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id         INTEGER NOT NULL REFERENCES models(id),
+  version          INTEGER NOT NULL,
+  dataset          TEXT NOT NULL,
+  dataset_artifact TEXT NOT NULL,                -- the dataset's content when evaluated
+  baseline_version INTEGER NOT NULL,             -- the default version compared with; 0: none
+  passed           INTEGER NOT NULL,
+  report           TEXT NOT NULL,                -- JSON object
+  actor            TEXT NOT NULL,
+  created_at       INTEGER NOT NULL
+);
+CREATE INDEX evaluation_reports_by_version ON evaluation_reports(model_id, version, id);
+)sql",
   };
   return kMigrations;
 }
@@ -294,6 +320,31 @@ CREATE TABLE version_files (
   FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
 );
 CREATE INDEX version_files_by_artifact ON version_files(artifact);
+)sql",
+      // 4: datasets and evaluation reports (as SQLite's migration 7).
+      R"sql(
+CREATE TABLE datasets (
+  name        TEXT PRIMARY KEY,
+  artifact    TEXT NOT NULL REFERENCES artifacts(digest),
+  description TEXT NOT NULL DEFAULT '',
+  records     BIGINT NOT NULL,
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
+CREATE INDEX datasets_by_artifact ON datasets(artifact);
+CREATE TABLE evaluation_reports (
+  id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  model_id         BIGINT NOT NULL REFERENCES models(id),
+  version          BIGINT NOT NULL,
+  dataset          TEXT NOT NULL,
+  dataset_artifact TEXT NOT NULL,
+  baseline_version BIGINT NOT NULL,
+  passed           BIGINT NOT NULL,
+  report           TEXT NOT NULL,
+  actor            TEXT NOT NULL,
+  created_at       BIGINT NOT NULL
+);
+CREATE INDEX evaluation_reports_by_version ON evaluation_reports(model_id, version, id);
 )sql",
   };
   return kMigrations;

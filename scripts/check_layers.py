@@ -32,7 +32,9 @@ ALLOWED = {
     "gateway/preprocess": ["gateway/plugin_host/", "common/"],
     "gateway/serving": ["gateway/plugin_host/", "gateway/preprocess/", "gateway/metrics/",
                         "registry/", "common/"],
-    "gateway/api": ["gateway/auth/", "gateway/limits/", "gateway/serving/", "gateway/metrics/",
+    # Evaluation datasets read and scored, the promotion gate: computation only.
+    "gateway/evaluation": ["common/"],
+    "gateway/api": ["gateway/auth/", "gateway/evaluation/", "gateway/limits/", "gateway/serving/", "gateway/metrics/",
                     "gateway/http/", "gateway/plugin_host/", "gateway/preprocess/", "registry/",
                     "common/"],
     # The gRPC listener sees HTTP requests and responses only: the router is handed in.

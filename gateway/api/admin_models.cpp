@@ -160,7 +160,7 @@ std::map<std::string, std::string> version_files_of(const HttpRequest& head) {
 // version to name as one of its files.
 class UploadSink : public BodySink {
  public:
-  UploadSink(Services& s, std::string model, std::string notes, bool promote,
+  UploadSink(Services& s, std::string model, std::string notes, bool promote, bool force,
              std::optional<std::string> expected, std::string actor,
              std::optional<SignedParts> signature,
              std::optional<registry::ArtifactSignature> artifact_signature,
@@ -170,6 +170,7 @@ class UploadSink : public BodySink {
         notes_(std::move(notes)),
         files_(std::move(files)),
         promote_(promote),
+        force_(force),
         expected_(std::move(expected)),
         actor_(std::move(actor)),
         signature_(std::move(signature)),
@@ -217,7 +218,11 @@ class UploadSink : public BodySink {
       if (signer) {
         s_.registry.add_signature(artifact.digest, *signer, artifact_signature_->signature, actor_);
       }
-      if (promote_) switch_alias(s_, model_, "default", v.version, actor_);
+      if (promote_) {
+        // The gate judges the version now it exists; a refused one stays uploaded.
+        if (auto refusal = check_gate(s_, model_, v.version, force_, actor_)) return *refusal;
+        switch_alias(s_, model_, "default", v.version, actor_);
+      }
       return json_response(version_json(s_, *s_.registry.find_version(model_, v.version)), 201);
     } catch (const RegistryError& e) {
       return respond(api_error(e));
@@ -280,7 +285,7 @@ class UploadSink : public BodySink {
   Services& s_;
   std::string model_, notes_;
   std::map<std::string, std::string> files_;
-  bool promote_;
+  bool promote_, force_;
   std::optional<std::string> expected_;
   std::string actor_;
   std::optional<SignedParts> signature_;
@@ -300,15 +305,18 @@ std::unique_ptr<BodySink> make_upload(const HttpRequest& head, const std::string
                    expected->find_first_not_of("0123456789abcdef") != std::string::npos)) {
     throw bad_request("'sha256' must be 64 lowercase hex characters");
   }
-  const std::string promote = query_param(head.target, "promote").value_or("false");
-  if (promote != "true" && promote != "false" && promote != "1" && promote != "0") {
-    throw bad_request("'promote' must be true or false");
-  }
+  const auto flag = [&](const char* name) {
+    const std::string value = query_param(head.target, name).value_or("false");
+    if (value != "true" && value != "false" && value != "1" && value != "0") {
+      throw bad_request("'" + std::string(name) + "' must be true or false");
+    }
+    return value == "true" || value == "1";
+  };
+  const bool promote = flag("promote"), force = flag("force");
   try {
     return std::make_unique<UploadSink>(
-        s, model, query_param(head.target, "notes").value_or(""),
-        promote == "true" || promote == "1", std::move(expected), caller.key_id,
-        std::move(signature), artifact_signature_of(head),
+        s, model, query_param(head.target, "notes").value_or(""), promote, force,
+        std::move(expected), caller.key_id, std::move(signature), artifact_signature_of(head),
         model.empty() ? std::map<std::string, std::string>() : version_files_of(head));
   } catch (const RegistryError& e) {
     throw api_error(e);
@@ -346,8 +354,15 @@ HttpResponse show_model(const AdminCall& call) {
   json::object shown = model_json(s, *record);
   shown["isolation"] = std::string(
       isolation_name(isolation_for_model(s.backends, record->backend, record->config_json)));
+  const std::map<int64_t, json::object> evaluations = latest_evaluations(s, model);
   json::array versions;
-  for (const auto& v : s.registry.list_versions(model)) versions.emplace_back(version_json(s, v));
+  for (const auto& v : s.registry.list_versions(model)) {
+    json::object version = version_json(s, v);
+    auto it = evaluations.find(v.version);
+    version["evaluation"] =
+        it == evaluations.end() ? json::value(nullptr) : json::value(it->second);
+    versions.emplace_back(std::move(version));
+  }
   shown["versions"] = versions;
   return json_response(shown);
 }
@@ -435,6 +450,12 @@ HttpResponse set_alias(const AdminCall& call) {
     throw bad_request("the body must be {\"version\": N}");
   }
   const int64_t version = existing_version(s, model, std::to_string(it->value().as_int64()));
+  if (alias == "default") {
+    if (auto refusal =
+            check_gate(s, model, version, bool_field(body, "force", false), call.caller.key_id)) {
+      return *refusal;
+    }
+  }
   switch_alias(s, model, alias, version, call.caller.key_id);
   return json_response(json::object{{"model", model}, {"alias", alias}, {"version", version}});
 }

@@ -2,9 +2,12 @@
 
 // The admin API's handlers, one per route (admin_api.cpp holds the table), split by
 // resource: admin_models.cpp (models, versions, aliases, uploads), admin_tenants.cpp
-// (tenants, keys), admin_operations.cpp (signers, backends, usage, audit).
+// (tenants, keys), admin_operations.cpp (signers, backends, usage, audit),
+// admin_evaluation.cpp (datasets, evaluations, the promotion gate).
 
+#include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +44,18 @@ int64_t existing_version(Services& s, const std::string& model, std::string_view
 void load_or_refuse(Services& s, const std::string& model, int64_t version,
                     const std::string& actor);
 
+// The model's promotion gate (docs/evaluation.md) applied to moving its default alias to
+// `version`: nullopt when the move may go on (no gate, a passing report — made now when
+// there is none on the gate's dataset against the current default — or `force`, which
+// audits the failures it overrides), else the 409 gate_failed answer with the failures
+// and the report.
+std::optional<HttpResponse> check_gate(Services& s, const std::string& model, int64_t version,
+                                       bool force, const std::string& actor);
+
+// Each version's newest evaluation report, summed up for `model show`: {"report",
+// "dataset", "verdict", "accuracy" (when labelled), "p99_ms", "created_at"}.
+std::map<int64_t, boost::json::object> latest_evaluations(Services& s, const std::string& model);
+
 // The upload of a new version (model named) or of an artifact a version will name as one
 // of its files (model empty), streamed (open_upload) or buffered (upload_version,
 // upload_artifact).
@@ -62,6 +77,16 @@ HttpResponse retire_version(const AdminCall& call);
 HttpResponse list_aliases(const AdminCall& call);
 HttpResponse set_alias(const AdminCall& call);
 HttpResponse remove_alias(const AdminCall& call);
+// admin_evaluation.cpp
+HttpResponse list_datasets(const AdminCall& call);
+HttpResponse show_dataset(const AdminCall& call);
+HttpResponse register_dataset(const AdminCall& call);
+HttpResponse remove_dataset(const AdminCall& call);
+HttpResponse evaluate_version(const AdminCall& call);
+HttpResponse list_reports(const AdminCall& call);
+HttpResponse show_report(const AdminCall& call);
+HttpResponse set_gate(const AdminCall& call);
+HttpResponse remove_gate(const AdminCall& call);
 // admin_tenants.cpp
 HttpResponse list_tenants(const AdminCall& call);
 HttpResponse create_tenant(const AdminCall& call);
