@@ -39,16 +39,34 @@ std::string aliases_text(const json::value& aliases) {
   return text;
 }
 
+// A version's newest evaluation (model show): "pass 0.8718 p99 0.31ms fashion-test #3".
+std::string evaluation_text(const json::object& version) {
+  const json::value* e = version.if_contains("evaluation");
+  if (e == nullptr || !e->is_object()) return "";
+  const auto& o = e->as_object();
+  char figures[96] = "";
+  if (o.contains("accuracy")) {
+    std::snprintf(figures, sizeof figures, " %.4f", o.at("accuracy").to_number<double>());
+  }
+  char p99[48] = "";
+  if (o.contains("p99_ms")) {
+    std::snprintf(p99, sizeof p99, " p99 %.2fms", o.at("p99_ms").to_number<double>());
+  }
+  return cell(o.at("verdict")) + figures + p99 + " " + cell(o.at("dataset")) + " #" +
+         cell(o.at("report"));
+}
+
 void print_versions(const json::array& versions) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& v : versions) {
     const auto& o = v.as_object();
     rows.push_back({cell(o.at("version")), cell(o.at("state")), aliases_text(o.at("aliases")),
                     human_bytes(o.at("size").to_number<double>()),
-                    cell(o.at("artifact")).substr(0, 12), cell(o.at("notes")),
-                    cell(o.at("reason"))});
+                    cell(o.at("artifact")).substr(0, 12), cell(o.at("notes")), cell(o.at("reason")),
+                    evaluation_text(o)});
   }
-  print_table({"VERSION", "STATE", "ALIASES", "SIZE", "ARTIFACT", "NOTES", "REASON"}, rows);
+  print_table({"VERSION", "STATE", "ALIASES", "SIZE", "ARTIFACT", "NOTES", "REASON", "EVALUATION"},
+              rows);
 }
 
 // Redraws one line on a terminal; silent when stderr is not one.
@@ -200,7 +218,8 @@ void model_upload(modelgate::Client& client, const Output& out, const UploadArgs
   const std::string signature = args.signature.empty() ? "" : read_whole(args.signature);
   json::value v = expect_ok(client.upload_version(
       args.name, args.file, args.notes, args.promote,
-      [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }, signature, files));
+      [&bar](uint64_t sent, uint64_t total) { bar.update(sent, total); }, signature, files,
+      args.force));
   if (out.json) return print_json(v);
   const auto& o = v.as_object();
   std::cout << args.name << " version " << cell(o.at("version")) << " (" << cell(o.at("state"))
@@ -241,8 +260,8 @@ void model_versions(modelgate::Client& client, const Output& out, const std::str
 }
 
 void model_alias(modelgate::Client& client, const Output& out, const std::string& name,
-                 const std::string& alias, int64_t version) {
-  json::value body = expect_ok(client.set_alias(name, alias, version));
+                 const std::string& alias, int64_t version, bool force) {
+  json::value body = expect_ok(client.set_alias(name, alias, version, force));
   if (out.json) return print_json(body);
   std::cout << name << ": " << alias << " -> version " << version << "\n";
 }

@@ -32,17 +32,41 @@ struct UploadArgs {
   // The version's own "preprocess" / "postprocess" (JSON objects), stored as its files.
   std::map<std::string, std::string> sections;
   bool promote = false;
+  bool force = false;  // with promote: past a failing gate (audited)
 };
 void model_upload(modelgate::Client& client, const Output& out, const UploadArgs& args);
 void model_list(modelgate::Client& client, const Output& out);
 void model_show(modelgate::Client& client, const Output& out, const std::string& name);
 void model_versions(modelgate::Client& client, const Output& out, const std::string& name);
+// force: the default alias only, past a failing gate (audited).
 void model_alias(modelgate::Client& client, const Output& out, const std::string& name,
-                 const std::string& alias, int64_t version);
+                 const std::string& alias, int64_t version, bool force = false);
 // load | unload | retire
 void model_action(modelgate::Client& client, const Output& out, const std::string& name,
                   int64_t version, const std::string& action);
 void backend_list(modelgate::Client& client, const Output& out);
+
+// Evaluation before promotion (docs/evaluation.md).
+void dataset_upload(modelgate::Client& client, const Output& out, const std::string& name,
+                    const std::string& file, const std::string& description,
+                    const std::string& signature);
+void dataset_list(modelgate::Client& client, const Output& out);
+void dataset_show(modelgate::Client& client, const Output& out, const std::string& name);
+void dataset_remove(modelgate::Client& client, const Output& out, const std::string& name);
+// Prints the report's figures, the default version's beside them, and the verdict.
+void model_evaluate(modelgate::Client& client, const Output& out, const std::string& name,
+                    int64_t version, const std::string& dataset, uint32_t top_k);
+// A model's reports, newest first (of one version when version > 0); --json exports them.
+void model_reports(modelgate::Client& client, const Output& out, const std::string& name,
+                   int64_t version);
+struct GateArgs {
+  std::string dataset;
+  std::optional<double> min_accuracy, max_accuracy_drop, max_p99_ms;
+  std::optional<int64_t> top_k;
+  bool remove = false;
+};
+void model_gate(modelgate::Client& client, const Output& out, const std::string& name,
+                const GateArgs& args);
 void infer(modelgate::Client& client, const Output& out, const std::string& name,
            const std::string& version, const std::string& input_file);
 // Raw inputs (docs/preprocessing.md) — the bytes of PNG or JPEG files, or texts — as the

@@ -77,7 +77,11 @@ int main(int argc, char** argv) {
                          "config's)");
   upload_cmd->add_option("--postprocess", postprocess_json,
                          "this version's own \"postprocess\" (a JSON object)");
-  upload_cmd->add_flag("--promote", upload.promote, "load it and move the default alias to it");
+  upload_cmd->add_flag("--promote", upload.promote,
+                       "load it and move the default alias to it (a gated model evaluates it "
+                       "first)");
+  upload_cmd->add_flag("--force", upload.force,
+                       "with --promote: promote past a failing gate (audited)");
   upload_cmd->callback([&] {
     if (!vocab_file.empty()) upload.files.push_back("vocabulary=" + vocab_file);
     if (!labels_file.empty()) upload.files.push_back("labels=" + labels_file);
@@ -97,11 +101,14 @@ int main(int argc, char** argv) {
   auto* versions_cmd = model->add_subcommand("versions", "a model's versions");
   versions_cmd->add_option("name", name, "model name")->required();
   versions_cmd->callback([&] { run = [&](auto& c) { model_versions(c, out, name); }; });
-  auto* promote_cmd = model->add_subcommand("promote", "move the default alias to a version");
+  auto* promote_cmd = model->add_subcommand(
+      "promote", "move the default alias to a version (through the model's gate)");
   promote_cmd->add_option("name", name, "model name")->required();
   promote_cmd->add_option("version", version, "version")->required();
+  bool force = false;
+  promote_cmd->add_flag("--force", force, "promote past a failing gate (audited)");
   promote_cmd->callback(
-      [&] { run = [&](auto& c) { model_alias(c, out, name, "default", version); }; });
+      [&] { run = [&](auto& c) { model_alias(c, out, name, "default", version, force); }; });
   auto* alias_cmd = model->add_subcommand("alias", "point an alias at a version");
   alias_cmd->add_option("name", name, "model name")->required();
   alias_cmd->add_option("alias", alias, "alias")->required();
@@ -116,6 +123,69 @@ int main(int argc, char** argv) {
       run = [&](auto& c) { model_action(c, out, name, version, action_name); };
     });
   }
+
+  // ---- evaluation before promotion -------------------------------------------------------
+  std::string dataset_name;
+  uint32_t top_k = 0;
+  auto* evaluate_cmd = model->add_subcommand(
+      "evaluate", "run a version over a dataset, beside the default version; keep the report");
+  evaluate_cmd->add_option("name", name, "model name")->required();
+  evaluate_cmd->add_option("version", version, "version")->required();
+  evaluate_cmd->add_option("--dataset", dataset_name, "dataset (default: the gate's)");
+  evaluate_cmd->add_option("--top-k", top_k, "top-k accuracy's k (default: the gate's, else 5)")
+      ->check(CLI::Range(1, 65536));
+  evaluate_cmd->callback(
+      [&] { run = [&](auto& c) { model_evaluate(c, out, name, version, dataset_name, top_k); }; });
+  int64_t reports_version = 0;
+  auto* reports_cmd =
+      model->add_subcommand("reports", "a model's evaluation reports, newest first (--json)");
+  reports_cmd->add_option("name", name, "model name")->required();
+  reports_cmd->add_option("--version", reports_version, "of this version only");
+  reports_cmd->callback(
+      [&] { run = [&](auto& c) { model_reports(c, out, name, reports_version); }; });
+  GateArgs gate;
+  auto* gate_cmd = model->add_subcommand(
+      "gate", "set the thresholds a version must meet before it becomes the default");
+  gate_cmd->add_option("name", name, "model name")->required();
+  gate_cmd->add_option("--dataset", gate.dataset, "the dataset versions are evaluated on");
+  gate_cmd->add_option("--min-accuracy", gate.min_accuracy, "top-1 accuracy at least (0..1)")
+      ->check(CLI::Range(0.0, 1.0));
+  gate_cmd
+      ->add_option("--max-accuracy-drop", gate.max_accuracy_drop,
+                   "accuracy lost against the default version at most (0..1)")
+      ->check(CLI::Range(0.0, 1.0));
+  gate_cmd->add_option("--max-p99-ms", gate.max_p99_ms, "p99 latency per record at most, ms")
+      ->check(CLI::NonNegativeNumber);
+  gate_cmd->add_option("--top-k", gate.top_k, "k of the reports' top-k accuracy (default 5)")
+      ->check(CLI::Range(1, 65536));
+  gate_cmd->add_flag("--remove", gate.remove, "remove the gate");
+  gate_cmd->callback([&] { run = [&](auto& c) { model_gate(c, out, name, gate); }; });
+
+  auto* dataset = app.add_subcommand("dataset", "evaluation datasets")->require_subcommand(1);
+  std::string dataset_file, dataset_description, dataset_signature;
+  auto* dataset_upload_cmd =
+      dataset->add_subcommand("upload", "upload a dataset (KServe v2 requests with labels)");
+  dataset_upload_cmd->add_option("name", name, "dataset name")->required();
+  dataset_upload_cmd->add_option("file", dataset_file, "dataset file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  dataset_upload_cmd->add_option("--description", dataset_description, "description");
+  dataset_upload_cmd->add_option("--signature", dataset_signature, "signature file (mgctl sign)")
+      ->check(CLI::ExistingFile);
+  dataset_upload_cmd->callback([&] {
+    run = [&](auto& c) {
+      dataset_upload(c, out, name, dataset_file, dataset_description, dataset_signature);
+    };
+  });
+  dataset->add_subcommand("list", "list datasets")->callback([&] {
+    run = [&](auto& c) { dataset_list(c, out); };
+  });
+  auto* dataset_show_cmd = dataset->add_subcommand("show", "a dataset");
+  dataset_show_cmd->add_option("name", name, "dataset name")->required();
+  dataset_show_cmd->callback([&] { run = [&](auto& c) { dataset_show(c, out, name); }; });
+  auto* dataset_remove_cmd = dataset->add_subcommand("remove", "remove a dataset");
+  dataset_remove_cmd->add_option("name", name, "dataset name")->required();
+  dataset_remove_cmd->callback([&] { run = [&](auto& c) { dataset_remove(c, out, name); }; });
 
   // ---- backend, infer --------------------------------------------------------------------
   auto* backend = app.add_subcommand("backend", "inference backends")->require_subcommand(1);

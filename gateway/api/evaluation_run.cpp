@@ -1,6 +1,7 @@
 #include "gateway/api/evaluation_run.h"
 
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -32,41 +33,64 @@ HttpRequest request_of(const DatasetRecord& record) {
   return http;
 }
 
+// The byte range of rows [first, first + count) of a BYTES tensor: its elements are
+// serialised as a 4-byte length and the bytes, row after row.
+std::span<const std::byte> bytes_rows(const InferInput& input, int64_t first, int64_t count,
+                                      const DatasetRecord& record) {
+  int64_t per_row = 1;
+  for (std::size_t d = 1; d < input.shape.size(); ++d) per_row *= input.shape[d];
+  std::size_t offset = 0, begin = 0;
+  for (int64_t element = 0; element < (first + count) * per_row; ++element) {
+    if (element == first * per_row) begin = offset;
+    uint32_t length = 0;
+    if (offset + 4 > input.data.size()) {
+      throw bad_request(record_text(record) + ": input '" + input.name + "' is truncated");
+    }
+    std::memcpy(&length, input.data.data() + offset, 4);
+    offset += 4 + length;
+  }
+  if (offset > input.data.size()) {
+    throw bad_request(record_text(record) + ": input '" + input.name + "' is truncated");
+  }
+  return input.data.subspan(begin, offset - begin);
+}
+
 // Rows [first, first + count) of a decoded request: views into its tensors.
 InferRequest rows_of(const InferRequest& whole, int64_t first, int64_t count,
                      const DatasetRecord& record) {
   InferRequest part;
   for (const InferInput& input : whole.inputs) {
-    if (input.dtype == DType::kBytes) {
-      throw bad_request(record_text(record) +
-                        ": it has more rows than the model's max batch "
-                        "size and its BYTES input '" +
-                        input.name + "' cannot be split; use records of fewer rows");
-    }
     if (input.shape.empty() || input.shape[0] != whole.inputs[0].shape[0]) {
       throw bad_request(record_text(record) + ": its inputs disagree on dimension 0 (the rows)");
     }
-    const std::size_t row_bytes = input.data.size() / static_cast<std::size_t>(input.shape[0]);
     InferInput slice;
     slice.name = input.name;
     slice.dtype = input.dtype;
     slice.shape = input.shape;
     slice.shape[0] = count;
-    slice.data = input.data.subspan(static_cast<std::size_t>(first) * row_bytes,
-                                    static_cast<std::size_t>(count) * row_bytes);
+    slice.from_json = input.from_json;
+    if (input.dtype == DType::kBytes) {
+      slice.data = bytes_rows(input, first, count, record);
+    } else {
+      const std::size_t row_bytes = input.data.size() / static_cast<std::size_t>(input.shape[0]);
+      slice.data = input.data.subspan(static_cast<std::size_t>(first) * row_bytes,
+                                      static_cast<std::size_t>(count) * row_bytes);
+    }
     part.inputs.push_back(std::move(slice));
   }
   return part;
 }
 
-// Runs one batch of a record; appends the scored output's values.
-void run_part(LoadedVersion& version, const InferRequest& part, const std::string& output,
+// Runs one batch of a record — its raw inputs (texts, images) made into tensors first,
+// as the data plane does — and appends the scored output's values.
+void run_part(LoadedVersion& version, InferRequest part, const std::string& output,
               const DatasetRecord& record, std::vector<float>& values) {
   CheckedRequest checked;
   try {
+    prepare_raw_inputs(version.preprocessing(), version.metadata(), part);
     checked = validate_inputs(version.metadata(), part);
   } catch (const ApiError& e) {
-    throw bad_request(record_text(record) + ": " + e.what());
+    throw ApiError(e.status(), e.code(), record_text(record) + ": " + e.what());
   }
   RequestResult result = version.submit(std::move(checked.inputs), {output}).get();
   if (result.failure) {
@@ -109,7 +133,6 @@ EvaluationFigures evaluate_dataset(LoadedVersion& version, std::string_view data
       InferRequest request;
       try {
         request = decode_infer_request(http, max_json_bytes);
-        prepare_raw_inputs(version.preprocessing(), metadata, request);
       } catch (const ApiError& e) {
         throw ApiError(e.status(), e.code(), record_text(*record) + ": " + e.what());
       }
@@ -119,7 +142,7 @@ EvaluationFigures evaluate_dataset(LoadedVersion& version, std::string_view data
                                : 1;
       values.clear();
       if (!batched || rows <= metadata.max_batch_size) {
-        run_part(version, request, output, *record, values);
+        run_part(version, std::move(request), output, *record, values);
       } else {
         for (int64_t first = 0; first < rows; first += metadata.max_batch_size) {
           const int64_t count = std::min(metadata.max_batch_size, rows - first);

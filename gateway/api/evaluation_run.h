@@ -13,8 +13,8 @@ namespace mg::gateway {
 // data plane runs an inference request — KServe v2 decoding, the version's preprocessing,
 // the same input checks, its dynamic batcher — one record at a time, and scores the
 // answers. A record with more rows than the model's max batch size is run in batches of
-// that size. Throws ApiError: 400 bad_request naming the record for one the version cannot
-// run or score, 500 when the model fails.
+// that size (tensors and raw inputs alike). Throws ApiError: 400 bad_request naming the record for
+// one the version cannot run or score, 500 when the model fails.
 EvaluationFigures evaluate_dataset(LoadedVersion& version, std::string_view dataset, uint32_t top_k,
                                    std::size_t max_json_bytes);
 

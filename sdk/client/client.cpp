@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -389,14 +390,33 @@ void add_signature_header(Headers& headers, std::string_view signature_file) {
   headers.emplace_back("X-MG-Artifact-Signature", encoded);
 }
 
+// A JSON string literal of `text` (the SDK takes no JSON library dependency).
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 Response Client::upload_version(std::string_view model, const std::filesystem::path& file,
                                 std::string_view notes, bool promote, const Progress& progress,
                                 std::string_view signature_file,
-                                const std::map<std::string, std::string>& files) {
+                                const std::map<std::string, std::string>& files, bool force) {
   std::string target = "/admin/v1/models/" + std::string(model) + "/versions?promote=";
   target += promote ? "true" : "false";
+  if (force) target += "&force=true";
   if (!notes.empty()) target += "&notes=" + url_encode(notes);
   Headers extra;
   add_signature_header(extra, signature_file);
@@ -417,9 +437,10 @@ Response Client::upload_artifact(const std::filesystem::path& file, const Progre
   return upload("/admin/v1/artifacts", file, progress, extra);
 }
 
-Response Client::set_alias(std::string_view model, std::string_view alias, int64_t version) {
+Response Client::set_alias(std::string_view model, std::string_view alias, int64_t version,
+                           bool force) {
   return request("PUT", "/admin/v1/models/" + std::string(model) + "/aliases/" + std::string(alias),
-                 "{\"version\":" + std::to_string(version) + "}");
+                 "{\"version\":" + std::to_string(version) + (force ? ",\"force\":true}" : "}"));
 }
 
 Response Client::version_action(std::string_view model, int64_t version, std::string_view action) {
@@ -428,5 +449,57 @@ Response Client::version_action(std::string_view model, int64_t version, std::st
 }
 
 Response Client::list_backends() { return request("GET", "/admin/v1/backends"); }
+
+Response Client::upload_dataset(std::string_view name, const std::filesystem::path& file,
+                                std::string_view description, const Progress& progress,
+                                std::string_view signature_file) {
+  Response stored = upload_artifact(file, progress, signature_file);
+  if (!stored.ok()) return stored;
+  // {"digest": "<64 hex>", …}: the one field needed, read without a JSON dependency.
+  const std::size_t key = stored.body.find("\"digest\"");
+  const std::size_t start = key == std::string::npos ? key : stored.body.find('"', key + 8);
+  if (start == std::string::npos || start + 65 > stored.body.size()) {
+    throw TransportError("the server's answer to an artifact upload has no digest");
+  }
+  const std::string digest = stored.body.substr(start + 1, 64);
+  return request("POST", "/admin/v1/datasets",
+                 "{\"name\":" + json_string(name) + ",\"artifact\":\"" + digest +
+                     "\",\"description\":" + json_string(description) + "}");
+}
+
+Response Client::list_datasets() { return request("GET", "/admin/v1/datasets"); }
+
+Response Client::show_dataset(std::string_view name) {
+  return request("GET", "/admin/v1/datasets/" + std::string(name));
+}
+
+Response Client::remove_dataset(std::string_view name) {
+  return request("DELETE", "/admin/v1/datasets/" + std::string(name));
+}
+
+Response Client::evaluate(std::string_view model, int64_t version, std::string_view dataset,
+                          uint32_t top_k) {
+  std::string body = "{";
+  if (!dataset.empty()) body += "\"dataset\":" + json_string(dataset);
+  if (top_k > 0)
+    body += std::string(body.size() > 1 ? "," : "") + "\"top_k\":" + std::to_string(top_k);
+  return request("POST",
+                 "/admin/v1/models/" + std::string(model) + "/versions/" + std::to_string(version) +
+                     "/evaluate",
+                 body + "}");
+}
+
+Response Client::list_reports(std::string_view model, int64_t version) {
+  return request("GET", "/admin/v1/models/" + std::string(model) + "/reports" +
+                            (version > 0 ? "?version=" + std::to_string(version) : ""));
+}
+
+Response Client::set_gate(std::string_view model, std::string_view gate_json) {
+  return request("PUT", "/admin/v1/models/" + std::string(model) + "/gate", gate_json);
+}
+
+Response Client::remove_gate(std::string_view model) {
+  return request("DELETE", "/admin/v1/models/" + std::string(model) + "/gate");
+}
 
 }  // namespace modelgate

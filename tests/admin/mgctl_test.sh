@@ -3,6 +3,7 @@
 #   model create / upload --promote (with --vocab / --labels files) / list / show / versions /
 #   alias / load / unload / infer --image / infer --text /
 #   retire, backend list, infer, tenant and key verbs, --json documents, exit codes;
+#   dataset upload / list / show / remove, model gate / evaluate / reports, promote --force;
 #   a 200 MB upload streamed by both processes (peak memory of each stays far below the
 #   file size), an upload refused before its body is sent, an interrupted upload that
 #   leaves nothing behind.
@@ -113,6 +114,55 @@ expect "refused config named" "$(cat "$work/out" "$work/err")" "conv_winograd"
 [[ $(status_of m model create nothing --config threads) == 2 ]] || fail "--config without '=' accepted"
 [[ $(status_of m model create twice --config threads=1 --config threads=2) == 2 ]] ||
   fail "--config setting a key twice accepted"
+
+# Evaluation before promotion (docs/evaluation.md): the held-out sentences and their
+# labels as a dataset of raw texts, the text model's gate, a damaged version (its weights'
+# rows shuffled) refused with its figures, --force audited.
+python3 - "$examples/models" "$work/text-heldout.jsonl" <<'PY'
+import json, sys
+models, out = sys.argv[1], sys.argv[2]
+sentences = open(models + "/text-heldout.txt", encoding="utf-8").read().splitlines()
+labels = list(open(models + "/text-heldout.labels.bin", "rb").read())
+assert len(sentences) == len(labels) == 12736
+with open(out, "w") as f:
+    for first in range(0, len(sentences), 64):
+        rows = sentences[first:first + 64]
+        f.write(json.dumps({"inputs": [{"name": "tokens", "datatype": "BYTES",
+                                        "shape": [len(rows)], "data": rows}],
+                            "labels": labels[first:first + 64]}) + "\n")
+PY
+expect "dataset upload" "$(m dataset upload text-heldout "$work/text-heldout.jsonl" --description "held-out")" \
+  "199 records (12736 labelled rows"
+expect "dataset list" "$(m dataset list)" "text-heldout  199"
+expect "dataset show" "$(m --json dataset show text-heldout)" '"description":"held-out"'
+expect "model gate" "$(m model gate text --dataset text-heldout --min-accuracy 0.9 --max-accuracy-drop 0.01)" \
+  "text: gate on text-heldout: min_accuracy 0.9, max_accuracy_drop 0.01, top_k 5"
+out=$(m model evaluate text 1)
+expect "evaluate: the seed model passes" "$out" "(report 1): pass"
+expect "evaluate: its accuracy" "$out" "accuracy 0.9356"
+expect "evaluate: per class" "$out" "CLASS  SUPPORT  PRECISION  RECALL"
+/usr/bin/python3 "$examples/../tests/data/shuffle_weights.py" "$examples/models/text-classifier.onnx" \
+  "$work/damaged-text.onnx"
+[[ $(status_of m model upload text "$work/damaged-text.onnx" --promote --notes damaged \
+  --vocab "$examples/models/text-vocab.txt" --labels "$work/text-labels.txt") == 1 ]] ||
+  fail "a damaged version passed the gate"
+expect "refused with its figures" "$(cat "$work/err")" "409 gate_failed"
+expect "the failing figure" "$(cat "$work/err")" "is below min_accuracy 0.9000"
+damaged=$(m --json model versions text | python3 -c 'import json,sys; print([v["version"] for v in json.load(sys.stdin)["versions"] if v["notes"] == "damaged"][0])')
+[[ $(status_of m model promote text "$damaged") == 1 ]] || fail "promote passed a refused version"
+expect "promote refused" "$(cat "$work/err")" "gate_failed"
+expect "reports" "$(m model reports text)" "fail"
+expect "reports export as JSON" "$(m --json model reports text --version "$damaged")" '"verdict":"fail"'
+expect "model show has the figures" "$(m model show text)" "fail 0."
+expect "promote --force" "$(m model promote text "$damaged" --force)" "default -> version $damaged"
+out=$(curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $MG_KEY" "$MG_SERVER/admin/v1/audit")
+expect "--force audited" "$out" '"action":"version.promote_forced","target":"text/'"$damaged"'"'
+expect "the audit names the figures" "$out" 'below min_accuracy 0.9000'
+expect "back to version 1" "$(m model promote text 1)" "default -> version 1"
+expect "gate removed" "$(m model gate text --remove)" "text: no gate"
+expect "dataset remove" "$(m dataset remove text-heldout)" "removed"
+[[ $(status_of m dataset upload bad "$examples/README.md") == 1 ]] || fail "a text file accepted as a dataset"
+expect "a bad dataset named" "$(cat "$work/err")" "record 1: not a JSON object"
 
 # Exit codes: 1 refused by the server (with its code), 2 bad usage, 3 unreachable.
 [[ $(status_of m model show nope) == 1 ]] || fail "refusal exit status"

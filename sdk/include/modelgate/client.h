@@ -90,19 +90,40 @@ class Client {
   Response list_versions(std::string_view model);
   // signature_file: the text of an artifact signature file (`mgctl sign`), or empty.
   // files: the other files the version carries, name → digest of an artifact uploaded
-  // with upload_artifact ("vocabulary", "labels").
+  // with upload_artifact ("vocabulary", "labels"). A model with a gate evaluates a version
+  // before promoting it (docs/evaluation.md); force promotes past a failing gate, audited.
   Response upload_version(std::string_view model, const std::filesystem::path& file,
                           std::string_view notes = {}, bool promote = false,
                           const Progress& progress = {}, std::string_view signature_file = {},
-                          const std::map<std::string, std::string>& files = {});
+                          const std::map<std::string, std::string>& files = {}, bool force = false);
   // A file a version will carry (a vocabulary, labels): stored, encrypted and signed as a
   // model is; the answer's "digest" names it in upload_version's files.
   Response upload_artifact(const std::filesystem::path& file, const Progress& progress = {},
                            std::string_view signature_file = {});
-  Response set_alias(std::string_view model, std::string_view alias, int64_t version);
+  // force: the default alias only — past a failing gate, audited.
+  Response set_alias(std::string_view model, std::string_view alias, int64_t version,
+                     bool force = false);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);
   Response list_backends();
+
+  // ---- Evaluation before promotion (docs/evaluation.md) --------------------------------
+  // Uploads a dataset file as an artifact and names it (again: the name moves to the new
+  // content). The server checks its records before naming it.
+  Response upload_dataset(std::string_view name, const std::filesystem::path& file,
+                          std::string_view description = {}, const Progress& progress = {},
+                          std::string_view signature_file = {});
+  Response list_datasets();
+  Response show_dataset(std::string_view name);
+  Response remove_dataset(std::string_view name);
+  // dataset empty: the gate's; top_k 0: the gate's, else 5. Answers the stored report.
+  Response evaluate(std::string_view model, int64_t version, std::string_view dataset = {},
+                    uint32_t top_k = 0);
+  // Newest first; of one version when version > 0.
+  Response list_reports(std::string_view model, int64_t version = 0);
+  // gate_json: {"dataset", "min_accuracy", "max_accuracy_drop", "max_p99_ms", "top_k"}.
+  Response set_gate(std::string_view model, std::string_view gate_json);
+  Response remove_gate(std::string_view model);
 
   // Percent-encodes a query-string value.
   static std::string url_encode(std::string_view text);
