@@ -148,8 +148,8 @@ std::optional<EvaluationReport> Registry::find_report(const std::string& model, 
 
 void Registry::set_model_gate(const std::string& model, const std::string& gate_json,
                               const std::string& actor) {
+  std::lock_guard lock(write_mutex_);  // held through reload_catalog, which reads db_
   {
-    std::lock_guard lock(write_mutex_);
     sql::Transaction transaction(*db_);
     auto current = db_->prepare("SELECT config FROM models WHERE name = ?");
     current.bind(1, model);

@@ -28,6 +28,10 @@ std::size_t binary_size(const json::object& header, std::size_t record) {
     if (!size->is_int64() || size->as_int64() < 0) {
       refuse(record, "binary_data_size must be a non-negative integer");
     }
+    // Each at most 2^62 before adding: the sum of a few cannot wrap around.
+    if (size->as_int64() > (int64_t{1} << 62) || total > (std::size_t{1} << 62)) {
+      refuse(record, "binary_data_size is larger than any dataset");
+    }
     total += static_cast<std::size_t>(size->as_int64());
   }
   return total;

@@ -50,6 +50,12 @@ double percentile(std::vector<double> values, double q) {
   return values[index];
 }
 
+// A figure as JSON: null when it is not finite (a model answering NaN or infinity makes
+// its log-loss or errors so), which JSON cannot write as a number.
+json::value number(double value) {
+  return std::isfinite(value) ? json::value(value) : json::value(nullptr);
+}
+
 double ratio(std::size_t part, std::size_t whole) {
   return whole == 0 ? 0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -153,7 +159,7 @@ json::object figures_json(const EvaluationFigures& f) {
   if (f.classification) {
     out["accuracy"] = f.accuracy;
     out["top_k"] = json::object{{"k", f.top_k}, {"accuracy", f.top_k_accuracy}};
-    out["log_loss"] = f.log_loss;
+    out["log_loss"] = number(f.log_loss);
     json::array classes;
     for (std::size_t c = 0; c < f.classes.size(); ++c) {
       const ClassFigures& k = f.classes[c];
@@ -166,9 +172,9 @@ json::object figures_json(const EvaluationFigures& f) {
     }
     out["classes"] = std::move(classes);
   } else {
-    out["mse"] = f.mse;
-    out["mae"] = f.mae;
-    out["max_abs_error"] = f.max_abs_error;
+    out["mse"] = number(f.mse);
+    out["mae"] = number(f.mae);
+    out["max_abs_error"] = number(f.max_abs_error);
   }
   return out;
 }

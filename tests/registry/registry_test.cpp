@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 
@@ -217,6 +218,66 @@ TEST_P(RegistryTest, AnArtifactAwaitingItsVersionIsKeptForAGracePeriod) {
   // Added again (content-addressed: the same digest), it is kept again.
   registry_->add_artifact(upload("cat\ndog\n"), "admin1");
   EXPECT_EQ(registry_->collect_garbage().unreferenced_blobs, 0);
+}
+
+// Evaluation datasets and reports, on both engines: a dataset keeps its file past the
+// grace period and releases it when removed; reports come back newest first with their
+// ids; the gate lives in the model config; every change is audited.
+TEST_P(RegistryTest, DatasetsReportsAndGatesRoundTrip) {
+  registry_->create_model({"m", "cpu", "", R"({"max_batch_size": 4})"}, "admin1");
+  const StoredArtifact data = upload("{\"inputs\":[1],\"labels\":[0]}\n");
+  expect_code(
+      Code::kNotFound, [&] { registry_->put_dataset("d", data.digest, "", 1, "admin1"); },
+      "upload the file first");
+  registry_->add_artifact(data, "admin1");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] { registry_->put_dataset("Bad Name", data.digest, "", 1, "admin1"); }, "dataset");
+  const DatasetEntry d = registry_->put_dataset("d", data.digest, "held out", 1, "admin1");
+  EXPECT_EQ(d.artifact, data.digest);
+  EXPECT_EQ(d.records, 1);
+  EXPECT_EQ(registry_->list_datasets().size(), 1u);
+  EXPECT_EQ(registry_->find_dataset("d")->description, "held out");
+  clock_ += Registry::kUnreferencedArtifactGraceMs + 1;
+  EXPECT_EQ(registry_->collect_garbage().unreferenced_blobs, 0);  // a dataset names it
+
+  registry_->add_version("m", upload("model"), "", "admin1");
+  registry_->add_version("m", upload("model 2"), "", "admin1");
+  EvaluationReport first{0, "m", 1, "d", data.digest, 0, true, R"({"figures":{}})"};
+  EvaluationReport second{0, "m", 2, "d", data.digest, 1, false, R"({"figures":{"x":1}})"};
+  const int64_t id1 = registry_->add_report(first, "admin1").id;
+  const EvaluationReport stored = registry_->add_report(second, "admin2");
+  EXPECT_GT(stored.id, id1);
+  EXPECT_EQ(stored.actor, "admin2");
+  const auto all = registry_->list_reports("m");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, stored.id);  // newest first
+  EXPECT_EQ(all[0].baseline_version, 1);
+  EXPECT_FALSE(all[0].passed);
+  EXPECT_EQ(all[1].report_json, R"({"figures":{}})");
+  EXPECT_EQ(registry_->list_reports("m", 1).size(), 1u);
+  EXPECT_EQ(registry_->find_report("m", id1)->version, 1);
+  EXPECT_FALSE(registry_->find_report("other", id1).has_value());
+
+  registry_->set_model_gate("m", R"({"dataset":"d","min_accuracy":0.9})", "admin1");
+  EXPECT_NE(registry_->find_model("m")->config_json.find(R"("gate":{"dataset":"d")"),
+            std::string::npos);
+  EXPECT_NE(registry_->find_model("m")->config_json.find(R"("max_batch_size":4)"),
+            std::string::npos);
+  registry_->set_model_gate("m", "", "admin1");
+  EXPECT_EQ(registry_->find_model("m")->config_json.find("gate"), std::string::npos);
+  registry_->audit_forced_promotion("m", 2, R"({"failures":["x"]})", "admin1");
+
+  registry_->remove_dataset("d", "admin1");
+  EXPECT_FALSE(registry_->artifacts().contains(data.digest));
+  expect_code(
+      Code::kNotFound, [&] { registry_->remove_dataset("d", "admin1"); }, "no dataset");
+  std::vector<std::string> actions;
+  for (const auto& e : registry_->audit_log()) actions.push_back(e.action);
+  for (const char* action : {"dataset.upload", "version.evaluate", "model.gate",
+                             "version.promote_forced", "dataset.remove"}) {
+    EXPECT_NE(std::find(actions.begin(), actions.end(), action), actions.end()) << action;
+  }
 }
 
 TEST_P(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
