@@ -110,4 +110,55 @@ std::optional<int64_t> Catalog::resolve(const std::string& model,
   return alias->second;
 }
 
+std::optional<int64_t> Catalog::route(const std::string& model, std::string_view version_or_alias,
+                                      uint64_t draw, uint64_t sticky_draw) const {
+  if (const Entry* entry = find(model)) {
+    if (auto split = entry->splits.find(version_or_alias); split != entry->splits.end()) {
+      return split->second.pick(split->second.sticky ? sticky_draw : draw);
+    }
+  }
+  return resolve(model, version_or_alias);
+}
+
+int64_t AliasSplit::pick(uint64_t draw) const {
+  uint64_t point = total == 0 ? 0 : draw % total;
+  for (const AliasWeight& v : versions) {
+    if (point < v.weight) return v.version;
+    point -= v.weight;
+  }
+  return versions.empty() ? 0 : versions.front().version;
+}
+
+bool AliasRecord::serves(int64_t v) const {
+  if (version == v) return true;
+  if (split) {
+    for (const AliasWeight& w : split->versions) {
+      if (w.version == v) return true;
+    }
+  }
+  return false;
+}
+
+bool Catalog::Entry::aliased(int64_t v) const {
+  for (const auto& [alias, version] : aliases) {
+    if (version == v) return true;
+  }
+  for (const auto& [alias, split] : splits) {
+    for (const AliasWeight& w : split.versions) {
+      if (w.version == v) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<int64_t> Catalog::Entry::alias_versions(std::string_view alias) const {
+  std::vector<int64_t> out;
+  if (auto it = splits.find(alias); it != splits.end()) {
+    for (const AliasWeight& w : it->second.versions) out.push_back(w.version);
+  } else if (auto one = aliases.find(alias); one != aliases.end()) {
+    out.push_back(one->second);
+  }
+  return out;
+}
+
 }  // namespace mg::registry

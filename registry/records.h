@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace mg::registry {
 
@@ -53,11 +54,30 @@ struct VersionRecord {
   std::map<std::string, std::string> files;
 };
 
+// One version of a weighted alias (a canary) and its share of the alias's requests.
+struct AliasWeight {
+  int64_t version = 0;
+  uint32_t weight = 0;  // relative to the others'
+};
+
+// A weighted alias: its requests split among versions, per request or — sticky — by API
+// key (a key always reaches the same version while the split stands).
+struct AliasSplit {
+  std::vector<AliasWeight> versions;  // the first is the alias's own (stable) version
+  bool sticky = false;
+  uint64_t total = 0;  // the weights' sum
+  // The version a draw (a random number, or a key's hash) lands on.
+  int64_t pick(uint64_t draw) const;
+};
+
 struct AliasRecord {
   std::string model;
   std::string alias;
-  int64_t version = 0;
+  int64_t version = 0;  // the alias's own version (a split's stable one)
   int64_t updated_at = 0;
+  std::optional<AliasSplit> split;  // set for a weighted alias
+  // Whether requests through this alias may reach `v`.
+  bool serves(int64_t v) const;
 };
 
 struct AuditEntry {
@@ -171,6 +191,11 @@ struct Catalog {
     ModelRecord model;
     std::map<int64_t, VersionRecord> versions;
     std::map<std::string, int64_t, std::less<>> aliases;
+    std::map<std::string, AliasSplit, std::less<>> splits;  // the weighted ones among them
+    // Whether any alias's requests may reach version v.
+    bool aliased(int64_t v) const;
+    // Every version an alias's requests may reach (its own first); empty when unknown.
+    std::vector<int64_t> alias_versions(std::string_view alias) const;
   };
   std::unordered_map<std::string, Entry> models;
   std::unordered_map<std::string, TenantRecord> tenants;  // by name
@@ -181,8 +206,13 @@ struct Catalog {
   const Entry* find(const std::string& model) const;
   // A key by id (revoked ones too), or nullptr.
   const KeyRecord* find_key(std::string_view id) const;
-  // "3" → version 3 if it exists; an alias → the version it points at; else nullopt.
+  // "3" → version 3 if it exists; an alias → the version it points at (a weighted alias's
+  // own version); else nullopt.
   std::optional<int64_t> resolve(const std::string& model, std::string_view version_or_alias) const;
+  // resolve() for a request: a weighted alias picks a version by `draw` (a random number
+  // per request, or the caller's key hash when the split is sticky: sticky_draw).
+  std::optional<int64_t> route(const std::string& model, std::string_view version_or_alias,
+                               uint64_t draw, uint64_t sticky_draw) const;
 };
 
 }  // namespace mg::registry

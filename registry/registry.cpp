@@ -126,7 +126,11 @@ std::vector<AliasRecord> Registry::list_aliases(const std::string& model) const 
   if (entry == nullptr) throw RegistryError(Code::kModelNotFound, "no model '" + model + "'");
   std::vector<AliasRecord> aliases;
   for (const auto& [alias, version] : entry->aliases) {
-    aliases.push_back(AliasRecord{model, alias, version, 0});
+    AliasRecord record{model, alias, version, 0};
+    if (auto split = entry->splits.find(alias); split != entry->splits.end()) {
+      record.split = split->second;
+    }
+    aliases.push_back(std::move(record));
   }
   return aliases;
 }
@@ -190,10 +194,22 @@ std::shared_ptr<Catalog> Registry::read_catalog(int64_t& catalog_version) {
       v->second.files[files.column_text(2)] = files.column_text(3);
     }
   }
-  auto aliases = db_->prepare("SELECT model_id, alias, version FROM aliases");
+  auto aliases = db_->prepare("SELECT model_id, alias, version, sticky FROM aliases");
   while (aliases.step()) {
     next->models[names.at(aliases.column_int(0))].aliases[aliases.column_text(1)] =
         aliases.column_int(2);
+  }
+  auto weights = db_->prepare(
+      "SELECT w.model_id, w.alias, w.version, w.weight, a.sticky FROM alias_weights w JOIN "
+      "aliases a ON a.model_id = w.model_id AND a.alias = w.alias "
+      "ORDER BY w.model_id, w.alias, w.position");
+  while (weights.step()) {
+    AliasSplit& split =
+        next->models[names.at(weights.column_int(0))].splits[weights.column_text(1)];
+    const auto weight = static_cast<uint32_t>(weights.column_int(3));
+    split.versions.push_back(AliasWeight{weights.column_int(2), weight});
+    split.total += weight;
+    split.sticky = weights.column_int(4) != 0;
   }
   load_tenants_and_keys(*next);
   snapshot.commit();
@@ -416,8 +432,10 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
                                                std::string(state_name(state)));
     }
     if (state == VersionState::kRetired) {
-      auto aliased = db_->prepare("SELECT alias FROM aliases WHERE model_id = ? AND version = ?");
-      aliased.bind(1, id).bind(2, version);
+      auto aliased = db_->prepare(
+          "SELECT alias FROM aliases WHERE model_id = ? AND version = ? "
+          "UNION SELECT alias FROM alias_weights WHERE model_id = ? AND version = ?");
+      aliased.bind(1, id).bind(2, version).bind(3, id).bind(4, version);
       if (aliased.step()) {
         throw RegistryError(Code::kConflict, "alias '" + aliased.column_text(0) + "' of model '" +
                                                  model + "' points at version " +
@@ -444,28 +462,79 @@ void Registry::set_version_state(const std::string& model, int64_t version, Vers
 
 void Registry::set_alias(const std::string& model, const std::string& alias, int64_t version,
                          const std::string& actor) {
+  set_alias_split(model, alias, {AliasWeight{version, 1}}, false, actor);
+}
+
+void Registry::set_alias_split(const std::string& model, const std::string& alias,
+                               const std::vector<AliasWeight>& versions, bool sticky,
+                               const std::string& actor) {
   validate_alias(alias);
+  if (versions.empty() || versions.size() > kMaxSplitVersions) {
+    throw RegistryError(
+        Code::kInvalidArgument,
+        "an alias points at 1 to " + std::to_string(kMaxSplitVersions) + " versions");
+  }
+  std::set<int64_t> seen;
+  for (const AliasWeight& v : versions) {
+    if (v.weight == 0 || v.weight > 1'000'000) {
+      throw RegistryError(Code::kInvalidArgument,
+                          "a version's weight is a whole number from 1 to 1000000");
+    }
+    if (!seen.insert(v.version).second) {
+      throw RegistryError(Code::kInvalidArgument,
+                          "version " + std::to_string(v.version) + " is named twice");
+    }
+  }
+  const bool split = versions.size() > 1;
   std::lock_guard lock(write_mutex_);
   {
     sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
-    if (stored_state(id, model, version) == VersionState::kRetired) {
-      throw RegistryError(Code::kConflict, "version " + target_of(model, version) + " is retired");
+    for (const AliasWeight& v : versions) {
+      if (stored_state(id, model, v.version) == VersionState::kRetired) {
+        throw RegistryError(Code::kConflict,
+                            "version " + target_of(model, v.version) + " is retired");
+      }
     }
     auto previous = db_->prepare("SELECT version FROM aliases WHERE model_id = ? AND alias = ?");
     previous.bind(1, id).bind(2, alias);
-    boost::json::object details{{"version", version}};
+    boost::json::object details{{"version", versions.front().version}};
     if (previous.step()) details["previous"] = previous.column_int(0);
-    db_->prepare(
-           "INSERT INTO aliases (model_id, alias, version, updated_at) VALUES (?,?,?,?) "
-           "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version, "
-           "updated_at = excluded.updated_at")
+    previous.reset();
+    db_->prepare("DELETE FROM alias_weights WHERE model_id = ? AND alias = ?")
         .bind(1, id)
         .bind(2, alias)
-        .bind(3, version)
-        .bind(4, now())
         .run();
-    append_audit(actor, "alias.set", model + ":" + alias, json_text(details));
+    db_->prepare(
+           "INSERT INTO aliases (model_id, alias, version, updated_at, sticky) VALUES (?,?,?,?,?) "
+           "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version, "
+           "updated_at = excluded.updated_at, sticky = excluded.sticky")
+        .bind(1, id)
+        .bind(2, alias)
+        .bind(3, versions.front().version)
+        .bind(4, now())
+        .bind(5, int64_t{split && sticky ? 1 : 0})
+        .run();
+    if (split) {
+      boost::json::array shares;
+      int64_t position = 0;
+      for (const AliasWeight& v : versions) {
+        db_->prepare(
+               "INSERT INTO alias_weights (model_id, alias, position, version, weight) "
+               "VALUES (?,?,?,?,?)")
+            .bind(1, id)
+            .bind(2, alias)
+            .bind(3, position++)
+            .bind(4, v.version)
+            .bind(5, int64_t{v.weight})
+            .run();
+        shares.emplace_back(boost::json::object{{"version", v.version}, {"weight", v.weight}});
+      }
+      details["split"] = std::move(shares);
+      details["sticky"] = sticky;
+    }
+    append_audit(actor, split ? "alias.split" : "alias.set", model + ":" + alias,
+                 json_text(details));
     transaction.commit();
   }
   reload_catalog();
@@ -484,6 +553,10 @@ void Registry::remove_alias(const std::string& model, const std::string& alias,
   {
     sql::Transaction transaction(*db_);
     int64_t id = model_id(model);
+    db_->prepare("DELETE FROM alias_weights WHERE model_id = ? AND alias = ?")
+        .bind(1, id)
+        .bind(2, alias)
+        .run();
     db_->prepare("DELETE FROM aliases WHERE model_id = ? AND alias = ?")
         .bind(1, id)
         .bind(2, alias)

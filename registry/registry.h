@@ -122,6 +122,13 @@ class Registry {
   // exist and not be retired.
   void set_alias(const std::string& model, const std::string& alias, int64_t version,
                  const std::string& actor);
+  // Points alias at several versions with shares of its requests (a canary), the first
+  // being its own (stable) version; sticky: split by API key rather than per request. One
+  // version is set_alias. Audited alias.split. Weights 1..1000000; no version twice.
+  void set_alias_split(const std::string& model, const std::string& alias,
+                       const std::vector<AliasWeight>& versions, bool sticky,
+                       const std::string& actor);
+  static constexpr std::size_t kMaxSplitVersions = 8;
   void remove_alias(const std::string& model, const std::string& alias, const std::string& actor);
 
   // Tenants and keys (registry_tenants.cpp). Key ids and secret material come from the

@@ -150,8 +150,10 @@ CREATE TABLE version_files (
 );
 CREATE INDEX version_files_by_artifact ON version_files(artifact);
 )sql",
-      // 7: evaluation before promotion: datasets (artifacts a version is evaluated on) and
-      // the reports of evaluations (figures as JSON; `passed` as the gate judged then).
+      // 7: evaluation before promotion and gradual rollout: datasets (artifacts a version is
+      // evaluated on), the reports of evaluations (figures as JSON; `passed` as the gate
+      // judged then), and weighted aliases (a canary: the alias's versions with their
+      // shares of its requests, in order, the first being aliases.version).
       R"sql(
 CREATE TABLE datasets (
   name        TEXT PRIMARY KEY,
@@ -175,6 +177,17 @@ CREATE TABLE evaluation_reports (
   created_at       INTEGER NOT NULL
 );
 CREATE INDEX evaluation_reports_by_version ON evaluation_reports(model_id, version, id);
+ALTER TABLE aliases ADD COLUMN sticky INTEGER NOT NULL DEFAULT 0;  -- split by API key
+CREATE TABLE alias_weights (
+  model_id INTEGER NOT NULL,
+  alias    TEXT NOT NULL,
+  position INTEGER NOT NULL,                     -- 0 is the alias's own (stable) version
+  version  INTEGER NOT NULL,
+  weight   INTEGER NOT NULL,                     -- share of the alias's requests, relative
+  PRIMARY KEY (model_id, alias, position),
+  FOREIGN KEY (model_id, alias) REFERENCES aliases(model_id, alias),
+  FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
+);
 )sql",
   };
   return kMigrations;
@@ -321,7 +334,7 @@ CREATE TABLE version_files (
 );
 CREATE INDEX version_files_by_artifact ON version_files(artifact);
 )sql",
-      // 4: datasets and evaluation reports (as SQLite's migration 7).
+      // 4: datasets, evaluation reports and weighted aliases (as SQLite's migration 7).
       R"sql(
 CREATE TABLE datasets (
   name        TEXT PRIMARY KEY,
@@ -345,6 +358,17 @@ CREATE TABLE evaluation_reports (
   created_at       BIGINT NOT NULL
 );
 CREATE INDEX evaluation_reports_by_version ON evaluation_reports(model_id, version, id);
+ALTER TABLE aliases ADD COLUMN sticky BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE alias_weights (
+  model_id BIGINT NOT NULL,
+  alias    TEXT NOT NULL,
+  position BIGINT NOT NULL,
+  version  BIGINT NOT NULL,
+  weight   BIGINT NOT NULL,
+  PRIMARY KEY (model_id, alias, position),
+  FOREIGN KEY (model_id, alias) REFERENCES aliases(model_id, alias),
+  FOREIGN KEY (model_id, version) REFERENCES versions(model_id, version)
+);
 )sql",
   };
   return kMigrations;

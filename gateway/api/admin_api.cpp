@@ -30,6 +30,7 @@ const RouteTable<AdminHandler>& admin_routes() {
       {{"GET", "/admin/v1/models/{model}/aliases"}, list_aliases},
       {{"PUT", "/admin/v1/models/{model}/aliases/{alias}"}, set_alias},
       {{"DELETE", "/admin/v1/models/{model}/aliases/{alias}"}, remove_alias},
+      {{"POST", "/admin/v1/models/{model}/aliases/{alias}/rollback"}, rollback_alias},
       {{"PUT", "/admin/v1/models/{model}/gate"}, set_gate},
       {{"DELETE", "/admin/v1/models/{model}/gate"}, remove_gate},
       {{"POST", "/admin/v1/models/{model}/versions/{version}/evaluate"}, evaluate_version},

@@ -58,7 +58,7 @@ std::optional<Gate> gate_of_model(Services& s, const std::string& model) {
 
 bool aliased(Services& s, const std::string& model, int64_t version) {
   for (const auto& a : s.registry.list_aliases(model)) {
-    if (a.version == version) return true;
+    if (a.serves(version)) return true;
   }
   return false;
 }

@@ -25,19 +25,38 @@ using registry::RegistryError;
 // More would be a model's data, not its files.
 constexpr std::size_t kMaxVersionFiles = 16;
 
+// A weighted alias: {"versions": [{"version", "weight"}…], "sticky"}.
+json::object split_json(const registry::AliasSplit& split) {
+  json::array versions;
+  for (const auto& w : split.versions) {
+    versions.emplace_back(json::object{{"version", w.version}, {"weight", w.weight}});
+  }
+  return json::object{{"versions", std::move(versions)}, {"sticky", split.sticky}};
+}
+
+// {"aliases": {alias: its own version}, "splits": {alias: split}} of a model.
+void add_aliases(Services& s, const std::string& model, json::object& out) {
+  json::object aliases, splits;
+  for (const auto& a : s.registry.list_aliases(model)) {
+    aliases[a.alias] = a.version;
+    if (a.split) splits[a.alias] = split_json(*a.split);
+  }
+  out["aliases"] = std::move(aliases);
+  out["splits"] = std::move(splits);
+}
+
 json::object model_json(Services& s, const registry::ModelRecord& m) {
-  json::object aliases;
-  for (const auto& a : s.registry.list_aliases(m.name)) aliases[a.alias] = a.version;
   boost::system::error_code ec;
   json::value config = json::parse(m.config_json, ec);
-  return json::object{{"name", m.name},
-                      {"backend", m.backend},
-                      {"description", m.description},
-                      {"config", ec ? json::value(json::object{}) : config},
-                      {"require_signature", m.require_signature},
-                      {"next_version", m.next_version},
-                      {"created_at", m.created_at},
-                      {"aliases", aliases}};
+  json::object out{{"name", m.name},
+                   {"backend", m.backend},
+                   {"description", m.description},
+                   {"config", ec ? json::value(json::object{}) : config},
+                   {"require_signature", m.require_signature},
+                   {"next_version", m.next_version},
+                   {"created_at", m.created_at}};
+  add_aliases(s, m.name, out);
+  return out;
 }
 
 json::object files_json(const std::map<std::string, std::string>& files) {
@@ -49,7 +68,7 @@ json::object files_json(const std::map<std::string, std::string>& files) {
 json::object version_json(Services& s, const registry::VersionRecord& v) {
   json::array aliases;
   for (const auto& a : s.registry.list_aliases(v.model)) {
-    if (a.version == v.version) aliases.emplace_back(a.alias);
+    if (a.serves(v.version)) aliases.emplace_back(a.alias);
   }
   return json::object{{"model", v.model},
                       {"version", v.version},
@@ -419,7 +438,7 @@ HttpResponse retire_version(const AdminCall& call) {
   const std::string model = call.params.str("model");
   const int64_t version = existing_version(s, model, call.params["version"]);
   for (const auto& a : s.registry.list_aliases(model)) {
-    if (a.version == version) {
+    if (a.serves(version)) {
       throw ApiError(409, "conflict",
                      "version " + std::to_string(version) + " is aliased as '" + a.alias +
                          "'; move the alias first");
@@ -435,29 +454,118 @@ HttpResponse list_aliases(const AdminCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model");
   require_model(s, model);
-  json::object aliases;
-  for (const auto& a : s.registry.list_aliases(model)) aliases[a.alias] = a.version;
-  return json_response(json::object{{"aliases", aliases}});
+  json::object out;
+  add_aliases(s, model, out);
+  return json_response(out);
 }
 
+namespace {
+
+// The versions an alias body names: {"version": N}, or {"versions": [{"version": N,
+// "weight": W}…]} for a weighted alias (a canary), each version existing.
+std::vector<registry::AliasWeight> alias_versions_of(Services& s, const std::string& model,
+                                                     const json::object& body) {
+  std::vector<registry::AliasWeight> versions;
+  if (auto one = body.find("version"); one != body.end()) {
+    if (!one->value().is_int64()) throw bad_request("'version' must be a version number");
+    versions.push_back({existing_version(s, model, std::to_string(one->value().as_int64())), 1});
+  }
+  if (auto many = body.find("versions"); many != body.end()) {
+    if (!versions.empty()) throw bad_request("give 'version' or 'versions', not both");
+    if (!many->value().is_array()) throw bad_request("'versions' must be an array");
+    for (const auto& item : many->value().as_array()) {
+      const json::object* o = item.if_object();
+      const json::value* v = o != nullptr ? o->if_contains("version") : nullptr;
+      const json::value* w = o != nullptr ? o->if_contains("weight") : nullptr;
+      if (v == nullptr || !v->is_int64() || w == nullptr || !w->is_int64() || w->as_int64() < 1 ||
+          w->as_int64() > 1'000'000) {
+        throw bad_request(
+            "each of 'versions' is {\"version\": N, \"weight\": W} with W from 1 to 1000000");
+      }
+      versions.push_back({existing_version(s, model, std::to_string(v->as_int64())),
+                          static_cast<uint32_t>(w->as_int64())});
+    }
+  }
+  if (versions.empty()) {
+    throw bad_request(
+        "the body must be {\"version\": N} or {\"versions\": [{\"version\": N, \"weight\": W}, "
+        "…]}");
+  }
+  if (versions.size() > registry::Registry::kMaxSplitVersions) {
+    throw bad_request("an alias splits among at most " +
+                      std::to_string(registry::Registry::kMaxSplitVersions) + " versions");
+  }
+  return versions;
+}
+
+// Loads every version of a switch first, so a failure names its version and moves nothing.
+void switch_alias_to(Services& s, const std::string& model, const std::string& alias,
+                     const std::vector<registry::AliasWeight>& versions, bool sticky,
+                     const std::string& actor) {
+  for (const auto& v : versions) load_or_refuse(s, model, v.version, actor);
+  try {
+    s.models.switch_alias_split(model, alias, versions, sticky, actor);
+  } catch (const RegistryError& e) {
+    if (!is_load_refusal(e)) throw;
+    throw load_failure(model, versions.front().version, e);
+  }
+}
+
+json::object alias_answer(Services& s, const std::string& model, const std::string& alias) {
+  json::object out{{"model", model}, {"alias", alias}};
+  for (const auto& a : s.registry.list_aliases(model)) {
+    if (a.alias != alias) continue;
+    out["version"] = a.version;
+    if (a.split) out["split"] = split_json(*a.split);
+  }
+  return out;
+}
+
+}  // namespace
+
+// {"version": N} or {"versions": [{"version", "weight"}…], "sticky"?: bool}, "force"?: bool.
+// The default alias goes through the model's gate for every version it would newly reach.
 HttpResponse set_alias(const AdminCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model"), alias = call.params.str("alias");
   require_model(s, model);
   const json::object body = parse_object(call.request.body);
-  auto it = body.find("version");
-  if (it == body.end() || !it->value().is_int64()) {
-    throw bad_request("the body must be {\"version\": N}");
-  }
-  const int64_t version = existing_version(s, model, std::to_string(it->value().as_int64()));
+  const std::vector<registry::AliasWeight> versions = alias_versions_of(s, model, body);
   if (alias == "default") {
-    if (auto refusal =
-            check_gate(s, model, version, bool_field(body, "force", false), call.caller.key_id)) {
-      return *refusal;
+    std::vector<int64_t> serving;
+    if (const auto* entry = s.registry.snapshot().find(model)) {
+      serving = entry->alias_versions(alias);
+    }
+    const bool force = bool_field(body, "force", false);
+    for (const auto& v : versions) {
+      if (std::find(serving.begin(), serving.end(), v.version) != serving.end()) continue;
+      if (auto refusal = check_gate(s, model, v.version, force, call.caller.key_id)) {
+        return *refusal;
+      }
     }
   }
-  switch_alias(s, model, alias, version, call.caller.key_id);
-  return json_response(json::object{{"model", model}, {"alias", alias}, {"version", version}});
+  switch_alias_to(s, model, alias, versions, bool_field(body, "sticky", false), call.caller.key_id);
+  return json_response(alias_answer(s, model, alias));
+}
+
+// A weighted alias back to its own (stable) version alone: the canary's rollback.
+HttpResponse rollback_alias(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model"), alias = call.params.str("alias");
+  require_model(s, model);
+  for (const auto& a : s.registry.list_aliases(model)) {
+    if (a.alias != alias) continue;
+    if (!a.split) {
+      throw ApiError(409, "conflict",
+                     "alias '" + alias + "' points at version " + std::to_string(a.version) +
+                         " alone: there is no canary to roll back");
+    }
+    log(LogLevel::kInfo, "rolling back " + model + ":" + alias + " to version " +
+                             std::to_string(a.version) + " (by " + call.caller.key_id + ")");
+    switch_alias_to(s, model, alias, {{a.version, 1}}, false, call.caller.key_id);
+    return json_response(alias_answer(s, model, alias));
+  }
+  throw ApiError(404, "not_found", "model '" + model + "' has no alias '" + alias + "'");
 }
 
 HttpResponse remove_alias(const AdminCall& call) {
@@ -467,13 +575,17 @@ HttpResponse remove_alias(const AdminCall& call) {
   if (alias == "default") {
     throw ApiError(409, "conflict", "the default alias can be moved but not removed");
   }
-  const auto previous = s.registry.resolve(model, alias);
+  std::vector<int64_t> previous;
+  if (const auto* entry = s.registry.snapshot().find(model))
+    previous = entry->alias_versions(alias);
   s.registry.remove_alias(model, alias, call.caller.key_id);
-  bool still_aliased = false;
-  for (const auto& a : s.registry.list_aliases(model)) {
-    still_aliased = still_aliased || (previous && a.version == *previous);
+  std::vector<int64_t> left;
+  if (const auto* entry = s.registry.snapshot().find(model)) {
+    for (int64_t v : previous) {
+      if (!entry->aliased(v)) left.push_back(v);
+    }
   }
-  if (previous && !still_aliased) s.models.unload(model, *previous, call.caller.key_id);
+  for (int64_t v : left) s.models.unload(model, v, call.caller.key_id);
   return json_response(json::object{{"model", model}, {"alias", alias}, {"removed", true}});
 }
 

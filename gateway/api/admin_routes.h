@@ -77,6 +77,7 @@ HttpResponse retire_version(const AdminCall& call);
 HttpResponse list_aliases(const AdminCall& call);
 HttpResponse set_alias(const AdminCall& call);
 HttpResponse remove_alias(const AdminCall& call);
+HttpResponse rollback_alias(const AdminCall& call);
 // admin_evaluation.cpp
 HttpResponse list_datasets(const AdminCall& call);
 HttpResponse show_dataset(const AdminCall& call);

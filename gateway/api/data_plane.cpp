@@ -3,7 +3,9 @@
 #include <boost/json.hpp>
 #include <list>
 #include <optional>
+#include <random>
 #include <semaphore>
+#include <thread>
 #include <vector>
 
 #include "gateway/api/errors.h"
@@ -11,6 +13,7 @@
 #include "gateway/api/json_body.h"
 #include "gateway/api/kserve_codec.h"
 #include "gateway/api/raw_inputs.h"
+#include "gateway/auth/authenticator.h"
 #include "gateway/plugin_host/backend_error.h"
 #include "gateway/preprocess/classification.h"
 #include "gateway/serving/model_repository.h"
@@ -24,13 +27,44 @@ ModelRef model_ref(const PathParams& params) {
   return ModelRef{params.str("model"), params.str("version")};
 }
 
+namespace {
+
+// A random number per call, for weighted aliases' per-request splits: splitmix64 over a
+// per-thread state seeded once (no lock, no shared state on the request path).
+uint64_t next_draw() {
+  thread_local uint64_t state = std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32) ^
+                                std::hash<std::thread::id>{}(std::this_thread::get_id());
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A sticky split's draw: FNV-1a of the key id, model and alias, the same on every replica
+// and every request, so a key stays on one version while the split stands.
+uint64_t sticky_draw(const Principal* caller, const ModelRef& path, std::string_view alias) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](std::string_view text) {
+    for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    hash = (hash ^ 0xff) * 0x100000001b3ULL;  // a separator no text byte equals
+  };
+  mix(caller != nullptr ? std::string_view(caller->key_id) : std::string_view());
+  mix(path.model);
+  mix(alias);
+  return hash;
+}
+
+}  // namespace
+
 // The version a path names, resolved against the registry: 404s when unknown.
-int64_t resolve_version(Services& s, const ModelRef& path) {
+int64_t resolve_version(Services& s, const ModelRef& path, const Principal* caller) {
   if (!s.registry.find_model(path.model)) {
     throw ApiError(404, "model_not_found", "no model '" + path.model + "'");
   }
   const std::string ref = path.version.empty() ? "default" : path.version;
-  auto version = s.registry.resolve(path.model, ref);
+  auto version = caller == nullptr ? s.registry.resolve(path.model, ref)
+                                   : s.registry.snapshot().route(path.model, ref, next_draw(),
+                                                                 sticky_draw(caller, path, ref));
   if (!version) {
     throw ApiError(404, "version_not_found",
                    path.version.empty()
@@ -52,12 +86,13 @@ ApiError not_ready_worker(const std::string& model, int64_t version) {
 
 }  // namespace
 
-std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version) {
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version,
+                                             const Principal* caller) {
   auto loaded = s.models.find(path.model, version);
   if (!loaded) {
     // A version switch may have moved the alias and unloaded the old version between
     // resolving and this lookup: resolve once more.
-    const int64_t again = resolve_version(s, path);
+    const int64_t again = resolve_version(s, path, caller);
     if (again != version) {
       version = again;
       loaded = s.models.find(path.model, version);
@@ -162,9 +197,11 @@ HttpResponse server_ready(DataCall& call) {
       cached.models_generation != models_generation) {
     std::size_t missing = 0;
     for (const auto& [name, entry] : catalog.models) {
-      for (const auto& [alias, version] : entry.aliases) {
-        const auto loaded = s.models.find(name, version);
-        if (loaded == nullptr || !loaded->ready()) ++missing;
+      for (const auto& [alias, own] : entry.aliases) {
+        for (int64_t version : entry.alias_versions(alias)) {  // a canary's versions too
+          const auto loaded = s.models.find(name, version);
+          if (loaded == nullptr || !loaded->ready()) ++missing;
+        }
       }
     }
     cached = Cached{&s.registry, &s.models, catalog.generation, models_generation, missing};
@@ -355,10 +392,13 @@ HttpResponse infer(DataCall& call) {
   accepted->path = model_ref(call.params);
   set_start_by(*accepted, http, s);
   const ModelRef& path = accepted->path;
-  int64_t version = resolve_version(s, path);
+  // The caller's key picks the version of a weighted alias (a canary) it reaches.
+  static const Principal anonymous;
+  const Principal* caller = call.caller != nullptr ? call.caller : &anonymous;
+  int64_t version = resolve_version(s, path, caller);
   info.model = path.model;
   info.version = version;
-  auto loaded = ready_version(s, path, version);
+  auto loaded = ready_version(s, path, version, caller);
   info.version = accepted->version = version;
   info.stats = loaded->stats();
   const auto decoding = std::chrono::steady_clock::now();

@@ -48,11 +48,14 @@ struct ModelRef {
 ModelRef model_ref(const PathParams& params);
 
 // The version a path names, resolved against the registry: 404 model_not_found |
-// version_not_found.
-int64_t resolve_version(Services& s, const ModelRef& path);
+// version_not_found. With `caller` (an inference request), a weighted alias (a canary)
+// picks one of its versions: per request, or by the caller's key when the split is sticky.
+// Without, the alias's own version.
+int64_t resolve_version(Services& s, const ModelRef& path, const Principal* caller = nullptr);
 // Its loaded handle: 503 model_not_ready when it is not loaded. `version` is updated when a
 // version switch moved the alias in between.
-std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version);
+std::shared_ptr<LoadedVersion> ready_version(Services& s, const ModelRef& path, int64_t& version,
+                                             const Principal* caller = nullptr);
 
 // GET /v2/health/live, /v2/health/ready (no key needed).
 HttpResponse server_live(DataCall& call);

@@ -181,7 +181,12 @@ HttpResponse repository_load(DataCall& call) {
   const std::string model = call.params.str("model");
   require_model(s, model);
   std::set<int64_t> aliased;
-  for (const auto& alias : s.registry.list_aliases(model)) aliased.insert(alias.version);
+  for (const auto& alias : s.registry.list_aliases(model)) {
+    aliased.insert(alias.version);
+    if (alias.split) {
+      for (const auto& w : alias.split->versions) aliased.insert(w.version);
+    }
+  }
   json::array loaded;
   for (int64_t version : aliased) {
     if (s.models.find(model, version) == nullptr) {

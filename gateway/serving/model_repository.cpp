@@ -125,10 +125,7 @@ namespace {
 // Cluster mode: what every replica loads (see ModelRepository).
 bool wanted(const registry::Catalog::Entry& entry, const registry::VersionRecord& version) {
   if (version.state == registry::VersionState::kReady) return true;
-  for (const auto& [alias, number] : entry.aliases) {
-    if (number == version.version) return version.state != registry::VersionState::kRetired;
-  }
-  return false;
+  return entry.aliased(version.version) && version.state != registry::VersionState::kRetired;
 }
 
 }  // namespace
@@ -340,15 +337,24 @@ void ModelRepository::unload(const std::string& model, int64_t version, const st
 
 void ModelRepository::switch_alias(const std::string& model, const std::string& alias,
                                    int64_t version, const std::string& actor) {
+  switch_alias_split(model, alias, {registry::AliasWeight{version, 1}}, false, actor);
+}
+
+void ModelRepository::switch_alias_split(const std::string& model, const std::string& alias,
+                                         const std::vector<registry::AliasWeight>& versions,
+                                         bool sticky, const std::string& actor) {
   std::lock_guard switching(switch_mutex_);  // one switch at a time
-  load(model, version, actor);
-  const std::optional<int64_t> previous = registry_.resolve(model, alias);
-  registry_.set_alias(model, alias, version, actor);
-  if (!previous || *previous == version) return;
-  for (const auto& other : registry_.list_aliases(model)) {
-    if (other.version == *previous) return;  // still served under another alias
+  for (const auto& v : versions) load(model, v.version, actor);
+  std::vector<int64_t> previous;
+  if (const auto* entry = registry_.snapshot().find(model)) previous = entry->alias_versions(alias);
+  registry_.set_alias_split(model, alias, versions, sticky, actor);
+  std::vector<int64_t> left;  // decided before unloading: unload() moves the snapshot on
+  if (const auto* entry = registry_.snapshot().find(model)) {
+    for (int64_t old : previous) {
+      if (!entry->aliased(old)) left.push_back(old);  // else still served under an alias
+    }
   }
-  unload(model, *previous, actor);
+  for (int64_t old : left) unload(model, old, actor);
 }
 
 std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
@@ -431,12 +437,19 @@ void ModelRepository::restore() {
   }
   for (const auto& model : registry_.list_models()) {
     for (const auto& alias : registry_.list_aliases(model.name)) {
-      const std::string name = model.name + "/" + std::to_string(alias.version);
-      try {
-        load(model.name, alias.version, "system");
-        log(LogLevel::kInfo, "loaded " + name + " (" + alias.alias + ")");
-      } catch (const std::exception& e) {
-        log(LogLevel::kError, "cannot load " + name + ": " + e.what());
+      std::vector<int64_t> versions{alias.version};
+      if (alias.split) {
+        for (const auto& w : alias.split->versions) versions.push_back(w.version);
+      }
+      for (int64_t version : versions) {
+        if (find(model.name, version) != nullptr) continue;
+        const std::string name = model.name + "/" + std::to_string(version);
+        try {
+          load(model.name, version, "system");
+          log(LogLevel::kInfo, "loaded " + name + " (" + alias.alias + ")");
+        } catch (const std::exception& e) {
+          log(LogLevel::kError, "cannot load " + name + ": " + e.what());
+        }
       }
     }
   }

@@ -142,6 +142,11 @@ class ModelRepository : private registry::Registry::Follower {
   // because of a switch. Throws (and changes nothing) when the new version cannot load.
   void switch_alias(const std::string& model, const std::string& alias, int64_t version,
                     const std::string& actor);
+  // The same for a weighted alias (a canary): every version of the split is loaded first,
+  // and the versions the alias no longer reaches are unloaded unless another alias does.
+  void switch_alias_split(const std::string& model, const std::string& alias,
+                          const std::vector<registry::AliasWeight>& versions, bool sticky,
+                          const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
   // At start-up: versions a previous process left ready or loading go back to registered
   // (nothing is loaded now), then every version an alias points at is loaded. A version

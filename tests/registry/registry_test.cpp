@@ -280,6 +280,49 @@ TEST_P(RegistryTest, DatasetsReportsAndGatesRoundTrip) {
   }
 }
 
+// A weighted alias survives a reopen with its order, weights and stickiness; the split
+// picks by its weights; a plain set clears it; its versions cannot be retired.
+TEST_P(RegistryTest, WeightedAliasesRoundTrip) {
+  registry_->create_model({"m"}, "admin1");
+  registry_->add_version("m", upload("a"), "", "admin1");
+  registry_->add_version("m", upload("b"), "", "admin1");
+  registry_->set_alias_split("m", "default", {{2, 90}, {1, 10}}, true, "admin1");
+  registry_.reset();
+  registry_ = std::make_unique<Registry>(options());
+  auto aliases = registry_->list_aliases("m");
+  ASSERT_EQ(aliases.size(), 1u);
+  EXPECT_EQ(aliases[0].version, 2);
+  ASSERT_TRUE(aliases[0].split.has_value());
+  EXPECT_TRUE(aliases[0].split->sticky);
+  EXPECT_EQ(aliases[0].split->total, 100u);
+  ASSERT_EQ(aliases[0].split->versions.size(), 2u);
+  EXPECT_EQ(aliases[0].split->versions[1].version, 1);
+  EXPECT_EQ(aliases[0].split->pick(89), 2);
+  EXPECT_EQ(aliases[0].split->pick(90), 1);
+  EXPECT_EQ(aliases[0].split->pick(199), 1);
+  EXPECT_EQ(*registry_->resolve("m", "default"), 2);
+  EXPECT_EQ(*registry_->catalog()->route("m", "default", 0, 95), 1);  // sticky: its own draw
+  expect_code(
+      Code::kConflict,
+      [&] { registry_->set_version_state("m", 1, VersionState::kRetired, "", "admin1"); },
+      "alias 'default'");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->set_alias_split("m", "default", {{1, 1}, {1, 2}}, false, "a");
+      },
+      "named twice");
+  expect_code(
+      Code::kInvalidArgument,
+      [&] {
+        registry_->set_alias_split("m", "default", {{1, 0}, {2, 2}}, false, "a");
+      },
+      "weight");
+  registry_->set_alias("m", "default", 1, "admin1");
+  EXPECT_FALSE(registry_->list_aliases("m")[0].split.has_value());
+  registry_->set_version_state("m", 2, VersionState::kRetired, "", "admin1");
+}
+
 TEST_P(RegistryTest, UnknownAndDuplicateNamesAreClearErrors) {
   registry_->create_model({"m"}, "admin1");
   expect_code(

@@ -295,10 +295,14 @@ TEST_F(EvaluationTest, BadDatasetsAndGatesAreRefusedWithReasons) {
   ASSERT_EQ(admin("PUT", "/admin/v1/models/fashion-mlp/gate", R"({"dataset":"label-10"})").status,
             200);
   ASSERT_EQ(admin("DELETE", "/admin/v1/datasets/label-10").status, 200);
-  expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/aliases/default", R"({"version":1})"),
+  ASSERT_EQ(upload("fashion-mlp", read_file(kModels / "fashion-mlp.onnx")).status, 201);
+  expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/aliases/default", R"({"version":2})"),
                409, "gate_failed", "the gate's dataset 'label-10' does not exist");
-  EXPECT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/gate").status, 200);
+  // The version already serving the alias is not judged again.
   EXPECT_EQ(admin("PUT", "/admin/v1/models/fashion-mlp/aliases/default", R"({"version":1})").status,
+            200);
+  EXPECT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/gate").status, 200);
+  EXPECT_EQ(admin("PUT", "/admin/v1/models/fashion-mlp/aliases/default", R"({"version":2})").status,
             200);
   // The infer-scope key may not touch any of it.
   EXPECT_EQ(call("GET", "/admin/v1/datasets").status, 403);

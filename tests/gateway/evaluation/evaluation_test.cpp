@@ -76,10 +76,11 @@ TEST(DatasetReader, RefusesWhatIsNotARecordNamingIt) {
   expect_refused("{\"inputs\":[{\"parameters\":{\"binary_data_size\":9}}],\"labels\":[0]}\n1234",
                  "declare 9 bytes of binary data, the file has 4 left");
   // Sizes whose sum would wrap around to a small number (found by the fuzzer's property).
-  expect_refused("{\"inputs\":[{\"parameters\":{\"binary_data_size\":9223372036854775807}},"
-                 "{\"parameters\":{\"binary_data_size\":9223372036854775807}},"
-                 "{\"parameters\":{\"binary_data_size\":2}}],\"labels\":[0]}\n",
-                 "larger than any dataset");
+  expect_refused(
+      "{\"inputs\":[{\"parameters\":{\"binary_data_size\":9223372036854775807}},"
+      "{\"parameters\":{\"binary_data_size\":9223372036854775807}},"
+      "{\"parameters\":{\"binary_data_size\":2}}],\"labels\":[0]}\n",
+      "larger than any dataset");
   std::string deep =
       "{\"inputs\":[{}],\"targets\":" + std::string(40, '[') + "1" + std::string(40, ']') + "}";
   expect_refused(deep, "too deep");  // the JSON parser's own depth limit

@@ -1,0 +1,116 @@
+// Weighted aliases (a canary) through the router, the real registry and the real CPU
+// backend: a 90/10 split per request measured over 2,000 requests, a sticky split that
+// never moves a key, the canary promoted to 100 % and rolled back with one call each, the
+// answering version in every response and in the metered usage, and bad splits refused.
+#include <map>
+#include <set>
+
+#include "tests/gateway/api/router_fixture.h"
+
+namespace mg::gateway {
+namespace {
+
+class CanaryTest : public RouterTest {
+ protected:
+  CanaryTest() {
+    // Version 2 of the MLP: the same file, so both answer alike and only the version differs.
+    const std::string bytes = read_file(kModels / "fashion-mlp.onnx");
+    EXPECT_EQ(admin("POST", "/admin/v1/models/fashion-mlp/versions", bytes).status, 201);
+  }
+  // The version that answered one inference request sent with `key`.
+  int64_t answered(const std::string& key) {
+    HttpResponse r = call("POST", "/v2/models/fashion-mlp/infer", mlp_request(),
+                          {{"Authorization", "Bearer " + key}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? std::stoll(std::string(body_of(r)["model_version"].as_string())) : 0;
+  }
+  HttpResponse split(const std::string& body, const std::string& alias = "default") {
+    return admin("PUT", "/admin/v1/models/fashion-mlp/aliases/" + alias, body);
+  }
+};
+
+TEST_F(CanaryTest, ANinetyTenSplitLandsWithinThreePercentAndIsMeteredPerVersion) {
+  HttpResponse r = split(R"({"versions":[{"version":1,"weight":90},{"version":2,"weight":10}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_of(r)["split"].as_object()["versions"].as_array().size(), 2u);
+  EXPECT_NE(models_->find("fashion-mlp", 2), nullptr);  // both versions loaded first
+  std::map<int64_t, int> count;
+  for (int i = 0; i < 2000; ++i) ++count[answered(key_)];
+  const double canary = count[2] / 2000.0;
+  std::printf("90/10 split over 2000 requests: version 1 %d, version 2 %d (%.2f %%)\n", count[1],
+              count[2], 100 * canary);
+  EXPECT_EQ(count[1] + count[2], 2000);
+  EXPECT_NEAR(canary, 0.10, 0.03);
+  // The alias still resolves to its own version for metadata; the model show lists the split.
+  json::object shown = body_of(admin("GET", "/admin/v1/models/fashion-mlp"));
+  EXPECT_EQ(shown["aliases"].as_object()["default"].as_int64(), 1);
+  EXPECT_EQ(shown["splits"].as_object()["default"].as_object()["sticky"].as_bool(), false);
+  // Usage is metered per version.
+  ASSERT_TRUE(limits_->usage.flush());
+  std::map<int64_t, int64_t> metered;
+  for (const auto& row : registry_->usage("acme", 0, 0)) metered[row.version] += row.requests;
+  EXPECT_EQ(metered[1], count[1]);
+  EXPECT_EQ(metered[2], count[2]);
+}
+
+TEST_F(CanaryTest, AStickySplitNeverMovesAKey) {
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":1},{"version":2,"weight":1}],)"
+                  R"("sticky":true})")
+                .status,
+            200);
+  std::set<int64_t> used;
+  for (int k = 0; k < 20; ++k) {
+    const std::string key = auth_->issue_key(KeySpec{"acme", registry::kScopeInfer}, "test").key;
+    const int64_t first = answered(key);
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(answered(key), first) << "key " << k << " moved";
+    used.insert(first);
+  }
+  EXPECT_EQ(used, (std::set<int64_t>{1, 2}));  // 20 keys on a 50/50 split reach both
+}
+
+TEST_F(CanaryTest, PromotionAndRollbackAreOneCallEach) {
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":9},{"version":2,"weight":1}]})").status,
+            200);
+  // Rollback: the alias back to its own version alone; the canary is unloaded.
+  HttpResponse back = admin("POST", "/admin/v1/models/fashion-mlp/aliases/default/rollback");
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(body_of(back)["version"].as_int64(), 1);
+  EXPECT_FALSE(body_of(back).contains("split"));
+  EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(answered(key_), 1);
+  expect_error(admin("POST", "/admin/v1/models/fashion-mlp/aliases/default/rollback"), 409,
+               "conflict", "no canary to roll back");
+  // Promotion: the canary to 100 %; the stable version is unloaded.
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":9},{"version":2,"weight":1}]})").status,
+            200);
+  ASSERT_EQ(split(R"({"version":2})").status, 200);
+  EXPECT_EQ(models_->find("fashion-mlp", 1), nullptr);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(answered(key_), 2);
+  std::vector<std::string> actions;
+  for (const auto& e : registry_->audit_log()) actions.push_back(e.action);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "alias.split"), 2);
+}
+
+TEST_F(CanaryTest, BadSplitsAreRefusedAndASplitVersionIsNotRetired) {
+  expect_error(split(R"({"versions":[{"version":1,"weight":0},{"version":2,"weight":1}]})"), 400,
+               "bad_request", "W from 1 to 1000000");
+  expect_error(split(R"({"versions":[{"version":1,"weight":1},{"version":1,"weight":1}]})"), 400,
+               "bad_request", "named twice");
+  expect_error(split(R"({"version":1,"versions":[{"version":2,"weight":1}]})"), 400, "bad_request",
+               "not both");
+  expect_error(split(R"({"versions":[{"version":1,"weight":1},{"version":9,"weight":1}]})"), 404,
+               "version_not_found", "no version 9");
+  expect_error(split("{}"), 400, "bad_request", "the body must be");
+  ASSERT_EQ(
+      split(R"({"versions":[{"version":1,"weight":1},{"version":2,"weight":1}]})", "canary").status,
+      200);
+  expect_error(admin("POST", "/admin/v1/models/fashion-mlp/versions/2/retire"), 409, "conflict",
+               "aliased as 'canary'");
+  // Removing the alias unloads the version no other alias reaches.
+  ASSERT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/aliases/canary").status, 200);
+  EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
+  EXPECT_NE(models_->find("fashion-mlp", 1), nullptr);
+}
+
+}  // namespace
+}  // namespace mg::gateway
