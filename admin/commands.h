@@ -41,6 +41,13 @@ void model_versions(modelgate::Client& client, const Output& out, const std::str
 // force: the default alias only, past a failing gate (audited).
 void model_alias(modelgate::Client& client, const Output& out, const std::string& name,
                  const std::string& alias, int64_t version, bool force = false);
+// An alias at VERSION[:WEIGHT]… (a canary when more than one); prints the split.
+void model_alias_split(modelgate::Client& client, const Output& out, const std::string& name,
+                       const std::string& alias, const std::vector<std::string>& versions,
+                       bool sticky, bool force);
+// A weighted alias back to its own version alone.
+void model_rollback(modelgate::Client& client, const Output& out, const std::string& name,
+                    const std::string& alias);
 // load | unload | retire
 void model_action(modelgate::Client& client, const Output& out, const std::string& name,
                   int64_t version, const std::string& action);

@@ -109,11 +109,28 @@ int main(int argc, char** argv) {
   promote_cmd->add_flag("--force", force, "promote past a failing gate (audited)");
   promote_cmd->callback(
       [&] { run = [&](auto& c) { model_alias(c, out, name, "default", version, force); }; });
-  auto* alias_cmd = model->add_subcommand("alias", "point an alias at a version");
+  auto* alias_cmd = model->add_subcommand(
+      "alias", "point an alias at a version, or split it among versions (a canary: 3:90 4:10)");
   alias_cmd->add_option("name", name, "model name")->required();
   alias_cmd->add_option("alias", alias, "alias")->required();
-  alias_cmd->add_option("version", version, "version")->required();
-  alias_cmd->callback([&] { run = [&](auto& c) { model_alias(c, out, name, alias, version); }; });
+  std::vector<std::string> alias_versions;
+  alias_cmd
+      ->add_option("versions", alias_versions,
+                   "VERSION or VERSION:WEIGHT, the first the stable one")
+      ->required();
+  bool sticky = false;
+  alias_cmd->add_flag("--sticky", sticky, "split by API key (a key stays on one version)");
+  alias_cmd->add_flag("--force", force, "default alias: past a failing gate (audited)");
+  alias_cmd->callback([&] {
+    run = [&](auto& c) { model_alias_split(c, out, name, alias, alias_versions, sticky, force); };
+  });
+  std::string rollback_alias = "default";
+  auto* rollback_cmd =
+      model->add_subcommand("rollback", "a split alias back to its stable version alone");
+  rollback_cmd->add_option("name", name, "model name")->required();
+  rollback_cmd->add_option("alias", rollback_alias, "alias (default: default)");
+  rollback_cmd->callback(
+      [&] { run = [&](auto& c) { model_rollback(c, out, name, rollback_alias); }; });
   for (const char* action : {"load", "unload", "retire"}) {
     auto* cmd = model->add_subcommand(action, std::string(action) + " a version");
     cmd->add_option("name", name, "model name")->required();

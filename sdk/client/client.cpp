@@ -443,6 +443,25 @@ Response Client::set_alias(std::string_view model, std::string_view alias, int64
                  "{\"version\":" + std::to_string(version) + (force ? ",\"force\":true}" : "}"));
 }
 
+Response Client::set_alias_split(std::string_view model, std::string_view alias,
+                                 const std::vector<std::pair<int64_t, uint32_t>>& versions,
+                                 bool sticky, bool force) {
+  std::string body = "{\"versions\":[";
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    body += std::string(i ? "," : "") + "{\"version\":" + std::to_string(versions[i].first) +
+            ",\"weight\":" + std::to_string(versions[i].second) + "}";
+  }
+  body += std::string("],\"sticky\":") + (sticky ? "true" : "false") +
+          ",\"force\":" + (force ? "true" : "false") + "}";
+  return request("PUT", "/admin/v1/models/" + std::string(model) + "/aliases/" + std::string(alias),
+                 body);
+}
+
+Response Client::rollback_alias(std::string_view model, std::string_view alias) {
+  return request("POST", "/admin/v1/models/" + std::string(model) + "/aliases/" +
+                             std::string(alias) + "/rollback");
+}
+
 Response Client::version_action(std::string_view model, int64_t version, std::string_view action) {
   return request("POST", "/admin/v1/models/" + std::string(model) + "/versions/" +
                              std::to_string(version) + "/" + std::string(action));

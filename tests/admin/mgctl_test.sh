@@ -4,6 +4,7 @@
 #   alias / load / unload / infer --image / infer --text /
 #   retire, backend list, infer, tenant and key verbs, --json documents, exit codes;
 #   dataset upload / list / show / remove, model gate / evaluate / reports, promote --force;
+#   a canary (alias NAME default 2:90 3:10, --sticky, rollback);
 #   a 200 MB upload streamed by both processes (peak memory of each stays far below the
 #   file size), an upload refused before its body is sent, an interrupted upload that
 #   leaves nothing behind.
@@ -42,6 +43,24 @@ expect "promote" "$(m model promote fashion-mlp 2)" "default -> version 2"
 expect "unload" "$(m model unload fashion-mlp 1)" "registered"
 expect "load" "$(m model load fashion-mlp 1)" "ready"
 expect "retire" "$(m model retire fashion-mlp 1)" "retired"
+# A canary: the default alias split 90/10, then rolled back in one command.
+expect "upload v3" "$(m model upload fashion-mlp "$examples/models/fashion-mlp.onnx")" "version 3 (registered)"
+expect "split" "$(m model alias fashion-mlp default 2:90 3:10)" "default -> version 2:90 version 3:10"
+for _ in $(seq 100); do
+  { curl -sS --cacert "$MG_CACERT" -H "Authorization: Bearer $MG_KEY" -H 'Content-Type: application/json' \
+    --data-binary "@$examples/requests/fashion-mlp.json" "$MG_SERVER/v2/models/fashion-mlp/infer"; echo; } |
+    sed -n 's/.*"model_version":"\([0-9]*\)".*/\1/p'
+done >"$work/versions"
+canary=$(grep -c '^3$' "$work/versions" || true)
+(( $(wc -l <"$work/versions") == 100 && canary > 0 && canary < 40 )) ||
+  fail "90/10 split answered: $(sort "$work/versions" | uniq -c | tr '\n' ' ')"
+echo "ok   the canary answered $canary of 100"
+expect "split shown" "$(m --json model show fashion-mlp)" '"splits":{"default":{"versions":[{"version":2,"weight":90},{"version":3,"weight":10}],"sticky":false}}'
+expect "sticky split" "$(m model alias fashion-mlp default 2:1 3:1 --sticky)" "(sticky by key)"
+expect "rollback" "$(m model rollback fashion-mlp)" "default -> version 2"
+[[ $(status_of m model rollback fashion-mlp) == 1 ]] || fail "rollback of a plain alias"
+expect "nothing to roll back" "$(cat "$work/err")" "no canary to roll back"
+[[ $(status_of m model alias fashion-mlp default 2:0 3:1) == 2 ]] || fail "weight 0 accepted"
 
 # Backend config through --config KEY=VALUE: the CNN with Winograd convolutions on two
 # threads loads and infers; a value the backend refuses fails the load, naming the key.

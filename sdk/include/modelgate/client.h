@@ -103,6 +103,13 @@ class Client {
   // force: the default alias only — past a failing gate, audited.
   Response set_alias(std::string_view model, std::string_view alias, int64_t version,
                      bool force = false);
+  // A weighted alias (a canary): (version, weight) pairs, the first the alias's own
+  // (stable) version; sticky splits by API key instead of per request.
+  Response set_alias_split(std::string_view model, std::string_view alias,
+                           const std::vector<std::pair<int64_t, uint32_t>>& versions,
+                           bool sticky = false, bool force = false);
+  // A weighted alias back to its own version alone.
+  Response rollback_alias(std::string_view model, std::string_view alias);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);
   Response list_backends();
