@@ -1,6 +1,7 @@
 #include "registry/records.h"
 
 #include <array>
+#include <boost/json.hpp>
 #include <charconv>
 
 namespace mg::registry {
@@ -139,7 +140,29 @@ bool AliasRecord::serves(int64_t v) const {
   return false;
 }
 
+std::optional<Shadow> Shadow::from_config(const std::string& config_json) {
+  boost::system::error_code ec;
+  const boost::json::value config = boost::json::parse(config_json, ec);
+  const boost::json::object* o = !ec && config.is_object() ? &config.as_object() : nullptr;
+  const boost::json::value* section = o != nullptr ? o->if_contains("shadow") : nullptr;
+  if (section == nullptr || !section->is_object()) return std::nullopt;
+  const boost::json::object& s = section->as_object();
+  const boost::json::value* version = s.if_contains("version");
+  const boost::json::value* share = s.if_contains("share");
+  const boost::json::value* alias = s.if_contains("alias");
+  if (version == nullptr || !version->is_int64() || share == nullptr || !share->is_number()) {
+    return std::nullopt;
+  }
+  Shadow shadow;
+  shadow.version = version->as_int64();
+  shadow.share = share->to_number<double>();
+  if (alias != nullptr && alias->is_string()) shadow.alias = std::string(alias->as_string());
+  if (shadow.share < 0 || shadow.share > 1) return std::nullopt;
+  return shadow;
+}
+
 bool Catalog::Entry::aliased(int64_t v) const {
+  if (shadow && shadow->version == v) return true;
   for (const auto& [alias, version] : aliases) {
     if (version == v) return true;
   }

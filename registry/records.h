@@ -70,6 +70,17 @@ struct AliasSplit {
   int64_t pick(uint64_t draw) const;
 };
 
+// A candidate version receiving a copy of a share of an alias's requests (the model
+// config's "shadow"): its answers are compared with the served ones and dropped.
+struct Shadow {
+  std::string alias = "default";
+  int64_t version = 0;
+  double share = 0;  // 0..1 of the alias's requests
+  // Parsed from a model config; nullopt when it has none or it is malformed (the admin
+  // API checks it before storing).
+  static std::optional<Shadow> from_config(const std::string& config_json);
+};
+
 struct AliasRecord {
   std::string model;
   std::string alias;
@@ -192,7 +203,8 @@ struct Catalog {
     std::map<int64_t, VersionRecord> versions;
     std::map<std::string, int64_t, std::less<>> aliases;
     std::map<std::string, AliasSplit, std::less<>> splits;  // the weighted ones among them
-    // Whether any alias's requests may reach version v.
+    std::optional<Shadow> shadow;  // the model config's "shadow", when valid
+    // Whether any alias's requests (or its shadow's copies) may reach version v.
     bool aliased(int64_t v) const;
     // Every version an alias's requests may reach (its own first); empty when unknown.
     std::vector<int64_t> alias_versions(std::string_view alias) const;

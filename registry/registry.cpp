@@ -166,7 +166,9 @@ std::shared_ptr<Catalog> Registry::read_catalog(int64_t& catalog_version) {
                   models.column_text(3), models.column_text(4), models.column_int(5) != 0,
                   models.column_int(6),  models.column_int(7)};
     names[m.id] = m.name;
-    next->models[m.name].model = std::move(m);
+    auto& entry = next->models[m.name];
+    entry.shadow = Shadow::from_config(m.config_json);
+    entry.model = std::move(m);
   }
   auto versions = db_->prepare(
       "SELECT v.model_id, v.version, v.artifact, a.size, a.encrypted, v.state, v.state_reason, "

@@ -191,10 +191,11 @@ class Registry {
   std::vector<EvaluationReport> list_reports(const std::string& model, int64_t version = 0,
                                              int limit = 100) const;
   std::optional<EvaluationReport> find_report(const std::string& model, int64_t id) const;
-  // Sets (or, with an empty text, removes) the model config's "gate" object: a JSON object
-  // text the caller has checked. Audited model.gate with the new gate.
-  void set_model_gate(const std::string& model, const std::string& gate_json,
-                      const std::string& actor);
+  // Sets (or, with an empty text, removes) one object of the model config — "gate" (the
+  // promotion gate), "shadow" (a candidate version shadowing an alias): a JSON object text
+  // the caller has checked. Audited model.<key> with the new value.
+  void set_model_section(const std::string& model, const std::string& key,
+                         const std::string& section_json, const std::string& actor);
   // Audits a promotion forced past the gate (action version.promote_forced): who, which
   // version, and the figures it was forced past (details_json).
   void audit_forced_promotion(const std::string& model, int64_t version,

@@ -1,4 +1,4 @@
-// Registry: evaluation datasets, evaluation reports and models' promotion gates
+// Registry: evaluation datasets, evaluation reports, models' promotion gates and shadows
 // (docs/evaluation.md). Reports are read from the database, not the catalogue: they are
 // read by admin calls and promotions, never on the request path.
 #include <boost/json.hpp>
@@ -146,8 +146,8 @@ std::optional<EvaluationReport> Registry::find_report(const std::string& model, 
   return report_of(row);
 }
 
-void Registry::set_model_gate(const std::string& model, const std::string& gate_json,
-                              const std::string& actor) {
+void Registry::set_model_section(const std::string& model, const std::string& key,
+                                 const std::string& section_json, const std::string& actor) {
   std::lock_guard lock(write_mutex_);  // held through reload_catalog, which reads db_
   {
     sql::Transaction transaction(*db_);
@@ -157,23 +157,23 @@ void Registry::set_model_gate(const std::string& model, const std::string& gate_
     boost::system::error_code ec;
     boost::json::value config = boost::json::parse(current.column_text(0), ec);
     if (ec || !config.is_object()) config = boost::json::object{};
-    boost::json::value gate;
-    if (!gate_json.empty()) {
-      gate = boost::json::parse(gate_json, ec);
-      if (ec || !gate.is_object()) {
-        throw RegistryError(Code::kInvalidArgument, "a gate is a JSON object");
+    boost::json::value section;
+    if (!section_json.empty()) {
+      section = boost::json::parse(section_json, ec);
+      if (ec || !section.is_object()) {
+        throw RegistryError(Code::kInvalidArgument, "'" + key + "' is a JSON object");
       }
-      config.as_object()["gate"] = gate;
+      config.as_object()[key] = section;
     } else {
-      config.as_object().erase("gate");
+      config.as_object().erase(key);
     }
     current.reset();
     db_->prepare("UPDATE models SET config = ? WHERE name = ?")
         .bind(1, boost::json::serialize(config))
         .bind(2, model)
         .run();
-    append_audit(actor, "model.gate", model,
-                 boost::json::serialize(boost::json::object{{"gate", gate}}));
+    append_audit(actor, "model." + key, model,
+                 boost::json::serialize(boost::json::object{{key, section}}));
     transaction.commit();
   }
   reload_catalog();

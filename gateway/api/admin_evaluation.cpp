@@ -346,7 +346,7 @@ HttpResponse set_gate(const AdminCall& call) {
   }
   existing_dataset(s, gate->dataset);
   const std::string text = json::serialize(gate_json(*gate));
-  s.registry.set_model_gate(model, text, call.caller.key_id);
+  s.registry.set_model_section(model, "gate", text, call.caller.key_id);
   return json_response(json::object{{"model", model}, {"gate", json::parse(text)}});
 }
 
@@ -354,7 +354,7 @@ HttpResponse remove_gate(const AdminCall& call) {
   Services& s = call.services;
   const std::string model = call.params.str("model");
   require_model(s, model);
-  s.registry.set_model_gate(model, "", call.caller.key_id);
+  s.registry.set_model_section(model, "gate", "", call.caller.key_id);
   return json_response(json::object{{"model", model}, {"gate", nullptr}});
 }
 

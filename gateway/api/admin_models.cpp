@@ -444,6 +444,12 @@ HttpResponse retire_version(const AdminCall& call) {
                          "'; move the alias first");
     }
   }
+  if (const auto shadow = registry::Shadow::from_config(s.registry.find_model(model)->config_json);
+      shadow && shadow->version == version) {
+    throw ApiError(
+        409, "conflict",
+        "version " + std::to_string(version) + " is the model's shadow; remove it first");
+  }
   s.models.unload(model, version, call.caller.key_id);
   s.registry.set_version_state(model, version, registry::VersionState::kRetired, "",
                                call.caller.key_id);

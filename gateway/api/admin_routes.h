@@ -88,6 +88,10 @@ HttpResponse list_reports(const AdminCall& call);
 HttpResponse show_report(const AdminCall& call);
 HttpResponse set_gate(const AdminCall& call);
 HttpResponse remove_gate(const AdminCall& call);
+// admin_shadow.cpp
+HttpResponse show_shadow(const AdminCall& call);
+HttpResponse set_shadow(const AdminCall& call);
+HttpResponse remove_shadow(const AdminCall& call);
 // admin_tenants.cpp
 HttpResponse list_tenants(const AdminCall& call);
 HttpResponse create_tenant(const AdminCall& call);

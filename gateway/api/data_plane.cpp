@@ -229,6 +229,80 @@ HttpResponse server_metadata(DataCall& call) {
 
 namespace {
 
+// A copy of a request for the model's shadow candidate (docs/evaluation.md "Shadow"): its
+// inputs owned (the request is answered and gone before the copy runs), and the served
+// answer it is compared with.
+struct ShadowCopy {
+  std::shared_ptr<LoadedVersion> candidate;
+  std::vector<std::vector<std::byte>> data;
+  std::vector<TensorRef> inputs;
+  std::vector<float> served;
+  uint64_t rows = 0;
+};
+
+const std::string kDefaultAlias = "default";
+
+// A copy for the shadow when this request is one of the share the model config's "shadow"
+// takes from the alias it came through; null otherwise (most requests: one lookup).
+std::shared_ptr<ShadowCopy> shadow_copy(Services& s, const ModelRef& path, int64_t version,
+                                        const CheckedRequest& checked) {
+  const registry::Catalog::Entry* entry = s.registry.snapshot().find(path.model);
+  if (entry == nullptr || !entry->shadow) return nullptr;
+  const registry::Shadow shadow = *entry->shadow;
+  const std::string& alias = path.version.empty() ? kDefaultAlias : path.version;
+  if (shadow.alias != alias || shadow.version == version) return nullptr;
+  if (static_cast<double>(next_draw() >> 11) * 0x1.0p-53 >= shadow.share) return nullptr;
+  auto candidate = s.models.find(path.model, shadow.version);
+  if (candidate == nullptr || !candidate->ready()) return nullptr;
+  auto copy = std::make_shared<ShadowCopy>();
+  copy->candidate = std::move(candidate);
+  copy->data.reserve(checked.inputs.size());
+  for (const TensorRef& input : checked.inputs) {
+    const auto* bytes = static_cast<const std::byte*>(input.data);
+    copy->data.emplace_back(bytes, bytes + input.byte_size);
+    copy->inputs.push_back(
+        TensorRef{input.name, input.dtype, input.shape, copy->data.back().data(), input.byte_size});
+  }
+  return copy;
+}
+
+// Sends the copy to the candidate with the served answer's first output to compare with.
+// Whatever happens to it stays in the candidate's ShadowStats: never the caller's answer.
+void run_shadow(const std::shared_ptr<ShadowCopy>& copy, const RequestResult& served, bool batched,
+                const Services& s) noexcept {
+  try {
+    if (served.outputs.empty() || served.outputs[0].dtype != DType::kFp32) return;
+    const OutputTensor& out = served.outputs[0];
+    const auto* first = reinterpret_cast<const float*>(out.data.get());
+    copy->served.assign(first, first + out.byte_size / sizeof(float));
+    copy->rows = batched && !out.shape.empty() ? static_cast<uint64_t>(out.shape[0]) : 1;
+    const std::string name = out.name;
+    const auto started = std::chrono::steady_clock::now();
+    ShadowCopy& held = *copy;
+    try {
+      held.candidate->submit_async(
+          held.inputs, {name}, started + s.inference_timeout,
+          [copy, name, started](RequestResult result) {
+            ShadowStats& stats = *copy->candidate->shadow_stats();
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            for (const OutputTensor& answer : result.outputs) {
+              if (result.failure || answer.name != name || answer.dtype != DType::kFp32) continue;
+              const auto* values = reinterpret_cast<const float*>(answer.data.get());
+              stats.record(copy->served, std::span(values, answer.byte_size / sizeof(float)),
+                           copy->rows, seconds);
+              return;
+            }
+            stats.record_error();
+          });
+    } catch (const QueueFull&) {
+      held.candidate->shadow_stats()->record_error();
+    }
+  } catch (...) {
+    // Out of memory copying the answer: the shadow loses one copy, the caller nothing.
+  }
+}
+
 // An inference request once decoded and validated: what its answer needs, and the data its
 // queued inputs point into (kept until the batch has run).
 struct AcceptedInfer {
@@ -243,6 +317,7 @@ struct AcceptedInfer {
   // The version's class labels (its config's "postprocess"), for classification outputs;
   // shared with the version, so an unload while the request waits leaves them valid.
   std::shared_ptr<const Postprocessing> postprocessing;
+  std::shared_ptr<ShadowCopy> shadow;  // set when a copy goes to the model's shadow
 };
 
 // An output asked for with "classification": K, as the BYTES tensor of its top K classes
@@ -319,6 +394,7 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
         .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
                      failure->message);
   }
+  if (accepted.shadow) run_shadow(accepted.shadow, result, accepted.batched, s);
   const auto encoding = std::chrono::steady_clock::now();
   const InferRequest& request = accepted.request;
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
@@ -408,6 +484,7 @@ HttpResponse infer(DataCall& call) {
   accepted->postprocessing = loaded->postprocessing();
   accepted->batched = metadata.max_batch_size > 0;
   CheckedRequest checked = validate_inputs(metadata, accepted->request);
+  accepted->shadow = shadow_copy(s, path, version, checked);
   info.input_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - decoding).count();
   if (call.later != nullptr && loaded->isolation() == Isolation::kProcess) {

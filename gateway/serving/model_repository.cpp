@@ -436,6 +436,15 @@ void ModelRepository::restore() {
     }
   }
   for (const auto& model : registry_.list_models()) {
+    // A shadow candidate is served (copies of requests) as an alias's versions are.
+    if (const auto shadow = registry::Shadow::from_config(model.config_json)) {
+      try {
+        load(model.name, shadow->version, "system");
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "cannot load the shadow " + model.name + "/" +
+                                  std::to_string(shadow->version) + ": " + e.what());
+      }
+    }
     for (const auto& alias : registry_.list_aliases(model.name)) {
       std::vector<int64_t> versions{alias.version};
       if (alias.split) {

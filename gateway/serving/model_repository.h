@@ -18,6 +18,7 @@
 #include "gateway/preprocess/classification.h"
 #include "gateway/preprocess/preprocessing.h"
 #include "gateway/serving/batcher.h"
+#include "gateway/serving/shadow_stats.h"
 #include "gateway/serving/version_stats.h"
 #include "registry/registry.h"
 
@@ -76,6 +77,8 @@ class LoadedVersion {
   }
   // Its statistics since it was loaded (shared: a request's record may outlive an unload).
   const std::shared_ptr<VersionStats>& stats() const { return stats_; }
+  // As a shadow candidate: how its answers compared with the served ones.
+  const std::shared_ptr<ShadowStats>& shadow_stats() const { return shadow_stats_; }
   // What its config asked for, as its batcher and instances run it.
   const Scheduling& scheduling() const { return scheduling_; }
   // Its inputs that a request may send raw (the config's "preprocess").
@@ -92,6 +95,7 @@ class LoadedVersion {
   Preprocessing preprocessing_;
   std::shared_ptr<const Postprocessing> postprocessing_;
   std::shared_ptr<VersionStats> stats_ = std::make_shared<VersionStats>();
+  std::shared_ptr<ShadowStats> shadow_stats_ = std::make_shared<ShadowStats>();
   DynamicBatcher::BatchObserver batch_observer_;
   std::unique_ptr<DynamicBatcher> batcher_;  // last: stopped before the runner goes
 };

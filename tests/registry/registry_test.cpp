@@ -259,12 +259,12 @@ TEST_P(RegistryTest, DatasetsReportsAndGatesRoundTrip) {
   EXPECT_EQ(registry_->find_report("m", id1)->version, 1);
   EXPECT_FALSE(registry_->find_report("other", id1).has_value());
 
-  registry_->set_model_gate("m", R"({"dataset":"d","min_accuracy":0.9})", "admin1");
+  registry_->set_model_section("m", "gate", R"({"dataset":"d","min_accuracy":0.9})", "admin1");
   EXPECT_NE(registry_->find_model("m")->config_json.find(R"("gate":{"dataset":"d")"),
             std::string::npos);
   EXPECT_NE(registry_->find_model("m")->config_json.find(R"("max_batch_size":4)"),
             std::string::npos);
-  registry_->set_model_gate("m", "", "admin1");
+  registry_->set_model_section("m", "gate", "", "admin1");
   EXPECT_EQ(registry_->find_model("m")->config_json.find("gate"), std::string::npos);
   registry_->audit_forced_promotion("m", 2, R"({"failures":["x"]})", "admin1");
 

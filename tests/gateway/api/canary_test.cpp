@@ -1,11 +1,18 @@
-// Weighted aliases (a canary) through the router, the real registry and the real CPU
-// backend: a 90/10 split per request measured over 2,000 requests, a sticky split that
-// never moves a key, the canary promoted to 100 % and rolled back with one call each, the
-// answering version in every response and in the metered usage, and bad splits refused.
+// Weighted aliases (a canary) and shadows through the router, the real registry and the
+// real CPU backend: a 90/10 split per request measured over 2,000 requests, a sticky split
+// that never moves a key, the canary promoted to 100 % and rolled back with one call each,
+// the answering version in every response and in the metered usage, bad splits refused;
+// a shadow candidate's answers compared (agreement 1.0 for an identical candidate, below
+// for a damaged one) while callers' answers stay the served version's, and a failing
+// candidate's errors never reaching them.
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/gateway/api/router_fixture.h"
+#include "tests/test_data_files.h"
 
 namespace mg::gateway {
 namespace {
@@ -110,6 +117,112 @@ TEST_F(CanaryTest, BadSplitsAreRefusedAndASplitVersionIsNotRetired) {
   ASSERT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/aliases/canary").status, 200);
   EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
   EXPECT_NE(models_->find("fashion-mlp", 1), nullptr);
+}
+
+// Requests of 8 Fashion-MNIST test images each (binary), as the data plane gets them.
+class ShadowTest : public CanaryTest {
+ protected:
+  ShadowTest() {
+    const std::string bytes =
+        mg::test::read_gzip(mg::test::kFashionMnistDir + "t10k-images-idx3-ubyte.gz").substr(16);
+    for (char b : bytes) pixels_.push_back(static_cast<uint8_t>(b) / 255.0f);
+  }
+  HttpResponse infer_images(std::size_t first) {
+    const std::string data(reinterpret_cast<const char*>(pixels_.data() + first * 784),
+                           8 * 784 * 4);
+    const std::string header = R"({"inputs":[{"name":"image","datatype":"FP32","shape":[8,28,28],)"
+                               R"("parameters":{"binary_data_size":25088}}]})";
+    return call("POST", "/v2/models/fashion-mlp/infer", header + data,
+                {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  }
+  // The shadow's comparison once `requests` copies have come back (they run after the
+  // callers are answered).
+  json::object comparison_after(uint64_t requests) {
+    for (int i = 0; i < 500; ++i) {
+      json::object shown = body_of(admin("GET", "/admin/v1/models/fashion-mlp/shadow"));
+      if (shown["comparison"].is_object() &&
+          shown["comparison"].as_object()["requests"].to_number<uint64_t>() >= requests) {
+        return shown["comparison"].as_object();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "the shadow's copies did not all come back: "
+                  << admin("GET", "/admin/v1/models/fashion-mlp/shadow").body;
+    return {};
+  }
+  std::string upload_file(const std::string& path) {
+    HttpResponse r = admin("POST", "/admin/v1/models/fashion-mlp/versions", read_file(path));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.body;
+  }
+  std::vector<float> pixels_;
+};
+
+TEST_F(ShadowTest, AnIdenticalCandidateAgreesAndCallersAnswersAreTheServedOnes) {
+  std::vector<std::string> served;
+  for (std::size_t i = 0; i < 50; ++i) served.push_back(infer_images(i * 8).body);
+  HttpResponse set =
+      admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":2,"share":1})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  for (std::size_t i = 0; i < 50; ++i) {
+    HttpResponse r = infer_images(i * 8);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, served[i]) << "a caller's answer changed with the shadow on";
+  }
+  json::object c = comparison_after(50);
+  EXPECT_EQ(c["requests"].to_number<int64_t>(), 50);
+  EXPECT_EQ(c["errors"].to_number<int64_t>(), 0);
+  EXPECT_EQ(c["rows"].to_number<int64_t>(), 400);
+  EXPECT_DOUBLE_EQ(c["agreement"].to_number<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(c["max_abs_diff"].to_number<double>(), 0.0);
+  // The candidate may not be retired while it shadows; removing the shadow unloads it.
+  expect_error(admin("POST", "/admin/v1/models/fashion-mlp/versions/2/retire"), 409, "conflict",
+               "shadow");
+  ASSERT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/shadow").status, 200);
+  EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
+}
+
+TEST_F(ShadowTest, ADamagedCandidateDisagreesAndAFailingOneNeverReachesCallers) {
+  const std::string damaged = (dir_ / "damaged.onnx").string();
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + std::string(MG_SOURCE_DIR) +
+                         "/tests/data/shuffle_weights.py " +
+                         (kModels / "fashion-mlp.onnx").string() + " " + damaged)
+                            .c_str()),
+            0);
+  upload_file(damaged);  // version 3
+  ASSERT_EQ(
+      admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":3,"share":1})").status,
+      200);
+  for (std::size_t i = 0; i < 50; ++i) ASSERT_EQ(infer_images(i * 8).status, 200);
+  json::object c = comparison_after(50);
+  EXPECT_LT(c["agreement"].to_number<double>(), 0.9);
+  EXPECT_GT(c["max_abs_diff"].to_number<double>(), 0.1);
+  std::printf("damaged shadow: agreement %.3f over %lld rows, max abs diff %.3f\n",
+              c["agreement"].to_number<double>(),
+              static_cast<long long>(c["rows"].to_number<int64_t>()),
+              c["max_abs_diff"].to_number<double>());
+  // A candidate that cannot run these requests (the CNN takes [N,1,28,28]): every copy
+  // fails, every caller is answered by the served version.
+  upload_file((kModels / "fashion-cnn.onnx").string());  // version 4
+  ASSERT_EQ(
+      admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":4,"share":1})").status,
+      200);
+  for (std::size_t i = 0; i < 20; ++i) {
+    HttpResponse r = infer_images(i * 8);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(body_of(r)["model_version"].as_string(), "1");
+  }
+  json::object failing = comparison_after(20);
+  EXPECT_EQ(failing["errors"].to_number<int64_t>(), 20);
+  EXPECT_TRUE(failing["agreement"].is_null());
+  // Refusals: no such version or alias, a share out of range.
+  expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":9,"share":1})"),
+               404, "version_not_found", "no version 9");
+  expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/shadow",
+                     R"({"version":2,"share":1,"alias":"nope"})"),
+               404, "version_not_found", "no alias 'nope'");
+  expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":2,"share":0})"),
+               400, "bad_request", "'share'");
 }
 
 }  // namespace
