@@ -48,6 +48,9 @@ void model_alias_split(modelgate::Client& client, const Output& out, const std::
 // A weighted alias back to its own version alone.
 void model_rollback(modelgate::Client& client, const Output& out, const std::string& name,
                     const std::string& alias);
+// The model's shadow: set (version > 0), removed (remove), or shown with its comparison.
+void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
+                  int64_t version, double share, const std::string& alias, bool remove);
 // load | unload | retire
 void model_action(modelgate::Client& client, const Output& out, const std::string& name,
                   int64_t version, const std::string& action);

@@ -181,4 +181,33 @@ void model_gate(modelgate::Client& client, const Output& out, const std::string&
             << (gate.is_object() ? "gate " + gate_text(gate.as_object()) : "no gate") << "\n";
 }
 
+void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
+                  int64_t version, double share, const std::string& alias, bool remove) {
+  if (remove) {
+    expect_ok(client.remove_shadow(name));
+  } else if (version > 0) {
+    expect_ok(client.set_shadow(name, version, share, alias));
+  }
+  json::value body = expect_ok(client.show_shadow(name));
+  if (out.json) return print_json(body);
+  const auto& o = body.as_object();
+  if (!o.at("shadow").is_object()) {
+    std::cout << name << ": no shadow\n";
+    return;
+  }
+  const auto& shadow = o.at("shadow").as_object();
+  std::cout << name << ": version " << cell(shadow.at("version")) << " shadows "
+            << fixed(100 * number(shadow, "share"), 1) << " % of '" << cell(shadow.at("alias"))
+            << "'\n";
+  if (!o.at("comparison").is_object()) return;
+  const auto& c = o.at("comparison").as_object();
+  const auto& latency = c.at("latency_ms").as_object();
+  std::cout << "  copies " << cell(c.at("requests")) << "  errors " << cell(c.at("errors"))
+            << "  rows " << cell(c.at("rows")) << "  agreement "
+            << (c.at("agreement").is_null() ? std::string("-") : fixed(number(c, "agreement"), 4))
+            << "  max abs diff " << fixed(number(c, "max_abs_diff"), 6) << "  p50 "
+            << fixed(number(latency, "p50"), 2) << " ms  p99 " << fixed(number(latency, "p99"), 2)
+            << " ms\n";
+}
+
 }  // namespace mg::admin

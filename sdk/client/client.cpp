@@ -462,6 +462,23 @@ Response Client::rollback_alias(std::string_view model, std::string_view alias) 
                              std::string(alias) + "/rollback");
 }
 
+Response Client::set_shadow(std::string_view model, int64_t version, double share,
+                            std::string_view alias) {
+  char share_text[32];
+  std::snprintf(share_text, sizeof share_text, "%.17g", share);
+  return request("PUT", "/admin/v1/models/" + std::string(model) + "/shadow",
+                 "{\"version\":" + std::to_string(version) + ",\"share\":" + share_text +
+                     ",\"alias\":" + json_string(alias) + "}");
+}
+
+Response Client::show_shadow(std::string_view model) {
+  return request("GET", "/admin/v1/models/" + std::string(model) + "/shadow");
+}
+
+Response Client::remove_shadow(std::string_view model) {
+  return request("DELETE", "/admin/v1/models/" + std::string(model) + "/shadow");
+}
+
 Response Client::version_action(std::string_view model, int64_t version, std::string_view action) {
   return request("POST", "/admin/v1/models/" + std::string(model) + "/versions/" +
                              std::to_string(version) + "/" + std::string(action));

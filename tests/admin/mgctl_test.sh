@@ -56,6 +56,15 @@ canary=$(grep -c '^3$' "$work/versions" || true)
   fail "90/10 split answered: $(sort "$work/versions" | uniq -c | tr '\n' ' ')"
 echo "ok   the canary answered $canary of 100"
 expect "split shown" "$(m --json model show fashion-mlp)" '"splits":{"default":{"versions":[{"version":2,"weight":90},{"version":3,"weight":10}],"sticky":false}}'
+expect "shadow" "$(m model shadow fashion-mlp 3 --share 1)" "version 3 shadows 100.0 % of 'default'"
+for _ in $(seq 10); do m infer fashion-mlp --input "$examples/requests/fashion-mlp.json" >/dev/null; done
+for _ in $(seq 100); do  # the copies run after the callers are answered
+  out=$(m model shadow fashion-mlp)
+  [[ $out == *"agreement 1.0000"* ]] && break
+  sleep 0.1
+done
+expect "the shadow agrees" "$out" "agreement 1.0000"
+expect "shadow removed" "$(m model shadow fashion-mlp --remove)" "fashion-mlp: no shadow"
 expect "sticky split" "$(m model alias fashion-mlp default 2:1 3:1 --sticky)" "(sticky by key)"
 expect "rollback" "$(m model rollback fashion-mlp)" "default -> version 2"
 [[ $(status_of m model rollback fashion-mlp) == 1 ]] || fail "rollback of a plain alias"

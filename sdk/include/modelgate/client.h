@@ -110,6 +110,12 @@ class Client {
                            bool sticky = false, bool force = false);
   // A weighted alias back to its own version alone.
   Response rollback_alias(std::string_view model, std::string_view alias);
+  // The model's shadow: `version` gets copies of `share` (0..1] of `alias`'s requests,
+  // compared with the served answers and dropped. show_shadow answers the comparison.
+  Response set_shadow(std::string_view model, int64_t version, double share,
+                      std::string_view alias = "default");
+  Response show_shadow(std::string_view model);
+  Response remove_shadow(std::string_view model);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);
   Response list_backends();
