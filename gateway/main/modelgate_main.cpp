@@ -229,6 +229,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
   Metrics metrics(kVersion, state, settings.metrics_tenant_label);
   models.set_metrics(&metrics);  // before any load: batch metrics of every version
   state.set_worker_probe([&models] { return models.workers(); });
+  state.set_shadow_probe([&models] { return models.shadows(); });
   models.restore();
   Authenticator auth(registry, KeyCrypto::from_file(dir.master_key()));
   std::unique_ptr<AccessLog> access_log = AccessLog::open(settings.access_log);

@@ -137,6 +137,7 @@ class StateCollector : public prometheus::Collectable {
       workers.metric.push_back(std::move(metric));
     }
     std::vector<prometheus::MetricFamily> families;
+    add_shadow_families(families);
     if (!workers.metric.empty()) families.push_back(std::move(workers));
     families.push_back(std::move(states));
     families.push_back(std::move(backends));
@@ -145,6 +146,52 @@ class StateCollector : public prometheus::Collectable {
   }
 
  private:
+  // The shadow candidates' comparisons: counters and a gauge per (model, version).
+  void add_shadow_families(std::vector<prometheus::MetricFamily>& families) const {
+    const auto shadows = state_.shadows();
+    if (shadows.empty()) return;
+    struct Figure {
+      const char* name;
+      const char* help;
+      prometheus::MetricType type;
+      double (*value)(const ServerState::ShadowState&);
+    };
+    static const Figure kFigures[] = {
+        {"modelgate_shadow_copies_total", "Requests copied to a shadow candidate",
+         prometheus::MetricType::Counter,
+         [](const ServerState::ShadowState& s) { return static_cast<double>(s.copies); }},
+        {"modelgate_shadow_errors_total",
+         "Copies the shadow candidate failed (never seen by callers)",
+         prometheus::MetricType::Counter,
+         [](const ServerState::ShadowState& s) { return static_cast<double>(s.errors); }},
+        {"modelgate_shadow_rows_total", "Rows of the candidate's answers compared",
+         prometheus::MetricType::Counter,
+         [](const ServerState::ShadowState& s) { return static_cast<double>(s.rows); }},
+        {"modelgate_shadow_agreed_rows_total",
+         "Compared rows whose top-1 class matched the served answer's",
+         prometheus::MetricType::Counter,
+         [](const ServerState::ShadowState& s) { return static_cast<double>(s.agreed_rows); }},
+        {"modelgate_shadow_max_abs_diff",
+         "Largest absolute difference between the candidate's and the served scores",
+         prometheus::MetricType::Gauge,
+         [](const ServerState::ShadowState& s) { return s.max_abs_diff; }},
+    };
+    for (const Figure& f : kFigures) {
+      prometheus::MetricFamily family{f.name, f.help, f.type, {}};
+      for (const auto& shadow : shadows) {
+        prometheus::ClientMetric metric;
+        metric.label = {{"model", shadow.model}, {"version", std::to_string(shadow.version)}};
+        if (f.type == prometheus::MetricType::Counter) {
+          metric.counter.value = f.value(shadow);
+        } else {
+          metric.gauge.value = f.value(shadow);
+        }
+        family.metric.push_back(std::move(metric));
+      }
+      families.push_back(std::move(family));
+    }
+  }
+
   const ServerState& state_;
 };
 

@@ -33,6 +33,13 @@ class ServerState {
     int64_t version = 0;
     uint64_t resident_bytes = 0;  // 0 while no worker runs
   };
+  // A shadow candidate's comparison with the served answers (docs/evaluation.md "Shadow").
+  struct ShadowState {
+    std::string model;
+    int64_t version = 0;
+    uint64_t copies = 0, errors = 0, rows = 0, agreed_rows = 0;
+    double max_abs_diff = 0;
+  };
   virtual ~ServerState() = default;
   // Every model version that is not retired.
   virtual std::vector<VersionState> versions() const = 0;
@@ -42,6 +49,8 @@ class ServerState {
   virtual std::vector<Dependency> dependencies() const { return {}; }
   // Versions run out of process; none when every backend runs inline.
   virtual std::vector<WorkerState> workers() const { return {}; }
+  // Loaded versions that shadow an alias; none when no model has a shadow.
+  virtual std::vector<ShadowState> shadows() const { return {}; }
 };
 
 // The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come

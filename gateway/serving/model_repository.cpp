@@ -364,6 +364,20 @@ std::shared_ptr<LoadedVersion> ModelRepository::find(const std::string& model,
   return it == loaded_.end() ? nullptr : it->second;
 }
 
+std::vector<ServerState::ShadowState> ModelRepository::shadows() const {
+  std::vector<ServerState::ShadowState> out;
+  const registry::Catalog& catalog = registry_.snapshot();
+  for (const auto& [name, entry] : catalog.models) {
+    if (!entry.shadow) continue;
+    const auto candidate = find(name, entry.shadow->version);
+    if (candidate == nullptr) continue;
+    const ShadowStats::Snapshot c = candidate->shadow_stats()->snapshot();
+    out.push_back(
+        {name, entry.shadow->version, c.requests, c.errors, c.rows, c.agreed, c.max_abs_diff});
+  }
+  return out;
+}
+
 std::vector<ServerState::WorkerState> ModelRepository::workers() const {
   std::vector<std::shared_ptr<LoadedVersion>> loaded;
   {

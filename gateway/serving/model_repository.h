@@ -152,6 +152,8 @@ class ModelRepository : private registry::Registry::Follower {
                           const std::vector<registry::AliasWeight>& versions, bool sticky,
                           const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
+  // Each model's loaded shadow candidate and its comparison so far (metrics).
+  std::vector<ServerState::ShadowState> shadows() const;
   // At start-up: versions a previous process left ready or loading go back to registered
   // (nothing is loaded now), then every version an alias points at is loaded. A version
   // that fails to load is logged and recorded as failed; the others still load.

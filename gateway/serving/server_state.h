@@ -25,10 +25,17 @@ class RegistryServerState : public ServerState {
   void set_worker_probe(std::function<std::vector<WorkerState>()> workers) {
     workers_ = std::move(workers);
   }
+  std::vector<ShadowState> shadows() const override {
+    return shadows_ ? shadows_() : std::vector<ShadowState>{};
+  }
+  void set_shadow_probe(std::function<std::vector<ShadowState>()> shadows) {
+    shadows_ = std::move(shadows);
+  }
 
  private:
   std::function<bool()> redis_up_;
   std::function<std::vector<WorkerState>()> workers_;
+  std::function<std::vector<ShadowState>()> shadows_;
   const registry::Registry& registry_;
   const BackendManager& backends_;
 };

@@ -64,6 +64,10 @@ for _ in $(seq 100); do  # the copies run after the callers are answered
   sleep 0.1
 done
 expect "the shadow agrees" "$out" "agreement 1.0000"
+metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
+expect "shadow metrics" "$metrics" 'modelgate_shadow_copies_total{model="fashion-mlp",version="3"}'
+expect "shadow agreement metric" "$metrics" 'modelgate_shadow_agreed_rows_total{model="fashion-mlp",version="3"}'
+
 expect "shadow removed" "$(m model shadow fashion-mlp --remove)" "fashion-mlp: no shadow"
 expect "sticky split" "$(m model alias fashion-mlp default 2:1 3:1 --sticky)" "(sticky by key)"
 expect "rollback" "$(m model rollback fashion-mlp)" "default -> version 2"
