@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "common/percentile.h"
+
 namespace mg::gateway {
 namespace {
 
@@ -39,15 +41,6 @@ void probabilities(std::span<const float> row, std::vector<double>& p) {
   sum = 0;
   for (float v : row) sum += p.emplace_back(std::exp(v - top));
   for (double& v : p) v /= sum;
-}
-
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  const std::size_t index = rank == 0 ? 0 : rank - 1;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
-                   values.end());
-  return values[index];
 }
 
 // A figure as JSON: null when it is not finite (a model answering NaN or infinity makes
@@ -143,8 +136,8 @@ EvaluationFigures Scorer::figures(double wall_seconds) const {
     f.mae = absolute_sum_ / static_cast<double>(values_);
     f.max_abs_error = max_abs_;
   }
-  f.p50_ms = percentile(latencies_ms_, 0.50);
-  f.p99_ms = percentile(latencies_ms_, 0.99);
+  f.p50_ms = nearest_rank_percentile(latencies_ms_, 0.50);
+  f.p99_ms = nearest_rank_percentile(latencies_ms_, 0.99);
   f.seconds = wall_seconds;
   return f;
 }

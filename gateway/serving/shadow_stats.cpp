@@ -3,20 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/percentile.h"
+
 namespace mg::gateway {
 namespace {
 
 std::size_t argmax(std::span<const float> row) {
   return static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
-}
-
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  const std::size_t index = rank == 0 ? 0 : rank - 1;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
-                   values.end());
-  return values[index];
 }
 
 }  // namespace
@@ -59,8 +52,8 @@ void ShadowStats::record_error() {
 ShadowStats::Snapshot ShadowStats::snapshot() const {
   std::lock_guard lock(mutex_);
   Snapshot out = totals_;
-  out.p50_ms = percentile(latencies_ms_, 0.50);
-  out.p99_ms = percentile(latencies_ms_, 0.99);
+  out.p50_ms = nearest_rank_percentile(latencies_ms_, 0.50);
+  out.p99_ms = nearest_rank_percentile(latencies_ms_, 0.99);
   return out;
 }
 
