@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "gateway/api/canary_guard.h"
 #include "gateway/api/router.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/grpc/grpc_server.h"
@@ -255,6 +256,10 @@ int serve(const DataDir& dir, ServeSettings settings) {
   services.max_json_bytes = settings.json_limit;
   services.inference_timeout = settings.inference_timeout;
   if (access_log) access_log->on_drop([&metrics] { metrics.count_access_log_drop(); });
+  // Canaries whose model config asks for it are rolled back when their error rate passes
+  // the threshold (docs/evaluation.md "Automatic rollback").
+  CanaryGuard canary_guard(services);
+  canary_guard.start(std::chrono::seconds(1));
   auto [metrics_host, metrics_port] = split_host_port(settings.metrics_listen);
   metrics_port = metrics.listen(metrics_host, metrics_port);
   auto [host, port] = split_host_port(settings.listen);

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "gateway/api/canary_guard.h"
 #include "tests/gateway/api/router_fixture.h"
 #include "tests/test_data_files.h"
 
@@ -117,6 +118,40 @@ TEST_F(CanaryTest, BadSplitsAreRefusedAndASplitVersionIsNotRetired) {
   ASSERT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/aliases/canary").status, 200);
   EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
   EXPECT_NE(models_->find("fashion-mlp", 1), nullptr);
+}
+
+// The optional automatic rollback: a canary that fails more than the model config's
+// max_error_rate of at least min_requests goes back to the stable version; a healthy one
+// stays.
+TEST_F(CanaryTest, AFailingCanaryIsRolledBackAndAHealthyOneStays) {
+  registry_->set_model_section("fashion-mlp", "canary",
+                               R"({"max_error_rate":0.2,"min_requests":20})", "test");
+  CanaryGuard guard(*services_);
+  // Healthy: version 2 is the same model.
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":1},{"version":2,"weight":1}]})").status,
+            200);
+  EXPECT_TRUE(guard.check().empty());  // first sight: the counts start here
+  for (int i = 0; i < 60; ++i) answered(key_);
+  EXPECT_TRUE(guard.check().empty());
+  EXPECT_TRUE(registry_->list_aliases("fashion-mlp")[0].split.has_value());
+  // Failing: version 3 is the CNN, which refuses the MLP's requests (400 for them).
+  const std::string cnn = read_file(kModels / "fashion-cnn.onnx");
+  ASSERT_EQ(admin("POST", "/admin/v1/models/fashion-mlp/versions", cnn).status, 201);
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":1},{"version":3,"weight":1}]})").status,
+            200);
+  EXPECT_TRUE(guard.check().empty());
+  int failed = 0;
+  for (int i = 0; i < 60; ++i) {
+    failed += call("POST", "/v2/models/fashion-mlp/infer", mlp_request()).status == 200 ? 0 : 1;
+  }
+  ASSERT_GT(failed, 5);
+  EXPECT_EQ(guard.check(), std::vector<std::string>{"fashion-mlp:default"});
+  const auto aliases = registry_->list_aliases("fashion-mlp");
+  EXPECT_EQ(aliases[0].version, 1);
+  EXPECT_FALSE(aliases[0].split.has_value());
+  EXPECT_EQ(models_->find("fashion-mlp", 3), nullptr);
+  EXPECT_EQ(registry_->audit_log().back().actor, "canary-guard");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(answered(key_), 1);
 }
 
 // Requests of 8 Fashion-MNIST test images each (binary), as the data plane gets them.
