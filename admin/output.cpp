@@ -36,6 +36,10 @@ boost::json::value expect_ok(const modelgate::Response& response) {
   return body;
 }
 
+void print_json(const boost::json::value& value) {
+  std::cout << boost::json::serialize(value) << "\n";
+}
+
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths(header.size());

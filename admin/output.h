@@ -22,6 +22,9 @@ class ServerError : public std::runtime_error {
 // The body of a successful response as JSON; throws ServerError for an error status.
 boost::json::value expect_ok(const modelgate::Response& response);
 
+// Prints one JSON document on a line (--json).
+void print_json(const boost::json::value& value);
+
 // Prints rows under a header, columns padded to their widest cell.
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);

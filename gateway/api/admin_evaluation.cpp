@@ -13,6 +13,7 @@
 #include "gateway/serving/model_repository.h"
 #include "registry/names.h"
 #include "registry/registry.h"
+#include "registry/sha256.h"
 
 namespace mg::gateway {
 namespace {
@@ -34,14 +35,18 @@ registry::DatasetEntry existing_dataset(Services& s, const std::string& name) {
 
 // A dataset's content, verified against its digest, and its signature checked again
 // when the server requires signatures (as a model's at every load).
-std::string dataset_bytes(Services& s, const registry::DatasetEntry& dataset) {
+std::vector<std::byte> dataset_bytes(Services& s, const registry::DatasetEntry& dataset) {
   if (s.models.require_signature() && !s.registry.verified_signer(dataset.artifact)) {
     throw bad_request("dataset '" + dataset.name +
                       "' has no signature from a trusted signer, which this server requires");
   }
   s.registry.fetch_artifact(dataset.artifact);
-  const std::vector<std::byte> bytes = s.registry.artifacts().read(dataset.artifact);
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return s.registry.artifacts().read(dataset.artifact);
+}
+
+// The records as text, viewed (a dataset may be hundreds of megabytes: never copied).
+std::string_view text_of(const std::vector<std::byte>& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
 // The model's gate; a malformed one (the config is checked when set) counts as none.
@@ -56,17 +61,16 @@ std::optional<Gate> gate_of_model(Services& s, const std::string& model) {
   }
 }
 
+// Whether an alias (or the model's shadow) reaches the version now.
 bool aliased(Services& s, const std::string& model, int64_t version) {
-  for (const auto& a : s.registry.list_aliases(model)) {
-    if (a.serves(version)) return true;
-  }
-  return false;
+  const registry::Catalog::Entry* entry = s.registry.snapshot().find(model);
+  return entry != nullptr && entry->aliased(version);
 }
 
 // A version's figures on a dataset, through the serving path. A version that is not
 // loaded is loaded aside for the run (no alias moves) and unloaded after it.
 json::object figures_of(Services& s, const std::string& model, int64_t version,
-                        const std::string& dataset, uint32_t top_k, const std::string& actor) {
+                        std::string_view dataset, uint32_t top_k, const std::string& actor) {
   std::shared_ptr<LoadedVersion> loaded = s.models.find(model, version);
   const bool loaded_here = loaded == nullptr;
   if (loaded_here) {
@@ -131,7 +135,8 @@ int64_t baseline_of(Services& s, const std::string& model, int64_t version) {
 registry::EvaluationReport evaluate(Services& s, const std::string& model, int64_t version,
                                     const registry::DatasetEntry& dataset, uint32_t top_k,
                                     const std::string& actor) {
-  const std::string bytes = dataset_bytes(s, dataset);
+  const std::vector<std::byte> content = dataset_bytes(s, dataset);
+  const std::string_view bytes = text_of(content);
   const std::optional<Gate> gate = gate_of_model(s, model);
   const int64_t baseline = baseline_of(s, model, version);
   json::object stored{{"figures", figures_of(s, model, version, bytes, top_k, actor)}};
@@ -256,8 +261,7 @@ HttpResponse register_dataset(const AdminCall& call) {
   } catch (const RegistryError& e) {
     throw bad_request(e.what());
   }
-  if (artifact.size() != 64 ||
-      artifact.find_first_not_of("0123456789abcdef") != std::string::npos) {
+  if (!registry::is_sha256_hex(artifact)) {
     throw bad_request("'artifact' must be the SHA-256 (64 lowercase hex) of an uploaded file");
   }
   if (!s.registry.artifacts().contains(artifact) && !s.registry.clustered()) {
@@ -266,7 +270,7 @@ HttpResponse register_dataset(const AdminCall& call) {
   registry::DatasetEntry candidate{name, artifact};
   DatasetSummary summary;
   try {
-    summary = summarize_dataset(dataset_bytes(s, candidate));
+    summary = summarize_dataset(text_of(dataset_bytes(s, candidate)));
   } catch (const DatasetError& e) {
     throw bad_request("dataset '" + name + "': " + e.what());
   }

@@ -85,11 +85,11 @@ HttpResponse remove_shadow(const AdminCall& call) {
   require_model(s, model);
   const auto shadow = shadow_of(s, model);
   s.registry.set_model_section(model, "shadow", "", call.caller.key_id);
-  bool served = false;
   if (shadow) {
-    for (const auto& a : s.registry.list_aliases(model))
-      served = served || a.serves(shadow->version);
-    if (!served) s.models.unload(model, shadow->version, call.caller.key_id);
+    const registry::Catalog::Entry* entry = s.registry.snapshot().find(model);
+    if (entry == nullptr || !entry->aliased(shadow->version)) {
+      s.models.unload(model, shadow->version, call.caller.key_id);
+    }
   }
   return json_response(json::object{{"model", model}, {"shadow", nullptr}});
 }

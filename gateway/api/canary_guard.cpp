@@ -43,6 +43,7 @@ std::vector<std::string> CanaryGuard::check() {
   std::vector<std::string> rolled_back;
   std::set<std::tuple<std::string, std::string, int64_t>> live;
   for (const auto& [model, entry] : catalog->models) {
+    if (entry.splits.empty()) continue;  // no canary: its config is not read every second
     const auto thresholds = thresholds_of(entry.model.config_json);
     if (!thresholds) continue;
     for (const auto& [alias, split] : entry.splits) {

@@ -1,4 +1,5 @@
-// mgctl's evaluation verbs (docs/evaluation.md): datasets, evaluate, reports, gate.
+// mgctl's evaluation and rollout verbs (docs/evaluation.md): datasets, evaluate, reports,
+// gate; weighted aliases (a canary) and their rollback; the shadow.
 #include <cstdio>
 #include <iostream>
 
@@ -8,8 +9,6 @@ namespace mg::admin {
 namespace {
 
 namespace json = boost::json;
-
-void print_json(const json::value& value) { std::cout << json::serialize(value) << "\n"; }
 
 double number(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
@@ -87,7 +86,64 @@ void print_dataset(const json::object& d) {
                 cell(d.at("description"))}});
 }
 
+// "3" or "3:90" → (3, 90); a bare version weighs 1.
+std::pair<int64_t, uint32_t> weighted_version(const std::string& text) {
+  const std::size_t colon = text.find(':');
+  try {
+    std::size_t used = 0;
+    const int64_t version = std::stoll(text.substr(0, colon), &used);
+    if (used != std::min(colon, text.size()) || version < 1) throw std::invalid_argument(text);
+    int64_t weight = 1;
+    if (colon != std::string::npos) {
+      weight = std::stoll(text.substr(colon + 1), &used);
+      if (used != text.size() - colon - 1 || weight < 1 || weight > 1'000'000) {
+        throw std::invalid_argument(text);
+      }
+    }
+    return {version, static_cast<uint32_t>(weight)};
+  } catch (const std::exception&) {
+    throw std::invalid_argument("'" + text +
+                                "' is not VERSION or VERSION:WEIGHT (weight 1..1000000)");
+  }
+}
+
+void print_alias(const json::value& body, const std::string& name) {
+  const auto& o = body.as_object();
+  std::cout << name << ": " << cell(o.at("alias")) << " -> ";
+  if (const json::value* split = o.if_contains("split")) {
+    std::string text;
+    for (const auto& v : split->as_object().at("versions").as_array()) {
+      text += (text.empty() ? "" : " ") + std::string("version ") +
+              cell(v.as_object().at("version")) + ":" + cell(v.as_object().at("weight"));
+    }
+    std::cout << text << (split->as_object().at("sticky").as_bool() ? " (sticky by key)" : "")
+              << "\n";
+  } else {
+    std::cout << "version " << cell(o.at("version")) << "\n";
+  }
+}
+
 }  // namespace
+
+void model_alias_split(modelgate::Client& client, const Output& out, const std::string& name,
+                       const std::string& alias, const std::vector<std::string>& versions,
+                       bool sticky, bool force) {
+  std::vector<std::pair<int64_t, uint32_t>> split;
+  for (const auto& v : versions) split.push_back(weighted_version(v));
+  json::value body =
+      expect_ok(split.size() == 1 && versions[0].find(':') == std::string::npos && !sticky
+                    ? client.set_alias(name, alias, split[0].first, force)
+                    : client.set_alias_split(name, alias, split, sticky, force));
+  if (out.json) return print_json(body);
+  print_alias(body, name);
+}
+
+void model_rollback(modelgate::Client& client, const Output& out, const std::string& name,
+                    const std::string& alias) {
+  json::value body = expect_ok(client.rollback_alias(name, alias));
+  if (out.json) return print_json(body);
+  print_alias(body, name);
+}
 
 void dataset_upload(modelgate::Client& client, const Output& out, const std::string& name,
                     const std::string& file, const std::string& description,
