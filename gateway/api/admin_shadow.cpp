@@ -20,11 +20,12 @@ json::value shadow_json(const std::optional<registry::Shadow>& shadow) {
       {"alias", shadow->alias}, {"version", shadow->version}, {"share", shadow->share}};
 }
 
-// The comparison so far: {"requests", "errors", "rows", "agreement", "max_abs_diff",
+// The comparison so far: {"requests", "errors", "dropped", "rows", "agreement", "max_abs_diff",
 // "latency_ms": {"p50", "p99"}} — agreement is the share of rows whose top-1 class matched.
 json::object comparison_json(const ShadowStats::Snapshot& c) {
   return json::object{{"requests", c.requests},
                       {"errors", c.errors},
+                      {"dropped", c.dropped},
                       {"rows", c.rows},
                       {"agreement", c.rows == 0 ? json::value(nullptr)
                                                 : json::value(static_cast<double>(c.agreed) /

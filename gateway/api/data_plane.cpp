@@ -234,9 +234,12 @@ namespace {
 // answer it is compared with.
 struct ShadowCopy {
   std::shared_ptr<LoadedVersion> candidate;
+  ShadowRunner* runner = nullptr;
+  std::chrono::milliseconds timeout{0};  // the server's inference timeout
   std::vector<std::vector<std::byte>> data;
   std::vector<TensorRef> inputs;
-  std::vector<float> served;
+  std::string output;         // the served answer's first output, the one compared
+  std::vector<float> served;  // its values
   uint64_t rows = 0;
 };
 
@@ -256,6 +259,8 @@ std::shared_ptr<ShadowCopy> shadow_copy(Services& s, const ModelRef& path, int64
   if (candidate == nullptr || !candidate->ready()) return nullptr;
   auto copy = std::make_shared<ShadowCopy>();
   copy->candidate = std::move(candidate);
+  copy->runner = &s.models.shadow_runner();
+  copy->timeout = s.inference_timeout;
   copy->data.reserve(checked.inputs.size());
   for (const TensorRef& input : checked.inputs) {
     const auto* bytes = static_cast<const std::byte*>(input.data);
@@ -266,38 +271,57 @@ std::shared_ptr<ShadowCopy> shadow_copy(Services& s, const ModelRef& path, int64
   return copy;
 }
 
-// Sends the copy to the candidate with the served answer's first output to compare with.
-// Whatever happens to it stays in the candidate's ShadowStats: never the caller's answer.
-void run_shadow(const std::shared_ptr<ShadowCopy>& copy, const RequestResult& served, bool batched,
-                const Services& s) noexcept {
+// Runs one copy on the candidate and compares its answer with the served one — on the
+// shadow runner's thread, after the caller has its answer. Whatever happens to it stays in
+// the candidate's ShadowStats: never the caller's answer.
+void run_shadow_copy(ShadowCopy& copy) noexcept {
+  ShadowStats& stats = *copy.candidate->shadow_stats();
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    DynamicBatcher::Submitted submitted =
+        copy.candidate->submit_cancellable(copy.inputs, {copy.output});
+    std::optional<RequestResult> result = std::move(submitted.ran_here);
+    if (!result) {
+      if (submitted.result.wait_until(started + copy.timeout) != std::future_status::ready &&
+          copy.candidate->cancel(submitted.ticket)) {
+        stats.record_error();  // still queued at the timeout: never run
+        return;
+      }
+      result = submitted.result.get();
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (const OutputTensor& answer : result->outputs) {
+      if (result->failure || answer.name != copy.output || answer.dtype != DType::kFp32) continue;
+      const auto* values = reinterpret_cast<const float*>(answer.data.get());
+      stats.record(copy.served, std::span(values, answer.byte_size / sizeof(float)), copy.rows,
+                   seconds);
+      return;
+    }
+    stats.record_error();
+  } catch (...) {
+    stats.record_error();  // the queue was full, or out of memory
+  }
+}
+
+// Keeps the served answer's first output with the copy, and hands the copy to the shadow
+// runner once `response` has been written to the caller (HttpResponse::after_sent).
+void send_to_shadow_after(HttpResponse& response, const std::shared_ptr<ShadowCopy>& copy,
+                          const RequestResult& served, bool batched) noexcept {
   try {
     if (served.outputs.empty() || served.outputs[0].dtype != DType::kFp32) return;
     const OutputTensor& out = served.outputs[0];
     const auto* first = reinterpret_cast<const float*>(out.data.get());
     copy->served.assign(first, first + out.byte_size / sizeof(float));
+    copy->output = out.name;
     copy->rows = batched && !out.shape.empty() ? static_cast<uint64_t>(out.shape[0]) : 1;
-    const std::string name = out.name;
-    const auto started = std::chrono::steady_clock::now();
-    ShadowCopy& held = *copy;
-    try {
-      held.candidate->submit_async(
-          held.inputs, {name}, started + s.inference_timeout,
-          [copy, name, started](RequestResult result) {
-            ShadowStats& stats = *copy->candidate->shadow_stats();
-            const double seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            for (const OutputTensor& answer : result.outputs) {
-              if (result.failure || answer.name != name || answer.dtype != DType::kFp32) continue;
-              const auto* values = reinterpret_cast<const float*>(answer.data.get());
-              stats.record(copy->served, std::span(values, answer.byte_size / sizeof(float)),
-                           copy->rows, seconds);
-              return;
-            }
-            stats.record_error();
-          });
-    } catch (const QueueFull&) {
-      held.candidate->shadow_stats()->record_error();
-    }
+    response.after_sent = after_sent_job([copy]() noexcept {
+      try {
+        if (copy->runner->offer([copy]() noexcept { run_shadow_copy(*copy); })) return;
+      } catch (...) {  // out of memory queueing it: dropped as when the queue is full
+      }
+      copy->candidate->shadow_stats()->record_dropped();
+    });
   } catch (...) {
     // Out of memory copying the answer: the shadow loses one copy, the caller nothing.
   }
@@ -394,7 +418,6 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
         .with_detail("model " + path.model + "/" + std::to_string(version) + ": " +
                      failure->message);
   }
-  if (accepted.shadow) run_shadow(accepted.shadow, result, accepted.batched, s);
   const auto encoding = std::chrono::steady_clock::now();
   const InferRequest& request = accepted.request;
   if (!request.inputs.empty() && !request.inputs[0].shape.empty()) {
@@ -423,6 +446,7 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
                                   std::span(out.data.get(), out.byte_size), binary});
   }
   HttpResponse response = encode_infer_response(path.model, version, request.id, outputs);
+  if (accepted.shadow) send_to_shadow_after(response, accepted.shadow, result, accepted.batched);
   info.output_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - encoding).count();
   return response;

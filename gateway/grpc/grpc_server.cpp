@@ -152,6 +152,7 @@ class Call {
       case Step::kRead:
         return read(ok);
       case Step::kWritten:
+        after_sent_.reset();
         if (!ok) return done();  // the client went away: nothing more to say to it
         return start_read();     // only a stream writes without finishing
       case Step::kFinished:
@@ -236,7 +237,8 @@ class Call {
       if (!stream) return finish_with(translated.refusal);
       answer = stream_error(translated.refusal, translated.call_id);
     } else {
-      const HttpResponse response = server_.handler(translated.request);
+      HttpResponse response = server_.handler(translated.request);
+      after_sent_ = std::move(response.after_sent);  // run once the answer is written
       CallAnswer call_answer = translate_response(rpc_, response, translated.call_id);
       if (!call_answer.status.ok()) return finish_with(call_answer.status);
       answer = std::move(call_answer.message);
@@ -272,6 +274,7 @@ class Call {
   grpc::GenericServerAsyncReaderWriter stream_{&context_};
   Rpc rpc_ = Rpc::kUnknown;
   grpc::ByteBuffer request_, response_;
+  std::shared_ptr<void> after_sent_;  // the answer's after_sent: released once it is written
   Tag arrived_{this, Step::kArrived}, read_{this, Step::kRead}, written_{this, Step::kWritten},
       finished_{this, Step::kFinished};
 };

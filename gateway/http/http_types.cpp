@@ -17,4 +17,21 @@ std::string_view HttpRequest::header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+struct AfterSent {
+  std::function<void()> job;
+  ~AfterSent() {
+    if (job) job();
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<void> after_sent_job(std::function<void()> job) {
+  auto held = std::make_shared<AfterSent>();
+  held->job = std::move(job);
+  return held;
+}
+
 }  // namespace mg::gateway

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,7 +46,15 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type = "application/json";
+  // Work that must not delay this answer (an inference's copy for the model's shadow):
+  // it runs when the last holder lets go. The servers hold it until the response has been
+  // written, so it runs once the caller has the answer; a response dropped unsent runs it
+  // then. Made with after_sent_job().
+  std::shared_ptr<void> after_sent;
 };
+
+// An HttpResponse::after_sent that calls `job` once; `job` must not throw.
+std::shared_ptr<void> after_sent_job(std::function<void()> job);
 
 // A request body consumed as it arrives (model uploads) instead of buffered whole, so a
 // large body never sits in memory.

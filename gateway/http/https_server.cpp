@@ -375,12 +375,14 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::content_type, response.content_type);
     for (auto& [name, value] : response.headers) response_.set(name, value);
     response_.body() = std::move(response.body);
+    after_sent_ = std::move(response.after_sent);
     response_.keep_alive(keep_alive && !server_.stopping);
     response_.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         --self->server_.in_flight;
+                        self->after_sent_.reset();  // the caller has its answer
                         if (ec) return;
                         if (!self->response_.keep_alive()) {
                           return self->body_read_ ? self->close() : self->linger();
@@ -435,6 +437,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<char> piece_;
   http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
+  std::shared_ptr<void> after_sent_;  // the response's after_sent, until it is written
 };
 
 }  // namespace

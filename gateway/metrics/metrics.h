@@ -37,7 +37,7 @@ class ServerState {
   struct ShadowState {
     std::string model;
     int64_t version = 0;
-    uint64_t copies = 0, errors = 0, rows = 0, agreed_rows = 0;
+    uint64_t copies = 0, errors = 0, dropped = 0, rows = 0, agreed_rows = 0;
     double max_abs_diff = 0;
   };
   virtual ~ServerState() = default;

@@ -372,8 +372,8 @@ std::vector<ServerState::ShadowState> ModelRepository::shadows() const {
     const auto candidate = find(name, entry.shadow->version);
     if (candidate == nullptr) continue;
     const ShadowStats::Snapshot c = candidate->shadow_stats()->snapshot();
-    out.push_back(
-        {name, entry.shadow->version, c.requests, c.errors, c.rows, c.agreed, c.max_abs_diff});
+    out.push_back({name, entry.shadow->version, c.requests, c.errors, c.dropped, c.rows, c.agreed,
+                   c.max_abs_diff});
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include "gateway/preprocess/classification.h"
 #include "gateway/preprocess/preprocessing.h"
 #include "gateway/serving/batcher.h"
+#include "gateway/serving/shadow_runner.h"
 #include "gateway/serving/shadow_stats.h"
 #include "gateway/serving/version_stats.h"
 #include "registry/registry.h"
@@ -152,6 +153,9 @@ class ModelRepository : private registry::Registry::Follower {
                           const std::vector<registry::AliasWeight>& versions, bool sticky,
                           const std::string& actor);
   std::shared_ptr<LoadedVersion> find(const std::string& model, int64_t version) const;
+  // Where the copies sent to shadow candidates run: after the caller's answer, at idle
+  // CPU priority.
+  ShadowRunner& shadow_runner() { return shadow_runner_; }
   // Each model's loaded shadow candidate and its comparison so far (metrics).
   std::vector<ServerState::ShadowState> shadows() const;
   // At start-up: versions a previous process left ready or loading go back to registered
@@ -205,6 +209,8 @@ class ModelRepository : private registry::Registry::Follower {
   std::atomic<std::size_t> follow_failures_{0};
   Metrics* metrics_ = nullptr;
   std::filesystem::path worker_binary_ = default_worker_binary();
+  // Last: stopped first, while the versions its queued copies hold are still served.
+  ShadowRunner shadow_runner_;
 };
 
 }  // namespace mg::gateway

@@ -49,6 +49,11 @@ void ShadowStats::record_error() {
   ++totals_.errors;
 }
 
+void ShadowStats::record_dropped() {
+  std::lock_guard lock(mutex_);
+  ++totals_.dropped;
+}
+
 ShadowStats::Snapshot ShadowStats::snapshot() const {
   std::lock_guard lock(mutex_);
   Snapshot out = totals_;

@@ -15,6 +15,7 @@ class ShadowStats {
   struct Snapshot {
     uint64_t requests = 0;  // copies sent to the candidate
     uint64_t errors = 0;    // copies it failed (never seen by callers)
+    uint64_t dropped = 0;   // copies not run: the shadow's queue was full (a busy server)
     uint64_t rows = 0;      // rows compared
     uint64_t agreed = 0;    // rows whose top-1 class matched the served answer's
     double max_abs_diff = 0;
@@ -26,6 +27,7 @@ class ShadowStats {
   void record(std::span<const float> served, std::span<const float> candidate, uint64_t rows,
               double seconds);
   void record_error();
+  void record_dropped();
   Snapshot snapshot() const;
 
  private:

@@ -59,7 +59,7 @@ class OneOfEach : public ServerState {
   std::vector<BackendState> backends() const override { return {{"cpu", "1", "1.0", "ready"}}; }
   std::vector<Dependency> dependencies() const override { return {{"redis", true}}; }
   std::vector<WorkerState> workers() const override { return {{"m", 1, 1 << 20}}; }
-  std::vector<ShadowState> shadows() const override { return {{"m", 2, 10, 1, 80, 72, 0.5}}; }
+  std::vector<ShadowState> shadows() const override { return {{"m", 2, 10, 1, 3, 80, 72, 0.5}}; }
 };
 
 TEST(Docs, MetricsReferenceListsExactlyTheMetricsTheServerExports) {

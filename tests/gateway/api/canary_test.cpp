@@ -217,6 +217,27 @@ TEST_F(ShadowTest, AnIdenticalCandidateAgreesAndCallersAnswersAreTheServedOnes) 
   EXPECT_EQ(models_->find("fashion-mlp", 2), nullptr);
 }
 
+// The copy reaches the candidate only once the caller's answer has been sent (the server
+// releases HttpResponse::after_sent after writing it): nothing of the shadow's work sits
+// between a caller and its answer.
+TEST_F(ShadowTest, ACopyRunsOnlyAfterTheCallersAnswerIsSent) {
+  ASSERT_EQ(
+      admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":2,"share":1})").status,
+      200);
+  std::vector<HttpResponse> unsent;
+  for (std::size_t i = 0; i < 5; ++i) {
+    unsent.push_back(infer_images(i * 8));
+    ASSERT_EQ(unsent.back().status, 200);
+    ASSERT_NE(unsent.back().after_sent, nullptr);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(models_->find("fashion-mlp", 2)->shadow_stats()->snapshot().requests, 0u)
+      << "a copy ran before its answer was sent";
+  unsent.clear();  // sent
+  EXPECT_EQ(comparison_after(5)["requests"].to_number<int64_t>(), 5);
+  EXPECT_EQ(comparison_after(5)["dropped"].to_number<int64_t>(), 0);
+}
+
 TEST_F(ShadowTest, ADamagedCandidateDisagreesAndAFailingOneNeverReachesCallers) {
   const std::string damaged = (dir_ / "damaged.onnx").string();
   ASSERT_EQ(std::system(("/usr/bin/python3 " + std::string(MG_SOURCE_DIR) +
