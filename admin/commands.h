@@ -48,9 +48,19 @@ void model_alias_split(modelgate::Client& client, const Output& out, const std::
 // A weighted alias back to its own version alone.
 void model_rollback(modelgate::Client& client, const Output& out, const std::string& name,
                     const std::string& alias);
-// The model's shadow: set (version > 0), removed (remove), or shown with its comparison.
+// The model's shadow: set (version > 0), removed (remove), or shown with its comparison;
+// report: the comparison so far kept as a report.
 void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
-                  int64_t version, double share, const std::string& alias, bool remove);
+                  int64_t version, double share, const std::string& alias, bool remove,
+                  bool report);
+// The automatic rollback's thresholds for the model's canaries.
+struct CanaryArgs {
+  std::optional<double> max_error_rate, max_p99_ms;
+  std::optional<int64_t> min_requests;
+  bool remove = false;
+};
+void model_canary(modelgate::Client& client, const Output& out, const std::string& name,
+                  const CanaryArgs& args);
 // load | unload | retire
 void model_action(modelgate::Client& client, const Output& out, const std::string& name,
                   int64_t version, const std::string& action);

@@ -190,11 +190,32 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   shadow_cmd->add_option("--alias", shadow_alias, "the alias whose requests are copied");
   shadow_cmd->add_flag("--remove", shadow_remove, "stop shadowing");
+  bool shadow_report = false;
+  shadow_cmd->add_flag("--report", shadow_report,
+                       "keep the comparison so far as a report (mgctl model reports)");
   shadow_cmd->callback([&] {
     run = [&](auto& c) {
-      model_shadow(c, out, name, shadow_version, shadow_share, shadow_alias, shadow_remove);
+      model_shadow(c, out, name, shadow_version, shadow_share, shadow_alias, shadow_remove,
+                   shadow_report);
     };
   });
+
+  CanaryArgs canary;
+  auto* canary_cmd = model->add_subcommand(
+      "canary", "roll a weighted alias back when its canary's error rate or p99 passes a limit");
+  canary_cmd->add_option("name", name, "model name")->required();
+  canary_cmd
+      ->add_option("--max-error-rate", canary.max_error_rate,
+                   "share of the canary's requests answered with an error at most (0..1)")
+      ->check(CLI::Range(0.0, 1.0));
+  canary_cmd->add_option("--max-p99-ms", canary.max_p99_ms, "the canary's p99 at most, ms")
+      ->check(CLI::PositiveNumber);
+  canary_cmd
+      ->add_option("--min-requests", canary.min_requests,
+                   "requests the canary answers before it is judged (default 100)")
+      ->check(CLI::PositiveNumber);
+  canary_cmd->add_flag("--remove", canary.remove, "no automatic rollback");
+  canary_cmd->callback([&] { run = [&](auto& c) { model_canary(c, out, name, canary); }; });
 
   auto* dataset = app.add_subcommand("dataset", "evaluation datasets")->require_subcommand(1);
   std::string dataset_file, dataset_description, dataset_signature;

@@ -208,10 +208,17 @@ void model_reports(modelgate::Client& client, const Output& out, const std::stri
     const std::string baseline = o.at("baseline").is_object()
                                      ? cell(o.at("baseline").as_object().at("version"))
                                      : std::string("-");
-    rows.push_back(
-        {cell(o.at("id")), cell(o.at("version")), cell(o.at("dataset").as_object().at("name")),
-         cell(o.at("verdict")), f.contains("accuracy") ? fixed(number(f, "accuracy"), 4) : "-",
-         fixed(number(f.at("latency_ms").as_object(), "p99"), 2), baseline, cell(o.at("actor"))});
+    // A shadow's report: its agreement with the served version where accuracy would be.
+    const bool shadow = o.contains("kind") && o.at("kind") == "shadow";
+    const std::string score = f.contains("accuracy") ? fixed(number(f, "accuracy"), 4)
+                              : shadow && f.at("agreement").is_number()
+                                  ? "agree " + fixed(number(f, "agreement"), 4)
+                                  : "-";
+    rows.push_back({cell(o.at("id")), cell(o.at("version")),
+                    shadow ? "(shadow)" : cell(o.at("dataset").as_object().at("name")),
+                    cell(o.at("verdict")), score,
+                    fixed(number(f.at("latency_ms").as_object(), "p99"), 2), baseline,
+                    cell(o.at("actor"))});
   }
   print_table({"REPORT", "VERSION", "DATASET", "VERDICT", "ACCURACY", "P99_MS", "AGAINST", "BY"},
               rows);
@@ -238,7 +245,14 @@ void model_gate(modelgate::Client& client, const Output& out, const std::string&
 }
 
 void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
-                  int64_t version, double share, const std::string& alias, bool remove) {
+                  int64_t version, double share, const std::string& alias, bool remove,
+                  bool report) {
+  if (report) {
+    json::value stored = expect_ok(client.report_shadow(name));
+    if (out.json) return print_json(stored);
+    std::cout << name << ": shadow comparison kept as report #" << cell(stored.at("id")) << "\n";
+    return;
+  }
   if (remove) {
     expect_ok(client.remove_shadow(name));
   } else if (version > 0) {
@@ -258,12 +272,44 @@ void model_shadow(modelgate::Client& client, const Output& out, const std::strin
   if (!o.at("comparison").is_object()) return;
   const auto& c = o.at("comparison").as_object();
   const auto& latency = c.at("latency_ms").as_object();
-  std::cout << "  copies " << cell(c.at("requests")) << "  errors " << cell(c.at("errors"))
-            << "  rows " << cell(c.at("rows")) << "  agreement "
+  std::cout << "  copies " << cell(c.at("requests")) << "  dropped " << cell(c.at("dropped"))
+            << "  errors " << cell(c.at("errors")) << "  rows " << cell(c.at("rows"))
+            << "  agreement "
             << (c.at("agreement").is_null() ? std::string("-") : fixed(number(c, "agreement"), 4))
             << "  max abs diff " << fixed(number(c, "max_abs_diff"), 6) << "  p50 "
             << fixed(number(latency, "p50"), 2) << " ms  p99 " << fixed(number(latency, "p99"), 2)
             << " ms\n";
+}
+
+void model_canary(modelgate::Client& client, const Output& out, const std::string& name,
+                  const CanaryArgs& args) {
+  json::value body;
+  if (args.remove) {
+    body = expect_ok(client.remove_canary(name));
+  } else {
+    json::object canary;
+    if (args.max_error_rate) canary["max_error_rate"] = *args.max_error_rate;
+    if (args.max_p99_ms) canary["max_p99_ms"] = *args.max_p99_ms;
+    if (args.min_requests) canary["min_requests"] = *args.min_requests;
+    body = expect_ok(client.set_canary(name, json::serialize(canary)));
+  }
+  if (out.json) return print_json(body);
+  const json::value& canary = body.as_object().at("canary");
+  if (!canary.is_object()) {
+    std::cout << name << ": no automatic rollback\n";
+    return;
+  }
+  const auto& c = canary.as_object();
+  std::cout << name << ": a canary is rolled back after " << cell(c.at("min_requests"))
+            << " requests when";
+  if (c.contains("max_error_rate")) {
+    std::cout << " its error rate passes " << fixed(100 * number(c, "max_error_rate"), 1) << " %";
+  }
+  if (c.contains("max_error_rate") && c.contains("max_p99_ms")) std::cout << " or";
+  if (c.contains("max_p99_ms")) {
+    std::cout << " its p99 passes " << fixed(number(c, "max_p99_ms"), 2) << " ms";
+  }
+  std::cout << "\n";
 }
 
 }  // namespace mg::admin

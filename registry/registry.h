@@ -186,7 +186,9 @@ class Registry {
   std::vector<DatasetEntry> list_datasets() const;
   void remove_dataset(const std::string& name, const std::string& actor);
   // Stores a report (audited version.evaluate); returns it with its id and time.
-  EvaluationReport add_report(EvaluationReport report, const std::string& actor);
+  // Audited as `audit_action` ("version.shadow_report" for a shadow's comparison).
+  EvaluationReport add_report(EvaluationReport report, const std::string& actor,
+                              const std::string& audit_action = "version.evaluate");
   // A model's reports, newest first (of one version when version > 0), at most `limit`.
   std::vector<EvaluationReport> list_reports(const std::string& model, int64_t version = 0,
                                              int limit = 100) const;

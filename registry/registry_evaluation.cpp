@@ -97,7 +97,8 @@ void Registry::remove_dataset(const std::string& name, const std::string& actor)
   release_unreferenced_blobs();  // its file, unless a version or another dataset uses it
 }
 
-EvaluationReport Registry::add_report(EvaluationReport report, const std::string& actor) {
+EvaluationReport Registry::add_report(EvaluationReport report, const std::string& actor,
+                                      const std::string& audit_action) {
   std::lock_guard lock(write_mutex_);
   sql::Transaction transaction(*db_);
   report.actor = actor;
@@ -118,7 +119,7 @@ EvaluationReport Registry::add_report(EvaluationReport report, const std::string
   if (!insert.step()) throw RegistryError(Code::kDatabase, "the report was not stored");
   report.id = insert.column_int(0);
   insert.reset();
-  append_audit(actor, "version.evaluate", report.model + "/" + std::to_string(report.version),
+  append_audit(actor, audit_action, report.model + "/" + std::to_string(report.version),
                boost::json::serialize(boost::json::object{
                    {"report", report.id}, {"dataset", report.dataset}, {"passed", report.passed}}));
   transaction.commit();

@@ -97,6 +97,8 @@ json::object figures_of(Services& s, const std::string& model, int64_t version,
   return figures_json(evaluate_dataset(*loaded, dataset, top_k, s.max_json_bytes));
 }
 
+}  // namespace
+
 json::object report_json(const registry::EvaluationReport& r) {
   boost::system::error_code ec;
   json::value stored = json::parse(r.report_json, ec);
@@ -110,6 +112,8 @@ json::object report_json(const registry::EvaluationReport& r) {
   out["created_at"] = r.created_at;
   return out;
 }
+
+namespace {
 
 const json::object* object_at(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
@@ -222,6 +226,7 @@ std::optional<HttpResponse> check_gate(Services& s, const std::string& model, in
 std::map<int64_t, json::object> latest_evaluations(Services& s, const std::string& model) {
   std::map<int64_t, json::object> latest;
   for (const auto& r : s.registry.list_reports(model, 0, 1000)) {
+    if (r.dataset.empty()) continue;            // a shadow's report, not an evaluation
     if (latest.count(r.version) > 0) continue;  // newest first: the first one is kept
     const json::object shown = report_json(r);
     json::object summary{{"report", r.id},

@@ -3,7 +3,8 @@
 // The admin API's handlers, one per route (admin_api.cpp holds the table), split by
 // resource: admin_models.cpp (models, versions, aliases, uploads), admin_tenants.cpp
 // (tenants, keys), admin_operations.cpp (signers, backends, usage, audit),
-// admin_evaluation.cpp (datasets, evaluations, the promotion gate).
+// admin_evaluation.cpp (datasets, evaluations, the promotion gate), admin_canary.cpp (the
+// automatic rollback's thresholds), admin_shadow.cpp (the shadow).
 
 #include <boost/json/object.hpp>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "gateway/api/router.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/http/http_types.h"
+#include "registry/records.h"
 #include "registry/registry_error.h"
 
 namespace mg::gateway {
@@ -88,10 +90,16 @@ HttpResponse list_reports(const AdminCall& call);
 HttpResponse show_report(const AdminCall& call);
 HttpResponse set_gate(const AdminCall& call);
 HttpResponse remove_gate(const AdminCall& call);
+// A stored report as the API shows it.
+boost::json::object report_json(const registry::EvaluationReport& report);
+// admin_canary.cpp
+HttpResponse set_canary(const AdminCall& call);
+HttpResponse remove_canary(const AdminCall& call);
 // admin_shadow.cpp
 HttpResponse show_shadow(const AdminCall& call);
 HttpResponse set_shadow(const AdminCall& call);
 HttpResponse remove_shadow(const AdminCall& call);
+HttpResponse report_shadow(const AdminCall& call);
 // admin_tenants.cpp
 HttpResponse list_tenants(const AdminCall& call);
 HttpResponse create_tenant(const AdminCall& call);

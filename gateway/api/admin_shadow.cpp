@@ -95,4 +95,42 @@ HttpResponse remove_shadow(const AdminCall& call) {
   return json_response(json::object{{"model", model}, {"shadow", nullptr}});
 }
 
+// Keeps the comparison so far as a report of the candidate (docs/evaluation.md "Shadow
+// reports"): listed with the model's evaluation reports, dataset "" and kind "shadow".
+HttpResponse report_shadow(const AdminCall& call) {
+  Services& s = call.services;
+  const std::string model = call.params.str("model");
+  require_model(s, model);
+  const auto shadow = shadow_of(s, model);
+  if (!shadow) throw ApiError(409, "conflict", "model '" + model + "' has no shadow");
+  const auto candidate = s.models.find(model, shadow->version);
+  if (candidate == nullptr) {
+    throw ApiError(409, "conflict",
+                   "the shadow version " + std::to_string(shadow->version) + " of model '" + model +
+                       "' is not loaded");
+  }
+  const ShadowStats::Snapshot comparison = candidate->shadow_stats()->snapshot();
+  if (comparison.requests == 0) {
+    throw ApiError(409, "conflict",
+                   "the shadow of model '" + model + "' has compared no request yet");
+  }
+  const int64_t served = s.registry.resolve(model, shadow->alias).value_or(0);
+  registry::EvaluationReport report;
+  report.model = model;
+  report.version = shadow->version;
+  report.baseline_version = served;
+  report.report_json = json::serialize(
+      json::object{{"kind", "shadow"},
+                   {"shadow", shadow_json(shadow)},
+                   {"figures", comparison_json(comparison)},
+                   {"baseline", served == 0 ? json::value(nullptr)
+                                            : json::value(json::object{{"version", served}})},
+                   {"verdict", "no_gate"},
+                   {"failures", json::array{}}});
+  report = s.registry.add_report(std::move(report), call.caller.key_id, "version.shadow_report");
+  HttpResponse response = json_response(report_json(report));
+  response.status = 201;
+  return response;
+}
+
 }  // namespace mg::gateway

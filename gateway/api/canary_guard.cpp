@@ -9,30 +9,86 @@
 #include "registry/registry.h"
 
 namespace mg::gateway {
+
+CanaryThresholds canary_thresholds(const boost::json::object& canary) {
+  CanaryThresholds t;
+  const auto number = [&canary](const char* key, double low, double high) -> std::optional<double> {
+    const boost::json::value* v = canary.if_contains(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (!v->is_number() || v->to_number<double>() < low || v->to_number<double>() > high) {
+      throw std::invalid_argument(
+          std::string("canary: '") + key + "' must be a number from " +
+          std::to_string(low).substr(0, 3) + " to " +
+          (high > 1e6 ? std::string("any") : std::to_string(high).substr(0, 3)));
+    }
+    return v->to_number<double>();
+  };
+  for (const auto& [key, value] : canary) {
+    if (key != "max_error_rate" && key != "max_p99_ms" && key != "min_requests") {
+      throw std::invalid_argument("canary: unknown key '" + std::string(key) +
+                                  "' (max_error_rate, max_p99_ms, min_requests)");
+    }
+  }
+  t.max_error_rate = number("max_error_rate", 0, 1);
+  t.max_p99_ms = number("max_p99_ms", 0, 1e9);
+  if (t.max_p99_ms && *t.max_p99_ms <= 0) {
+    throw std::invalid_argument("canary: 'max_p99_ms' must be above 0");
+  }
+  if (const auto n = number("min_requests", 1, 1e12)) t.min_requests = static_cast<uint64_t>(*n);
+  if (!t.max_error_rate && !t.max_p99_ms) {
+    throw std::invalid_argument("canary: set max_error_rate, max_p99_ms or both");
+  }
+  return t;
+}
+
+boost::json::object canary_json(const CanaryThresholds& t) {
+  boost::json::object out{{"min_requests", t.min_requests}};
+  if (t.max_error_rate) out["max_error_rate"] = *t.max_error_rate;
+  if (t.max_p99_ms) out["max_p99_ms"] = *t.max_p99_ms;
+  return out;
+}
+
 namespace {
 
-struct Thresholds {
-  double max_error_rate = 1;
-  uint64_t min_requests = 100;
-};
-
-// The model config's "canary"; nullopt when it has none or it is malformed.
-std::optional<Thresholds> thresholds_of(const std::string& config_json) {
+// The model config's "canary"; nullopt when it has none or it is malformed (it is checked
+// when set through the admin API, but a config written by hand is not).
+std::optional<CanaryThresholds> thresholds_of(const std::string& model,
+                                              const std::string& config_json) {
   boost::system::error_code ec;
   const boost::json::value config = boost::json::parse(config_json, ec);
   const boost::json::value* canary =
       !ec && config.is_object() ? config.as_object().if_contains("canary") : nullptr;
   if (canary == nullptr || !canary->is_object()) return std::nullopt;
-  const boost::json::object& c = canary->as_object();
-  const boost::json::value* rate = c.if_contains("max_error_rate");
-  if (rate == nullptr || !rate->is_number()) return std::nullopt;
-  Thresholds t;
-  t.max_error_rate = rate->to_number<double>();
-  if (const boost::json::value* n = c.if_contains("min_requests"); n != nullptr && n->is_int64()) {
-    t.min_requests = static_cast<uint64_t>(std::max<int64_t>(1, n->as_int64()));
+  try {
+    return canary_thresholds(canary->as_object());
+  } catch (const std::invalid_argument& e) {
+    log(LogLevel::kWarn, "model " + model + ": ignoring its canary config: " + e.what());
+    return std::nullopt;
   }
-  if (t.max_error_rate < 0 || t.max_error_rate > 1) return std::nullopt;
-  return t;
+}
+
+// Why a canary version's window fails `t`; "" when it passes (or has too few requests).
+std::string failing_figures(int64_t version, uint64_t ok, uint64_t failed, double p99_ms,
+                            const CanaryThresholds& t) {
+  char figures[200];
+  const uint64_t total = ok + failed;
+  if (total < t.min_requests) return "";
+  const double rate = static_cast<double>(failed) / static_cast<double>(total);
+  if (t.max_error_rate && rate > *t.max_error_rate) {
+    std::snprintf(figures, sizeof figures,
+                  "version %lld failed %llu of %llu requests (%.1f %%, max_error_rate %.1f %%)",
+                  static_cast<long long>(version), static_cast<unsigned long long>(failed),
+                  static_cast<unsigned long long>(total), 100 * rate, 100 * *t.max_error_rate);
+    return figures;
+  }
+  if (t.max_p99_ms && ok >= t.min_requests && p99_ms > *t.max_p99_ms) {
+    std::snprintf(figures, sizeof figures,
+                  "version %lld answered %llu requests with a p99 of %.3f ms (max_p99_ms %.3f)",
+                  static_cast<long long>(version), static_cast<unsigned long long>(ok), p99_ms,
+                  *t.max_p99_ms);
+    return figures;
+  }
+  return "";
 }
 
 }  // namespace
@@ -44,7 +100,7 @@ std::vector<std::string> CanaryGuard::check() {
   std::set<std::tuple<std::string, std::string, int64_t>> live;
   for (const auto& [model, entry] : catalog->models) {
     if (entry.splits.empty()) continue;  // no canary: its config is not read every second
-    const auto thresholds = thresholds_of(entry.model.config_json);
+    const auto thresholds = thresholds_of(model, entry.model.config_json);
     if (!thresholds) continue;
     for (const auto& [alias, split] : entry.splits) {
       for (std::size_t i = 1; i < split.versions.size(); ++i) {
@@ -52,22 +108,19 @@ std::vector<std::string> CanaryGuard::check() {
         const auto loaded = s_.models.find(model, version);
         if (loaded == nullptr) continue;
         const VersionStats::Snapshot stats = loaded->stats()->snapshot();
+        const LatencyHistogram::Counts latency = loaded->stats()->latency().snapshot();
         const auto key = std::make_tuple(model, alias, version);
         live.insert(key);
         const auto [it, first] =
-            seen_.try_emplace(key, Seen{stats.success.count, stats.fail.count});
+            seen_.try_emplace(key, Seen{stats.success.count, stats.fail.count, latency});
         if (first) continue;
         const uint64_t ok = stats.success.count - it->second.ok;
         const uint64_t failed = stats.fail.count - it->second.failed;
-        if (ok + failed < thresholds->min_requests) continue;
-        const double rate = static_cast<double>(failed) / static_cast<double>(ok + failed);
-        if (rate <= thresholds->max_error_rate) continue;
-        char figures[160];
-        std::snprintf(figures, sizeof figures,
-                      "version %lld failed %llu of %llu requests (%.1f %%, max_error_rate %.1f %%)",
-                      static_cast<long long>(version), static_cast<unsigned long long>(failed),
-                      static_cast<unsigned long long>(ok + failed), 100 * rate,
-                      100 * thresholds->max_error_rate);
+        const double p99_ms = std::chrono::duration<double, std::milli>(
+                                  LatencyHistogram::quantile(latency, it->second.latency, 0.99))
+                                  .count();
+        const std::string figures = failing_figures(version, ok, failed, p99_ms, *thresholds);
+        if (figures.empty()) continue;
         try {
           s_.models.switch_alias(model, alias, split.versions.front().version, "canary-guard");
           log(LogLevel::kWarn, "canary of " + model + ":" + alias + " rolled back to version " +

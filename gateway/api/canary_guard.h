@@ -1,25 +1,39 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "gateway/api/router.h"
+#include "gateway/serving/latency_histogram.h"
 
 namespace mg::gateway {
 
+// A model config's "canary": {"max_error_rate": R, "max_p99_ms": P, "min_requests": N}
+// (either threshold or both; N defaults to 100).
+struct CanaryThresholds {
+  std::optional<double> max_error_rate;  // share of requests answered with an error, 0..1
+  std::optional<double> max_p99_ms;      // p99 of successful requests, arrival to answer
+  uint64_t min_requests = 100;
+};
+// Throws std::invalid_argument naming what is wrong.
+CanaryThresholds canary_thresholds(const boost::json::object& canary);
+boost::json::object canary_json(const CanaryThresholds& thresholds);
+
 // Rolls back a canary that fails (docs/evaluation.md "Automatic rollback"): for a model
-// whose config has "canary": {"max_error_rate": R, "min_requests": N (default 100)}, a
-// weighted alias whose other versions answered at least N requests since the guard first
-// saw them, more than a share R of them with an error, goes back to its own version alone
-// (audited alias.set by "canary-guard", logged with the figures). Each replica judges the
-// requests it served.
+// whose config has a "canary", a weighted alias one of whose other versions answered at
+// least N requests since the guard first saw it — more than a share R of them with an
+// error, or (over at least N successful ones) with a p99 above P — goes back to its own
+// version alone (audited alias.set by "canary-guard", logged with the figures). Each
+// replica judges the requests it served.
 class CanaryGuard {
  public:
   explicit CanaryGuard(Services& services) : s_(services) {}
@@ -35,7 +49,9 @@ class CanaryGuard {
 
  private:
   struct Seen {
-    uint64_t ok = 0, failed = 0;  // the version's counts when the guard first saw it
+    // The version's counts and latencies when the guard first saw it.
+    uint64_t ok = 0, failed = 0;
+    LatencyHistogram::Counts latency{};
   };
   Services& s_;
   std::map<std::tuple<std::string, std::string, int64_t>, Seen> seen_;  // model, alias, version

@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <future>
+
 #include "common/log.h"
 
 namespace mg::gateway {
@@ -27,7 +29,7 @@ bool lower_this_thread() {
 
 }  // namespace
 
-ShadowRunner::ShadowRunner(std::size_t capacity) : capacity_(capacity) {
+ShadowRunner::ShadowRunner(std::size_t capacity) : queue_(capacity) {
   std::promise<bool> lowered;
   auto lowered_result = lowered.get_future();
   thread_ = std::thread([this, &lowered] {
@@ -38,37 +40,32 @@ ShadowRunner::ShadowRunner(std::size_t capacity) : capacity_(capacity) {
 }
 
 ShadowRunner::~ShadowRunner() {
-  std::deque<Job> dropped;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    dropped.swap(queue_);
-  }
-  ready_.notify_all();
+  stopping_.store(true);
+  waiting_.release();
   thread_.join();
+  Job* job = nullptr;
+  while (queue_.pop(job)) delete job;  // dropped, never run
 }
 
 bool ShadowRunner::offer(Job job) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= capacity_) return false;
-    queue_.push_back(std::move(job));
+  if (stopping_.load(std::memory_order_relaxed)) return false;
+  auto* held = new Job(std::move(job));
+  if (!queue_.bounded_push(held)) {
+    delete held;
+    return false;
   }
-  ready_.notify_one();
+  waiting_.release();
   return true;
 }
 
 void ShadowRunner::work() {
   for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    job();
+    waiting_.acquire();
+    if (stopping_.load()) return;
+    Job* job = nullptr;
+    if (!queue_.pop(job)) continue;
+    (*job)();
+    delete job;
   }
 }
 

@@ -1,11 +1,10 @@
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
+#include <boost/lockfree/queue.hpp>
 #include <cstddef>
-#include <deque>
 #include <functional>
-#include <future>
-#include <mutex>
+#include <semaphore>
 #include <thread>
 
 namespace mg::gateway {
@@ -25,6 +24,8 @@ class ShadowRunner {
   ShadowRunner& operator=(const ShadowRunner&) = delete;
 
   // Queues `job`; false (and `job` is dropped) when `capacity` jobs are already waiting.
+  // Takes no lock: the runner's thread, at idle priority, may be preempted at any moment,
+  // and a caller's thread must never wait for it to be scheduled again.
   bool offer(Job job);
   // Whether the thread runs at idle priority (false where the kernel refused it: it then
   // runs at the lowest nice level instead).
@@ -33,11 +34,9 @@ class ShadowRunner {
  private:
   void work();
 
-  const std::size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
+  boost::lockfree::queue<Job*, boost::lockfree::fixed_sized<true>> queue_;
+  std::counting_semaphore<> waiting_{0};  // one release per job queued, and one to stop
+  std::atomic<bool> stopping_{false};
   bool idle_priority_ = false;
   std::thread thread_;
 };

@@ -21,6 +21,7 @@ void VersionStats::record(const Request& r) {
     return;
   }
   success_.add(r.total);
+  latency_.record(r.total);
   queue_.add(r.queue);
   input_.add(r.input);
   infer_.add(r.infer);

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "gateway/serving/latency_histogram.h"
+
 namespace mg::gateway {
 
 // One loaded version's statistics in the shape of Triton's statistics extension (GET
@@ -39,6 +41,8 @@ class VersionStats {
   // One batch run by the backend.
   void record_batch() { execution_count_.fetch_add(1, std::memory_order_relaxed); }
   Snapshot snapshot() const;
+  // The durations of successful requests (arrival to answer), for percentiles.
+  const LatencyHistogram& latency() const { return latency_; }
 
  private:
   struct Counter {
@@ -48,6 +52,7 @@ class VersionStats {
   };
   Counter success_, fail_, queue_, input_, infer_, output_;
   std::atomic<uint64_t> inference_count_{0}, execution_count_{0}, last_inference_ms_{0};
+  LatencyHistogram latency_;
 };
 
 }  // namespace mg::gateway

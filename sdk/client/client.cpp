@@ -538,4 +538,16 @@ Response Client::remove_gate(std::string_view model) {
   return request("DELETE", "/admin/v1/models/" + std::string(model) + "/gate");
 }
 
+Response Client::report_shadow(std::string_view model) {
+  return request("POST", "/admin/v1/models/" + std::string(model) + "/shadow/report", "{}");
+}
+
+Response Client::set_canary(std::string_view model, std::string_view canary_json) {
+  return request("PUT", "/admin/v1/models/" + std::string(model) + "/canary", canary_json);
+}
+
+Response Client::remove_canary(std::string_view model) {
+  return request("DELETE", "/admin/v1/models/" + std::string(model) + "/canary");
+}
+
 }  // namespace modelgate

@@ -116,6 +116,12 @@ class Client {
                       std::string_view alias = "default");
   Response show_shadow(std::string_view model);
   Response remove_shadow(std::string_view model);
+  // Keeps the shadow's comparison so far as a report of the candidate (201).
+  Response report_shadow(std::string_view model);
+  // The automatic rollback of the model's canaries: {"max_error_rate", "max_p99_ms",
+  // "min_requests"} (docs/evaluation.md "Automatic rollback").
+  Response set_canary(std::string_view model, std::string_view canary_json);
+  Response remove_canary(std::string_view model);
   // load | unload | retire
   Response version_action(std::string_view model, int64_t version, std::string_view action);
   Response list_backends();

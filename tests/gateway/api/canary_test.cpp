@@ -154,6 +154,52 @@ TEST_F(CanaryTest, AFailingCanaryIsRolledBackAndAHealthyOneStays) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(answered(key_), 1);
 }
 
+// The p99 threshold, set through the admin API after the model was created: a canary whose
+// successful requests' p99 (over at least min_requests of them) passes max_p99_ms is
+// rolled back; under a threshold it meets, it stays.
+TEST_F(CanaryTest, ACanaryWhoseP99PassesTheLimitIsRolledBack) {
+  CanaryGuard guard(*services_);
+  HttpResponse set = admin("PUT", "/admin/v1/models/fashion-mlp/canary",
+                           R"({"max_p99_ms":60000,"min_requests":20})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(body_of(set)["canary"].as_object()["max_p99_ms"].to_number<double>(), 60000);
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":1},{"version":2,"weight":1}]})").status,
+            200);
+  EXPECT_TRUE(guard.check().empty());  // first sight
+  for (int i = 0; i < 80; ++i) answered(key_);
+  EXPECT_TRUE(guard.check().empty()) << "a canary well under its p99 limit was rolled back";
+  // The same canary under a limit no request meets (1 µs).
+  ASSERT_EQ(admin("PUT", "/admin/v1/models/fashion-mlp/canary",
+                  R"({"max_p99_ms":0.001,"min_requests":20})")
+                .status,
+            200);
+  for (int i = 0; i < 80; ++i) answered(key_);
+  EXPECT_EQ(guard.check(), std::vector<std::string>{"fashion-mlp:default"});
+  EXPECT_FALSE(registry_->list_aliases("fashion-mlp")[0].split.has_value());
+  EXPECT_EQ(registry_->list_aliases("fashion-mlp")[0].version, 1);
+  // Removed: no automatic rollback any more.
+  ASSERT_EQ(admin("DELETE", "/admin/v1/models/fashion-mlp/canary").status, 200);
+  ASSERT_EQ(split(R"({"versions":[{"version":1,"weight":1},{"version":2,"weight":1}]})").status,
+            200);
+  EXPECT_TRUE(guard.check().empty());
+  for (int i = 0; i < 80; ++i) answered(key_);
+  EXPECT_TRUE(guard.check().empty());
+}
+
+TEST_F(CanaryTest, MalformedCanaryThresholdsAreRefused) {
+  for (const char* body :
+       {R"({})", R"({"min_requests":10})", R"({"max_error_rate":1.5})", R"({"max_p99_ms":0})",
+        R"({"max_p99_ms":"fast"})", R"({"max_error_rate":0.1,"max_latency":3})", R"([1])"}) {
+    expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/canary", body), 400, "bad_request", "");
+  }
+  expect_error(admin("PUT", "/admin/v1/models/nope/canary", R"({"max_error_rate":0.1})"), 404,
+               "model_not_found", "");
+  // Nothing was written.
+  EXPECT_EQ(
+      body_of(admin("GET", "/admin/v1/models/fashion-mlp"))["config"].as_object().count("canary"),
+      0u);
+}
+
 // Requests of 8 Fashion-MNIST test images each (binary), as the data plane gets them.
 class ShadowTest : public CanaryTest {
  protected:
@@ -236,6 +282,39 @@ TEST_F(ShadowTest, ACopyRunsOnlyAfterTheCallersAnswerIsSent) {
   unsent.clear();  // sent
   EXPECT_EQ(comparison_after(5)["requests"].to_number<int64_t>(), 5);
   EXPECT_EQ(comparison_after(5)["dropped"].to_number<int64_t>(), 0);
+}
+
+// The comparison kept as a report of the candidate: listed with the evaluations (kind
+// "shadow"), audited, never taken for an evaluation in model show.
+TEST_F(ShadowTest, TheComparisonIsKeptAsAReport) {
+  expect_error(admin("POST", "/admin/v1/models/fashion-mlp/shadow/report"), 409, "conflict",
+               "no shadow");
+  ASSERT_EQ(
+      admin("PUT", "/admin/v1/models/fashion-mlp/shadow", R"({"version":2,"share":1})").status,
+      200);
+  expect_error(admin("POST", "/admin/v1/models/fashion-mlp/shadow/report"), 409, "conflict",
+               "no request yet");
+  for (std::size_t i = 0; i < 30; ++i) ASSERT_EQ(infer_images(i * 8).status, 200);
+  comparison_after(30);
+  HttpResponse stored = admin("POST", "/admin/v1/models/fashion-mlp/shadow/report");
+  ASSERT_EQ(stored.status, 201) << stored.body;
+  json::object report = body_of(stored);
+  EXPECT_EQ(report["kind"].as_string(), "shadow");
+  EXPECT_EQ(report["version"].as_int64(), 2);
+  EXPECT_EQ(report["baseline"].as_object()["version"].as_int64(), 1);
+  json::object& figures = report["figures"].as_object();
+  EXPECT_EQ(figures["requests"].to_number<int64_t>(), 30);
+  EXPECT_EQ(figures["rows"].to_number<int64_t>(), 240);
+  EXPECT_DOUBLE_EQ(figures["agreement"].to_number<double>(), 1.0);
+  json::object listed = body_of(admin("GET", "/admin/v1/models/fashion-mlp/reports"));
+  ASSERT_EQ(listed["reports"].as_array().size(), 1u);
+  EXPECT_EQ(listed["reports"].as_array()[0].as_object().at("id"), report["id"]);
+  EXPECT_EQ(registry_->audit_log().back().action, "version.shadow_report");
+  json::object shown = body_of(admin("GET", "/admin/v1/models/fashion-mlp"));
+  for (const auto& v : shown["versions"].as_array()) {
+    EXPECT_TRUE(v.as_object().at("evaluation").is_null())
+        << "a shadow report shown as an evaluation";
+  }
 }
 
 TEST_F(ShadowTest, ADamagedCandidateDisagreesAndAFailingOneNeverReachesCallers) {
