@@ -4,7 +4,8 @@
 #   alias / load / unload / infer --image / infer --text /
 #   retire, backend list, infer, tenant and key verbs, --json documents, exit codes;
 #   dataset upload / list / show / remove, model gate / evaluate / reports, promote --force;
-#   a canary (alias NAME default 2:90 3:10, --sticky, rollback);
+#   a canary (alias NAME default 2:90 3:10, --sticky, rollback, model canary thresholds);
+#   a shadow (its comparison, metrics, --report);
 #   a 200 MB upload streamed by both processes (peak memory of each stays far below the
 #   file size), an upload refused before its body is sent, an interrupted upload that
 #   leaves nothing behind.
@@ -68,6 +69,15 @@ metrics=$(curl -sS "http://127.0.0.1:$metrics_port/metrics")
 expect "shadow metrics" "$metrics" 'modelgate_shadow_copies_total{model="fashion-mlp",version="3"}'
 expect "shadow agreement metric" "$metrics" 'modelgate_shadow_agreed_rows_total{model="fashion-mlp",version="3"}'
 
+expect "shadow report" "$(m model shadow fashion-mlp --report)" "shadow comparison kept as report #"
+expect "shadow report listed" "$(m model reports fashion-mlp)" "(shadow)"
+expect "shadow report's agreement" "$(m model reports fashion-mlp)" "agree 1.0000"
+expect "canary thresholds" "$(m model canary fashion-mlp --max-p99-ms 250 --min-requests 50)" \
+  "rolled back after 50 requests when its p99 passes 250.00 ms"
+expect "canary thresholds in the config" "$(m --json model show fashion-mlp)" '"canary":{"min_requests":50,"max_p99_ms":'
+[[ $(status_of m model canary fashion-mlp --min-requests 5) == 1 ]] || fail "a canary without thresholds accepted"
+expect "canary without thresholds" "$(cat "$work/err")" "set max_error_rate, max_p99_ms or both"
+expect "canary removed" "$(m model canary fashion-mlp --remove)" "no automatic rollback"
 expect "shadow removed" "$(m model shadow fashion-mlp --remove)" "fashion-mlp: no shadow"
 expect "sticky split" "$(m model alias fashion-mlp default 2:1 3:1 --sticky)" "(sticky by key)"
 expect "rollback" "$(m model rollback fashion-mlp)" "default -> version 2"
