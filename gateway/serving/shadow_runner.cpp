@@ -41,7 +41,8 @@ ShadowRunner::ShadowRunner(std::size_t capacity) : queue_(capacity) {
 
 ShadowRunner::~ShadowRunner() {
   stopping_.store(true);
-  waiting_.release();
+  queued_.fetch_add(1, std::memory_order_release);
+  queued_.notify_one();
   thread_.join();
   Job* job = nullptr;
   while (queue_.pop(job)) delete job;  // dropped, never run
@@ -54,16 +55,20 @@ bool ShadowRunner::offer(Job job) {
     delete held;
     return false;
   }
-  waiting_.release();
+  // notify_one makes a system call only when the thread sleeps (it counts its waiters),
+  // not when it is busy with an earlier copy, as a semaphore's release would.
+  queued_.fetch_add(1, std::memory_order_release);
+  queued_.notify_one();
   return true;
 }
 
 void ShadowRunner::work() {
   for (;;) {
-    waiting_.acquire();
+    queued_.wait(0, std::memory_order_acquire);
     if (stopping_.load()) return;
+    queued_.fetch_sub(1, std::memory_order_relaxed);
     Job* job = nullptr;
-    if (!queue_.pop(job)) continue;
+    if (!queue_.pop(job)) continue;  // pushed before counted: not empty here
     (*job)();
     delete job;
   }

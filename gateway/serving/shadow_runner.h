@@ -3,8 +3,8 @@
 #include <atomic>
 #include <boost/lockfree/queue.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <semaphore>
 #include <thread>
 
 namespace mg::gateway {
@@ -35,7 +35,7 @@ class ShadowRunner {
   void work();
 
   boost::lockfree::queue<Job*, boost::lockfree::fixed_sized<true>> queue_;
-  std::counting_semaphore<> waiting_{0};  // one release per job queued, and one to stop
+  std::atomic<uint32_t> queued_{0};  // jobs pushed and not yet taken (+1 to stop)
   std::atomic<bool> stopping_{false};
   bool idle_priority_ = false;
   std::thread thread_;

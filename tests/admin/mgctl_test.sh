@@ -180,7 +180,7 @@ expect "dataset show" "$(m --json dataset show text-heldout)" '"description":"he
 expect "model gate" "$(m model gate text --dataset text-heldout --min-accuracy 0.9 --max-accuracy-drop 0.01)" \
   "text: gate on text-heldout: min_accuracy 0.9, max_accuracy_drop 0.01, top_k 5"
 out=$(m model evaluate text 1)
-expect "evaluate: the seed model passes" "$out" "(report 1): pass"
+expect "evaluate: the seed model passes" "$out" "on dataset text-heldout (report 2): pass"  # 1: the shadow's
 expect "evaluate: its accuracy" "$out" "accuracy 0.9356"
 expect "evaluate: per class" "$out" "CLASS  SUPPORT  PRECISION  RECALL"
 /usr/bin/python3 "$examples/../tests/data/shuffle_weights.py" "$examples/models/text-classifier.onnx" \
