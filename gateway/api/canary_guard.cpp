@@ -1,6 +1,7 @@
 #include "gateway/api/canary_guard.h"
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -12,14 +13,14 @@ namespace mg::gateway {
 
 CanaryThresholds canary_thresholds(const boost::json::object& canary) {
   CanaryThresholds t;
-  const auto number = [&canary](const char* key, double low, double high) -> std::optional<double> {
+  // The value of `key` when present; `within` says whether it is acceptable, `what`
+  // describes the acceptable values for the refusal.
+  const auto number = [&canary](const char* key, bool (*within)(double),
+                                const char* what) -> std::optional<double> {
     const boost::json::value* v = canary.if_contains(key);
     if (v == nullptr || v->is_null()) return std::nullopt;
-    if (!v->is_number() || v->to_number<double>() < low || v->to_number<double>() > high) {
-      throw std::invalid_argument(
-          std::string("canary: '") + key + "' must be a number from " +
-          std::to_string(low).substr(0, 3) + " to " +
-          (high > 1e6 ? std::string("any") : std::to_string(high).substr(0, 3)));
+    if (!v->is_number() || !within(v->to_number<double>())) {
+      throw std::invalid_argument(std::string("canary: '") + key + "' must be " + what);
     }
     return v->to_number<double>();
   };
@@ -29,12 +30,16 @@ CanaryThresholds canary_thresholds(const boost::json::object& canary) {
                                   "' (max_error_rate, max_p99_ms, min_requests)");
     }
   }
-  t.max_error_rate = number("max_error_rate", 0, 1);
-  t.max_p99_ms = number("max_p99_ms", 0, 1e9);
-  if (t.max_p99_ms && *t.max_p99_ms <= 0) {
-    throw std::invalid_argument("canary: 'max_p99_ms' must be above 0");
+  t.max_error_rate = number(
+      "max_error_rate", [](double x) { return x >= 0 && x <= 1; }, "a share from 0 to 1");
+  t.max_p99_ms = number(
+      "max_p99_ms", [](double x) { return x > 0 && x <= 1e9; },
+      "a positive number of milliseconds");
+  if (const auto n = number(
+          "min_requests", [](double x) { return x >= 1 && x <= 1e12 && x == std::floor(x); },
+          "a whole number of at least 1")) {
+    t.min_requests = static_cast<uint64_t>(*n);
   }
-  if (const auto n = number("min_requests", 1, 1e12)) t.min_requests = static_cast<uint64_t>(*n);
   if (!t.max_error_rate && !t.max_p99_ms) {
     throw std::invalid_argument("canary: set max_error_rate, max_p99_ms or both");
   }
@@ -51,9 +56,9 @@ boost::json::object canary_json(const CanaryThresholds& t) {
 namespace {
 
 // The model config's "canary"; nullopt when it has none or it is malformed (it is checked
-// when set through the admin API, but a config written by hand is not).
-std::optional<CanaryThresholds> thresholds_of(const std::string& model,
-                                              const std::string& config_json) {
+// when set through the admin API, but a config given at creation is not) — then `why`
+// says what is wrong.
+std::optional<CanaryThresholds> thresholds_of(const std::string& config_json, std::string& why) {
   boost::system::error_code ec;
   const boost::json::value config = boost::json::parse(config_json, ec);
   const boost::json::value* canary =
@@ -62,7 +67,7 @@ std::optional<CanaryThresholds> thresholds_of(const std::string& model,
   try {
     return canary_thresholds(canary->as_object());
   } catch (const std::invalid_argument& e) {
-    log(LogLevel::kWarn, "model " + model + ": ignoring its canary config: " + e.what());
+    why = e.what();
     return std::nullopt;
   }
 }
@@ -100,8 +105,15 @@ std::vector<std::string> CanaryGuard::check() {
   std::set<std::tuple<std::string, std::string, int64_t>> live;
   for (const auto& [model, entry] : catalog->models) {
     if (entry.splits.empty()) continue;  // no canary: its config is not read every second
-    const auto thresholds = thresholds_of(model, entry.model.config_json);
-    if (!thresholds) continue;
+    std::string why;
+    const auto thresholds = thresholds_of(entry.model.config_json, why);
+    if (!thresholds) {
+      // Said once per config, not every second.
+      if (!why.empty() && warned_.insert(model + '\n' + entry.model.config_json).second) {
+        log(LogLevel::kWarn, "model " + model + ": ignoring its canary config: " + why);
+      }
+      continue;
+    }
     for (const auto& [alias, split] : entry.splits) {
       for (std::size_t i = 1; i < split.versions.size(); ++i) {
         const int64_t version = split.versions[i].version;

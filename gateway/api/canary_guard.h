@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -55,7 +56,8 @@ class CanaryGuard {
   };
   Services& s_;
   std::map<std::tuple<std::string, std::string, int64_t>, Seen> seen_;  // model, alias, version
-  std::mutex mutex_;  // check() at a time; guards stopping_
+  std::set<std::string> warned_;  // model + config whose malformed canary was logged
+  std::mutex mutex_;              // check() at a time; guards stopping_
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;

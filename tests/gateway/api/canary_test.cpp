@@ -189,7 +189,8 @@ TEST_F(CanaryTest, ACanaryWhoseP99PassesTheLimitIsRolledBack) {
 TEST_F(CanaryTest, MalformedCanaryThresholdsAreRefused) {
   for (const char* body :
        {R"({})", R"({"min_requests":10})", R"({"max_error_rate":1.5})", R"({"max_p99_ms":0})",
-        R"({"max_p99_ms":"fast"})", R"({"max_error_rate":0.1,"max_latency":3})", R"([1])"}) {
+        R"({"max_p99_ms":"fast"})", R"({"max_error_rate":0.1,"max_latency":3})",
+        R"({"max_error_rate":0.1,"min_requests":1.5})", R"([1])"}) {
     expect_error(admin("PUT", "/admin/v1/models/fashion-mlp/canary", body), 400, "bad_request", "");
   }
   expect_error(admin("PUT", "/admin/v1/models/nope/canary", R"({"max_error_rate":0.1})"), 404,
