@@ -3,7 +3,8 @@
 # message limit from its config file), keys made with mgctl, and a real gRPC client
 # (grpc_client_test.py: Debian's grpcio, stubs generated here from the tree's proto).
 # Then the inference counter must have counted them apart from HTTPS, the Triton HTTP
-# extensions answer over TLS, and the access log shows the calls as protocol "grpc".
+# extensions answer over TLS, a shadow receives copies of gRPC calls, and the access log
+# shows the calls as protocol "grpc".
 # usage: grpc_test.sh MODELGATE MGCTL PLUGIN_DIR EXAMPLES_DIR PROTO_DIR
 set -euo pipefail
 modelgate=$1 mgctl=$2 plugins=$3 examples=$4 proto=$5
@@ -77,6 +78,22 @@ signed=$(MG_KEY=$MG_SIGNED_KEY "$mgctl" --signed --json infer fashion-mlp --inpu
 expect "mgctl --signed infer --grpc" "$signed" '"name":"probabilities"'
 refused=$(MG_KEY=$MG_SIGNED_KEY "$mgctl" infer fashion-mlp --input "$MG_REQUEST" --grpc 2>&1 || true)
 expect "mgctl infer --grpc refusal" "$refused" "signature_required: "
+
+# A shadow fed by gRPC calls: each copy is handed on once the call's answer is written.
+expect "upload v2" "$("$mgctl" model upload fashion-mlp "$examples/models/fashion-mlp.onnx")" \
+  "version 2 (registered)"
+expect "shadow" "$("$mgctl" model shadow fashion-mlp 2 --share 1)" "version 2 shadows 100.0 % of 'default'"
+for _ in $(seq 5); do
+  MG_KEY=$MG_INFER_KEY "$mgctl" infer fashion-mlp --input "$MG_REQUEST" --grpc >/dev/null
+done
+for _ in $(seq 100); do
+  shadow=$("$mgctl" model shadow fashion-mlp)
+  [[ $shadow == *"copies 5 "* ]] && break
+  sleep 0.1
+done
+expect "the shadow compared every gRPC call" "$shadow" "copies 5  dropped 0  errors 0"
+expect "the shadow agrees" "$shadow" "agreement 1.0000"
+"$mgctl" model shadow fashion-mlp --remove >/dev/null
 
 # The Triton HTTP extensions over real TLS too (tritonclient.http's calls).
 c() { curl -sS --cacert "$MG_CACERT" "$@"; }
