@@ -50,9 +50,15 @@ void model_rollback(modelgate::Client& client, const Output& out, const std::str
                     const std::string& alias);
 // The model's shadow: set (version > 0), removed (remove), or shown with its comparison;
 // report: the comparison so far kept as a report.
+struct ShadowArgs {
+  int64_t version = 0;  // the candidate to set; 0: show (or remove, or report)
+  double share = 0.1;
+  std::string alias = "default";
+  bool remove = false;
+  bool report = false;
+};
 void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
-                  int64_t version, double share, const std::string& alias, bool remove,
-                  bool report);
+                  const ShadowArgs& args);
 // The automatic rollback's thresholds for the model's canaries.
 struct CanaryArgs {
   std::optional<double> max_error_rate, max_p99_ms;

@@ -178,27 +178,18 @@ int main(int argc, char** argv) {
   gate_cmd->add_flag("--remove", gate.remove, "remove the gate");
   gate_cmd->callback([&] { run = [&](auto& c) { model_gate(c, out, name, gate); }; });
 
-  int64_t shadow_version = 0;
-  double shadow_share = 0.1;
-  std::string shadow_alias = "default";
-  bool shadow_remove = false;
+  ShadowArgs shadow;
   auto* shadow_cmd = model->add_subcommand(
       "shadow", "copy a share of an alias's requests to a candidate version and compare");
   shadow_cmd->add_option("name", name, "model name")->required();
-  shadow_cmd->add_option("version", shadow_version, "the candidate (none: show the comparison)");
-  shadow_cmd->add_option("--share", shadow_share, "share of the alias's requests copied (0..1]")
+  shadow_cmd->add_option("version", shadow.version, "the candidate (none: show the comparison)");
+  shadow_cmd->add_option("--share", shadow.share, "share of the alias's requests copied (0..1]")
       ->check(CLI::Range(0.0, 1.0));
-  shadow_cmd->add_option("--alias", shadow_alias, "the alias whose requests are copied");
-  shadow_cmd->add_flag("--remove", shadow_remove, "stop shadowing");
-  bool shadow_report = false;
-  shadow_cmd->add_flag("--report", shadow_report,
+  shadow_cmd->add_option("--alias", shadow.alias, "the alias whose requests are copied");
+  shadow_cmd->add_flag("--remove", shadow.remove, "stop shadowing");
+  shadow_cmd->add_flag("--report", shadow.report,
                        "keep the comparison so far as a report (mgctl model reports)");
-  shadow_cmd->callback([&] {
-    run = [&](auto& c) {
-      model_shadow(c, out, name, shadow_version, shadow_share, shadow_alias, shadow_remove,
-                   shadow_report);
-    };
-  });
+  shadow_cmd->callback([&] { run = [&](auto& c) { model_shadow(c, out, name, shadow); }; });
 
   CanaryArgs canary;
   auto* canary_cmd = model->add_subcommand(

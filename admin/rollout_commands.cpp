@@ -245,18 +245,17 @@ void model_gate(modelgate::Client& client, const Output& out, const std::string&
 }
 
 void model_shadow(modelgate::Client& client, const Output& out, const std::string& name,
-                  int64_t version, double share, const std::string& alias, bool remove,
-                  bool report) {
-  if (report) {
+                  const ShadowArgs& args) {
+  if (args.report) {
     json::value stored = expect_ok(client.report_shadow(name));
     if (out.json) return print_json(stored);
     std::cout << name << ": shadow comparison kept as report #" << cell(stored.at("id")) << "\n";
     return;
   }
-  if (remove) {
+  if (args.remove) {
     expect_ok(client.remove_shadow(name));
-  } else if (version > 0) {
-    expect_ok(client.set_shadow(name, version, share, alias));
+  } else if (args.version > 0) {
+    expect_ok(client.set_shadow(name, args.version, args.share, args.alias));
   }
   json::value body = expect_ok(client.show_shadow(name));
   if (out.json) return print_json(body);
