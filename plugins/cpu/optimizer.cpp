@@ -1,6 +1,7 @@
 #include "plugins/cpu/optimizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -29,6 +30,39 @@ int bypass_identities(Graph& graph) {
                          (node.outputs.size() < 2 || node.outputs[1] < 0) &&
                          (node.inputs.size() < 3 || node.inputs[2] < 0);
     if ((identity || dropout) && node.inputs[0] >= 0 && !is_graph_output(graph, node.outputs[0])) {
+      replace_uses(graph, node.outputs[0], node.inputs[0]);
+      graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+      ++removed;
+    } else {
+      ++i;
+    }
+  }
+  return removed;
+}
+
+// A Pad whose pads are all zero copies its input: exporters write one before pools
+// (torch's avg_pool2d, e.g. DenseNet's transitions). Bypassed, it also stops forcing its
+// neighbours into channel-first order (Pad reads only that order). Runs after constant
+// folding, which turns the pads' Constant node into a constant value.
+int bypass_zero_pads(Graph& graph) {
+  int removed = 0;
+  for (std::size_t i = 0; i < graph.nodes.size();) {
+    const Node& node = graph.nodes[i];
+    bool zero = false;
+    if (node.op_type == "Pad" && node.domain.empty() && !node.inputs.empty() &&
+        node.inputs[0] >= 0 && !is_graph_output(graph, node.outputs[0])) {
+      if (node.inputs.size() > 1 && node.inputs[1] >= 0) {  // opset 11+: pads is an input
+        const Value& pads = graph.values[static_cast<std::size_t>(node.inputs[1])];
+        zero = pads.constant && pads.constant->type == ElemType::kInt64 &&
+               std::all_of(pads.constant->data<const int64_t>(),
+                           pads.constant->data<const int64_t>() + pads.constant->size(),
+                           [](int64_t v) { return v == 0; });
+      } else if (node.opset < 11) {  // pads is an attribute
+        const std::vector<int64_t> pads = node.attr_ints("pads");
+        zero = std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
+      }
+    }
+    if (zero) {
       replace_uses(graph, node.outputs[0], node.inputs[0]);
       graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
       ++removed;
@@ -205,6 +239,59 @@ int fuse_conv_activation(Graph& graph, std::size_t index) {
   return 1;
 }
 
+// BatchNormalization (with its fused Relu, if any) as the only consumer of a channel-axis
+// Concat: the Concat writes each channel scaled and shifted as it copies it, so the
+// activation is written and read once instead of twice. DenseNet's layers each
+// concatenate every feature map before them and normalise the result: 62 of
+// DenseNet-121's BatchNormalization nodes.
+int fuse_concat_batch_norm(Graph& graph) {
+  int fused = 0;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& concat = graph.nodes[i];
+    if (concat.op_type != "Concat" || concat.outputs.empty() || concat.outputs[0] < 0) continue;
+    const Value& joined = value(graph, concat.outputs[0]);
+    if (joined.type != ElemType::kFloat || !joined.shape_known || joined.shape.size() < 2) continue;
+    const auto rank = static_cast<int64_t>(joined.shape.size());
+    const int64_t axis = concat.attr_int("axis", 0);
+    if (axis != 1 && axis != 1 - rank) continue;
+    auto users = consumers_of(graph, concat.outputs[0]);
+    if (users.size() != 1 || is_graph_output(graph, concat.outputs[0])) continue;
+    Node& bn = graph.nodes[static_cast<std::size_t>(users[0])];
+    if (bn.op_type != "BatchNormalization" || bn.inputs.size() != 5 ||
+        bn.inputs[0] != concat.outputs[0] || bn.attr_int("training_mode", 0) != 0 ||
+        std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](int o) { return o >= 0; })) {
+      continue;
+    }
+    const int64_t channels = joined.shape[1];
+    std::vector<const float*> params;
+    for (std::size_t k = 1; k <= 4; ++k) {
+      const Value& v = value(graph, bn.inputs[k]);
+      if (!v.constant || v.constant->type != ElemType::kFloat || v.constant->size() != channels)
+        break;
+      params.push_back(v.constant->data<const float>());
+    }
+    if (params.size() != 4) continue;
+    const float eps = bn.attr_float("epsilon", 1e-5f);
+    Attribute scale, shift;
+    scale.name = "_scale";
+    shift.name = "_shift";
+    scale.kind = shift.kind = Attribute::Kind::kFloats;
+    for (int64_t c = 0; c < channels; ++c) {
+      // The kernel's own arithmetic (normalization.cpp): y = x·a + b.
+      const float a = params[0][c] / std::sqrt(params[3][c] + eps);
+      scale.floats.push_back(a);
+      shift.floats.push_back(params[1][c] - params[2][c] * a);
+    }
+    concat.attributes.push_back(std::move(scale));
+    concat.attributes.push_back(std::move(shift));
+    if (bn.attr_int("_relu", 0) != 0) concat.attributes.push_back(flag("_relu"));
+    concat.outputs[0] = bn.outputs[0];
+    graph.nodes.erase(graph.nodes.begin() + users[0]);
+    ++fused;
+  }
+  return fused;
+}
+
 int fuse(Graph& graph) {
   int fused = 0;
   // MatMul(X, W) → Add(·, B) with X of rank 2, W a constant matrix and B a constant
@@ -251,6 +338,7 @@ int fuse(Graph& graph) {
     absorb_consumer(graph, producer, users[0], "_relu");
     ++fused;
   }
+  fused += fuse_concat_batch_norm(graph);
   // Conv's other activations, applied in its output pass (oneDNN post-ops): Clip with
   // constant bounds (ReLU6), HardSwish, and SiLU as exported (x · Sigmoid(x)).
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -313,6 +401,7 @@ OptimizeStats optimize(Graph& graph) {
   OptimizeStats stats;
   stats.removed = bypass_identities(graph);
   stats.folded = fold_constants(graph);
+  stats.removed += bypass_zero_pads(graph);
   stats.fused = fuse(graph);
   stats.transposed = pretranspose_gemm_weights(graph);
   stats.channels_last = choose_layouts(graph);

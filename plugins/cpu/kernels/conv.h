@@ -54,6 +54,9 @@ struct ConvPlan {
   // x / y in channel-last order (N, spatial…, C) rather than (N, C, spatial…): how a Conv
   // hands its output on when the layout pass holds it channel-last (layout.h).
   bool x_channels_last = false, y_channels_last = false;
+  // The channels of the tensor y points into, when this plan computes only some of its
+  // output channels (a thread's share of one image, conv_onednn.cpp); 0: maps.
+  int64_t y_channels = 0;
   // oneDNN may use Winograd where it fits; read when there is no node state (the node's
   // state holds the model's KernelOptions).
   bool winograd = false;

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -57,6 +58,15 @@ struct ConvState final : KernelState {
   // W packed at load for every primitive made then: the graph drops its own copy of W
   // (prepare_kernels), and later layouts are reordered from the first packed one.
   bool weights_packed_only = false;
+  // One image split by output channels across the threads (made at load, see
+  // channel_split_fits): each part's primitives and its rows of W, and the input shape
+  // they were made for.
+  struct ChannelPart {
+    std::shared_ptr<const SlicePrimitives> primitives;
+    memory weights;
+  };
+  std::vector<ChannelPart> channel_parts;
+  std::array<int64_t, 4> channel_parts_input{};
 
   bool holds_constant_input(std::size_t input) const override {
     return input == 1 && weights_packed_only;
@@ -88,7 +98,7 @@ struct Bands {
 
 // The plan for band `b` of the whole plan `p` (one image): the window cut to the band's
 // rows, x and y moved to the band's first input and output rows. Its in[]/out[] are the
-// band's; the layout strides stay the whole tensor's (band_desc).
+// band's; the layout strides stay the whole tensor's (part_desc).
 ConvPlan band_plan(const ConvPlan& p, Bands b) {
   if (b.count == 1) return p;
   const int d = 3 - p.w.spatial;
@@ -114,6 +124,32 @@ ConvPlan band_plan(const ConvPlan& p, Bands b) {
   return band;
 }
 
+// One image split by output channels across `count` threads rather than into bands of
+// rows, when W outweighs the image: each thread then reads its share of W and all of X
+// instead of all of W and its rows of X. In the late layers of DenseNet-121 (1×1
+// convolutions of up to 1,024 channels on 6×6 or 3×3 pixels) bands gained nothing on two
+// threads. Equal parts of a multiple of 32 channels: parts of 16 (DenseNet's 3×3
+// convolutions of 32 maps) ran slower than bands.
+bool channel_split_fits(const ConvPlan& p, int count) {
+  return count > 1 && p.group == 1 && !p.pool2x2 && p.y_channels == 0 &&
+         p.maps % (32 * count) == 0 &&
+         p.maps * p.c_group * p.w.kernel_size() > p.channels * p.w.in_size();
+}
+
+// Output channels [index, index + 1) · maps / count of the plan (one image): W's and B's
+// rows for them, and Y from their first channel, strided as the whole Y.
+ConvPlan channel_part_plan(const ConvPlan& p, int index, int count) {
+  ConvPlan part = p;
+  part.maps = p.maps / count;
+  part.y_channels = p.maps;
+  const int64_t first = part.maps * index;
+  if (p.weights) part.weights = p.weights + first * p.c_group * p.w.kernel_size();
+  if (p.bias) part.bias = p.bias + first;
+  if (p.y) part.y = p.y + (p.y_channels_last ? first : first * p.y_size);
+  complete_plan(part);
+  return part;
+}
+
 // Whether every band of `count` has output rows and reads at least one input row (a band
 // of padding alone is no convolution oneDNN accepts). Fused pools pair rows: not banded.
 bool bands_fit(const ConvPlan& p, int count) {
@@ -125,11 +161,11 @@ bool bands_fit(const ConvPlan& p, int count) {
   return true;
 }
 
-// [N, C, spatial…] of a band inside a plain tensor whose spatial extents are `whole`'s,
-// channel-first or channel-last.
-memory::desc band_desc(const memory::dims& dims, const memory::dims& whole, bool channels_last) {
+// [N, C, spatial…] of a band or of some channels inside a plain tensor of `channels`
+// channels whose spatial extents are `whole`'s, channel-first or channel-last.
+memory::desc part_desc(const memory::dims& dims, const memory::dims& whole, int64_t channels,
+                       bool channels_last) {
   memory::dims strides(dims.size());
-  const int64_t channels = dims[1];
   int64_t stride = channels_last ? channels : 1;
   for (std::size_t i = whole.size(); i-- > 0;) {
     strides[2 + i] = stride;
@@ -204,7 +240,7 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
   const memory::dims dst_dims = with_spatial(p.maps, tail(w.out, sp));
   try {
     auto s = std::make_shared<SlicePrimitives>();
-    s->user_src = whole ? band_desc(src_dims, tail(whole->in, sp), p.x_channels_last)
+    s->user_src = whole ? part_desc(src_dims, tail(whole->in, sp), p.channels, p.x_channels_last)
                         : memory::desc(src_dims, f32, data_tag(sp, p.x_channels_last));
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (p.activation.kind != ConvActivation::Kind::kNone) {
@@ -286,8 +322,11 @@ std::shared_ptr<const SlicePrimitives> make_slice(const ConvPlan& p, int64_t ima
       s->conv_dst_bytes = s->conv_dst.get_size();
       s->pool_dst = last = pool_pd.dst_desc();
     }
-    s->user_dst = whole ? band_desc(last.dims(), tail(whole->out, sp), p.y_channels_last)
-                        : memory::desc(last.dims(), f32, data_tag(sp, p.y_channels_last));
+    const int64_t y_channels = p.y_channels > 0 ? p.y_channels : p.maps;
+    s->user_dst = whole || y_channels != p.maps
+                      ? part_desc(last.dims(), tail(whole ? whole->out : w.out, sp), y_channels,
+                                  p.y_channels_last)
+                      : memory::desc(last.dims(), f32, data_tag(sp, p.y_channels_last));
     if (last != s->user_dst) {
       s->dst_reorder = make_reorder(last, s->user_dst, s->scratchpad_bytes);
       (p.pool2x2 ? s->pool_dst_bytes : s->conv_dst_bytes) = last.get_size();
@@ -379,6 +418,28 @@ memory weights_in(const ConvPlan& p, const memory::desc& layout, PackedWeights& 
   thread_stream().wait();
   packed.emplace_back(layout, mem);
   return mem;
+}
+
+// A channel part's rows of W in the layout its primitive asked for: a view into the whole
+// W packed at `offset` when the bytes there are those rows in that layout (oneDNN's
+// layouts keep output-channel blocks outermost), so W is not held twice; else their own.
+memory part_weights(const ConvPlan& part, const memory::desc& layout, std::size_t offset,
+                    const PackedWeights& packed) {
+  const auto& engine = cpu_engine();
+  memory own(layout, engine);
+  memory user(user_weights_desc(part), engine, const_cast<float*>(part.weights));
+  use_one_openmp_thread();
+  dnnl::reorder(user, own).execute(thread_stream(), user, own);
+  thread_stream().wait();
+  const std::size_t bytes = layout.get_size();
+  for (const auto& [desc, mem] : packed) {
+    auto* whole = static_cast<std::byte*>(mem.get_data_handle());
+    if (offset + bytes <= desc.get_size() &&
+        std::memcmp(whole + offset, own.get_data_handle(), bytes) == 0) {
+      return memory(layout, engine, whole + offset);
+    }
+  }
+  return own;
 }
 
 // Images per slice: as many as keep a slice's intermediates within kSliceBytes.
@@ -479,7 +540,24 @@ std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& 
     if (largest_batch >= slice_images(p) * options.threads) {
       all_made &= ready(p, slice_images(p), {}, state.get(), unused).primitives != nullptr;
     }
-    if (bands_fit(p, options.threads)) {
+    // A batch of one on several threads: split by output channels where that fits (and B,
+    // whose rows each part reads, is known), else into bands of rows.
+    if (all_made && channel_split_fits(p, options.threads) && (!b || b->constant)) {
+      for (int i = 0; i < options.threads; ++i) {
+        const ConvPlan part = channel_part_plan(p, i, options.threads);
+        auto primitives = make_slice(part, 1, false);
+        if (!primitives) {
+          state->channel_parts.clear();
+          break;
+        }
+        const memory weights = part_weights(
+            part, primitives->weights, static_cast<std::size_t>(i) * primitives->weights.get_size(),
+            state->packed_weights);
+        state->channel_parts.push_back({std::move(primitives), weights});
+      }
+      state->channel_parts_input = {p.channels, p.w.in[0], p.w.in[1], p.w.in[2]};
+    }
+    if (state->channel_parts.empty() && bands_fit(p, options.threads)) {
       for (int i = 0; i < options.threads; ++i)
         all_made &= ready(p, 1, {i, options.threads}, state.get(), unused).primitives != nullptr;
     }
@@ -502,6 +580,24 @@ int onednn_conv_bands(const ConvPlan& plan, int threads) {
     if (!make_slice(band_plan(plan, {i, threads}), 1, plan.winograd, &plan.w)) return 1;
   }
   return threads;
+}
+
+ChannelSplit onednn_conv_channel_split(const KernelState* base_state) {
+  const auto* state = dynamic_cast<const ConvState*>(base_state);
+  ChannelSplit split;
+  if (!state || state->channel_parts.empty()) return split;
+  split.parts = static_cast<int>(state->channel_parts.size());
+  split.weights_shared = true;
+  for (const auto& part : state->channel_parts) {
+    const auto* data = static_cast<const std::byte*>(part.weights.get_data_handle());
+    bool inside = false;
+    for (const auto& [desc, mem] : state->packed_weights) {
+      const auto* whole = static_cast<const std::byte*>(mem.get_data_handle());
+      inside |= data >= whole && data < whole + desc.get_size();
+    }
+    split.weights_shared &= inside;
+  }
+  return split;
 }
 
 const float* unpacked_conv_weights(const ConvPlan& plan, KernelState* base_state,
@@ -531,10 +627,18 @@ bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& thr
   std::unique_lock<std::mutex> lock;
   if (state) lock = std::unique_lock(state->mutex);
   PackedWeights call_weights;
-  // Fewer images than threads: each image is cut into a band of rows per thread (when
-  // oneDNN takes every band; else whole images).
+  // Fewer images than threads: each image is split by output channels (when made at
+  // load for this input shape) or cut into a band of rows per thread (when oneDNN takes
+  // every band; else whole images).
+  const std::vector<ConvState::ChannelPart>* parts = nullptr;
+  if (state && p.batch < threads.size() &&
+      state->channel_parts.size() == static_cast<std::size_t>(threads.size()) &&
+      state->channel_parts_input ==
+          std::array<int64_t, 4>{p.channels, p.w.in[0], p.w.in[1], p.w.in[2]}) {
+    parts = &state->channel_parts;
+  }
   std::vector<Ready> bands;
-  if (p.batch < threads.size() && bands_fit(p, threads.size())) {
+  if (!parts && p.batch < threads.size() && bands_fit(p, threads.size())) {
     for (int i = 0; i < threads.size(); ++i) {
       bands.push_back(ready(p, 1, {i, threads.size()}, state, call_weights));
       if (!bands.back().primitives) {
@@ -548,8 +652,9 @@ bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& thr
   // a node needs primitives for two batch sizes only, whatever batches arrive (one image
   // runs at ~90 % of a slice's speed per image).
   const int64_t slice = slice_images(p);
-  const int64_t slices = bands.empty() && p.batch >= slice * threads.size() ? p.batch / slice : 0;
-  const int64_t singles = bands.empty() ? p.batch - slices * slice : 0;
+  const bool whole_images = bands.empty() && !parts;
+  const int64_t slices = whole_images && p.batch >= slice * threads.size() ? p.batch / slice : 0;
+  const int64_t singles = whole_images ? p.batch - slices * slice : 0;
   Ready whole, single;
   if (slices > 0) whole = ready(p, slice, {}, state, call_weights);
   if (singles > 0) single = ready(p, 1, {}, state, call_weights);
@@ -558,14 +663,27 @@ bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& thr
 
   // Threads take the next piece of work until none is left (slices first), so a thread
   // that drew a whole slice is not waited for while the other runs out of work.
-  const int64_t pieces = bands.empty() ? slices + singles : p.batch * band_count;
+  const int part_count = parts ? static_cast<int>(parts->size()) : 0;
+  const int64_t pieces = parts           ? p.batch * part_count
+                         : bands.empty() ? slices + singles
+                                         : p.batch * band_count;
   std::atomic<int64_t> next{0};
   std::mutex failure_mutex;
   std::string failure;  // worker threads must not throw: the first failure is reported here
   threads.parallel_for(threads.size(), 1, [&](int64_t, int64_t) {
     try {
       for (int64_t i = next++; i < pieces; i = next++) {
-        if (!bands.empty()) {
+        if (parts) {
+          // Channel part i % count of image i / count.
+          const int64_t image = i / part_count;
+          const int index = static_cast<int>(i % part_count);
+          ConvPlan image_plan = p;
+          image_plan.x += image * p.channels * p.w.in_size();
+          image_plan.y += image * p.maps * p.y_size;
+          const auto& part = (*parts)[static_cast<std::size_t>(index)];
+          run_slice(channel_part_plan(image_plan, index, part_count), *part.primitives,
+                    part.weights, 0);
+        } else if (!bands.empty()) {
           // Band i % count of image i / count.
           const int64_t image = i / band_count;
           const int index = static_cast<int>(i % band_count);

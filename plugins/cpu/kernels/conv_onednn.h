@@ -16,7 +16,8 @@ namespace mg::cpu {
 // run on slices of the batch small enough that a slice's intermediates stay in cache.
 
 // The node's state: primitives per slice shape and, when W is a constant, W reordered
-// once into the layout the primitives read.
+// once into the layout the primitives read; with several threads, the primitives that
+// share one image between them (bands of rows, or parts by output channel).
 std::shared_ptr<KernelState> prepare_onednn_conv(const Node& node, const Graph& graph,
                                                  const KernelOptions& options);
 
@@ -31,6 +32,15 @@ std::string onednn_conv_implementation(const ConvPlan& plan);
 // share it: `threads` when every band is a convolution oneDNN runs, else 1 (whole images).
 // For tests, which must know the path they cover.
 int onednn_conv_bands(const ConvPlan& plan, int threads);
+
+// One image split by output channels across the threads, as made at load: into how many
+// parts (0: none, bands or whole images instead) and whether every part reads its rows of
+// W inside the node's whole packed copy (W not held twice). For tests.
+struct ChannelSplit {
+  int parts = 0;
+  bool weights_shared = false;
+};
+ChannelSplit onednn_conv_channel_split(const KernelState* state);
 
 // The plan's W in ONNX's layout: plan.weights, or when the graph dropped W for the
 // node's packed copy (null plan.weights), unpacked from it into `storage`. For the

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/array_ops.h"
 #include "plugins/cpu/kernels/broadcast.h"
 #include "plugins/cpu/kernels/fast_math.h"
 #include "plugins/cpu/kernels/kernels.h"
@@ -143,14 +144,8 @@ void batch_norm(KernelContext& ctx) {
     ctx.threads.parallel_for(pixels, std::max<int64_t>(1, 32768 / std::max<int64_t>(channels, 1)),
                              [&](int64_t p0, int64_t p1) {
                                for (int64_t p = p0; p < p1; ++p) {
-                                 const float* src = in + p * channels;
-                                 float* dst = out + p * channels;
-                                 for (int64_t c = 0; c < channels; ++c)
-                                   dst[c] = src[c] * a[c] + b[c];
-                                 if (relu) {
-                                   for (int64_t c = 0; c < channels; ++c)
-                                     dst[c] = std::max(dst[c], 0.f);
-                                 }
+                                 scale_shift_rows(in + p * channels, a.data(), b.data(),
+                                                  out + p * channels, channels, relu);
                                }
                              });
     return;
@@ -162,13 +157,7 @@ void batch_norm(KernelContext& ctx) {
       const int64_t c = plane % channels;
       const float a = scale[c] / std::sqrt(var[c] + eps);
       const float b = bias[c] - mean[c] * a;
-      const float* src = in + plane * inner;
-      float* dst = out + plane * inner;
-      if (relu) {
-        for (int64_t i = 0; i < inner; ++i) dst[i] = std::max(src[i] * a + b, 0.f);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) dst[i] = src[i] * a + b;
-      }
+      scale_shift_plane(in + plane * inner, a, b, out + plane * inner, inner, relu);
     }
   });
 }

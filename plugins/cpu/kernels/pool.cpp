@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/array_ops.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/kernels/spatial.h"
 
@@ -184,28 +185,49 @@ void global_pool(KernelContext& ctx) {
   constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.f;
   auto reduce = [](float a, float b) { return kMax ? (b > a ? b : a) : a + b; };
   if (x.channels_last) {  // (N, H, W, C): each pixel's channels reduce into one row of C
-    // Threads take blocks of 64 channels of an image (a batch of one has work for every
-    // thread too).
     const int64_t channels = x.dim(1);
-    constexpr int64_t kBlock = 64;
-    const int64_t blocks = (channels + kBlock - 1) / kBlock;
-    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(size * kBlock, 1));
-    ctx.threads.parallel_for(x.dim(0) * blocks, grain, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / blocks, c0 = t % blocks * kBlock;
-        const int64_t width = std::min(kBlock, channels - c0);
-        float* row = out + n * channels + c0;
-        std::fill(row, row + width, kStart);
-        const float* image = in + n * size * channels + c0;
-        for (int64_t i = 0; i < size; ++i) {
-          const float* pixel = image + i * channels;
-          for (int64_t c = 0; c < width; ++c) row[c] = reduce(row[c], pixel[c]);
-        }
-        if (!kMax) {
-          for (int64_t c = 0; c < width; ++c) row[c] /= static_cast<float>(size);
-        }
+    // A run of pixels into a row of C (contiguous: vectorised).
+    auto reduce_pixels = [&](const float* pixels, int64_t count, float* row) {
+      std::fill(row, row + channels, kStart);
+      for (int64_t i = 0; i < count; ++i) {
+        (kMax ? max_into : add_into)(pixels + i * channels, row, channels);
       }
-    });
+    };
+    const auto finish = [&](float* row) {
+      if (!kMax) {
+        for (int64_t c = 0; c < channels; ++c) row[c] /= static_cast<float>(size);
+      }
+    };
+    const int64_t threads = ctx.threads.size();
+    if (x.dim(0) >= threads || size * channels < 32768) {  // threads take whole images
+      ctx.threads.parallel_for(x.dim(0), 1, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) {
+          reduce_pixels(in + n * size * channels, size, out + n * channels);
+          finish(out + n * channels);
+        }
+      });
+      return;
+    }
+    // Fewer images than threads: each thread reduces a share of an image's pixels (the
+    // same share of rows the kernels before it wrote on that thread) into a row of its
+    // own, then the rows combine.
+    std::vector<float> partial(static_cast<std::size_t>(threads * channels));
+    for (int64_t n = 0; n < x.dim(0); ++n) {
+      const float* image = in + n * size * channels;
+      ctx.threads.parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t p0 = size * t / threads, p1 = size * (t + 1) / threads;
+          reduce_pixels(image + p0 * channels, p1 - p0, partial.data() + t * channels);
+        }
+      });
+      float* row = out + n * channels;
+      std::copy(partial.begin(), partial.begin() + channels, row);
+      for (int64_t t = 1; t < threads; ++t) {
+        const float* part = partial.data() + t * channels;
+        for (int64_t c = 0; c < channels; ++c) row[c] = reduce(row[c], part[c]);
+      }
+      finish(row);
+    }
     return;
   }
   ctx.threads.parallel_for(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(size, 1)),

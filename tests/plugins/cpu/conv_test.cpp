@@ -514,10 +514,49 @@ std::shared_ptr<Graph> conv_graph(bool prepared, bool winograd = false) {
   return g;
 }
 
-std::vector<float> run_conv_graph(const std::shared_ptr<Graph>& g, const Shape& x_shape) {
+// X (a graph input of shape x) → Conv with constant W and B [M], pads 1 → Y; prepared for
+// `threads` kernel threads, or not prepared (threads 0).
+std::shared_ptr<Graph> biased_conv_graph(const Shape& x, const Shape& w_shape, int threads) {
+  auto g = std::make_shared<Graph>();
+  g->values.resize(4);
+  for (Value& v : g->values) v.type = ElemType::kFloat;
+  g->values[0].shape = x;
+  g->values[0].shape_known = true;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  Tensor w = Tensor::owned(ElemType::kFloat, w_shape);
+  for (int64_t i = 0; i < w.size(); ++i) w.data<float>()[i] = uniform(rng);
+  Tensor b = Tensor::owned(ElemType::kFloat, {w_shape[0]});
+  for (int64_t i = 0; i < b.size(); ++i) b.data<float>()[i] = uniform(rng);
+  for (int i : {1, 2}) {
+    g->values[static_cast<std::size_t>(i)].constant = i == 1 ? w : b;
+    g->values[static_cast<std::size_t>(i)].shape = i == 1 ? w.shape : b.shape;
+    g->values[static_cast<std::size_t>(i)].shape_known = true;
+  }
+  g->inputs = {0};
+  g->outputs = {3};
+  Node conv;
+  conv.name = "conv";
+  conv.op_type = "Conv";
+  conv.opset = 17;
+  conv.inputs = {0, 1, 2};
+  conv.outputs = {3};
+  Attribute pads;
+  pads.name = "pads";
+  pads.kind = Attribute::Kind::kInts;
+  pads.ints = {1, 1, 1, 1};
+  conv.attributes.push_back(pads);
+  conv.kernel = OpTable::instance().find("Conv")->kernel;
+  g->nodes.push_back(conv);
+  if (threads > 0) prepare_kernels(*g, KernelOptions{.threads = threads});
+  return g;
+}
+
+std::vector<float> run_conv_graph(const std::shared_ptr<Graph>& g, const Shape& x_shape,
+                                  int threads = 2) {
   Tensor x = Tensor::owned(ElemType::kFloat, x_shape);
   for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = static_cast<float>(i % 13) / 7 - 1;
-  Executor executor(g, 2);
+  Executor executor(g, threads);
   const std::vector<Tensor> y = executor.run({x});
   return {y[0].data<const float>(), y[0].data<const float>() + y[0].size()};
 }
@@ -547,6 +586,34 @@ TEST(Conv, PackedWeightsReplaceTheGraphsCopy) {
   // Winograd's transformed weights cannot be reordered back: W stays.
   auto winograd = conv_graph(true, true);
   EXPECT_NE(winograd->values[1].constant->bytes, nullptr);
+}
+
+// One image on two threads is split by output channels where W outweighs the image (as in
+// DenseNet's late layers: 1×1 convolutions of up to 1,024 channels on 6×6 pixels), each
+// part reading its rows of the packed W in place; other shapes and batches run as before.
+// Every result is the unsplit convolution's.
+TEST(Conv, OneImageIsSplitByOutputChannelsWhereWeightsOutweighIt) {
+  const Shape x{1, 64, 5, 5}, w{128, 64, 3, 3};  // X 6.4 KB, W 295 KB
+  auto split = biased_conv_graph(x, w, 2);
+  auto plain = biased_conv_graph(x, w, 0);
+  const ChannelSplit made = onednn_conv_channel_split(split->nodes[0].state.get());
+  EXPECT_EQ(made.parts, 2);
+  // W is not held twice where oneDNN's layout blocks output channels outermost (AVX-512).
+  if (dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core) {
+    EXPECT_TRUE(made.weights_shared);
+  }
+  EXPECT_EQ(onednn_conv_channel_split(biased_conv_graph(x, w, 1)->nodes[0].state.get()).parts, 0);
+  // 3 threads: 128 maps are no equal parts of a multiple of 32 channels.
+  EXPECT_EQ(onednn_conv_channel_split(biased_conv_graph(x, w, 3)->nodes[0].state.get()).parts, 0);
+  for (const Shape& x_shape : {x, Shape{2, 64, 5, 5}, Shape{1, 64, 9, 4}}) {
+    const std::vector<float> want = run_conv_graph(plain, x_shape, 1);
+    expect_close(run_conv_graph(split, x_shape, 2), want, "split, X " + shape_text(x_shape));
+    expect_close(run_conv_graph(split, x_shape, 1), want,
+                 "split on 1 thread, X " + shape_text(x_shape));
+  }
+  // Where the image outweighs W: bands of rows, no split.
+  auto banded = biased_conv_graph({1, 8, 32, 32}, {64, 8, 3, 3}, 2);
+  EXPECT_EQ(onednn_conv_channel_split(banded->nodes[0].state.get()).parts, 0);
 }
 
 }  // namespace

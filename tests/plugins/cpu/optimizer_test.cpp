@@ -390,3 +390,89 @@ TEST(Optimizer, BatchNormalizationAbsorbsTheReluAfterIt) {
 
 }  // namespace
 }  // namespace mg::cpu
+
+namespace mg::cpu {
+namespace {
+
+// X → Pad (constant pads) → Relu → Y.
+Graph padded_relu(std::vector<int64_t> pad_values) {
+  testing::GraphBuilder b;
+  const int x = b.value("x", {1, 2, 4, 4});
+  Value pads{"pads"};
+  pads.type = ElemType::kInt64;
+  pads.shape = {8};
+  pads.shape_known = true;
+  Tensor t = Tensor::owned(ElemType::kInt64, {8});
+  std::copy(pad_values.begin(), pad_values.end(), t.data<int64_t>());
+  pads.constant = std::move(t);
+  b.graph.values.push_back(std::move(pads));
+  const int p = static_cast<int>(b.graph.values.size() - 1);
+  const int padded = b.value("padded", {-1, -1, -1, -1});
+  const int y = b.value("y", {-1, -1, -1, -1});
+  b.node("Pad", {x, p}, padded);
+  b.node("Relu", {padded}, y);
+  b.graph.inputs = {x};
+  b.graph.outputs = {y};
+  return std::move(b.graph);
+}
+
+// A Pad of zeros copies its input (torch writes one before each of DenseNet's average
+// pools, where it kept the whole network in channel-first order): bypassed. One that pads
+// stays.
+TEST(Optimizer, PadOfZerosIsBypassed) {
+  Graph zeros = padded_relu({0, 0, 0, 0, 0, 0, 0, 0});
+  const OptimizeStats stats = optimize(zeros);
+  EXPECT_EQ(stats.removed, 1);
+  ASSERT_EQ(op_types(zeros), std::vector<std::string>{"Relu"});
+  EXPECT_EQ(zeros.nodes[0].inputs[0], zeros.inputs[0]);
+
+  Graph pads = padded_relu({0, 0, 1, 0, 0, 0, 0, 1});
+  optimize(pads);
+  EXPECT_EQ(op_types(pads), (std::vector<std::string>{"Pad", "Relu"}));
+}
+
+// X → Neg → Concat(X, −X, X) on channels → BatchNormalization → Relu, as each DenseNet
+// layer begins: when the normalisation alone reads the Concat, the Concat applies it (and
+// the Relu) as it copies; the results are the three kernels'.
+std::shared_ptr<Graph> concat_then_normalize(bool concat_is_an_output) {
+  testing::GraphBuilder b;
+  const int x = b.value("x", {-1, 2, -1, -1});
+  const int negated = b.value("negated", {-1, 2, -1, -1});
+  const int joined = b.value("joined", {-1, 6, -1, -1});
+  std::vector<int> params;
+  for (const char* name : {"scale", "bias", "mean", "var"})
+    params.push_back(b.value(name, {6}, true));
+  float* var = b.graph.values[static_cast<std::size_t>(params[3])].constant->data<float>();
+  for (int c = 0; c < 6; ++c) var[c] = std::abs(var[c]) + 0.25f;
+  const int normalized = b.value("normalized", {-1, 6, -1, -1});
+  const int y = b.value("y", {-1, 6, -1, -1});
+  b.node("Neg", {x}, negated);
+  b.node("Concat", {x, negated, x}, joined, {testing::int_attribute("axis", 1)});
+  b.node("BatchNormalization", {joined, params[0], params[1], params[2], params[3]}, normalized);
+  b.node("Relu", {normalized}, y);
+  b.graph.inputs = {x};
+  b.graph.outputs = {y};
+  if (concat_is_an_output) b.graph.outputs.push_back(joined);
+  return std::make_shared<Graph>(std::move(b.graph));
+}
+
+TEST(Optimizer, ConcatAbsorbsTheBatchNormalizationAfterIt) {
+  auto plain = concat_then_normalize(false);
+  auto fused = std::make_shared<Graph>(*plain);
+  optimize(*fused);
+  ASSERT_EQ(op_types(*fused), (std::vector<std::string>{"Neg", "Concat"}));
+  const Node& concat = fused->nodes[1];
+  ASSERT_NE(concat.attr("_scale"), nullptr);
+  EXPECT_EQ(concat.attr("_scale")->floats.size(), 6u);
+  EXPECT_EQ(concat.attr_int("_relu", 0), 1);
+  testing::expect_same_results(fused, plain, {{2, 2, 3, 3}, {1, 2, 5, 4}});
+
+  // The Concat read elsewhere too (here: a graph output): nothing is fused into it.
+  auto read_elsewhere = concat_then_normalize(true);
+  optimize(*read_elsewhere);
+  EXPECT_EQ(op_types(*read_elsewhere),
+            (std::vector<std::string>{"Neg", "Concat", "BatchNormalization"}));
+}
+
+}  // namespace
+}  // namespace mg::cpu

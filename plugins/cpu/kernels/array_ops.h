@@ -1,0 +1,23 @@
+// Element-wise loops over float arrays that the kernels run on whole rows or planes,
+// compiled for AVX-512, for AVX2 and for the x86-64 baseline, the version for the CPU
+// chosen when the library loads (the kernels are otherwise built for the baseline, whose
+// 4-wide vectors leave most of the CPU idle). `out` may be an input.
+#pragma once
+
+#include <cstdint>
+
+namespace mg::cpu {
+
+// out[i] = x[i]·a[i] + b[i], then max(·, 0) when `relu`: a channel-last pixel's channels
+// through a per-channel affine map (BatchNormalization, a normalising Concat).
+void scale_shift_rows(const float* x, const float* a, const float* b, float* out, int64_t n,
+                      bool relu);
+
+// out[i] = x[i]·a + b, then max(·, 0) when `relu`: one channel-first plane.
+void scale_shift_plane(const float* x, float a, float b, float* out, int64_t n, bool relu);
+
+// acc[i] += x[i]; acc[i] = max(acc[i], x[i]): a channel-last pixel into a global pool's row.
+void add_into(const float* x, float* acc, int64_t n);
+void max_into(const float* x, float* acc, int64_t n);
+
+}  // namespace mg::cpu
