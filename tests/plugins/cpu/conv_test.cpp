@@ -86,6 +86,10 @@ std::vector<Geometry> geometries() {
   g.back().activation = clip(0.f, 0.5f);  // tight bounds: values in [-1, 1] reach them
   g.push_back({"1x1, swish", 2, 24, 8, 1, {1, 7, 7}, {1, 1, 1}});
   g.back().activation = of_kind(ConvActivation::Kind::kSwish);
+  // EfficientNet's depthwise layers: SiLU after a strided depthwise convolution.
+  g.push_back({"depthwise, strides 2, swish", 2, 32, 32, 32, {1, 13, 12}, {1, 3, 3}, {1, 2, 2}});
+  g.back().pad_begin = g.back().pad_end = {0, 1, 1};
+  g.back().activation = of_kind(ConvActivation::Kind::kSwish);
   g.push_back({"strides 2, hardswish", 2, 8, 16, 1, {1, 11, 11}, {1, 3, 3}, {1, 2, 2}});
   g.back().activation = of_kind(ConvActivation::Kind::kHardSwish);
   g.push_back({"clip, pool", 2, 3, 16, 1, {1, 12, 11}, {1, 3, 3}});
