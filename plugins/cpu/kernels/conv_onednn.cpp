@@ -661,8 +661,12 @@ bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& thr
   if (lock) lock.unlock();
   if ((slices > 0 && !whole.primitives) || (singles > 0 && !single.primitives)) return false;
 
-  // Threads take the next piece of work until none is left (slices first), so a thread
-  // that drew a whole slice is not waited for while the other runs out of work.
+  // Pieces of equal work are cut into one contiguous run per thread: each thread computes
+  // the images (or the rows) that the element-wise kernels after it take on that thread,
+  // so they read what their own core wrote (reading another core's writes cost ~3.5× on
+  // this machine's two cores). Whole slices beside single images are unequal: then
+  // threads take the next piece until none is left (slices first), so a thread that drew
+  // a whole slice is not waited for while the other runs out of work.
   const int part_count = parts ? static_cast<int>(parts->size()) : 0;
   const int64_t pieces = parts           ? p.batch * part_count
                          : bands.empty() ? slices + singles
@@ -670,9 +674,12 @@ bool run_onednn_conv(const ConvPlan& p, KernelState* base_state, ThreadPool& thr
   std::atomic<int64_t> next{0};
   std::mutex failure_mutex;
   std::string failure;  // worker threads must not throw: the first failure is reported here
-  threads.parallel_for(threads.size(), 1, [&](int64_t, int64_t) {
+  const bool equal_pieces = slices == 0 || singles == 0;
+  threads.parallel_for(equal_pieces ? pieces : threads.size(), 1, [&](int64_t begin, int64_t end) {
     try {
-      for (int64_t i = next++; i < pieces; i = next++) {
+      int64_t i = equal_pieces ? begin : next++;
+      const int64_t stop = equal_pieces ? end : pieces;
+      for (; i < stop; i = equal_pieces ? i + 1 : next++) {
         if (parts) {
           // Channel part i % count of image i / count.
           const int64_t image = i / part_count;
