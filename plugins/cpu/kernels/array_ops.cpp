@@ -36,4 +36,39 @@ MG_VECTOR_CLONES void max_into(const float* x, float* acc, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = x[i] > acc[i] ? x[i] : acc[i];
 }
 
+namespace {
+
+template <typename Op>
+inline void binary_runs(Op op, const float* x, int64_t sx, const float* y, int64_t sy, float* z,
+                        int64_t n) {
+  if (sx == 1 && sy == 1) {
+    for (int64_t i = 0; i < n; ++i) z[i] = op(x[i], y[i]);
+  } else if (sx == 1) {
+    const float y0 = *y;
+    for (int64_t i = 0; i < n; ++i) z[i] = op(x[i], y0);
+  } else if (sy == 1) {
+    const float x0 = *x;
+    for (int64_t i = 0; i < n; ++i) z[i] = op(x0, y[i]);
+  } else {
+    const float z0 = op(*x, *y);
+    for (int64_t i = 0; i < n; ++i) z[i] = z0;
+  }
+}
+
+}  // namespace
+
+MG_VECTOR_CLONES void binary_floats(FloatOp op, const float* x, int64_t sx, const float* y,
+                                    int64_t sy, float* z, int64_t n) {
+  switch (op) {
+    case FloatOp::kAdd:
+      return binary_runs([](float a, float b) { return a + b; }, x, sx, y, sy, z, n);
+    case FloatOp::kSub:
+      return binary_runs([](float a, float b) { return a - b; }, x, sx, y, sy, z, n);
+    case FloatOp::kMul:
+      return binary_runs([](float a, float b) { return a * b; }, x, sx, y, sy, z, n);
+    case FloatOp::kDiv:
+      return binary_runs([](float a, float b) { return a / b; }, x, sx, y, sy, z, n);
+  }
+}
+
 }  // namespace mg::cpu

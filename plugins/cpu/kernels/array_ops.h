@@ -20,4 +20,10 @@ void scale_shift_plane(const float* x, float a, float b, float* out, int64_t n, 
 void add_into(const float* x, float* acc, int64_t n);
 void max_into(const float* x, float* acc, int64_t n);
 
+// z[i] = x[i·sx] ∘ y[i·sy], ∘ one of + − × ÷, strides 0 or 1 (one side may be a single
+// value: a per-channel scale, a residual sum): the FP32 runs of Add, Sub, Mul and Div.
+enum class FloatOp { kAdd, kSub, kMul, kDiv };
+void binary_floats(FloatOp op, const float* x, int64_t sx, const float* y, int64_t sy, float* z,
+                   int64_t n);
+
 }  // namespace mg::cpu

@@ -45,12 +45,13 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 namespace {
 
 template <typename Op>
-void arithmetic(KernelContext& ctx, Op op) {
+void arithmetic(KernelContext& ctx, Op op, FloatOp float_op) {
   const Tensor& a = ctx.input(0);
   if (a.type != ctx.input(1).type) ctx.fail("inputs have different element types");
   dispatch_numeric(ctx, a.type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    binary_typed<T, T>(ctx, a.type, [&](T x, T y) { return static_cast<T>(op(x, y)); });
+    binary_typed<T, T>(
+        ctx, a.type, [&](T x, T y) { return static_cast<T>(op(x, y)); }, float_op);
   });
 }
 
@@ -68,13 +69,16 @@ void comparison(KernelContext& ctx, Op op) {
 }
 
 void add(KernelContext& ctx) {
-  arithmetic(ctx, [](auto x, auto y) { return x + y; });
+  arithmetic(
+      ctx, [](auto x, auto y) { return x + y; }, FloatOp::kAdd);
 }
 void sub(KernelContext& ctx) {
-  arithmetic(ctx, [](auto x, auto y) { return x - y; });
+  arithmetic(
+      ctx, [](auto x, auto y) { return x - y; }, FloatOp::kSub);
 }
 void mul(KernelContext& ctx) {
-  arithmetic(ctx, [](auto x, auto y) { return x * y; });
+  arithmetic(
+      ctx, [](auto x, auto y) { return x * y; }, FloatOp::kMul);
 }
 void div(KernelContext& ctx) {
   const Tensor& b = ctx.input(1);
@@ -83,7 +87,8 @@ void div(KernelContext& ctx) {
       if (b.int_at(i) == 0) ctx.fail("integer division by zero");
     }
   }
-  arithmetic(ctx, [](auto x, auto y) { return x / y; });
+  arithmetic(
+      ctx, [](auto x, auto y) { return x / y; }, FloatOp::kDiv);
 }
 
 void pow_kernel(KernelContext& ctx) {

@@ -5,9 +5,11 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/array_ops.h"
 #include "plugins/cpu/kernels/broadcast.h"
 #include "plugins/cpu/layout.h"
 
@@ -36,8 +38,12 @@ void dispatch_numeric(const KernelContext& ctx, ElemType type, Fn&& fn) {
 // same in both orders (same_in_both_orders), as the layout pass ensures.
 Shape channels_last_order(const KernelContext& ctx, const Tensor& t, bool as_output = false);
 
+// `float_op`, when given, names op for FP32 inputs and outputs: their runs then go through
+// binary_floats (array_ops.h), compiled for the CPU's widest vectors.
 template <typename T, typename R, typename Op>
-void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
+void binary_typed(KernelContext& ctx, ElemType out_type, Op op,
+                  std::optional<FloatOp> float_op = std::nullopt) {
+  constexpr bool kFloats = std::is_same_v<T, float> && std::is_same_v<R, float>;
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   Tensor& out = ctx.output(0, out_type, broadcast_shapes(a.shape, b.shape));
@@ -55,7 +61,15 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
   }
   if (a.shape == b.shape && a.channels_last == b.channels_last) {  // no broadcasting at all
     const int64_t n = out.size();
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (kFloats) {
+      ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+        if (float_op) {
+          binary_floats(*float_op, pa + begin, 1, pb + begin, 1, po + begin, end - begin);
+        } else {
+          for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
+        }
+      });
+    } else if constexpr (std::is_same_v<T, float>) {
       ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
       });
@@ -71,6 +85,12 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op) {
     const T* x = pa + off[0];
     const T* y = pb + off[1];
     R* z = po + o;
+    if constexpr (kFloats) {
+      if (float_op) {
+        binary_floats(*float_op, x, st[0], y, st[1], z, inner);
+        return;
+      }
+    }
     if (st[0] == 1 && st[1] == 1) {
       for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i], y[i]);
     } else if (st[0] == 1) {
