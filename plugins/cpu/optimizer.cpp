@@ -21,15 +21,15 @@ void replace_uses(Graph& graph, int from, int to) {
   }
 }
 
-int bypass_identities(Graph& graph) {
+// Removes every node `copies_its_input` says passes its first input through unchanged,
+// its readers reading that input instead (not when its output is a graph output).
+template <typename Predicate>
+int bypass(Graph& graph, Predicate copies_its_input) {
   int removed = 0;
   for (std::size_t i = 0; i < graph.nodes.size();) {
-    Node& node = graph.nodes[i];
-    const bool identity = node.op_type == "Identity";
-    const bool dropout = node.op_type == "Dropout" &&
-                         (node.outputs.size() < 2 || node.outputs[1] < 0) &&
-                         (node.inputs.size() < 3 || node.inputs[2] < 0);
-    if ((identity || dropout) && node.inputs[0] >= 0 && !is_graph_output(graph, node.outputs[0])) {
+    const Node& node = graph.nodes[i];
+    if (!node.inputs.empty() && node.inputs[0] >= 0 && !node.outputs.empty() &&
+        !is_graph_output(graph, node.outputs[0]) && copies_its_input(node)) {
       replace_uses(graph, node.outputs[0], node.inputs[0]);
       graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
       ++removed;
@@ -40,37 +40,35 @@ int bypass_identities(Graph& graph) {
   return removed;
 }
 
+int bypass_identities(Graph& graph) {
+  return bypass(graph, [](const Node& node) {
+    const bool dropout = node.op_type == "Dropout" &&
+                         (node.outputs.size() < 2 || node.outputs[1] < 0) &&
+                         (node.inputs.size() < 3 || node.inputs[2] < 0);
+    return node.op_type == "Identity" || dropout;
+  });
+}
+
 // A Pad whose pads are all zero copies its input: exporters write one before pools
 // (torch's avg_pool2d, e.g. DenseNet's transitions). Bypassed, it also stops forcing its
 // neighbours into channel-first order (Pad reads only that order). Runs after constant
 // folding, which turns the pads' Constant node into a constant value.
 int bypass_zero_pads(Graph& graph) {
-  int removed = 0;
-  for (std::size_t i = 0; i < graph.nodes.size();) {
-    const Node& node = graph.nodes[i];
-    bool zero = false;
-    if (node.op_type == "Pad" && node.domain.empty() && !node.inputs.empty() &&
-        node.inputs[0] >= 0 && !is_graph_output(graph, node.outputs[0])) {
-      if (node.inputs.size() > 1 && node.inputs[1] >= 0) {  // opset 11+: pads is an input
-        const Value& pads = graph.values[static_cast<std::size_t>(node.inputs[1])];
-        zero = pads.constant && pads.constant->type == ElemType::kInt64 &&
-               std::all_of(pads.constant->data<const int64_t>(),
-                           pads.constant->data<const int64_t>() + pads.constant->size(),
-                           [](int64_t v) { return v == 0; });
-      } else if (node.opset < 11) {  // pads is an attribute
-        const std::vector<int64_t> pads = node.attr_ints("pads");
-        zero = std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
-      }
+  const auto zeros = [](const int64_t* begin, const int64_t* end) {  // none: malformed, kept
+    return begin != end && std::all_of(begin, end, [](int64_t v) { return v == 0; });
+  };
+  return bypass(graph, [&](const Node& node) {
+    if (node.op_type != "Pad" || !node.domain.empty()) return false;
+    if (node.inputs.size() > 1 && node.inputs[1] >= 0) {  // opset 11+: pads is an input
+      const Value& pads = graph.values[static_cast<std::size_t>(node.inputs[1])];
+      return pads.constant && pads.constant->type == ElemType::kInt64 &&
+             zeros(pads.constant->data<const int64_t>(),
+                   pads.constant->data<const int64_t>() + pads.constant->size());
     }
-    if (zero) {
-      replace_uses(graph, node.outputs[0], node.inputs[0]);
-      graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
-      ++removed;
-    } else {
-      ++i;
-    }
-  }
-  return removed;
+    if (node.opset >= 11) return false;  // pads omitted: a malformed node, left to its kernel
+    const std::vector<int64_t> pads = node.attr_ints("pads");  // an attribute before 11
+    return zeros(pads.data(), pads.data() + pads.size());
+  });
 }
 
 int fold_constants(Graph& graph) {

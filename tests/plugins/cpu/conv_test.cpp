@@ -483,68 +483,36 @@ TEST(Conv, ChainedConvsGiveTheSameResultsWithTheHandOff) {
 namespace mg::cpu {
 namespace {
 
-// X [1, 4, 9, 9] (a graph input of known shape) → Conv with a constant W [8, 4, 3, 3],
-// pads 1 → Y; the kernels prepared or not.
-std::shared_ptr<Graph> conv_graph(bool prepared, bool winograd = false) {
+// X (a graph input of shape x) → Conv with a constant W (random, from a fixed seed) and,
+// with `bias`, a constant B [M], pads 1 → Y; the kernels prepared with `options`, or not
+// (null).
+std::shared_ptr<Graph> conv_graph_of(const Shape& x, const Shape& w_shape, bool bias,
+                                     const KernelOptions* options) {
   auto g = std::make_shared<Graph>();
-  g->values.resize(3);
-  g->values[0].type = g->values[2].type = ElemType::kFloat;
-  g->values[0].shape = {1, 4, 9, 9};
-  g->values[0].shape_known = true;
-  Tensor w = Tensor::owned(ElemType::kFloat, {8, 4, 3, 3});
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-  for (int64_t i = 0; i < w.size(); ++i) w.data<float>()[i] = uniform(rng);
-  g->values[1].type = ElemType::kFloat;
-  g->values[1].shape = w.shape;
-  g->values[1].shape_known = true;
-  g->values[1].constant = w;
-  g->inputs = {0};
-  g->outputs = {2};
-  Node conv;
-  conv.name = "conv";
-  conv.op_type = "Conv";
-  conv.opset = 17;
-  conv.inputs = {0, 1};
-  conv.outputs = {2};
-  Attribute pads;
-  pads.name = "pads";
-  pads.kind = Attribute::Kind::kInts;
-  pads.ints = {1, 1, 1, 1};
-  conv.attributes.push_back(pads);
-  conv.kernel = OpTable::instance().find("Conv")->kernel;
-  g->nodes.push_back(conv);
-  if (prepared) prepare_kernels(*g, KernelOptions{.conv_winograd = winograd});
-  return g;
-}
-
-// X (a graph input of shape x) → Conv with constant W and B [M], pads 1 → Y; prepared for
-// `threads` kernel threads, or not prepared (threads 0).
-std::shared_ptr<Graph> biased_conv_graph(const Shape& x, const Shape& w_shape, int threads) {
-  auto g = std::make_shared<Graph>();
-  g->values.resize(4);
+  g->values.resize(bias ? 4 : 3);
   for (Value& v : g->values) v.type = ElemType::kFloat;
   g->values[0].shape = x;
   g->values[0].shape_known = true;
-  std::mt19937 rng(5);
+  std::mt19937 rng(11);
   std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-  Tensor w = Tensor::owned(ElemType::kFloat, w_shape);
-  for (int64_t i = 0; i < w.size(); ++i) w.data<float>()[i] = uniform(rng);
-  Tensor b = Tensor::owned(ElemType::kFloat, {w_shape[0]});
-  for (int64_t i = 0; i < b.size(); ++i) b.data<float>()[i] = uniform(rng);
-  for (int i : {1, 2}) {
-    g->values[static_cast<std::size_t>(i)].constant = i == 1 ? w : b;
-    g->values[static_cast<std::size_t>(i)].shape = i == 1 ? w.shape : b.shape;
-    g->values[static_cast<std::size_t>(i)].shape_known = true;
-  }
+  auto constant = [&](std::size_t value, const Shape& shape) {
+    Tensor t = Tensor::owned(ElemType::kFloat, shape);
+    for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = uniform(rng);
+    g->values[value].shape = shape;
+    g->values[value].shape_known = true;
+    g->values[value].constant = std::move(t);
+  };
+  constant(1, w_shape);
+  if (bias) constant(2, {w_shape[0]});
+  const int y = bias ? 3 : 2;
   g->inputs = {0};
-  g->outputs = {3};
+  g->outputs = {y};
   Node conv;
   conv.name = "conv";
   conv.op_type = "Conv";
   conv.opset = 17;
-  conv.inputs = {0, 1, 2};
-  conv.outputs = {3};
+  conv.inputs = bias ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 1};
+  conv.outputs = {y};
   Attribute pads;
   pads.name = "pads";
   pads.kind = Attribute::Kind::kInts;
@@ -552,8 +520,20 @@ std::shared_ptr<Graph> biased_conv_graph(const Shape& x, const Shape& w_shape, i
   conv.attributes.push_back(pads);
   conv.kernel = OpTable::instance().find("Conv")->kernel;
   g->nodes.push_back(conv);
-  if (threads > 0) prepare_kernels(*g, KernelOptions{.threads = threads});
+  if (options) prepare_kernels(*g, *options);
   return g;
+}
+
+// X [1, 4, 9, 9] → Conv with a constant W [8, 4, 3, 3], no B; the kernels prepared or not.
+std::shared_ptr<Graph> conv_graph(bool prepared, bool winograd = false) {
+  const KernelOptions options{.conv_winograd = winograd};
+  return conv_graph_of({1, 4, 9, 9}, {8, 4, 3, 3}, false, prepared ? &options : nullptr);
+}
+
+// With a constant B, prepared for `threads` kernel threads, or not prepared (threads 0).
+std::shared_ptr<Graph> biased_conv_graph(const Shape& x, const Shape& w_shape, int threads) {
+  const KernelOptions options{.threads = threads};
+  return conv_graph_of(x, w_shape, true, threads > 0 ? &options : nullptr);
 }
 
 std::vector<float> run_conv_graph(const std::shared_ptr<Graph>& g, const Shape& x_shape,
