@@ -261,6 +261,7 @@ void concat(KernelContext& ctx) {
   const std::size_t size = elem_size(first.type);
   const int64_t out_row = out.size() / std::max<int64_t>(outer, 1) * static_cast<int64_t>(size);
   if (ctx.node.attr("_scale")) {
+    if (axis != 1) ctx.fail("a fused normalisation needs the channel axis");
     concat_normalized(ctx, out, outer, out_row);
     return;
   }

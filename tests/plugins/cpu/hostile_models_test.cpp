@@ -362,3 +362,46 @@ TEST(HostileInputs, ShapesComputedFromRequestValuesAreCheckedBeforeAllocating) {
 
 }  // namespace
 }  // namespace mg::cpu
+
+namespace mg::cpu {
+namespace {
+
+// Attributes named with a leading underscore are the optimizer's own (a fused Relu, a
+// Concat's folded normalisation, …): a file that set them would steer kernels past the
+// checks the optimizer made (a "_scale" on a Concat along another axis). ONNX's checker
+// refuses them as attributes the operator does not have; this keeps it so.
+TEST(HostileModels, TheOptimizersReservedAttributesAreRefused) {
+  onnx::ModelProto concat = binary_model("Concat");
+  auto* node = concat.mutable_graph()->mutable_node(0);
+  auto* axis = node->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(0);
+  concat.mutable_graph()
+      ->mutable_output(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(0)
+      ->set_dim_value(4);
+  ASSERT_NO_THROW(load_model(concat.SerializeAsString()));
+  for (const char* name : {"_scale", "_shift"}) {
+    auto* a = node->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOATS);
+    for (int i = 0; i < 3; ++i) a->add_floats(1.f);
+  }
+  expect_load_error(concat.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT,
+                    {"Unrecognized attribute: _scale"});
+
+  onnx::ModelProto gemm = binary_model("Gemm");
+  auto* relu = gemm.mutable_graph()->mutable_node(0)->add_attribute();
+  relu->set_name("_relu");
+  relu->set_type(onnx::AttributeProto::INT);
+  relu->set_i(1);
+  expect_load_error(gemm.SerializeAsString(), MG_ERROR_INVALID_ARGUMENT,
+                    {"Unrecognized attribute: _relu"});
+}
+
+}  // namespace
+}  // namespace mg::cpu
