@@ -419,29 +419,36 @@ class GrpcTest(unittest.TestCase):
             self.stub.ModelInfer(big, metadata=bearer(self.key))
         self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
 
+    def waiting_stats(self):
+        return self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="waiting"),
+                                         metadata=bearer(self.key)).model_stats[0]
+
     def test_a_call_queued_past_its_deadline_is_never_computed(self):
         # "waiting" starts a batch only when 8 requests wait or after 10 s: one call with a
         # 0.5 s deadline waits in the queue, and must be dropped there when it passes.
-        md = bearer(self.key)
+        before = self.waiting_stats()
         with self.assertRaises(grpc.RpcError) as caught:
-            self.stub.ModelInfer(image_request(model="waiting"), metadata=md, timeout=0.5)
+            self.stub.ModelInfer(image_request(model="waiting"), metadata=bearer(self.key),
+                                 timeout=0.5)
         self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
         stats = None
         for _ in range(30):  # the server's answer follows the client's within moments
-            stats = self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="waiting"),
-                                              metadata=md).model_stats[0]
-            if stats.inference_stats.fail.count == 1:
+            stats = self.waiting_stats()
+            if stats.inference_stats.fail.count == before.inference_stats.fail.count + 1:
                 break
             time.sleep(0.1)
-        self.assertEqual(stats.inference_stats.fail.count, 1)
-        self.assertEqual(stats.execution_count, 0)
-        self.assertEqual(stats.inference_stats.success.count, 0)
+        self.assertEqual(stats.inference_stats.fail.count, before.inference_stats.fail.count + 1)
+        self.assertEqual(stats.execution_count, before.execution_count)
+        self.assertEqual(stats.inference_stats.success.count, before.inference_stats.success.count)
 
     def test_a_passed_deadline_is_deadline_exceeded(self):
+        # A deadline of 1 µs, to a model that answers no sooner than 10 s: gRPC counts
+        # deadlines in milliseconds, so against the MLP (which can answer within one) the
+        # call could succeed.
         with self.assertRaises(grpc.RpcError) as caught:
-            self.stub.ModelInfer(image_request(), metadata=bearer(self.key), timeout=1e-6)
+            self.stub.ModelInfer(image_request(model="waiting"), metadata=bearer(self.key),
+                                 timeout=1e-6)
         self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
