@@ -1,11 +1,11 @@
 #include "plugins/cpu/optimizer.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <map>
 
 #include "plugins/cpu/kernel.h"
+#include "plugins/cpu/kernels/array_ops.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/layout.h"
 
@@ -274,12 +274,10 @@ int fuse_concat_batch_norm(Graph& graph) {
     scale.name = "_scale";
     shift.name = "_shift";
     scale.kind = shift.kind = Attribute::Kind::kFloats;
-    for (int64_t c = 0; c < channels; ++c) {
-      // The kernel's own arithmetic (normalization.cpp): y = x·a + b.
-      const float a = params[0][c] / std::sqrt(params[3][c] + eps);
-      scale.floats.push_back(a);
-      shift.floats.push_back(params[1][c] - params[2][c] * a);
-    }
+    scale.floats.resize(static_cast<std::size_t>(channels));
+    shift.floats.resize(scale.floats.size());
+    batch_norm_affine(params[0], params[1], params[2], params[3], eps, channels,
+                      scale.floats.data(), shift.floats.data());
     concat.attributes.push_back(std::move(scale));
     concat.attributes.push_back(std::move(shift));
     if (bn.attr_int("_relu", 0) != 0) concat.attributes.push_back(flag("_relu"));

@@ -1,5 +1,7 @@
 #include "plugins/cpu/kernels/array_ops.h"
 
+#include <cmath>
+
 #include "plugins/cpu/kernels/vector_clones.h"
 
 namespace mg::cpu {
@@ -13,6 +15,14 @@ MG_VECTOR_CLONES void scale_shift_rows(const float* x, const float* a, const flo
     }
   } else {
     for (int64_t i = 0; i < n; ++i) out[i] = x[i] * a[i] + b[i];
+  }
+}
+
+void batch_norm_affine(const float* scale, const float* bias, const float* mean, const float* var,
+                       float eps, int64_t channels, float* a, float* b) {
+  for (int64_t c = 0; c < channels; ++c) {
+    a[c] = scale[c] / std::sqrt(var[c] + eps);
+    b[c] = bias[c] - mean[c] * a[c];
   }
 }
 

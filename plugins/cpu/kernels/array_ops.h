@@ -13,6 +13,12 @@ namespace mg::cpu {
 void scale_shift_rows(const float* x, const float* a, const float* b, float* out, int64_t n,
                       bool relu);
 
+// BatchNormalization's per-channel affine map: a[c] = scale[c] / √(var[c] + ε),
+// b[c] = bias[c] − mean[c]·a[c] (its kernel and the Concat the optimizer fuses it into
+// compute it alike).
+void batch_norm_affine(const float* scale, const float* bias, const float* mean, const float* var,
+                       float eps, int64_t channels, float* a, float* b);
+
 // out[i] = x[i]·a + b, then max(·, 0) when `relu`: one channel-first plane.
 void scale_shift_plane(const float* x, float a, float b, float* out, int64_t n, bool relu);
 

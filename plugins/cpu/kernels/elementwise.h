@@ -61,16 +61,14 @@ void binary_typed(KernelContext& ctx, ElemType out_type, Op op,
   }
   if (a.shape == b.shape && a.channels_last == b.channels_last) {  // no broadcasting at all
     const int64_t n = out.size();
-    if constexpr (kFloats) {
+    if constexpr (std::is_same_v<T, float>) {
       ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
-        if (float_op) {
-          binary_floats(*float_op, pa + begin, 1, pb + begin, 1, po + begin, end - begin);
-        } else {
-          for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
+        if constexpr (kFloats) {
+          if (float_op) {
+            binary_floats(*float_op, pa + begin, 1, pb + begin, 1, po + begin, end - begin);
+            return;
+          }
         }
-      });
-    } else if constexpr (std::is_same_v<T, float>) {
-      ctx.threads.parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
       });
     } else {

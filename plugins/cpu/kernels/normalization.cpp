@@ -134,12 +134,9 @@ void batch_norm(KernelContext& ctx) {
   const float* in = x.data<const float>();
   float* out = y.data<float>();
   const bool relu = ctx.node.attr_int("_relu", 0) != 0;  // fused by the optimizer
-  if (x.channels_last && x.rank() == 4) {                // (N, H, W, C): each pixel's row of C
-    std::vector<float> a(static_cast<std::size_t>(channels)), b(a.size());
-    for (int64_t c = 0; c < channels; ++c) {
-      a[static_cast<std::size_t>(c)] = scale[c] / std::sqrt(var[c] + eps);
-      b[static_cast<std::size_t>(c)] = bias[c] - mean[c] * a[static_cast<std::size_t>(c)];
-    }
+  std::vector<float> a(static_cast<std::size_t>(channels)), b(a.size());
+  batch_norm_affine(scale, bias, mean, var, eps, channels, a.data(), b.data());
+  if (x.channels_last && x.rank() == 4) {  // (N, H, W, C): each pixel's row of C
     const int64_t pixels = x.size() / std::max<int64_t>(channels, 1);
     ctx.threads.parallel_for(pixels, std::max<int64_t>(1, 32768 / std::max<int64_t>(channels, 1)),
                              [&](int64_t p0, int64_t p1) {
@@ -154,10 +151,8 @@ void batch_norm(KernelContext& ctx) {
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1));
   ctx.threads.parallel_for(x.dim(0) * channels, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t plane = p0; plane < p1; ++plane) {
-      const int64_t c = plane % channels;
-      const float a = scale[c] / std::sqrt(var[c] + eps);
-      const float b = bias[c] - mean[c] * a;
-      scale_shift_plane(in + plane * inner, a, b, out + plane * inner, inner, relu);
+      const auto c = static_cast<std::size_t>(plane % channels);
+      scale_shift_plane(in + plane * inner, a[c], b[c], out + plane * inner, inner, relu);
     }
   });
 }

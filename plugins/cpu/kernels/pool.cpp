@@ -223,8 +223,7 @@ void global_pool(KernelContext& ctx) {
       float* row = out + n * channels;
       std::copy(partial.begin(), partial.begin() + channels, row);
       for (int64_t t = 1; t < threads; ++t) {
-        const float* part = partial.data() + t * channels;
-        for (int64_t c = 0; c < channels; ++c) row[c] = reduce(row[c], part[c]);
+        (kMax ? max_into : add_into)(partial.data() + t * channels, row, channels);
       }
       finish(row);
     }
