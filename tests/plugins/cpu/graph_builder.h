@@ -2,6 +2,9 @@
 // ONNX file cannot say directly (a chosen layout, a prepared state).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
@@ -61,6 +64,16 @@ inline Attribute ints_attribute(const std::string& name, std::vector<int64_t> va
   a.kind = Attribute::Kind::kInts;
   a.ints = std::move(values);
   return a;
+}
+
+// Sums of up to a few hundred products of values in [-1, 1]: float rounding stays far
+// below this.
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& want,
+                         const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 1e-4f * (1.f + std::fabs(want[i]))) << what << ", element " << i;
+  }
 }
 
 // Runs both graphs on the same X of each shape, on 1 and 2 threads, and expects the same
