@@ -24,8 +24,8 @@ packages=(
   # gateway: CLI parsing, TOML config; curl for the integration tests and the README; wrk
   # and h2load (nghttp2-client) for the HTTP/1.1 and HTTP/2 (gRPC) load benches
   libcli11-dev libtomlplusplus-dev curl time wrk nghttp2-client
-  # gateway: simdjson (KServe request decoding)
-  libsimdjson-dev
+  # gateway: simdjson (KServe request decoding); nghttp2 (the gRPC listener's HTTP/2)
+  libsimdjson-dev libnghttp2-dev
   # the server's allocator (gateway/main/CMakeLists.txt)
   libjemalloc-dev
   # preprocessing: PNG and JPEG decoding

@@ -1,46 +1,48 @@
+// The gRPC listener's sockets, TLS and threads (Asio + OpenSSL, as the HTTPS listener);
+// each connection's HTTP/2 and gRPC framing is a GrpcSession (nghttp2).
 #include "gateway/grpc/grpc_server.h"
 
-#include <absl/synchronization/mutex.h>
-#include <grpcpp/alarm.h>
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/grpcpp.h>
-
-#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "common/log.h"
-#include "gateway/grpc/grpc_calls.h"
+#include "gateway/grpc/grpc_session.h"
 
 namespace mg::gateway {
 namespace {
 
-std::string read_pem(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>, Executor>;
 
-std::string bytes_of(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  out.reserve(buffer.Length());
-  for (const auto& slice : slices)
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  return out;
-}
+// The HTTPS listener's TLS 1.2 suites (HTTP/2 forbids the others; TLS 1.3's are all fine).
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr std::size_t kReadBuffer = 64 * 1024;
 
-grpc::Status status_of(const CallStatus& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code), status.message);
+// gRPC needs HTTP/2, which over TLS is chosen by ALPN: a client that does not offer "h2"
+// is refused in the handshake.
+int select_h2(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+              unsigned int in_length, void*) {
+  static constexpr unsigned char kH2[] = {2, 'h', '2'};
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, out_length, kH2, sizeof kH2, in, in_length) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 }  // namespace
@@ -93,265 +95,305 @@ class CallQueue {
   std::vector<std::thread> threads_;
 };
 
+class Connection;
+
 struct GrpcServer::Impl {
   GrpcServerOptions options;
   Handler handler;
+  // Declared before the contexts: connections still queued in a context when it is
+  // destroyed give their counts back here.
+  std::atomic<std::size_t> buffered{0};  // request bytes of incomplete messages
+  std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};
+  // One io_context per socket thread, each run by exactly that thread: a connection and
+  // its session are touched by one thread only. Connections are spread round robin.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<Executor>> work;
+  // Each context's open connections, touched only on that context's thread.
+  std::vector<std::vector<std::weak_ptr<Connection>>> open;
+  std::size_t next_context = 0;
+  ssl::context tls{ssl::context::tls_server};
+  std::unique_ptr<tcp::acceptor> acceptor;  // on contexts[0]
   std::unique_ptr<CallQueue> queue;
-  grpc::AsyncGenericService service;
-  std::unique_ptr<grpc::Server> server;
-  // One completion queue per poller thread: the thread that polls a queue also reads,
-  // writes and (for what the router answers at once) answers its calls, so a call is
-  // never handed between threads on its way through gRPC.
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
-  std::vector<std::thread> pollers;
-  std::vector<std::unique_ptr<grpc::Alarm>> closers;  // each tells its poller to close its queue
-  int port = 0;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
   std::once_flag stopped;
+
+  void accept();
+  GrpcSessionLimits session_limits() {
+    GrpcSessionLimits limits;
+    limits.max_message_bytes = options.max_message_bytes;
+    limits.max_concurrent_streams = options.max_concurrent_streams;
+    limits.buffered = &buffered;
+    return limits;
+  }
 };
 
 namespace {
+using Impl = GrpcServer::Impl;
+}
 
-// Calls each poller keeps asked for, so that a burst of new calls need not wait for the
-// poller to ask for the next one.
-constexpr int kCallsAskedPerQueue = 16;
-
-class Call;
-
-// A completion queue's tag: which call, and which of its operations completed.
-enum class Step { kArrived, kRead, kWritten, kFinished, kCloseQueue };
-struct Tag {
-  Call* call;
-  Step step;
-};
-Tag close_queue_tag{nullptr, Step::kCloseQueue};
-
-// What a poller thread knows of its own queue: after it has shut the queue down no
-// operation may start on it (only the poller starts operations once the handler threads
-// are gone, so this needs no lock).
-struct Poller {
-  GrpcServer::Impl& server;
-  grpc::ServerCompletionQueue* queue;
-  bool closed = false;
-};
-
-// One call, unary or a stream, on the asynchronous generic API: read a request, route it
-// (at once on the poller thread, or on a handler thread), write its answer; a stream then
-// reads its next request. One operation outstanding at a time, so the call is deleted
-// exactly once, when its last operation completes.
-class Call {
+// One TLS connection: reads into its session, routes the requests the session hands out
+// (at once on this thread when the router answers at once, otherwise on a handler thread,
+// whose answer comes back to this thread), writes what the session has to send. One write
+// at a time; frames made meanwhile go out with the next, so answers to calls that
+// arrived together leave together.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  explicit Call(Poller& poller) : poller_(poller), server_(poller.server) {
-    server_.service.RequestCall(&context_, &stream_, poller_.queue, poller_.queue, &arrived_);
+  Connection(Socket&& socket, Impl& server, std::size_t context)
+      : stream_(std::move(socket), server.tls),
+        server_(server),
+        context_(context),
+        session_(server.session_limits()),
+        timer_(stream_.get_executor()) {
+    ++server_.connections;
+    SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);  // as the HTTPS one
+  }
+  ~Connection() { --server_.connections; }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      auto& open = self->server_.open[self->context_];
+      std::erase_if(open, [](const auto& weak) { return weak.expired(); });
+      open.push_back(self);
+      self->handshake();
+    });
   }
 
-  // An operation of this call completed on its queue.
-  void on(Step step, bool ok) {
-    switch (step) {
-      case Step::kArrived:
-        return arrived(ok);
-      case Step::kRead:
-        return read(ok);
-      case Step::kWritten:
-        after_sent_.reset();
-        if (!ok) return done();  // the client went away: nothing more to say to it
-        return start_read();     // only a stream writes without finishing
-      case Step::kFinished:
-        return done();
-      case Step::kCloseQueue:
-        return;  // not a call's: poll() takes it
-    }
+  // Drain: no new calls; the connection closes once its calls are answered.
+  void go_away() {
+    session_.go_away();
+    flush();
+  }
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    boost::system::error_code ignored;
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.lowest_layer().close(ignored);
   }
 
  private:
-  void arrived(bool ok) {
-    if (!ok || poller_.closed) return done();  // the server is shutting down
-    new Call(poller_);                         // ask for the next call in this one's place
-    rpc_ = rpc_of(context_.method());
-    if (rpc_ == Rpc::kUnknown) {
-      return finish_with(
-          grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                       "unimplemented: ModelGate does not serve " + context_.method()));
-    }
-    start_read();
+  void handshake() {
+    timer_.expires_after(server_.options.handshake_timeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && !self->handshaken_) self->close();
+    });
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = shared_from_this()](boost::system::error_code ec) {
+                              if (ec) return self->close();
+                              self->handshaken_ = true;
+                              self->timer_.cancel();
+                              self->keepalive();
+                              self->read();
+                              self->flush();  // the server's SETTINGS
+                            });
   }
 
-  void start_read() {
-    if (poller_.closed) return done();
-    stream_.Read(&request_, &read_);
+  void read() {
+    if (closed_) return;
+    stream_.async_read_some(
+        net::buffer(in_.data(), in_.size()),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec) return self->close();  // the client went away: answers still routing drop
+          self->received_ = true;
+          const bool ok = self->session_.receive({self->in_.data(), n});
+          self->route();
+          self->flush();
+          if (ok) self->read();
+        });
   }
 
-  void read(bool ok) {
-    if (!ok) {  // the client closed its side (or went away)
-      return finish_with(rpc_ == Rpc::kModelStreamInfer
-                             ? grpc::Status::OK
-                             : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                            "bad_request: the call carried no request message"));
-    }
-    const std::string message = bytes_of(request_);
-    request_.Clear();
-    auto translated = std::make_shared<Translated>(translate(message));
-    // What the router answers at once (a fast model's inference, a health or metadata read)
-    // is answered here on the poller thread, as the HTTPS listener answers it on its socket
-    // thread; the rest waits for a handler thread.
-    if (translated->refusal.ok() && server_.options.runs_inline &&
-        server_.options.runs_inline(translated->request)) {
-      return answer(*translated);
-    }
-    if (!server_.queue->post([this, translated] { answer(*translated); })) {
-      if (server_.options.on_shed) server_.options.on_shed();
-      context_.AddTrailingMetadata("mg-error-code", "overloaded");
-      context_.AddTrailingMetadata("retry-after", "1");
-      finish_with(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "overloaded: too many calls are waiting; retry shortly"));
-    }
-  }
-
-  // The request message as the HTTP request it stands for, with the call's metadata and
-  // deadline (an inference still queued when the deadline passes is dropped, not computed).
-  Translated translate(const std::string& message) {
-    std::vector<std::pair<std::string, std::string>> metadata;
-    for (const auto& [key, value] : context_.client_metadata())
-      metadata.emplace_back(std::string(key.data(), key.size()),
-                            std::string(value.data(), value.size()));
-    Translated translated = translate_request(rpc_, context_.method(), message, metadata);
-    const auto deadline = context_.deadline();
-    if (deadline != std::chrono::system_clock::time_point::max()) {
-      translated.request.deadline = std::chrono::steady_clock::now() +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        deadline - std::chrono::system_clock::now());
-    }
-    return translated;
-  }
-
-  // Routes the request and writes its answer (on the poller thread or a handler thread).
-  void answer(const Translated& translated) {
-    const bool stream = rpc_ == Rpc::kModelStreamInfer;
-    // A call whose deadline passed while it waited is not computed.
-    if (context_.deadline() <= std::chrono::system_clock::now()) {
-      return finish_with(
-          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                       "deadline_exceeded: the call's deadline passed before it was routed"));
-    }
-    std::string answer;
-    if (!translated.refusal.ok()) {
-      if (!stream) return finish_with(translated.refusal);
-      answer = stream_error(translated.refusal, translated.call_id);
-    } else {
-      HttpResponse response = server_.handler(translated.request);
-      after_sent_ = std::move(response.after_sent);  // run once the answer is written
-      CallAnswer call_answer = translate_response(rpc_, response, translated.call_id);
-      if (!call_answer.status.ok()) return finish_with(call_answer.status);
-      answer = std::move(call_answer.message);
-    }
-    if (poller_.closed) return done();
-    // The answer's bytes go to gRPC as they are, not copied: the slice owns the string.
-    auto* owned = new std::string(std::move(answer));
-    grpc::Slice slice(
-        owned->data(), owned->size(), [](void* text) { delete static_cast<std::string*>(text); },
-        owned);
-    response_ = grpc::ByteBuffer(&slice, 1);
-    if (stream) {
-      stream_.Write(response_, &written_);
-    } else {
-      stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK, &finished_);
+  // Every request the session has ready: answered at once here, or queued.
+  void route() {
+    for (;;) {
+      auto requests = session_.take_requests();
+      if (requests.empty()) return;
+      for (auto& ready : requests) {
+        const auto& options = server_.options;
+        if (options.runs_inline && options.runs_inline(ready.request)) {
+          answer(ready.stream_id, ready.request);
+          continue;
+        }
+        auto request = std::make_shared<HttpRequest>(std::move(ready.request));
+        const bool queued = server_.queue->post([self = shared_from_this(), id = ready.stream_id,
+                                                 request] { self->answer_later(id, *request); });
+        if (!queued) {
+          if (options.on_shed) options.on_shed();
+          session_.refuse(ready.stream_id,
+                          {14,
+                           "overloaded: too many calls are waiting; retry shortly",
+                           {{"mg-error-code", "overloaded"}, {"retry-after", "1"}}});
+        }
+      }
     }
   }
 
-  void finish_with(const CallStatus& status) {
-    for (const auto& [key, value] : status.trailers) context_.AddTrailingMetadata(key, value);
-    finish_with(status_of(status));
-  }
-  void finish_with(const grpc::Status& status) {
-    if (poller_.closed) return done();
-    stream_.Finish(status, &finished_);
+  static std::optional<CallStatus> past_deadline(const HttpRequest& request) {
+    if (request.deadline && *request.deadline <= std::chrono::steady_clock::now()) {
+      return CallStatus{4,
+                        "deadline_exceeded: the call's deadline passed before it was routed",
+                        {{"mg-error-code", "deadline_exceeded"}}};
+    }
+    return std::nullopt;
   }
 
-  void done() { delete this; }
+  void answer(int32_t id, const HttpRequest& request) {
+    if (auto late = past_deadline(request)) return session_.refuse(id, *late);
+    session_.answer(id, server_.handler(request));
+  }
 
-  Poller& poller_;
-  GrpcServer::Impl& server_;
-  grpc::GenericServerContext context_;
-  grpc::GenericServerAsyncReaderWriter stream_{&context_};
-  Rpc rpc_ = Rpc::kUnknown;
-  grpc::ByteBuffer request_, response_;
-  std::shared_ptr<void> after_sent_;  // the answer's after_sent: released once it is written
-  Tag arrived_{this, Step::kArrived}, read_{this, Step::kRead}, written_{this, Step::kWritten},
-      finished_{this, Step::kFinished};
+  // On a handler thread: routes, then hands the answer back to the connection's thread.
+  void answer_later(int32_t id, const HttpRequest& request) {
+    auto late = past_deadline(request);
+    auto response = std::make_shared<HttpResponse>();
+    if (!late) *response = server_.handler(request);
+    net::post(stream_.get_executor(), [self = shared_from_this(), id, late, response] {
+      if (late) {
+        self->session_.refuse(id, *late);
+      } else {
+        self->session_.answer(id, std::move(*response));
+      }
+      self->route();  // a stream's next message
+      self->flush();
+    });
+  }
+
+  void flush() {
+    if (writing_ || closed_) return;
+    session_.take_output(out_);
+    if (out_.empty()) {
+      if (session_.finished()) close();
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       self->out_.clear();
+                       if (ec) return self->close();
+                       self->flush();
+                     });
+  }
+
+  // Every keepalive_time without a frame from the client, a PING; no ACK within
+  // keepalive_timeout closes the connection (a peer gone without a FIN).
+  void keepalive() {
+    if (closed_) return;
+    timer_.expires_after(server_.options.keepalive_time);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      if (std::exchange(self->received_, false)) return self->keepalive();
+      self->session_.ping();
+      self->flush();
+      self->timer_.expires_after(self->server_.options.keepalive_timeout);
+      self->timer_.async_wait([self](boost::system::error_code e) {
+        if (e || self->closed_) return;
+        if (!self->session_.ping_answered()) return self->close();
+        self->keepalive();
+      });
+    });
+  }
+
+  ssl::stream<Socket> stream_;
+  Impl& server_;
+  std::size_t context_;
+  GrpcSession session_;
+  Timer timer_;
+  std::array<char, kReadBuffer> in_{};
+  std::string out_;
+  bool writing_ = false, closed_ = false, handshaken_ = false, received_ = false;
 };
 
-// A poller thread: takes its queue's completions until the queue is shut down and empty.
-void poll(GrpcServer::Impl& server, grpc::ServerCompletionQueue* queue) {
-  Poller poller{server, queue};
-  for (int i = 0; i < kCallsAskedPerQueue; ++i) new Call(poller);
-  void* tag = nullptr;
-  bool ok = false;
-  while (queue->Next(&tag, &ok)) {
-    auto* event = static_cast<Tag*>(tag);
-    if (event->step == Step::kCloseQueue) {  // stop() has drained the handler threads
-      poller.closed = true;
-      queue->Shutdown();
-      continue;
-    }
-    event->call->on(event->step, ok);
-  }
+void GrpcServer::Impl::accept() {
+  const std::size_t index = next_context;
+  next_context = (next_context + 1) % contexts.size();
+  acceptor->async_accept(contexts[index]->get_executor(),
+                         [this, index](boost::system::error_code ec, Socket socket) {
+                           if (stopping) return;
+                           if (!ec) {
+                             socket.set_option(tcp::no_delay(true), ec);
+                             std::make_shared<Connection>(std::move(socket), *this, index)->start();
+                           }
+                           accept();
+                         });
 }
-
-}  // namespace
 
 GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)
     : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->handler = std::move(handler);
-  const GrpcServerOptions& o = impl_->options;
-  impl_->queue = std::make_unique<CallQueue>(o.handler_threads, o.max_queued_calls);
-  // Debian's Abseil keeps Mutex deadlock detection on (a lock-order graph updated on
-  // every lock): ~5 % of the server's CPU under gRPC load in a profile. gRPC's locks are
-  // gRPC's to get right; the server's own do not use Abseil.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  grpc::SslServerCredentialsOptions tls;
-  tls.pem_key_cert_pairs.push_back({read_pem(o.private_key), read_pem(o.certificate)});
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::SslServerCredentials(tls),
-                           &impl_->port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                             static_cast<int>(o.max_concurrent_streams));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             static_cast<int>(o.keepalive_time.count()));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             static_cast<int>(o.keepalive_timeout.count()));
-  // Clients may ping to keep idle connections alive, as Triton's clients do, but not
-  // more often than every 10 s.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  builder.RegisterAsyncGenericService(&impl_->service);
-  for (int i = 0; i < std::max(1, o.poller_threads); ++i)
-    impl_->queues.push_back(builder.AddCompletionQueue());
-  impl_->server = builder.BuildAndStart();
-  if (!impl_->server || impl_->port == 0) {
-    throw std::runtime_error("cannot listen for gRPC on " + o.host + ":" + std::to_string(o.port));
+  Impl& s = *impl_;
+  s.options = std::move(options);
+  s.handler = std::move(handler);
+  const GrpcServerOptions& o = s.options;
+  s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  SSL_CTX_set_options(s.tls.native_handle(), SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(s.tls.native_handle(), kTls12Ciphers) != 1)
+    throw std::runtime_error("the TLS 1.2 cipher list was refused by OpenSSL");
+  SSL_CTX_set_alpn_select_cb(s.tls.native_handle(), &select_h2, nullptr);
+  try {
+    s.tls.use_certificate_chain_file(o.certificate.string());
+    s.tls.use_private_key_file(o.private_key.string(), ssl::context::pem);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("TLS certificate or key unusable for gRPC (" + o.certificate.string() +
+                             ", " + o.private_key.string() + "): " + e.what());
   }
-  for (auto& queue : impl_->queues)
-    impl_->pollers.emplace_back([this, q = queue.get()] { poll(*impl_, q); });
+  for (int i = 0; i < std::max(1, o.io_threads); ++i) {
+    s.contexts.push_back(std::make_unique<net::io_context>(1));
+    s.work.push_back(net::make_work_guard(*s.contexts.back()));
+  }
+  s.open.resize(s.contexts.size());
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(o.host, ec);
+  if (ec) throw std::runtime_error("bad gRPC listen address '" + o.host + "'");
+  const tcp::endpoint endpoint(address, o.port);
+  s.acceptor = std::make_unique<tcp::acceptor>(*s.contexts[0]);
+  s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(endpoint, ec);
+  if (!ec) s.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen for gRPC on " + o.host + ":" + std::to_string(o.port) +
+                             ": " + ec.message());
+  }
+  s.port = s.acceptor->local_endpoint().port();
+  s.queue = std::make_unique<CallQueue>(std::max(1, o.handler_threads), o.max_queued_calls);
+  s.accept();
+  for (auto& context : s.contexts) s.threads.emplace_back([c = context.get()] { c->run(); });
 }
 
 GrpcServer::~GrpcServer() { stop(); }
 
-uint16_t GrpcServer::port() const { return static_cast<uint16_t>(impl_->port); }
+uint16_t GrpcServer::port() const { return impl_->port; }
 
 void GrpcServer::stop() {
   std::call_once(impl_->stopped, [this] {
-    // In-flight calls finish (their pollers still run), then are cancelled at the deadline.
-    impl_->server->Shutdown(std::chrono::system_clock::now() + impl_->options.drain_timeout);
-    impl_->queue.reset();  // the handler threads finish what is queued, then end
-    // Only now may the queues close: each poller closes its own, so no operation can start
-    // on a queue that is shut down (the pollers are the only threads left starting any).
-    for (auto& queue : impl_->queues) {
-      impl_->closers.push_back(std::make_unique<grpc::Alarm>());
-      impl_->closers.back()->Set(queue.get(), gpr_now(GPR_CLOCK_MONOTONIC), &close_queue_tag);
+    Impl& s = *impl_;
+    s.stopping = true;
+    net::post(*s.contexts[0], [&s] {
+      boost::system::error_code ignored;
+      s.acceptor->close(ignored);
+    });
+    // Every connection says GOAWAY and closes once its calls are answered.
+    for (std::size_t i = 0; i < s.contexts.size(); ++i) {
+      net::post(*s.contexts[i], [&s, i] {
+        for (auto& weak : s.open[i])
+          if (auto connection = weak.lock()) connection->go_away();
+      });
     }
-    for (auto& poller : impl_->pollers) poller.join();
+    const auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
+    while (s.connections > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    s.queue.reset();  // the handler threads finish what is queued, then end
+    for (std::size_t i = 0; i < s.contexts.size(); ++i) {
+      net::post(*s.contexts[i], [&s, i] {
+        for (auto& weak : s.open[i])
+          if (auto connection = weak.lock()) connection->close();
+      });
+    }
+    for (auto& guard : s.work) guard.reset();
+    for (auto& thread : s.threads) thread.join();
     log(LogLevel::kInfo, "gRPC listener stopped");
   });
 }

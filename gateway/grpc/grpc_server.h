@@ -17,21 +17,24 @@ struct GrpcServerOptions {
   uint16_t port = 8444;               // 0 picks a free port (see GrpcServer::port)
   std::filesystem::path certificate;  // PEM, the HTTPS listener's
   std::filesystem::path private_key;  // PEM
-  // Largest request or response message: a larger request is refused RESOURCE_EXHAUSTED
-  // by gRPC before it is read whole (the HTTPS body limit's counterpart).
+  // Largest request message: a larger one is refused RESOURCE_EXHAUSTED from its length
+  // prefix, before it is read (the HTTPS body limit's counterpart).
   std::size_t max_message_bytes = std::size_t{64} << 20;
-  // Threads that poll gRPC's completion queues, one queue each: they read and write every
-  // call and answer what the router answers at once (the HTTPS listener's io_threads).
-  int poller_threads = 2;
+  // Socket threads, one io_context each: they read and write every call and answer what
+  // the router answers at once (the HTTPS listener's io_threads).
+  int io_threads = 2;
   // Threads that route calls (inference waits in a model's batch queue on them), and calls
   // read and waiting for one: beyond this many a call is answered UNAVAILABLE overloaded
   // at once, as the HTTPS listener answers 503.
   int handler_threads = 32;
   std::size_t max_queued_calls = 256;
-  // HTTP/2 limits: concurrent streams per connection; keepalive pings to find dead peers.
+  // HTTP/2 limits: concurrent streams per connection; keepalive pings to find dead peers
+  // (sent after keepalive_time without a frame from the client; no ACK within
+  // keepalive_timeout closes the connection).
   uint32_t max_concurrent_streams = 256;
   std::chrono::milliseconds keepalive_time{60'000};
   std::chrono::milliseconds keepalive_timeout{20'000};
+  std::chrono::seconds handshake_timeout{5};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
   std::function<void()> on_shed;           // each call refused as overloaded (metrics)
   // Whether a call's request may be answered on its poller thread (what the router answers
@@ -39,13 +42,14 @@ struct GrpcServerOptions {
   std::function<bool(const HttpRequest&)> runs_inline;
 };
 
-// The KServe v2 gRPC listener (Debian's gRPC, TLS with the server's certificate): every
-// call of inference.GRPCInferenceService is translated into the HTTP request it stands
-// for (grpc_calls.h) and answered by `handler` — the same router as HTTPS — so tenancy,
+// The KServe v2 gRPC listener: gRPC's wire format over HTTP/2 (nghttp2, grpc_session.h)
+// on TLS 1.2+ with the server's certificate (Asio + OpenSSL, ALPN "h2"). Every call of
+// inference.GRPCInferenceService is translated into the HTTP request it stands for
+// (grpc_calls.h) and answered by `handler` — the same router as HTTPS — so tenancy,
 // signing, limits, usage, metrics and the access log are the same on both. RPCs it does
-// not serve answer UNIMPLEMENTED. A call whose deadline has passed while it waited for a
-// handler thread is answered DEADLINE_EXCEEDED without being routed. gRPC and protobuf
-// stay inside grpc_server.cpp, grpc_requests.cpp and grpc_answers.cpp.
+// not serve answer UNIMPLEMENTED. A call whose deadline has passed before it is routed is
+// answered DEADLINE_EXCEEDED. Asio stays inside grpc_server.cpp, nghttp2 inside
+// grpc_session.cpp, protobuf inside grpc_requests.cpp and grpc_answers.cpp.
 class GrpcServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;

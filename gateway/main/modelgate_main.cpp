@@ -303,7 +303,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
     grpc_options.certificate = options.certificate;
     grpc_options.private_key = options.private_key;
     grpc_options.max_message_bytes = settings.grpc_message_limit;
-    grpc_options.poller_threads = options.io_threads;
+    grpc_options.io_threads = options.io_threads;
     grpc_options.handler_threads = options.handler_threads;
     grpc_options.max_queued_calls = options.max_queued_requests;
     grpc_options.drain_timeout = options.drain_timeout;
