@@ -8,7 +8,9 @@
 #   e.g. a build of the previous commit in /tmp/before/build against build/
 # As a new user meets it (no scheduling option, the access log on as it ships):
 #   MODEL_CONFIG= ACCESS_LOG=stdout bench/gateway/ab.sh BUILD_A BUILD_B
-# ENDPOINTS="health mlp-json" measures only those.
+# ENDPOINTS="health mlp-json" measures only those; "grpc" (ModelInfer with raw contents by
+# bench/grpc/grpc_load, 64 calls over 2 connections) and "grpc-h2load" (the same framed call
+# posted by h2load) measure the gRPC listener.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
@@ -17,6 +19,16 @@ access_log=${ACCESS_LOG:-off}
 # shellcheck source=work_dir.sh
 source bench/gateway/work_dir.sh
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
+if [[ ${ENDPOINTS:-} == *grpc* ]]; then
+  [[ -f $build_b/CMakeCache.txt ]] && cmake --build "$build_b" --target grpc_load >/dev/null
+  mkdir -p "$work/stubs"
+  protoc --proto_path=proto --python_out="$work/stubs" proto/grpc_service.proto proto/model_config.proto
+  /usr/bin/python3 bench/grpc/make_request.py "$work/stubs" examples/requests/fashion-mlp.json \
+    "$work/mlp.grpc"
+  /usr/bin/python3 -c 'import struct, sys; m = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(m)) + m)' "$work/mlp.grpc" \
+    "$work/mlp.grpc.frame"
+fi
 
 # start NAME BUILD: a server with the MLP; sets port_NAME and key_NAME.
 start() {
@@ -32,7 +44,8 @@ start() {
     "${config[@]}" --promote >/dev/null
   printf 'access_log = "%s"\n' "$access_log" >"$work/$name.toml"
   "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/$name.toml" \
-    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" \
+    --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+    --plugin-dir "$build/plugins" \
     >"$work/$name.log" 2>&1 &  # the access log (stdout) into a file, as a service manager takes it
   pids+=($!)
   for _ in $(seq 1 300); do grep -q 'listening on' "$work/$name.log" && break; sleep 0.1; done
@@ -40,6 +53,8 @@ start() {
   port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.log")
   [[ -n "$port" ]] || { cat "$work/$name.log"; exit 1; }
   printf -v "port_$name" '%s' "$port"
+  printf -v "grpc_port_$name" '%s' "$(sed -n 's/^grpc on 127.0.0.1:\([0-9]*\)$/\1/p' "$work/$name.log")"
+  printf -v "cert_$name" '%s' "$data/tls/cert.pem"
   printf -v "key_$name" '%s' "$key"
 }
 start a "$build_a"
@@ -48,10 +63,17 @@ sleep 1
 
 # run SIDE ENDPOINT: one wrk run; prints its rps
 run() {
-  local port_var=port_$1 key_var=key_$1
+  local port_var=port_$1 key_var=key_$1 grpc_var=grpc_port_$1 cert_var=cert_$1
   local base=https://127.0.0.1:${!port_var} key=${!key_var}
   local line
   case $2 in
+    grpc) line=$("$build_b/bench/grpc_load" "127.0.0.1:${!grpc_var}" "${!cert_var}" "$key" \
+      "$work/mlp.grpc" 64 "$duration" 2 | sed 's/errors=0/non2xx=0 errors=0/') ;;
+    grpc-h2load)
+      line=$(h2load -D "$duration" -c 2 -m 32 -t 2 -d "$work/mlp.grpc.frame" \
+        -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $key" \
+        "https://127.0.0.1:${!grpc_var}/inference.GRPCInferenceService/ModelInfer" |
+        awk -v d="$duration" '/^requests:/ { printf "RESULT rps=%d non2xx=0 errors=%d\n", $8 / d, $10 }') ;;
     health) line=$(wrk -t2 -c64 -d"${duration}s" -s bench/gateway/get.lua "$base/v2/health/ready") ;;
     mlp-json)
       line=$(BODY=examples/requests/fashion-mlp.json KEY=$key wrk -t2 -c64 -d"${duration}s" \
