@@ -268,6 +268,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
     net::async_write(stream_, net::buffer(out_),
                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                        self->writing_ = false;
@@ -278,12 +279,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Every keepalive_time without a frame from the client, a PING; no ACK within
-  // keepalive_timeout closes the connection (a peer gone without a FIN).
+  // keepalive_timeout closes the connection (a peer gone without a FIN). A write pending
+  // longer than write_timeout at a tick also closes it.
   void keepalive() {
     if (closed_) return;
     timer_.expires_after(server_.options.keepalive_time);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->closed_) return;
+      // A client that sends but does not read: the write has waited too long.
+      if (self->writing_ &&
+          std::chrono::steady_clock::now() - self->write_started_ > self->server_.options.write_timeout)
+        return self->close();
       if (std::exchange(self->received_, false)) return self->keepalive();
       self->session_.ping();
       self->flush();
@@ -303,6 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Timer timer_;
   std::array<char, kReadBuffer> in_{};
   std::string out_;
+  std::chrono::steady_clock::time_point write_started_;
   bool writing_ = false, closed_ = false, handshaken_ = false, received_ = false;
 };
 

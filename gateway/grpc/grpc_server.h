@@ -35,6 +35,9 @@ struct GrpcServerOptions {
   std::chrono::milliseconds keepalive_time{60'000};
   std::chrono::milliseconds keepalive_timeout{20'000};
   std::chrono::seconds handshake_timeout{5};
+  // A write the client has not taken for this long (checked at each keepalive tick) closes
+  // the connection: a client that sends calls but never reads their answers.
+  std::chrono::seconds write_timeout{30};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
   std::function<void()> on_shed;           // each call refused as overloaded (metrics)
   // Whether a call's request may be answered on its poller thread (what the router answers

@@ -59,6 +59,17 @@ echo "ok   gRPC inferences counted ($before -> $after)"
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
 [[ $http == 2 ]] || fail "HTTPS inferences counted: '$http', expected 2"
 echo "ok   the protocol label tells them apart"
+# The listener speaks HTTP/2 only: a TLS client that does not offer h2 is refused in the
+# handshake; an HTTP/2 request that is not a gRPC call gets a plain HTTP status.
+live_url=https://localhost:$grpc_port/inference.GRPCInferenceService/ServerLive
+if curl -sS --http1.1 --cacert "$MG_CACERT" -o /dev/null "$live_url" 2>"$work/alpn.err"; then
+  fail "an HTTP/1.1-only client was served by the gRPC listener"
+fi
+echo "ok   no h2 in ALPN, no connection ($(head -c 80 "$work/alpn.err"))"
+expect "not a gRPC call" "$(curl -sS --http2 --cacert "$MG_CACERT" -o /dev/null -w '%{http_code}' \
+  -H 'content-type: text/plain' -d hello "$live_url")" "415"
+expect "GET is not a gRPC call" "$(curl -sS --http2 --cacert "$MG_CACERT" -o /dev/null \
+  -w '%{http_code}' "$live_url")" "405"
 # mgctl infer --text over gRPC: the sentence in raw_input_contents, its class by name out.
 expect "mgctl infer --text --grpc" "$(MG_KEY=$MG_INFER_KEY "$mgctl" infer raw-text --grpc \
   --grpc-server "127.0.0.1:$grpc_port" --text "GNU C library: shared libraries" --top 1)" \
