@@ -21,13 +21,7 @@ source bench/gateway/work_dir.sh
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
 if [[ ${ENDPOINTS:-} == *grpc* ]]; then
   [[ -f $build_b/CMakeCache.txt ]] && cmake --build "$build_b" --target grpc_load >/dev/null
-  mkdir -p "$work/stubs"
-  protoc --proto_path=proto --python_out="$work/stubs" proto/grpc_service.proto proto/model_config.proto
-  /usr/bin/python3 bench/grpc/make_request.py "$work/stubs" examples/requests/fashion-mlp.json \
-    "$work/mlp.grpc"
-  /usr/bin/python3 -c 'import struct, sys; m = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(m)) + m)' "$work/mlp.grpc" \
-    "$work/mlp.grpc.frame"
+  bench/grpc/make_request.sh "$work"
 fi
 
 # start NAME BUILD: a server with the MLP; sets port_NAME and key_NAME.

@@ -20,14 +20,7 @@ cmake --build "$build" --target modelgate mg_cpu grpc_load >/dev/null
 source bench/gateway/work_dir.sh
 
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
-mkdir -p "$work/stubs"
-protoc --proto_path=proto --python_out="$work/stubs" proto/grpc_service.proto proto/model_config.proto
-/usr/bin/python3 bench/grpc/make_request.py "$work/stubs" examples/requests/fashion-mlp.json \
-  "$work/mlp.grpc"
-# The body of a unary gRPC call: a 5-byte prefix (not compressed, big-endian length).
-/usr/bin/python3 -c 'import struct, sys; m = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(m)) + m)' "$work/mlp.grpc" \
-  "$work/mlp.grpc.frame"
+bench/grpc/make_request.sh "$work"
 modelgate=$build/gateway/modelgate
 data=$work/data
 "$modelgate" init --data-dir "$data" >/dev/null

@@ -69,6 +69,10 @@ CallAnswer translate_response(Rpc rpc, const HttpResponse& response,
 // on): error_message the status's message, infer_response.id the request's id.
 std::string stream_error(const CallStatus& status, const std::string& call_id);
 
+// `text` with every byte `keep` refuses written as %XX (upper-case hex): a name as a path
+// segment of the route, a status message as grpc-message.
+std::string percent_encoded(std::string_view text, bool (*keep)(unsigned char));
+
 // A response of the error contract ({"error", "code"} with an HTTP status) as a gRPC
 // status: the table of docs/grpc.md; the message is "<code>: <error>", the code word also
 // in the trailer mg-error-code, Retry-After in retry-after.

@@ -19,21 +19,11 @@ constexpr std::string_view kServicePrefix = "/inference.GRPCInferenceService/";
 
 // A path segment as it may appear in a target: anything but unreserved characters is
 // percent-encoded, so a name can never reach another route (it is then simply not found).
-std::string segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+bool unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
 }
+std::string segment(std::string_view text) { return percent_encoded(text, unreserved); }
 
 std::string model_path(const std::string& name, const std::string& version) {
   std::string path = "/v2/models/" + segment(name);
@@ -367,6 +357,22 @@ Translated translate_request(Rpc rpc, std::string_view path, std::string_view me
       out.refusal = {kUnimplemented,
                      "unimplemented: ModelGate does not serve " + std::string(path)};
       break;
+  }
+  return out;
+}
+
+std::string percent_encoded(std::string_view text, bool (*keep)(unsigned char)) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (keep(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
   }
   return out;
 }

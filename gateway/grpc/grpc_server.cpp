@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "gateway/grpc/grpc_session.h"
+#include "gateway/http/server_tls.h"
 
 namespace mg::gateway {
 namespace {
@@ -25,10 +26,6 @@ using Socket = net::basic_stream_socket<tcp, Executor>;
 using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
                                         net::wait_traits<std::chrono::steady_clock>, Executor>;
 
-// The HTTPS listener's TLS 1.2 suites (HTTP/2 forbids the others; TLS 1.3's are all fine).
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr std::size_t kReadBuffer = 64 * 1024;
 
 // gRPC needs HTTP/2, which over TLS is chosen by ALPN: a client that does not offer "h2"
@@ -287,8 +284,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->closed_) return;
       // A client that sends but does not read: the write has waited too long.
-      if (self->writing_ &&
-          std::chrono::steady_clock::now() - self->write_started_ > self->server_.options.write_timeout)
+      if (self->writing_ && std::chrono::steady_clock::now() - self->write_started_ >
+                                self->server_.options.write_timeout)
         return self->close();
       if (std::exchange(self->received_, false)) return self->keepalive();
       self->session_.ping();
@@ -333,19 +330,8 @@ GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)
   s.options = std::move(options);
   s.handler = std::move(handler);
   const GrpcServerOptions& o = s.options;
-  s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  SSL_CTX_set_options(s.tls.native_handle(), SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_set_cipher_list(s.tls.native_handle(), kTls12Ciphers) != 1)
-    throw std::runtime_error("the TLS 1.2 cipher list was refused by OpenSSL");
+  configure_server_tls(s.tls.native_handle(), o.certificate, o.private_key);
   SSL_CTX_set_alpn_select_cb(s.tls.native_handle(), &select_h2, nullptr);
-  try {
-    s.tls.use_certificate_chain_file(o.certificate.string());
-    s.tls.use_private_key_file(o.private_key.string(), ssl::context::pem);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("TLS certificate or key unusable for gRPC (" + o.certificate.string() +
-                             ", " + o.private_key.string() + "): " + e.what());
-  }
   for (int i = 0; i < std::max(1, o.io_threads); ++i) {
     s.contexts.push_back(std::make_unique<net::io_context>(1));
     s.work.push_back(net::make_work_guard(*s.contexts.back()));

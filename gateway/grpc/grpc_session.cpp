@@ -70,7 +70,7 @@ nghttp2_nv header(const std::string& name, const std::string& value) {
 std::vector<std::pair<std::string, std::string>> status_fields(const CallStatus& s) {
   std::vector<std::pair<std::string, std::string>> fields;
   fields.emplace_back("grpc-status", std::to_string(s.code));
-  if (!s.message.empty()) fields.emplace_back("grpc-message", percent_encoded(s.message));
+  if (!s.message.empty()) fields.emplace_back("grpc-message", grpc_message_encoded(s.message));
   for (const auto& [key, value] : s.trailers) fields.emplace_back(key, value);
   return fields;
 }
@@ -464,20 +464,8 @@ std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view text
   }
 }
 
-std::string percent_encoded(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c <= 0x7e && c != '%') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+std::string grpc_message_encoded(std::string_view text) {
+  return percent_encoded(text, [](unsigned char c) { return c >= 0x20 && c <= 0x7e && c != '%'; });
 }
 
 }  // namespace mg::gateway

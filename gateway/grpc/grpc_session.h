@@ -79,6 +79,6 @@ class GrpcSession {
 // when it is malformed.
 std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view text);
 // grpc-message's encoding: bytes outside printable ASCII, and '%', as %XX.
-std::string percent_encoded(std::string_view text);
+std::string grpc_message_encoded(std::string_view text);
 
 }  // namespace mg::gateway

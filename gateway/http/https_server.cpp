@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gateway/http/asio_event_loop.h"
+#include "gateway/http/server_tls.h"
 
 namespace mg::gateway {
 namespace {
@@ -32,11 +33,6 @@ using tcp = net::ip::tcp;
 using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<tcp, Executor>;
 using TcpStream = beast::basic_stream<tcp, Executor>;
-
-// Modern TLS 1.2 suites (TLS 1.3 suites are OpenSSL's defaults, all modern).
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 }  // namespace
 
@@ -479,22 +475,7 @@ HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpen
                                    std::move(inline_policy))) {
   impl_->inline_handler = std::move(inline_handler);
   Impl& s = *impl_;
-  s.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                    ssl::context::single_dh_use);
-  // TLS 1.2 renegotiation is refused: clients never need it, and each one costs the server
-  // a full handshake on demand (a cheap way to burn its CPU).
-  SSL_CTX_set_options(s.tls.native_handle(), SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_set_cipher_list(s.tls.native_handle(), kTls12Ciphers) != 1) {
-    throw std::runtime_error("the TLS 1.2 cipher list was refused by OpenSSL");
-  }
-  try {
-    s.tls.use_certificate_chain_file(s.options.certificate.string());
-    s.tls.use_private_key_file(s.options.private_key.string(), ssl::context::pem);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("TLS certificate or key unusable (" + s.options.certificate.string() +
-                             ", " + s.options.private_key.string() + "): " + e.what());
-  }
+  configure_server_tls(s.tls.native_handle(), s.options.certificate, s.options.private_key);
   // Leave file descriptors for everything else (registry, artifacts, plugins, logs).
   if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
     const std::size_t usable = limit.rlim_cur > 256 ? limit.rlim_cur - 128 : limit.rlim_cur / 2;

@@ -378,8 +378,8 @@ TEST(GrpcTimeout, ParsesEveryUnitAndRefusesTheRest) {
 }
 
 TEST(GrpcMessage, PercentEncodesWhatIsNotPrintableAscii) {
-  EXPECT_EQ(percent_encoded("bad_request: 50% off"), "bad_request: 50%25 off");
-  EXPECT_EQ(percent_encoded("caf\xc3\xa9\n"), "caf%C3%A9%0A");
+  EXPECT_EQ(grpc_message_encoded("bad_request: 50% off"), "bad_request: 50%25 off");
+  EXPECT_EQ(grpc_message_encoded("caf\xc3\xa9\n"), "caf%C3%A9%0A");
 }
 
 }  // namespace
