@@ -1,0 +1,157 @@
+// The gRPC listener (gateway/grpc/grpc_server.h) in process, over real TLS and HTTP/2, with
+// the client SDK's gRPC C++ transport: calls answered on the socket threads and on the
+// handler threads at once, the queue's limit, deadlines, and the drain on stop.
+#include "gateway/grpc/grpc_server.h"
+
+#include <gtest/gtest.h>
+#include <modelgate/grpc_client.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "gateway/main/self_signed.h"
+
+namespace mg::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A server whose router answers GET /v2/health/live at once (on the socket thread) and
+// /v2/health/ready on a handler thread after `ready_delay`, counting both.
+class Listener {
+ public:
+  explicit Listener(GrpcServerOptions options = {}, std::chrono::milliseconds ready_delay = {})
+      : dir_(fs::temp_directory_path() / ("mg_grpc_server_" + std::to_string(::getpid()))) {
+    fs::create_directories(dir_);
+    write_self_signed_certificate(dir_ / "cert.pem", dir_ / "key.pem");
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.certificate = dir_ / "cert.pem";
+    options.private_key = dir_ / "key.pem";
+    options.on_shed = [this] { ++shed; };
+    options.runs_inline = [](const HttpRequest& r) { return r.target == "/v2/health/live"; };
+    server = std::make_unique<GrpcServer>(options, [this, ready_delay](const HttpRequest& r) {
+      if (r.target == "/v2/health/ready") {
+        ++ready_calls;
+        std::this_thread::sleep_for(ready_delay);
+      } else {
+        ++live_calls;
+      }
+      return HttpResponse{};
+    });
+  }
+  ~Listener() {
+    server.reset();
+    fs::remove_all(dir_);
+  }
+
+  modelgate::GrpcClientOptions client_options(
+      std::chrono::seconds timeout = std::chrono::seconds(10)) {
+    modelgate::GrpcClientOptions o;
+    o.address = "localhost:" + std::to_string(server->port());
+    o.ca_file = (dir_ / "cert.pem").string();
+    o.api_key = "mg_unused_key";
+    o.timeout = timeout;
+    return o;
+  }
+
+  std::atomic<int> live_calls{0}, ready_calls{0}, shed{0};
+  std::unique_ptr<GrpcServer> server;
+
+ private:
+  fs::path dir_;
+};
+
+TEST(GrpcServer, CallsFromManyThreadsAreAnsweredOnBothPaths) {
+  GrpcServerOptions options;
+  options.io_threads = 2;
+  options.handler_threads = 4;
+  Listener listener(options);
+  modelgate::GrpcClient shared(listener.client_options());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      modelgate::GrpcClient own(listener.client_options());  // a second connection
+      modelgate::GrpcClient& client = t % 2 ? own : shared;
+      for (int i = 0; i < 100; ++i) {
+        const auto answer = i % 2 ? client.server_ready() : client.server_live();
+        if (answer.ok() && answer.body.find("true") != std::string::npos) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
+  EXPECT_EQ(listener.live_calls.load(), 200);
+  EXPECT_EQ(listener.ready_calls.load(), 200);
+  EXPECT_EQ(listener.shed.load(), 0);
+}
+
+TEST(GrpcServer, CallsBeyondTheQueueAreRefusedOverloaded) {
+  GrpcServerOptions options;
+  options.handler_threads = 1;
+  options.max_queued_calls = 1;
+  Listener listener(options, std::chrono::milliseconds(300));
+  modelgate::GrpcClient client(listener.client_options());
+  std::vector<modelgate::GrpcResponse> answers(6);
+  std::vector<std::thread> threads;
+  for (auto& answer : answers) threads.emplace_back([&] { answer = client.server_ready(); });
+  for (auto& t : threads) t.join();
+  int refused = 0;
+  for (const auto& answer : answers) {
+    if (answer.ok()) continue;
+    ++refused;
+    EXPECT_EQ(answer.code, 14);  // UNAVAILABLE
+    EXPECT_EQ(answer.error_code, "overloaded");
+    EXPECT_EQ(answer.retry_after, "1");
+  }
+  EXPECT_GE(refused, 1);
+  EXPECT_EQ(listener.shed.load(), refused);
+  EXPECT_EQ(listener.ready_calls.load(), 6 - refused);
+}
+
+TEST(GrpcServer, ACallWhoseDeadlinePassedWhileQueuedIsNotRouted) {
+  GrpcServerOptions options;
+  options.handler_threads = 1;
+  Listener listener(options, std::chrono::milliseconds(1500));
+  modelgate::GrpcClient client(listener.client_options(std::chrono::seconds(1)));
+  modelgate::GrpcResponse first, second;
+  std::thread a([&] { first = client.server_ready(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the thread is busy
+  std::thread b([&] { second = client.server_ready(); });
+  a.join();
+  b.join();
+  EXPECT_EQ(first.code, 4);  // DEADLINE_EXCEEDED, at the client
+  EXPECT_EQ(second.code, 4);
+  // The first call took the only handler thread for 1.5 s; by then the second's deadline
+  // had passed, so it was answered without being routed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+  EXPECT_EQ(listener.ready_calls.load(), 1);
+}
+
+TEST(GrpcServer, StopLetsCallsInFlightFinishThenRefusesConnections) {
+  GrpcServerOptions options;
+  options.handler_threads = 4;
+  Listener listener(options, std::chrono::milliseconds(400));
+  modelgate::GrpcClient client(listener.client_options());
+  ASSERT_TRUE(client.server_live().ok());  // connected
+  std::vector<modelgate::GrpcResponse> answers(3);
+  std::vector<std::thread> threads;
+  for (auto& answer : answers) threads.emplace_back([&] { answer = client.server_ready(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // all three are routing
+  const auto port = listener.server->port();
+  listener.server->stop();
+  for (auto& t : threads) t.join();
+  for (const auto& answer : answers)
+    EXPECT_TRUE(answer.ok()) << answer.code << " " << answer.message;
+  EXPECT_EQ(listener.ready_calls.load(), 3);
+  auto options_after = listener.client_options(std::chrono::seconds(2));
+  options_after.address = "localhost:" + std::to_string(port);
+  modelgate::GrpcClient late(options_after);
+  EXPECT_EQ(late.server_live().code, 14);  // UNAVAILABLE: nothing listens
+}
+
+}  // namespace
+}  // namespace mg::gateway
