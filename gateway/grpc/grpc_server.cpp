@@ -260,6 +260,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush() {
     if (writing_ || closed_) return;
     session_.take_output(out_);
+    if (session_.has_requests()) {  // a stream's client took answers held back: route on
+      route();
+      session_.take_output(out_);
+    }
     if (out_.empty()) {
       if (session_.finished()) close();
       return;

@@ -94,6 +94,7 @@ struct GrpcSession::Impl {
   std::vector<GrpcRequest> ready;
   bool ping_outstanding = false;
   bool broken = false;
+  std::vector<int32_t> drained;  // streams whose held answers nghttp2 took: route on
 
   Call* find(int32_t id) {
     auto it = calls.find(id);
@@ -175,9 +176,11 @@ struct GrpcSession::Impl {
     if (n > 0) std::memcpy(buffer, call->outbound.data() + call->outbound_taken, n);
     call->outbound_taken += n;
     if (call->outbound_taken < call->outbound.size()) return static_cast<ssize_t>(n);
+    const bool held = call->outbound.size() > static_cast<Impl*>(self)->limits.stream_answers_limit;
     call->outbound.clear();
     call->outbound_taken = 0;
     call->after_sent.clear();  // the answers are the connection's now
+    if (held) static_cast<Impl*>(self)->drained.push_back(stream_id);
     if (call->final_status) {
       *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
       const auto fields = status_fields(*call->final_status);
@@ -194,7 +197,8 @@ struct GrpcSession::Impl {
   // The next whole message goes to the router (or, refused by the translation, is answered
   // at once); a stream whose client is done and whose messages are answered ends OK.
   void route_next(Call& call) {
-    while (!call.ended && !call.routing && !call.waiting.empty()) {
+    while (!call.ended && !call.routing && !call.waiting.empty() &&
+           call.outbound.size() - call.outbound_taken <= limits.stream_answers_limit) {
       std::string message = std::move(call.waiting.front());
       call.waiting.pop_front();
       Translated translated = translate_request(call.rpc, call.path, message, call.metadata);
@@ -416,7 +420,11 @@ void GrpcSession::take_output(std::string& out) {
     if (n <= 0) break;
     out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
   }
+  for (const int32_t id : std::exchange(impl_->drained, {}))
+    if (Call* call = impl_->find(id)) impl_->route_next(*call);
 }
+
+bool GrpcSession::has_requests() const { return !impl_->ready.empty(); }
 
 void GrpcSession::ping() {
   impl_->ping_outstanding = true;

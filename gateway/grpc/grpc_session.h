@@ -21,6 +21,10 @@ struct GrpcSessionLimits {
   std::size_t max_message_bytes = std::size_t{64} << 20;
   uint32_t max_concurrent_streams = 256;   // SETTINGS_MAX_CONCURRENT_STREAMS
   std::size_t metadata_limit = 16 * 1024;  // a call's header names and values together
+  // A stream's answers not yet sent (its client reads slower than it asks): beyond this
+  // many bytes its next requests wait unrouted — held against the buffered budget below —
+  // until the client takes the answers.
+  std::size_t stream_answers_limit = std::size_t{1} << 20;
   // Bytes of request messages not complete yet, over every session sharing `buffered`:
   // a call that would pass it is refused UNAVAILABLE overloaded (one message always fits).
   std::size_t buffered_budget = std::size_t{512} << 20;
@@ -54,11 +58,13 @@ class GrpcSession {
   // The requests ready for the router since the last call (a stream's next message becomes
   // ready once the previous one is answered).
   std::vector<GrpcRequest> take_requests();
+  bool has_requests() const;
   // The router's answer to a stream's request (dropped when the call has ended meanwhile).
   void answer(int32_t stream_id, HttpResponse response);
   // Ends a call whose request was not routed (overloaded, deadline passed) with `status`.
   void refuse(int32_t stream_id, const CallStatus& status);
-  // Appends the frames waiting to be written to `out`.
+  // Appends the frames waiting to be written to `out`. A stream whose answers were held
+  // back by the client's flow control may have its next request ready afterwards.
   void take_output(std::string& out);
   // A keepalive PING; ping_answered() is false until its ACK arrives.
   void ping();

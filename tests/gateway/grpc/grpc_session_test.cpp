@@ -50,15 +50,27 @@ std::string framed(const std::string& message, uint8_t flag = 0) {
 // An HTTP/2 client session wired to a GrpcSession through memory.
 class Client {
  public:
-  explicit Client(GrpcSessionLimits limits = {}) : server(limits) {
+  // window > 0: each call takes at most that many bytes of answers until open_window().
+  explicit Client(GrpcSessionLimits limits = {}, uint32_t window = 0) : server(limits) {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, &Client::on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &Client::on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Client::on_close);
-    nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_no_auto_window_update(option, window > 0 ? 1 : 0);
+    nghttp2_session_client_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    const nghttp2_settings_entry small{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &small, window > 0 ? 1 : 0);
+    pump();
+  }
+
+  void open_window(int32_t id, int32_t bytes) {
+    nghttp2_submit_window_update(session_, NGHTTP2_FLAG_NONE, id, bytes);
+    nghttp2_submit_window_update(session_, NGHTTP2_FLAG_NONE, 0, bytes);
     pump();
   }
   ~Client() { nghttp2_session_del(session_); }
@@ -310,6 +322,36 @@ TEST(GrpcSession, AStreamRoutesItsMessagesOneAtATimeInOrder) {
   EXPECT_EQ(ids[1], "r1");
   EXPECT_EQ(errors[0], "");
   EXPECT_TRUE(errors[2].starts_with("bad_request: ")) << errors[2];
+}
+
+TEST(GrpcSession, AStreamWhoseClientDoesNotReadIsNotRoutedFurtherUntilItDoes) {
+  GrpcSessionLimits limits;
+  limits.stream_answers_limit = 1000;
+  Client client(limits, /*window=*/100);
+  std::string requests;
+  for (int i = 0; i < 40; ++i) requests += framed(infer_request("r" + std::to_string(i)));
+  const int32_t id = client.call(std::string(kService) + "ModelStreamInfer", requests, false);
+  // Answers the router's share; each answer is ~120 bytes, the client takes 100.
+  auto route_all = [&] {
+    int routed = 0;
+    for (auto ready = client.server.take_requests(); !ready.empty();
+         ready = client.server.take_requests()) {
+      for (auto& r : ready) {
+        client.server.answer(r.stream_id, infer_answer(std::string(100, 'x')));
+        ++routed;
+      }
+      client.pump();
+    }
+    return routed;
+  };
+  const int before_reading = route_all();
+  EXPECT_GE(before_reading, 8);  // up to the 1000 bytes held back
+  EXPECT_LT(before_reading, 12);
+  client.open_window(id, 1 << 20);  // the client reads
+  EXPECT_EQ(before_reading + route_all(), 40);
+  client.send(id, "", true);
+  EXPECT_EQ(client.answers[id].status(), "0");
+  EXPECT_EQ(client.answers[id].messages().size(), 40u);
 }
 
 TEST(GrpcSession, AnAnswerAfterTheClientCancelledIsDropped) {
