@@ -317,15 +317,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void GrpcServer::Impl::accept() {
   const std::size_t index = next_context;
   next_context = (next_context + 1) % contexts.size();
-  acceptor->async_accept(contexts[index]->get_executor(),
-                         [this, index](boost::system::error_code ec, Socket socket) {
-                           if (stopping) return;
-                           if (!ec) {
-                             socket.set_option(tcp::no_delay(true), ec);
-                             std::make_shared<Connection>(std::move(socket), *this, index)->start();
-                           }
-                           accept();
-                         });
+  acceptor->async_accept(
+      contexts[index]->get_executor(), [this, index](boost::system::error_code ec, Socket socket) {
+        if (stopping) return;
+        if (!ec && static_cast<std::size_t>(connections.load()) >= options.max_connections) {
+          socket.close(ec);  // over the cap: refused
+        } else if (!ec) {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Connection>(std::move(socket), *this, index)->start();
+        }
+        accept();
+      });
 }
 
 GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)

@@ -32,6 +32,10 @@ struct GrpcServerOptions {
   // (sent after keepalive_time without a frame from the client; no ACK within
   // keepalive_timeout closes the connection).
   uint32_t max_concurrent_streams = 256;
+  // Open connections: one beyond is closed as soon as it is accepted, so a flood of idle
+  // connections cannot take the process's file descriptors. gRPC clients multiplex their
+  // calls over a few connections; a thousand is many clients.
+  std::size_t max_connections = 1000;
   std::chrono::milliseconds keepalive_time{60'000};
   std::chrono::milliseconds keepalive_timeout{20'000};
   std::chrono::seconds handshake_timeout{5};

@@ -131,6 +131,18 @@ TEST(GrpcServer, ACallWhoseDeadlinePassedWhileQueuedIsNotRouted) {
   EXPECT_EQ(listener.ready_calls.load(), 1);
 }
 
+TEST(GrpcServer, ConnectionsBeyondTheCapAreRefused) {
+  GrpcServerOptions options;
+  options.max_connections = 1;
+  Listener listener(options);
+  modelgate::GrpcClient first(listener.client_options(std::chrono::seconds(2)));
+  ASSERT_TRUE(first.server_live().ok());  // holds the one connection
+  modelgate::GrpcClient second(listener.client_options(std::chrono::seconds(2)));
+  EXPECT_EQ(second.server_live().code, 14);  // UNAVAILABLE: closed on accept
+  EXPECT_TRUE(first.server_live().ok());
+  EXPECT_EQ(listener.live_calls.load(), 2);
+}
+
 TEST(GrpcServer, StopLetsCallsInFlightFinishThenRefusesConnections) {
   GrpcServerOptions options;
   options.handler_threads = 4;
