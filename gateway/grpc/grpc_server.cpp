@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/log.h"
@@ -101,6 +102,8 @@ struct GrpcServer::Impl {
   // destroyed give their counts back here.
   std::atomic<std::size_t> buffered{0};  // request bytes of incomplete messages
   std::atomic<int> connections{0};
+  std::mutex per_address_mutex;                              // guards per_address
+  std::unordered_map<std::string, std::size_t> per_address;  // open connections by client
   std::atomic<bool> stopping{false};
   // One io_context per socket thread, each run by exactly that thread: a connection and
   // its session are touched by one thread only. Connections are spread round robin.
@@ -117,6 +120,22 @@ struct GrpcServer::Impl {
   std::once_flag stopped;
 
   void accept();
+  void admit_or_refuse(Socket socket, std::size_t context);
+  // Counts a connection from `address`; false when that address is at its cap.
+  bool admit(const std::string& address) {
+    if (options.max_connections_per_address == 0) return true;
+    std::lock_guard lock(per_address_mutex);
+    std::size_t& open_here = per_address[address];
+    if (open_here >= options.max_connections_per_address) return false;
+    ++open_here;
+    return true;
+  }
+  void release(const std::string& address) {
+    if (options.max_connections_per_address == 0) return;
+    std::lock_guard lock(per_address_mutex);
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
   GrpcSessionLimits session_limits() {
     GrpcSessionLimits limits;
     limits.max_message_bytes = options.max_message_bytes;
@@ -137,16 +156,21 @@ using Impl = GrpcServer::Impl;
 // arrived together leave together.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket&& socket, Impl& server, std::size_t context)
+  // `address` was admitted by Impl::admit.
+  Connection(Socket&& socket, Impl& server, std::size_t context, std::string address)
       : stream_(std::move(socket), server.tls),
         server_(server),
         context_(context),
+        address_(std::move(address)),
         session_(server.session_limits()),
         timer_(stream_.get_executor()) {
     ++server_.connections;
     SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);  // as the HTTPS one
   }
-  ~Connection() { --server_.connections; }
+  ~Connection() {
+    server_.release(address_);
+    --server_.connections;
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -306,6 +330,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ssl::stream<Socket> stream_;
   Impl& server_;
   std::size_t context_;
+  std::string address_;  // the client's, counted in server_.per_address
   GrpcSession session_;
   Timer timer_;
   std::array<char, kReadBuffer> in_{};
@@ -317,17 +342,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void GrpcServer::Impl::accept() {
   const std::size_t index = next_context;
   next_context = (next_context + 1) % contexts.size();
-  acceptor->async_accept(
-      contexts[index]->get_executor(), [this, index](boost::system::error_code ec, Socket socket) {
-        if (stopping) return;
-        if (!ec && static_cast<std::size_t>(connections.load()) >= options.max_connections) {
-          socket.close(ec);  // over the cap: refused
-        } else if (!ec) {
-          socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<Connection>(std::move(socket), *this, index)->start();
-        }
-        accept();
-      });
+  acceptor->async_accept(contexts[index]->get_executor(),
+                         [this, index](boost::system::error_code ec, Socket socket) {
+                           if (stopping) return;
+                           if (!ec) admit_or_refuse(std::move(socket), index);
+                           accept();
+                         });
+}
+
+// A connection over either cap is closed at once (its client sees UNAVAILABLE).
+void GrpcServer::Impl::admit_or_refuse(Socket socket, std::size_t context) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const std::string address = ec ? std::string() : peer.address().to_string();
+  if (ec || static_cast<std::size_t>(connections.load()) >= options.max_connections ||
+      !admit(address)) {
+    socket.close(ec);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  std::make_shared<Connection>(std::move(socket), *this, context, address)->start();
 }
 
 GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)

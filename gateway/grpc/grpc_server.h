@@ -36,6 +36,8 @@ struct GrpcServerOptions {
   // connections cannot take the process's file descriptors. gRPC clients multiplex their
   // calls over a few connections; a thousand is many clients.
   std::size_t max_connections = 1000;
+  // Open connections from one client address (0: no cap), as the HTTPS listener's.
+  std::size_t max_connections_per_address = 256;
   std::chrono::milliseconds keepalive_time{60'000};
   std::chrono::milliseconds keepalive_timeout{20'000};
   std::chrono::seconds handshake_timeout{5};

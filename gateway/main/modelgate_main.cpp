@@ -308,6 +308,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
     grpc_options.max_queued_calls = options.max_queued_requests;
     grpc_options.drain_timeout = options.drain_timeout;
     grpc_options.write_timeout = options.write_timeout;
+    grpc_options.max_connections_per_address = options.max_connections_per_address;
     grpc_options.on_shed = [&metrics] {
       metrics.count_shed();
       metrics.count_refusal("overloaded");

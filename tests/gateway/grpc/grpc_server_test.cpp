@@ -143,6 +143,25 @@ TEST(GrpcServer, ConnectionsBeyondTheCapAreRefused) {
   EXPECT_EQ(listener.live_calls.load(), 2);
 }
 
+TEST(GrpcServer, ConnectionsFromOneAddressBeyondItsCapAreRefused) {
+  GrpcServerOptions options;
+  options.max_connections_per_address = 1;
+  Listener listener(options);
+  auto first =
+      std::make_unique<modelgate::GrpcClient>(listener.client_options(std::chrono::seconds(2)));
+  ASSERT_TRUE(first->server_live().ok());
+  modelgate::GrpcClient second(listener.client_options(std::chrono::seconds(2)));
+  EXPECT_EQ(second.server_live().code, 14);  // UNAVAILABLE: 127.0.0.1 is at its cap
+  first.reset();  // its connection closes, and the address's count goes down
+  modelgate::GrpcClient third(listener.client_options(std::chrono::seconds(5)));
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {  // until the server has seen the close
+    served = third.server_live().ok();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+}
+
 TEST(GrpcServer, StopLetsCallsInFlightFinishThenRefusesConnections) {
   GrpcServerOptions options;
   options.handler_threads = 4;
