@@ -9,11 +9,11 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "common/log.h"
 #include "gateway/grpc/grpc_session.h"
+#include "gateway/http/address_counter.h"
 #include "gateway/http/server_tls.h"
 
 namespace mg::gateway {
@@ -102,8 +102,7 @@ struct GrpcServer::Impl {
   // destroyed give their counts back here.
   std::atomic<std::size_t> buffered{0};  // request bytes of incomplete messages
   std::atomic<int> connections{0};
-  std::mutex per_address_mutex;                              // guards per_address
-  std::unordered_map<std::string, std::size_t> per_address;  // open connections by client
+  std::unique_ptr<AddressCounter> per_address;  // open connections by client address
   std::atomic<bool> stopping{false};
   // One io_context per socket thread, each run by exactly that thread: a connection and
   // its session are touched by one thread only. Connections are spread round robin.
@@ -121,21 +120,6 @@ struct GrpcServer::Impl {
 
   void accept();
   void admit_or_refuse(Socket socket, std::size_t context);
-  // Counts a connection from `address`; false when that address is at its cap.
-  bool admit(const std::string& address) {
-    if (options.max_connections_per_address == 0) return true;
-    std::lock_guard lock(per_address_mutex);
-    std::size_t& open_here = per_address[address];
-    if (open_here >= options.max_connections_per_address) return false;
-    ++open_here;
-    return true;
-  }
-  void release(const std::string& address) {
-    if (options.max_connections_per_address == 0) return;
-    std::lock_guard lock(per_address_mutex);
-    auto it = per_address.find(address);
-    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
-  }
   GrpcSessionLimits session_limits() {
     GrpcSessionLimits limits;
     limits.max_message_bytes = options.max_message_bytes;
@@ -156,7 +140,7 @@ using Impl = GrpcServer::Impl;
 // arrived together leave together.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // `address` was admitted by Impl::admit.
+  // `address` was admitted by server.per_address.
   Connection(Socket&& socket, Impl& server, std::size_t context, std::string address)
       : stream_(std::move(socket), server.tls),
         server_(server),
@@ -168,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);  // as the HTTPS one
   }
   ~Connection() {
-    server_.release(address_);
+    server_.per_address->release(address_);
     --server_.connections;
   }
 
@@ -356,7 +340,7 @@ void GrpcServer::Impl::admit_or_refuse(Socket socket, std::size_t context) {
   const auto peer = socket.remote_endpoint(ec);
   const std::string address = ec ? std::string() : peer.address().to_string();
   if (ec || static_cast<std::size_t>(connections.load()) >= options.max_connections ||
-      !admit(address)) {
+      !per_address->admit(address)) {
     socket.close(ec);
     return;
   }
@@ -377,6 +361,7 @@ GrpcServer::GrpcServer(GrpcServerOptions options, Handler handler)
     s.work.push_back(net::make_work_guard(*s.contexts.back()));
   }
   s.open.resize(s.contexts.size());
+  s.per_address = std::make_unique<AddressCounter>(o.max_connections_per_address);
   boost::system::error_code ec;
   const auto address = net::ip::make_address(o.host, ec);
   if (ec) throw std::runtime_error("bad gRPC listen address '" + o.host + "'");

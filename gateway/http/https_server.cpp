@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/http/address_counter.h"
 #include "gateway/http/asio_event_loop.h"
 #include "gateway/http/server_tls.h"
 
@@ -46,8 +47,7 @@ struct HttpsServer::Impl {
   // destroyed give their counts back here, so these must outlive the contexts.
   std::atomic<std::size_t> connections{0};  // open sessions (see options.max_connections)
   std::atomic<std::size_t> buffered{0};     // body bytes reserved (options.buffered_body_budget)
-  std::mutex per_address_mutex;             // guards per_address
-  std::unordered_map<std::string, std::size_t> per_address;  // open sessions by client address
+  AddressCounter per_address;               // open sessions by client address
 
   // Reserves `bytes` of the buffered-body budget; false when they do not fit.
   bool reserve_body(std::size_t bytes) {
@@ -56,21 +56,6 @@ struct HttpsServer::Impl {
       if (now > 0 && now + bytes > options.buffered_body_budget) return false;
     } while (!buffered.compare_exchange_weak(now, now + bytes));
     return true;
-  }
-  // Counts a new connection from `address`; false when that address is at its cap.
-  bool admit_address(const std::string& address) {
-    if (options.max_connections_per_address == 0) return true;
-    std::lock_guard lock(per_address_mutex);
-    std::size_t& open = per_address[address];
-    if (open >= options.max_connections_per_address) return false;
-    ++open;
-    return true;
-  }
-  void release_address(const std::string& address) {
-    if (options.max_connections_per_address == 0) return;
-    std::lock_guard lock(per_address_mutex);
-    auto it = per_address.find(address);
-    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
   // One io_context per socket thread, each run by exactly that thread: a connection's
   // handlers never run concurrently, so they need no strand, and threads share no
@@ -102,6 +87,7 @@ struct HttpsServer::Impl {
         handler(std::move(h)),
         opener(std::move(so)),
         inline_policy(std::move(ip)),
+        per_address(options.max_connections_per_address),
         contexts(make_contexts(options.io_threads)),
         acceptor(*contexts[0]),
         signals(*contexts[0]),
@@ -118,7 +104,7 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `address` was admitted by admit_address (or is "" when no cap applies).
+  // `address` was admitted by per_address (or is "" when no cap applies).
   Session(Socket&& socket, HttpsServer::Impl& server, std::string address)
       : stream_(std::move(socket), server.tls), server_(server), address_(std::move(address)) {
     ++server_.connections;
@@ -130,7 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() {
     release_body();
-    if (!address_.empty()) server_.release_address(address_);
+    if (!address_.empty()) server_.per_address.release(address_);
     --server_.connections;
   }
 
@@ -453,10 +439,10 @@ void HttpsServer::Impl::accept() {
     if (stopping || !acceptor.is_open()) return;
     if (ec) return pause_then_accept(std::chrono::milliseconds(50));
     std::string address;
-    if (options.max_connections_per_address > 0) {
+    if (per_address.capped()) {
       beast::error_code peer_error;
       address = socket.remote_endpoint(peer_error).address().to_string();
-      if (peer_error || !admit_address(address)) {
+      if (peer_error || !per_address.admit(address)) {
         // Over its address's cap: closed at once, unread, so one
         // client's flood of idle connections cannot lock out others.
         if (options.on_refusal) options.on_refusal("too_many_connections");
