@@ -125,6 +125,7 @@ struct GrpcServer::Impl {
     limits.max_message_bytes = options.max_message_bytes;
     limits.max_concurrent_streams = options.max_concurrent_streams;
     limits.buffered = &buffered;
+    limits.on_refusal = options.on_refusal;
     return limits;
   }
 };
@@ -341,6 +342,7 @@ void GrpcServer::Impl::admit_or_refuse(Socket socket, std::size_t context) {
   const std::string address = ec ? std::string() : peer.address().to_string();
   if (ec || static_cast<std::size_t>(connections.load()) >= options.max_connections ||
       !per_address->admit(address)) {
+    if (!ec && options.on_refusal) options.on_refusal("too_many_connections");
     socket.close(ec);
     return;
   }

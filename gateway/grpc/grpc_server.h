@@ -46,6 +46,10 @@ struct GrpcServerOptions {
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds drain_timeout{30};  // longest wait for in-flight calls on stop
   std::function<void()> on_shed;           // each call refused as overloaded (metrics)
+  // Each refusal the listener answers itself, by code word: a connection over a cap
+  // ("too_many_connections"), a call refused before routing ("payload_too_large",
+  // "bad_request", "overloaded"…; grpc_session.h) (metrics).
+  std::function<void(const std::string& code)> on_refusal;
   // Whether a call's request may be answered on its poller thread (what the router answers
   // at once: router.h answers_at_once); without one, every call goes to a handler thread.
   std::function<bool(const HttpRequest&)> runs_inline;

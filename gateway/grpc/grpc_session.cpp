@@ -140,6 +140,18 @@ struct GrpcSession::Impl {
     start_or_resume(call);
   }
 
+  // Counts a refusal made here (not by the router, which counts its own).
+  void count(const CallStatus& s) {
+    if (!limits.on_refusal) return;
+    for (const auto& [key, value] : s.trailers)
+      if (key == "mg-error-code") return limits.on_refusal(value);
+  }
+  // Ends the call with a refusal of its own making.
+  void refuse(Call& call, const CallStatus& s) {
+    count(s);
+    finish(call, s);
+  }
+
   // Ends the call with `s`: as trailers after what was sent, or as the only headers.
   void finish(Call& call, const CallStatus& s) {
     if (call.ended) return;
@@ -203,7 +215,8 @@ struct GrpcSession::Impl {
       call.waiting.pop_front();
       Translated translated = translate_request(call.rpc, call.path, message, call.metadata);
       if (!translated.refusal.ok()) {
-        if (call.rpc != Rpc::kModelStreamInfer) return finish(call, translated.refusal);
+        if (call.rpc != Rpc::kModelStreamInfer) return refuse(call, translated.refusal);
+        count(translated.refusal);
         send_message(call, stream_error(translated.refusal, translated.call_id));
         continue;
       }
@@ -223,7 +236,7 @@ struct GrpcSession::Impl {
   void headers_done(Call& call) {
     if (call.method != "POST") return refuse_http(call, "405");
     if (!call.content_type.starts_with(kGrpcType)) return refuse_http(call, "415");
-    if (call.refusal) return finish(call, *call.refusal);
+    if (call.refusal) return refuse(call, *call.refusal);
     call.rpc = rpc_of(call.path);
     if (call.rpc == Rpc::kUnknown) {
       return finish(call,
@@ -234,7 +247,7 @@ struct GrpcSession::Impl {
   void data(Call& call, const uint8_t* bytes, std::size_t size) {
     if (call.ended || call.rpc == Rpc::kUnknown) return;  // answered already: ignored
     if (!reserve(call, size)) {
-      return finish(call, status(kUnavailable, "overloaded",
+      return refuse(call, status(kUnavailable, "overloaded",
                                  "too many request bytes are buffered; retry shortly"));
     }
     call.inbound.append(reinterpret_cast<const char*>(bytes), size);
@@ -244,19 +257,19 @@ struct GrpcSession::Impl {
       const std::size_t length = (std::size_t{p[1]} << 24) | (std::size_t{p[2]} << 16) |
                                  (std::size_t{p[3]} << 8) | std::size_t{p[4]};
       if (p[0] != 0) {
-        return finish(call, status(kUnimplemented, "unimplemented",
+        return refuse(call, status(kUnimplemented, "unimplemented",
                                    "compressed messages are not accepted (grpc-encoding "
                                    "identity only)"));
       }
       if (length > limits.max_message_bytes) {
-        return finish(
+        return refuse(
             call, status(kResourceExhausted, "payload_too_large",
                          "the request message of " + std::to_string(length) + " bytes exceeds " +
                              std::to_string(limits.max_message_bytes) + " bytes"));
       }
       if (call.inbound.size() - at - kPrefix < length) break;
       if (++call.messages > 1 && call.rpc != Rpc::kModelStreamInfer) {
-        return finish(call, status(kInvalidArgument, "bad_request",
+        return refuse(call, status(kInvalidArgument, "bad_request",
                                    "a unary call carried more than one request message"));
       }
       call.waiting.emplace_back(call.inbound, at + kPrefix, length);
@@ -270,11 +283,11 @@ struct GrpcSession::Impl {
     call.client_done = true;
     if (call.ended) return;
     if (!call.inbound.empty()) {
-      return finish(
+      return refuse(
           call, status(kInvalidArgument, "bad_request", "the call ended inside a request message"));
     }
     if (call.rpc != Rpc::kModelStreamInfer && call.waiting.empty()) {
-      return finish(call,
+      return refuse(call,
                     status(kInvalidArgument, "bad_request", "the call carried no request message"));
     }
     route_next(call);

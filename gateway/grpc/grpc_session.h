@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,10 @@ struct GrpcSessionLimits {
   // a call that would pass it is refused UNAVAILABLE overloaded (one message always fits).
   std::size_t buffered_budget = std::size_t{512} << 20;
   std::atomic<std::size_t>* buffered = nullptr;  // null: no budget
+  // Each refusal the session answers itself, before any router sees the call, by its code
+  // word ("payload_too_large", "bad_request", "overloaded", …): the metrics' count of error
+  // answers, as the router counts its own.
+  std::function<void(const std::string& code)> on_refusal;
 };
 
 // A call's request message, translated (grpc_calls.h), for the router.

@@ -313,6 +313,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
       metrics.count_shed();
       metrics.count_refusal("overloaded");
     };
+    grpc_options.on_refusal = [&metrics](const std::string& code) { metrics.count_refusal(code); };
     grpc_options.runs_inline = [&services](const HttpRequest& request) {
       return answers_at_once(request, services);
     };

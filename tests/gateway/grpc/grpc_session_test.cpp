@@ -258,6 +258,8 @@ TEST(GrpcSession, CallsThatAreNotWellFormedAreRefusedWithoutRouting) {
   GrpcSessionLimits limits;
   limits.max_message_bytes = 1000;
   limits.metadata_limit = 2000;
+  std::vector<std::string> counted;  // what the metrics would count
+  limits.on_refusal = [&counted](const std::string& code) { counted.push_back(code); };
   Client client(limits);
   const std::string live = std::string(kService) + "ServerLive";
   struct Case {
@@ -288,6 +290,11 @@ TEST(GrpcSession, CallsThatAreNotWellFormedAreRefusedWithoutRouting) {
   // Not gRPC at all: plain HTTP answers.
   const int32_t get = client.call(live, "", true, {}, "GET");
   const int32_t text = client.call(live, "hello", true, {{"content-type", "text/plain"}});
+  // Each refusal with a code word is counted once, in order (the unknown RPC has none).
+  const std::vector<std::string> expected = {"payload_too_large", "unimplemented", "bad_request",
+                                             "bad_request",       "bad_request",   "bad_request",
+                                             "payload_too_large"};
+  EXPECT_EQ(counted, expected);
   EXPECT_EQ(client.answers[get].headers[":status"], "405");
   EXPECT_EQ(client.answers[text].headers[":status"], "415");
   EXPECT_TRUE(client.server.take_requests().empty());

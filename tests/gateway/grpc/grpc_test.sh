@@ -59,6 +59,12 @@ echo "ok   gRPC inferences counted ($before -> $after)"
 http=$(metric 'modelgate_inference_requests_total{model="fashion-mlp",outcome="ok",protocol="http",version="1"}')
 [[ $http == 2 ]] || fail "HTTPS inferences counted: '$http', expected 2"
 echo "ok   the protocol label tells them apart"
+# Refusals the listener makes itself, before routing, are counted as the router's are:
+# the client test's oversized message.
+too_large=$(metric 'modelgate_refused_requests_total{code="payload_too_large"}')
+((${too_large:-0} >= 1)) || fail "payload_too_large refusals counted: '$too_large'"
+echo "ok   a message over the limit is counted as a payload_too_large refusal"
+
 # The listener speaks HTTP/2 only: a TLS client that does not offer h2 is refused in the
 # handshake; an HTTP/2 request that is not a gRPC call gets a plain HTTP status.
 live_url=https://localhost:$grpc_port/inference.GRPCInferenceService/ServerLive
