@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <unordered_map>
 
 #include "gateway/grpc/grpc_calls.h"
@@ -41,7 +42,7 @@ struct Call {
   std::optional<CallStatus> refusal;  // found in the headers: answered when they end
 
   std::string inbound;              // bytes of the message not complete yet
-  std::size_t reserved = 0;         // of the server's buffered budget
+  std::size_t reserved = 0;         // of the server's budget: inbound and waiting bytes
   std::deque<std::string> waiting;  // whole messages not routed yet
   int messages = 0;
   bool client_done = false;  // END_STREAM received
@@ -112,9 +113,11 @@ struct GrpcSession::Impl {
     call.reserved += bytes;
     return true;
   }
-  void release(Call& call) {
-    if (limits.buffered != nullptr && call.reserved > 0) *limits.buffered -= call.reserved;
-    call.reserved = 0;
+  // Gives back `bytes` of the call's reservation (all of it by default).
+  void release(Call& call, std::size_t bytes = std::numeric_limits<std::size_t>::max()) {
+    bytes = std::min(bytes, call.reserved);
+    if (limits.buffered != nullptr && bytes > 0) *limits.buffered -= bytes;
+    call.reserved -= bytes;
   }
 
   // --- answers -----------------------------------------------------------------------------
@@ -213,6 +216,7 @@ struct GrpcSession::Impl {
            call.outbound.size() - call.outbound_taken <= limits.stream_answers_limit) {
       std::string message = std::move(call.waiting.front());
       call.waiting.pop_front();
+      release(call, kPrefix + message.size());  // the router's to count now (as a body is)
       Translated translated = translate_request(call.rpc, call.path, message, call.metadata);
       if (!translated.refusal.ok()) {
         if (call.rpc != Rpc::kModelStreamInfer) return refuse(call, translated.refusal);
@@ -225,8 +229,6 @@ struct GrpcSession::Impl {
       call.routing = true;
       ready.push_back({call.id, std::move(translated.request)});
     }
-    // Messages routed are the router's to count (as an HTTP request's body is).
-    if (call.inbound.empty() && call.waiting.empty()) release(call);
     if (!call.ended && !call.routing && call.waiting.empty() && call.client_done &&
         call.rpc == Rpc::kModelStreamInfer) {
       finish(call, CallStatus{});

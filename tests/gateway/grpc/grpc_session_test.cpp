@@ -395,6 +395,37 @@ TEST(GrpcSession, BufferedRequestBytesAreBoundedAcrossSessionsAndGivenBack) {
   EXPECT_EQ(buffered.load(), 0u);  // the sessions gave theirs back
 }
 
+TEST(GrpcSession, ALongStreamHoldsOnlyTheBytesItHasNotRouted) {
+  // A client that always keeps one request waiting behind the one being answered, for far
+  // more bytes in all than the budget: each routed message's bytes are given back.
+  std::atomic<std::size_t> buffered{0};
+  GrpcSessionLimits limits;
+  limits.buffered = &buffered;
+  limits.buffered_budget = 2000;
+  Client client(limits);
+  const std::string one = framed(infer_request("r"));
+  const int32_t id = client.call(std::string(kService) + "ModelStreamInfer", one + one, false);
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto ready = client.server.take_requests();
+    ASSERT_EQ(ready.size(), 1u) << "round " << i;
+    EXPECT_EQ(buffered.load(), one.size());  // the one waiting
+    client.send(id, one, false);
+    client.server.answer(id, infer_answer("r"));
+    ++answered;
+  }
+  client.send(id, "", true);
+  for (auto ready = client.server.take_requests(); !ready.empty();
+       ready = client.server.take_requests()) {
+    for (auto& r : ready) client.server.answer(r.stream_id, infer_answer("r")), ++answered;
+  }
+  client.pump();
+  EXPECT_EQ(client.answers[id].status(), "0");
+  EXPECT_EQ(client.answers[id].messages().size(), static_cast<std::size_t>(answered));
+  EXPECT_EQ(answered, 202);
+  EXPECT_EQ(buffered.load(), 0u);
+}
+
 TEST(GrpcSession, ABadPrefaceBreaksTheConnectionWithAGoaway) {
   GrpcSession session{GrpcSessionLimits{}};
   EXPECT_FALSE(session.receive("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
