@@ -34,8 +34,9 @@ packages=(
   prometheus-cpp-dev
   # cluster mode: libpq and hiredis; the real PostgreSQL, Redis and nginx the cluster tests start
   libpq-dev postgresql libhiredis-dev redis-server nginx
-  # gRPC listener: Debian's gRPC and its code generators; Python's grpcio and protobuf for
-  # the tests' real gRPC client
+  # gRPC: Debian's gRPC (the client SDK's transport, the load bench) and its code
+  # generators; Python's grpcio and protobuf for the tests' real gRPC client (the listener
+  # itself is on nghttp2, below)
   libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-protobuf
   # backends out of process: the worker's system call filter
   libseccomp-dev
