@@ -3,10 +3,18 @@
 // handler threads at once, the queue's limit, deadlines, and the drain on stop.
 #include "gateway/grpc/grpc_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <modelgate/grpc_client.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -17,6 +25,15 @@ namespace mg::gateway {
 namespace {
 
 namespace fs = std::filesystem;
+
+// ServerMetadata's answer with 256 extensions of 1,000 characters: large answers.
+HttpResponse big_metadata() {
+  std::string body = R"({"name":"m","version":"1","extensions":[)";
+  for (int i = 0; i < 256; ++i) body += (i ? ",\"" : "\"") + std::string(1000, 'x') + "\"";
+  HttpResponse response;
+  response.body = body + "]}";
+  return response;
+}
 
 // A server whose router answers GET /v2/health/live at once (on the socket thread) and
 // /v2/health/ready on a handler thread after `ready_delay`, counting both.
@@ -33,6 +50,7 @@ class Listener {
     options.on_shed = [this] { ++shed; };
     options.runs_inline = [](const HttpRequest& r) { return r.target == "/v2/health/live"; };
     server = std::make_unique<GrpcServer>(options, [this, ready_delay](const HttpRequest& r) {
+      if (r.target == "/v2") return big_metadata();  // ServerMetadata: ~256 KiB answers
       if (r.target == "/v2/health/ready") {
         ++ready_calls;
         std::this_thread::sleep_for(ready_delay);
@@ -160,6 +178,120 @@ TEST(GrpcServer, ConnectionsFromOneAddressBeyondItsCapAreRefused) {
     if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(served);
+}
+
+// A client over TLS (OpenSSL directly, its frames made by nghttp2's client session) that
+// sends calls and PINGs but never reads what the server writes.
+class NonReadingClient {
+ public:
+  explicit NonReadingClient(uint16_t port) {
+    std::signal(SIGPIPE, SIG_IGN);  // writing to a connection the server closed
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int small = 4096;  // the server's writes stall sooner
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    context_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(context_, SSL_VERIFY_NONE, nullptr);
+    ssl_ = SSL_new(context_);
+    SSL_set_fd(ssl_, fd_);
+    static const unsigned char kH2[] = {2, 'h', '2'};
+    SSL_set_alpn_protos(ssl_, kH2, sizeof kH2);
+    connected = connected && SSL_connect(ssl_) == 1;
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    // Flow control never stops the server: only the socket does.
+    const nghttp2_settings_entry window{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &window, 1);
+    nghttp2_submit_window_update(session_, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+    flush();
+  }
+  ~NonReadingClient() {
+    nghttp2_session_del(session_);
+    SSL_free(ssl_);
+    SSL_CTX_free(context_);
+    ::close(fd_);
+  }
+
+  void call(const std::string& path) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {":method", "POST"},
+        {":scheme", "https"},
+        {":authority", "localhost"},
+        {":path", path},
+        {"content-type", "application/grpc"}};
+    std::vector<nghttp2_nv> nv;
+    for (auto& [name, value] : fields) {
+      nv.push_back({reinterpret_cast<uint8_t*>(name.data()),
+                    reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
+                    NGHTTP2_NV_FLAG_NONE});
+    }
+    body_ = std::string(5, '\0');  // one empty message
+    nghttp2_data_provider provider{};
+    provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buffer, size_t length,
+                                uint32_t* flags, nghttp2_data_source*, void* self) -> ssize_t {
+      auto& body = static_cast<NonReadingClient*>(self)->body_;
+      const std::size_t n = std::min(length, body.size());
+      std::memcpy(buffer, body.data(), n);
+      body.erase(0, n);
+      if (body.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    };
+    nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), &provider, nullptr);
+    flush();
+  }
+  void ping() {
+    nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+    flush();
+  }
+  // Reads until the server closes the connection (true) or nothing comes for `wait`.
+  bool closed_by_server(std::chrono::seconds wait) {
+    const timeval timeout{static_cast<time_t>(wait.count()), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::vector<char> buffer(1 << 16);
+    for (;;) {
+      const int n = SSL_read(ssl_, buffer.data(), static_cast<int>(buffer.size()));
+      if (n > 0) continue;
+      return SSL_get_error(ssl_, n) != SSL_ERROR_WANT_READ;  // WANT_READ: timed out
+    }
+  }
+
+  bool connected = false;
+
+ private:
+  void flush() {
+    const uint8_t* data = nullptr;
+    for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;)
+      SSL_write(ssl_, data, static_cast<int>(n));
+  }
+
+  int fd_ = -1;
+  SSL_CTX* context_ = nullptr;
+  SSL* ssl_ = nullptr;
+  nghttp2_session* session_ = nullptr;
+  std::string body_;
+};
+
+TEST(GrpcServer, AClientThatDoesNotReadIsDisconnectedAfterTheWriteTimeout) {
+  GrpcServerOptions options;
+  options.write_timeout = std::chrono::seconds(1);
+  options.keepalive_time = std::chrono::milliseconds(300);  // the check's tick
+  Listener listener(options);
+  NonReadingClient client(listener.server->port());
+  ASSERT_TRUE(client.connected);
+  // 64 answers of ~256 KiB: far more than the socket buffers hold.
+  for (int i = 0; i < 64; ++i) client.call("/inference.GRPCInferenceService/ServerMetadata");
+  // The client keeps sending (so keepalive never pings it) for well past the timeout.
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    client.ping();
+  }
+  EXPECT_TRUE(client.closed_by_server(std::chrono::seconds(5)));
 }
 
 TEST(GrpcServer, StopLetsCallsInFlightFinishThenRefusesConnections) {
