@@ -41,6 +41,32 @@ struct CallStatus {
   bool ok() const { return code == 0; }
 };
 
+namespace wire {
+// grpc::StatusCode values (grpc/impl/codegen/status_code_enum.h), kept here so that the
+// listener needs neither gRPC nor protobuf for them.
+enum Code : int {
+  kOk = 0,
+  kCancelled = 1,
+  kUnknown = 2,
+  kInvalidArgument = 3,
+  kDeadlineExceeded = 4,
+  kNotFound = 5,
+  kPermissionDenied = 7,
+  kResourceExhausted = 8,
+  kFailedPrecondition = 9,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnavailable = 14,
+  kUnauthenticated = 16,
+};
+
+// A refusal in the error contract's form: message "<word>: <message>", the code word also
+// in the trailer mg-error-code.
+inline CallStatus refusal(int code, const std::string& word, const std::string& message) {
+  return {code, word + ": " + message, {{"mg-error-code", word}}};
+}
+}  // namespace wire
+
 // What a call's request turned into: the HTTP request to route, or the status to answer
 // at once (a message that does not parse, contents that do not match their shape).
 struct Translated {

@@ -227,10 +227,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                                  request] { self->answer_later(id, *request); });
         if (!queued) {
           if (options.on_shed) options.on_shed();
-          session_.refuse(ready.stream_id,
-                          {14,
-                           "overloaded: too many calls are waiting; retry shortly",
-                           {{"mg-error-code", "overloaded"}, {"retry-after", "1"}}});
+          CallStatus overloaded = wire::refusal(wire::kUnavailable, "overloaded",
+                                                "too many calls are waiting; retry shortly");
+          overloaded.trailers.emplace_back("retry-after", "1");
+          session_.refuse(ready.stream_id, overloaded);
         }
       }
     }
@@ -238,9 +238,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   static std::optional<CallStatus> past_deadline(const HttpRequest& request) {
     if (request.deadline && *request.deadline <= std::chrono::steady_clock::now()) {
-      return CallStatus{4,
-                        "deadline_exceeded: the call's deadline passed before it was routed",
-                        {{"mg-error-code", "deadline_exceeded"}}};
+      return wire::refusal(wire::kDeadlineExceeded, "deadline_exceeded",
+                           "the call's deadline passed before it was routed");
     }
     return std::nullopt;
   }

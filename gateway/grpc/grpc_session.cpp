@@ -17,6 +17,8 @@
 namespace mg::gateway {
 namespace {
 
+using namespace wire;  // status codes, refusal()
+
 constexpr std::size_t kPrefix = 5;  // flag byte, 4-byte length
 // Connection window and each stream's: large enough that 64 calls of a few KiB, or one of
 // several MiB, flow without waiting for WINDOW_UPDATEs (the per-stream buffering is
@@ -25,12 +27,6 @@ constexpr int32_t kStreamWindow = 1 << 20;
 constexpr int32_t kConnectionWindow = 16 << 20;
 // Bytes taken from nghttp2 per take_output(): frames beyond wait for the next write.
 constexpr std::size_t kOutputChunk = 256 * 1024;
-
-// gRPC status codes (grpc_wire.h keeps the full list with protobuf).
-constexpr int kInvalidArgument = 3;
-constexpr int kResourceExhausted = 8;
-constexpr int kUnimplemented = 12;
-constexpr int kUnavailable = 14;
 
 struct Call {
   int32_t id = 0;
@@ -56,10 +52,6 @@ struct Call {
   std::vector<std::shared_ptr<void>> after_sent;  // the answers' after_sent, until taken
   std::optional<CallStatus> final_status;         // sent as trailers once outbound is taken
 };
-
-CallStatus status(int code, std::string word, const std::string& message) {
-  return {code, word + ": " + message, {{"mg-error-code", std::move(word)}}};
-}
 
 nghttp2_nv header(const std::string& name, const std::string& value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -249,8 +241,8 @@ struct GrpcSession::Impl {
   void data(Call& call, const uint8_t* bytes, std::size_t size) {
     if (call.ended || call.rpc == Rpc::kUnknown) return;  // answered already: ignored
     if (!reserve(call, size)) {
-      return refuse(call, status(kUnavailable, "overloaded",
-                                 "too many request bytes are buffered; retry shortly"));
+      return refuse(call, refusal(kUnavailable, "overloaded",
+                                  "too many request bytes are buffered; retry shortly"));
     }
     call.inbound.append(reinterpret_cast<const char*>(bytes), size);
     std::size_t at = 0;
@@ -259,20 +251,20 @@ struct GrpcSession::Impl {
       const std::size_t length = (std::size_t{p[1]} << 24) | (std::size_t{p[2]} << 16) |
                                  (std::size_t{p[3]} << 8) | std::size_t{p[4]};
       if (p[0] != 0) {
-        return refuse(call, status(kUnimplemented, "unimplemented",
-                                   "compressed messages are not accepted (grpc-encoding "
-                                   "identity only)"));
+        return refuse(call, refusal(kUnimplemented, "unimplemented",
+                                    "compressed messages are not accepted (grpc-encoding "
+                                    "identity only)"));
       }
       if (length > limits.max_message_bytes) {
         return refuse(
-            call, status(kResourceExhausted, "payload_too_large",
-                         "the request message of " + std::to_string(length) + " bytes exceeds " +
-                             std::to_string(limits.max_message_bytes) + " bytes"));
+            call, refusal(kResourceExhausted, "payload_too_large",
+                          "the request message of " + std::to_string(length) + " bytes exceeds " +
+                              std::to_string(limits.max_message_bytes) + " bytes"));
       }
       if (call.inbound.size() - at - kPrefix < length) break;
       if (++call.messages > 1 && call.rpc != Rpc::kModelStreamInfer) {
-        return refuse(call, status(kInvalidArgument, "bad_request",
-                                   "a unary call carried more than one request message"));
+        return refuse(call, refusal(kInvalidArgument, "bad_request",
+                                    "a unary call carried more than one request message"));
       }
       call.waiting.emplace_back(call.inbound, at + kPrefix, length);
       at += kPrefix + length;
@@ -285,12 +277,12 @@ struct GrpcSession::Impl {
     call.client_done = true;
     if (call.ended) return;
     if (!call.inbound.empty()) {
-      return refuse(
-          call, status(kInvalidArgument, "bad_request", "the call ended inside a request message"));
+      return refuse(call, refusal(kInvalidArgument, "bad_request",
+                                  "the call ended inside a request message"));
     }
     if (call.rpc != Rpc::kModelStreamInfer && call.waiting.empty()) {
-      return refuse(call,
-                    status(kInvalidArgument, "bad_request", "the call carried no request message"));
+      return refuse(
+          call, refusal(kInvalidArgument, "bad_request", "the call carried no request message"));
     }
     route_next(call);
   }
@@ -313,7 +305,7 @@ struct GrpcSession::Impl {
     if (call == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST || call->refusal) return 0;
     call->metadata_bytes += name_length + value_length;
     if (call->metadata_bytes > impl.limits.metadata_limit) {
-      call->refusal = status(
+      call->refusal = refusal(
           kResourceExhausted, "payload_too_large",
           "the call's metadata exceed " + std::to_string(impl.limits.metadata_limit) + " bytes");
       return 0;
@@ -329,8 +321,8 @@ struct GrpcSession::Impl {
     } else if (key == "grpc-timeout") {
       const auto timeout = parse_grpc_timeout(text);
       if (!timeout) {
-        call->refusal = status(kInvalidArgument, "bad_request",
-                               "grpc-timeout '" + text + "' is not a gRPC timeout");
+        call->refusal = refusal(kInvalidArgument, "bad_request",
+                                "grpc-timeout '" + text + "' is not a gRPC timeout");
       } else {
         call->deadline = std::chrono::steady_clock::now() +
                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(*timeout);

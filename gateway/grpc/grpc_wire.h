@@ -15,31 +15,11 @@ namespace mg::gateway::wire {
 
 namespace pb = inference;
 
-// grpc::StatusCode values (grpc/impl/codegen/status_code_enum.h), kept here so that the
-// translation needs protobuf only.
-enum Code : int {
-  kOk = 0,
-  kCancelled = 1,
-  kUnknown = 2,
-  kInvalidArgument = 3,
-  kDeadlineExceeded = 4,
-  kNotFound = 5,
-  kPermissionDenied = 7,
-  kResourceExhausted = 8,
-  kFailedPrecondition = 9,
-  kUnimplemented = 12,
-  kInternal = 13,
-  kUnavailable = 14,
-  kUnauthenticated = 16,
-};
-
 inline CallStatus invalid(const std::string& message) {
-  return {kInvalidArgument, "bad_request: " + message, {{"mg-error-code", "bad_request"}}};
+  return refusal(kInvalidArgument, "bad_request", message);
 }
 
-inline CallStatus internal(const std::string& why) {
-  return {kInternal, "internal: " + why, {{"mg-error-code", "internal"}}};
-}
+inline CallStatus internal(const std::string& why) { return refusal(kInternal, "internal", why); }
 
 template <class Message>
 bool parse(std::string_view bytes, Message& message) {
