@@ -20,11 +20,10 @@
 #include <vector>
 
 #include "gateway/main/self_signed.h"
+#include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
 namespace {
-
-namespace fs = std::filesystem;
 
 // ServerMetadata's answer with 256 extensions of 1,000 characters: large answers.
 HttpResponse big_metadata() {
@@ -39,14 +38,12 @@ HttpResponse big_metadata() {
 // /v2/health/ready on a handler thread after `ready_delay`, counting both.
 class Listener {
  public:
-  explicit Listener(GrpcServerOptions options = {}, std::chrono::milliseconds ready_delay = {})
-      : dir_(fs::temp_directory_path() / ("mg_grpc_server_" + std::to_string(::getpid()))) {
-    fs::create_directories(dir_);
-    write_self_signed_certificate(dir_ / "cert.pem", dir_ / "key.pem");
+  explicit Listener(GrpcServerOptions options = {}, std::chrono::milliseconds ready_delay = {}) {
+    write_self_signed_certificate(dir_.path() / "cert.pem", dir_.path() / "key.pem");
     options.host = "127.0.0.1";
     options.port = 0;
-    options.certificate = dir_ / "cert.pem";
-    options.private_key = dir_ / "key.pem";
+    options.certificate = dir_.path() / "cert.pem";
+    options.private_key = dir_.path() / "key.pem";
     options.on_shed = [this] { ++shed; };
     options.runs_inline = [](const HttpRequest& r) { return r.target == "/v2/health/live"; };
     server = std::make_unique<GrpcServer>(options, [this, ready_delay](const HttpRequest& r) {
@@ -60,16 +57,13 @@ class Listener {
       return HttpResponse{};
     });
   }
-  ~Listener() {
-    server.reset();
-    fs::remove_all(dir_);
-  }
+  ~Listener() { server.reset(); }  // before dir_ goes
 
   modelgate::GrpcClientOptions client_options(
       std::chrono::seconds timeout = std::chrono::seconds(10)) {
     modelgate::GrpcClientOptions o;
     o.address = "localhost:" + std::to_string(server->port());
-    o.ca_file = (dir_ / "cert.pem").string();
+    o.ca_file = (dir_.path() / "cert.pem").string();
     o.api_key = "mg_unused_key";
     o.timeout = timeout;
     return o;
@@ -79,7 +73,7 @@ class Listener {
   std::unique_ptr<GrpcServer> server;
 
  private:
-  fs::path dir_;
+  registry::testing::TempDir dir_;  // a fresh one per listener: certificate and key
 };
 
 TEST(GrpcServer, CallsFromManyThreadsAreAnsweredOnBothPaths) {
