@@ -6,6 +6,9 @@
 #   - the alternative a user would write: bench/gateway/node_kserve_server.js (node:https,
 #     cluster of 2 workers, onnxruntime-node with 1 intra-op thread each, bearer check,
 #     KServe v2 JSON and binary), serving the same MLP and CNN files.
+#   - nginx given each infer request's own bytes (it reads and drops the body and answers the
+#     static body): the cost of carrying that request over TLS with no work, against which
+#     the script prints how much of it each speed target asks for;
 # ModelGate as a new user meets it: models imported without any scheduling option
 # ("default"), the access log on as it ships (stdout, here into a file); the MLP also with
 # {"max_batch_size": 64, "instances": 2} ("tuned"); and a wide MLP (784→1024→1024→10)
@@ -115,6 +118,11 @@ binary() { echo BODY="$work/$1.bin" HEADER_LENGTH="$(cat "$work/$1.bin.len")" CO
 # shellcheck disable=SC2046  # binary's words are separate environment assignments
 {
   measure nginx-static "https://127.0.0.1:$nginx_port/"
+  # nginx given each infer request's bytes (it reads and drops the body, answers the same
+  # static 200 bytes): what carrying that request over TLS costs this machine with no work
+  measure nginx-mlp-json "https://127.0.0.1:$nginx_port/" BODY=$mlp_json KEY="$key"
+  measure nginx-mlp-binary "https://127.0.0.1:$nginx_port/" $(binary mlp) KEY="$key"
+  measure nginx-cnn-binary "https://127.0.0.1:$nginx_port/" $(binary cnn) KEY="$key"
   measure modelgate-health "$mg/v2/health/ready"
   measure node-mlp-json "$node/v2/models/fashion-mlp/infer" BODY=$mlp_json KEY="$key"
   measure modelgate-mlp-json "$mg/v2/models/fashion-mlp/infer" BODY=$mlp_json KEY="$key"
@@ -140,6 +148,16 @@ echo "MLP binary default / node MLP binary: $(ratio modelgate-mlp-binary node-ml
 echo "MLP binary tuned / node MLP binary:   $(ratio modelgate-mlp-binary-tuned node-mlp-binary)   ($(p99 modelgate-mlp-binary-tuned node-mlp-binary))"
 echo "CNN binary default / node CNN binary: $(ratio modelgate-cnn-binary node-cnn-binary)   (target >= 2.0; $(p99 modelgate-cnn-binary node-cnn-binary))"
 echo "wide batched / wide unbatched:        $(ratio modelgate-wide-batched modelgate-wide-unbatched)"
+# ceiling ROW TARGET NODE_ROW NGINX_ROW: the rate a target asks for, as a share of what nginx
+# does with the same request bytes and no work at all (above 1: no server could meet it here)
+ceiling() {
+  awk -v t="$2" -v n="$(field "$3" rps)" -v c="$(field "$4" rps)" -v r="$1" \
+    'BEGIN { printf "%-22s %.1f x node = %6.0f req/s = %.2f of nginx with the same bytes (%.0f)\n", r, t, t * n, t * n / c, c }'
+}
+echo "what each target asks for:"
+ceiling "MLP JSON" 2.0 node-mlp-json nginx-mlp-json
+ceiling "MLP binary" 2.5 node-mlp-binary nginx-mlp-binary
+ceiling "CNN binary" 2.0 node-cnn-binary nginx-cnn-binary
 if [[ ${MG_ACCESS_LOG:-stdout} == stdout ]]; then
   echo "answers other than 200 (access log): $(grep -o '"status":[0-9]*,"code":"[a-z_]*"' "$work/serve.log" |
     grep -v '"status":200' | sort | uniq -c | tr '\n' ' ')"
