@@ -38,18 +38,23 @@ Executor::Executor(std::shared_ptr<const Graph> graph, int threads)
 
 std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer& place) {
   const Graph& g = *graph_;
-  for (std::size_t v = 0; v < g.values.size(); ++v) {
-    if (g.values[v].constant) values_[v] = *g.values[v].constant;
-  }
+  // Constants are read where the graph keeps them, never copied into values_ (a copy per
+  // constant per run cost a shape allocation and two reference-count updates).
+  auto value = [&](int v) -> const Tensor& {
+    const auto& constant = g.values[static_cast<std::size_t>(v)].constant;
+    return constant ? *constant : values_[static_cast<std::size_t>(v)];
+  };
   for (std::size_t i = 0; i < g.inputs.size(); ++i) {
     values_[static_cast<std::size_t>(g.inputs[i])] = std::move(inputs.at(i));
   }
-  struct Clear {  // no pooled buffer outlives a failed run
+  struct Clear {  // no pooled buffer outlives a run, failed or not
     std::vector<Tensor>& values;
+    std::vector<Tensor>& node_outputs;
     ~Clear() {
       for (auto& v : values) v = Tensor{};
+      node_outputs.clear();
     }
-  } clear{values_};
+  } clear{values_, node_outputs_};
   // Values → graph outputs → the caller's placer.
   struct Placing {
     const std::vector<int>& output_index;
@@ -61,15 +66,15 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer
     const int k = p.output_index[static_cast<std::size_t>(value)];
     return k < 0 ? nullptr : p.place(static_cast<std::size_t>(k), type, shape, bytes);
   };
-  std::vector<const Tensor*> node_inputs;
-  std::vector<Tensor> node_outputs;
+  // (members, so that their capacity lasts from run to run)
+  auto& node_inputs = node_inputs_;
+  auto& node_outputs = node_outputs_;
   for (std::size_t n = 0; n < g.nodes.size(); ++n) {
     const Node& node = g.nodes[n];
     node_inputs.clear();
-    for (int in : node.inputs) {
-      node_inputs.push_back(in < 0 ? nullptr : &values_[static_cast<std::size_t>(in)]);
-    }
-    node_outputs.assign(node.outputs.size(), Tensor{});
+    for (int in : node.inputs) node_inputs.push_back(in < 0 ? nullptr : &value(in));
+    node_outputs.clear();
+    node_outputs.resize(node.outputs.size());
     KernelContext ctx{node, node_inputs, node_outputs, pool_, threads_};
     if (place) {
       ctx.place_value = place_value;
@@ -90,7 +95,8 @@ std::vector<Tensor> Executor::run(std::vector<Tensor> inputs, const OutputPlacer
     for (int v : release_after_[n]) values_[static_cast<std::size_t>(v)] = Tensor{};
   }
   std::vector<Tensor> outputs;
-  for (int out : g.outputs) outputs.push_back(values_[static_cast<std::size_t>(out)]);
+  outputs.reserve(g.outputs.size());
+  for (int out : g.outputs) outputs.push_back(value(out));
   return outputs;
 }
 

@@ -38,7 +38,9 @@ class Executor {
   BufferPool pool_;
   std::vector<std::vector<int>> release_after_;  // per node: values whose last use it is
   std::vector<int> output_index_;  // per value: its index in graph.outputs (first), or -1
-  std::vector<Tensor> values_;
+  std::vector<Tensor> values_;     // per value computed by this run; constants stay in graph_
+  std::vector<const Tensor*> node_inputs_;  // the node being run's
+  std::vector<Tensor> node_outputs_;
 };
 
 }  // namespace mg::cpu

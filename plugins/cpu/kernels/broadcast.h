@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <vector>
 
@@ -12,23 +13,28 @@ namespace mg::cpu {
 
 // numpy-style broadcast of two shapes; throws CpuError naming both when incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
+// Whether `from` broadcasts to `to` one way (numpy's rule, `to` unchanged); allocates nothing.
+bool broadcasts_to(const Shape& from, const Shape& to);
 
 namespace broadcast_detail {
 
 // An output walk: the output's dimensions with size-1 ones dropped and neighbours every
 // input steps through alike merged ([N, C, H, W] against [N, C, 1, 1] is [N·C, H·W]
 // against [N·C, 1]), each input's stride per dimension (0 where it is broadcast).
+// Dimensions are held inline up to rank 8: element-wise nodes plan a walk on every run,
+// and heap vectors made that ~10 allocations per small model's request.
+using Dims = boost::container::small_vector<int64_t, 8>;
 template <std::size_t N>
 struct Walk {
-  std::vector<int64_t> dims;
-  std::array<std::vector<int64_t>, N> strides;
+  Dims dims;
+  std::array<Dims, N> strides;
   int64_t inner = 1, outer = 0;  // the last dimension's size; how many runs of it
 };
 
 template <std::size_t N>
 Walk<N> plan(const Shape& out, const std::array<const Shape*, N>& ins) {
   const std::size_t rank = out.size();
-  std::array<std::vector<int64_t>, N> full;
+  std::array<Dims, N> full;
   for (std::size_t k = 0; k < N; ++k) {
     const Shape& s = *ins[k];
     full[k].assign(rank, 0);
@@ -69,7 +75,7 @@ void run(const Walk<N>& w, int64_t o0, int64_t o1, Fn& fn) {
   std::array<int64_t, N> inner_stride{}, offset{};
   for (std::size_t k = 0; k < N; ++k) inner_stride[k] = w.strides[k].back();
   // The counter over all dimensions but the last, started at run o0.
-  std::vector<int64_t> counter(outer_rank, 0);
+  Dims counter(outer_rank, 0);
   for (std::size_t axis = outer_rank, rest = static_cast<std::size_t>(o0); axis-- > 0;) {
     const auto size = static_cast<std::size_t>(w.dims[axis]);
     counter[axis] = static_cast<int64_t>(rest % size);

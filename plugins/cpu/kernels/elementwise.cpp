@@ -42,6 +42,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return out;
 }
 
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  for (std::size_t j = 0; j < from.size(); ++j) {
+    const int64_t d = from[from.size() - 1 - j];
+    if (d != 1 && d != to[to.size() - 1 - j]) return false;
+  }
+  return true;
+}
+
 namespace {
 
 template <typename Op>

@@ -98,10 +98,9 @@ void gemm_kernel(KernelContext& ctx) {
   if (ctx.has_input(2) && beta != 0.f) {
     // Broadcast C into the output, then accumulate the product onto it.
     const Tensor& c = ctx.input(2);
-    Shape target{m, n};
-    if (broadcast_shapes(c.shape, target) != target) ctx.fail("C does not broadcast to [M, N]");
+    if (!broadcasts_to(c.shape, out.shape)) ctx.fail("C does not broadcast to [M, N]");
     const float* pc = c.data<const float>();
-    for_each_broadcast<1>(target, {&c.shape},
+    for_each_broadcast<1>(out.shape, {&c.shape},
                           [&](int64_t o, const std::array<int64_t, 1>& off, int64_t inner,
                               const std::array<int64_t, 1>& st) {
                             for (int64_t i = 0; i < inner; ++i) po[o + i] = pc[off[0] + i * st[0]];
