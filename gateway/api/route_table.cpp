@@ -25,15 +25,22 @@ std::string_view PathParams::operator[](std::string_view name) const {
   return {};
 }
 
+namespace {
+bool is_parameter(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+}  // namespace
+
 bool PathPattern::match(const std::vector<std::string_view>& parts, PathParams& params) const {
   if (parts.size() != segments_.size()) return false;
+  // The literal segments first: a request tries many routes of its length, and capturing
+  // only for the one it takes keeps the others from allocating.
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!is_parameter(segments_[i]) && segments_[i] != parts[i]) return false;
+  }
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const std::string_view segment = segments_[i];
-    if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') {
-      params.add(segment.substr(1, segment.size() - 2), parts[i]);
-    } else if (segment != parts[i]) {
-      return false;
-    }
+    if (is_parameter(segment)) params.add(segment.substr(1, segment.size() - 2), parts[i]);
   }
   return true;
 }

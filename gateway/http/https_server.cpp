@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <csignal>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -170,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest r;
     r.method = std::string(head.method_string());
     r.target = std::string(head.target());
+    r.headers.reserve(static_cast<std::size_t>(std::distance(head.begin(), head.end())));
     for (const auto& field : head) {
       r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
