@@ -10,6 +10,7 @@
 
 #include "gateway/auth/api_key.h"
 #include "gateway/auth/auth_error.h"
+#include "gateway/auth/verified_keys.h"
 #include "modelgate/signing.h"
 #include "registry/registry.h"
 #include "registry/sha256.h"
@@ -42,6 +43,7 @@ Authenticator::Authenticator(registry::Registry& registry, KeyCrypto crypto,
                              std::function<int64_t()> clock_ms)
     : registry_(registry),
       crypto_(std::move(crypto)),
+      verified_keys_owner_(verified_keys::new_owner()),
       clock_ms_(clock_ms ? std::move(clock_ms) : registry.clock()) {
   not_before_s_ = now_ms() / 1000;
 }
@@ -139,10 +141,15 @@ HeadAuth Authenticator::authenticate_head(const HttpRequest& request) const {
     throw unauthorized("invalid_key", "the API key is malformed: expected mg_<id>_<secret>");
   }
   const registry::KeyRecord* key = registry_.snapshot().find_key(parsed->id);
-  const std::string hash = crypto_.hash_key(presented);
-  if (key == nullptr || key->secret_hash.size() != hash.size() ||
-      CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
-    throw unauthorized("invalid_key", "the API key is not valid");
+  // (an unknown id costs the HMAC too: the answer's timing does not tell which ids exist)
+  if (key == nullptr ||
+      !verified_keys::contains(verified_keys_owner_, presented, key->secret_hash)) {
+    const std::string hash = crypto_.hash_key(presented);
+    if (key == nullptr || key->secret_hash.size() != hash.size() ||
+        CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
+      throw unauthorized("invalid_key", "the API key is not valid");
+    }
+    verified_keys::remember(verified_keys_owner_, presented, key->secret_hash);
   }
   // The secret is right: the caller owns the key and may learn why it no longer works.
   const registry::KeyRecord& live = live_key(parsed->id);

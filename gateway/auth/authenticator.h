@@ -118,6 +118,7 @@ class Authenticator {
 
   registry::Registry& registry_;
   KeyCrypto crypto_;
+  uint64_t verified_keys_owner_;  // this authenticator's entries in verified_keys
   WallClock clock_ms_;
   // Signed requests older than this (unix seconds: when the authenticator, so the process,
   // started) are stale: the replay cache starts empty, and a request captured before a

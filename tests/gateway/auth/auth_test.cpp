@@ -41,6 +41,16 @@ TEST_F(AuthTest, MalformedUnknownAndWrongKeysAreInvalid) {
   EXPECT_EQ(with("Bearer " + key_).status, 200);
 }
 
+TEST_F(AuthTest, AWrongSecretIsRefusedAfterTheRightOneWasAccepted) {
+  // The right key is remembered as verified; the same id with another secret is not it.
+  EXPECT_EQ(call("GET", kMeta).status, 200);
+  std::string wrong_secret = key_;
+  wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
+  expect_error(call("GET", kMeta, "", {{"Authorization", "Bearer " + wrong_secret}}), 401,
+               "invalid_key", "not valid");
+  EXPECT_EQ(call("GET", kMeta).status, 200);
+}
+
 TEST_F(AuthTest, RevocationAppliesToTheNextRequest) {
   EXPECT_EQ(call("GET", kMeta).status, 200);
   const std::string id(parse_api_key(key_)->id);
@@ -134,11 +144,13 @@ TEST_F(AuthTest, TheDatabaseAloneCannotAuthenticate) {
   EXPECT_EQ(db.find(key_), std::string::npos);
   EXPECT_EQ(db.find(std::string(parsed->secret)), std::string::npos);
   EXPECT_NE(db.find(std::string(parsed->id)), std::string::npos);  // ids are public
-  // ...and the same database with any other master key accepts no key.
+  // ...and the same database with any other master key accepts no key, even one this
+  // thread has just verified with the right master key.
   std::array<unsigned char, 32> other{};
   other.fill(8);
   Authenticator stranger(*registry_, KeyCrypto(other));
   HttpRequest request{"GET", kMeta, {{"Authorization", "Bearer " + key_}}, ""};
+  EXPECT_NO_THROW(auth_->authenticate(request));
   EXPECT_THROW(stranger.authenticate(request), AuthError);
   EXPECT_NO_THROW(auth_->authenticate(request));
 }
