@@ -289,11 +289,14 @@ BatchInput DynamicBatcher::merge(std::span<Pending> part,
                                  std::vector<std::vector<std::byte>>& storage) const {
   BatchInput input;
   for (const auto& p : part) input.request_rows.push_back(p.rows);
-  input.outputs = part[0].outputs;
-  if (part.size() == 1) {  // a single request is passed through as it is
-    input.inputs = part[0].inputs;
+  if (part.size() == 1) {
+    // A single request is passed through as it is: moved, since a part of one is never
+    // run again (only a failed part of several is split and retried).
+    input.inputs = std::move(part[0].inputs);
+    input.outputs = std::move(part[0].outputs);
     return input;
   }
+  input.outputs = part[0].outputs;
   storage.reserve(metadata_.inputs.size());
   for (const auto& declared : metadata_.inputs) {
     TensorRef joined{declared.name, declared.dtype, {}, nullptr, 0};
