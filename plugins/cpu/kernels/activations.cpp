@@ -70,7 +70,7 @@ void thresholded_relu(KernelContext& ctx) {
 void prelu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.type != ctx.input(1).type) ctx.fail("X and slope have different element types");
-  if (broadcast_shapes(x.shape, ctx.input(1).shape) != x.shape) {
+  if (!broadcasts_to(ctx.input(1).shape, x.shape)) {
     ctx.fail("slope " + shape_text(ctx.input(1).shape) + " does not broadcast to X " +
              shape_text(x.shape));
   }

@@ -183,7 +183,7 @@ std::pair<double, double> mean_and_variance(const float* src, int64_t len) {
 std::vector<float> broadcast_row(const KernelContext& ctx, const Tensor& param,
                                  const Shape& shape) {
   if (param.type != ElemType::kFloat) ctx.fail("Scale and B must be float");
-  if (broadcast_shapes(param.shape, shape) != shape) {
+  if (!broadcasts_to(param.shape, shape)) {
     ctx.fail("parameter " + shape_text(param.shape) + " does not broadcast to " +
              shape_text(shape));
   }
