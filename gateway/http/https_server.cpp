@@ -227,12 +227,31 @@ class Session : public std::enable_shared_from_this<Session> {
     body_.emplace(std::move(*head_));
     body_->body_limit(server_.options.body_limit);
     if (body_->is_done()) return on_read({});  // no body (GETs): nothing more to read
+    if (!expect_continue && parse_buffered_body()) return;
     continue_then(expect_continue, [](Session& s) {
       beast::get_lowest_layer(s.stream_).expires_after(s.server_.options.read_timeout);
       http::async_read(
           s.stream_, s.buffer_, *s.body_,
           [self = s.shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     });
+  }
+
+  // A small body usually arrives in the same TLS record as its head, so it is in buffer_
+  // already: parsed here, it skips an asynchronous read (a composed operation, a post and a
+  // timer update) that would find nothing to wait for. True when the request was passed on
+  // (complete, or refused by the parser); false when more must be read.
+  bool parse_buffered_body() {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !body_->is_done()) {
+      const std::size_t used = body_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) return false;  // a partial chunk header: read on
+      if (ec) break;
+      if (used == 0) return false;
+    }
+    if (!ec && !body_->is_done()) return false;
+    on_read(ec);
+    return true;
   }
 
   // Sends "100 Continue" first when the client waits for it, then calls next.
