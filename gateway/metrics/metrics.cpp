@@ -10,7 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +35,39 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
 const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 // process_* metrics from /proc/self, as the Prometheus client libraries name them.
+// Requests being handled, counted in per-thread slots and summed when scraped: every
+// request changes the count twice, and one shared gauge (prometheus-cpp's is a
+// compare-and-swap loop on a double) made the socket threads pass its cache line back and
+// forth on every request. A request may end on another thread than it began on, so a
+// slot alone can go negative; the sum cannot, except for an instant seen mid-scrape.
+class InflightCount : public prometheus::Collectable {
+ public:
+  void add(int delta) { slots_[slot()].value.fetch_add(delta, std::memory_order_relaxed); }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    int64_t total = 0;
+    for (const Slot& s : slots_) total += s.value.load(std::memory_order_relaxed);
+    prometheus::ClientMetric metric;
+    metric.gauge.value = static_cast<double>(std::max<int64_t>(total, 0));
+    return {prometheus::MetricFamily{"modelgate_inflight_requests",
+                                     "Requests being handled now",
+                                     prometheus::MetricType::Gauge,
+                                     {metric}}};
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 16;
+  struct alignas(64) Slot {  // one cache line each
+    std::atomic<int64_t> value{0};
+  };
+  static std::size_t slot() {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t mine = next++ % kSlots;
+    return mine;
+  }
+  std::array<Slot, kSlots> slots_;
+};
+
 class ProcessCollector : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -336,11 +371,7 @@ struct Metrics::Impl {
           .Help("Requests answered 503 overloaded because too many were waiting")
           .Register(*registry)
           .Add({});
-  prometheus::Gauge& inflight = prometheus::BuildGauge()
-                                    .Name("modelgate_inflight_requests")
-                                    .Help("Requests being handled now")
-                                    .Register(*registry)
-                                    .Add({});
+  std::shared_ptr<InflightCount> inflight = std::make_shared<InflightCount>();
   std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
   bool tenant_label = true;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -470,7 +501,7 @@ void Metrics::count_tenant_request(const std::string& tenant) {
   impl_->tenant_series(tenant).Increment();
 }
 
-void Metrics::add_inflight(int delta) { impl_->inflight.Increment(delta); }
+void Metrics::add_inflight(int delta) { impl_->inflight->add(delta); }
 
 void Metrics::count_shed() { impl_->shed.Increment(); }
 
@@ -510,6 +541,7 @@ uint16_t Metrics::listen(const std::string& host, uint16_t port) {
   impl_->exposer->RegisterCollectable(impl_->registry);
   impl_->exposer->RegisterCollectable(impl_->state);
   impl_->exposer->RegisterCollectable(impl_->process);
+  impl_->exposer->RegisterCollectable(impl_->inflight);
   const auto ports = impl_->exposer->GetListeningPorts();
   return ports.empty() ? port : static_cast<uint16_t>(ports.front());
 }
@@ -518,6 +550,7 @@ std::string Metrics::scrape() const {
   auto families = impl_->registry->Collect();
   for (auto& family : impl_->state->Collect()) families.push_back(std::move(family));
   for (auto& family : impl_->process->Collect()) families.push_back(std::move(family));
+  for (auto& family : impl_->inflight->Collect()) families.push_back(std::move(family));
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -8,7 +8,9 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <regex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "gateway/metrics/access_log.h"
 
@@ -54,6 +56,30 @@ TEST(AccessLine, FieldsAreFormattedAndEscaped) {
   boost::system::error_code ec;
   boost::json::parse(line, ec);
   EXPECT_FALSE(ec) << "not one JSON object: " << line;
+}
+
+TEST(AccessLine, ASaneClientRequestIdIsKeptAndAnyOtherReplacedByAFreshOne) {
+  auto id_for = [](std::string given) {
+    HttpRequest request{"GET", "/v2/health/live", {}, ""};
+    if (!given.empty()) request.headers.emplace_back("X-Request-Id", given);
+    return request_id_of(request);
+  };
+  EXPECT_EQ(id_for("trace-42.a_B"), "trace-42.a_B");
+  const std::regex fresh("[0-9a-f]{16}");
+  for (const std::string& given :
+       std::vector<std::string>{"", "has space", "quote\"", std::string(129, 'a')}) {
+    const std::string id = id_for(given);
+    EXPECT_TRUE(std::regex_match(id, fresh)) << given << " -> " << id;
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.insert(id_for(""));
+  EXPECT_EQ(ids.size(), 1000u);  // 64 random bits each
+  // Every digit position takes more than one value (no digit left at its initial '0').
+  for (std::size_t position = 0; position < 16; ++position) {
+    std::set<char> seen;
+    for (const auto& id : ids) seen.insert(id[position]);
+    EXPECT_GT(seen.size(), 8u) << "position " << position;
+  }
 }
 
 }  // namespace
