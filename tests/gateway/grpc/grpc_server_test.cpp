@@ -3,23 +3,20 @@
 // handler threads at once, the queue's limit, deadlines, and the drain on stop.
 #include "gateway/grpc/grpc_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <modelgate/grpc_client.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "gateway/main/self_signed.h"
+#include "tests/common/loopback_tls.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
@@ -178,23 +175,8 @@ TEST(GrpcServer, ConnectionsFromOneAddressBeyondItsCapAreRefused) {
 // sends calls and PINGs but never reads what the server writes.
 class NonReadingClient {
  public:
-  explicit NonReadingClient(uint16_t port) {
-    std::signal(SIGPIPE, SIG_IGN);  // writing to a connection the server closed
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int small = 4096;  // the server's writes stall sooner
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    context_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_verify(context_, SSL_VERIFY_NONE, nullptr);
-    ssl_ = SSL_new(context_);
-    SSL_set_fd(ssl_, fd_);
-    static const unsigned char kH2[] = {2, 'h', '2'};
-    SSL_set_alpn_protos(ssl_, kH2, sizeof kH2);
-    connected = connected && SSL_connect(ssl_) == 1;
+  // A small receive buffer: the server's writes stall sooner.
+  explicit NonReadingClient(uint16_t port) : tls_(port, "\x02h2", 4096) {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_client_new(&session_, callbacks, this);
@@ -205,12 +187,8 @@ class NonReadingClient {
     nghttp2_submit_window_update(session_, NGHTTP2_FLAG_NONE, 0, 1 << 30);
     flush();
   }
-  ~NonReadingClient() {
-    nghttp2_session_del(session_);
-    SSL_free(ssl_);
-    SSL_CTX_free(context_);
-    ::close(fd_);
-  }
+  ~NonReadingClient() { nghttp2_session_del(session_); }
+  bool connected() const { return tls_.connected(); }
 
   void call(const std::string& path) {
     std::vector<std::pair<std::string, std::string>> fields = {
@@ -246,27 +224,23 @@ class NonReadingClient {
   // Reads until the server closes the connection (true) or nothing comes for `wait`.
   bool closed_by_server(std::chrono::seconds wait) {
     const timeval timeout{static_cast<time_t>(wait.count()), 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(tls_.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     std::vector<char> buffer(1 << 16);
     for (;;) {
-      const int n = SSL_read(ssl_, buffer.data(), static_cast<int>(buffer.size()));
+      const int n = SSL_read(tls_.ssl(), buffer.data(), static_cast<int>(buffer.size()));
       if (n > 0) continue;
-      return SSL_get_error(ssl_, n) != SSL_ERROR_WANT_READ;  // WANT_READ: timed out
+      return SSL_get_error(tls_.ssl(), n) != SSL_ERROR_WANT_READ;  // WANT_READ: timed out
     }
   }
-
-  bool connected = false;
 
  private:
   void flush() {
     const uint8_t* data = nullptr;
     for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;)
-      SSL_write(ssl_, data, static_cast<int>(n));
+      SSL_write(tls_.ssl(), data, static_cast<int>(n));
   }
 
-  int fd_ = -1;
-  SSL_CTX* context_ = nullptr;
-  SSL* ssl_ = nullptr;
+  testing::LoopbackTls tls_;
   nghttp2_session* session_ = nullptr;
   std::string body_;
 };
@@ -277,7 +251,7 @@ TEST(GrpcServer, AClientThatDoesNotReadIsDisconnectedAfterTheWriteTimeout) {
   options.keepalive_time = std::chrono::milliseconds(300);  // the check's tick
   Listener listener(options);
   NonReadingClient client(listener.server->port());
-  ASSERT_TRUE(client.connected);
+  ASSERT_TRUE(client.connected());
   // 64 answers of ~256 KiB: far more than the socket buffers hold.
   for (int i = 0; i < 64; ++i) client.call("/inference.GRPCInferenceService/ServerMetadata");
   // The client keeps sending (so keepalive never pings it) for well past the timeout.

@@ -4,19 +4,17 @@
 // two requests sent in one record. The handler echoes each body back.
 #include "gateway/http/https_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <csignal>
+#include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/main/self_signed.h"
+#include "tests/common/loopback_tls.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
@@ -53,32 +51,15 @@ class EchoServer {
   std::thread thread_;
 };
 
-// A TLS client whose every send() is one TLS record, so a test decides what the server's
-// first read holds.
+// An HTTP/1.1 client on a raw TLS connection: every send() is one TLS record, so a test
+// decides what the server's first read holds.
 class RawClient {
  public:
-  explicit RawClient(uint16_t port) {
-    std::signal(SIGPIPE, SIG_IGN);
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    context_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_verify(context_, SSL_VERIFY_NONE, nullptr);
-    ssl_ = SSL_new(context_);
-    SSL_set_fd(ssl_, fd_);
-    connected = connected && SSL_connect(ssl_) == 1;
-  }
-  ~RawClient() {
-    SSL_free(ssl_);
-    SSL_CTX_free(context_);
-    ::close(fd_);
-  }
+  explicit RawClient(uint16_t port) : tls_(port) {}
+  bool connected() const { return tls_.connected(); }
 
   void send(const std::string& bytes) {
-    ASSERT_EQ(SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())),
+    ASSERT_EQ(SSL_write(tls_.ssl(), bytes.data(), static_cast<int>(bytes.size())),
               static_cast<int>(bytes.size()));
   }
   void pause() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
@@ -98,7 +79,7 @@ class RawClient {
     const std::string head = pending_.substr(0, head_end);
     const std::size_t at = head.find("Content-Length: ");
     const std::size_t length =
-        at == std::string::npos ? 0 : std::stoul(head.substr(at + 16, head.find("\r\n", at)));
+        at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));  // stops at "\r"
     while (pending_.size() < head_end + 4 + length && fill()) {
     }
     answer.body = pending_.substr(head_end + 4, length);
@@ -106,20 +87,23 @@ class RawClient {
     return answer;
   }
 
-  bool connected = false;
+  // The next answer is a 200 whose body is `body` (the echo of the request's body).
+  void expect_echo(const std::string& body) {
+    const Answer answer = receive();
+    EXPECT_EQ(answer.status, 200);
+    EXPECT_EQ(answer.body, body);
+  }
 
  private:
   bool fill() {
     char chunk[16384];
-    const int got = SSL_read(ssl_, chunk, sizeof chunk);
+    const int got = SSL_read(tls_.ssl(), chunk, sizeof chunk);
     if (got <= 0) return false;
     pending_.append(chunk, static_cast<std::size_t>(got));
     return true;
   }
 
-  int fd_ = -1;
-  SSL_CTX* context_ = nullptr;
-  SSL* ssl_ = nullptr;
+  testing::LoopbackTls tls_;
   std::string pending_;
 };
 
@@ -136,71 +120,48 @@ std::string sample_body(std::size_t size) {
   return body;
 }
 
-TEST(HttpsServerBody, ABodyInItsHeadsRecordIsRead) {
+// However a request's bytes fall into TLS records (the client pauses between records, so
+// each arrives in its own read), the handler sees the whole body once.
+TEST(HttpsServerBody, ABodyIsReadHoweverItsRecordsFall) {
+  const std::string small = sample_body(3000), large = sample_body(40000);
+  const std::string medium = sample_body(5000);
+  struct Case {
+    const char* what;
+    std::vector<std::string> records;
+    std::string body;
+  };
+  const std::vector<Case> cases = {
+      {"in its head's record", {post_head(small.size()) + small}, small},
+      {"after its head, in pieces of more than one record",
+       {post_head(large.size()), large.substr(0, 1000), large.substr(1000)},
+       large},
+      {"partly with its head, the rest later",
+       {post_head(medium.size()) + medium.substr(0, 2000), medium.substr(2000)},
+       medium},
+      {"chunked, in one record",
+       {kChunkedHead + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+       "hello world"},
+      {"chunked, cut inside the second chunk's size line",
+       {kChunkedHead + "5\r\nhello\r\n6\r", "\n world\r\n0\r\n\r\n"},
+       "hello world"},
+  };
   EchoServer server;
-  RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
-  const std::string body = sample_body(3000);
-  client.send(post_head(body.size()) + body);
-  const auto answer = client.receive();
-  EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(answer.body, body);
-}
-
-TEST(HttpsServerBody, ABodySentAfterItsHeadInPiecesIsRead) {
-  EchoServer server;
-  RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
-  const std::string body = sample_body(40000);  // more than one TLS record
-  client.send(post_head(body.size()));
-  client.pause();
-  client.send(body.substr(0, 1000));
-  client.pause();
-  client.send(body.substr(1000));
-  const auto answer = client.receive();
-  EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(answer.body, body);
-}
-
-TEST(HttpsServerBody, PartOfABodyWithItsHeadAndTheRestLaterIsRead) {
-  EchoServer server;
-  RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
-  const std::string body = sample_body(5000);
-  client.send(post_head(body.size()) + body.substr(0, 2000));
-  client.pause();
-  client.send(body.substr(2000));
-  const auto answer = client.receive();
-  EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(answer.body, body);
-}
-
-TEST(HttpsServerBody, AChunkedBodyInOneRecordIsRead) {
-  EchoServer server;
-  RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
-  client.send(kChunkedHead + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-  const auto answer = client.receive();
-  EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(answer.body, "hello world");
-}
-
-TEST(HttpsServerBody, AChunkedBodySplitInsideAChunkHeaderIsRead) {
-  EchoServer server;
-  RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
-  client.send(kChunkedHead + "5\r\nhello\r\n6\r");  // the second chunk's size line, cut short
-  client.pause();
-  client.send("\n world\r\n0\r\n\r\n");
-  const auto answer = client.receive();
-  EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(answer.body, "hello world");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    RawClient client(server.port());
+    ASSERT_TRUE(client.connected());
+    for (std::size_t i = 0; i < c.records.size(); ++i) {
+      if (i > 0) client.pause();
+      client.send(c.records[i]);
+    }
+    client.expect_echo(c.body);
+  }
 }
 
 TEST(HttpsServerBody, AChunkedBodyOverTheLimitInOneRecordIsRefused) {
   EchoServer server(1000);
   RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
+  ASSERT_TRUE(client.connected());
   const std::string body = sample_body(2000);
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
@@ -213,14 +174,10 @@ TEST(HttpsServerBody, AChunkedBodyOverTheLimitInOneRecordIsRefused) {
 TEST(HttpsServerBody, TwoRequestsInOneRecordAreAnsweredInOrder) {
   EchoServer server;
   RawClient client(server.port());
-  ASSERT_TRUE(client.connected);
+  ASSERT_TRUE(client.connected());
   client.send(post_head(5) + "first" + post_head(6) + "second");
-  const auto first = client.receive();
-  const auto second = client.receive();
-  EXPECT_EQ(first.status, 200);
-  EXPECT_EQ(first.body, "first");
-  EXPECT_EQ(second.status, 200);
-  EXPECT_EQ(second.body, "second");
+  client.expect_echo("first");
+  client.expect_echo("second");
 }
 
 }  // namespace
