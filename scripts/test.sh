@@ -2,7 +2,7 @@
 # The test command: installs dependencies, builds, and runs every test with ctest.
 # Five builds: build/ (RelWithDebInfo), build-release/ (Release as a packager builds it:
 # built and installed, no tests), build-asan/ (ASan + UBSan, every test), build-tsan/
-# (TSan: the scheduler, batcher, limits, shared limits and registry concurrency, cluster and shadow tests) and build-fuzz/
+# (TSan: the scheduler, batcher, limits, shared limits and registry concurrency, cluster and shadow tests, the HTTPS listener's body reading) and build-fuzz/
 # (clang: the libFuzzer targets under ASan + UBSan, a few seconds each). MG_SKIP_RELEASE=1, MG_SKIP_ASAN=1,
 # MG_SKIP_TSAN=1 and MG_SKIP_FUZZ=1 skip the last four while iterating locally.
 set -euo pipefail
