@@ -245,7 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
     while (buffer_.size() > 0 && !body_->is_done()) {
       const std::size_t used = body_->put(buffer_.data(), ec);
       buffer_.consume(used);
-      if (ec == http::error::need_more) return false;  // a partial chunk header: read on
+      if (ec == http::error::need_more) return false;  // a chunk's size line cut short
       if (ec) break;
       if (used == 0) return false;
     }

@@ -34,12 +34,11 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
 
 const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
-// process_* metrics from /proc/self, as the Prometheus client libraries name them.
 // Requests being handled, counted in per-thread slots and summed when scraped: every
 // request changes the count twice, and one shared gauge (prometheus-cpp's is a
-// compare-and-swap loop on a double) made the socket threads pass its cache line back and
-// forth on every request. A request may end on another thread than it began on, so a
-// slot alone can go negative; the sum cannot, except for an instant seen mid-scrape.
+// compare-and-swap loop on a double) had every socket thread write the same cache line
+// twice per request. A request may end on another thread than it began on, so a slot
+// alone can go negative; the sum cannot, except for an instant seen mid-scrape.
 class InflightCount : public prometheus::Collectable {
  public:
   void add(int delta) { slots_[slot()].value.fetch_add(delta, std::memory_order_relaxed); }
@@ -68,6 +67,7 @@ class InflightCount : public prometheus::Collectable {
   std::array<Slot, kSlots> slots_;
 };
 
+// process_* metrics from /proc/self, as the Prometheus client libraries name them.
 class ProcessCollector : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override {
