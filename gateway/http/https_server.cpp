@@ -471,6 +471,11 @@ void HttpsServer::Impl::accept() {
         return accept();
       }
     }
+    // Answers go out as soon as they are written: with Nagle's algorithm a large answer's
+    // last partial segment waits for the client's (delayed) ACK of the ones before it —
+    // ~40 ms on a 40 KB answer here.
+    beast::error_code option_error;
+    socket.set_option(tcp::no_delay(true), option_error);
     std::make_shared<Session>(std::move(socket), *this, std::move(address))->start();
     accept();
   });

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Latency against the answer's size on one keep-alive connection (no load): the MLP with
+# batches of 1 to 1000 images, binary in and JSON out (answers of 260 B to 133 KB), each
+# build's server in turn. Large answers span several TLS records; this is where Nagle's
+# algorithm, left on, held the last record for the client's delayed ACK.
+# usage: bench/gateway/answer_size_latency.sh BUILD_DIR [BUILD_DIR...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+((${#@})) || { echo "usage: $0 BUILD_DIR [BUILD_DIR...]" >&2; exit 2; }
+# shellcheck source=work_dir.sh
+source bench/gateway/work_dir.sh
+for build in "$@"; do
+  data=$work/data-${#pids[@]}
+  "$build/gateway/modelgate" init --data-dir "$data" >/dev/null
+  "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
+    --promote >/dev/null
+  printf 'access_log = "off"\n' >"$work/modelgate.toml"
+  log=$work/serve-${#pids[@]}.log
+  "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
+  [[ -n "$port" ]] || { cat "$log"; exit 1; }
+  echo "== $build"
+  for batch in 1 64 300 1000; do
+    /usr/bin/python3 bench/gateway/sequential_infer.py "$port" "$(cat "$data/admin.key")" "$batch"
+  done
+  kill "${pids[-1]}"
+done
