@@ -5,22 +5,18 @@
 // without Nagle's delay.
 #include "gateway/http/https_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gateway/main/self_signed.h"
 #include "tests/common/loopback_tls.h"
+#include "tests/common/own_sockets.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
@@ -187,28 +183,6 @@ TEST(HttpsServerBody, TwoRequestsInOneRecordAreAnsweredInOrder) {
   client.expect_echo("second");
 }
 
-// The server's end of a connection from `client_fd` (the server runs in this process):
-// the socket whose peer is the client's address. -1 when there is none.
-int server_end_of(int client_fd) {
-  sockaddr_in client{};
-  socklen_t length = sizeof client;
-  ::getsockname(client_fd, reinterpret_cast<sockaddr*>(&client), &length);
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    const int fd = std::stoi(entry.path().filename().string());
-    sockaddr_in peer{};
-    socklen_t peer_length = sizeof peer;
-    if (fd == client_fd ||
-        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0 ||
-        peer.sin_family != AF_INET) {
-      continue;
-    }
-    if (peer.sin_port == client.sin_port && peer.sin_addr.s_addr == client.sin_addr.s_addr) {
-      return fd;
-    }
-  }
-  return -1;
-}
-
 // Nagle's algorithm held a large answer's last TLS record until the client's delayed ACK
 // of the ones before it: ~40 ms more for a 40 KB answer (bench/RESULTS.md). Accepted
 // connections send at once.
@@ -219,12 +193,10 @@ TEST(HttpsServerBody, AcceptedConnectionsSendWithoutNaglesDelay) {
   const std::string body = sample_body(40000);
   client.send(post_head(body.size()) + body);
   client.expect_echo(body);  // answered in several TLS records
-  const int server_fd = server_end_of(client.fd());
+  // The server runs in this process: its end is the socket whose peer is the client's.
+  const int server_fd = testing::own_socket_with_peer(testing::local_port(client.fd()));
   ASSERT_GE(server_fd, 0);
-  int no_delay = 0;
-  socklen_t size = sizeof no_delay;
-  ASSERT_EQ(::getsockopt(server_fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, &size), 0);
-  EXPECT_NE(no_delay, 0);
+  EXPECT_TRUE(testing::sends_without_delay(server_fd));
 }
 
 }  // namespace
