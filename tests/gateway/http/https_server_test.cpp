@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -57,7 +58,10 @@ class EchoServer {
 // decides what the server's first read holds.
 class RawClient {
  public:
-  explicit RawClient(uint16_t port) : tls_(port) {}
+  explicit RawClient(uint16_t port) : tls_(port) {
+    const timeval timeout{10, 0};  // a missing answer fails the test instead of hanging it
+    ::setsockopt(tls_.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
   bool connected() const { return tls_.connected(); }
   int fd() const { return tls_.fd(); }
 
