@@ -17,6 +17,7 @@
 
 #include "gateway/main/self_signed.h"
 #include "tests/common/loopback_tls.h"
+#include "tests/gateway/grpc/h2_test_client.h"
 #include "tests/registry/temp_dir.h"
 
 namespace mg::gateway {
@@ -197,22 +198,13 @@ class NonReadingClient {
         {":authority", "localhost"},
         {":path", path},
         {"content-type", "application/grpc"}};
-    std::vector<nghttp2_nv> nv;
-    for (auto& [name, value] : fields) {
-      nv.push_back({reinterpret_cast<uint8_t*>(name.data()),
-                    reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE});
-    }
+    std::vector<nghttp2_nv> nv = testing::header_array(fields);
     body_ = std::string(5, '\0');  // one empty message
     nghttp2_data_provider provider{};
     provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buffer, size_t length,
                                 uint32_t* flags, nghttp2_data_source*, void* self) -> ssize_t {
-      auto& body = static_cast<NonReadingClient*>(self)->body_;
-      const std::size_t n = std::min(length, body.size());
-      std::memcpy(buffer, body.data(), n);
-      body.erase(0, n);
-      if (body.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-      return static_cast<ssize_t>(n);
+      return testing::take_pending(static_cast<NonReadingClient*>(self)->body_, buffer, length,
+                                   flags);
     };
     nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), &provider, nullptr);
     flush();

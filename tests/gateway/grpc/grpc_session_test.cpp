@@ -10,6 +10,8 @@
 
 #include <map>
 
+#include "tests/gateway/grpc/h2_test_client.h"
+
 namespace mg::gateway {
 namespace {
 
@@ -91,11 +93,7 @@ class Client {
         if (f.first == field.first) f.second = field.second, replaced = true;
       if (!replaced) fields.push_back(field);
     }
-    std::vector<nghttp2_nv> nv;
-    for (auto& [k, v] : fields) {
-      nv.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()),
-                    k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
-    }
+    std::vector<nghttp2_nv> nv = testing::header_array(fields);
     nghttp2_data_provider provider{};
     provider.read_callback = &Client::read_body;
     const int32_t id =
@@ -170,15 +168,11 @@ class Client {
   static ssize_t read_body(nghttp2_session*, int32_t id, uint8_t* buffer, size_t length,
                            uint32_t* flags, nghttp2_data_source*, void* self) {
     auto& client = *static_cast<Client*>(self);
-    std::string& pending = client.pending_[id];
-    const std::size_t n = std::min(length, pending.size());
-    std::memcpy(buffer, pending.data(), n);
-    pending.erase(0, n);
-    if (pending.empty()) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!client.ending_[id]) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    const ssize_t n = testing::take_pending(client.pending_[id], buffer, length, flags);
+    if ((*flags & NGHTTP2_DATA_FLAG_EOF) && !client.ending_[id]) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
-    return static_cast<ssize_t>(n);
+    return n;
   }
 
   nghttp2_session* session_ = nullptr;
