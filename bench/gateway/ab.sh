@@ -42,10 +42,8 @@ start() {
     --plugin-dir "$build/plugins" \
     >"$work/$name.log" 2>&1 &  # the access log (stdout) into a file, as a service manager takes it
   pids+=($!)
-  for _ in $(seq 1 300); do grep -q 'listening on' "$work/$name.log" && break; sleep 0.1; done
   local port
-  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.log")
-  [[ -n "$port" ]] || { cat "$work/$name.log"; exit 1; }
+  port=$(https_port_of "$work/$name.log")
   printf -v "port_$name" '%s' "$port"
   printf -v "grpc_port_$name" '%s' "$(sed -n 's/^grpc on 127.0.0.1:\([0-9]*\)$/\1/p' "$work/$name.log")"
   printf -v "cert_$name" '%s' "$data/tls/cert.pem"

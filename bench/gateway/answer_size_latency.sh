@@ -21,9 +21,7 @@ for build in "$@"; do
   "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" \
     --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 300); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
-  [[ -n "$port" ]] || { cat "$log"; exit 1; }
+  port=$(https_port_of "$log")
   echo "== $build"
   for batch in 1 64 300 1000; do
     /usr/bin/python3 bench/gateway/sequential_infer.py "$port" "$(cat "$data/admin.key")" "$batch"

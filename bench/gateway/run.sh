@@ -61,9 +61,7 @@ printf 'access_log = "%s"\n' "${MG_ACCESS_LOG:-stdout}" >"$work/modelgate.toml"
 "$modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" --listen 127.0.0.1:0 \
   --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 300); do grep -q 'listening on' "$work/serve.log" && break; sleep 0.1; done
-mg_port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-[[ -n "$mg_port" ]] || { cat "$work/serve.log"; exit 1; }
+mg_port=$(https_port_of "$work/serve.log")
 
 # nginx: 2 workers, TLS with the same certificate, a 200-byte JSON body.
 nginx_port=$((mg_port + 1))

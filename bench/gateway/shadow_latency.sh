@@ -32,9 +32,7 @@ printf 'access_log = "off"\n' >"$work/modelgate.toml"
 "$modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" --listen 127.0.0.1:0 \
   --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$work/serve.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 300); do grep -q 'listening on' "$work/serve.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-[[ -n "$port" ]] || { cat "$work/serve.log"; exit 1; }
+port=$(https_port_of "$work/serve.log")
 mg=https://127.0.0.1:$port
 
 admin() { curl -sk -X "$1" -H "Authorization: Bearer $key" "$mg/admin/v1/models/fashion-mlp/shadow" ${2:+-d "$2"}; }

@@ -8,3 +8,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# https_port_of LOG: waits up to 30 s for the server writing LOG to listen and prints its
+# HTTPS port; prints the log to stderr and fails when it does not.
+https_port_of() {
+  local log=$1 port=""
+  for _ in $(seq 1 300); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+  port=$(sed -n 's/.*listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
+  [[ -n "$port" ]] || { cat "$log" >&2; return 1; }
+  echo "$port"
+}
