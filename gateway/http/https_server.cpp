@@ -6,7 +6,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <csignal>
 #include <iterator>
@@ -20,6 +19,7 @@
 #include "gateway/http/address_counter.h"
 #include "gateway/http/asio_event_loop.h"
 #include "gateway/http/server_tls.h"
+#include "gateway/http/tls_socket_stream.h"
 
 namespace mg::gateway {
 namespace {
@@ -34,7 +34,6 @@ using tcp = net::ip::tcp;
 // cost ~4 % of a small request's CPU (copy_object, destroy_object, prefer_fn in a profile).
 using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<tcp, Executor>;
-using TcpStream = beast::basic_stream<tcp, Executor>;
 
 }  // namespace
 
@@ -107,13 +106,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   // `address` was admitted by per_address (or is "" when no cap applies).
   Session(Socket&& socket, HttpsServer::Impl& server, std::string address)
-      : stream_(std::move(socket), server.tls), server_(server), address_(std::move(address)) {
+      : stream_(std::move(socket), server.tls.native_handle()),
+        server_(server),
+        address_(std::move(address)) {
     ++server_.connections;
-    // Asio asks OpenSSL to free a connection's record buffers (~17 KiB each way) after
-    // every record; on keep-alive connections that is two large malloc/free pairs per
-    // request (5 % of an MLP JSON request's throughput). Kept instead: ~34 KiB per
-    // connection, bounded by max_connections.
-    SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   }
   ~Session() {
     release_body();
@@ -127,11 +123,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void handshake() {
-    beast::get_lowest_layer(stream_).expires_after(server_.options.handshake_timeout);
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](beast::error_code ec) {
-                              if (!ec) self->read();  // plain HTTP or a failed handshake: drop
-                            });
+    stream_.expires_after(server_.options.handshake_timeout);
+    stream_.async_handshake([self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!ec) self->read();  // plain HTTP or a failed handshake: drop
+    });
   }
 
   void read() {
@@ -142,7 +137,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // The body limit depends on where the body goes (buffered or streamed), known only
     // after the head: on_head checks Content-Length, the body parsers chunked bodies.
     head_->body_limit(boost::none);
-    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
+    stream_.expires_after(server_.options.read_timeout);
     http::async_read_header(
         stream_, buffer_, *head_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
@@ -229,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (body_->is_done()) return on_read({});  // no body (GETs): nothing more to read
     if (!expect_continue && parse_buffered_body()) return;
     continue_then(expect_continue, [](Session& s) {
-      beast::get_lowest_layer(s.stream_).expires_after(s.server_.options.read_timeout);
+      s.stream_.expires_after(s.server_.options.read_timeout);
       http::async_read(
           s.stream_, s.buffer_, *s.body_,
           [self = s.shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -258,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void continue_then(bool expect_continue, void (*next)(Session&)) {
     if (!expect_continue) return next(*this);
     continue_ = http::response<http::empty_body>(http::status::continue_, 11);
-    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
+    stream_.expires_after(server_.options.write_timeout);
     http::async_write(stream_, continue_,
                       [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
                         if (ec) return;
@@ -270,7 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& body = upload_->get().body();
     body.data = piece_.data();
     body.size = piece_.size();
-    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
+    stream_.expires_after(server_.options.read_timeout);
     http::async_read(
         stream_, buffer_, *upload_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_piece(ec); });
@@ -381,7 +376,7 @@ class Session : public std::enable_shared_from_this<Session> {
     after_sent_ = std::move(response.after_sent);
     response_.keep_alive(keep_alive && !server_.stopping);
     response_.prepare_payload();
-    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
+    stream_.expires_after(server_.options.write_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         --self->server_.in_flight;
@@ -406,7 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void linger_read() {
-    beast::get_lowest_layer(stream_).expires_at(linger_deadline_);
+    stream_.expires_at(linger_deadline_);
     stream_.async_read_some(net::buffer(piece_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t got) {
                               if (ec || got >= self->linger_budget_) return self->close();
@@ -416,13 +411,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
-      beast::get_lowest_layer(self->stream_).close();
-    });
+    stream_.expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown(
+        [self = shared_from_this()](beast::error_code, std::size_t) { self->stream_.close(); });
   }
 
-  beast::ssl_stream<TcpStream> stream_;
+  TlsSocketStream stream_;
   HttpsServer::Impl& server_;
   std::string address_;                     // the client's, counted in server_.per_address
   std::shared_ptr<const void> head_state_;  // the opener's, for the request being read

@@ -2,7 +2,8 @@
 // as its head (parsed from what was already read), one that arrives later or in pieces
 // (read asynchronously), chunked bodies split anywhere, a chunked body over the limit, and
 // two requests sent in one record. The handler echoes each body back. And answers leave
-// without Nagle's delay.
+// without Nagle's delay; the connection's deadlines cut stalled clients, not slow handlers;
+// a closing connection sends close_notify.
 #include "gateway/http/https_server.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,20 +25,27 @@
 namespace mg::gateway {
 namespace {
 
-// A server on 127.0.0.1:0 answering every POST with its body (anything else: 405).
+constexpr std::size_t kLargeAnswer = 32 << 20;
+
+// A server on 127.0.0.1:0 answering every POST with its body (anything else: 405); POST
+// /sleep answers after 2 s, POST /large with kLargeAnswer bytes. POSTs are handled on the
+// handler pool, off the socket threads. `adjust` changes the listener's options.
 class EchoServer {
  public:
-  explicit EchoServer(std::size_t body_limit = 1 << 20) {
+  explicit EchoServer(const std::function<void(HttpsServerOptions&)>& adjust = {}) {
     write_self_signed_certificate(dir_.path() / "cert.pem", dir_.path() / "key.pem");
     HttpsServerOptions options;
     options.port = 0;
     options.certificate = dir_.path() / "cert.pem";
     options.private_key = dir_.path() / "key.pem";
-    options.body_limit = body_limit;
+    options.body_limit = 1 << 20;
+    if (adjust) adjust(options);
     server_ = std::make_unique<HttpsServer>(options, [](const HttpRequest& request) {
       HttpResponse response;
       response.content_type = "application/octet-stream";
       response.body = request.body;
+      if (request.target == "/sleep") std::this_thread::sleep_for(std::chrono::seconds(2));
+      if (request.target == "/large") response.body.assign(kLargeAnswer, 'x');
       if (request.method != "POST") response.status = 405;
       return response;
     });
@@ -58,7 +67,7 @@ class EchoServer {
 // decides what the server's first read holds.
 class RawClient {
  public:
-  explicit RawClient(uint16_t port) : tls_(port) {
+  explicit RawClient(uint16_t port, int receive_buffer = 0) : tls_(port, {}, receive_buffer) {
     const timeval timeout{10, 0};  // a missing answer fails the test instead of hanging it
     ::setsockopt(tls_.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
@@ -70,6 +79,30 @@ class RawClient {
               static_cast<int>(bytes.size()));
   }
   void pause() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
+  // The server (in this process) still holds its end of the connection. (Whether the
+  // client's end is readable says nothing: TLS 1.3 session tickets arrive after the
+  // handshake.)
+  bool server_holds() const {
+    return testing::own_socket_with_peer(testing::local_port(tls_.fd())) >= 0;
+  }
+  // Waits up to 10 s for the server to close its end; whether it did.
+  bool server_closes() const {
+    for (int i = 0; i < 200 && server_holds(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return !server_holds();
+  }
+  // Reads until the connection ends; the bytes read.
+  std::size_t read_to_end() {
+    std::size_t total = pending_.size();
+    char chunk[16384];
+    int got = 0;
+    while ((got = SSL_read(tls_.ssl(), chunk, sizeof chunk)) > 0)
+      total += static_cast<std::size_t>(got);
+    last_error_ = SSL_get_error(tls_.ssl(), got);
+    return total;
+  }
+  // SSL_get_error of the read that ended read_to_end.
+  int last_error() const { return last_error_; }
 
   struct Answer {
     int status = 0;
@@ -112,6 +145,7 @@ class RawClient {
 
   testing::LoopbackTls tls_;
   std::string pending_;
+  int last_error_ = SSL_ERROR_NONE;
 };
 
 std::string post_head(std::size_t length) {
@@ -166,7 +200,7 @@ TEST(HttpsServerBody, ABodyIsReadHoweverItsRecordsFall) {
 }
 
 TEST(HttpsServerBody, AChunkedBodyOverTheLimitInOneRecordIsRefused) {
-  EchoServer server(1000);
+  EchoServer server([](HttpsServerOptions& options) { options.body_limit = 1000; });
   RawClient client(server.port());
   ASSERT_TRUE(client.connected());
   const std::string body = sample_body(2000);
@@ -201,6 +235,81 @@ TEST(HttpsServerBody, AcceptedConnectionsSendWithoutNaglesDelay) {
   const int server_fd = testing::own_socket_with_peer(testing::local_port(client.fd()));
   ASSERT_GE(server_fd, 0);
   EXPECT_TRUE(testing::sends_without_delay(server_fd));
+}
+
+// A request head trickled a byte at a time never completes: the read deadline, set once
+// for the whole request, cuts the connection although bytes keep arriving.
+TEST(HttpsServerDeadlines, ATrickledHeadIsCutAtTheReadDeadline) {
+  EchoServer server(
+      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  RawClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  const std::string head = post_head(5) + std::string(40, ' ');  // 3 s or more to send
+  std::size_t sent = 0;
+  for (; sent < head.size() && client.server_holds(); ++sent) {
+    client.send(head.substr(sent, 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(75));
+  }
+  EXPECT_LT(sent, head.size()) << "the server held the connection through the whole head";
+  client.read_to_end();
+  EXPECT_NE(client.last_error(), SSL_ERROR_NONE);
+}
+
+// A client that goes silent halfway through its head is cut at the read deadline, with
+// nothing arriving to wake the read.
+TEST(HttpsServerDeadlines, ASilentClientIsCutAtTheReadDeadline) {
+  EchoServer server(
+      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  RawClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  client.send("POST /echo HTTP/1.1\r\nHost: loc");
+  EXPECT_TRUE(client.server_closes()) << "the server held a silent client";
+  client.read_to_end();
+  // Cut, not closed in order: no close_notify, and no more waiting for the client's.
+  EXPECT_NE(client.last_error(), SSL_ERROR_NONE);
+  EXPECT_NE(client.last_error(), SSL_ERROR_ZERO_RETURN);
+}
+
+// A handler slower than the read deadline is not a stalled client: the deadline passes
+// while nothing waits on the socket, and the answer (with its own deadline) still goes
+// out, on a connection that stays usable.
+TEST(HttpsServerDeadlines, AHandlerSlowerThanTheReadDeadlineIsStillAnswered) {
+  EchoServer server(
+      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  RawClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  client.send("POST /sleep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nfirst");
+  client.expect_echo("first");
+  client.send(post_head(6) + "second");
+  client.expect_echo("second");
+}
+
+// A client that stops reading a large answer is cut at the write deadline: it never gets
+// the rest, and its connection ends instead of holding the server's buffers.
+TEST(HttpsServerDeadlines, AClientThatStopsReadingIsCutAtTheWriteDeadline) {
+  EchoServer server(
+      [](HttpsServerOptions& options) { options.write_timeout = std::chrono::seconds(1); });
+  RawClient client(server.port(), 4096);
+  ASSERT_TRUE(client.connected());
+  client.send("POST /large HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_FALSE(client.server_holds()) << "the server held a client that reads nothing";
+  EXPECT_LT(client.read_to_end(), kLargeAnswer);
+  EXPECT_NE(client.last_error(), SSL_ERROR_NONE);
+}
+
+// Connection: close ends with the server's close_notify after the answer, so the client
+// can tell a complete close from a cut one.
+TEST(HttpsServerDeadlines, AClosingConnectionEndsWithCloseNotify) {
+  EchoServer server;
+  RawClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  client.send(
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+      "Content-Length: 4\r\n\r\nlast");
+  client.expect_echo("last");
+  EXPECT_EQ(client.read_to_end(), 0u);
+  EXPECT_EQ(client.last_error(), SSL_ERROR_ZERO_RETURN);
 }
 
 }  // namespace
