@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -18,6 +19,7 @@
 
 #include "gateway/http/address_counter.h"
 #include "gateway/http/asio_event_loop.h"
+#include "gateway/http/response_head.h"
 #include "gateway/http/server_tls.h"
 #include "gateway/http/tls_socket_stream.h"
 
@@ -372,27 +374,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(HttpResponse response, bool keep_alive) {
     release_body();  // the request (and its body) has been handled
-    response_ = {};
-    response_.version(11);
-    response_.result(static_cast<unsigned>(response.status));
-    response_.set(http::field::server, "modelgate");
-    response_.set(http::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) response_.set(name, value);
-    response_.body() = std::move(response.body);
+    answer_keep_alive_ = keep_alive && !server_.stopping;
+    answer_head_.clear();  // keeps its capacity: no allocation after a connection's first
+    append_response_head(answer_head_, response, answer_keep_alive_);
+    answer_body_ = status_allows_body(response.status) ? std::move(response.body) : std::string();
     after_sent_ = std::move(response.after_sent);
-    response_.keep_alive(keep_alive && !server_.stopping);
-    response_.prepare_payload();
     stream_.expires_after(server_.options.write_timeout);
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        --self->server_.in_flight;
-                        self->after_sent_.reset();  // the caller has its answer
-                        if (ec) return;
-                        if (!self->response_.keep_alive()) {
-                          return self->body_read_ ? self->close() : self->linger();
-                        }
-                        self->read();
-                      });
+    const std::array<net::const_buffer, 2> answer{net::buffer(answer_head_),
+                                                  net::buffer(answer_body_)};
+    net::async_write(stream_, answer,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       --self->server_.in_flight;
+                       self->after_sent_.reset();  // the caller has its answer
+                       if (ec) return;
+                       if (!self->answer_keep_alive_) {
+                         return self->body_read_ ? self->close() : self->linger();
+                       }
+                       self->read();
+                     });
   }
 
   // After answering a request whose body was not read (refused, too large, an upload the
@@ -440,7 +439,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<BodySink> sink_;
   std::vector<char> piece_;
   http::response<http::empty_body> continue_;
-  http::response<http::string_body> response_;
+  std::string answer_head_;  // the answer being written: its head, then its body
+  std::string answer_body_;
+  bool answer_keep_alive_ = false;
   std::shared_ptr<void> after_sent_;  // the response's after_sent, until it is written
 };
 

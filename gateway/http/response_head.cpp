@@ -1,0 +1,91 @@
+#include "gateway/http/response_head.h"
+
+#include <boost/beast/http/status.hpp>
+#include <charconv>
+#include <string_view>
+
+namespace mg::gateway {
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) {  // ASCII, case-insensitive
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool splits_head(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+bool framing(std::string_view name) {
+  return same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding") ||
+         same_name(name, "Connection");
+}
+
+void append_number(std::string& out, std::size_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+}  // namespace
+
+bool status_allows_body(int status) { return status >= 200 && status != 204 && status != 304; }
+
+void append_response_head(std::string& out, const HttpResponse& response, bool keep_alive) {
+  const auto& headers = response.headers;
+  // The response's header i is written unless a later one has its name (set() semantics).
+  auto superseded = [&headers](std::size_t i) {
+    for (std::size_t j = i + 1; j < headers.size(); ++j) {
+      if (same_name(headers[i].first, headers[j].first)) return true;
+    }
+    return false;
+  };
+  auto usable = [](const std::pair<std::string, std::string>& field) {
+    return !field.first.empty() && !splits_head(field.first) && !splits_head(field.second) &&
+           !framing(field.first);
+  };
+  std::string_view server = "modelgate", content_type = response.content_type;
+  for (const auto& field : headers) {
+    if (!usable(field)) continue;
+    if (same_name(field.first, "Server")) server = field.second;
+    if (same_name(field.first, "Content-Type")) content_type = field.second;
+  }
+  if (splits_head(content_type)) content_type = "application/octet-stream";
+
+  // A status outside 100–999 cannot be written (Beast threw on it): a handler's bug.
+  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  out.append("HTTP/1.1 ");
+  append_number(out, static_cast<std::size_t>(status));
+  out.push_back(' ');
+  out.append(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status)));
+  out.append("\r\n");
+  append_field(out, "Server", server);
+  append_field(out, "Content-Type", content_type);
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = headers[i];
+    if (!usable(headers[i]) || superseded(i) || same_name(name, "Server") ||
+        same_name(name, "Content-Type")) {
+      continue;
+    }
+    append_field(out, name, value);
+  }
+  if (status_allows_body(status)) {
+    out.append("Content-Length: ");
+    append_number(out, response.body.size());
+    out.append("\r\n");
+  }
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
+
+}  // namespace mg::gateway
