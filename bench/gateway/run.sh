@@ -15,6 +15,9 @@
 # with dynamic batching off (max batch 1) and on.
 # Installs wrk, nginx, nodejs, python3-onnx (apt, only when missing) and onnxruntime-node
 # (npm, into bench/.ort). Prints each run's RESULT line and the ratios.
+# HEALTH_ROUNDS=N adds N rounds of nginx static and ModelGate health measured back to back
+# (which goes first alternates), with each round's ratio and their median: the two single
+# runs above are a minute apart, and this ratio moves most with the VM's drift.
 # usage: bench/gateway/run.sh [BUILD_DIR] [SECONDS_PER_RUN]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -159,4 +162,21 @@ ceiling "CNN binary" 2.0 node-cnn-binary nginx-cnn-binary
 if [[ ${MG_ACCESS_LOG:-stdout} == stdout ]]; then
   echo "answers other than 200 (access log): $(grep -o '"status":[0-9]*,"code":"[a-z_]*"' "$work/serve.log" |
     grep -v '"status":200' | sort | uniq -c | tr '\n' ' ')"
+fi
+if ((${HEALTH_ROUNDS:-0} > 0)); then
+  rps_of() { wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" -s bench/gateway/get.lua "$1" |
+    sed -n 's/^RESULT rps=\([0-9]*\).*/\1/p'; }
+  round_ratios=()
+  for round in $(seq 1 "$HEALTH_ROUNDS"); do
+    if ((round % 2)); then
+      n=$(rps_of "https://127.0.0.1:$nginx_port/") m=$(rps_of "$mg/v2/health/ready")
+    else
+      m=$(rps_of "$mg/v2/health/ready") n=$(rps_of "https://127.0.0.1:$nginx_port/")
+    fi
+    round_ratios+=("$(awk -v a="$m" -v b="$n" 'BEGIN { printf "%.2f", a / b }')")
+    echo "health round $round: nginx $n  ModelGate $m  ratio ${round_ratios[-1]}"
+  done
+  echo "health / nginx static, back to back: median of $HEALTH_ROUNDS rounds" \
+    "$(printf '%s\n' "${round_ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+    "(target >= 0.9)"
 fi
