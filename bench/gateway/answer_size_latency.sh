@@ -16,12 +16,7 @@ for build in "$@"; do
   "$build/gateway/modelgate" init --data-dir "$data" >/dev/null
   "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
     --promote >/dev/null
-  printf 'access_log = "off"\n' >"$work/modelgate.toml"
-  log=$work/serve-${#pids[@]}.log
-  "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" \
-    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$log" 2>&1 &
-  pids+=($!)
-  port=$(https_port_of "$log")
+  serve_data "$build" "$data"
   echo "== $build"
   for batch in 1 64 300 1000; do
     /usr/bin/python3 bench/gateway/sequential_infer.py "$port" "$(cat "$data/admin.key")" "$batch"

@@ -12,12 +12,7 @@ source bench/gateway/work_dir.sh
 for build in "$@"; do
   data=$work/data-${#pids[@]}
   "$build/gateway/modelgate" init --data-dir "$data" >/dev/null
-  printf 'access_log = "off"\n' >"$work/modelgate.toml"
-  log=$work/serve-${#pids[@]}.log
-  "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/modelgate.toml" \
-    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$log" 2>&1 &
-  pids+=($!)
-  port=$(https_port_of "$log")
+  serve_data "$build" "$data"
   echo "== $build"
   for _ in $(seq 1 "$rounds"); do
     /usr/bin/python3 bench/gateway/connection_memory.py "$port" "${pids[-1]}" "$connections"

@@ -18,3 +18,14 @@ https_port_of() {
   [[ -n "$port" ]] || { cat "$log" >&2; return 1; }
   echo "$port"
 }
+
+# serve_data BUILD DATA: starts BUILD's server on DATA (access log off, free ports), adds
+# it to pids and sets `port` to its HTTPS port.
+serve_data() {
+  local build=$1 data=$2 log=$work/serve-${#pids[@]}.log
+  printf 'access_log = "off"\n' >"$work/serve_data.toml"
+  "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/serve_data.toml" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --plugin-dir "$build/plugins" >"$log" 2>&1 &
+  pids+=($!)
+  port=$(https_port_of "$log")
+}

@@ -148,6 +148,10 @@ class RawClient {
   int last_error_ = SSL_ERROR_NONE;
 };
 
+void read_deadline_of_one_second(HttpsServerOptions& options) {
+  options.read_timeout = std::chrono::seconds(1);
+}
+
 std::string post_head(std::size_t length) {
   return "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(length) +
          "\r\n\r\n";
@@ -240,8 +244,7 @@ TEST(HttpsServerBody, AcceptedConnectionsSendWithoutNaglesDelay) {
 // A request head trickled a byte at a time never completes: the read deadline, set once
 // for the whole request, cuts the connection although bytes keep arriving.
 TEST(HttpsServerDeadlines, ATrickledHeadIsCutAtTheReadDeadline) {
-  EchoServer server(
-      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  EchoServer server(read_deadline_of_one_second);
   RawClient client(server.port());
   ASSERT_TRUE(client.connected());
   const std::string head = post_head(5) + std::string(40, ' ');  // 3 s or more to send
@@ -258,8 +261,7 @@ TEST(HttpsServerDeadlines, ATrickledHeadIsCutAtTheReadDeadline) {
 // A client that goes silent halfway through its head is cut at the read deadline, with
 // nothing arriving to wake the read.
 TEST(HttpsServerDeadlines, ASilentClientIsCutAtTheReadDeadline) {
-  EchoServer server(
-      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  EchoServer server(read_deadline_of_one_second);
   RawClient client(server.port());
   ASSERT_TRUE(client.connected());
   client.send("POST /echo HTTP/1.1\r\nHost: loc");
@@ -274,8 +276,7 @@ TEST(HttpsServerDeadlines, ASilentClientIsCutAtTheReadDeadline) {
 // while nothing waits on the socket, and the answer (with its own deadline) still goes
 // out, on a connection that stays usable.
 TEST(HttpsServerDeadlines, AHandlerSlowerThanTheReadDeadlineIsStillAnswered) {
-  EchoServer server(
-      [](HttpsServerOptions& options) { options.read_timeout = std::chrono::seconds(1); });
+  EchoServer server(read_deadline_of_one_second);
   RawClient client(server.port());
   ASSERT_TRUE(client.connected());
   client.send("POST /sleep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nfirst");
