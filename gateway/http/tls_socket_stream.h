@@ -15,6 +15,7 @@
 // all run on the socket's executor.
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstddef>
@@ -117,7 +118,9 @@ class TlsSocketStream {
     if (it == end) return {nullptr, 0};
     const boost::asio::const_buffer first = *it;
     if (first.size() >= kRecord || std::next(it) == end) return {first.data(), first.size()};
-    gathered_.resize(kRecord);
+    // Sized to what is written (up to a record), so that a connection answering small
+    // requests keeps a small buffer.
+    gathered_.resize(std::min(boost::asio::buffer_size(buffers), kRecord));
     const std::size_t size = boost::asio::buffer_copy(boost::asio::buffer(gathered_), buffers);
     return {gathered_.data(), size};
   }
