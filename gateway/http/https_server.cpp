@@ -73,6 +73,7 @@ struct HttpsServer::Impl {
   std::atomic<std::size_t> queued{0};  // posted to the handler pool, not started yet
   net::steady_timer accept_pause;      // on contexts[0]: waits out a full table
   std::atomic<bool> stopping{false};
+  std::thread drainer;  // started by stop(): waits for in-flight requests, then stops run()
   // Keep run() running while requests are with the handler pool and no socket operation
   // is pending (an io_context would otherwise return as soon as it has nothing to do).
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -518,6 +519,7 @@ HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler, StreamOpen
 
 HttpsServer::~HttpsServer() {
   stop();
+  if (impl_->drainer.joinable()) impl_->drainer.join();
   impl_->handlers.join();
   impl_->control.join();
 }
@@ -551,15 +553,18 @@ void HttpsServer::stop() {
     s.signals.cancel(ec);
     s.accept_pause.cancel();
     // Drain: wait (off the io threads) until every accepted request is answered, then
-    // stop the loop, which drops idle keep-alive connections.
-    std::thread([&s] {
+    // stop the loop, which drops idle keep-alive connections. Joined by the destructor,
+    // not detached: once the guards are reset run() may return and the owner destroy this
+    // Impl while the drainer is still stopping the contexts. (Set here, on the thread
+    // that calls run(), which returns before the destructor runs.)
+    s.drainer = std::thread([&s] {
       auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
       while (s.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       for (auto& guard : s.work) guard.reset();
       for (auto& context : s.contexts) context->stop();
-    }).detach();
+    });
   });
 }
 
