@@ -1,5 +1,6 @@
 #include "gateway/http/response_head.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <string_view>
@@ -7,24 +8,15 @@
 namespace mg::gateway {
 namespace {
 
-bool same_name(std::string_view a, std::string_view b) {  // ASCII, case-insensitive
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using boost::beast::iequals;  // ASCII, case-insensitive: header names
 
 bool splits_head(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
 bool framing(std::string_view name) {
-  return same_name(name, "Content-Length") || same_name(name, "Transfer-Encoding") ||
-         same_name(name, "Connection");
+  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+         iequals(name, "Connection");
 }
 
 void append_number(std::string& out, std::size_t value) {
@@ -46,7 +38,7 @@ void append_response_head(std::string& out, const HttpResponse& response, bool k
   // The response's header i is written unless a later one has its name (set() semantics).
   auto superseded = [&headers](std::size_t i) {
     for (std::size_t j = i + 1; j < headers.size(); ++j) {
-      if (same_name(headers[i].first, headers[j].first)) return true;
+      if (iequals(headers[i].first, headers[j].first)) return true;
     }
     return false;
   };
@@ -57,8 +49,8 @@ void append_response_head(std::string& out, const HttpResponse& response, bool k
   std::string_view server = "modelgate", content_type = response.content_type;
   for (const auto& field : headers) {
     if (!usable(field)) continue;
-    if (same_name(field.first, "Server")) server = field.second;
-    if (same_name(field.first, "Content-Type")) content_type = field.second;
+    if (iequals(field.first, "Server")) server = field.second;
+    if (iequals(field.first, "Content-Type")) content_type = field.second;
   }
   if (splits_head(content_type)) content_type = "application/octet-stream";
 
@@ -73,8 +65,8 @@ void append_response_head(std::string& out, const HttpResponse& response, bool k
   append_field(out, "Content-Type", content_type);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto& [name, value] = headers[i];
-    if (!usable(headers[i]) || superseded(i) || same_name(name, "Server") ||
-        same_name(name, "Content-Type")) {
+    if (!usable(headers[i]) || superseded(i) || iequals(name, "Server") ||
+        iequals(name, "Content-Type")) {
       continue;
     }
     append_field(out, name, value);

@@ -64,11 +64,11 @@ void TlsSocketStream::arm(const std::shared_ptr<Deadline>& deadline) {
   });
 }
 
-TlsSocketStream::Step TlsSocketStream::outcome(int result, std::size_t bytes) {
+TlsSocketStream::Step TlsSocketStream::outcome(int result) {
   const int saved_errno = errno;
   switch (SSL_get_error(ssl_, result)) {
     case SSL_ERROR_NONE:
-      return {Want::nothing, {}, bytes};
+      return {};
     case SSL_ERROR_WANT_READ:
       return {Want::read, {}, 0};
     case SSL_ERROR_WANT_WRITE:
@@ -104,7 +104,7 @@ void clear_errors() {
 TlsSocketStream::Step TlsSocketStream::try_handshake() {
   clear_errors();
   const int result = SSL_do_handshake(ssl_);
-  return result == 1 ? Step{} : outcome(result, 0);
+  return result == 1 ? Step{} : outcome(result);
 }
 
 TlsSocketStream::Step TlsSocketStream::try_read(void* data, std::size_t size) {
@@ -112,7 +112,7 @@ TlsSocketStream::Step TlsSocketStream::try_read(void* data, std::size_t size) {
   clear_errors();
   std::size_t got = 0;
   const int result = SSL_read_ex(ssl_, data, size, &got);
-  return result == 1 ? Step{Want::nothing, {}, got} : outcome(result, 0);
+  return result == 1 ? Step{Want::nothing, {}, got} : outcome(result);
 }
 
 TlsSocketStream::Step TlsSocketStream::try_write(const void* data, std::size_t size) {
@@ -120,7 +120,7 @@ TlsSocketStream::Step TlsSocketStream::try_write(const void* data, std::size_t s
   clear_errors();
   std::size_t written = 0;
   const int result = SSL_write_ex(ssl_, data, size, &written);
-  return result == 1 ? Step{Want::nothing, {}, written} : outcome(result, 0);
+  return result == 1 ? Step{Want::nothing, {}, written} : outcome(result);
 }
 
 TlsSocketStream::Step TlsSocketStream::try_shutdown() {
@@ -129,7 +129,7 @@ TlsSocketStream::Step TlsSocketStream::try_shutdown() {
     clear_errors();
     const int result = SSL_shutdown(ssl_);
     if (result == 1) return {};  // the client's close_notify had come already
-    if (result < 0) return outcome(result, 0);
+    if (result < 0) return outcome(result);
     sent_shutdown_ = true;
   }
   drained_.resize(16 * 1024);
@@ -143,7 +143,7 @@ TlsSocketStream::Step TlsSocketStream::try_shutdown() {
       if (SSL_has_pending(ssl_)) continue;
       return {Want::read, {}, 0};
     }
-    const Step step = outcome(result, 0);
+    const Step step = outcome(result);
     if (step.error == boost::asio::error::eof) return {};  // the client's close_notify
     return step;
   }

@@ -84,7 +84,7 @@ class TlsSocketStream {
   Step try_write(const void* data, std::size_t size);
   Step try_shutdown();
   // Maps OpenSSL's answer `result` of the call just made to a Step.
-  Step outcome(int result, std::size_t bytes);
+  Step outcome(int result);
 
   // Shared with the timer's handler, which may run after the stream is gone.
   struct Deadline {
