@@ -10,8 +10,14 @@ namespace {
 
 using boost::beast::iequals;  // ASCII, case-insensitive: header names
 
+// A byte loop: find_first_of("\r\n\0") searched its three-byte set once per character (a
+// memchr call each, ~150 per answer). All three are at or below '\r', which almost no header
+// byte is.
 bool splits_head(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return true;
+  }
+  return false;
 }
 
 bool framing(std::string_view name) {

@@ -186,6 +186,25 @@ TEST(ApiKeyTest, GeneratedKeysHaveTheDocumentedShape) {
   EXPECT_FALSE(parse_api_key("mg_abcdefabcdef_" + std::string(39, 'a') + "!"));
 }
 
+// Every byte value in every position class: the id takes [a-z0-9], the secret [A-Za-z0-9],
+// nothing else (a signed char above 127 included).
+TEST(ApiKeyTest, EachPartAcceptsExactlyItsAlphabet) {
+  auto between = [](int c, char low, char high) { return c >= low && c <= high; };
+  for (int c = 0; c < 256; ++c) {
+    const bool digit = between(c, '0', '9'), lower = between(c, 'a', 'z'),
+               upper = between(c, 'A', 'Z');
+    const char ch = static_cast<char>(c);
+    EXPECT_EQ(valid_key_id("abcdefabcde" + std::string(1, ch)), digit || lower) << c;
+    EXPECT_EQ(parse_api_key("mg_" + std::string(1, ch) + "bcdefabcdef_" + std::string(40, 'a'))
+                  .has_value(),
+              digit || lower)
+        << c;
+    EXPECT_EQ(parse_api_key("mg_abcdefabcdef_" + std::string(39, 'a') + ch).has_value(),
+              digit || lower || upper)
+        << c;
+  }
+}
+
 }  // namespace
 }  // namespace mg::gateway
 
