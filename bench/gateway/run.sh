@@ -68,24 +68,7 @@ mg_port=$(https_port_of "$work/serve.log")
 
 # nginx: 2 workers, TLS with the same certificate, a 200-byte JSON body.
 nginx_port=$((mg_port + 1))
-body=$(printf '{"status":"ready","detail":"%s"}' "$(head -c 170 /dev/zero | tr '\0' x)")
-cat >"$work/nginx.conf" <<EOT
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx.error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nginx_port ssl;
-    ssl_certificate $data/tls/cert.pem;
-    ssl_certificate_key $data/tls/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / { default_type application/json; return 200 '$body'; }
-  }
-}
-EOT
+nginx_static_conf "$work/nginx.conf" "$nginx_port" "$data/tls/cert.pem" "$data/tls/key.pem" 2
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 

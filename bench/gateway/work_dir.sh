@@ -29,3 +29,28 @@ serve_data() {
   pids+=($!)
   port=$(https_port_of "$log")
 }
+
+# nginx_static_conf CONF PORT CERT KEY WORKERS: writes an nginx config serving a 200-byte
+# JSON body over TLS on 127.0.0.1:PORT with WORKERS worker processes (the machine's
+# ceiling that the health check is compared with); its pid and error log in `work`.
+nginx_static_conf() {
+  local conf=$1 port=$2 cert=$3 key=$4 workers=$5 body
+  body=$(printf '{"status":"ready","detail":"%s"}' "$(head -c 170 /dev/zero | tr '\0' x)")
+  cat >"$conf" <<EOT
+worker_processes $workers;
+pid $work/nginx.pid;
+error_log $work/nginx.error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { default_type application/json; return 200 '$body'; }
+  }
+}
+EOT
+}

@@ -53,10 +53,9 @@ void append_response_head(std::string& out, const HttpResponse& response, bool k
            !framing(field.first);
   };
   std::string_view server = "modelgate", content_type = response.content_type;
-  for (const auto& field : headers) {
-    if (!usable(field)) continue;
-    if (iequals(field.first, "Server")) server = field.second;
-    if (iequals(field.first, "Content-Type")) content_type = field.second;
+  for (const auto& field : headers) {  // the name first: usable() reads every byte
+    if (iequals(field.first, "Server") && usable(field)) server = field.second;
+    if (iequals(field.first, "Content-Type") && usable(field)) content_type = field.second;
   }
   if (splits_head(content_type)) content_type = "application/octet-stream";
 
