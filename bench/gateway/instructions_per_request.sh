@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 build=$1 n1=${2:-200} n2=${3:-1200}
 # shellcheck source=work_dir.sh
 source bench/gateway/work_dir.sh
+install_missing valgrind nginx python3-numpy
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples >/dev/null
 data=$work/data
 out=$("$build/gateway/modelgate" init --data-dir "$data" --json)

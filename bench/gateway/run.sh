@@ -27,24 +27,16 @@ duration=${2:-10}
 connections=64
 wrk_threads=2
 
-missing=()
-for p in wrk nginx python3-onnx python3-numpy; do
-  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
-done
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-if ((${#missing[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  systemctl stop nginx 2>/dev/null || true  # the package starts one on port 80
-fi
+# shellcheck source=work_dir.sh
+source bench/gateway/work_dir.sh
+install_missing wrk nginx python3-onnx python3-numpy
+command -v node >/dev/null || install_missing nodejs
+command -v npm >/dev/null || install_missing npm
 if [[ ! -d bench/.ort/node_modules/onnxruntime-node ]]; then
   mkdir -p bench/.ort
   (cd bench/.ort && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >/dev/null)
 fi
 cmake --build "$build" --target modelgate mg_cpu >/dev/null
-
-# shellcheck source=work_dir.sh
-source bench/gateway/work_dir.sh
 
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples
 modelgate=$build/gateway/modelgate

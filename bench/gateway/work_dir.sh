@@ -9,6 +9,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# install_missing PACKAGE…: installs with apt those of the Debian packages given that are not
+# installed yet (nothing when all are), and stops the service the nginx package starts.
+install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  systemctl stop nginx 2>/dev/null || true  # the package starts one on port 80
+}
+
 # https_port_of LOG: waits up to 30 s for the server writing LOG to listen and prints its
 # HTTPS port; prints the log to stderr and fails when it does not.
 https_port_of() {
