@@ -23,12 +23,13 @@ key=$(cat "$data/admin.key" 2>/dev/null || sed -n 's/.*"admin_key":"\([^"]*\)".*
 printf 'access_log = "off"\nthreads = 1\n' >"$work/config.toml"
 
 # under_callgrind LOG COMMAND…: starts COMMAND under callgrind (output $work/cg.out), its
-# output in LOG; sets `pid`.
+# output in LOG; sets `pid` and adds it to `pids`, so that a failed run leaves no server.
 under_callgrind() {
   local log=$1
   shift
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@" >"$log" 2>&1 &
   pid=$!
+  pids+=("$pid")
 }
 
 # start_server KIND: the process that answers KIND under callgrind; sets `pid` and `port`.
