@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Same-run A/B of two modelgate builds under wrk over TLS (64 connections, 2 threads): both
-# servers run at once on the same seed MLP (`"max_batch_size": 64, "instances": 2`, access
-# log off), and each round measures A then B on each endpoint, so machine drift hits both
-# alike (the order alternates per round). Prints each run and, per endpoint, both medians and B/A.
-# Endpoints: health (/v2/health/ready), MLP batch-1 JSON, MLP batch-1 binary (bearer key).
+# servers run at once on the same seed MLP and CNN (`"max_batch_size": 64, "instances": 2`,
+# access log off), and each round measures A then B on each endpoint, so machine drift hits
+# both alike (the order alternates per round). Prints each run and, per endpoint, both
+# medians and B/A.
+# Endpoints: health (/v2/health/ready), MLP batch-1 JSON, MLP batch-1 binary (bearer key);
+# "cnn-binary" (the CNN at batch 1, binary, same model config) only when named.
 # usage: bench/gateway/ab.sh BUILD_A BUILD_B [ROUNDS] [SECONDS_PER_RUN]
 #   e.g. a build of the previous commit in /tmp/before/build against build/
 # As a new user meets it (no scheduling option, the access log on as it ships):
@@ -35,6 +37,8 @@ start() {
   local config=()
   [[ -n $model_config ]] && config=(--config "$model_config")
   "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
+    "${config[@]}" --promote >/dev/null
+  "$build/gateway/modelgate" import --data-dir "$data" fashion-cnn examples/models/fashion-cnn.onnx \
     "${config[@]}" --promote >/dev/null
   printf 'access_log = "%s"\n' "$access_log" >"$work/$name.toml"
   "$build/gateway/modelgate" serve --data-dir "$data" --config "$work/$name.toml" \
@@ -74,6 +78,10 @@ run() {
       line=$(BODY=$work/mlp.bin KEY=$key HEADER_LENGTH=$(cat "$work/mlp.bin.len") \
         CONTENT_TYPE=application/octet-stream wrk -t2 -c64 -d"${duration}s" \
         -s bench/gateway/post.lua "$base/v2/models/fashion-mlp/infer") ;;
+    cnn-binary)
+      line=$(BODY=$work/cnn.bin KEY=$key HEADER_LENGTH=$(cat "$work/cnn.bin.len") \
+        CONTENT_TYPE=application/octet-stream wrk -t2 -c64 -d"${duration}s" \
+        -s bench/gateway/post.lua "$base/v2/models/fashion-cnn/infer") ;;
   esac
   line=$(grep '^RESULT' <<<"$line")
   [[ $line == *"non2xx=0 errors=0"* ]] || { echo "errors in $1 $2: $line" >&2; exit 1; }

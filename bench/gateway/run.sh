@@ -10,8 +10,8 @@
 #     static body): the cost of carrying that request over TLS with no work, against which
 #     the script prints how much of it each speed target asks for;
 # ModelGate as a new user meets it: models imported without any scheduling option
-# ("default"), the access log on as it ships (stdout, here into a file); the MLP also with
-# {"max_batch_size": 64, "instances": 2} ("tuned"); and a wide MLP (784→1024→1024→10)
+# ("default"), the access log on as it ships (stdout, here into a file); the MLP and the CNN
+# also with {"max_batch_size": 64, "instances": 2} ("tuned"); and a wide MLP (784→1024→1024→10)
 # with dynamic batching off (max batch 1) and on.
 # Installs wrk, nginx, nodejs, python3-onnx (apt, only when missing) and onnxruntime-node
 # (npm, into bench/.ort). Prints each run's RESULT line and the ratios.
@@ -47,6 +47,7 @@ import() { "$modelgate" import --data-dir "$data" "$@" --promote >/dev/null; }
 import fashion-mlp examples/models/fashion-mlp.onnx  # defaults: no scheduling option
 import fashion-cnn examples/models/fashion-cnn.onnx
 import mlp-tuned examples/models/fashion-mlp.onnx --config '{"max_batch_size": 64, "instances": 2}'
+import cnn-tuned examples/models/fashion-cnn.onnx --config '{"max_batch_size": 64, "instances": 2}'
 import wide-unbatched "$work/wide-mlp.onnx" --config '{"max_batch_size": 1, "instances": 2}'
 import wide-batched "$work/wide-mlp.onnx" --config '{"max_batch_size": 64, "instances": 2, "max_queue_delay_us": 500}'
 
@@ -108,6 +109,7 @@ binary() { echo BODY="$work/$1.bin" HEADER_LENGTH="$(cat "$work/$1.bin.len")" CO
   measure modelgate-mlp-binary-tuned "$mg/v2/models/mlp-tuned/infer" $(binary mlp) KEY="$key"
   measure node-cnn-binary "$node/v2/models/fashion-cnn/infer" $(binary cnn) KEY="$key"
   measure modelgate-cnn-binary "$mg/v2/models/fashion-cnn/infer" $(binary cnn) KEY="$key"
+  measure modelgate-cnn-binary-tuned "$mg/v2/models/cnn-tuned/infer" $(binary cnn) KEY="$key"
   measure modelgate-wide-unbatched "$mg/v2/models/wide-unbatched/infer" BODY="$work/wide.json" KEY="$key"
   measure modelgate-wide-batched "$mg/v2/models/wide-batched/infer" BODY="$work/wide.json" KEY="$key"
 }
@@ -123,6 +125,7 @@ echo "MLP JSON tuned / node MLP JSON:       $(ratio modelgate-mlp-json-tuned nod
 echo "MLP binary default / node MLP binary: $(ratio modelgate-mlp-binary node-mlp-binary)   (target >= 2.5; $(p99 modelgate-mlp-binary node-mlp-binary))"
 echo "MLP binary tuned / node MLP binary:   $(ratio modelgate-mlp-binary-tuned node-mlp-binary)   ($(p99 modelgate-mlp-binary-tuned node-mlp-binary))"
 echo "CNN binary default / node CNN binary: $(ratio modelgate-cnn-binary node-cnn-binary)   (target >= 2.0; $(p99 modelgate-cnn-binary node-cnn-binary))"
+echo "CNN binary tuned / node CNN binary:   $(ratio modelgate-cnn-binary-tuned node-cnn-binary)   ($(p99 modelgate-cnn-binary-tuned node-cnn-binary))"
 echo "wide batched / wide unbatched:        $(ratio modelgate-wide-batched modelgate-wide-unbatched)"
 # ceiling ROW TARGET NODE_ROW NGINX_ROW: the rate a target asks for, as a share of what nginx
 # does with the same request bytes and no work at all (above 1: no server could meet it here)

@@ -16,6 +16,7 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/plugin_host/backend_error.h"
 #include "gateway/preprocess/classification.h"
+#include "gateway/serving/loop_gather.h"
 #include "gateway/serving/model_repository.h"
 #include "registry/registry.h"
 
@@ -386,6 +387,10 @@ void set_start_by(AcceptedInfer& accepted, const HttpRequest& http, const Servic
   }
 }
 
+ApiError queue_full(const std::string& model) {
+  return ApiError(503, "overloaded", "model '" + model + "' has too many queued requests");
+}
+
 // The answer to an accepted request once its batch has run: the failure's error, or the
 // outputs encoded.
 HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, const Services& s,
@@ -397,6 +402,7 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
   if (const auto& failure = result.failure) {
     if (failure->code == MG_ERROR_INVALID_ARGUMENT) throw bad_request(failure->message);
     if (failure->code == kWorkerRestartingCode) throw not_ready_worker(path.model, version);
+    if (failure->code == kQueueFullCode) throw queue_full(path.model);
     if (failure->code == kQueueDeadlineCode) {
       if (accepted.caller_deadline) {
         throw ApiError(
@@ -452,33 +458,47 @@ HttpResponse answer_infer(const AcceptedInfer& accepted, RequestResult result, c
   return response;
 }
 
-ApiError queue_full(const std::string& model) {
-  return ApiError(503, "overloaded", "model '" + model + "' has too many queued requests");
+// What a request answered later does with its batch's result: hands it to the caller's
+// socket thread (LaterAnswer::deliver), where the answer is made. Everything the request
+// holds moves on to the answer: nothing of it is left to be destroyed on a batcher thread.
+DynamicBatcher::Done answer_later(std::shared_ptr<AcceptedInfer> accepted, const LaterAnswer& later,
+                                  const Services& s) {
+  return
+      [accepted = std::move(accepted), deliver = later.deliver, &s](RequestResult result) mutable {
+        auto held = std::make_shared<RequestResult>(std::move(result));  // move-only
+        deliver([accepted = std::move(accepted), held = std::move(held),
+                 &s](InferenceInfo& info) mutable {
+          return answer_infer(*accepted, std::move(*held), s, info);
+        });
+      };
 }
 
 // A model in a worker process, offered an answer later: the request waits in the batcher
 // without a thread, and its answer is made when its batch has run.
 HttpResponse infer_later(DataCall& call, LoadedVersion& loaded,
                          std::shared_ptr<AcceptedInfer> accepted, CheckedRequest checked) {
-  LaterAnswer& later = *call.later;
-  const Services& s = call.services;
   const std::string model = accepted->path.model;
+  const auto start_by = accepted->start_by;
   try {
-    loaded.submit_async(std::move(checked.inputs), std::move(checked.outputs), accepted->start_by,
-                        [accepted, deliver = later.deliver, &s](RequestResult result) mutable {
-                          // Everything the request holds moves on to the answer: nothing of it is
-                          // left to be destroyed on this (batcher) thread.
-                          auto held =
-                              std::make_shared<RequestResult>(std::move(result));  // move-only
-                          deliver([accepted = std::move(accepted), held = std::move(held),
-                                   &s](InferenceInfo& info) mutable {
-                            return answer_infer(*accepted, std::move(*held), s, info);
-                          });
-                        });
+    loaded.submit_async(std::move(checked.inputs), std::move(checked.outputs), start_by,
+                        answer_later(std::move(accepted), *call.later, call.services));
   } catch (const QueueFull&) {
     throw queue_full(model);
   }
-  later.taken = true;
+  call.later->taken = true;
+  return {};
+}
+
+// A request on a socket thread for a model that runs there: gathered with the others this
+// thread takes before its ready handlers have run, and run with them (gather_on_loop).
+HttpResponse infer_gathered(DataCall& call, std::shared_ptr<LoadedVersion> loaded,
+                            std::shared_ptr<AcceptedInfer> accepted, CheckedRequest checked) {
+  const auto start_by = accepted->start_by;
+  gather_on_loop(*EventLoop::current(), std::move(loaded),
+                 {std::move(checked.inputs), std::move(checked.outputs),
+                  answer_later(std::move(accepted), *call.later, call.services),
+                  std::chrono::steady_clock::now(), start_by});
+  call.later->taken = true;
   return {};
 }
 
@@ -513,6 +533,10 @@ HttpResponse infer(DataCall& call) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - decoding).count();
   if (call.later != nullptr && loaded->isolation() == Isolation::kProcess) {
     return infer_later(call, *loaded, std::move(accepted), std::move(checked));
+  }
+  if (call.later != nullptr && call.later->deliver && accepted->batched &&
+      loaded->batcher().gathers() && EventLoop::current() != nullptr) {
+    return infer_gathered(call, std::move(loaded), std::move(accepted), std::move(checked));
   }
   DynamicBatcher::Submitted pending;
   try {

@@ -27,6 +27,9 @@ constexpr int32_t kWorkerFailedCode = 1001;
 constexpr int32_t kWorkerRestartingCode = 1002;
 // The request was still queued when its deadline passed: never run (503 deadline_exceeded).
 constexpr int32_t kQueueDeadlineCode = 1003;
+// The model's queue was full when the request was handed to it after its caller had moved
+// on (a request gathered on a socket thread): never run (503 overloaded).
+constexpr int32_t kQueueFullCode = 1004;
 
 // A per-request outcome of an execute call: the plugin's code and message.
 struct Failure {

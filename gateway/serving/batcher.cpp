@@ -346,7 +346,7 @@ void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> 
     log(LogLevel::kWarn, "batch of " + std::to_string(part.size()) +
                              " request(s) failed: " + output.batch_failure->message);
   }
-  const int64_t took_ns = took.count();
+  const int64_t took_ns = took.count() / static_cast<int64_t>(part.size());
   const int64_t before = recent_execute_ns_.load(std::memory_order_relaxed);
   recent_execute_ns_.store(before < 0 ? took_ns : (before * 7 + took_ns) / 8,
                            std::memory_order_relaxed);
@@ -440,6 +440,68 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
     --load_;
     batch[r].done(std::move(results[r]));
   }
+}
+
+void DynamicBatcher::run_gathered(std::span<Gathered> requests) noexcept {
+  std::vector<Pending> gathered;
+  try {
+    gathered.reserve(requests.size());  // the only step that may throw
+  } catch (const std::bad_alloc&) {
+    log(LogLevel::kError, "gathered requests could not be run: out of memory");
+    for (auto& r : requests) {
+      r.done(RequestResult{Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory running the batch"}});
+    }
+    return;
+  }
+  for (auto& r : requests) {
+    gathered.push_back(pending_of(std::move(r.inputs), std::move(r.outputs), std::move(r.done)));
+    gathered.back().arrived = r.arrived;
+    gathered.back().deadline = r.deadline;
+  }
+  load_ += static_cast<int>(gathered.size());
+  std::unique_lock lock(mutex_);
+  for (auto& p : gathered) p.ticket = ++next_ticket_;
+  if (!queue_.empty() || busy_ >= static_cast<int>(workers_.size()) || stopping_) {
+    // No slot here: the workers take them, in arrival order, behind what is queued.
+    std::vector<Pending> refused;
+    for (auto& p : gathered) {
+      if (queue_.size() >= options_.max_queue) {
+        refused.push_back(std::move(p));
+      } else {
+        queue_.push_back(std::move(p));
+      }
+    }
+    lock.unlock();
+    ready_.notify_all();
+    for (auto& p : refused) {
+      --load_;
+      p.done(RequestResult{Failure{kQueueFullCode, "the model's queue is full"}});
+    }
+    return;
+  }
+  ++busy_;
+  lock.unlock();
+  // Cut into batches: each takes the oldest request left and every later compatible one
+  // that fits, as take_batch does with the queue.
+  std::vector<Pending> batch;
+  for (std::size_t first = 0; first < gathered.size(); ++first) {
+    if (!gathered[first].done) continue;  // already in an earlier batch
+    batch.clear();
+    uint64_t rows = gathered[first].rows;
+    batch.push_back(std::move(gathered[first]));
+    for (std::size_t i = first + 1; i < gathered.size(); ++i) {
+      Pending& p = gathered[i];
+      if (p.done && compatible(batch[0], p) && rows + p.rows <= static_cast<uint64_t>(max_rows_)) {
+        rows += p.rows;
+        batch.push_back(std::move(p));
+        p.done = nullptr;
+      }
+    }
+    gathered[first].done = nullptr;
+    run_batch(batch);
+  }
+  lock.lock();
+  --busy_;
 }
 
 bool DynamicBatcher::runs_fast(std::chrono::nanoseconds limit) const {

@@ -96,10 +96,30 @@ class DynamicBatcher {
   void submit_async(std::vector<TensorRef> inputs, std::vector<std::string> outputs,
                     std::chrono::steady_clock::time_point deadline, Done done);
 
+  // Requests one socket thread gathered while it ran the handlers that were ready together,
+  // run on the calling thread as few batches as they fit in (compatible, at most the
+  // model's max batch size each): what arrived together costs one execute call and no
+  // thread hand-off. When every batch slot is taken or others are queued, they are queued
+  // for the workers instead. Each `done` is called once, on this thread or a batcher
+  // thread; one the full queue refuses gets a kQueueFullCode failure. `done` must not
+  // throw.
+  struct Gathered {
+    std::vector<TensorRef> inputs;
+    std::vector<std::string> outputs;
+    Done done;
+    std::chrono::steady_clock::time_point arrived;  // when it was gathered: its queue time
+    // Queued for the workers and not started by then: never run (kQueueDeadlineCode).
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  };
+  void run_gathered(std::span<Gathered> requests) noexcept;
+  // Whether requests may be gathered: the model waits for no one (max_queue_delay 0).
+  bool gathers() const { return options_.max_queue_delay.count() == 0; }
+
   // True when a request would run at once and briefly: the model waits for no one
   // (max_queue_delay 0), a batch slot is free, and recent batches took at most `limit`
   // (an average over the last few; false until one has run). The HTTPS server then runs
   // it on the socket thread, saving two thread hand-offs; slow models never block sockets.
+  // A batch's time counts per request in it: what each of them cost.
   bool runs_fast(std::chrono::nanoseconds limit) const;
 
   // Batches run so far and the rows they held (for tests and metrics).
@@ -155,7 +175,7 @@ class DynamicBatcher {
   std::unordered_set<uint64_t> forming_, cancelled_;
   BatchObserver observer_;                      // set before the first submit
   std::atomic<int> load_{0};                    // requests queued or running (a hint)
-  std::atomic<int64_t> recent_execute_ns_{-1};  // moving average of execute time
+  std::atomic<int64_t> recent_execute_ns_{-1};  // moving average of execute time per request
 };
 
 }  // namespace mg::gateway

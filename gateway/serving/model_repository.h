@@ -71,6 +71,10 @@ class LoadedVersion {
                     std::chrono::steady_clock::time_point deadline, DynamicBatcher::Done done) {
     batcher_->submit_async(std::move(inputs), std::move(outputs), deadline, std::move(done));
   }
+  // Runs requests a socket thread gathered (see DynamicBatcher::run_gathered).
+  void run_gathered(std::span<DynamicBatcher::Gathered> requests) {
+    batcher_->run_gathered(requests);
+  }
   const DynamicBatcher& batcher() const { return *batcher_; }
   // Also told about every batch (metrics); set before the version takes requests.
   void observe_batches(DynamicBatcher::BatchObserver observer) {

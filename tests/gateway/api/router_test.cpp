@@ -1,12 +1,16 @@
 // The router as a pure function: every endpoint and error of this stage, against a real
 // registry (temp dir), the real libmg_cpu.so and the seed models. No sockets.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <cmath>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include "common/event_loop.h"
 #include "gateway/api/errors.h"
 #include "gateway/api/kserve_codec.h"
+#include "gateway/http/asio_event_loop.h"
 #include "tests/gateway/api/router_fixture.h"
 
 namespace mg::gateway {
@@ -49,6 +53,69 @@ TEST_F(RouterTest, JsonInferenceMatchesTheReference) {
   auto data = out["data"].as_array();
   ASSERT_EQ(data.size(), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_NEAR(data[i].to_number<double>(), expected[i], 1e-6);
+}
+
+// On a socket thread (the server's own Asio event loop; no sockets), the inference requests
+// taken while the handlers that were ready together run are gathered and run as one batch
+// once those handlers have run; each caller gets its own image's answer. A request taken
+// alone later runs alone.
+TEST_F(RouterTest, RequestsTakenTogetherOnASocketThreadShareOneBatch) {
+  const std::string images = read_file(kModels / "fashion-mlp.input.bin");
+  const std::string expected = read_file(kModels / "fashion-mlp.output.bin");
+  auto request_for = [&](int image) {
+    json::array data;
+    for (int i = 0; i < 784; ++i) {
+      float v;
+      std::memcpy(&v, images.data() + (image * 784 + i) * 4, 4);
+      data.emplace_back(static_cast<double>(v));
+    }
+    json::object body{{"id", "img-" + std::to_string(image)},
+                      {"inputs", json::array{json::object{{"name", "image"},
+                                                          {"datatype", "FP32"},
+                                                          {"shape", json::array{1, 28, 28}},
+                                                          {"data", data}}}}};
+    return HttpRequest{"POST",
+                       "/v2/models/fashion-mlp/infer",
+                       {{"Authorization", "Bearer " + key_}},
+                       json::serialize(body)};
+  };
+  const auto version = models_->find("fashion-mlp", 1);
+  ASSERT_NE(version, nullptr);
+  boost::asio::io_context context;
+  auto loop = make_event_loop(context);
+  EventLoop::set_current(loop.get());
+  constexpr int kTogether = 5;
+  std::vector<std::optional<HttpResponse>> answers(kTogether + 1);
+  auto take = [&](int image) {
+    route_async(request_for(image), *services_,
+                [&answers, image](HttpResponse r) { answers[image] = std::move(r); });
+  };
+  boost::asio::post(context, [&] {  // one pass of ready handlers
+    for (int image = 0; image < kTogether; ++image) take(image);
+  });
+  context.run();
+  EXPECT_EQ(version->batcher().batches_run(), 1u);
+  EXPECT_EQ(version->batcher().rows_run(), static_cast<uint64_t>(kTogether));
+  context.restart();
+  boost::asio::post(context, [&] { take(kTogether); });
+  context.run();
+  EventLoop::set_current(nullptr);
+  EXPECT_EQ(version->batcher().batches_run(), 2u);
+  for (int image = 0; image <= kTogether; ++image) {
+    ASSERT_TRUE(answers[image]) << image;
+    ASSERT_EQ(answers[image]->status, 200) << answers[image]->body;
+    auto body = body_of(*answers[image]);
+    EXPECT_EQ(body["id"].as_string(), "img-" + std::to_string(image));
+    auto out = body["outputs"].as_array()[0].as_object();
+    EXPECT_EQ(json::serialize(out["shape"]), "[1,10]");
+    auto data = out["data"].as_array();
+    ASSERT_EQ(data.size(), 10u);
+    for (int k = 0; k < 10; ++k) {
+      float want;
+      std::memcpy(&want, expected.data() + (image * 10 + k) * 4, 4);
+      EXPECT_NEAR(data[k].to_number<double>(), want, 1e-5) << image << ":" << k;
+    }
+  }
 }
 
 TEST_F(RouterTest, VersionsAndAliasesInThePath) {

@@ -298,11 +298,37 @@ class AsyncBatcherTest : public ::testing::Test {
     });
   }
 
+  // A request as a socket thread gathers it: rows of `values`, answered in answers_[slot].
+  DynamicBatcher::Gathered gathered(int slot, const std::vector<float>& values,
+                                    std::vector<std::string> outputs = {}) {
+    data_[slot] = values;
+    TensorRef x{"x",
+                DType::kFp32,
+                {static_cast<int64_t>(values.size()), 1},
+                data_[slot].data(),
+                values.size() * sizeof(float)};
+    return {{x},
+            std::move(outputs),
+            [this, slot](RequestResult result) {
+              answers_[slot].set_value(Answer{std::move(result), std::this_thread::get_id()});
+            },
+            std::chrono::steady_clock::now()};
+  }
+  // The answer in `slot` doubles `values` (the execute function's work).
+  void expect_doubled(int slot, const std::vector<float>& values, const Answer& answer) {
+    ASSERT_FALSE(answer.result.failure) << slot << ": " << answer.result.failure->message;
+    ASSERT_EQ(answer.result.outputs.size(), 1u) << slot;
+    const auto& y = answer.result.outputs[0];
+    ASSERT_EQ(y.byte_size, values.size() * sizeof(float)) << slot;
+    const auto* got = reinterpret_cast<const float*>(y.data.get());
+    for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(got[i], 2 * values[i]) << slot;
+  }
+
   ModelMetadata metadata_;
   std::atomic<int> calls_{0};
   std::promise<void> started_, release_;
-  std::vector<float> data_[4];
-  std::promise<Answer> answers_[4];
+  std::vector<float> data_[6];
+  std::promise<Answer> answers_[6];
 };
 
 TEST_F(AsyncBatcherTest, AnswersComeOnABatcherThreadEachWithItsOwnRows) {
@@ -339,6 +365,92 @@ TEST_F(AsyncBatcherTest, ARequestQueuedPastItsDeadlineIsNeverRun) {
   EXPECT_EQ(late.result.failure->code, kQueueDeadlineCode);
   EXPECT_FALSE(answers_[2].get_future().get().result.failure);
   EXPECT_EQ(batcher->rows_run(), 2u);  // the late one never ran
+}
+
+// Requests a socket thread gathered run there, as few batches as fit: compatible ones
+// (the same outputs) share a batch of at most max_batch_size rows (8), oldest first; each
+// is answered with its own rows before run_gathered returns.
+TEST_F(AsyncBatcherTest, GatheredRequestsShareBatchesOnTheCallingThread) {
+  auto batcher = make(16);
+  release_.set_value();  // nothing waits
+  const std::vector<std::vector<float>> values = {{1}, {2, 3}, {4}, {5, 6, 7, 8, 9, 10}, {11}};
+  std::vector<DynamicBatcher::Gathered> requests;
+  requests.push_back(gathered(0, values[0]));
+  requests.push_back(gathered(1, values[1]));
+  requests.push_back(gathered(2, values[2], {"y"}));  // another output selection
+  requests.push_back(gathered(3, values[3]));         // 6 rows: past 8 with 0 and 1
+  requests.push_back(gathered(4, values[4]));
+  batcher->run_gathered(requests);
+  for (int slot = 0; slot < 5; ++slot) {
+    auto answer = answers_[slot].get_future();
+    ASSERT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::ready) << slot;
+    const Answer got = answer.get();
+    EXPECT_EQ(got.thread, std::this_thread::get_id()) << slot;
+    expect_doubled(slot, values[slot], got);
+  }
+  EXPECT_EQ(batcher->batches_run(), 3u);  // {0, 1, 4}, {2}, {3}
+  EXPECT_EQ(batcher->rows_run(), 11u);
+}
+
+// With every batch slot taken, gathered requests go to the workers' queue (answered on a
+// batcher thread, together); one the full queue cannot take is refused at once with
+// kQueueFullCode, never dropped.
+TEST_F(AsyncBatcherTest, GatheredRequestsQueueWhenTheWorkersAreBusy) {
+  auto batcher = make(2);
+  submit(*batcher, 0, {1});
+  started_.get_future().wait();  // the only worker is busy
+  std::vector<DynamicBatcher::Gathered> requests;
+  requests.push_back(gathered(1, {2}));
+  requests.push_back(gathered(2, {3}));
+  requests.push_back(gathered(3, {4}));
+  batcher->run_gathered(requests);
+  auto refused = answers_[3].get_future();
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  const Answer full = refused.get();
+  ASSERT_TRUE(full.result.failure);
+  EXPECT_EQ(full.result.failure->code, kQueueFullCode);
+  release_.set_value();
+  expect_doubled(0, {1}, answers_[0].get_future().get());
+  for (int slot = 1; slot <= 2; ++slot) {
+    const Answer answer = answers_[slot].get_future().get();
+    EXPECT_NE(answer.thread, std::this_thread::get_id()) << slot;
+    expect_doubled(slot, {static_cast<float>(slot + 1)}, answer);
+  }
+  EXPECT_EQ(batcher->batches_run(), 2u);  // the two queued ones shared a batch
+}
+
+// runs_fast weighs a batch's time per request in it: 8 gathered requests sharing one
+// 30 ms execute cost 3.75 ms each, so the model stays fast for a 20 ms limit; a request
+// alone in a 30 ms execute does not. (The margins are wide: only a stall of over 130 ms
+// inside the execute could turn the first expectation.)
+TEST_F(AsyncBatcherTest, RunsFastWeighsABatchPerRequest) {
+  auto execute = [](const BatchInput& batch) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    BatchOutput output;
+    const auto& x = batch.inputs.at(0);
+    OutputTensor y{"y", DType::kFp32, x.shape, std::make_unique<std::byte[]>(x.byte_size),
+                   x.byte_size};
+    output.outputs.push_back(std::move(y));
+    output.request_failures.resize(batch.request_rows.size());
+    return output;
+  };
+  const float one = 1;
+  auto request = [&] {
+    TensorRef x{"x", DType::kFp32, {1, 1}, &one, sizeof one};
+    return DynamicBatcher::Gathered{{x}, {}, [](RequestResult) {}, {}};
+  };
+  DynamicBatcher gathering(metadata_, execute, BatcherOptions{}, 1);
+  std::vector<DynamicBatcher::Gathered> eight;
+  for (int i = 0; i < 8; ++i) eight.push_back(request());
+  gathering.run_gathered(eight);
+  EXPECT_EQ(gathering.batches_run(), 1u);
+  EXPECT_TRUE(gathering.runs_fast(std::chrono::milliseconds(20)));
+  DynamicBatcher alone(metadata_, execute, BatcherOptions{}, 1);
+  std::vector<DynamicBatcher::Gathered> single;
+  single.push_back(request());
+  alone.run_gathered(single);
+  EXPECT_EQ(alone.batches_run(), 1u);
+  EXPECT_FALSE(alone.runs_fast(std::chrono::milliseconds(20)));
 }
 
 TEST_F(AsyncBatcherTest, AFullQueueRefusesWithoutCallingBack) {
