@@ -413,7 +413,7 @@ void DynamicBatcher::run_part(std::span<Pending> part, std::span<RequestResult> 
   }
 }
 
-void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
+void DynamicBatcher::run_batch(std::vector<Pending>& batch, bool in_load) noexcept {
   const auto started = std::chrono::steady_clock::now();
   std::vector<RequestResult> results;
   try {
@@ -423,7 +423,7 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
     // Only allocating the results can throw here: every request still gets an answer.
     log(LogLevel::kError, std::string("batch could not run: ") + e.what());
     for (auto& p : batch) {
-      --load_;
+      if (in_load) --load_;
       try {
         RequestResult failed;
         failed.failure = Failure{MG_ERROR_OUT_OF_MEMORY, "out of memory running the batch"};
@@ -437,7 +437,7 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) noexcept {
   }
   for (std::size_t r = 0; r < batch.size(); ++r) {
     results[r].queue_time = started - batch[r].arrived;
-    --load_;
+    if (in_load) --load_;
     batch[r].done(std::move(results[r]));
   }
 }
@@ -458,11 +458,11 @@ void DynamicBatcher::run_gathered(std::span<Gathered> requests) noexcept {
     gathered.back().arrived = r.arrived;
     gathered.back().deadline = r.deadline;
   }
-  load_ += static_cast<int>(gathered.size());
   std::unique_lock lock(mutex_);
   for (auto& p : gathered) p.ticket = ++next_ticket_;
   if (!queue_.empty() || busy_ >= static_cast<int>(workers_.size()) || stopping_) {
     // No slot here: the workers take them, in arrival order, behind what is queued.
+    load_ += static_cast<int>(gathered.size());
     std::vector<Pending> refused;
     for (auto& p : gathered) {
       if (queue_.size() >= options_.max_queue) {
@@ -481,6 +481,10 @@ void DynamicBatcher::run_gathered(std::span<Gathered> requests) noexcept {
   }
   ++busy_;
   lock.unlock();
+  // In load_ (runs_fast's hint) they count as the one slot they take, as a lone request
+  // would: counted one by one, a gathered batch would send the other socket threads'
+  // requests to the handler pool while it runs, though a slot is free for them.
+  ++load_;
   // Cut into batches: each takes the oldest request left and every later compatible one
   // that fits, as take_batch does with the queue.
   std::vector<Pending> batch;
@@ -498,8 +502,9 @@ void DynamicBatcher::run_gathered(std::span<Gathered> requests) noexcept {
       }
     }
     gathered[first].done = nullptr;
-    run_batch(batch);
+    run_batch(batch, false);
   }
+  --load_;
   lock.lock();
   --busy_;
 }

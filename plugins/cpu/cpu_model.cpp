@@ -1,7 +1,9 @@
 #include "plugins/cpu/cpu_model.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
+#include "plugins/cpu/batch_dimension.h"
 #include "plugins/cpu/cpu_error.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/onnx_loader.h"
@@ -56,8 +58,7 @@ ModelConfig parse_model_config(const std::string& json) {
     }
     return v->as_int64();
   };
-  config.max_batch_size = read_int("max_batch_size", 0, 1 << 20, 0);
-  config.kernels.max_batch = config.max_batch_size;
+  config.max_batch_size = read_int("max_batch_size", 0, 1 << 20, -1);
   config.threads = static_cast<int>(read_int("threads", 1, 256, 1));
   config.kernels.threads = config.threads;
   if (const boost::json::value* v = object.if_contains("conv_winograd")) {
@@ -74,7 +75,11 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
   auto model = std::unique_ptr<CpuModel>(new CpuModel);
   model->config_ = parse_model_config(config_json);
   auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
+  if (model->config_.max_batch_size < 0) {  // on the ops as exported, before fusions
+    model->config_.max_batch_size = rows_are_independent(*graph) ? kDefaultMaxBatch : 0;
+  }
   model->stats_ = optimize(*graph);
+  model->config_.kernels.max_batch = model->config_.max_batch_size;
   prepare_kernels(*graph, model->config_.kernels);
   model->graph_ = graph;
 

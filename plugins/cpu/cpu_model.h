@@ -16,14 +16,24 @@ namespace mg::cpu {
 
 // Settings from the model's config JSON.
 struct ModelConfig {
-  int64_t max_batch_size = 0;  // > 0: the host may batch (every input/output needs dim 0 = -1)
-  int threads = 1;             // kernel threads per instance
-  KernelOptions kernels;       // "conv_winograd": true|false
+  // > 0: the host may batch (every input/output needs dim 0 = -1); -1: not in the config,
+  // decided from the model at load (kDefaultMaxBatch when its rows are independent, else 0).
+  int64_t max_batch_size = -1;
+  int threads = 1;        // kernel threads per instance
+  KernelOptions kernels;  // "conv_winograd": true|false
 };
 
 // Parses {"max_batch_size": N, "threads": T, "conv_winograd": B} (other keys are the
 // host's and ignored).
 ModelConfig parse_model_config(const std::string& json);
+
+// The max_batch_size of a model whose config has none and whose dimension 0 is provably a
+// batch (rows_are_independent, batch_dimension.h; Triton's auto-complete batches such
+// models too, by their shapes alone): requests then share batches — gathered on the
+// socket thread that took them, without waiting for one another (docs/admin-api.md) —
+// and one request may carry up to this many rows. A config's "max_batch_size": 0 turns
+// it off.
+inline constexpr int64_t kDefaultMaxBatch = 64;
 
 // A loaded, optimised model and the metadata it declares through the C ABI.
 class CpuModel {
