@@ -83,15 +83,22 @@ class Analysis {
     const Value* v = value(id);
     return v && v->shape_known && !v->shape.empty() && v->shape[0] == -1;
   }
-  // Input i's integer values when it is a constant.
+  // Input i's integer values when it is a constant: an initializer, or a Constant node's
+  // (folded only later, by the optimizer).
   std::optional<std::vector<int64_t>> constant_ints(const Node& node, std::size_t i) const {
-    if (i >= node.inputs.size()) return std::nullopt;
+    if (i >= node.inputs.size() || node.inputs[i] < 0) return std::nullopt;
     const Value* v = value(node.inputs[i]);
-    if (!v || !v->constant) return std::nullopt;
-    if (v->constant->type != ElemType::kInt64 && v->constant->type != ElemType::kInt32) {
+    const Tensor* t = v->constant ? &*v->constant : nullptr;
+    if (t == nullptr) {
+      const Node* maker = producer_of(graph_, node.inputs[i]);
+      const Attribute* made =
+          maker && maker->op_type == "Constant" ? maker->attr("value") : nullptr;
+      if (made != nullptr && made->kind == Attribute::Kind::kTensor) t = &made->t;
+    }
+    if (t == nullptr || (t->type != ElemType::kInt64 && t->type != ElemType::kInt32)) {
       return std::nullopt;
     }
-    return v->constant->ints();
+    return t->ints();
   }
   // Whether only input 0 carries rows (the others are weights, bounds, shapes).
   bool only_first_is_batch(const Node& node) const {

@@ -72,6 +72,16 @@ TEST(BatchDimension, RowwiseOpsKeepTheBatch) {
   EXPECT_TRUE(keep.then("Reshape", {-1, 3, 1}, {}, {keep.ints("shape", {0, 3, 1})}));
   Dense infer;
   EXPECT_TRUE(infer.then("Reshape", {-1, 1, 3}, {}, {infer.ints("shape", {-1, 1, 3})}));
+  Dense made;  // the shape made by a Constant node, as exporters write it
+  Attribute shape_value;
+  shape_value.name = "value";
+  shape_value.kind = Attribute::Kind::kTensor;
+  shape_value.t = Tensor::owned(ElemType::kInt64, {3});
+  for (int64_t i = 0; i < 3; ++i)
+    shape_value.t.data<int64_t>()[i] = std::vector<int64_t>{0, 3, 1}[i];
+  const int shape = made.b.value("shape", {3});
+  made.b.node("Constant", {}, shape, {shape_value});
+  EXPECT_TRUE(made.then("Reshape", {-1, 3, 1}, {}, {shape}));
   Dense row_bias;
   EXPECT_TRUE(row_bias.then("Add", {-1, 3}, {}, {row_bias.b.value("c", {1, 3}, true)}));
 }
