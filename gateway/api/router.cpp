@@ -447,14 +447,18 @@ void route_on_loop(std::shared_ptr<const HttpRequest> request, Services& service
                                                 {},
                                                 decided != nullptr});
   if (auto poster = LoopPoster::of_current()) {
-    // Called once, on a batcher thread: the flight moves on into the posted answer, so it
-    // is never destroyed there.
-    flight->later.deliver = [flight, poster](LaterAnswer::MakeAnswer make) mutable {
-      poster->post([flight = std::move(flight), make = std::move(make)]() mutable {
+    // Called once: on a batcher thread, the flight moves on into the posted answer, so it
+    // is never destroyed there; on this loop's own thread (a batch gathered here) the
+    // answer is made at once — posting it would cost the loop another pass.
+    flight->later.deliver = [flight, poster,
+                             home = EventLoop::current()](LaterAnswer::MakeAnswer make) mutable {
+      auto answer = [flight = std::move(flight), make = std::move(make)]() mutable {
         std::string outcome, detail;
         HttpResponse response = guarded([&] { return make(flight->info); }, outcome, detail);
         send(*flight, std::move(response), outcome, detail);
-      });
+      };
+      if (EventLoop::current() == home) return answer();
+      poster->post(std::move(answer));
     };
   }
   std::string outcome, detail;
