@@ -191,6 +191,22 @@ std::map<std::string, BackendSettings> backend_settings(
   return out;
 }
 
+// [backends.NAME] keys that go to the plugin itself, as its backend config at start.
+BackendManager::ConfigFor backend_init_configs(
+    const std::map<std::string, BackendConfig>& configs) {
+  std::map<std::string, std::string> json;
+  for (const auto& [name, c] : configs) {
+    if (c.batch_by_default) {
+      json[name] =
+          std::string(R"({"batch_by_default": )") + (*c.batch_by_default ? "true" : "false") + "}";
+    }
+  }
+  return [json](const std::string& name) {
+    const auto found = json.find(name);
+    return found == json.end() ? std::string("{}") : found->second;
+  };
+}
+
 int serve(const DataDir& dir, ServeSettings settings) {
   forbid_core_dumps();
   if (!dir.initialised()) {
@@ -217,7 +233,7 @@ int serve(const DataDir& dir, ServeSettings settings) {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   mg::registry::Registry registry(dir.registry_options());
-  BackendManager backends;
+  BackendManager backends(backend_init_configs(settings.backends));
   backends.set_settings(backend_settings(settings.backends));
   // Plugins run out of process are opened at start only in a worker (a crash in their
   // initialisation is theirs, not the server's).

@@ -69,6 +69,7 @@ const std::map<std::string_view, KeyRule>& backend_schema() {
       {"restart_window_seconds", {Kind::kCount, kDay}},
       {"allow_network", {Kind::kBool}},
       {"allow_exec", {Kind::kBool}},
+      {"batch_by_default", {Kind::kBool}},
   };
   return keys;
 }
@@ -242,6 +243,7 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
       b.restart_window_seconds = t["restart_window_seconds"].value_or(b.restart_window_seconds);
       b.allow_network = t["allow_network"].value_or(b.allow_network);
       b.allow_exec = t["allow_exec"].value_or(b.allow_exec);
+      if (auto v = t["batch_by_default"].value<bool>()) b.batch_by_default = *v;
     }
   }
   if (auto dirs = config["plugin_dirs"].as_array()) {

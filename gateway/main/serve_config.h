@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -23,6 +24,9 @@ struct BackendConfig {
   int64_t batch_timeout_ms = 30'000;
   int64_t max_restarts = 5, restart_window_seconds = 300;
   bool allow_network = false, allow_exec = false;
+  // Given to the plugin at start as its backend config {"batch_by_default": B} when set
+  // (the CPU backend's; other plugins get {}).
+  std::optional<bool> batch_by_default;
 };
 
 struct ServeSettings {

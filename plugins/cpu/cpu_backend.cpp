@@ -91,19 +91,25 @@ struct Instance {
   OutputSlots slots;  // reused by every execute (an instance runs one at a time)
 };
 
-MG_Error* backend_init(const MG_HostApi* host, const char*, MG_Backend** out) {
+MG_Error* backend_init(const MG_HostApi* host, const char* config_json, MG_Backend** out) {
   g_host = host;
   *out = nullptr;
-  return guarded([] { warm_up_gemm(); });
+  return guarded([&] {
+    auto settings = std::make_unique<BackendSettings>(parse_backend_config(config_json));
+    warm_up_gemm();
+    *out = reinterpret_cast<MG_Backend*>(settings.release());
+  });
 }
 
-void backend_fini(MG_Backend*) {}
+void backend_fini(MG_Backend* backend) { delete reinterpret_cast<BackendSettings*>(backend); }
 
-MG_Error* model_load(MG_Backend*, const void* artifact, uint64_t size, const char* path,
+MG_Error* model_load(MG_Backend* backend, const void* artifact, uint64_t size, const char* path,
                      const char* config_json, MG_Model** out) {
   MG_Error* error = guarded([&] {
     auto bytes = std::span(static_cast<const std::byte*>(artifact), static_cast<std::size_t>(size));
-    *out = reinterpret_cast<MG_Model*>(CpuModel::load(bytes, path, config_json).release());
+    const auto& settings = *reinterpret_cast<const BackendSettings*>(backend);
+    *out =
+        reinterpret_cast<MG_Model*>(CpuModel::load(bytes, path, config_json, settings).release());
   });
   release_freed_memory();
   return error;

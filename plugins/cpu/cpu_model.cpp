@@ -70,13 +70,33 @@ ModelConfig parse_model_config(const std::string& json) {
   return config;
 }
 
+BackendSettings parse_backend_config(const char* json) {
+  BackendSettings settings;
+  if (json == nullptr || *json == '\0') return settings;
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(json, ec);
+  if (ec || !value.is_object()) {
+    throw CpuError(CpuError::kInvalid, "backend config must be a JSON object");
+  }
+  if (const boost::json::value* v = value.as_object().if_contains("batch_by_default")) {
+    if (!v->is_bool()) {
+      throw CpuError(CpuError::kInvalid,
+                     "backend config: \"batch_by_default\" must be true or false");
+    }
+    settings.batch_by_default = v->as_bool();
+  }
+  return settings;
+}
+
 std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const std::string& path,
-                                         const std::string& config_json) {
+                                         const std::string& config_json,
+                                         const BackendSettings& backend) {
   auto model = std::unique_ptr<CpuModel>(new CpuModel);
   model->config_ = parse_model_config(config_json);
   auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
   if (model->config_.max_batch_size < 0) {  // on the ops as exported, before fusions
-    model->config_.max_batch_size = rows_are_independent(*graph) ? kDefaultMaxBatch : 0;
+    const bool batches = backend.batch_by_default && rows_are_independent(*graph);
+    model->config_.max_batch_size = batches ? kDefaultMaxBatch : 0;
   }
   model->stats_ = optimize(*graph);
   model->config_.kernels.max_batch = model->config_.max_batch_size;

@@ -35,12 +35,23 @@ ModelConfig parse_model_config(const std::string& json);
 // it off.
 inline constexpr int64_t kDefaultMaxBatch = 64;
 
+// Settings from the backend's config JSON (the server's [backends.cpu] table).
+struct BackendSettings {
+  // Whether a model without "max_batch_size" gets kDefaultMaxBatch when its rows are
+  // independent ("batch_by_default", default true).
+  bool batch_by_default = true;
+};
+
+// Parses {"batch_by_default": B}; null or "" is {}. Throws CpuError(kInvalid).
+BackendSettings parse_backend_config(const char* json);
+
 // A loaded, optimised model and the metadata it declares through the C ABI.
 class CpuModel {
  public:
   // Throws CpuError (see load_onnx).
   static std::unique_ptr<CpuModel> load(std::span<const std::byte> bytes, const std::string& path,
-                                        const std::string& config_json);
+                                        const std::string& config_json,
+                                        const BackendSettings& backend = {});
 
   const MG_ModelMetadata& metadata() const { return metadata_; }
   const ModelConfig& config() const { return config_; }

@@ -42,6 +42,9 @@ expect "a PNG in, its class out" "$(infer ankle-boot-png.json fashion-cnn)" '"da
 expect "a sentence in, its class out" "$(infer text-sentence.json text-classifier)" '"data":["0.949550:1:library"]'
 expect "the tensor in, probabilities out" "$(infer fashion-mlp.json fashion-mlp)" '"datatype":"FP32","shape":[1,10]'
 expect "the text model's ids" "$(infer text-classifier.json text-classifier)" '"name":"probability"'
+expect "a seed model without max_batch_size batches" "$(curl -sS --cacert "$data/tls/cert.pem" \
+  -H "Authorization: Bearer $(cat "$data/demo.key")" "https://localhost:$port/v2/models/fashion-cnn/config")" \
+  '"max_batch_size":64'
 # The mgctl lines it prints.
 export MG_SERVER=https://localhost:$port MG_CACERT=$data/tls/cert.pem MG_KEY=$(cat "$data/admin.key")
 mgctl=build/admin/mgctl

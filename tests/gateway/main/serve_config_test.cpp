@@ -93,6 +93,18 @@ TEST(ServeConfig, MistakesAreRefusedByName) {
             "config t.toml: 'cluster.limits_on_redis_failure' must be \"closed\" or \"open\"");
 }
 
+TEST(ServeConfig, BackendTables) {
+  ServeSettings s;
+  apply_config_text(
+      "[backends.cpu]\nbatch_by_default = false\n[backends.other]\nisolation = \"process\"",
+      "t.toml", s);
+  ASSERT_TRUE(s.backends["cpu"].batch_by_default.has_value());
+  EXPECT_FALSE(*s.backends["cpu"].batch_by_default);
+  EXPECT_FALSE(s.backends["other"].batch_by_default.has_value());  // not given: the plugin's own
+  EXPECT_EQ(error_of("[backends.cpu]\nbatch_by_default = \"no\""),
+            "config t.toml: 'backends.cpu.batch_by_default' must be true or false");
+}
+
 // Found by serve_config_fuzzer: a float where a count belongs went through toml++'s
 // value<int64_t>(), which converts it (undefined behaviour when out of range).
 TEST(ServeConfig, FloatsAreNotCounts) {

@@ -35,11 +35,16 @@ done
 "$modelgate" import --data-dir "$data" slow-mlp "$examples/models/fashion-mlp.onnx" \
   --config '{"max_batch_size": 8, "preferred_batch_sizes": [8], "max_queue_delay_us": 3000000}' \
   --promote >/dev/null
+# No max_batch_size, and the server's [backends.cpu] below keeps such models unbatched.
+"$modelgate" import --data-dir "$data" unbatched-mlp "$examples/models/fashion-mlp.onnx" \
+  --promote >/dev/null
 cat >"$work/config.toml" <<EOT
 [limits]
 handshake_timeout_seconds = 2
 read_timeout_seconds = 2
 buffered_body_bytes = 1000000
+[backends.cpu]
+batch_by_default = false
 EOT
 
 start_server() {
@@ -65,6 +70,9 @@ expect "wrong key" "$(anon -H "Authorization: Bearer $(wrong_key "$admin_key")" 
 expect "health ready" "$(c $base/v2/health/ready)" '{"ready":true}'
 expect "metadata" "$(c $base/v2/models/fashion-mlp)" '"shape":[-1,28,28]'
 expect "model ready" "$(c $base/v2/models/fashion-mlp/versions/1/ready)" '"ready":true'
+expect "a model's max_batch_size holds" "$(c $base/v2/models/fashion-mlp/config)" '"max_batch_size":8'
+expect "batch_by_default = false reaches the plugin" "$(c $base/v2/models/unbatched-mlp/config)" \
+  '"max_batch_size":0'
 out=$(c -H 'Content-Type: application/json' --data @"$examples/requests/fashion-mlp.json" \
   $base/v2/models/fashion-mlp/infer)
 expect "infer json" "$out" '"id":"first-test-image"'

@@ -28,6 +28,26 @@ TEST(BatchDimension, TheSeedModelsBatchUnlessTheirConfigSaysNot) {
   }
 }
 
+// The server's [backends.cpu] batch_by_default = false reaches the plugin as its backend
+// config: a model without max_batch_size then stays unbatched; a model's own value still
+// holds; a value of the wrong type fails the backend's start.
+TEST(BatchDimension, TheBackendConfigCanTurnTheDefaultOff) {
+  const auto plugin = std::filesystem::path(MG_PLUGIN_DIR) / "libmg_cpu.so";
+  auto off = gateway::Backend::open(plugin, R"({"batch_by_default": false})");
+  const std::string bytes = testing::read_file(MG_EXAMPLES_DIR "/models/fashion-cnn.onnx");
+  auto load = [&](const std::string& config) {
+    return gateway::Model::load(off, "test", testing::bytes_of(bytes), "", config);
+  };
+  EXPECT_EQ(load("{}")->metadata().max_batch_size, 0);
+  EXPECT_EQ(load(R"({"max_batch_size": 8})")->metadata().max_batch_size, 8);
+  auto on = gateway::Backend::open(plugin, R"({"batch_by_default": true})");
+  EXPECT_EQ(gateway::Model::load(on, "test", testing::bytes_of(bytes), "", "{}")
+                ->metadata()
+                .max_batch_size,
+            kDefaultMaxBatch);
+  EXPECT_THROW(gateway::Backend::open(plugin, R"({"batch_by_default": 1})"), gateway::BackendError);
+}
+
 // x [rows, 4] → Gemm with constant weights → `last` → y; `rows` -1 is a dynamic batch.
 struct Dense {
   GraphBuilder b;
