@@ -283,35 +283,33 @@ class AsyncBatcherTest : public ::testing::Test {
     RequestResult result;
     std::thread::id thread;
   };
+  // Input x of rows of `values`, kept in data_[slot].
+  TensorRef input(int slot, const std::vector<float>& values) {
+    data_[slot] = values;
+    return TensorRef{"x",
+                     DType::kFp32,
+                     {static_cast<int64_t>(values.size()), 1},
+                     data_[slot].data(),
+                     values.size() * sizeof(float)};
+  }
+  // Puts the answer, and the thread it came on, in answers_[slot].
+  DynamicBatcher::Done answer_into(int slot) {
+    return [this, slot](RequestResult result) {
+      answers_[slot].set_value(Answer{std::move(result), std::this_thread::get_id()});
+    };
+  }
   // Submits rows of `values`; the answer lands in answers_[slot].
   void submit(DynamicBatcher& batcher, int slot, const std::vector<float>& values,
               std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() +
                                                                std::chrono::hours(1)) {
-    data_[slot] = values;
-    TensorRef x{"x",
-                DType::kFp32,
-                {static_cast<int64_t>(values.size()), 1},
-                data_[slot].data(),
-                values.size() * sizeof(float)};
-    batcher.submit_async({x}, {}, deadline, [this, slot](RequestResult result) {
-      answers_[slot].set_value(Answer{std::move(result), std::this_thread::get_id()});
-    });
+    batcher.submit_async({input(slot, values)}, {}, deadline, answer_into(slot));
   }
-
   // A request as a socket thread gathers it: rows of `values`, answered in answers_[slot].
   DynamicBatcher::Gathered gathered(int slot, const std::vector<float>& values,
                                     std::vector<std::string> outputs = {}) {
-    data_[slot] = values;
-    TensorRef x{"x",
-                DType::kFp32,
-                {static_cast<int64_t>(values.size()), 1},
-                data_[slot].data(),
-                values.size() * sizeof(float)};
-    return {{x},
+    return {{input(slot, values)},
             std::move(outputs),
-            [this, slot](RequestResult result) {
-              answers_[slot].set_value(Answer{std::move(result), std::this_thread::get_id()});
-            },
+            answer_into(slot),
             std::chrono::steady_clock::now()};
   }
   // The answer in `slot` doubles `values` (the execute function's work).
