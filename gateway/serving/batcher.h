@@ -149,8 +149,8 @@ class DynamicBatcher {
   void expire(std::vector<Pending>& expired) noexcept;
   std::vector<Pending> take_batch(std::unique_lock<std::mutex>& lock);
   // Runs a batch and answers every request in it, whatever fails (never throws).
-  // `in_load`: its requests are counted in load_ one by one (all but gathered ones run
-  // on the calling thread).
+  // `in_load`: its requests are counted in load_ one by one (false for gathered ones,
+  // which run_gathered counts as the one slot they take).
   void run_batch(std::vector<Pending>& batch, bool in_load = true) noexcept;
   // Runs `part` as one execute call and fills `results` (same length); bisects a
   // whole-batch INVALID_ARGUMENT down to its culprit. Throws only std::bad_alloc.
