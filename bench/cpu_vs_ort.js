@@ -2,7 +2,7 @@
 // (bench/cpu_backend_bench, Google Benchmark) in one run, with the same inputs, batch sizes
 // and thread counts, and prints a table of latency per call and the ratio. Each side is
 // measured ROUNDS times, alternating, and keeps its best mean: on a shared VM a single
-// pass can land in a slow minute for one side only. A variant of ours ("fashion-cnn+winograd",
+// pass can land in a slow minute for one side only. A variant of ours ("fashion-cnn+direct",
 // another model config) is compared with the same ONNX Runtime figure as its model.
 //   usage: node bench/cpu_vs_ort.js BUILD_DIR        (run through bench/cpu_vs_ort.sh)
 'use strict';

@@ -10,6 +10,7 @@
 #   e.g. a build of the previous commit in /tmp/before/build against build/
 # As a new user meets it (no scheduling option, the access log on as it ships):
 #   MODEL_CONFIG= ACCESS_LOG=stdout bench/gateway/ab.sh BUILD_A BUILD_B
+# MODEL_CONFIG_A / MODEL_CONFIG_B give one side its own model config (one build, two configs).
 # ENDPOINTS="health mlp-json" measures only those; "grpc" (ModelInfer with raw contents by
 # bench/grpc/grpc_load, 64 calls over 2 connections) and "grpc-h2load" (the same framed call
 # posted by h2load) measure the gRPC listener.
@@ -17,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_a=$1 build_b=$2 rounds=${3:-5} duration=${4:-8}
 model_config=${MODEL_CONFIG-'{"max_batch_size": 64, "instances": 2}'}
+model_config_a=${MODEL_CONFIG_A-$model_config}
+model_config_b=${MODEL_CONFIG_B-$model_config}
 access_log=${ACCESS_LOG:-off}
 # shellcheck source=work_dir.sh
 source bench/gateway/work_dir.sh
@@ -34,8 +37,8 @@ start() {
   # builds before the admin key file printed the key in init's JSON
   local key
   key=$(cat "$data/admin.key" 2>/dev/null || sed -n 's/.*"admin_key":"\([^"]*\)".*/\1/p' <<<"$out")
-  local config=()
-  [[ -n $model_config ]] && config=(--config "$model_config")
+  local config=() side_config=model_config_$1
+  [[ -n ${!side_config} ]] && config=(--config "${!side_config}")
   "$build/gateway/modelgate" import --data-dir "$data" fashion-mlp examples/models/fashion-mlp.onnx \
     "${config[@]}" --promote >/dev/null
   "$build/gateway/modelgate" import --data-dir "$data" fashion-cnn examples/models/fashion-cnn.onnx \
@@ -89,7 +92,7 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "A = $build_a, B = $build_b; wrk -t2 -c64 -d${duration}s over TLS, $rounds rounds, $(nproc) cores, $(date -u +%FT%RZ)"
-echo "model config: ${model_config:-none (defaults)}; access log: $access_log"
+echo "model config: A ${model_config_a:-none (defaults)}, B ${model_config_b:-none (defaults)}; access log: $access_log"
 for endpoint in ${ENDPOINTS:-health mlp-json mlp-binary}; do
   : >"$work/$endpoint.a"
   : >"$work/$endpoint.b"

@@ -195,12 +195,7 @@ std::map<std::string, BackendSettings> backend_settings(
 BackendManager::ConfigFor backend_init_configs(
     const std::map<std::string, BackendConfig>& configs) {
   std::map<std::string, std::string> json;
-  for (const auto& [name, c] : configs) {
-    if (c.batch_by_default) {
-      json[name] =
-          std::string(R"({"batch_by_default": )") + (*c.batch_by_default ? "true" : "false") + "}";
-    }
-  }
+  for (const auto& [name, c] : configs) json[name] = plugin_config_json(c);
   return [json](const std::string& name) {
     const auto found = json.find(name);
     return found == json.end() ? std::string("{}") : found->second;

@@ -70,6 +70,7 @@ const std::map<std::string_view, KeyRule>& backend_schema() {
       {"allow_network", {Kind::kBool}},
       {"allow_exec", {Kind::kBool}},
       {"batch_by_default", {Kind::kBool}},
+      {"winograd_by_default", {Kind::kBool}},
   };
   return keys;
 }
@@ -244,6 +245,7 @@ void apply_config_text(std::string_view toml_text, const std::string& source,
       b.allow_network = t["allow_network"].value_or(b.allow_network);
       b.allow_exec = t["allow_exec"].value_or(b.allow_exec);
       if (auto v = t["batch_by_default"].value<bool>()) b.batch_by_default = *v;
+      if (auto v = t["winograd_by_default"].value<bool>()) b.winograd_by_default = *v;
     }
   }
   if (auto dirs = config["plugin_dirs"].as_array()) {
@@ -268,6 +270,18 @@ void apply_config_file(const std::string& path, ServeSettings& settings) {
   std::ostringstream text;
   text << in.rdbuf();
   apply_config_text(text.str(), path, settings);
+}
+
+std::string plugin_config_json(const BackendConfig& config) {
+  std::string json;
+  auto add = [&](const char* key, const std::optional<bool>& value) {
+    if (!value) return;
+    json += json.empty() ? "{" : ", ";
+    json += std::string("\"") + key + "\": " + (*value ? "true" : "false");
+  };
+  add("batch_by_default", config.batch_by_default);
+  add("winograd_by_default", config.winograd_by_default);
+  return json.empty() ? "{}" : json + "}";
 }
 
 std::pair<std::string, uint16_t> split_host_port(const std::string& text) {

@@ -24,10 +24,16 @@ struct BackendConfig {
   int64_t batch_timeout_ms = 30'000;
   int64_t max_restarts = 5, restart_window_seconds = 300;
   bool allow_network = false, allow_exec = false;
-  // Given to the plugin at start as its backend config {"batch_by_default": B} when set
-  // (the CPU backend's; other plugins get {}).
+  // Given to the plugin at start as its backend config (plugin_config_json) when set: the
+  // CPU backend's defaults for models whose config does not say.
   std::optional<bool> batch_by_default;
+  std::optional<bool> winograd_by_default;
 };
+
+// The keys of a [backends.NAME] table that go to the plugin itself, as the JSON object of
+// its backend config: {"batch_by_default": B, "winograd_by_default": W}, each when set;
+// "{}" when neither is.
+std::string plugin_config_json(const BackendConfig& config);
 
 struct ServeSettings {
   std::string listen = "127.0.0.1:8443";

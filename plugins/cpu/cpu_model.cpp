@@ -7,6 +7,7 @@
 #include "plugins/cpu/cpu_error.h"
 #include "plugins/cpu/kernels/kernels.h"
 #include "plugins/cpu/onnx_loader.h"
+#include "plugins/cpu/winograd_default.h"
 
 namespace mg::cpu {
 
@@ -65,7 +66,7 @@ ModelConfig parse_model_config(const std::string& json) {
     if (!v->is_bool()) {
       throw CpuError(CpuError::kInvalid, "model config: \"conv_winograd\" must be true or false");
     }
-    config.kernels.conv_winograd = v->as_bool();
+    config.conv_winograd = v->as_bool();
   }
   return config;
 }
@@ -78,13 +79,17 @@ BackendSettings parse_backend_config(const char* json) {
   if (ec || !value.is_object()) {
     throw CpuError(CpuError::kInvalid, "backend config must be a JSON object");
   }
-  if (const boost::json::value* v = value.as_object().if_contains("batch_by_default")) {
+  auto read_bool = [&](const char* key, bool& out) {
+    const boost::json::value* v = value.as_object().if_contains(key);
+    if (v == nullptr) return;
     if (!v->is_bool()) {
       throw CpuError(CpuError::kInvalid,
-                     "backend config: \"batch_by_default\" must be true or false");
+                     std::string("backend config: \"") + key + "\" must be true or false");
     }
-    settings.batch_by_default = v->as_bool();
-  }
+    out = v->as_bool();
+  };
+  read_bool("batch_by_default", settings.batch_by_default);
+  read_bool("winograd_by_default", settings.winograd_by_default);
   return settings;
 }
 
@@ -98,6 +103,10 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
     const bool batches = backend.batch_by_default && rows_are_independent(*graph);
     model->config_.max_batch_size = batches ? kDefaultMaxBatch : 0;
   }
+  ModelConfig& config = model->config_;
+  config.kernels.conv_winograd =
+      config.conv_winograd.value_or(backend.winograd_by_default && config.max_batch_size > 0 &&
+                                    winograd_extra_bytes(*graph) <= kWinogradDefaultBudgetBytes);
   model->stats_ = optimize(*graph);
   model->config_.kernels.max_batch = model->config_.max_batch_size;
   prepare_kernels(*graph, model->config_.kernels);

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ struct ModelConfig {
   // > 0: the host may batch (every input/output needs dim 0 = -1); -1: not in the config,
   // decided from the model at load (kDefaultMaxBatch when its rows are independent, else 0).
   int64_t max_batch_size = -1;
-  int threads = 1;        // kernel threads per instance
-  KernelOptions kernels;  // "conv_winograd": true|false
+  int threads = 1;  // kernel threads per instance
+  // "conv_winograd": true|false; absent: decided at load (on for a batched model within
+  // kWinogradDefaultBudgetBytes, winograd_default.h), then kept in kernels.conv_winograd.
+  std::optional<bool> conv_winograd;
+  KernelOptions kernels;
 };
 
 // Parses {"max_batch_size": N, "threads": T, "conv_winograd": B} (other keys are the
@@ -40,9 +44,13 @@ struct BackendSettings {
   // Whether a model without "max_batch_size" gets kDefaultMaxBatch when its rows are
   // independent ("batch_by_default", default true).
   bool batch_by_default = true;
+  // Whether a batched model without "conv_winograd" takes it within the budget
+  // ("winograd_by_default", default true; winograd_default.h).
+  bool winograd_by_default = true;
 };
 
-// Parses {"batch_by_default": B}; null or "" is {}. Throws CpuError(kInvalid).
+// Parses {"batch_by_default": B, "winograd_by_default": W}; null or "" is {}. Throws
+// CpuError(kInvalid).
 BackendSettings parse_backend_config(const char* json);
 
 // A loaded, optimised model and the metadata it declares through the C ABI.

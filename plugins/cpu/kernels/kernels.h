@@ -23,7 +23,8 @@ inline constexpr uint32_t kAllTypes =
 struct KernelOptions {
   // Winograd's algorithm for the 3×3 convolutions it fits: much faster (the seed CNN's
   // second conv: −44 % at batch 64), but their weights are held transformed as well, ~4×
-  // their size, so off unless the model config says "conv_winograd": true.
+  // their size: the model's config decides, or else its size (CpuModel::load,
+  // winograd_default.h).
   bool conv_winograd = false;
   // The instance's kernel threads: a Conv splits one image's output rows among them, and
   // makes those bands' primitives at load.

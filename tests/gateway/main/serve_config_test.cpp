@@ -103,6 +103,21 @@ TEST(ServeConfig, BackendTables) {
   EXPECT_FALSE(s.backends["other"].batch_by_default.has_value());  // not given: the plugin's own
   EXPECT_EQ(error_of("[backends.cpu]\nbatch_by_default = \"no\""),
             "config t.toml: 'backends.cpu.batch_by_default' must be true or false");
+  EXPECT_EQ(error_of("[backends.cpu]\nwinograd_by_default = 0"),
+            "config t.toml: 'backends.cpu.winograd_by_default' must be true or false");
+}
+
+// What of a [backends.NAME] table reaches the plugin as its backend config.
+TEST(ServeConfig, PluginConfigJson) {
+  ServeSettings s;
+  apply_config_text(
+      "[backends.cpu]\nbatch_by_default = false\nwinograd_by_default = true\n"
+      "[backends.gpu]\nwinograd_by_default = false\n[backends.other]\nisolation = \"process\"",
+      "t.toml", s);
+  EXPECT_EQ(plugin_config_json(s.backends["cpu"]),
+            R"({"batch_by_default": false, "winograd_by_default": true})");
+  EXPECT_EQ(plugin_config_json(s.backends["gpu"]), R"({"winograd_by_default": false})");
+  EXPECT_EQ(plugin_config_json(s.backends["other"]), "{}");
 }
 
 // Found by serve_config_fuzzer: a float where a count belongs went through toml++'s
