@@ -82,6 +82,10 @@ measure() {
   shift 2
   local script=bench/gateway/get.lua
   [[ $# -gt 0 ]] && script=bench/gateway/post.lua
+  # One second unrecorded first, for every row alike: what is measured is each server as
+  # it runs, not its first second after start (a freshly started ModelGate's first CNN
+  # batches take longer; bench/RESULTS.md reports that second on its own).
+  env "$@" wrk -t"$wrk_threads" -c"$connections" -d1s -s "$script" "$url" >/dev/null
   local line
   line=$(env "$@" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" -s "$script" "$url" |
     grep '^RESULT')

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "plugins/cpu/kernels/thread_scratch.h"
+
 namespace mg::cpu {
 
 using dnnl::memory;
@@ -76,16 +78,6 @@ bool winograd_fits(const ConvPlan& p) {
   const Window& w = p.w;
   return w.spatial == 2 && p.group == 1 && w.kernel[1] == 3 && w.kernel[2] == 3 &&
          w.stride[1] == 1 && w.stride[2] == 1 && w.dilation[1] == 1 && w.dilation[2] == 1;
-}
-
-// The calling thread's scratch, 64-byte aligned, grown as needed and kept for reuse.
-std::byte* thread_scratch(std::size_t bytes) {
-  thread_local std::vector<std::byte> buffer;
-  constexpr std::size_t kAlign = 64;
-  if (buffer.size() < bytes + kAlign) buffer.resize(bytes + kAlign);
-  void* p = buffer.data();
-  std::size_t space = buffer.size();
-  return static_cast<std::byte*>(std::align(kAlign, bytes, p, space));
 }
 
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
