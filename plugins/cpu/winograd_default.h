@@ -12,7 +12,7 @@ namespace mg::cpu {
 int64_t winograd_extra_bytes(const Graph& graph);
 
 // A batched model whose config does not say "conv_winograd" gets it while its transformed
-// weights stay within this: the seed CNN (288 KiB) and small image models do, for ~27 %
+// weights stay within this: the seed CNN (~290 KiB) and small image models do, for ~27 %
 // off their batched convolutions; a ResNet-scale model (hundreds of MB transformed) keeps
 // the direct algorithm and its memory unless its config asks.
 inline constexpr int64_t kWinogradDefaultBudgetBytes = int64_t{16} << 20;

@@ -13,7 +13,7 @@ namespace mg::cpu {
 // one by the first kernel that writes them: a batched Winograd slice's 7.4 MB (seed CNN)
 // took ~19 ms page by page on this project's VM (~10 µs per fault), inside the first batch
 // each thread ran, with the socket thread's other requests waiting behind it; populated at
-// once, ~2 ms. The first second of a fresh server's CNN p99 went from 43–46 ms to 20–25 ms
+// once, ~2 ms. The first second of a fresh server's CNN p99 went from 43–46 ms to 22–26 ms
 // (bench/gateway/first_seconds.sh).
 std::byte* thread_scratch(std::size_t bytes);
 
