@@ -62,7 +62,7 @@ const RouteTable<AdminHandler>& admin_routes() {
 }
 
 // A version's model file, or an artifact a version will carry as a file: both streamed.
-bool is_upload(const HttpRequest& request, const std::vector<std::string_view>& parts) {
+bool is_upload(const HttpRequest& request, const PathParts& parts) {
   static const PathPattern uploads("/admin/v1/models/{model}/versions");
   static const PathPattern artifacts("/admin/v1/artifacts");
   PathParams ignored;
@@ -128,7 +128,7 @@ int64_t existing_version(Services& s, const std::string& model, std::string_view
 
 std::vector<RouteSpec> admin_route_specs() { return admin_routes().specs(); }
 
-HttpResponse admin_route(const HttpRequest& request, const std::vector<std::string_view>& parts,
+HttpResponse admin_route(const HttpRequest& request, const PathParts& parts,
                          const Principal& caller, Services& services) {
   PathParams params;
   const auto found = admin_routes().find(request.method, parts, params);
@@ -148,8 +148,7 @@ HttpResponse admin_route(const HttpRequest& request, const std::vector<std::stri
   }
 }
 
-StreamDecision open_upload(const HttpRequest& head, const std::vector<std::string_view>& parts,
-                           Services& services) {
+StreamDecision open_upload(const HttpRequest& head, const PathParts& parts, Services& services) {
   StreamDecision decision;
   if (!is_upload(head, parts)) return decision;
   try {

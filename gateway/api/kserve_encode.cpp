@@ -123,13 +123,20 @@ HttpResponse encode_infer_response(const std::string& model, int64_t version, co
   out.reserve(estimate);
   out += "{\"model_name\":";
   append_string(out, model);
-  out += ",\"model_version\":\"" + std::to_string(version) + "\"";
+  out += ",\"model_version\":\"";
+  append_number(out, version);
+  out += '"';
   if (!id.empty()) {
     out += ",\"id\":";
     append_string(out, id);
   }
   out += ",\"outputs\":[";
-  std::string binary;
+  // Binary outputs' bytes follow the JSON header, in order: appended once it is complete
+  // (no second buffer, no temporary strings: this runs for every answer).
+  std::size_t binary_bytes = 0;
+  const auto as_binary = [](const InferOutput& output) {
+    return output.binary || output.dtype == DType::kFp16 || output.dtype == DType::kBf16;
+  };
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const InferOutput& output = outputs[i];
     out += i > 0 ? ",{\"name\":" : "{\"name\":";
@@ -142,11 +149,11 @@ HttpResponse encode_infer_response(const std::string& model, int64_t version, co
       append_number(out, output.shape[d]);
     }
     out += ']';
-    const bool as_binary =
-        output.binary || output.dtype == DType::kFp16 || output.dtype == DType::kBf16;
-    if (as_binary) {
-      out += ",\"parameters\":{\"binary_data_size\":" + std::to_string(output.data.size()) + "}}";
-      binary.append(reinterpret_cast<const char*>(output.data.data()), output.data.size());
+    if (as_binary(output)) {
+      out += ",\"parameters\":{\"binary_data_size\":";
+      append_number(out, static_cast<int64_t>(output.data.size()));
+      out += "}}";
+      binary_bytes += output.data.size();
     } else {
       out += ",\"data\":";
       append_data(out, output);
@@ -154,9 +161,14 @@ HttpResponse encode_infer_response(const std::string& model, int64_t version, co
     }
   }
   out += "]}";
-  if (!binary.empty()) {
+  if (binary_bytes > 0) {
     response.headers.emplace_back("Inference-Header-Content-Length", std::to_string(out.size()));
-    out += binary;
+    out.reserve(out.size() + binary_bytes);
+    for (const auto& output : outputs) {
+      if (as_binary(output)) {
+        out.append(reinterpret_cast<const char*>(output.data.data()), output.data.size());
+      }
+    }
     response.content_type = "application/octet-stream";
   }
   return response;

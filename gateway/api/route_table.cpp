@@ -2,10 +2,9 @@
 
 namespace mg::gateway {
 
-std::vector<std::string_view> split_path(std::string_view target) {
+PathParts split_path(std::string_view target) {
   target = target.substr(0, target.find('?'));
-  std::vector<std::string_view> parts;
-  parts.reserve(8);
+  PathParts parts;
   while (!target.empty()) {
     if (target.front() == '/') {
       target.remove_prefix(1);
@@ -31,7 +30,7 @@ bool is_parameter(std::string_view segment) {
 }
 }  // namespace
 
-bool PathPattern::match(const std::vector<std::string_view>& parts, PathParams& params) const {
+bool PathPattern::match(const PathParts& parts, PathParams& params) const {
   if (parts.size() != segments_.size()) return false;
   // The literal segments first: a request tries many routes of its length, and capturing
   // only for the one it takes keeps the others from allocating.
@@ -45,8 +44,7 @@ bool PathPattern::match(const std::vector<std::string_view>& parts, PathParams& 
   return true;
 }
 
-bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
-                   PathParams& params) {
+bool match_pattern(std::string_view pattern, const PathParts& parts, PathParams& params) {
   return PathPattern(pattern).match(parts, params);
 }
 

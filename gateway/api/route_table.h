@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -8,9 +9,13 @@
 
 namespace mg::gateway {
 
+// A target's path segments: inline up to 8 (every route of the API has at most 7), so
+// splitting a request's path allocates nothing.
+using PathParts = boost::container::small_vector<std::string_view, 8>;
+
 // The path segments of a request target, without the query ("/v2/models/m/infer?x" →
 // v2, models, m, infer). Empty segments are dropped.
-std::vector<std::string_view> split_path(std::string_view target);
+PathParts split_path(std::string_view target);
 
 // The values a route's "{name}" segments captured, in order.
 class PathParams {
@@ -21,7 +26,7 @@ class PathParams {
   std::string str(std::string_view name) const { return std::string((*this)[name]); }
 
  private:
-  std::vector<std::pair<std::string_view, std::string_view>> values_;
+  boost::container::small_vector<std::pair<std::string_view, std::string_view>, 4> values_;
 };
 
 // One endpoint: a method and a path pattern ("/admin/v1/models/{model}/aliases/{alias}").
@@ -37,15 +42,14 @@ class PathPattern {
  public:
   explicit PathPattern(std::string_view pattern) : segments_(split_path(pattern)) {}
   // Whether `parts` (split_path of a target) match; fills `params` when they do.
-  bool match(const std::vector<std::string_view>& parts, PathParams& params) const;
+  bool match(const PathParts& parts, PathParams& params) const;
 
  private:
-  std::vector<std::string_view> segments_;
+  PathParts segments_;
 };
 
 // PathPattern(pattern).match(parts, params), for a pattern used once.
-bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& parts,
-                   PathParams& params);
+bool match_pattern(std::string_view pattern, const PathParts& parts, PathParams& params);
 
 // A table of routes with handlers of type Handler. find() answers the handler of the route
 // whose pattern and method match, or tells whether some route matched the path alone (a
@@ -67,8 +71,7 @@ class RouteTable {
     const Handler* path_handler = nullptr;  // that route's handler
     std::string allowed;                    // the methods that path takes, "GET, POST"
   };
-  Found find(std::string_view method, const std::vector<std::string_view>& parts,
-             PathParams& params) const {
+  Found find(std::string_view method, const PathParts& parts, PathParams& params) const {
     Found found;
     for (std::size_t i = 0; i < routes_.size(); ++i) {
       const Route& route = routes_[i];

@@ -65,7 +65,7 @@ const RouteTable<DataRoute>& data_routes() {
   return table;
 }
 
-bool is_admin(const std::vector<std::string_view>& parts) {
+bool is_admin(const PathParts& parts) {
   return parts.size() >= 2 && parts[0] == "admin" && parts[1] == "v1";
 }
 
@@ -92,8 +92,8 @@ const HttpRequest& decoded(const HttpRequest& request, const Services& s,
   return *storage;
 }
 
-HttpResponse admin(const HttpRequest& request, const std::vector<std::string_view>& parts,
-                   Services& s, InferenceInfo& info) {
+HttpResponse admin(const HttpRequest& request, const PathParts& parts, Services& s,
+                   InferenceInfo& info) {
   Principal caller;
   try {
     caller = authenticated([&] { return s.auth.authenticate(request); });

@@ -1,10 +1,13 @@
 #include "gateway/plugin_host/tensor_check.h"
 
 #include <cstring>
-#include <set>
 
 namespace mg::gateway {
 namespace {
+
+// A listed tensor's name (check_request's duplicate scan, over inputs and outputs alike).
+const std::string& name_of(const TensorRef& tensor) { return tensor.name; }
+const std::string& name_of(const std::string& name) { return name; }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text = "[";
@@ -118,28 +121,39 @@ std::optional<std::string> check_request(const ModelMetadata& metadata,
                                          const std::vector<TensorRef>& inputs,
                                          const std::vector<std::string>& outputs,
                                          std::optional<uint64_t> batch_rows) {
-  std::set<std::string_view> seen;
-  for (const auto& input : inputs) {
+  // Duplicates by scanning what came before: each name must be declared before it is
+  // compared, so a list is refused by the time it is longer than the model's own (sets
+  // allocated a node per name, on every request).
+  const auto given_before = [](const auto& list, std::size_t i, const std::string& name) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (name_of(list[j]) == name) return true;
+    }
+    return false;
+  };
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const TensorRef& input = inputs[i];
     const TensorDesc* declared = metadata.find_input(input.name);
     if (declared == nullptr) {
       std::string names;
       for (const auto& i : metadata.inputs) names += (names.empty() ? "'" : ", '") + i.name + "'";
       return "input '" + input.name + "' is not an input of this model (inputs: " + names + ")";
     }
-    if (!seen.insert(input.name).second) return "input '" + input.name + "' given twice";
+    if (given_before(inputs, i, input.name)) return "input '" + input.name + "' given twice";
     if (auto why = check_tensor(*declared, input, batch_rows)) {
       return "input " + why->substr(std::string_view("tensor ").size());
     }
   }
   for (const auto& declared : metadata.inputs) {
-    if (!seen.count(declared.name)) return "missing input '" + declared.name + "'";
+    if (!given_before(inputs, inputs.size(), declared.name)) {
+      return "missing input '" + declared.name + "'";
+    }
   }
-  std::set<std::string_view> wanted;
-  for (const auto& output : outputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const std::string& output = outputs[i];
     if (metadata.find_output(output) == nullptr) {
       return "output '" + output + "' is not an output of this model";
     }
-    if (!wanted.insert(output).second) return "output '" + output + "' requested twice";
+    if (given_before(outputs, i, output)) return "output '" + output + "' requested twice";
   }
   return std::nullopt;
 }

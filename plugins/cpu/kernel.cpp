@@ -20,17 +20,23 @@ std::shared_ptr<void> BufferPool::get(std::size_t bytes) {
   bytes = std::max<std::size_t>(bytes, 1);
   std::byte* block;
   std::size_t capacity;
-  if (auto fit = free_.lower_bound(bytes); fit != free_.end()) {
+  auto fit = free_.end();
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    if (it->first >= bytes && (fit == free_.end() || it->first < fit->first)) fit = it;
+  }
+  if (fit != free_.end()) {
     capacity = fit->first;
     block = fit->second;
-    free_.erase(fit);
+    *fit = free_.back();
+    free_.pop_back();
   } else {
     block = static_cast<std::byte*>(::operator new[](bytes, kAlignment));
     capacity = bytes;
     held_ += bytes;
   }
-  return std::shared_ptr<void>(
-      block, [this, capacity](void* p) { free_.emplace(capacity, static_cast<std::byte*>(p)); });
+  return std::shared_ptr<void>(block, [this, capacity](void* p) {
+    free_.emplace_back(capacity, static_cast<std::byte*>(p));
+  });
 }
 
 const Tensor& KernelContext::input(std::size_t i) const {

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plugins/cpu/cpu_error.h"
@@ -27,7 +27,9 @@ class BufferPool {
   std::size_t bytes_held() const { return held_; }
 
  private:
-  std::multimap<std::size_t, std::byte*> free_;  // capacity → buffer
+  // (capacity, buffer); a vector rather than a multimap, whose every give-back allocated a
+  // node: a pool holds a few buffers, and a best-fit scan of them is cheaper than that.
+  std::vector<std::pair<std::size_t, std::byte*>> free_;
   std::size_t held_ = 0;
 
  public:
@@ -38,7 +40,8 @@ class BufferPool {
 // a way to make its outputs.
 struct KernelContext {
   const Node& node;
-  std::vector<const Tensor*> inputs;
+  // The caller's (the Executor keeps both from run to run: no allocation per node).
+  std::vector<const Tensor*>& inputs;
   std::vector<Tensor>& outputs;  // one per node output
   BufferPool& pool;
   ThreadPool& threads;

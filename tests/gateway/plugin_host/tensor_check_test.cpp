@@ -80,6 +80,10 @@ TEST(TensorCheck, BatchNeedsEveryInputOnceAndKnownOutputs) {
   EXPECT_EQ(check_batch(metadata, batch), std::nullopt);
   batch.outputs = {"logits"};
   EXPECT_EQ(*check_batch(metadata, batch), "output 'logits' is not an output of this model");
+  batch.outputs = {"probs"};
+  EXPECT_EQ(check_batch(metadata, batch), std::nullopt);
+  batch.outputs = {"probs", "probs"};
+  EXPECT_EQ(*check_batch(metadata, batch), "output 'probs' requested twice");
   batch.outputs.clear();
   batch.request_rows = {};
   EXPECT_EQ(*check_batch(metadata, batch), "batch has no requests");
