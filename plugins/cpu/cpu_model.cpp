@@ -97,22 +97,24 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
                                          const std::string& config_json,
                                          const BackendSettings& backend) {
   auto model = std::unique_ptr<CpuModel>(new CpuModel);
-  model->config_ = parse_model_config(config_json);
-  auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
-  if (model->config_.max_batch_size < 0) {  // on the ops as exported, before fusions
-    const bool batches = backend.batch_by_default && rows_are_independent(*graph);
-    model->config_.max_batch_size = batches ? kDefaultMaxBatch : 0;
-  }
   ModelConfig& config = model->config_;
+  config = parse_model_config(config_json);
+  auto graph = std::make_shared<Graph>(load_onnx(bytes, path));
+  // Both defaults are decided on the ops as exported, before fusions.
+  if (config.max_batch_size < 0) {
+    const bool batches = backend.batch_by_default && rows_are_independent(*graph);
+    config.max_batch_size = batches ? kDefaultMaxBatch : 0;
+  }
+  const bool batching = config.max_batch_size > 0;
   config.kernels.conv_winograd =
-      config.conv_winograd.value_or(backend.winograd_by_default && config.max_batch_size > 0 &&
-                                    winograd_extra_bytes(*graph) <= kWinogradDefaultBudgetBytes);
+      config.conv_winograd ? *config.conv_winograd
+                           : backend.winograd_by_default && batching &&
+                                 winograd_extra_bytes(*graph) <= kWinogradDefaultBudgetBytes;
   model->stats_ = optimize(*graph);
-  model->config_.kernels.max_batch = model->config_.max_batch_size;
-  prepare_kernels(*graph, model->config_.kernels);
+  config.kernels.max_batch = config.max_batch_size;
+  prepare_kernels(*graph, config.kernels);
   model->graph_ = graph;
 
-  const bool batching = model->config_.max_batch_size > 0;
   auto describe = [&](const std::vector<int>& ids, std::vector<MG_Tensor>& out, const char* kind) {
     for (int id : ids) {
       const Value& v = graph->values[static_cast<std::size_t>(id)];
@@ -143,7 +145,7 @@ std::unique_ptr<CpuModel> CpuModel::load(std::span<const std::byte> bytes, const
                                       model->inputs_.data(),
                                       static_cast<uint32_t>(model->outputs_.size()),
                                       model->outputs_.data(),
-                                      model->config_.max_batch_size,
+                                      config.max_batch_size,
                                       0};
   return model;
 }
