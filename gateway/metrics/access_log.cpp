@@ -29,7 +29,7 @@ AccessLog::~AccessLog() {
   if (owned_) std::fclose(out_);
 }
 
-void AccessLog::write(const std::string& line) {
+void AccessLog::write(std::string_view line) {
   {
     std::lock_guard lock(mutex_);
     if (pending_.size() + line.size() + 1 <= capacity_) {

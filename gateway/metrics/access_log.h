@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace mg::gateway {
@@ -27,7 +28,7 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  void write(const std::string& line);  // without the newline
+  void write(std::string_view line);  // without the newline
   // Called (on the request's thread, outside any lock) for each line dropped (metrics).
   void on_drop(std::function<void()> callback) { on_drop_ = std::move(callback); }
   uint64_t dropped() const { return dropped_.load(); }

@@ -58,6 +58,55 @@ TEST(AccessLine, FieldsAreFormattedAndEscaped) {
   EXPECT_FALSE(ec) << "not one JSON object: " << line;
 }
 
+// The line written for a request with the given key id and total time, read back.
+std::string line_for(const std::string& key_id, double seconds) {
+  std::FILE* out = std::tmpfile();
+  if (out == nullptr) return "";
+  {
+    AccessLog log(out, false);
+    HttpRequest request{"GET", "/v2/health/ready", {}, ""};
+    InferenceInfo info;
+    info.key_id = key_id;
+    write_access_log(log, request, HttpResponse{}, info, "rid", "ok", seconds);
+  }
+  std::rewind(out);
+  std::string line(1 << 16, '\0');
+  line.resize(std::fread(line.data(), 1, line.size(), out));
+  std::fclose(out);
+  return line;
+}
+
+TEST(AccessLine, EscapesBetweenPlainRunsAndMillisecondsRounded) {
+  const std::string line = line_for(std::string("a\"b\\c\x01"
+                                                "d\x1f") +
+                                        "\"\"e",
+                                    0.0123456);
+  EXPECT_NE(line.find(R"("key_id":"a\"b\\c\u0001d\u001f\"\"e")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("total_ms":12.346,)"), std::string::npos) << line;
+  EXPECT_NE(line_for("", 0).find(R"("key_id":"","total_ms":0.000,)"), std::string::npos);
+  EXPECT_NE(line_for("\n", 12.0000004).find(R"("key_id":"\u000a","total_ms":12000.000,)"),
+            std::string::npos);
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(line, ec);
+  ASSERT_FALSE(ec) << line;
+  EXPECT_EQ(parsed.at("key_id").as_string(),
+            "a\"b\\c\x01"
+            "d\x1f\"\"e");
+}
+
+// Every text at its longest escaped form (six bytes per byte), a number at its widest, a
+// time beyond any request's: the line is written whole, valid JSON, every value intact.
+TEST(AccessLine, TheLongestLinesComeOutWhole) {
+  const std::string controls(5000, '\x01');
+  const std::string line = line_for(controls, 1e300);
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(line, ec);
+  ASSERT_FALSE(ec) << line.substr(0, 200);
+  EXPECT_EQ(parsed.at("key_id").as_string(), controls);
+  EXPECT_NE(line.find(R"("total_ms":1000000000000.000,)"), std::string::npos);
+  EXPECT_NE(line_for("", -0.0025).find(R"("total_ms":-2.500,)"), std::string::npos);
+}
+
 TEST(AccessLine, ASaneClientRequestIdIsKeptAndAnyOtherReplacedByAFreshOne) {
   auto id_for = [](std::string given) {
     HttpRequest request{"GET", "/v2/health/live", {}, ""};
