@@ -10,6 +10,7 @@
 #include <random>
 #include <string_view>
 
+#include "gateway/api/json_text.h"
 #include "gateway/metrics/access_log.h"
 
 namespace mg::gateway {
@@ -49,23 +50,8 @@ class LineWriter {
   void raw(char c) { *at_++ = c; }
   void integer(int64_t value) { at_ = std::to_chars(at_, at_ + kMaxNumber, value).ptr; }
 
-  // The inside of a JSON string: quotes, backslashes and control bytes escaped; at most six
-  // bytes per byte of text.
   void json_text(std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char byte : text) {
-      const auto c = static_cast<unsigned char>(byte);
-      if (c >= 0x20 && c != '"' && c != '\\') {
-        *at_++ = byte;
-      } else if (c < 0x20) {
-        raw("\\u00");
-        raw(kHex[c >> 4]);
-        raw(kHex[c & 15]);
-      } else {
-        raw('\\');
-        raw(byte);
-      }
-    }
+    put_json_text(text, [this](std::string_view piece) { raw(piece); });
   }
 
   // Seconds as milliseconds with three decimals, from the whole microseconds (the
@@ -113,7 +99,6 @@ class LineWriter {
   char* end() const { return at_; }
 
   static constexpr std::size_t kMaxNumber = 24;  // an int64_t's digits and sign, and more
-  static constexpr std::size_t kMaxEscaped = 6;  // bytes written per byte of JSON text
 
  private:
   char* at_;
@@ -132,9 +117,9 @@ void write_access_log(AccessLog& log, const HttpRequest& request, const HttpResp
   const std::string_view texts[] = {request_id, request.protocol, request.method, path,
                                     outcome,    info.tenant,      info.key_id,    info.model};
   // The longest the line can be: its names, punctuation, time and numbers take under 400
-  // bytes; each text at most kMaxEscaped bytes per byte.
+  // bytes; each text at most kMaxJsonTextGrowth bytes per byte.
   std::size_t longest = 512;
-  for (const std::string_view text : texts) longest += LineWriter::kMaxEscaped * text.size();
+  for (const std::string_view text : texts) longest += kMaxJsonTextGrowth * text.size();
   thread_local std::string line;  // only grows: a thread's lines reuse one buffer
   if (line.size() < longest) line.resize(longest);
 

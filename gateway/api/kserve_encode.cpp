@@ -1,15 +1,13 @@
 // Encodes KServe v2 infer responses (JSON, or the binary tensor extension).
-#include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
+#include "gateway/api/json_text.h"
 #include "gateway/api/kserve_codec.h"
 
 namespace mg::gateway {
 namespace {
-
-namespace json = boost::json;
 
 // The response is written by hand rather than through a JSON tree: a tensor of N numbers
 // would otherwise be N tree nodes, and Boost.JSON prints every float as a double
@@ -17,7 +15,9 @@ namespace json = boost::json;
 // the same value of their own type (std::to_chars); NaN and infinities, which JSON cannot
 // express, are written as null.
 void append_string(std::string& out, std::string_view text) {
-  out += json::serialize(json::string_view(text));
+  out += '"';
+  put_json_text(text, [&out](std::string_view piece) { out += piece; });
+  out += '"';
 }
 
 template <typename T>
