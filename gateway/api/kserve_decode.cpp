@@ -339,6 +339,7 @@ InferRequest decode_document(dom::element root, const HttpRequest& request,
     throw bad_request("the request needs a non-empty \"inputs\" array");
   }
   std::size_t binary_offset = json_length;
+  result.inputs.reserve(inputs.size());
   for (dom::element item : inputs) {
     const dom::object in = as_object(item, "each of \"inputs\"");
     InferInput input;
@@ -351,6 +352,7 @@ InferRequest decode_document(dom::element root, const HttpRequest& request,
     dom::array shape;
     if (const auto s = field(in, "shape"); !s || s->get(shape) != simdjson::SUCCESS)
       throw bad_request(what + " needs a \"shape\" array");
+    input.shape.reserve(shape.size());
     for (dom::element d : shape) {
       int64_t dim = -1;
       if (d.type() != dom::element_type::INT64 || d.get(dim) != simdjson::SUCCESS || dim < 0)
@@ -375,6 +377,7 @@ InferRequest decode_document(dom::element root, const HttpRequest& request,
     dom::array outputs;
     if (outputs_field->get(outputs) != simdjson::SUCCESS)
       throw bad_request("\"outputs\" must be an array");
+    result.outputs.reserve(outputs.size());
     for (dom::element item : outputs) {
       const dom::object out = as_object(item, "each of \"outputs\"");
       RequestedOutput requested;

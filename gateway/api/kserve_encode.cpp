@@ -162,6 +162,7 @@ HttpResponse encode_infer_response(const std::string& model, int64_t version, co
   }
   out += "]}";
   if (binary_bytes > 0) {
+    response.headers.reserve(2);  // this and the request id (router.cpp's finish)
     response.headers.emplace_back("Inference-Header-Content-Length", std::to_string(out.size()));
     out.reserve(out.size() + binary_bytes);
     for (const auto& output : outputs) {

@@ -229,12 +229,13 @@ TEST(KServeEncoding, ResponsesPrintShortestNumbersAndEscapeStrings) {
       {"b", DType::kBool, {2}, span_of(flags)},
       {"s", DType::kBytes, {2}, std::as_bytes(std::span(text, sizeof text - 1))}};
   const HttpResponse r = encode_infer_response("m\"x", 3, "id-1", outputs);
-  EXPECT_EQ(r.body, R"({"model_name":"m\"x","model_version":"3","id":"id-1","outputs":[)"
-                    R"({"name":"f","datatype":"FP32","shape":[5],"data":[0.1,2,-1e-05,null,null]},)"
-                    R"({"name":"i8","datatype":"INT8","shape":[2],"data":[-128,127]},)"
-                    R"({"name":"u8","datatype":"UINT8","shape":[2],"data":[0,255]},)"
-                    R"({"name":"b","datatype":"BOOL","shape":[2],"data":[true,false]},)"
-                    R"({"name":"s","datatype":"BYTES","shape":[2],"data":["a\"b\\c","\u000a\u0001"]}]})");
+  EXPECT_EQ(r.body,
+            R"({"model_name":"m\"x","model_version":"3","id":"id-1","outputs":[)"
+            R"({"name":"f","datatype":"FP32","shape":[5],"data":[0.1,2,-1e-05,null,null]},)"
+            R"({"name":"i8","datatype":"INT8","shape":[2],"data":[-128,127]},)"
+            R"({"name":"u8","datatype":"UINT8","shape":[2],"data":[0,255]},)"
+            R"({"name":"b","datatype":"BOOL","shape":[2],"data":[true,false]},)"
+            R"({"name":"s","datatype":"BYTES","shape":[2],"data":["a\"b\\c","\u000a\u0001"]}]})");
   EXPECT_NO_THROW(boost::json::parse(r.body));
 }
 
