@@ -1,22 +1,27 @@
 #include "plugins/cpu/winograd_default.h"
 
-#include <algorithm>
 #include <vector>
+
+#include "plugins/cpu/cpu_error.h"
+#include "plugins/cpu/kernels/conv.h"
+#include "plugins/cpu/kernels/spatial.h"
 
 namespace mg::cpu {
 namespace {
 
-bool all_ones(const std::vector<int64_t>& values) {
-  return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 1; });
-}
-
-// Whether a Conv is one the Winograd kernels take (conv_onednn_slice.cpp's winograd_fits,
-// there from the prepared plan), judged from its attributes and weight shape.
+// Whether a Conv with these weights (W [M, C / group, kernel…]) is one the Winograd kernels
+// take, by the kernels' own rule on the node's window. Only its kernel, strides and
+// dilations matter, so the window is made for an input large enough for any of them.
 bool fits_winograd(const Node& node, const Value& weights) {
   const Shape& w = weights.shape;
-  return weights.shape_known && w.size() == 4 && w[2] == 3 && w[3] == 3 &&
-         node.attr_int("group", 1) == 1 && all_ones(node.attr_ints("strides")) &&
-         all_ones(node.attr_ints("dilations"));
+  if (!weights.shape_known || w.size() < 3 || w.size() > 5) return false;
+  const std::vector<int64_t> input(w.size(), int64_t{1} << 20);
+  try {
+    const Window window = make_window(node, input, Shape(w.begin() + 2, w.end()), false);
+    return winograd_fits(window, node.attr_int("group", 1));
+  } catch (const CpuError&) {
+    return false;  // attributes the Conv kernel refuses when the model loads
+  }
 }
 
 }  // namespace

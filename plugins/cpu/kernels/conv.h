@@ -68,6 +68,12 @@ struct ConvPlan {
   Shape y_shape;       // set by plan_conv
 };
 
+// 3×3, stride 1, no dilation, no groups, 2-D: the convolutions oneDNN's Winograd
+// F(4×4, 3×3) may take, with ~4× fewer multiplications. One rule for the kernel that asks
+// for it (conv_onednn_slice.cpp) and for the load-time count of its memory
+// (winograd_default.h).
+bool winograd_fits(const Window& w, int64_t group);
+
 // The geometry of a Conv node for X and W of these shapes (pointers left null), checked:
 // throws CpuError (kInvalid) naming the node and what disagrees.
 ConvPlan plan_conv(const Node& node, const Shape& x, const Shape& weight);

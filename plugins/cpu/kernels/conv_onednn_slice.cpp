@@ -71,18 +71,16 @@ dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
 // direct (seed CNN, batch 1: 63 vs 57 µs) and would hold W transformed once more.
 constexpr int64_t kMinWinogradImages = 4;
 
-// 3×3, stride 1, no dilation, no groups, 2-D: the convolutions Winograd's F(4×4, 3×3)
-// computes with ~4× fewer multiplications. oneDNN judges the rest (it has Winograd kernels
-// for AVX-512 only) by offering no implementation; then the direct one runs.
-bool winograd_fits(const ConvPlan& p) {
-  const Window& w = p.w;
-  return w.spatial == 2 && p.group == 1 && w.kernel[1] == 3 && w.kernel[2] == 3 &&
-         w.stride[1] == 1 && w.stride[2] == 1 && w.dilation[1] == 1 && w.dilation[2] == 1;
-}
-
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 }  // namespace
+
+// oneDNN judges the rest (it has Winograd kernels for AVX-512 only) by offering no
+// implementation; then the direct one runs.
+bool winograd_fits(const Window& w, int64_t group) {
+  return w.spatial == 2 && group == 1 && w.kernel[1] == 3 && w.kernel[2] == 3 && w.stride[1] == 1 &&
+         w.stride[2] == 1 && w.dilation[1] == 1 && w.dilation[2] == 1;
+}
 
 memory::desc conv_user_weights_desc(const ConvPlan& p) {
   const int sp = p.w.spatial;
@@ -157,7 +155,7 @@ std::shared_ptr<const SlicePrimitives> make_conv_slice(const ConvPlan& p, int64_
       return std::string_view(pd.impl_info_str()).starts_with("ref");
     };
     dnnl::convolution_forward::primitive_desc conv_pd;
-    if (winograd && images >= kMinWinogradImages && winograd_fits(p)) {
+    if (winograd && images >= kMinWinogradImages && winograd_fits(p.w, p.group)) {
       try {
         conv_pd = describe(dnnl::algorithm::convolution_winograd);
         if (conv_pd && is_ref(conv_pd)) conv_pd = {};
