@@ -1,6 +1,7 @@
 // The CPU backend on the seed models, through the plugin host and the real libmg_cpu.so:
 // one execute per iteration (input already in memory, outputs copied into host buffers),
-// at batch 1 and 64 with 1 and 2 kernel threads; the CNN also with direct convolutions
+// at batch 1, 16 (about the mean batch a gathering socket thread runs under 64 connections)
+// and 64 with 1 and 2 kernel threads; the CNN also with direct convolutions
 // ("fashion-cnn+direct", model config "conv_winograd": false; batched, it takes Winograd by
 // default). bench/cpu_vs_ort.js runs it
 // beside ONNX Runtime and prints the ratio.
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
       variants.push_back({"+direct", R"(, "conv_winograd": false)"});
     }
     for (const Variant& variant : variants) {
-      for (int64_t batch : {1, 64}) {
+      for (int64_t batch : {1, 16, 64}) {
         for (int threads : {1, 2}) {
           std::string name = std::string(seed.name) + variant.suffix + "/b" +
                              std::to_string(batch) + "/t" + std::to_string(threads);
