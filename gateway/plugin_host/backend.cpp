@@ -1,6 +1,7 @@
 #include "gateway/plugin_host/backend.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <utility>
 #include <vector>
@@ -20,6 +21,11 @@ constexpr std::size_t kModelMetadataSize_1_0 =
 
 // Limits on what a plugin may declare, so a broken plugin cannot make the host allocate
 // absurdly or print unbounded names.
+// What plugin.h promises of every input's data; operator new's (a std::vector's buffer)
+// alignment already.
+constexpr std::size_t kInputAlignment = 16;
+static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= kInputAlignment);
+
 constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kMaxRank = 32;
 constexpr std::size_t kMaxNameLength = 256;
@@ -242,10 +248,20 @@ BatchOutput Instance::execute(const BatchInput& batch) {
   }
   std::vector<MG_Tensor> inputs;
   inputs.reserve(batch.inputs.size());
+  // Backends are promised inputs aligned to 16 bytes (plugin.h). A binary tensor decoded
+  // from a request body is a view wherever it falls after the JSON header, so it is copied
+  // here if it must be — and only here: a merged batch is in a buffer of its own already,
+  // and copying at decoding copied every request of such a batch twice.
+  std::vector<std::vector<std::byte>> realigned;
   for (const auto& t : batch.inputs) {
+    const void* data = t.data;
+    if (t.byte_size > 0 && reinterpret_cast<std::uintptr_t>(data) % kInputAlignment != 0) {
+      const auto* bytes = static_cast<const std::byte*>(data);
+      data = realigned.emplace_back(bytes, bytes + t.byte_size).data();
+    }
     inputs.push_back(MG_Tensor{t.name.c_str(), static_cast<int32_t>(t.dtype),
                                static_cast<uint32_t>(t.shape.size()),
-                               t.shape.empty() ? nullptr : t.shape.data(), t.data, t.byte_size});
+                               t.shape.empty() ? nullptr : t.shape.data(), data, t.byte_size});
   }
   std::vector<const char*> output_names;
   for (const auto& name : batch.outputs) output_names.push_back(name.c_str());

@@ -300,7 +300,12 @@ BatchInput DynamicBatcher::merge(std::span<Pending> part,
   storage.reserve(metadata_.inputs.size());
   for (const auto& declared : metadata_.inputs) {
     TensorRef joined{declared.name, declared.dtype, {}, nullptr, 0};
+    std::size_t total = 0;  // reserved first: appending would reallocate (and copy) ~log2(n) times
+    for (const auto& p : part) {
+      for (const auto& t : p.inputs) total += t.name == declared.name ? t.byte_size : 0;
+    }
     std::vector<std::byte> bytes;
+    bytes.reserve(total);
     int64_t rows = 0;
     for (const auto& p : part) {
       for (const auto& t : p.inputs) {

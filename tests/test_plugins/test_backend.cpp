@@ -294,6 +294,12 @@ MG_Error* misbehave(float first) {
 MG_Error* instance_execute(MG_Instance* handle, const MG_Batch* batch, MG_ExecuteContext* ctx) {
   // No exception may cross the C ABI: everything below is inside this try.
   try {
+    // The host's promise (plugin.h): every input aligned to at least 16 bytes.
+    for (uint32_t i = 0; i < batch->input_count; ++i) {
+      if (reinterpret_cast<std::uintptr_t>(batch->inputs[i].data) % 16 != 0) {
+        return error(MG_ERROR_INTERNAL, "the host passed a misaligned input");
+      }
+    }
     // Any request of the batch may carry the magic value (batches merge requests).
     const MG_Tensor& x = batch->inputs[0];
     uint64_t row = 0;

@@ -163,9 +163,10 @@ TEST_F(RouterTest, BinaryTensorsBothWays) {
   for (int i = 0; i < 10; ++i) EXPECT_NEAR(p[i], expected[i], 1e-6);
 }
 
-// Binary tensor bytes sit after a JSON header of any length; backends still get data
-// aligned as plugin.h promises.
-TEST_F(RouterTest, BinaryInputsReachTheBackendAligned) {
+// Binary tensor bytes sit after a JSON header of any length: the decoder hands them on as
+// a view into the body, unchanged and uncopied, and the request is answered whatever the
+// offset (the plugin host aligns them: BackendExecute.MisalignedInputsReachTheBackendAligned).
+TEST_F(RouterTest, BinaryInputsAreDecodedInPlaceAtAnyOffset) {
   const std::string image = read_file(kModels / "fashion-mlp.input.bin").substr(0, 784 * 4);
   for (int pad = 0; pad < 16; ++pad) {
     const std::string header = R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1,28,28],)"
@@ -173,12 +174,14 @@ TEST_F(RouterTest, BinaryInputsReachTheBackendAligned) {
                                std::string(pad, ' ');
     HttpRequest request{"POST",
                         "/v2/models/fashion-mlp/infer",
-                        {{"Inference-Header-Content-Length", std::to_string(header.size())}},
+                        {{"Inference-Header-Content-Length", std::to_string(header.size())},
+                         {"Authorization", "Bearer " + key_}},
                         header + image};
     const InferRequest decoded = decode_infer_request(request);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(decoded.inputs[0].data.data()) % 16, 0u) << pad;
-    EXPECT_EQ(std::memcmp(decoded.inputs[0].data.data(), image.data(), image.size()), 0);
-    EXPECT_EQ(route(request, *services_).status, 401);  // (no key: decoding is what is tested)
+    EXPECT_EQ(static_cast<const void*>(decoded.inputs[0].data.data()),
+              static_cast<const void*>(request.body.data() + header.size()))
+        << pad;
+    EXPECT_EQ(route(request, *services_).status, 200) << pad;
   }
 }
 

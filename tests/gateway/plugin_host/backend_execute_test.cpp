@@ -2,6 +2,7 @@
 // output contract enforced by the host, and concurrency rules.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 
 #include "gateway/plugin_host/backend_error.h"
@@ -48,6 +49,25 @@ TEST_F(BackendExecute, BatchProducesEveryOutputInHostBuffers) {
   for (std::size_t i = 0; i < y.size(); ++i) EXPECT_FLOAT_EQ(y[i], 2 * batch.values[i]);
   std::vector<float> sums = floats_of(out.outputs[1]);
   EXPECT_EQ(sums, (std::vector<float>{1 + 2 + 3 + 4, 5 + 6 + 7 + 8, 9 + 10 + 11 + 12}));
+}
+
+// A binary tensor decoded from a request body is a view wherever it falls after the JSON
+// header; the host realigns it before the backend sees it (the test backend refuses
+// misaligned inputs), whatever the offset.
+TEST_F(BackendExecute, MisalignedInputsReachTheBackendAligned) {
+  auto instance = load_test_model(backend_)->create_instance(0);
+  TestBatch batch({2});
+  const std::size_t bytes = batch.values.size() * sizeof(float);
+  std::vector<std::byte> body(bytes + 16);
+  for (std::size_t offset = 0; offset < 16; ++offset) {
+    std::memcpy(body.data() + offset, batch.values.data(), bytes);
+    batch.input.inputs[0].data = body.data() + offset;
+    BatchOutput out = instance->execute(batch.input);
+    ASSERT_FALSE(out.batch_failure) << offset << ": " << out.batch_failure->message;
+    ASSERT_EQ(out.outputs.size(), 2u);
+    std::vector<float> y = floats_of(out.outputs[0]);
+    for (std::size_t i = 0; i < y.size(); ++i) EXPECT_FLOAT_EQ(y[i], 2 * batch.values[i]);
+  }
 }
 
 TEST_F(BackendExecute, OnlyRequestedOutputsAreProduced) {
