@@ -58,6 +58,7 @@ class LineWriter {
   // floating-point std::to_chars with a precision cost five times as much).
   void milliseconds(double seconds) {
     // Clamped to what a request can take (and to what fits an int64_t): nothing overflows.
+    if (std::isnan(seconds)) seconds = 0;
     int64_t micros = std::llround(std::clamp(seconds, -1e9, 1e9) * 1e6);
     if (micros < 0) {
       raw('-');

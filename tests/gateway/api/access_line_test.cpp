@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <cstdio>
 #include <regex>
 #include <set>
@@ -105,6 +106,7 @@ TEST(AccessLine, TheLongestLinesComeOutWhole) {
   EXPECT_EQ(parsed.at("key_id").as_string(), controls);
   EXPECT_NE(line.find(R"("total_ms":1000000000000.000,)"), std::string::npos);
   EXPECT_NE(line_for("", -0.0025).find(R"("total_ms":-2.500,)"), std::string::npos);
+  EXPECT_NE(line_for("", std::nan("")).find(R"("total_ms":0.000,)"), std::string::npos);
 }
 
 TEST(AccessLine, ASaneClientRequestIdIsKeptAndAnyOtherReplacedByAFreshOne) {
