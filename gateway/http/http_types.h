@@ -45,7 +45,10 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string content_type = "application/json";
+  // Static text only (a literal): a pointer, not a std::string, because "application/json"
+  // is one byte over std::string's inline capacity, so each response allocated for it.
+  // A response that needs a computed type sets a Content-Type header instead.
+  const char* content_type = "application/json";
   // Work that must not delay this answer (an inference's copy for the model's shadow):
   // it runs when the last holder lets go. The servers hold it until the response has been
   // written, so it runs once the caller has the answer; a response dropped unsent runs it
