@@ -19,13 +19,13 @@ constexpr std::size_t kBackendApiSize_1_0 =
 constexpr std::size_t kModelMetadataSize_1_0 =
     offsetof(MG_ModelMetadata, execute_reentrant) + sizeof(MG_ModelMetadata::execute_reentrant);
 
-// Limits on what a plugin may declare, so a broken plugin cannot make the host allocate
-// absurdly or print unbounded names.
 // What plugin.h promises of every input's data; operator new's (a std::vector's buffer)
 // alignment already.
 constexpr std::size_t kInputAlignment = 16;
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= kInputAlignment);
 
+// Limits on what a plugin may declare, so a broken plugin cannot make the host allocate
+// absurdly or print unbounded names.
 constexpr uint32_t kMaxTensors = 1024;
 constexpr uint32_t kMaxRank = 32;
 constexpr std::size_t kMaxNameLength = 256;
