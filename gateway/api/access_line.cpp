@@ -65,11 +65,7 @@ class LineWriter {
       micros = -micros;
     }
     integer(micros / 1000);
-    const auto fraction = static_cast<int>(micros % 1000);
-    raw('.');
-    raw(static_cast<char>('0' + fraction / 100));
-    raw(static_cast<char>('0' + fraction / 10 % 10));
-    raw(static_cast<char>('0' + fraction % 10));
+    thousandths(static_cast<int>(micros % 1000));
   }
 
   // "YYYY-MM-DDTHH:MM:SS.mmmZ", now: the part up to the seconds is formatted once per
@@ -89,19 +85,22 @@ class LineWriter {
       cached_second = second;
     }
     raw(std::string_view(cached.data(), cached_length));
-    const int ms = static_cast<int>(ms_since_epoch % 1000);
-    raw('.');
-    raw(static_cast<char>('0' + ms / 100));
-    raw(static_cast<char>('0' + ms / 10 % 10));
-    raw(static_cast<char>('0' + ms % 10));
+    thousandths(static_cast<int>(ms_since_epoch % 1000));
     raw('Z');
   }
 
   char* end() const { return at_; }
 
-  static constexpr std::size_t kMaxNumber = 24;  // an int64_t's digits and sign, and more
-
  private:
+  // ".ddd" for 0 <= value < 1000.
+  void thousandths(int value) {
+    raw('.');
+    raw(static_cast<char>('0' + value / 100));
+    raw(static_cast<char>('0' + value / 10 % 10));
+    raw(static_cast<char>('0' + value % 10));
+  }
+
+  static constexpr std::size_t kMaxNumber = 24;  // an int64_t's digits and sign, and more
   char* at_;
 };
 
