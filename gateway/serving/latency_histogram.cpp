@@ -32,7 +32,9 @@ std::chrono::nanoseconds LatencyHistogram::upper_bound(std::size_t bucket) {
 
 LatencyHistogram::Counts LatencyHistogram::snapshot() const {
   Counts out{};
-  for (std::size_t i = 0; i < kBuckets; ++i) out[i] = counts_[i].load(std::memory_order_relaxed);
+  for (const Shard& shard : shards_) {
+    for (std::size_t i = 0; i < kBuckets; ++i) out[i] += shard[i].load(std::memory_order_relaxed);
+  }
   return out;
 }
 

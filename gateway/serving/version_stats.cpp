@@ -1,5 +1,9 @@
 #include "gateway/serving/version_stats.h"
 
+#include <algorithm>
+
+#include "common/thread_shard.h"
+
 namespace mg::gateway {
 
 void VersionStats::Counter::add(std::chrono::nanoseconds t) {
@@ -13,33 +17,46 @@ VersionStats::Duration VersionStats::Counter::read() const {
 }
 
 void VersionStats::record(const Request& r) {
+  Shard& shard = shards_[thread_shard<kShards>()];
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  last_inference_ms_.store(static_cast<uint64_t>(now.count()), std::memory_order_relaxed);
+  shard.last_inference_ms.store(static_cast<uint64_t>(now.count()), std::memory_order_relaxed);
   if (!r.ok) {
-    fail_.add(r.total);
+    shard.fail.add(r.total);
     return;
   }
-  success_.add(r.total);
+  shard.success.add(r.total);
   latency_.record(r.total);
-  queue_.add(r.queue);
-  input_.add(r.input);
-  infer_.add(r.infer);
-  output_.add(r.output);
-  inference_count_.fetch_add(r.items, std::memory_order_relaxed);
+  shard.queue.add(r.queue);
+  shard.input.add(r.input);
+  shard.infer.add(r.infer);
+  shard.output.add(r.output);
+  shard.inference_count.fetch_add(r.items, std::memory_order_relaxed);
+}
+
+void VersionStats::record_batch() {
+  shards_[thread_shard<kShards>()].execution_count.fetch_add(1, std::memory_order_relaxed);
 }
 
 VersionStats::Snapshot VersionStats::snapshot() const {
   Snapshot s;
-  s.success = success_.read();
-  s.fail = fail_.read();
-  s.queue = queue_.read();
-  s.compute_input = input_.read();
-  s.compute_infer = infer_.read();
-  s.compute_output = output_.read();
-  s.inference_count = inference_count_.load(std::memory_order_relaxed);
-  s.execution_count = execution_count_.load(std::memory_order_relaxed);
-  s.last_inference_ms = last_inference_ms_.load(std::memory_order_relaxed);
+  const auto add = [](Duration& sum, const Counter& counter) {
+    const Duration d = counter.read();
+    sum.count += d.count;
+    sum.ns += d.ns;
+  };
+  for (const Shard& shard : shards_) {
+    add(s.success, shard.success);
+    add(s.fail, shard.fail);
+    add(s.queue, shard.queue);
+    add(s.compute_input, shard.input);
+    add(s.compute_infer, shard.infer);
+    add(s.compute_output, shard.output);
+    s.inference_count += shard.inference_count.load(std::memory_order_relaxed);
+    s.execution_count += shard.execution_count.load(std::memory_order_relaxed);
+    s.last_inference_ms =
+        std::max(s.last_inference_ms, shard.last_inference_ms.load(std::memory_order_relaxed));
+  }
   return s;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 #include "gateway/serving/latency_histogram.h"
@@ -12,7 +14,9 @@ namespace mg::gateway {
 // /v2/models/{m}/stats): counts and cumulative nanoseconds of its inference requests and of
 // their phases, and how many items and batches it ran, since it was loaded. Relaxed
 // atomics: recorded from any thread, read at any time (a snapshot's fields may be a
-// request apart from each other).
+// request apart from each other). Counted in per-thread shards (common/thread_shard.h)
+// summed by snapshot(): every request records here, and the socket threads updating one
+// set of atomics passed its cache lines between cores at each request.
 class VersionStats {
  public:
   struct Duration {
@@ -39,7 +43,7 @@ class VersionStats {
   };
   void record(const Request& request);
   // One batch run by the backend.
-  void record_batch() { execution_count_.fetch_add(1, std::memory_order_relaxed); }
+  void record_batch();
   Snapshot snapshot() const;
   // The durations of successful requests (arrival to answer), for percentiles.
   const LatencyHistogram& latency() const { return latency_; }
@@ -50,8 +54,12 @@ class VersionStats {
     void add(std::chrono::nanoseconds t);
     Duration read() const;
   };
-  Counter success_, fail_, queue_, input_, infer_, output_;
-  std::atomic<uint64_t> inference_count_{0}, execution_count_{0}, last_inference_ms_{0};
+  static constexpr std::size_t kShards = 8;
+  struct alignas(64) Shard {
+    Counter success, fail, queue, input, infer, output;
+    std::atomic<uint64_t> inference_count{0}, execution_count{0}, last_inference_ms{0};
+  };
+  std::array<Shard, kShards> shards_;
   LatencyHistogram latency_;
 };
 

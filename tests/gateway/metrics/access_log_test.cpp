@@ -6,8 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/log.h"
 
@@ -42,6 +46,46 @@ TEST(AccessLog, AStalledOutputDropsLinesPastTheBoundAndCountsThem) {
   close(fds[0]);
   EXPECT_EQ(written.size(), (kLines - dropped) * 100);
   for (std::size_t at = 99; at < written.size(); at += 100) ASSERT_EQ(written[at], '\n') << at;
+}
+
+// Each writing thread has its own shard of the buffer: every line still comes out once and
+// whole, and one thread's lines in the order it wrote them, with more threads than shards.
+TEST(AccessLog, LinesOfManyThreadsComeOutWholeAndInOrderPerThread) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  constexpr int kThreads = static_cast<int>(AccessLog::kShards) + 3;
+  constexpr int kLines = 20'000;
+  {
+    AccessLog log(out, false);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&log, t] {
+        for (int i = 0; i < kLines; ++i) {
+          log.write("thread " + std::to_string(t) + " line " + std::to_string(i));
+        }
+      });
+    }
+    for (auto& writer : writers) writer.join();
+    EXPECT_EQ(log.dropped(), 0u);
+  }  // closing the log writes out what it holds
+  std::rewind(out);
+  std::string text;
+  char buffer[65536];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, out)) > 0;) text.append(buffer, n);
+  std::fclose(out);
+  std::map<int, int> next;  // thread -> the line expected next
+  std::istringstream lines(text);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    int thread = -1;
+    int index = -1;
+    ASSERT_EQ(std::sscanf(line.c_str(), "thread %d line %d", &thread, &index), 2) << line;
+    ASSERT_EQ(line, "thread " + std::to_string(thread) + " line " + std::to_string(index));
+    ASSERT_EQ(index, next[thread]) << "thread " << thread;
+    next[thread] = index + 1;
+  }
+  EXPECT_EQ(count, kThreads * kLines);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], kLines) << "thread " << t;
 }
 
 }  // namespace
