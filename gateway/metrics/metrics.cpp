@@ -16,21 +16,28 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
+#include "common/thread_shard.h"
+#include "gateway/metrics/hot_series.h"
+
 namespace mg::gateway {
 namespace {
 
 // Sub-millisecond to multi-second latencies.
-const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+constexpr std::array<double, 16> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                   1,      2.5,     5,      10};
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets(kLatencyBounds.begin(),
+                                                              kLatencyBounds.end());
 
 const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
@@ -41,7 +48,9 @@ const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 3
 // alone can go negative; the sum cannot, except for an instant seen mid-scrape.
 class InflightCount : public prometheus::Collectable {
  public:
-  void add(int delta) { slots_[slot()].value.fetch_add(delta, std::memory_order_relaxed); }
+  void add(int delta) {
+    slots_[thread_shard<kSlots>()].value.fetch_add(delta, std::memory_order_relaxed);
+  }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     int64_t total = 0;
@@ -59,11 +68,6 @@ class InflightCount : public prometheus::Collectable {
   struct alignas(64) Slot {  // one cache line each
     std::atomic<int64_t> value{0};
   };
-  static std::size_t slot() {
-    static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t mine = next++ % kSlots;
-    return mine;
-  }
   std::array<Slot, kSlots> slots_;
 };
 
@@ -242,6 +246,8 @@ std::size_t protocol_index(std::string_view protocol) { return protocol == "grpc
 // The series of one model version, resolved once. prometheus-cpp's Family::Add builds a
 // label map and a whole new metric (a histogram: its buckets) on every call, even when
 // it only finds the existing one, which cost several allocations per request.
+// What each request updates goes to per-thread shares first (hot_series.h), folded into
+// these series when scraped.
 struct VersionSeries {
   // Requests with outcome "ok" (nearly all of them), by protocol.
   std::array<prometheus::Counter*, kProtocols.size()> ok{};
@@ -250,7 +256,27 @@ struct VersionSeries {
   prometheus::Histogram* queue = nullptr;
   prometheus::Histogram* compute = nullptr;
   prometheus::Histogram* batch_size = nullptr;
+  std::array<HotCounter, kProtocols.size()> ok_shares;
+  HotCounter items_shares;
+  HotHistogram<kLatencyBounds.size()> duration_shares{kLatencyBounds};
+  HotHistogram<kLatencyBounds.size()> queue_shares{kLatencyBounds};
+
+  void fold() {
+    for (std::size_t p = 0; p < kProtocols.size(); ++p) ok_shares[p].fold(*ok[p]);
+    items_shares.fold(*items);
+    duration_shares.fold(*duration);
+    queue_shares.fold(*queue);
+  }
 };
+
+struct TenantSeries {
+  prometheus::Counter* requests = nullptr;
+  HotCounter requests_shares;
+};
+
+// Each Metrics' number, so that a thread's remembered series (Impl::version_series) is
+// never taken for one of another Metrics made at the same address.
+std::atomic<uint64_t> metrics_made{0};
 
 // (model, version) ordered so a lookup needs no std::string built.
 struct VersionKeyLess {
@@ -296,6 +322,21 @@ constexpr const char* kRefusalCodes[] = {"bad_request",
 constexpr const char* kWorkerDeathCauses[] = {"sigsegv",  "sigabrt",  "sigbus",  "sigill",
                                               "sigfpe",   "sigkill",  "sigxcpu", "exit",
                                               "deadline", "protocol", "other"};
+
+// A registry whose collection first runs `fold` (Metrics::Impl::fold).
+class FoldedRegistry : public prometheus::Collectable {
+ public:
+  FoldedRegistry(std::shared_ptr<prometheus::Registry> registry, std::function<void()> fold)
+      : registry_(std::move(registry)), fold_(std::move(fold)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    fold_();
+    return registry_->Collect();
+  }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::function<void()> fold_;
+};
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
@@ -372,6 +413,8 @@ struct Metrics::Impl {
           .Register(*registry)
           .Add({});
   std::shared_ptr<InflightCount> inflight = std::make_shared<InflightCount>();
+  // The registry as collected: the per-thread shares folded in first.
+  std::shared_ptr<FoldedRegistry> folded;
   std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
   bool tenant_label = true;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -385,9 +428,36 @@ struct Metrics::Impl {
   // and tenants only, so these stay as small as the families themselves.
   std::shared_mutex series_mutex;
   std::map<std::pair<std::string, int64_t>, VersionSeries, VersionKeyLess> versions;
-  std::map<std::string, prometheus::Counter*, std::less<>> tenants;
+  std::map<std::string, TenantSeries, std::less<>> tenants;
+  const uint64_t id = ++metrics_made;
+  std::mutex fold_mutex;
 
-  const VersionSeries& version_series(const std::string& model, int64_t version) {
+  // Moves the per-thread shares into the exported series; before every collection.
+  void fold() {
+    std::lock_guard fold_lock(fold_mutex);
+    std::shared_lock lock(series_mutex);
+    for (auto& [key, series] : versions) series.fold();
+    for (auto& [name, series] : tenants) series.requests_shares.fold(*series.requests);
+  }
+
+  // A thread asks for the same version's series request after request: it remembers the
+  // last one, and so skips the lock (a shared lock still writes the lock's word, which the
+  // socket threads passed between cores). Series are never removed, so the pointer holds.
+  VersionSeries& version_series(const std::string& model, int64_t version) {
+    struct Last {
+      uint64_t metrics = 0;
+      std::string model;
+      int64_t version = 0;
+      VersionSeries* series = nullptr;
+    };
+    thread_local Last last;
+    if (last.metrics == id && last.version == version && last.model == model) return *last.series;
+    VersionSeries& series = find_version_series(model, version);
+    last = Last{id, model, version, &series};
+    return series;
+  }
+
+  VersionSeries& find_version_series(const std::string& model, int64_t version) {
     const VersionKeyLess::View key{model, version};
     {
       std::shared_lock lock(series_mutex);
@@ -412,27 +482,43 @@ struct Metrics::Impl {
     return at->second;
   }
 
-  prometheus::Counter& tenant_series(const std::string& name) {
+  // As version_series: the last one remembered per thread.
+  TenantSeries& tenant_series(const std::string& name) {
     const std::string_view label = tenant(name);
+    struct Last {
+      uint64_t metrics = 0;
+      std::string label;
+      TenantSeries* series = nullptr;
+    };
+    thread_local Last last;
+    if (last.metrics == id && last.label == label) return *last.series;
+    TenantSeries& series = find_tenant_series(label);
+    last = Last{id, std::string(label), &series};
+    return series;
+  }
+
+  TenantSeries& find_tenant_series(std::string_view label) {
     {
       std::shared_lock lock(series_mutex);
-      if (auto found = tenants.find(label); found != tenants.end()) return *found->second;
+      if (auto found = tenants.find(label); found != tenants.end()) return found->second;
     }
     std::unique_lock lock(series_mutex);
-    auto [at, inserted] = tenants.try_emplace(std::string(label), nullptr);
+    auto [at, inserted] = tenants.try_emplace(std::string(label));
     if (inserted) {
-      at->second = &tenant_requests.Add({{"tenant", at->first}});
+      at->second.requests = &tenant_requests.Add({{"tenant", at->first}});
       // Its 429 series start at zero too: a series born at 1 has no increase().
       for (const char* reason : {"rate_limited", "quota_exceeded"})
         rate_limited.Add({{"tenant", at->first}, {"reason", reason}});
     }
-    return *at->second;
+    return at->second;
   }
 };
 
 Metrics::Metrics(const std::string& server_version, const ServerState& state, bool tenant_label)
     : impl_(std::make_unique<Impl>()) {
   impl_->tenant_label = tenant_label;
+  impl_->folded =
+      std::make_shared<FoldedRegistry>(impl_->registry, [impl = impl_.get()] { impl->fold(); });
   prometheus::BuildGauge()
       .Name("modelgate_build_info")
       .Help("1, labelled with the server's version")
@@ -455,6 +541,7 @@ Metrics::~Metrics() = default;
 void Metrics::observe_batch(const std::string& model, int64_t version, uint64_t rows,
                             double seconds) {
   const VersionSeries& series = impl_->version_series(model, version);
+  // Once per batch, not per request: straight into the exported series.
   series.compute->Observe(seconds);
   series.batch_size->Observe(static_cast<double>(rows));
 }
@@ -462,10 +549,10 @@ void Metrics::observe_batch(const std::string& model, int64_t version, uint64_t 
 void Metrics::observe_inference(const std::string& model, int64_t version,
                                 const std::string& outcome, uint64_t items, double seconds,
                                 double queue_seconds, std::string_view protocol) {
-  const VersionSeries& series = impl_->version_series(model, version);
+  VersionSeries& series = impl_->version_series(model, version);
   const std::size_t p = protocol_index(protocol);
   if (outcome == "ok") {
-    series.ok[p]->Increment();
+    series.ok_shares[p].add(1);
   } else {
     impl_->requests
         .Add({{"model", model},
@@ -474,9 +561,9 @@ void Metrics::observe_inference(const std::string& model, int64_t version,
               {"protocol", kProtocols[p]}})
         .Increment();
   }
-  if (items > 0) series.items->Increment(static_cast<double>(items));
-  series.duration->Observe(seconds);
-  if (queue_seconds >= 0) series.queue->Observe(queue_seconds);
+  if (items > 0) series.items_shares.add(items);
+  series.duration_shares.observe(seconds);
+  if (queue_seconds >= 0) series.queue_shares.observe(queue_seconds);
 }
 
 void Metrics::count_unknown_model(std::string_view protocol) {
@@ -498,7 +585,7 @@ void Metrics::count_rate_limited(const std::string& tenant, const std::string& r
 }
 
 void Metrics::count_tenant_request(const std::string& tenant) {
-  impl_->tenant_series(tenant).Increment();
+  impl_->tenant_series(tenant).requests_shares.add(1);
 }
 
 void Metrics::add_inflight(int delta) { impl_->inflight->add(delta); }
@@ -538,7 +625,7 @@ uint16_t Metrics::listen(const std::string& host, uint16_t port) {
     throw std::runtime_error("cannot listen for metrics on " + host + ":" + std::to_string(port) +
                              ": " + e.what());
   }
-  impl_->exposer->RegisterCollectable(impl_->registry);
+  impl_->exposer->RegisterCollectable(impl_->folded);
   impl_->exposer->RegisterCollectable(impl_->state);
   impl_->exposer->RegisterCollectable(impl_->process);
   impl_->exposer->RegisterCollectable(impl_->inflight);
@@ -547,7 +634,7 @@ uint16_t Metrics::listen(const std::string& host, uint16_t port) {
 }
 
 std::string Metrics::scrape() const {
-  auto families = impl_->registry->Collect();
+  auto families = impl_->folded->Collect();
   for (auto& family : impl_->state->Collect()) families.push_back(std::move(family));
   for (auto& family : impl_->process->Collect()) families.push_back(std::move(family));
   for (auto& family : impl_->inflight->Collect()) families.push_back(std::move(family));
