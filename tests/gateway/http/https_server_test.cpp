@@ -7,6 +7,8 @@
 #include "gateway/http/https_server.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -223,6 +225,26 @@ TEST(HttpsServerBody, TwoRequestsInOneRecordAreAnsweredInOrder) {
   client.send(post_head(5) + "first" + post_head(6) + "second");
   client.expect_echo("first");
   client.expect_echo("second");
+}
+
+// Two requests in two TLS records that reach the server in one segment: OpenSSL reads both
+// at once (read ahead), so after the first answer the second is in OpenSSL's buffer, not
+// the socket. The read after an answer, which waits for the socket first, must see it.
+TEST(HttpsServerBody, TwoRequestsInTwoRecordsArrivingTogetherAreAnsweredInOrder) {
+  EchoServer server;
+  RawClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  int on = 1;
+  ASSERT_EQ(setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof on), 0);
+  client.send(post_head(5) + "first");  // a record each
+  client.send(post_head(6) + "second");
+  int off = 0;
+  ASSERT_EQ(setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &off, sizeof off), 0);
+  client.expect_echo("first");
+  client.expect_echo("second");
+  // and a third, sent only now, still reaches a server waiting on the socket
+  client.send(post_head(5) + "third");
+  client.expect_echo("third");
 }
 
 // Nagle's algorithm held a large answer's last TLS record until the client's delayed ACK
