@@ -378,9 +378,11 @@ InferOutput classify(const OutputTensor& out, const RequestedOutput& wanted,
                      wanted.classification_objects};
 }
 
-// Sets accepted.start_by from the server's timeout and the caller's deadline.
-void set_start_by(AcceptedInfer& accepted, const HttpRequest& http, const Services& s) {
-  accepted.start_by = std::chrono::steady_clock::now() + s.inference_timeout;
+// Sets accepted.start_by from the server's timeout, counted from `now`, and the caller's
+// deadline.
+void set_start_by(AcceptedInfer& accepted, const HttpRequest& http, const Services& s,
+                  std::chrono::steady_clock::time_point now) {
+  accepted.start_by = now + s.inference_timeout;
   if (http.deadline && *http.deadline < accepted.start_by) {
     accepted.start_by = *http.deadline;
     accepted.caller_deadline = true;
@@ -491,13 +493,15 @@ HttpResponse infer_later(DataCall& call, LoadedVersion& loaded,
 
 // A request on a socket thread for a model that runs there: gathered with the others this
 // thread takes before its ready handlers have run, and run with them (gather_on_loop).
+// `arrived`: when it was decoded and checked.
 HttpResponse infer_gathered(DataCall& call, std::shared_ptr<LoadedVersion> loaded,
-                            std::shared_ptr<AcceptedInfer> accepted, CheckedRequest checked) {
+                            std::shared_ptr<AcceptedInfer> accepted, CheckedRequest checked,
+                            std::chrono::steady_clock::time_point arrived) {
   const auto start_by = accepted->start_by;
-  gather_on_loop(*EventLoop::current(), std::move(loaded),
-                 {std::move(checked.inputs), std::move(checked.outputs),
-                  answer_later(std::move(accepted), *call.later, call.services),
-                  std::chrono::steady_clock::now(), start_by});
+  gather_on_loop(
+      *EventLoop::current(), std::move(loaded),
+      {std::move(checked.inputs), std::move(checked.outputs),
+       answer_later(std::move(accepted), *call.later, call.services), arrived, start_by});
   call.later->taken = true;
   return {};
 }
@@ -510,7 +514,10 @@ HttpResponse infer(DataCall& call) {
   const HttpRequest& http = call.request;  // decompressed by the router
   auto accepted = std::make_shared<AcceptedInfer>();
   accepted->path = model_ref(call.params);
-  set_start_by(*accepted, http, s);
+  // Decoding starts now: resolving the version below (lookups, under a microsecond) counts
+  // in its time, and the request's timeout counts from here.
+  const auto decoding = std::chrono::steady_clock::now();
+  set_start_by(*accepted, http, s, decoding);
   const ModelRef& path = accepted->path;
   // The caller's key picks the version of a weighted alias (a canary) it reaches.
   static const Principal anonymous;
@@ -521,7 +528,6 @@ HttpResponse infer(DataCall& call) {
   auto loaded = ready_version(s, path, version, caller);
   info.version = accepted->version = version;
   info.stats = loaded->stats();
-  const auto decoding = std::chrono::steady_clock::now();
   accepted->request = decode_large_bodies_few_at_a_time(http, s);
   const ModelMetadata& metadata = loaded->metadata();
   prepare_raw_inputs(loaded->preprocessing(), metadata, accepted->request);
@@ -529,14 +535,15 @@ HttpResponse infer(DataCall& call) {
   accepted->batched = metadata.max_batch_size > 0;
   CheckedRequest checked = validate_inputs(metadata, accepted->request);
   accepted->shadow = shadow_copy(s, path, version, checked);
-  info.input_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - decoding).count();
+  const auto decoded = std::chrono::steady_clock::now();
+  info.input_seconds = std::chrono::duration<double>(decoded - decoding).count();
   if (call.later != nullptr && loaded->isolation() == Isolation::kProcess) {
     return infer_later(call, *loaded, std::move(accepted), std::move(checked));
   }
   if (call.later != nullptr && call.later->deliver && accepted->batched &&
       loaded->batcher().gathers() && EventLoop::current() != nullptr) {
-    return infer_gathered(call, std::move(loaded), std::move(accepted), std::move(checked));
+    return infer_gathered(call, std::move(loaded), std::move(accepted), std::move(checked),
+                          decoded);
   }
   DynamicBatcher::Submitted pending;
   try {
