@@ -57,10 +57,10 @@ class TlsSocketStream {
                  std::forward<Handler>(handler));
   }
   // The first read after a write waits for the socket before trying OpenSSL (unless
-  // OpenSSL holds records already): a client answered is rarely quick enough to have sent
-  // its next request before that read, and trying first cost a read that found nothing and
-  // then the wait's epoll_ctl anyway — two system calls, ~1 µs each on a VM, for over half
-  // of all requests (bench/RESULTS.md, "Speed").
+  // OpenSSL holds records already): most clients answered have not sent their next request
+  // by then, and trying first cost those a read that found nothing before the wait's own
+  // epoll_ctl. Under load that was 3.33–3.40 system calls per request, now 3.15, at ~1 µs
+  // each on a VM (bench/RESULTS.md, "Speed").
   template <class Buffers, class Handler>
   auto async_read_some(const Buffers& buffers, Handler&& handler) {
     boost::asio::mutable_buffer first = first_of(buffers);

@@ -5,7 +5,8 @@
 // compare-and-swap loop on a shared double and a histogram under a mutex: the socket
 // threads updating the same series at each request passed those cache lines and locks
 // between cores. A share is written by the threads of one shard (common/thread_shard.h),
-// nearly always one thread, and read only when folding.
+// nearly always one thread, and read only when folding. A fold racing an observation may
+// take its histogram sum into one scrape and its bucket into the next: nothing is lost.
 #include <algorithm>
 #include <array>
 #include <atomic>
