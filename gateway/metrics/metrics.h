@@ -55,7 +55,7 @@ class ServerState {
 
 // The server's Prometheus metrics (docs/contracts.md "Metrics", prefix modelgate_). Labels come
 // only from registered models and versions and from fixed code lists, never from request
-// data, so cardinality stays bounded. prometheus-cpp stays inside metrics.cpp.
+// data, so cardinality stays bounded. prometheus-cpp stays inside gateway/metrics/ sources.
 class Metrics {
  public:
   // model_state and backend_info are computed at scrape time from these.
