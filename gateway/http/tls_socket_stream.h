@@ -149,11 +149,6 @@ class TlsSocketStream {
     template <class Self>
     void operator()(Self& self, boost::system::error_code waited = {}) {
       Deadline& deadline = *stream->deadline_;
-      if (state == first && wait_first && !deadline.cut && !deadline.expired) {
-        state = again;
-        deadline.waiting = true;
-        return stream->socket_.async_wait(Socket::wait_read, std::move(self));
-      }
       if (state == done) return self.complete(result.error, result.bytes);
       if (state == again) {
         deadline.waiting = false;
@@ -162,6 +157,8 @@ class TlsSocketStream {
       }
       if (deadline.cut || deadline.expired) {
         result.error = boost::asio::error::timed_out;
+      } else if (state == first && wait_first) {
+        result = Step{Want::read, {}, 0};  // as if OpenSSL had asked for more
       } else {
         result = attempt(data, size);
       }
