@@ -9,7 +9,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <csignal>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +18,7 @@
 
 #include "gateway/http/address_counter.h"
 #include "gateway/http/asio_event_loop.h"
+#include "gateway/http/request_parser.h"
 #include "gateway/http/response_head.h"
 #include "gateway/http/server_tls.h"
 #include "gateway/http/tls_socket_stream.h"
@@ -141,14 +141,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // into 8 or 16 KiB too).
     if (buffer_.capacity() < kReadRoom) buffer_.reserve(kReadRoom);
     body_read_ = false;
-    head_.emplace();
-    head_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
     // The body limit depends on where the body goes (buffered or streamed), known only
-    // after the head: on_head checks Content-Length, the body parsers chunked bodies.
-    head_->body_limit(boost::none);
+    // after the head: on_head checks Content-Length and sets the limit for chunked bodies.
+    parser_->body_limit(boost::none);
     stream_.expires_after(server_.options.read_timeout);
     http::async_read_header(
-        stream_, buffer_, *head_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
   }
 
@@ -171,30 +171,18 @@ class Session : public std::enable_shared_from_this<Session> {
     return response;
   }
 
-  static HttpRequest to_request(const http::request_header<>& head) {
-    HttpRequest r;
-    r.method = std::string(head.method_string());
-    r.target = std::string(head.target());
-    r.headers.reserve(static_cast<std::size_t>(std::distance(head.begin(), head.end())));
-    for (const auto& field : head) {
-      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    return r;
-  }
-
   void on_head(beast::error_code ec) {
     if (ec == http::error::header_limit) {
       ++server_.in_flight;
       return write(too_large("the request headers", server_.options.header_limit), false);
     }
     if (ec) return close();  // end of stream, timeout, reset, garbage: nothing to answer
-    const auto& head = head_->get();
-    keep_alive_ = head.keep_alive();
-    const bool expect_continue = beast::iequals(head[http::field::expect], "100-continue");
-    // Made once per request: the opener sees it without a body, on_read adds the body.
-    request_ = to_request(head);
+    RequestParser& parser = *parser_;
+    keep_alive_ = parser.keep_alive();
+    const bool expect_continue = parser.expects_continue();
+    // The opener sees the request without its body; the parser adds the body.
     StreamDecision decision;
-    if (server_.opener) decision = server_.opener(request_);
+    if (server_.opener) decision = server_.opener(parser.request());
     if (decision.refusal) {
       // The body is not read, so the connection cannot carry another request.
       ++server_.in_flight;
@@ -203,22 +191,21 @@ class Session : public std::enable_shared_from_this<Session> {
     head_state_ = std::move(decision.head_state);
     const bool streamed = decision.sink != nullptr;
     const uint64_t limit = streamed ? server_.options.upload_limit : server_.options.body_limit;
-    if (const auto length = head_->content_length(); length && *length > limit) {
+    if (const auto length = parser.content_length(); length && *length > limit) {
       ++server_.in_flight;  // the sink, if any, is dropped unused
       return write(too_large(streamed ? "uploads" : "the request body", limit), false);
     }
     if (decision.sink) {
       sink_ = std::move(decision.sink);
-      upload_.emplace(std::move(*head_));
-      upload_->body_limit(server_.options.upload_limit);
+      parser.body_limit(server_.options.upload_limit);
       piece_.resize(1 << 20);
       return continue_then(expect_continue, [](Session& s) { s.read_piece(); });
     }
     // Buffered bodies share one budget: past it, 503 before a byte of the body is read.
     // (no Content-Length and not chunked: no body at all)
-    const std::size_t reserve = head_->content_length()
-                                    ? static_cast<std::size_t>(*head_->content_length())
-                                    : (head_->chunked() ? server_.options.body_limit : 0);
+    const std::size_t reserve = parser.content_length()
+                                    ? static_cast<std::size_t>(*parser.content_length())
+                                    : (parser.chunked() ? server_.options.body_limit : 0);
     release_body();
     if (reserve > 0) {
       if (!server_.reserve_body(reserve)) {
@@ -228,14 +215,13 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       reserved_ = reserve;
     }
-    body_.emplace(std::move(*head_));
-    body_->body_limit(server_.options.body_limit);
-    if (body_->is_done()) return on_read({});  // no body (GETs): nothing more to read
+    parser.body_limit(server_.options.body_limit);
+    if (parser.is_done()) return on_read({});  // no body (GETs): nothing more to read
     if (!expect_continue && parse_buffered_body()) return;
     continue_then(expect_continue, [](Session& s) {
       s.stream_.expires_after(s.server_.options.read_timeout);
       http::async_read(
-          s.stream_, s.buffer_, *s.body_,
+          s.stream_, s.buffer_, *s.parser_,
           [self = s.shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     });
   }
@@ -246,14 +232,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // (complete, or refused by the parser); false when more must be read.
   bool parse_buffered_body() {
     beast::error_code ec;
-    while (buffer_.size() > 0 && !body_->is_done()) {
-      const std::size_t used = body_->put(buffer_.data(), ec);
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
       if (ec == http::error::need_more) return false;  // a chunk's size line cut short
       if (ec) break;
       if (used == 0) return false;
     }
-    if (!ec && !body_->is_done()) return false;
+    if (!ec && !parser_->is_done()) return false;
     on_read(ec);
     return true;
   }
@@ -271,12 +257,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_piece() {
-    auto& body = upload_->get().body();
-    body.data = piece_.data();
-    body.size = piece_.size();
+    parser_->stream_into(piece_.data(), piece_.size());
     stream_.expires_after(server_.options.read_timeout);
     http::async_read(
-        stream_, buffer_, *upload_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_piece(ec); });
   }
 
@@ -291,11 +275,11 @@ class Session : public std::enable_shared_from_this<Session> {
       sink_.reset();  // the client went away or stalled: nothing to answer
       return close();
     }
-    const std::size_t got = piece_.size() - upload_->get().body().size;
+    const std::size_t got = piece_.size() - parser_->window_room();
     if (got > 0 && !sink_->write(std::span<const char>(piece_.data(), got))) {
       return finish_upload(false);
     }
-    if (upload_->is_done()) {
+    if (parser_->is_done()) {
       body_read_ = true;
       return finish_upload(true);
     }
@@ -325,8 +309,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return close();
     body_read_ = true;
-    HttpRequest r = std::move(request_);
-    r.body = std::move(body_->release().body());
+    HttpRequest r = std::move(parser_->request());
     r.head_state = std::move(head_state_);
     const bool keep_alive = keep_alive_;
     ++server_.in_flight;
@@ -426,7 +409,6 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpsServer::Impl& server_;
   std::string address_;                     // the client's, counted in server_.per_address
   std::shared_ptr<const void> head_state_;  // the opener's, for the request being read
-  HttpRequest request_;                     // the request being read, its head so far
   std::size_t reserved_ = 0;                // bytes of server_.buffered this request holds
   static constexpr std::size_t kReadRoom = 8 * 1024;
   beast::flat_buffer buffer_;
@@ -434,9 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool body_read_ = false;  // the current request's body was read to its end
   std::chrono::steady_clock::time_point linger_deadline_;
   std::size_t linger_budget_ = 0;
-  std::optional<http::request_parser<http::empty_body>> head_;
-  std::optional<http::request_parser<http::string_body>> body_;    // buffered requests
-  std::optional<http::request_parser<http::buffer_body>> upload_;  // streamed requests
+  std::optional<RequestParser> parser_;  // the request being read
   std::unique_ptr<BodySink> sink_;
   std::vector<char> piece_;
   http::response<http::empty_body> continue_;
