@@ -118,14 +118,15 @@ constexpr std::size_t kLargeJsonBytes = 1 << 20;
 std::counting_semaphore<2> large_decodes(2);
 
 InferRequest decode_large_bodies_few_at_a_time(const HttpRequest& http, const Services& s) {
-  if (json_part_length(http) <= kLargeJsonBytes) {
-    return decode_infer_request(http, s.max_json_bytes);
+  const std::size_t json_length = json_part_length(http);
+  if (json_length <= kLargeJsonBytes) {
+    return decode_infer_request(http, json_length, s.max_json_bytes);
   }
   large_decodes.acquire();
   struct Release {
     ~Release() { large_decodes.release(); }
   } release;
-  return decode_infer_request(http, s.max_json_bytes);
+  return decode_infer_request(http, json_length, s.max_json_bytes);
 }
 
 json::array describe(const std::vector<TensorDesc>& tensors) {

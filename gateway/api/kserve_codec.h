@@ -49,6 +49,10 @@ InferRequest decode_infer_request(const HttpRequest& request,
                                   std::size_t max_json_bytes = std::size_t{8} << 20);
 // The length of the request's JSON part (see above); 400 when the header is malformed.
 std::size_t json_part_length(const HttpRequest& request);
+// The same decoding, for a caller that has read json_part_length already (finding the
+// header among the request's takes as long as the rest of a small binary request's head).
+InferRequest decode_infer_request(const HttpRequest& request, std::size_t json_length,
+                                  std::size_t max_json_bytes);
 
 // A response's outputs, one per produced tensor, each already cut to this request.
 struct InferOutput {

@@ -392,7 +392,15 @@ dom::parser make_parser() {
 std::size_t json_part_length(const HttpRequest& request) { return header_length(request); }
 
 InferRequest decode_infer_request(const HttpRequest& request, std::size_t max_json_bytes) {
-  const std::size_t json_length = header_length(request);
+  return decode_infer_request(request, header_length(request), max_json_bytes);
+}
+
+InferRequest decode_infer_request(const HttpRequest& request, std::size_t json_length,
+                                  std::size_t max_json_bytes) {
+  if (json_length > request.body.size()) {
+    throw bad_request("the JSON part's length " + std::to_string(json_length) +
+                      " is past the body's end");
+  }
   if (json_length > max_json_bytes) {
     throw ApiError(413, "payload_too_large",
                    "the request's JSON part is " + std::to_string(json_length) +

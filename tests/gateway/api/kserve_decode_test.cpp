@@ -146,4 +146,20 @@ TEST(KServeDecode, LargeDocumentsDecodeOnAParserOfTheirOwn) {
             (std::vector<float>{2.0F}));
 }
 
+TEST(KServeDecode, AJsonPartLengthGivenByTheCallerIsHeldToTheBody) {
+  // The length json_part_length read is passed on; one past the body's end is refused, not
+  // read.
+  const std::string json = input("FP32", "[1]", "[2]");
+  const HttpRequest request = request_with(json);
+  EXPECT_EQ(values<float>(decode_infer_request(request, json.size(), 1 << 20).inputs[0]),
+            (std::vector<float>{2.0F}));
+  try {
+    decode_infer_request(request, json.size() + 1, 1 << 20);
+    ADD_FAILURE() << "a length past the body was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_NE(std::string(e.what()).find("past the body's end"), std::string::npos);
+  }
+}
+
 }  // namespace
