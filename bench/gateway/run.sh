@@ -36,7 +36,7 @@ if [[ ! -d bench/.ort/node_modules/onnxruntime-node ]]; then
   mkdir -p bench/.ort
   (cd bench/.ort && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >/dev/null)
 fi
-cmake --build "$build" --target modelgate mg_cpu >/dev/null
+cmake --build "$build" --target modelgate mg_cpu system_call_cost >/dev/null
 
 /usr/bin/python3 bench/gateway/make_inputs.py "$work" examples
 modelgate=$build/gateway/modelgate
@@ -123,6 +123,9 @@ ratio() { awk -v a="$(field "$1" rps)" -v b="$(field "$2" rps)" 'BEGIN { printf 
 p99() { echo "p99 $(field "$1" p99_ms) vs $(field "$2" p99_ms) ms"; }
 echo
 echo "wrk -t$wrk_threads -c$connections -d${duration}s over TLS; $(nproc) cores, $(date -u +%F); access log ${MG_ACCESS_LOG:-stdout}"
+# The ratios move with what entering the kernel costs (hosts differ several times): printed
+# so that runs on different hosts can be compared.
+"$build/bench/system_call_cost"
 echo "health / nginx static:                $(ratio modelgate-health nginx-static)   (target >= 0.9)"
 echo "MLP JSON default / node MLP JSON:     $(ratio modelgate-mlp-json node-mlp-json)   (target >= 2.0; $(p99 modelgate-mlp-json node-mlp-json))"
 echo "MLP JSON tuned / node MLP JSON:       $(ratio modelgate-mlp-json-tuned node-mlp-json)   ($(p99 modelgate-mlp-json-tuned node-mlp-json))"
