@@ -250,17 +250,28 @@ struct Metrics::Impl {
     return tenant_label ? std::string_view(name) : "*";
   }
 
-  // Resolved series, found under a shared lock; created (at zero, so Prometheus sees
-  // their first increase) under the exclusive one. Labels come from registered models
-  // and tenants only, so these stay as small as the families themselves.
+  // Resolved series, found under a shared lock; created at zero under the exclusive one
+  // (a version's by fold() before its first request, so that Prometheus sees that
+  // request's increase). Labels come from registered models and tenants only, so these
+  // stay as small as the families themselves.
   std::shared_mutex series_mutex;
   std::map<std::pair<std::string, int64_t>, VersionSeries, VersionKeyLess> versions;
   std::map<std::string, TenantSeries, std::less<>> tenants;
   const uint64_t id = ++metrics_made;
   std::mutex fold_mutex;
 
-  // Moves the per-thread shares into the exported series; before every collection.
+  // The server's versions, whose series are made before every collection (see fold).
+  const ServerState* server_state = nullptr;
+
+  // Moves the per-thread shares into the exported series; before every collection. First
+  // makes the series of every version the server has and that has none yet: at zero from the
+  // first scrape after the version is registered, not from its first request. A series born
+  // with its first requests' counts has no increase() for them, so rate() and
+  // histogram_quantile() miss every request a new version answered before its second scrape.
   void fold() {
+    if (server_state != nullptr) {
+      for (const auto& v : server_state->versions()) find_version_series(v.model, v.version);
+    }
     std::lock_guard fold_lock(fold_mutex);
     std::shared_lock lock(series_mutex);
     for (auto& [key, series] : versions) series.fold();
@@ -344,6 +355,7 @@ struct Metrics::Impl {
 Metrics::Metrics(const std::string& server_version, const ServerState& state, bool tenant_label)
     : impl_(std::make_unique<Impl>()) {
   impl_->tenant_label = tenant_label;
+  impl_->server_state = &state;
   impl_->folded =
       std::make_shared<FoldedRegistry>(impl_->registry, [impl = impl_.get()] { impl->fold(); });
   prometheus::BuildGauge()

@@ -28,6 +28,13 @@ std::string line_of(const std::string& scraped, const std::string& series) {
   return "";
 }
 
+// A server with one version of one model.
+class OneVersion : public ServerState {
+ public:
+  std::vector<VersionState> versions() const override { return {{"m", 3, "ready"}}; }
+  std::vector<BackendState> backends() const override { return {}; }
+};
+
 std::string inflight_line(const Metrics& metrics) {
   return line_of(metrics.scrape(), "modelgate_inflight_requests");
 }
@@ -122,6 +129,30 @@ TEST(Metrics, RequestSeriesCountedOnManyThreadsAddUpAtEveryScrape) {
   expect_totals(11'000, 11);  // a scrape with nothing new changes nothing
   requests(3, 1000);          // the next scrape adds to what the last one showed
   expect_totals(14'000, 14);
+}
+
+// A version's series are at zero from the first scrape after it exists, before its first
+// request: Prometheus's rate() and histogram_quantile() count only increases between two
+// scrapes, so a series born with its first requests' counts hid them (a burst answered
+// between two scrapes had no rate at all).
+TEST(Metrics, AVersionsSeriesAreAtZeroBeforeItsFirstRequest) {
+  const OneVersion state;
+  Metrics metrics("test", state);
+  const std::string count = R"(modelgate_request_duration_seconds_count{model="m",version="3"})";
+  const std::string ok =
+      R"(modelgate_inference_requests_total{model="m",outcome="ok",protocol="http",version="3"})";
+  const std::string items = R"(modelgate_inference_items_total{model="m",version="3"})";
+  std::string scraped = metrics.scrape();
+  EXPECT_EQ(line_of(scraped, count), count + " 0");
+  EXPECT_EQ(line_of(scraped, ok), ok + " 0");
+  EXPECT_EQ(line_of(scraped, items), items + " 0");
+  metrics.observe_inference("m", 3, "ok", 2, 0.001, 0.0002);
+  scraped = metrics.scrape();
+  EXPECT_EQ(line_of(scraped, count), count + " 1");
+  EXPECT_EQ(line_of(scraped, ok), ok + " 1");
+  EXPECT_EQ(line_of(scraped, items), items + " 2");
+  // A version the server does not have gets no series until a request names it.
+  EXPECT_EQ(line_of(scraped, R"(modelgate_inference_items_total{model="m",version="4"})"), "");
 }
 
 }  // namespace
